@@ -38,12 +38,14 @@ absl::StatusOr<Role> ParseRole(std::string_view name);
 bool IsValidOrgId(std::string_view org_id);
 
 struct CertIdentity {
-  std::string org_id;      // from the single hie://org/<org-id> URI SAN
-  Role role = Role::kNode; // from the subject OU
-  std::string name;        // subject CN
-  std::string serial_hex;  // upper-case hex, no leading zeros
+  std::string org_id;       // from the single hie://org/<org-id> URI SAN
+  Role role = Role::kNode;  // from the subject OU
+  std::string name;         // subject CN
+  std::string serial_hex;   // upper-case hex, no leading zeros
   absl::Time not_before;
   absl::Time not_after;
+  bool client_auth = false;  // extendedKeyUsage includes clientAuth
+  bool server_auth = false;  // extendedKeyUsage includes serverAuth
 };
 
 // Reads the identity of the first certificate in `pem`.

@@ -9,6 +9,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace hie::pki {
@@ -32,7 +33,9 @@ class RevocationList {
                                                 absl::Time now);
 
   // `serial_hex` as in CertIdentity::serial_hex.
-  bool IsRevoked(std::string_view serial_hex) const { return revoked_.contains(serial_hex); }
+  bool IsRevoked(std::string_view serial_hex) const {
+    return revoked_.contains(absl::string_view(serial_hex.data(), serial_hex.size()));
+  }
   size_t size() const { return revoked_.size(); }
   absl::Time this_update() const { return this_update_; }
   absl::Time next_update() const { return next_update_; }

@@ -1,0 +1,203 @@
+#include "common/grpc/daemon_main.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string_view>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/grpc/server_runner.h"
+#include "common/grpc/tls.h"
+#include "common/log/log.h"
+#include "common/status/status_macros.h"
+
+namespace hie {
+namespace {
+
+constexpr char kVersion[] = "0.1.0";
+
+constexpr char kSharedFields[] =
+    R"(Fields shared by every daemon (hie.v1.ServerConfig, under "server"):
+  listen_address            host:port to listen on, e.g. "127.0.0.1:41001"; port 0 picks a
+                            free port (see port_file). Mutual TLS only: there is no
+                            plaintext listener.
+  tls {                     (hie.v1.TlsConfig; all PEM; relative paths are resolved
+                            against the config file's directory)
+    ca_file                 the exchange CA certificate, the only trust anchor
+    cert_file               this daemon's certificate (leaf first); its URI SAN
+                            hie://org/<org-id> is the daemon's identity
+    key_file                its private key; keep it mode 0600
+    crl_dir                 directory holding the exchange CA's current CRL (required;
+                            the daemon refuses to start without a current, correctly
+                            signed CRL)
+    reload_interval_seconds how often certificate, key and CRL are re-read (default 2,
+                            1..3600). A rotated certificate goes into service only if its
+                            key matches and it chains to the CA; a CRL that goes missing
+                            or fails to verify leaves the last good one in force until
+                            its nextUpdate, after which every peer is refused.
+  }
+  max_message_bytes         largest message in or out (default 4194304, 1024..67108864)
+  port_file                 if set, the bound port is written there once serving
+  log_requests              one log line per request on stderr (default true)
+
+Peers (hie.v1.PeerConfig, e.g. "mpi", "consent"):
+  address                   host:port of the peer
+  expected_org              the org id the peer's certificate must name; any other
+                            member's certificate is refused
+)";
+
+void PrintError(const std::string& program, absl::string_view message) {
+  std::cerr << program << ": " << message << "\n";
+}
+
+absl::Status PrepareDataDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create data directory ", dir, ": ", ec.message()));
+  if (::chmod(dir.c_str(), 0700) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot restrict data directory ", dir, " to mode 0700"));
+  }
+  return absl::OkStatus();
+}
+
+// Takes an exclusive lock on DIR/daemon.lock for the life of the process, so that two
+// daemons never share a data directory. Returns the open descriptor.
+absl::StatusOr<int> LockDataDir(const std::string& dir) {
+  const std::string path = dir + "/daemon.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    std::string holder;
+    std::ifstream(path) >> holder;
+    ::close(fd);
+    return absl::FailedPreconditionError(
+        absl::StrCat("data directory ", dir, " is in use by another process",
+                     holder.empty() ? "" : absl::StrCat(" (pid ", holder, ")")));
+  }
+  std::string pid = absl::StrCat(::getpid(), "\n");
+  if (::ftruncate(fd, 0) != 0 || ::write(fd, pid.data(), pid.size()) < 0) {
+    LogWarning("cannot record pid in ", path);
+  }
+  return fd;
+}
+
+}  // namespace
+
+std::string DaemonHelp(const DaemonDescription& d) {
+  return absl::StrCat("Usage: ", d.program, " --config FILE [--check]\n\n", d.summary,
+                      "\n\nOptions:\n"
+                      "  --config FILE   the daemon's configuration, protobuf text format\n"
+                      "  --check         validate the configuration and the TLS material, "
+                      "then exit\n"
+                      "  --help          show this help\n"
+                      "  --version       print the version\n\n"
+                      "Configuration fields of this daemon:\n",
+                      d.config_fields, "\n", kSharedFields, "\nExample configuration:\n\n",
+                      d.example_config,
+                      "\nSignals: SIGTERM or SIGINT stop the daemon cleanly (calls in flight "
+                      "get 5 seconds).\n");
+}
+
+int RunDaemon(int argc, char** argv, const DaemonDescription& description,
+              google::protobuf::Message* config, const PlanFunction& plan_function) {
+  SetLogProgramName(description.program);
+  std::string config_path;
+  bool check_only = false;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << DaemonHelp(description);
+      return 0;
+    } else if (arg == "--version") {
+      std::cout << description.program << " " << kVersion << "\n";
+      return 0;
+    } else if (arg == "--check") {
+      check_only = true;
+    } else if (arg == "--config") {
+      if (i + 1 >= argc) {
+        PrintError(description.program, "--config needs a file (see --help)");
+        return 2;
+      }
+      config_path = argv[++i];
+    } else if (absl::StartsWith(arg, "--config=")) {
+      config_path = std::string(arg.substr(9));
+    } else {
+      PrintError(description.program, absl::StrCat("unknown argument \"", arg, "\" (see --help)"));
+      return 2;
+    }
+  }
+  if (config_path.empty()) {
+    PrintError(description.program, "--config FILE is required (see --help)");
+    return 2;
+  }
+
+  absl::StatusOr<ConfigFile> file = ConfigFile::Load(config_path, config);
+  if (!file.ok()) {
+    PrintError(description.program, file.status().message());
+    return 1;
+  }
+  absl::StatusOr<DaemonPlan> plan = plan_function(*file);
+  if (!plan.ok()) {
+    PrintError(description.program, plan.status().message());
+    return 1;
+  }
+  if (absl::Status s = PrepareDataDir(plan->data_dir); !s.ok()) {
+    PrintError(description.program, s.message());
+    return 1;
+  }
+  absl::StatusOr<int> lock = LockDataDir(plan->data_dir);
+  if (!lock.ok()) {
+    PrintError(description.program, lock.status().message());
+    return 1;
+  }
+  TlsOptions tls_options;
+  tls_options.files = plan->server.tls;
+  tls_options.working_dir = plan->data_dir;
+  absl::StatusOr<std::shared_ptr<TlsContext>> tls = TlsContext::Create(tls_options);
+  if (!tls.ok()) {
+    PrintError(description.program, tls.status().message());
+    return 1;
+  }
+  if (check_only) {
+    std::cout << config_path << ": OK (org \"" << (*tls)->self().org_id << "\", role "
+              << pki::RoleName((*tls)->self().role) << ")\n";
+    return 0;
+  }
+
+  ServerRunnerOptions options;
+  options.settings = plan->server;
+  options.tls = *tls;
+  options.policy = plan->policy;
+  for (auto& service : plan->services) options.services.push_back(service.get());
+  absl::StatusOr<std::unique_ptr<ServerRunner>> server = ServerRunner::Start(std::move(options));
+  if (!server.ok()) {
+    PrintError(description.program, server.status().message());
+    return 1;
+  }
+  pki::CertIdentity self = (*tls)->self();
+  LogInfo("serving as org \"", self.org_id, "\" (", std::string(pki::RoleName(self.role)), ") on ",
+          plan->server.listen_address, " (port ", (*server)->port(), "), mutual TLS");
+  int signal = WaitForTerminationSignal();
+  LogInfo("signal ", signal, " received: stopping");
+  (*server)->Shutdown(absl::Seconds(5));
+  LogInfo("stopped");
+  return 0;
+}
+
+}  // namespace hie

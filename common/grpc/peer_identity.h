@@ -1,0 +1,47 @@
+// Who is calling: extracted once per call from the TLS peer certificate, never from a
+// request field or metadata.
+//
+// A server installs a CallGuard on its credentials. For every call, before any handler
+// runs, the guard reads the client certificate's identity (common/pki/identity.h),
+// checks it against the current CRL and its validity period (so revocations reach
+// connections already open), checks the AuthorizationPolicy for the method, and records
+// the identity in the call's AuthContext. Handlers then call PeerFromContext.
+#ifndef HIE_COMMON_GRPC_PEER_IDENTITY_H_
+#define HIE_COMMON_GRPC_PEER_IDENTITY_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/grpc/authorization.h"
+#include "common/grpc/tls.h"
+#include "common/pki/identity.h"
+#include "grpcpp/security/auth_context.h"
+#include "grpcpp/security/auth_metadata_processor.h"
+#include "grpcpp/server_context.h"
+
+namespace hie {
+
+// The caller of an RPC, as its certificate names it. A plain value: domain code takes
+// this, never a ServerContext.
+struct Peer {
+  std::string org_id;
+  pki::Role role = pki::Role::kNode;
+  std::string name;        // certificate CN
+  std::string serial_hex;  // certificate serial
+};
+
+// Makes the per-call guard described above. `log_refusals` logs each refused call on
+// one line. Both pointers must be non-null.
+std::shared_ptr<grpc::AuthMetadataProcessor> MakeCallGuard(
+    std::shared_ptr<TlsContext> tls, std::shared_ptr<const AuthorizationPolicy> policy,
+    bool log_refusals);
+
+// The peer recorded by the call guard. Errors: Unauthenticated if the call did not pass
+// a guard (which would be a server wired without one).
+absl::StatusOr<Peer> PeerFromAuthContext(const grpc::AuthContext& context);
+absl::StatusOr<Peer> PeerFromContext(const grpc::ServerContextBase& context);
+
+}  // namespace hie
+
+#endif  // HIE_COMMON_GRPC_PEER_IDENTITY_H_

@@ -1,0 +1,53 @@
+// Starting and stopping a hie gRPC server: mutual TLS only, the call guard
+// (peer identity + authorization), the standard health service and reflection, one log
+// line per request, message size limits, and a clean shutdown.
+#ifndef HIE_COMMON_GRPC_SERVER_RUNNER_H_
+#define HIE_COMMON_GRPC_SERVER_RUNNER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/config/server_config.h"
+#include "common/grpc/authorization.h"
+#include "common/grpc/tls.h"
+#include "grpcpp/server.h"
+
+namespace hie {
+
+struct ServerRunnerOptions {
+  ServerSettings settings;
+  std::shared_ptr<TlsContext> tls;                    // REQUIRES: non-null
+  std::shared_ptr<const AuthorizationPolicy> policy;  // REQUIRES: non-null
+  std::vector<grpc::Service*> services;               // not owned; must outlive the runner
+};
+
+// Thread-safe.
+class ServerRunner {
+ public:
+  virtual ~ServerRunner() = default;
+
+  // Builds and starts the server. Errors: Unavailable if the address cannot be bound
+  // (in use, or not a local address), naming it.
+  static absl::StatusOr<std::unique_ptr<ServerRunner>> Start(ServerRunnerOptions options);
+
+  // The bound port (useful with port 0).
+  virtual int port() const = 0;
+
+  // Marks the server NOT_SERVING, lets calls in flight finish within `grace`, then
+  // cancels the rest. Idempotent.
+  virtual void Shutdown(absl::Duration grace) = 0;
+};
+
+// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread and every thread it starts
+// afterwards. REQUIRES: called first thing in main(), before any thread exists.
+void BlockTerminationSignals();
+
+// Waits for SIGTERM or SIGINT (blocked by BlockTerminationSignals) and returns its number.
+int WaitForTerminationSignal();
+
+}  // namespace hie
+
+#endif  // HIE_COMMON_GRPC_SERVER_RUNNER_H_

@@ -1,0 +1,55 @@
+#include "mpi/service/mpi_services.h"
+
+#include "proto/hie/v1/audit.grpc.pb.h"
+#include "proto/hie/v1/directory.grpc.pb.h"
+#include "proto/hie/v1/mpi.grpc.pb.h"
+
+namespace hie::mpi {
+
+using pki::Role;
+
+std::shared_ptr<const AuthorizationPolicy> MpiAuthorizationPolicy() {
+  auto policy = std::make_shared<AuthorizationPolicy>();
+  constexpr char kMpi[] = "/hie.v1.MasterPatientIndex/";
+  constexpr char kDir[] = "/hie.v1.Directory/";
+  constexpr char kAudit[] = "/hie.v1.AuditLog/";
+  policy
+      ->AllowInfrastructure()
+      // Nodes register their own org's patients (the org comes from the certificate).
+      .Allow(std::string(kMpi) + "RegisterPatient", {Role::kNode, Role::kOperator})
+      .Allow(std::string(kMpi) + "UpdatePatient", {Role::kNode, Role::kOperator})
+      .Allow(std::string(kMpi) + "RemovePatient", {Role::kNode, Role::kOperator})
+      .Allow(std::string(kMpi) + "GetCrossReference",
+             {Role::kNode, Role::kConsent, Role::kOperator})
+      .Allow(std::string(kMpi) + "SearchPatients", {Role::kNode, Role::kOperator})
+      .Allow(std::string(kMpi) + "Link", {Role::kOperator})
+      .Allow(std::string(kMpi) + "Unlink", {Role::kOperator})
+      .Allow(std::string(kMpi) + "Merge", {Role::kOperator})
+      .Allow(std::string(kMpi) + "ListReviews", {Role::kOperator})
+      .Allow(std::string(kMpi) + "ResolveReview", {Role::kOperator})
+      .Allow(std::string(kMpi) + "ExplainMatch", {Role::kOperator})
+      .Allow(std::string(kDir) + "EnrollOrganization", {Role::kOperator})
+      .Allow(std::string(kDir) + "SuspendOrganization", {Role::kOperator})
+      .Allow(std::string(kDir) + "ReinstateOrganization", {Role::kOperator})
+      .Allow(std::string(kDir) + "SetEndpoint", {Role::kOperator})
+      .Allow(std::string(kDir) + "GetOrganization",
+             {Role::kNode, Role::kConsent, Role::kMpi, Role::kOperator})
+      .Allow(std::string(kDir) + "ListOrganizations",
+             {Role::kNode, Role::kConsent, Role::kMpi, Role::kOperator})
+      .Allow(std::string(kAudit) + "Append", {Role::kOperator})
+      .Allow(std::string(kAudit) + "QueryByPatient", {Role::kOperator})
+      .Allow(std::string(kAudit) + "Verify", {Role::kOperator});
+  return policy;
+}
+
+std::vector<std::unique_ptr<grpc::Service>> MakeMpiServices() {
+  std::vector<std::unique_ptr<grpc::Service>> services;
+  // The matching engine and the directory come with their issues; until then every
+  // method answers UNIMPLEMENTED through the generated base classes.
+  services.push_back(std::make_unique<hie::v1::MasterPatientIndex::CallbackService>());
+  services.push_back(std::make_unique<hie::v1::Directory::CallbackService>());
+  services.push_back(std::make_unique<hie::v1::AuditLog::CallbackService>());
+  return services;
+}
+
+}  // namespace hie::mpi

@@ -1,0 +1,21 @@
+// hie-mpi's gRPC surface: the services it registers and who may call what.
+#ifndef HIE_MPI_SERVICE_MPI_SERVICES_H_
+#define HIE_MPI_SERVICE_MPI_SERVICES_H_
+
+#include <memory>
+#include <vector>
+
+#include "common/grpc/authorization.h"
+#include "grpcpp/impl/service_type.h"
+
+namespace hie::mpi {
+
+// Method x role table for every RPC hie-mpi serves (deny by default).
+std::shared_ptr<const AuthorizationPolicy> MpiAuthorizationPolicy();
+
+// The services hie-mpi registers. RPCs not yet implemented answer UNIMPLEMENTED.
+std::vector<std::unique_ptr<grpc::Service>> MakeMpiServices();
+
+}  // namespace hie::mpi
+
+#endif  // HIE_MPI_SERVICE_MPI_SERVICES_H_

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The README's second command: installs what is missing, builds, and runs every test
+# with ctest (unit tests, and integration tests that start the real daemons on loopback
+# with certificates minted for the run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh
+cd "${HIE_BUILD_DIR:-build}"
+ctest --output-on-failure --parallel "$(nproc)" --timeout 300 "$@"

@@ -1,0 +1,89 @@
+// Every RPC a daemon serves is in its authorization table, and the table names no
+// method that does not exist: a method missing from the table would be refused to
+// everyone, and a misspelt entry would protect nothing.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "consent/service/consent_services.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/descriptor.h"
+#include "grpcpp/impl/service_type.h"
+#include "gtest/gtest.h"
+#include "mpi/service/mpi_services.h"
+#include "node/service/node_services.h"
+
+namespace hie {
+namespace {
+
+using ::testing::ElementsAreArray;
+using ::testing::IsSupersetOf;
+
+// The full paths of every method of the services, from their descriptors.
+std::vector<std::string> ServedMethods(const std::vector<std::unique_ptr<grpc::Service>>& services,
+                                       const std::vector<std::string>& service_names) {
+  std::vector<std::string> methods;
+  for (const std::string& name : service_names) {
+    const google::protobuf::ServiceDescriptor* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
+    EXPECT_NE(service, nullptr) << name;
+    if (service == nullptr) continue;
+    for (int i = 0; i < service->method_count(); ++i) {
+      methods.push_back("/" + name + "/" + service->method(i)->name());
+    }
+  }
+  std::sort(methods.begin(), methods.end());
+  EXPECT_EQ(services.size(), service_names.size());
+  return methods;
+}
+
+std::vector<std::string> DomainMethods(const AuthorizationPolicy& policy) {
+  std::vector<std::string> out;
+  for (const std::string& m : policy.Methods()) {
+    if (m.rfind("/hie.v1.", 0) == 0) out.push_back(m);
+  }
+  return out;
+}
+
+TEST(AuthorizationTablesTest, MpiTableCoversExactlyItsServices) {
+  auto served = ServedMethods(mpi::MakeMpiServices(),
+                              {"hie.v1.AuditLog", "hie.v1.Directory", "hie.v1.MasterPatientIndex"});
+  EXPECT_THAT(DomainMethods(*mpi::MpiAuthorizationPolicy()), ElementsAreArray(served));
+}
+
+TEST(AuthorizationTablesTest, ConsentTableCoversExactlyItsServices) {
+  auto served =
+      ServedMethods(consent::MakeConsentServices(), {"hie.v1.AuditLog", "hie.v1.ConsentService"});
+  EXPECT_THAT(DomainMethods(*consent::ConsentAuthorizationPolicy()), ElementsAreArray(served));
+}
+
+TEST(AuthorizationTablesTest, NodeTableCoversExactlyItsServices) {
+  auto served = ServedMethods(node::MakeNodeServices(),
+                              {"hie.v1.AuditLog", "hie.v1.FederatedQuery", "hie.v1.Ingest",
+                               "hie.v1.NodeStatus", "hie.v1.PeerRecords"});
+  EXPECT_THAT(DomainMethods(*node::NodeAuthorizationPolicy()), ElementsAreArray(served));
+}
+
+TEST(AuthorizationTablesTest, EveryDaemonServesHealthAndReflection) {
+  for (const auto& policy : {mpi::MpiAuthorizationPolicy(), consent::ConsentAuthorizationPolicy(),
+                             node::NodeAuthorizationPolicy()}) {
+    EXPECT_THAT(policy->Methods(), IsSupersetOf({std::string("/grpc.health.v1.Health/Check")}));
+  }
+}
+
+TEST(AuthorizationTablesTest, OnlyOperatorsChangeTheDirectory) {
+  auto policy = mpi::MpiAuthorizationPolicy();
+  EXPECT_TRUE(policy->Check("/hie.v1.Directory/EnrollOrganization", pki::Role::kOperator).ok());
+  for (pki::Role role : {pki::Role::kNode, pki::Role::kConsent, pki::Role::kMpi}) {
+    EXPECT_FALSE(policy->Check("/hie.v1.Directory/EnrollOrganization", role).ok());
+  }
+}
+
+TEST(AuthorizationTablesTest, OnlyNodesFetchFromPeers) {
+  auto policy = node::NodeAuthorizationPolicy();
+  EXPECT_TRUE(policy->Check("/hie.v1.PeerRecords/FetchRecords", pki::Role::kNode).ok());
+  EXPECT_FALSE(policy->Check("/hie.v1.PeerRecords/FetchRecords", pki::Role::kOperator).ok());
+}
+
+}  // namespace
+}  // namespace hie
