@@ -1,0 +1,93 @@
+// The append-only, hash-chained audit log each daemon keeps.
+//
+// Every entry's hash is the SHA-256 of its encoded body, and the body holds the
+// previous entry's hash, so changing, removing or reordering any entry breaks the chain
+// at that entry; Verify walks the chain and names the first entry where it breaks. A
+// head record (last sequence and hash), written in the same synced batch as each
+// entry, catches a truncated tail. Rewriting the whole chain from some entry on, head
+// included, is caught only against a head hash recorded elsewhere earlier: publish
+// VerifyReport::head_hash (e.g. in the operator's daily report) to anchor it.
+#ifndef HIE_COMMON_AUDIT_AUDIT_LOG_H_
+#define HIE_COMMON_AUDIT_AUDIT_LOG_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "common/store/kv_store.h"
+#include "common/time/clock.h"
+#include "proto/hie/v1/audit.pb.h"
+
+namespace hie::audit {
+
+// What Verify found.
+struct VerifyReport {
+  bool ok = true;
+  uint64_t entries_checked = 0;
+  // The first entry where the chain breaks; 0 when ok.
+  uint64_t first_bad_sequence = 0;
+  // "altered", "missing", "out of order", "truncated" (empty when ok).
+  std::string problem;
+  // For a person: what exactly is wrong at first_bad_sequence.
+  std::string detail;
+  // The hash of the last entry that verified (64 zeros for an empty log).
+  std::string head_hash;
+};
+
+// Which patient to query: a practice's local reference, or an EUID.
+struct PatientKey {
+  std::string org_id;  // with local_id
+  std::string local_id;
+  std::string euid;  // or this alone
+};
+
+// Thread-safe.
+class AuditLog {
+ public:
+  // Opens the log kept under `key_prefix` in `store` (not owned; must outlive the log).
+  // Errors: DataLoss if the head record is unreadable.
+  static absl::StatusOr<std::unique_ptr<AuditLog>> Open(store::KvStore* store, Clock* clock,
+                                                        absl::string_view key_prefix = "audit");
+
+  // Appends `entry`: sets sequence, time, prev_hash and hash (any values given are
+  // replaced) and writes it synced before returning it.
+  // Errors: InvalidArgument if entry.action is unspecified; what the store returns.
+  absl::StatusOr<hie::v1::AuditEntry> Append(hie::v1::AuditEntry entry);
+
+  // Entries about one patient (indexed by local reference and by EUID), oldest first.
+  absl::StatusOr<std::vector<hie::v1::AuditEntry>> QueryByPatient(const PatientKey& patient) const;
+
+  // Walks the whole chain. An OK status with report.ok == false means tampering was
+  // found; a non-OK status means the store itself could not be read.
+  absl::StatusOr<VerifyReport> Verify() const;
+
+  // The number of entries appended so far.
+  uint64_t size() const;
+
+  // The hex hash of an empty chain's "previous entry": 64 zeros.
+  static const std::string& GenesisHash();
+
+ private:
+  AuditLog(store::KvStore* store, Clock* clock, std::string prefix, uint64_t last_sequence,
+           std::string last_hash);
+
+  std::string EntryKey(uint64_t sequence) const;
+  std::string HeadKey() const;
+  std::string PatientIndexPrefix(const PatientKey& patient) const;
+
+  store::KvStore* const store_;
+  Clock* const clock_;
+  const std::string prefix_;
+  mutable absl::Mutex mu_;
+  uint64_t last_sequence_ ABSL_GUARDED_BY(mu_);
+  std::string last_hash_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace hie::audit
+
+#endif  // HIE_COMMON_AUDIT_AUDIT_LOG_H_

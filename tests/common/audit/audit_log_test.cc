@@ -1,0 +1,205 @@
+// The audit chain: each kind of tampering is found at the entry where it happened.
+#include "common/audit/audit_log.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "common/crypto/hash.h"
+#include "common/store/key_codec.h"
+#include "common/testing/fake_clock.h"
+#include "common/testing/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace hie::audit {
+namespace {
+
+namespace fs = std::filesystem;
+using ::hie::testing::IsOk;
+using ::hie::testing::StatusIs;
+using store::KeyBuilder;
+using ::testing::ElementsAre;
+
+class AuditLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = absl::StrCat(::testing::TempDir(), "hie-audit-test-", getpid(), "-",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    Reopen();
+  }
+  void TearDown() override {
+    log_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  void Reopen() {
+    log_.reset();
+    store_.reset();
+    auto store = store::KvStore::Open(dir_);
+    ASSERT_THAT(store, IsOk());
+    store_ = std::move(*store);
+    auto log = AuditLog::Open(store_.get(), &clock_);
+    ASSERT_THAT(log, IsOk());
+    log_ = std::move(*log);
+  }
+
+  // Appends n disclosures; patient "p<i % 3>" at org-a.
+  void AppendMany(int n) {
+    for (int i = 0; i < n; ++i) {
+      hie::v1::AuditEntry entry;
+      entry.set_action(hie::v1::AUDIT_ACTION_DISCLOSE);
+      entry.set_actor_org("org-b");
+      entry.mutable_patient()->set_org_id("org-a");
+      entry.mutable_patient()->set_local_id(absl::StrCat("p", i % 3));
+      entry.set_query_id(absl::StrCat("q", i));
+      entry.set_detail(absl::StrCat("disclosed ", i, " records"));
+      ASSERT_THAT(log_->Append(entry), IsOk());
+      clock_.Advance(absl::Seconds(1));
+    }
+  }
+
+  std::string EntryKey(uint64_t sequence) {
+    return KeyBuilder().AddString("audit").AddString("e").AddUint64(sequence).Build();
+  }
+
+  VerifyReport VerifyOrDie() {
+    auto report = log_->Verify();
+    EXPECT_THAT(report, IsOk());
+    return report.ok() ? *report : VerifyReport{};
+  }
+
+  std::string dir_;
+  testing::FakeClock clock_;
+  std::unique_ptr<store::KvStore> store_;
+  std::unique_ptr<AuditLog> log_;
+};
+
+TEST_F(AuditLogTest, IntactChainVerifies) {
+  AppendMany(50);
+  VerifyReport report = VerifyOrDie();
+  EXPECT_TRUE(report.ok) << report.detail;
+  EXPECT_EQ(report.entries_checked, 50u);
+  EXPECT_EQ(report.head_hash.size(), 64u);
+}
+
+TEST_F(AuditLogTest, EmptyLogVerifies) {
+  VerifyReport report = VerifyOrDie();
+  EXPECT_TRUE(report.ok);
+  EXPECT_EQ(report.head_hash, AuditLog::GenesisHash());
+}
+
+TEST_F(AuditLogTest, AppendChainsAndNumbers) {
+  hie::v1::AuditEntry entry;
+  entry.set_action(hie::v1::AUDIT_ACTION_QUERY);
+  ASSERT_OK_AND_ASSIGN(hie::v1::AuditEntry first, log_->Append(entry));
+  ASSERT_OK_AND_ASSIGN(hie::v1::AuditEntry second, log_->Append(entry));
+  EXPECT_EQ(first.sequence(), 1u);
+  EXPECT_EQ(first.prev_hash(), AuditLog::GenesisHash());
+  EXPECT_EQ(second.sequence(), 2u);
+  EXPECT_EQ(second.prev_hash(), first.hash());
+  EXPECT_NE(first.hash(), second.hash());
+}
+
+TEST_F(AuditLogTest, UnspecifiedActionIsRefused) {
+  EXPECT_THAT(log_->Append(hie::v1::AuditEntry()), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(AuditLogTest, AlteredEntryIsFoundAtThatEntry) {
+  AppendMany(50);
+  ASSERT_OK_AND_ASSIGN(std::string stored, store_->Get(EntryKey(17)));
+  size_t at = stored.find("disclosed 16 records");
+  ASSERT_NE(at, std::string::npos);
+  stored[at + 10] = '9';  // "disclosed 96 records"
+  ASSERT_OK(store_->Put(EntryKey(17), stored));
+  VerifyReport report = VerifyOrDie();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.first_bad_sequence, 17u);
+  EXPECT_EQ(report.problem, "altered");
+  EXPECT_EQ(report.entries_checked, 16u);
+}
+
+TEST_F(AuditLogTest, RewrittenEntryWithRecomputedHashIsFoundAtThatEntry) {
+  AppendMany(50);
+  // A forger who knows the scheme rewrites entry 17 and recomputes its hash; entry 18
+  // still names the old hash.
+  ASSERT_OK_AND_ASSIGN(std::string stored, store_->Get(EntryKey(17)));
+  hie::v1::AuditEntry entry;
+  ASSERT_TRUE(entry.ParseFromString(stored.substr(64)));
+  entry.set_detail("nothing disclosed");
+  std::string body = entry.SerializeAsString();
+  ASSERT_OK(store_->Put(EntryKey(17), crypto::Sha256Hex(body) + body));
+  VerifyReport report = VerifyOrDie();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.first_bad_sequence, 17u);
+}
+
+TEST_F(AuditLogTest, RemovedEntryIsFoundAtThatEntry) {
+  AppendMany(50);
+  ASSERT_OK(store_->Delete(EntryKey(17)));
+  VerifyReport report = VerifyOrDie();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.first_bad_sequence, 17u);
+  EXPECT_EQ(report.problem, "missing");
+}
+
+TEST_F(AuditLogTest, ReorderedEntriesAreFoundAtTheFirst) {
+  AppendMany(50);
+  ASSERT_OK_AND_ASSIGN(std::string e20, store_->Get(EntryKey(20)));
+  ASSERT_OK_AND_ASSIGN(std::string e21, store_->Get(EntryKey(21)));
+  store::WriteBatch swap;
+  swap.Put(EntryKey(20), e21);
+  swap.Put(EntryKey(21), e20);
+  ASSERT_OK(store_->Write(swap));
+  VerifyReport report = VerifyOrDie();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.first_bad_sequence, 20u);
+  EXPECT_EQ(report.problem, "out of order");
+}
+
+TEST_F(AuditLogTest, TruncatedTailIsFoundAfterReopening) {
+  AppendMany(50);
+  for (uint64_t s = 46; s <= 50; ++s) ASSERT_OK(store_->Delete(EntryKey(s)));
+  Reopen();
+  VerifyReport report = VerifyOrDie();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.first_bad_sequence, 46u);
+  EXPECT_EQ(report.problem, "truncated");
+}
+
+TEST_F(AuditLogTest, ReopenedLogContinuesTheChain) {
+  AppendMany(5);
+  Reopen();
+  AppendMany(5);
+  EXPECT_EQ(log_->size(), 10u);
+  VerifyReport report = VerifyOrDie();
+  EXPECT_TRUE(report.ok) << report.detail;
+  EXPECT_EQ(report.entries_checked, 10u);
+}
+
+TEST_F(AuditLogTest, QueryByPatientReturnsOnlyThatPatientInOrder) {
+  AppendMany(9);
+  ASSERT_OK_AND_ASSIGN(auto entries, log_->QueryByPatient({.org_id = "org-a", .local_id = "p1"}));
+  std::vector<uint64_t> sequences;
+  for (const auto& e : entries) sequences.push_back(e.sequence());
+  EXPECT_THAT(sequences, ElementsAre(2, 5, 8));
+  EXPECT_EQ(entries[0].hash().size(), 64u);
+  ASSERT_OK_AND_ASSIGN(auto none, log_->QueryByPatient({.org_id = "org-z", .local_id = "p1"}));
+  EXPECT_TRUE(none.empty());
+  EXPECT_THAT(log_->QueryByPatient({}), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(AuditLogTest, QueryByEuid) {
+  hie::v1::AuditEntry entry;
+  entry.set_action(hie::v1::AUDIT_ACTION_AUTHORIZE);
+  entry.set_euid("E42");
+  ASSERT_THAT(log_->Append(entry), IsOk());
+  AppendMany(2);
+  ASSERT_OK_AND_ASSIGN(auto entries, log_->QueryByPatient({.euid = "E42"}));
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].action(), hie::v1::AUDIT_ACTION_AUTHORIZE);
+}
+
+}  // namespace
+}  // namespace hie::audit
