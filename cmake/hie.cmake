@@ -25,6 +25,8 @@ function(hie_cc_test)
   target_include_directories(${ARG_NAME} PRIVATE ${PROJECT_SOURCE_DIR})
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest GTest::gtest_main)
   set_target_properties(${ARG_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  # Where tests find shipped files (deploy/, examples): the checkout they were built from.
+  target_compile_definitions(${ARG_NAME} PRIVATE HIE_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   set(labels unit)
   if(ARG_LABELS)
     set(labels ${ARG_LABELS})

@@ -106,12 +106,12 @@ absl::StatusOr<hie::v1::AuditEntry> AuditLog::Append(hie::v1::AuditEntry entry) 
   std::string seq_key = KeyBuilder().AddUint64(sequence).Build();
   if (!entry.patient().org_id().empty() || !entry.patient().local_id().empty()) {
     batch.Put(PatientIndexPrefix(
-                  {.org_id = entry.patient().org_id(), .local_id = entry.patient().local_id()}) +
+                  PatientKey::Local(entry.patient().org_id(), entry.patient().local_id())) +
                   seq_key,
               "");
   }
   if (!entry.euid().empty()) {
-    batch.Put(PatientIndexPrefix({.euid = entry.euid()}) + seq_key, "");
+    batch.Put(PatientIndexPrefix(PatientKey::Euid(entry.euid())) + seq_key, "");
   }
   HIE_RETURN_IF_ERROR(store_->Write(batch));
   last_sequence_ = sequence;

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -44,6 +45,18 @@ struct PatientKey {
   std::string org_id;  // with local_id
   std::string local_id;
   std::string euid;  // or this alone
+
+  static PatientKey Local(std::string org_id, std::string local_id) {
+    PatientKey key;
+    key.org_id = std::move(org_id);
+    key.local_id = std::move(local_id);
+    return key;
+  }
+  static PatientKey Euid(std::string euid) {
+    PatientKey key;
+    key.euid = std::move(euid);
+    return key;
+  }
 };
 
 // Thread-safe.

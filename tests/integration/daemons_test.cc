@@ -3,6 +3,7 @@
 
 #include <signal.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -208,6 +209,27 @@ TEST_F(DaemonsTest, SigtermStopsCleanly) {
     ASSERT_TRUE(code.ok()) << name;
     EXPECT_EQ(*code, 0) << name;
     EXPECT_THAT(ReadWholeFile(Log(name)), HasSubstr("stopped")) << name;
+  }
+}
+
+// The example configurations shipped in deploy/config pass each daemon's --check, given
+// the certificates they name.
+TEST_F(DaemonsTest, DeployExampleConfigsPassCheck) {
+  const char* source = HIE_TEST_SOURCE_DIR;
+  fs::create_directory_symlink(Path("ca"), Path("exchange-ca"));
+  fs::copy_file(Path("certs/node-a.crt"), Path("certs/org-a.crt"));
+  fs::copy_file(Path("certs/node-a.key"), Path("certs/org-a.key"));
+  for (const auto& [name, info] : Daemons()) {
+    std::string text = ReadWholeFile(absl::StrCat(source, "/deploy/config/", name, ".textproto"));
+    ASSERT_FALSE(text.empty()) << name;
+    std::string data_dir = "/var/lib/hie/" + name;
+    size_t at = text.find(data_dir);
+    ASSERT_NE(at, std::string::npos) << name;
+    text.replace(at, data_dir.size(), Path("data/" + name));
+    std::string config = WriteConfig("example-" + name, text);
+    CommandResult result =
+        RunCommand({BinDir() + "/" + info.binary, "--config", config, "--check"});
+    EXPECT_EQ(result.exit_code, 0) << name << ": " << result.err;
   }
 }
 

@@ -170,8 +170,16 @@ TEST_F(AuditLogTest, TruncatedTailIsFoundAfterReopening) {
 
 TEST_F(AuditLogTest, ReopenedLogContinuesTheChain) {
   AppendMany(5);
+  ASSERT_OK_AND_ASSIGN(std::string stored5, store_->Get(EntryKey(5)));
+  std::string hash5 = stored5.substr(0, 64);
   Reopen();
-  AppendMany(5);
+  EXPECT_EQ(log_->size(), 5u);
+  hie::v1::AuditEntry entry;
+  entry.set_action(hie::v1::AUDIT_ACTION_QUERY);
+  ASSERT_OK_AND_ASSIGN(hie::v1::AuditEntry sixth, log_->Append(entry));
+  EXPECT_EQ(sixth.sequence(), 6u);
+  EXPECT_EQ(sixth.prev_hash(), hash5);
+  AppendMany(4);
   EXPECT_EQ(log_->size(), 10u);
   VerifyReport report = VerifyOrDie();
   EXPECT_TRUE(report.ok) << report.detail;
@@ -180,14 +188,14 @@ TEST_F(AuditLogTest, ReopenedLogContinuesTheChain) {
 
 TEST_F(AuditLogTest, QueryByPatientReturnsOnlyThatPatientInOrder) {
   AppendMany(9);
-  ASSERT_OK_AND_ASSIGN(auto entries, log_->QueryByPatient({.org_id = "org-a", .local_id = "p1"}));
+  ASSERT_OK_AND_ASSIGN(auto entries, log_->QueryByPatient(PatientKey::Local("org-a", "p1")));
   std::vector<uint64_t> sequences;
   for (const auto& e : entries) sequences.push_back(e.sequence());
   EXPECT_THAT(sequences, ElementsAre(2, 5, 8));
   EXPECT_EQ(entries[0].hash().size(), 64u);
-  ASSERT_OK_AND_ASSIGN(auto none, log_->QueryByPatient({.org_id = "org-z", .local_id = "p1"}));
+  ASSERT_OK_AND_ASSIGN(auto none, log_->QueryByPatient(PatientKey::Local("org-z", "p1")));
   EXPECT_TRUE(none.empty());
-  EXPECT_THAT(log_->QueryByPatient({}), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(log_->QueryByPatient(PatientKey()), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(AuditLogTest, QueryByEuid) {
@@ -196,7 +204,7 @@ TEST_F(AuditLogTest, QueryByEuid) {
   entry.set_euid("E42");
   ASSERT_THAT(log_->Append(entry), IsOk());
   AppendMany(2);
-  ASSERT_OK_AND_ASSIGN(auto entries, log_->QueryByPatient({.euid = "E42"}));
+  ASSERT_OK_AND_ASSIGN(auto entries, log_->QueryByPatient(PatientKey::Euid("E42")));
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(entries[0].action(), hie::v1::AUDIT_ACTION_AUTHORIZE);
 }
