@@ -1,0 +1,66 @@
+// Text normalization for matching demographics: Unicode folding to comparable ASCII,
+// name parts, nicknames, phonetic codes, and the string comparators the scorer uses.
+// Pure functions; thread-safe.
+#ifndef HIE_MPI_MATCH_TEXT_H_
+#define HIE_MPI_MATCH_TEXT_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+
+namespace hie::mpi {
+
+// Folds UTF-8 text for comparison: lower case; Latin accents dropped (José -> jose,
+// Ordóñez -> ordonez) and German umlauts transliterated (Müller -> mueller, so that it
+// equals the customary spelling Mueller); apostrophes removed (O'Brien -> obrien); every
+// run of other punctuation, hyphens and white space becomes one space; leading and
+// trailing spaces trimmed. Characters with no Latin form (张) are kept. Bytes that are
+// not valid UTF-8 are read as Latin-1, the usual cause of such bytes in EMR exports.
+std::string FoldText(absl::string_view utf8);
+
+// The words of FoldText(utf8).
+std::vector<std::string> Words(absl::string_view utf8);
+
+// True for surname particles that registrations keep or drop inconsistently
+// ("van", "der", "de", "la", "del", "von", "da", "dos", "st", ...).
+bool IsSurnameParticle(absl::string_view folded_word);
+
+// A family name as comparable parts: folded words with particles removed, so that
+// "van der Berg" and "Berg" share "berg", and "García-López" yields {"garcia", "lopez"}.
+// Falls back to every word if all words are particles.
+std::vector<std::string> SurnameParts(absl::string_view family);
+
+// The canonical forms of a folded given name: itself, plus the formal names it is a
+// nickname for (bill -> william, peggy -> margaret, jim -> james). Sorted, unique.
+std::vector<std::string> GivenNameForms(absl::string_view folded_given);
+
+// The New York State Identification and Intelligence System phonetic code of a folded
+// word (letters only are used), e.g. "johnson" -> "JANSAN". Empty for empty input.
+std::string Nysiis(absl::string_view folded_word);
+
+// Jaro-Winkler similarity in [0, 1] (prefix scale 0.1, up to 4 characters).
+double JaroWinkler(absl::string_view a, absl::string_view b);
+
+// Optimal string alignment distance: insertions, deletions, substitutions and
+// transpositions of adjacent characters each cost 1.
+int EditDistance(absl::string_view a, absl::string_view b);
+
+// Digits only, with a leading North American "1" dropped from 11-digit numbers:
+// "+1 (555) 010-2030" -> "5550102030".
+std::string NormalizePhone(absl::string_view phone);
+
+// An identifier value as compared within its system: upper-case letters and digits
+// only ("123-45-6789" -> "123456789", "d1234 567" -> "D1234567").
+std::string NormalizeIdentifier(absl::string_view value);
+
+// A street line folded with its common abbreviations unified (street -> st,
+// avenue -> ave, apartment/unit/# -> apt, north -> n, ...).
+std::string NormalizeStreet(absl::string_view line);
+
+// Postal code: upper-case letters and digits; a US ZIP+4 is cut to its five digits.
+std::string NormalizePostalCode(absl::string_view code);
+
+}  // namespace hie::mpi
+
+#endif  // HIE_MPI_MATCH_TEXT_H_
