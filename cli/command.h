@@ -35,6 +35,7 @@ int UsageError(const std::string& command, const absl::Status& status);
 
 std::vector<Command> CaCommands();
 std::vector<Command> HealthCommands();
+std::vector<Command> MpiCommands();
 
 }  // namespace hie::cli
 

@@ -1,0 +1,248 @@
+#include "mpi/match/compare.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "mpi/match/text.h"
+
+namespace hie::mpi {
+
+const char* FieldName(Field field) {
+  switch (field) {
+    case Field::kGivenName:
+      return "given_name";
+    case Field::kFamilyName:
+      return "family_name";
+    case Field::kBirthDate:
+      return "birth_date";
+    case Field::kSex:
+      return "sex";
+    case Field::kStreet:
+      return "street";
+    case Field::kCity:
+      return "city";
+    case Field::kPostalCode:
+      return "postal_code";
+    case Field::kPhone:
+      return "phone";
+    case Field::kIdentifier:
+      return "identifier";
+  }
+  return "?";
+}
+
+const char* LevelName(Level level) {
+  switch (level) {
+    case Level::kExact:
+      return "exact";
+    case Level::kEquivalent:
+      return "equivalent";
+    case Level::kClose:
+      return "close";
+    case Level::kPhonetic:
+      return "phonetic";
+    case Level::kDifferent:
+      return "different";
+    case Level::kMissing:
+      return "missing";
+  }
+  return "?";
+}
+
+PreparedPerson Prepare(const Person& person) {
+  PreparedPerson p;
+  for (const std::string& g : person.given) {
+    for (std::string& w : Words(g)) p.given.push_back(std::move(w));
+  }
+  p.given_joined = absl::StrJoin(p.given, "");
+  if (!p.given.empty()) {
+    p.given_forms = GivenNameForms(p.given.front());
+    p.given_nysiis = Nysiis(p.given.front());
+  }
+  std::vector<std::string> parts = SurnameParts(person.family);
+  p.family = absl::StrJoin(parts, "");
+  p.family_parts = parts;
+  for (const std::string& former : person.former_family) {
+    for (std::string& part : SurnameParts(former)) p.family_parts.push_back(std::move(part));
+  }
+  std::sort(p.family_parts.begin(), p.family_parts.end());
+  p.family_parts.erase(std::unique(p.family_parts.begin(), p.family_parts.end()),
+                       p.family_parts.end());
+  p.family_nysiis = Nysiis(p.family);
+  p.birth_date = person.birth_date;
+  if (person.birth_date.known()) {
+    p.birth_digits = absl::StrFormat("%04d%02d%02d", person.birth_date.year,
+                                     person.birth_date.month, person.birth_date.day);
+  }
+  p.sex = person.sex;
+  for (const std::string& line : person.street) {
+    std::string normalized = NormalizeStreet(line);
+    if (normalized.empty()) continue;
+    p.street_joined.push_back(absl::StrReplaceAll(normalized, {{" ", ""}}));
+    p.street.push_back(std::move(normalized));
+  }
+  p.city = absl::StrReplaceAll(FoldText(person.city), {{" ", ""}});
+  p.postal_code = NormalizePostalCode(person.postal_code);
+  for (const std::string& phone : person.phones) {
+    std::string digits = NormalizePhone(phone);
+    if (digits.size() >= 6) p.phones.push_back(std::move(digits));
+  }
+  for (const auto& [system, value] : person.identifiers) {
+    std::string normalized = NormalizeIdentifier(value);
+    if (!normalized.empty()) p.identifiers.emplace_back(system, std::move(normalized));
+  }
+  p.multiple_birth_order = person.multiple_birth_order;
+  p.multiple_birth = person.multiple_birth || person.multiple_birth_order > 0;
+  return p;
+}
+
+namespace {
+
+bool Close(const std::string& a, const std::string& b) {
+  if (a.size() >= 4 && b.size() >= 4 && EditDistance(a, b) <= 1) return true;
+  return JaroWinkler(a, b) >= 0.92;
+}
+
+bool Intersects(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  for (const auto& x : a) {
+    if (std::find(b.begin(), b.end(), x) != b.end()) return true;
+  }
+  return false;
+}
+
+Level CompareGiven(const PreparedPerson& a, const PreparedPerson& b) {
+  if (a.given.empty() || b.given.empty()) return Level::kMissing;
+  const std::string& x = a.given.front();
+  const std::string& y = b.given.front();
+  // A blank typed inside a name ("j oel") changes nothing.
+  if (x == y || a.given_joined == b.given_joined) return Level::kExact;
+  if (Intersects(a.given_forms, b.given_forms)) return Level::kEquivalent;
+  // A middle name used as the first name, in either direction.
+  if (std::find(b.given.begin(), b.given.end(), x) != b.given.end() ||
+      std::find(a.given.begin(), a.given.end(), y) != a.given.end()) {
+    return Level::kEquivalent;
+  }
+  if (Close(x, y) || Close(a.given_joined, b.given_joined)) return Level::kClose;
+  if (!a.given_nysiis.empty() && a.given_nysiis == b.given_nysiis) return Level::kPhonetic;
+  return Level::kDifferent;
+}
+
+Level CompareFamily(const PreparedPerson& a, const PreparedPerson& b) {
+  if (a.family.empty() || b.family.empty()) return Level::kMissing;
+  if (a.family == b.family) return Level::kExact;
+  if (Intersects(a.family_parts, b.family_parts)) return Level::kEquivalent;
+  if (Close(a.family, b.family)) return Level::kClose;
+  if (!a.family_nysiis.empty() && a.family_nysiis == b.family_nysiis) return Level::kPhonetic;
+  return Level::kDifferent;
+}
+
+Level CompareBirthDate(const PreparedPerson& a, const PreparedPerson& b) {
+  if (a.birth_digits.empty() || b.birth_digits.empty()) return Level::kMissing;
+  if (a.birth_digits == b.birth_digits) return Level::kExact;
+  const Date& x = a.birth_date;
+  const Date& y = b.birth_date;
+  if (x.year == y.year && x.month == y.day && x.day == y.month) return Level::kEquivalent;
+  if (EditDistance(a.birth_digits, b.birth_digits) <= 1) return Level::kClose;
+  return Level::kDifferent;
+}
+
+Level CompareSex(const PreparedPerson& a, const PreparedPerson& b) {
+  if (a.sex == Sex::kUnknown || b.sex == Sex::kUnknown) return Level::kMissing;
+  return a.sex == b.sex ? Level::kExact : Level::kDifferent;
+}
+
+Level CompareStreet(const PreparedPerson& a, const PreparedPerson& b) {
+  if (a.street.empty() || b.street.empty()) return Level::kMissing;
+  if (a.street_joined.front() == b.street_joined.front()) return Level::kExact;
+  // Lines in another order (street and building name swapped) are equivalent.
+  Level best = Level::kDifferent;
+  for (const auto& x : a.street_joined) {
+    for (const auto& y : b.street_joined) {
+      if (x == y)
+        best = std::min(best, Level::kEquivalent);
+      else if (Close(x, y))
+        best = std::min(best, Level::kClose);
+    }
+  }
+  return best;
+}
+
+Level CompareCity(const PreparedPerson& a, const PreparedPerson& b) {
+  if (a.city.empty() || b.city.empty()) return Level::kMissing;
+  if (a.city == b.city) return Level::kExact;
+  if (Close(a.city, b.city)) return Level::kClose;
+  return Level::kDifferent;
+}
+
+Level ComparePostal(const PreparedPerson& a, const PreparedPerson& b) {
+  if (a.postal_code.empty() || b.postal_code.empty()) return Level::kMissing;
+  if (a.postal_code == b.postal_code) return Level::kExact;
+  if (a.postal_code.size() == b.postal_code.size() &&
+      EditDistance(a.postal_code, b.postal_code) <= 1) {
+    return Level::kClose;
+  }
+  return Level::kDifferent;
+}
+
+Level ComparePhone(const PreparedPerson& a, const PreparedPerson& b) {
+  if (a.phones.empty() || b.phones.empty()) return Level::kMissing;
+  Level best = Level::kDifferent;
+  for (const auto& x : a.phones) {
+    for (const auto& y : b.phones) {
+      if (x == y) return Level::kExact;
+      if (x.size() == y.size() && EditDistance(x, y) <= 1) best = Level::kClose;
+    }
+  }
+  return best;
+}
+
+Level CompareIdentifier(const PreparedPerson& a, const PreparedPerson& b) {
+  Level best = Level::kMissing;
+  for (const auto& [sa, va] : a.identifiers) {
+    for (const auto& [sb, vb] : b.identifiers) {
+      if (sa != sb) continue;
+      if (va == vb) return Level::kExact;
+      if (va.size() == vb.size() && EditDistance(va, vb) <= 1) {
+        best = std::min(best, Level::kClose);
+      } else {
+        best = std::min(best, Level::kDifferent);
+      }
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+Comparison Compare(const PreparedPerson& a, const PreparedPerson& b) {
+  Comparison c;
+  auto set = [&](Field f, Level l) { c.levels[static_cast<int>(f)] = l; };
+  Level given = CompareGiven(a, b);
+  Level family = CompareFamily(a, b);
+  // Given and family names swapped between the two registrations.
+  if (given >= Level::kPhonetic && family >= Level::kPhonetic && given != Level::kMissing &&
+      family != Level::kMissing) {
+    const std::string& ag = a.given.front();
+    const std::string& bg = b.given.front();
+    if ((ag == b.family || Close(ag, b.family)) && (bg == a.family || Close(bg, a.family))) {
+      given = Level::kEquivalent;
+      family = Level::kEquivalent;
+      c.names_swapped = true;
+    }
+  }
+  set(Field::kGivenName, given);
+  set(Field::kFamilyName, family);
+  set(Field::kBirthDate, CompareBirthDate(a, b));
+  set(Field::kSex, CompareSex(a, b));
+  set(Field::kStreet, CompareStreet(a, b));
+  set(Field::kCity, CompareCity(a, b));
+  set(Field::kPostalCode, ComparePostal(a, b));
+  set(Field::kPhone, ComparePhone(a, b));
+  set(Field::kIdentifier, CompareIdentifier(a, b));
+  return c;
+}
+
+}  // namespace hie::mpi

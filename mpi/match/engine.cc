@@ -1,0 +1,170 @@
+#include "mpi/match/engine.h"
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+
+namespace hie::mpi {
+
+std::vector<std::string> BlockingKeys(const PreparedPerson& p) {
+  std::vector<std::string> keys;
+  const std::string year = p.birth_date.known() ? std::to_string(p.birth_date.year) : "";
+  if (!p.family_nysiis.empty() && !year.empty())
+    keys.push_back(absl::StrCat("fy|", p.family_nysiis, "|", year));
+  if (!p.birth_digits.empty()) keys.push_back(absl::StrCat("bd|", p.birth_digits));
+  if (!p.given_nysiis.empty() && !p.postal_code.empty()) {
+    keys.push_back(absl::StrCat("gp|", p.given_nysiis, "|", p.postal_code));
+  }
+  if (!p.family_nysiis.empty() && !p.given_nysiis.empty()) {
+    keys.push_back(absl::StrCat("fg|", p.family_nysiis, "|", p.given_nysiis));
+    // Given and family swapped between registrations share this key too.
+    keys.push_back(absl::StrCat("fg|", p.given_nysiis, "|", p.family_nysiis));
+  }
+  for (const auto& phone : p.phones) keys.push_back(absl::StrCat("ph|", phone));
+  for (const auto& [system, value] : p.identifiers)
+    keys.push_back(absl::StrCat("id|", system, "|", value));
+  if (!p.street.empty() && !p.postal_code.empty()) {
+    keys.push_back(absl::StrCat("sp|", p.street.front(), "|", p.postal_code));
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
+}
+
+Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Comparison& c) {
+  bool same_family = c.at(Field::kFamilyName) <= Level::kEquivalent;
+  bool same_birth = c.at(Field::kBirthDate) == Level::kExact;
+  if (!same_family || !same_birth) return Guard::kNone;
+  // Twins have identifiers of their own; an agreeing one says this is one person.
+  if (c.at(Field::kIdentifier) == Level::kExact) return Guard::kNone;
+  if (a.multiple_birth_order > 0 && b.multiple_birth_order > 0 &&
+      a.multiple_birth_order != b.multiple_birth_order) {
+    return Guard::kTwins;
+  }
+  // Different given names that are not a typo, nickname or swap of each other.
+  if (c.at(Field::kGivenName) == Level::kDifferent && !c.names_swapped) return Guard::kTwins;
+  return Guard::kNone;
+}
+
+Decision Decide(double score, Guard guard, const Thresholds& thresholds) {
+  Decision d;
+  d.score = score;
+  if (guard == Guard::kTwins) {
+    d.grade = score >= thresholds.possible ? Grade::kPossible : Grade::kNone;
+    d.decided_by = "twin guard";
+  } else if (score >= thresholds.upper) {
+    d.grade = Grade::kCertain;
+    d.decided_by = "above upper threshold";
+  } else if (score >= thresholds.lower) {
+    d.grade = Grade::kProbable;
+    d.decided_by = "between thresholds";
+  } else {
+    d.grade = score >= thresholds.possible ? Grade::kPossible : Grade::kNone;
+    d.decided_by = "below lower threshold";
+  }
+  return d;
+}
+
+namespace {
+
+int Find(std::vector<int>& parent, int x) {
+  while (parent[x] != x) {
+    parent[x] = parent[parent[x]];
+    x = parent[x];
+  }
+  return x;
+}
+
+}  // namespace
+
+BatchResult LinkBatch(const std::vector<Person>& records, const std::vector<int>& side,
+                      const BatchOptions& options) {
+  BatchResult result;
+  const size_t n = records.size();
+  result.stats.records = n;
+  std::vector<PreparedPerson> prepared;
+  prepared.reserve(n);
+  NameFrequencies frequencies;
+  for (const Person& p : records) {
+    prepared.push_back(Prepare(p));
+    frequencies.Add(prepared.back());
+  }
+  auto across = [&](size_t i, size_t j) { return side.empty() || side[i] != side[j]; };
+
+  // Blocking.
+  absl::flat_hash_map<std::string, std::vector<uint32_t>> blocks;
+  for (uint32_t i = 0; i < n; ++i) {
+    for (std::string& key : BlockingKeys(prepared[i])) blocks[key].push_back(i);
+  }
+  absl::flat_hash_set<uint64_t> pairs;
+  for (auto& [key, members] : blocks) {
+    if (members.size() < 2) continue;
+    ++result.stats.blocks;
+    if (members.size() > options.max_block_size) {
+      ++result.stats.blocks_truncated;
+      members.resize(options.max_block_size);
+    }
+    for (size_t x = 0; x < members.size(); ++x) {
+      for (size_t y = x + 1; y < members.size(); ++y) {
+        uint32_t i = members[x], j = members[y];
+        if (!across(i, j)) continue;
+        if (i > j) std::swap(i, j);
+        pairs.insert((static_cast<uint64_t>(i) << 32) | j);
+      }
+    }
+  }
+  std::vector<uint64_t> pair_list(pairs.begin(), pairs.end());
+  std::sort(pair_list.begin(), pair_list.end());
+  result.stats.candidate_pairs = pair_list.size();
+
+  // u from random pairs, m by EM over the candidates.
+  std::mt19937_64 rng(options.seed);
+  std::vector<Comparison> random;
+  if (n >= 2) {
+    std::uniform_int_distribution<size_t> pick(0, n - 1);
+    for (size_t k = 0; k < options.random_pairs; ++k) {
+      size_t i = pick(rng), j = pick(rng);
+      if (i == j || !across(i, j)) continue;
+      random.push_back(Compare(prepared[i], prepared[j]));
+    }
+  }
+  result.model.FitU(random);
+  std::vector<Comparison> comparisons;
+  comparisons.reserve(pair_list.size());
+  for (uint64_t pair : pair_list) {
+    comparisons.push_back(Compare(prepared[pair >> 32], prepared[pair & 0xffffffff]));
+  }
+  result.stats.em_iterations = result.model.FitM(comparisons);
+
+  // Score, decide, cluster the automatic links.
+  std::vector<int> parent(n);
+  std::iota(parent.begin(), parent.end(), 0);
+  for (size_t k = 0; k < pair_list.size(); ++k) {
+    uint32_t i = pair_list[k] >> 32, j = pair_list[k] & 0xffffffff;
+    const Comparison& c = comparisons[k];
+    Score score = result.model.Evaluate(prepared[i], prepared[j], c, &frequencies);
+    Guard guard = CheckGuards(prepared[i], prepared[j], c);
+    Decision d = Decide(score.total, guard, options.thresholds);
+    if (guard != Guard::kNone) ++result.stats.guarded;
+    if (d.grade == Grade::kCertain) {
+      ++result.stats.links;
+      parent[Find(parent, i)] = Find(parent, j);
+    } else if (d.grade == Grade::kProbable) {
+      ++result.stats.reviews;
+    }
+  }
+  absl::flat_hash_map<int, int> numbering;
+  result.cluster.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    int root = Find(parent, i);
+    auto [it, inserted] = numbering.emplace(root, static_cast<int>(numbering.size()));
+    result.cluster[i] = it->second;
+  }
+  return result;
+}
+
+}  // namespace hie::mpi

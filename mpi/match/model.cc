@@ -1,0 +1,181 @@
+#include "mpi/match/model.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace hie::mpi {
+namespace {
+
+constexpr double kFloor = 1e-6;
+
+// Levels a field can take (others get probability ~0).
+constexpr std::array<std::array<double, kLevelCount>, kFieldCount> kInitialM = {{
+    //  exact equiv close phon  diff  missing
+    {0.80, 0.06, 0.06, 0.03, 0.05, 0},  // given
+    {0.85, 0.04, 0.06, 0.02, 0.03, 0},  // family
+    {0.85, 0.02, 0.08, 0.00, 0.05, 0},  // birth date
+    {0.97, 0.00, 0.00, 0.00, 0.03, 0},  // sex
+    {0.75, 0.05, 0.10, 0.00, 0.10, 0},  // street
+    {0.80, 0.00, 0.10, 0.00, 0.10, 0},  // city
+    {0.85, 0.00, 0.07, 0.00, 0.08, 0},  // postal
+    {0.80, 0.00, 0.05, 0.00, 0.15, 0},  // phone
+    {0.90, 0.00, 0.05, 0.00, 0.05, 0},  // identifier
+}};
+constexpr std::array<std::array<double, kLevelCount>, kFieldCount> kInitialU = {{
+    {0.010, 0.003, 0.010, 0.010, 0.967, 0},
+    {0.005, 0.001, 0.005, 0.010, 0.979, 0},
+    {0.0001, 0.00005, 0.001, 0.0, 0.99885, 0},
+    {0.50, 0.0, 0.0, 0.0, 0.50, 0},
+    {0.0005, 0.0002, 0.001, 0.0, 0.9983, 0},
+    {0.01, 0.0, 0.01, 0.0, 0.98, 0},
+    {0.005, 0.0, 0.02, 0.0, 0.975, 0},
+    {0.0001, 0.0, 0.0005, 0.0, 0.9994, 0},
+    {0.00001, 0.0, 0.0001, 0.0, 0.99989, 0},
+}};
+
+// Normalizes the non-missing levels of each field to sum to 1, flooring each.
+void Normalize(std::array<std::array<double, kLevelCount>, kFieldCount>* table) {
+  for (auto& row : *table) {
+    double sum = 0;
+    for (int l = 0; l < kLevelCount - 1; ++l) {
+      row[l] = std::max(row[l], kFloor);
+      sum += row[l];
+    }
+    for (int l = 0; l < kLevelCount - 1; ++l) row[l] /= sum;
+    row[kLevelCount - 1] = 1.0;
+  }
+}
+
+}  // namespace
+
+const char* GradeName(Grade grade) {
+  switch (grade) {
+    case Grade::kCertain:
+      return "certain";
+    case Grade::kProbable:
+      return "probable";
+    case Grade::kPossible:
+      return "possible";
+    case Grade::kNone:
+      return "none";
+  }
+  return "?";
+}
+
+void NameFrequencies::Add(const PreparedPerson& p) {
+  ++total_;
+  if (!p.family.empty()) ++family_[p.family];
+  if (!p.given.empty()) ++given_[p.given.front()];
+}
+
+void NameFrequencies::Remove(const PreparedPerson& p) {
+  --total_;
+  if (!p.family.empty() && --family_[p.family] <= 0) family_.erase(p.family);
+  if (!p.given.empty() && --given_[p.given.front()] <= 0) given_.erase(p.given.front());
+}
+
+double NameFrequencies::FamilyShare(const std::string& family) const {
+  auto it = family_.find(family);
+  return it == family_.end() || total_ == 0 ? 0 : static_cast<double>(it->second) / total_;
+}
+
+double NameFrequencies::GivenShare(const std::string& given) const {
+  auto it = given_.find(given);
+  return it == given_.end() || total_ == 0 ? 0 : static_cast<double>(it->second) / total_;
+}
+
+MatchModel::MatchModel() : m_(kInitialM), u_(kInitialU) {
+  Normalize(&m_);
+  Normalize(&u_);
+}
+
+double MatchModel::Weight(Field f, Level l) const {
+  if (l == Level::kMissing) return 0;
+  return std::log2(m_[Index(f)][Index(l)] / u_[Index(f)][Index(l)]);
+}
+
+void MatchModel::FitU(const std::vector<Comparison>& random_pairs) {
+  if (random_pairs.size() < 100) return;
+  std::array<std::array<double, kLevelCount>, kFieldCount> counts{};
+  for (const Comparison& c : random_pairs) {
+    for (int f = 0; f < kFieldCount; ++f) counts[f][static_cast<int>(c.levels[f])] += 1;
+  }
+  for (int f = 0; f < kFieldCount; ++f) {
+    double seen = 0;
+    for (int l = 0; l < kLevelCount - 1; ++l) seen += counts[f][l];
+    if (seen < 100) continue;  // too few observations: keep the prior row
+    for (int l = 0; l < kLevelCount - 1; ++l) {
+      // Half an observation of smoothing keeps unseen levels from infinite weights.
+      u_[f][l] = (counts[f][l] + 0.5) / (seen + 0.5 * (kLevelCount - 1));
+    }
+  }
+  Normalize(&u_);
+}
+
+int MatchModel::FitM(const std::vector<Comparison>& candidates, int max_iterations) {
+  if (candidates.empty()) return 0;
+  int iteration = 0;
+  for (; iteration < max_iterations; ++iteration) {
+    std::array<std::array<double, kLevelCount>, kFieldCount> counts{};
+    double total_g = 0;
+    for (const Comparison& c : candidates) {
+      double log_m = std::log(prior_), log_u = std::log(1 - prior_);
+      for (int f = 0; f < kFieldCount; ++f) {
+        int l = static_cast<int>(c.levels[f]);
+        if (l == kLevelCount - 1) continue;
+        log_m += std::log(m_[f][l]);
+        log_u += std::log(u_[f][l]);
+      }
+      double g = 1.0 / (1.0 + std::exp(log_u - log_m));
+      total_g += g;
+      for (int f = 0; f < kFieldCount; ++f) counts[f][static_cast<int>(c.levels[f])] += g;
+    }
+    double new_prior = std::clamp(total_g / candidates.size(), 1e-6, 1 - 1e-6);
+    auto previous = m_;
+    for (int f = 0; f < kFieldCount; ++f) {
+      double seen = 0;
+      for (int l = 0; l < kLevelCount - 1; ++l) seen += counts[f][l];
+      if (seen < 1) continue;
+      for (int l = 0; l < kLevelCount - 1; ++l) m_[f][l] = (counts[f][l] + 0.01) / (seen + 0.05);
+    }
+    Normalize(&m_);
+    double change = std::abs(new_prior - prior_);
+    for (int f = 0; f < kFieldCount; ++f) {
+      for (int l = 0; l < kLevelCount; ++l)
+        change = std::max(change, std::abs(m_[f][l] - previous[f][l]));
+    }
+    prior_ = new_prior;
+    if (change < 1e-5) {
+      ++iteration;
+      break;
+    }
+  }
+  return iteration;
+}
+
+Score MatchModel::Evaluate(const PreparedPerson& a, const PreparedPerson& b, const Comparison& c,
+                           const NameFrequencies* frequencies) const {
+  Score score;
+  score.fields.reserve(kFieldCount);
+  for (int f = 0; f < kFieldCount; ++f) {
+    Field field = static_cast<Field>(f);
+    Level level = c.levels[f];
+    double weight = Weight(field, level);
+    // Term-frequency adjustment of exact name agreement: replace the average chance of
+    // two different people sharing a name by this name's own share, within limits.
+    if (frequencies != nullptr && level == Level::kExact && frequencies->total() > 1000) {
+      double share = 0;
+      if (field == Field::kFamilyName) share = frequencies->FamilyShare(a.family);
+      if (field == Field::kGivenName) share = frequencies->GivenShare(a.given.front());
+      if (share > 0) {
+        double adjustment = std::log2(u_[f][0] / share);
+        weight += std::clamp(adjustment, -4.0, 3.0);
+      }
+    }
+    score.fields.push_back({field, level, weight});
+    score.total += weight;
+  }
+  return score;
+}
+
+}  // namespace hie::mpi

@@ -1,0 +1,179 @@
+// Field comparators, guards and decisions of the matching engine.
+#include "mpi/match/compare.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "mpi/match/engine.h"
+
+namespace hie::mpi {
+namespace {
+
+Person Base() {
+  Person p;
+  p.given = {"William", "Henry"};
+  p.family = "García-López";
+  p.birth_date = {1980, 3, 7};
+  p.sex = Sex::kMale;
+  p.street = {"12 North Main Street", "Apartment 4B"};
+  p.city = "Springfield";
+  p.postal_code = "62701";
+  p.phones = {"+1 (217) 555-0101"};
+  p.identifiers = {{"ssn", "123-45-6789"}};
+  return p;
+}
+
+Level CompareField(const Person& a, const Person& b, Field f) {
+  return Compare(Prepare(a), Prepare(b)).at(f);
+}
+
+TEST(CompareTest, IdenticalRegistrationsAgreeExactlyEverywhere) {
+  Comparison c = Compare(Prepare(Base()), Prepare(Base()));
+  for (Level l : c.levels) EXPECT_EQ(l, Level::kExact);
+}
+
+TEST(CompareTest, GivenNameLevels) {
+  Person b = Base();
+  b.given = {"Bill"};
+  EXPECT_EQ(CompareField(Base(), b, Field::kGivenName), Level::kEquivalent);
+  b.given = {"Henry"};  // the middle name used as first name
+  EXPECT_EQ(CompareField(Base(), b, Field::kGivenName), Level::kEquivalent);
+  b.given = {"Wiliam"};
+  EXPECT_EQ(CompareField(Base(), b, Field::kGivenName), Level::kClose);
+  b.given = {"Wil liam", "Henry"};  // a blank typed inside
+  EXPECT_EQ(CompareField(Base(), b, Field::kGivenName), Level::kExact);
+  b.given = {"Oscar"};
+  EXPECT_EQ(CompareField(Base(), b, Field::kGivenName), Level::kDifferent);
+  b.given = {};
+  EXPECT_EQ(CompareField(Base(), b, Field::kGivenName), Level::kMissing);
+}
+
+TEST(CompareTest, FamilyNameLevels) {
+  Person b = Base();
+  b.family = "GARCIA LOPEZ";
+  EXPECT_EQ(CompareField(Base(), b, Field::kFamilyName), Level::kExact);
+  b.family = "Garcia";  // one part of a hyphenated surname
+  EXPECT_EQ(CompareField(Base(), b, Field::kFamilyName), Level::kEquivalent);
+  Person married = Base();
+  married.family = "Smith";
+  married.former_family = {"García-López"};
+  EXPECT_EQ(CompareField(Base(), married, Field::kFamilyName), Level::kEquivalent);
+  b.family = "Garcya-Lopes";  // typos in both parts
+  EXPECT_EQ(CompareField(Base(), b, Field::kFamilyName), Level::kClose);
+}
+
+TEST(CompareTest, SwappedGivenAndFamilyNames) {
+  Person a;
+  a.given = {"Donald"};
+  a.family = "Duck";
+  Person b;
+  b.given = {"Duck"};
+  b.family = "Donald";
+  Comparison c = Compare(Prepare(a), Prepare(b));
+  EXPECT_TRUE(c.names_swapped);
+  EXPECT_EQ(c.at(Field::kGivenName), Level::kEquivalent);
+  EXPECT_EQ(c.at(Field::kFamilyName), Level::kEquivalent);
+}
+
+TEST(CompareTest, BirthDateLevels) {
+  Person b = Base();
+  b.birth_date = {1980, 7, 3};  // day and month transposed
+  EXPECT_EQ(CompareField(Base(), b, Field::kBirthDate), Level::kEquivalent);
+  b.birth_date = {1980, 3, 8};  // one digit
+  EXPECT_EQ(CompareField(Base(), b, Field::kBirthDate), Level::kClose);
+  b.birth_date = {1908, 3, 7};  // adjacent digits transposed
+  EXPECT_EQ(CompareField(Base(), b, Field::kBirthDate), Level::kClose);
+  b.birth_date = {1975, 11, 20};
+  EXPECT_EQ(CompareField(Base(), b, Field::kBirthDate), Level::kDifferent);
+  b.birth_date = {};
+  EXPECT_EQ(CompareField(Base(), b, Field::kBirthDate), Level::kMissing);
+}
+
+TEST(CompareTest, AddressAndPhoneLevels) {
+  Person b = Base();
+  b.street = {"12 N. Main St.", "#4B"};
+  EXPECT_EQ(CompareField(Base(), b, Field::kStreet), Level::kExact);
+  b.street = {"Apt 4B", "12 N Main St"};  // lines swapped
+  EXPECT_EQ(CompareField(Base(), b, Field::kStreet), Level::kEquivalent);
+  b.street = {"99 Elm Road"};  // moved
+  EXPECT_EQ(CompareField(Base(), b, Field::kStreet), Level::kDifferent);
+  b.phones = {"217.555.0101"};
+  EXPECT_EQ(CompareField(Base(), b, Field::kPhone), Level::kExact);
+  b.postal_code = "62701-1234";
+  EXPECT_EQ(CompareField(Base(), b, Field::kPostalCode), Level::kExact);
+}
+
+TEST(CompareTest, IdentifiersCompareOnlyWithinTheirSystem) {
+  Person b = Base();
+  b.identifiers = {{"drivers-licence", "123456789"}};
+  EXPECT_EQ(CompareField(Base(), b, Field::kIdentifier), Level::kMissing);
+  b.identifiers = {{"ssn", "123456789"}};
+  EXPECT_EQ(CompareField(Base(), b, Field::kIdentifier), Level::kExact);
+  b.identifiers = {{"ssn", "123456780"}};
+  EXPECT_EQ(CompareField(Base(), b, Field::kIdentifier), Level::kClose);
+  b.identifiers = {{"ssn", "987654321"}};
+  EXPECT_EQ(CompareField(Base(), b, Field::kIdentifier), Level::kDifferent);
+}
+
+TEST(GuardTest, TwinsAreGuarded) {
+  Person a = Base();
+  a.identifiers.clear();
+  Person twin = a;
+  twin.given = {"Oscar"};
+  PreparedPerson pa = Prepare(a), pt = Prepare(twin);
+  EXPECT_EQ(CheckGuards(pa, pt, Compare(pa, pt)), Guard::kTwins);
+  // Birth orders that differ, even with the same given name.
+  Person first = a, second = a;
+  first.multiple_birth_order = 1;
+  second.multiple_birth_order = 2;
+  PreparedPerson p1 = Prepare(first), p2 = Prepare(second);
+  EXPECT_EQ(CheckGuards(p1, p2, Compare(p1, p2)), Guard::kTwins);
+  // A nickname is the same person, not a twin.
+  Person bill = a;
+  bill.given = {"Bill"};
+  PreparedPerson pb = Prepare(bill);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+}
+
+TEST(GuardTest, AnAgreeingIdentifierOverridesTheTwinGuard) {
+  Person a = Base();
+  Person b = Base();
+  b.given = {"Oscar"};
+  PreparedPerson pa = Prepare(a), pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+}
+
+TEST(DecideTest, ThresholdsAndGuards) {
+  Thresholds t;
+  t.upper = 14;
+  t.lower = 7;
+  t.possible = 0;
+  EXPECT_EQ(Decide(20, Guard::kNone, t).grade, Grade::kCertain);
+  EXPECT_EQ(Decide(10, Guard::kNone, t).grade, Grade::kProbable);
+  EXPECT_EQ(Decide(3, Guard::kNone, t).grade, Grade::kPossible);
+  EXPECT_EQ(Decide(-3, Guard::kNone, t).grade, Grade::kNone);
+  Decision twin = Decide(40, Guard::kTwins, t);
+  EXPECT_NE(twin.grade, Grade::kCertain);
+  EXPECT_STREQ(twin.decided_by, "twin guard");
+}
+
+TEST(BlockingTest, OneCorruptedFieldLeavesASharedKey) {
+  Person a = Base();
+  for (auto corrupt :
+       {+[](Person& p) { p.family = "Xyzzy"; },
+        +[](Person& p) {
+          p.birth_date = {1911, 1, 1};
+        },
+        +[](Person& p) { p.given = {"Zed"}; }, +[](Person& p) { p.postal_code = "99999"; }}) {
+    Person b = a;
+    b.identifiers.clear();
+    b.phones.clear();
+    corrupt(b);
+    std::vector<std::string> ka = BlockingKeys(Prepare(a)), kb = BlockingKeys(Prepare(b));
+    bool shared = false;
+    for (const auto& k : ka) shared |= std::find(kb.begin(), kb.end(), k) != kb.end();
+    EXPECT_TRUE(shared);
+  }
+}
+
+}  // namespace
+}  // namespace hie::mpi
