@@ -62,6 +62,7 @@ int RunEvaluate(const std::vector<std::string>& args) {
   bool json = false;
   std::string upper, lower;
   int explain_misses = 0;
+  bool show_model = false;
   FlagSet flags(
       "hiectl mpi evaluate --format febrl --csv A [--csv B] --clusters-out F [--drop-ssn] "
       "[--upper W] [--lower W] [--json]",
@@ -81,6 +82,8 @@ int RunEvaluate(const std::vector<std::string>& args) {
   flags.String("lower", &lower, "W", "review threshold (default 7)");
   flags.Int("explain-misses", &explain_misses, "N",
             "print, for up to N true pairs left apart, how each field compared (for tuning)");
+  flags.Bool("show-model", &show_model,
+             "print the fitted m and u probabilities and the weight of every field level");
   flags.Bool("json", &json, "print one JSON document on stdout");
   if (absl::Status s = flags.Parse(args, nullptr); !s.ok()) return UsageError("mpi evaluate", s);
   if (flags.help_requested()) {
@@ -140,6 +143,19 @@ int RunEvaluate(const std::vector<std::string>& args) {
   }
   mpi::PairwiseMetrics metrics;
   if (labelled) metrics = mpi::ComparePairs(result.cluster, truth, side);
+  if (show_model) {
+    std::cerr << absl::StrFormat("match prior among candidates %.4f\n", result.model.prior());
+    for (int f = 0; f < mpi::kFieldCount; ++f) {
+      for (int l = 0; l + 1 < mpi::kLevelCount; ++l) {
+        auto field = static_cast<mpi::Field>(f);
+        auto level = static_cast<mpi::Level>(l);
+        std::cerr << absl::StrFormat("  %-12s %-10s m %.5f  u %.6f  weight %+6.2f\n",
+                                     mpi::FieldName(field), mpi::LevelName(level),
+                                     result.model.m(field, level), result.model.u(field, level),
+                                     result.model.Weight(field, level));
+      }
+    }
+  }
   if (labelled && explain_misses > 0)
     ExplainMisses(people, ids, truth, side, result, explain_misses);
   double rate = seconds > 0 ? people.size() / seconds : 0;

@@ -13,22 +13,29 @@ namespace hie::mpi {
 std::vector<std::string> BlockingKeys(const PreparedPerson& p) {
   std::vector<std::string> keys;
   const std::string year = p.birth_date.known() ? std::to_string(p.birth_date.year) : "";
-  if (!p.family_nysiis.empty() && !year.empty())
+  if (!p.family_nysiis.empty() && !year.empty()) {
     keys.push_back(absl::StrCat("fy|", p.family_nysiis, "|", year));
+  }
   if (!p.birth_digits.empty()) keys.push_back(absl::StrCat("bd|", p.birth_digits));
-  if (!p.given_nysiis.empty() && !p.postal_code.empty()) {
-    keys.push_back(absl::StrCat("gp|", p.given_nysiis, "|", p.postal_code));
+  // Either name with the postal code or the city: the name keys are shared by the given
+  // and family name, so that names entered in each other's field still meet.
+  for (const std::string* name : {&p.given_nysiis, &p.family_nysiis}) {
+    if (name->empty()) continue;
+    if (!p.postal_code.empty()) keys.push_back(absl::StrCat("np|", *name, "|", p.postal_code));
+    if (!p.city.empty()) keys.push_back(absl::StrCat("nc|", *name, "|", p.city));
   }
   if (!p.family_nysiis.empty() && !p.given_nysiis.empty()) {
     keys.push_back(absl::StrCat("fg|", p.family_nysiis, "|", p.given_nysiis));
-    // Given and family swapped between registrations share this key too.
     keys.push_back(absl::StrCat("fg|", p.given_nysiis, "|", p.family_nysiis));
   }
   for (const auto& phone : p.phones) keys.push_back(absl::StrCat("ph|", phone));
-  for (const auto& [system, value] : p.identifiers)
+  for (const auto& [system, value] : p.identifiers) {
     keys.push_back(absl::StrCat("id|", system, "|", value));
-  if (!p.street.empty() && !p.postal_code.empty()) {
-    keys.push_back(absl::StrCat("sp|", p.street.front(), "|", p.postal_code));
+  }
+  // Each address line on its own (a household, a building): catches a person whose
+  // names and birth date were all mistyped, and lines entered in another order.
+  for (const auto& line : p.street_joined) {
+    if (line.size() >= 6) keys.push_back(absl::StrCat("sl|", line));
   }
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
@@ -39,15 +46,20 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   bool same_family = c.at(Field::kFamilyName) <= Level::kEquivalent;
   bool same_birth = c.at(Field::kBirthDate) == Level::kExact;
   if (!same_family || !same_birth) return Guard::kNone;
-  // Twins have identifiers of their own; an agreeing one says this is one person.
-  if (c.at(Field::kIdentifier) == Level::kExact) return Guard::kNone;
   if (a.multiple_birth_order > 0 && b.multiple_birth_order > 0 &&
       a.multiple_birth_order != b.multiple_birth_order) {
     return Guard::kTwins;
   }
-  // Different given names that are not a typo, nickname or swap of each other.
-  if (c.at(Field::kGivenName) == Level::kDifferent && !c.names_swapped) return Guard::kTwins;
-  return Guard::kNone;
+  // Different given names that are not a typo, nickname or swap of each other...
+  if (c.at(Field::kGivenName) != Level::kDifferent || c.names_swapped) return Guard::kNone;
+  // ...are twins when something says so: a multiple birth on record, identifiers of one
+  // system that differ outright, or a different sex. A different given name alone is
+  // as often a clerical error (a name typed into the wrong field, a replaced value), and
+  // the score weighs it.
+  bool multiple_birth = a.multiple_birth || b.multiple_birth;
+  bool identifiers_differ = c.at(Field::kIdentifier) == Level::kDifferent;
+  bool sex_differs = c.at(Field::kSex) == Level::kDifferent;
+  return multiple_birth || identifiers_differ || sex_differs ? Guard::kTwins : Guard::kNone;
 }
 
 Decision Decide(double score, Guard guard, const Thresholds& thresholds) {

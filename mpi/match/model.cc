@@ -114,9 +114,14 @@ void MatchModel::FitU(const std::vector<Comparison>& random_pairs) {
 
 int MatchModel::FitM(const std::vector<Comparison>& candidates, int max_iterations) {
   if (candidates.empty()) return 0;
+  // Classic two-class EM over the candidates, with both classes' level probabilities
+  // free: blocked candidates are far more alike than random pairs, so a non-match class
+  // held at the random-pair u would let the match class swallow every candidate. Only m
+  // is kept; weights use u from random pairs (FitU), the population's own.
+  auto u_candidates = u_;
   int iteration = 0;
   for (; iteration < max_iterations; ++iteration) {
-    std::array<std::array<double, kLevelCount>, kFieldCount> counts{};
+    std::array<std::array<double, kLevelCount>, kFieldCount> m_counts{}, u_counts{};
     double total_g = 0;
     for (const Comparison& c : candidates) {
       double log_m = std::log(prior_), log_u = std::log(1 - prior_);
@@ -124,25 +129,35 @@ int MatchModel::FitM(const std::vector<Comparison>& candidates, int max_iteratio
         int l = static_cast<int>(c.levels[f]);
         if (l == kLevelCount - 1) continue;
         log_m += std::log(m_[f][l]);
-        log_u += std::log(u_[f][l]);
+        log_u += std::log(u_candidates[f][l]);
       }
       double g = 1.0 / (1.0 + std::exp(log_u - log_m));
       total_g += g;
-      for (int f = 0; f < kFieldCount; ++f) counts[f][static_cast<int>(c.levels[f])] += g;
+      for (int f = 0; f < kFieldCount; ++f) {
+        m_counts[f][static_cast<int>(c.levels[f])] += g;
+        u_counts[f][static_cast<int>(c.levels[f])] += 1 - g;
+      }
     }
     double new_prior = std::clamp(total_g / candidates.size(), 1e-6, 1 - 1e-6);
     auto previous = m_;
-    for (int f = 0; f < kFieldCount; ++f) {
-      double seen = 0;
-      for (int l = 0; l < kLevelCount - 1; ++l) seen += counts[f][l];
-      if (seen < 1) continue;
-      for (int l = 0; l < kLevelCount - 1; ++l) m_[f][l] = (counts[f][l] + 0.01) / (seen + 0.05);
-    }
-    Normalize(&m_);
+    auto update = [](const auto& counts, auto* table) {
+      for (int f = 0; f < kFieldCount; ++f) {
+        double seen = 0;
+        for (int l = 0; l < kLevelCount - 1; ++l) seen += counts[f][l];
+        if (seen < 1) continue;
+        for (int l = 0; l < kLevelCount - 1; ++l) {
+          (*table)[f][l] = (counts[f][l] + 0.01) / (seen + 0.05);
+        }
+      }
+      Normalize(table);
+    };
+    update(m_counts, &m_);
+    update(u_counts, &u_candidates);
     double change = std::abs(new_prior - prior_);
     for (int f = 0; f < kFieldCount; ++f) {
-      for (int l = 0; l < kLevelCount; ++l)
+      for (int l = 0; l < kLevelCount; ++l) {
         change = std::max(change, std::abs(m_[f][l] - previous[f][l]));
+      }
     }
     prior_ = new_prior;
     if (change < 1e-5) {

@@ -118,9 +118,22 @@ TEST(GuardTest, TwinsAreGuarded) {
   Person a = Base();
   a.identifiers.clear();
   Person twin = a;
-  twin.given = {"Oscar"};
+  twin.given = {"Olivia"};
+  twin.sex = Sex::kFemale;  // a twin sister
   PreparedPerson pa = Prepare(a), pt = Prepare(twin);
   EXPECT_EQ(CheckGuards(pa, pt, Compare(pa, pt)), Guard::kTwins);
+  // A twin brother on a registration that records the multiple birth.
+  Person brother = a;
+  brother.given = {"Oscar"};
+  brother.multiple_birth = true;
+  PreparedPerson pbro = Prepare(brother);
+  EXPECT_EQ(CheckGuards(pa, pbro, Compare(pa, pbro)), Guard::kTwins);
+  // Identifiers of one system that differ outright.
+  Person a_id = Base(), other_id = Base();
+  other_id.given = {"Oscar"};
+  other_id.identifiers = {{"ssn", "987-65-4321"}};
+  PreparedPerson pai = Prepare(a_id), poi = Prepare(other_id);
+  EXPECT_EQ(CheckGuards(pai, poi, Compare(pai, poi)), Guard::kTwins);
   // Birth orders that differ, even with the same given name.
   Person first = a, second = a;
   first.multiple_birth_order = 1;
@@ -131,6 +144,15 @@ TEST(GuardTest, TwinsAreGuarded) {
   Person bill = a;
   bill.given = {"Bill"};
   PreparedPerson pb = Prepare(bill);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+}
+
+TEST(GuardTest, ADifferentGivenNameAloneIsLeftToTheScore) {
+  Person a = Base();
+  a.identifiers.clear();
+  Person b = a;
+  b.given = {"Oscar"};  // same sex, no multiple birth on record, no identifiers
+  PreparedPerson pa = Prepare(a), pb = Prepare(b);
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
 }
 
