@@ -78,8 +78,8 @@ int RunEvaluate(const std::vector<std::string>& args) {
   flags.Strings("csv", &csvs, "FILE", "a CSV file (give one to deduplicate, two to link)");
   flags.String("clusters-out", &clusters_out, "F", "where to write rec_id,euid");
   flags.Bool("drop-ssn", &drop_ssn, "ignore the soc_sec_id column");
-  flags.String("upper", &upper, "W", "auto-link threshold (default 14)");
-  flags.String("lower", &lower, "W", "review threshold (default 7)");
+  flags.String("upper", &upper, "W", "auto-link threshold (default 16)");
+  flags.String("lower", &lower, "W", "review threshold (default 8)");
   flags.Int("explain-misses", &explain_misses, "N",
             "print, for up to N true pairs left apart, how each field compared (for tuning)");
   flags.Bool("show-model", &show_model,

@@ -50,6 +50,17 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
       a.multiple_birth_order != b.multiple_birth_order) {
     return Guard::kTwins;
   }
+  // With a multiple birth on record, first names that differ (even where one is the
+  // other's middle name) are two children.
+  if (a.multiple_birth || b.multiple_birth) {
+    bool same_first =
+        !a.given.empty() && !b.given.empty() &&
+        (a.given.front() == b.given.front() || c.at(Field::kGivenName) == Level::kClose ||
+         std::any_of(a.given_forms.begin(), a.given_forms.end(), [&](const auto& f) {
+           return std::find(b.given_forms.begin(), b.given_forms.end(), f) != b.given_forms.end();
+         }));
+    if (!same_first && !c.names_swapped) return Guard::kTwins;
+  }
   // Different given names that are not a typo, nickname or swap of each other...
   if (c.at(Field::kGivenName) != Level::kDifferent || c.names_swapped) return Guard::kNone;
   // ...are twins when something says so: a multiple birth on record, identifiers of one

@@ -46,6 +46,34 @@ void Normalize(std::array<std::array<double, kLevelCount>, kFieldCount>* table) 
   }
 }
 
+// The least probability that one person's two registrations disagree on a field: people
+// move, marry, change phones, and clerks mistype. EM over a set in which households
+// cluster would otherwise learn that a true match never moves (a household looks like
+// one "person" to it) and punish a move with the weight of a contradiction.
+constexpr std::array<double, kFieldCount> kMinDifferentM = {
+    0.0,   // given: left to the data
+    0.0,   // family: left to the data
+    0.0,   // birth date
+    0.0,   // sex
+    0.12,  // street
+    0.10,  // city
+    0.12,  // postal code
+    0.15,  // phone
+    0.0,   // identifier
+};
+
+void FloorDifferent(std::array<std::array<double, kLevelCount>, kFieldCount>* m) {
+  constexpr int kDifferent = static_cast<int>(Level::kDifferent);
+  for (int f = 0; f < kFieldCount; ++f) {
+    (*m)[f][kDifferent] = std::max((*m)[f][kDifferent], kMinDifferentM[f]);
+  }
+  Normalize(m);
+}
+
+bool InHousehold(Field f) {
+  return f == Field::kStreet || f == Field::kCity || f == Field::kPostalCode || f == Field::kPhone;
+}
+
 }  // namespace
 
 const char* GradeName(Grade grade) {
@@ -85,7 +113,7 @@ double NameFrequencies::GivenShare(const std::string& given) const {
 }
 
 MatchModel::MatchModel() : m_(kInitialM), u_(kInitialU) {
-  Normalize(&m_);
+  FloorDifferent(&m_);
   Normalize(&u_);
 }
 
@@ -152,6 +180,7 @@ int MatchModel::FitM(const std::vector<Comparison>& candidates, int max_iteratio
       Normalize(table);
     };
     update(m_counts, &m_);
+    FloorDifferent(&m_);
     update(u_counts, &u_candidates);
     double change = std::abs(new_prior - prior_);
     for (int f = 0; f < kFieldCount; ++f) {
@@ -188,7 +217,29 @@ Score MatchModel::Evaluate(const PreparedPerson& a, const PreparedPerson& b, con
       }
     }
     score.fields.push_back({field, level, weight});
-    score.total += weight;
+  }
+  // Street, city, postal code and phone describe one household and move together: their
+  // weights are not independent evidence. The household counts once, by its strongest
+  // agreement, or, if nothing agrees, by its mildest disagreement (one move). The other
+  // household fields are reported with weight 0.
+  int strongest = -1, second = -1;
+  for (int f = 0; f < kFieldCount; ++f) {
+    if (!InHousehold(static_cast<Field>(f)) || c.levels[f] == Level::kMissing) continue;
+    if (strongest < 0 || score.fields[f].weight > score.fields[strongest].weight) {
+      second = strongest;
+      strongest = f;
+    } else if (second < 0 || score.fields[f].weight > score.fields[second].weight) {
+      second = f;
+    }
+  }
+  for (int f = 0; f < kFieldCount; ++f) {
+    if (InHousehold(static_cast<Field>(f)) && f != strongest) {
+      // A second agreeing household field adds half its weight: two agreements are
+      // stronger than one, but far from independent.
+      bool corroborates = f == second && score.fields[f].weight > 0;
+      score.fields[f].weight = corroborates ? score.fields[f].weight / 2 : 0;
+    }
+    score.total += score.fields[f].weight;
   }
   return score;
 }

@@ -40,9 +40,9 @@ const char* GradeName(Grade grade);
 
 struct Thresholds {
   // Total log2 weight at or above which a pair is linked automatically.
-  double upper = 14.0;
+  double upper = 16.0;
   // At or above this (and below upper) the pair goes to the review queue.
-  double lower = 7.0;
+  double lower = 8.0;
   // At or above this a search reports the candidate as possible.
   double possible = 0.0;
 };
