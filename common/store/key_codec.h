@@ -36,6 +36,7 @@ class KeyBuilder {
 // false (and leaves the reader failed) if the next bytes are not a part of that kind.
 class KeyReader {
  public:
+  // `key` is viewed, not copied: it must outlive the reader.
   explicit KeyReader(absl::string_view key) : rest_(key) {}
   bool ReadString(std::string* out);
   bool ReadUint64(uint64_t* out);

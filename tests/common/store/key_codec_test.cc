@@ -72,7 +72,8 @@ TEST(KeyCodecTest, MalformedKeysFailToDecode) {
   EXPECT_FALSE(unterminated.done());
   KeyReader short_int("abc");
   EXPECT_FALSE(short_int.ReadUint64(&u));
-  KeyReader bad_escape(std::string("a\0\x05", 3));
+  const std::string bad_escape_key("a\0\x05", 3);  // KeyReader views; keep the bytes alive
+  KeyReader bad_escape(bad_escape_key);
   EXPECT_FALSE(bad_escape.ReadString(&s));
 }
 
