@@ -1,0 +1,261 @@
+#include "mpi/index/patient_index.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status/status_macros.h"
+#include "common/store/key_codec.h"
+#include "mpi/index/index_record.pb.h"
+#include "mpi/index/person_proto.h"
+
+namespace hie::mpi {
+namespace {
+
+using store::KeyBuilder;
+using store::KeyReader;
+
+// Key layout (each part order-preserving; see common/store/key_codec.h):
+//   R org local            -> StoredRegistration
+//   B blocking-key org local -> ""     (candidates by blocking key)
+//   E euid org local       -> ""        (members of a person)
+//   Q review-id            -> "orgA\nlocalA\norgB\nlocalB\nscore"
+std::string RegistrationKey(const std::string& org, const std::string& local) {
+  return KeyBuilder().AddString("R").AddString(org).AddString(local).Build();
+}
+std::string BlockPrefix(const std::string& key) {
+  return KeyBuilder().AddString("B").AddString(key).Build();
+}
+std::string BlockKey(const std::string& key, const std::string& org, const std::string& local) {
+  return KeyBuilder().AddString("B").AddString(key).AddString(org).AddString(local).Build();
+}
+std::string MemberPrefix(const std::string& euid) {
+  return KeyBuilder().AddString("E").AddString(euid).Build();
+}
+std::string MemberKey(const std::string& euid, const std::string& org, const std::string& local) {
+  return KeyBuilder().AddString("E").AddString(euid).AddString(org).AddString(local).Build();
+}
+std::string ReviewKey(const std::string& id) {
+  return KeyBuilder().AddString("Q").AddString(id).Build();
+}
+
+absl::StatusOr<internal::StoredRegistration> ReadRegistration(const store::KvStore& store,
+                                                              const std::string& org,
+                                                              const std::string& local) {
+  HIE_ASSIGN_OR_RETURN(std::string bytes, store.Get(RegistrationKey(org, local)));
+  internal::StoredRegistration stored;
+  if (!stored.ParseFromString(bytes)) {
+    return absl::DataLossError(absl::StrCat("registration ", org, "/", local, " is unreadable"));
+  }
+  return stored;
+}
+
+}  // namespace
+
+PatientIndex::PatientIndex(store::KvStore* store, Clock* clock, const IndexOptions& options)
+    : store_(store), clock_(clock), options_(options), rng_(std::random_device()()) {}
+
+absl::StatusOr<std::unique_ptr<PatientIndex>> PatientIndex::Open(store::KvStore* store,
+                                                                 Clock* clock,
+                                                                 const IndexOptions& options) {
+  std::unique_ptr<PatientIndex> index(new PatientIndex(store, clock, options));
+  HIE_RETURN_IF_ERROR(index->LoadFrequencies());
+  return index;
+}
+
+absl::Status PatientIndex::LoadFrequencies() {
+  absl::MutexLock lock(&mu_);
+  absl::Status parse_error;
+  HIE_RETURN_IF_ERROR(store_->ScanPrefix(
+      KeyBuilder().AddString("R").Build(), [&](absl::string_view, absl::string_view value) {
+        internal::StoredRegistration stored;
+        if (!stored.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          parse_error = absl::DataLossError("a stored registration is unreadable");
+          return false;
+        }
+        frequencies_.Add(Prepare(PersonFromDemographics(stored.demographics())));
+        return true;
+      }));
+  return parse_error;
+}
+
+int64_t PatientIndex::size() const {
+  absl::MutexLock lock(&mu_);
+  return frequencies_.total();
+}
+
+absl::StatusOr<RegisterResult> PatientIndex::Register(const std::string& org_id,
+                                                      const std::string& local_id,
+                                                      const Person& person) {
+  if (org_id.empty() || local_id.empty()) {
+    return absl::InvalidArgumentError("a registration needs an org id and a local id");
+  }
+  PreparedPerson prepared = Prepare(person);
+  if (prepared.given.empty() && prepared.family.empty()) {
+    return absl::InvalidArgumentError("demographics need at least one name");
+  }
+  std::vector<std::string> keys = BlockingKeys(prepared);
+
+  absl::MutexLock lock(&mu_);
+  auto previous = ReadRegistration(*store_, org_id, local_id);
+  if (!previous.ok() && previous.status().code() != absl::StatusCode::kNotFound) {
+    return previous.status();
+  }
+
+  // Candidates: every registration sharing a blocking key, up to the per-key bound.
+  RegisterResult result;
+  absl::flat_hash_set<std::string> seen;
+  std::vector<RegistrationRef> candidates;
+  for (const std::string& key : keys) {
+    std::string prefix = BlockPrefix(key);
+    size_t taken = 0;
+    HIE_RETURN_IF_ERROR(store_->ScanPrefix(prefix, [&](absl::string_view k, absl::string_view) {
+      if (taken >= options_.max_candidates_per_key) {
+        result.candidates_truncated = true;
+        return false;
+      }
+      ++taken;
+      KeyReader reader(k.substr(prefix.size()));
+      RegistrationRef ref;
+      if (!reader.ReadString(&ref.org_id) || !reader.ReadString(&ref.local_id)) return true;
+      if (ref.org_id == org_id && ref.local_id == local_id) return true;
+      if (seen.insert(absl::StrCat(ref.org_id, "\n", ref.local_id)).second) {
+        candidates.push_back(std::move(ref));
+      }
+      return true;
+    }));
+  }
+
+  // Score them; keep the best.
+  double best_score = -1e9;
+  Guard best_guard = Guard::kNone;
+  const internal::StoredRegistration* best = nullptr;
+  std::vector<internal::StoredRegistration> loaded;
+  loaded.reserve(candidates.size());
+  for (const RegistrationRef& ref : candidates) {
+    auto stored = ReadRegistration(*store_, ref.org_id, ref.local_id);
+    if (!stored.ok()) continue;  // removed since it was indexed: stale block entry
+    loaded.push_back(std::move(*stored));
+  }
+  result.candidates_scored = loaded.size();
+  for (const internal::StoredRegistration& other : loaded) {
+    PreparedPerson p = Prepare(PersonFromDemographics(other.demographics()));
+    Comparison c = Compare(prepared, p);
+    Score score = model_.Evaluate(prepared, p, c, &frequencies_);
+    Guard guard = CheckGuards(prepared, p, c);
+    // Prefer unguarded matches; among equals, the higher score.
+    bool better = best == nullptr || (best_guard != Guard::kNone && guard == Guard::kNone) ||
+                  (guard == best_guard && score.total > best_score);
+    if (better) {
+      best = &other;
+      best_score = score.total;
+      best_guard = guard;
+    }
+  }
+
+  Decision decision;
+  if (best != nullptr) decision = Decide(best_score, best_guard, options_.thresholds);
+  bool same_org = best != nullptr && best->org_id() == org_id;
+  std::string euid;
+  store::WriteBatch batch;
+  if (best != nullptr && decision.grade == Grade::kCertain && !same_org) {
+    euid = best->euid();
+    result.grade = Grade::kCertain;
+  } else {
+    // A new person, unless re-registering: then the registration keeps its person.
+    euid = previous.ok() ? previous->euid() : absl::StrFormat("%016x", rng_());
+    result.grade = Grade::kCertain;
+    bool review =
+        best != nullptr &&
+        (decision.grade == Grade::kProbable || (decision.grade == Grade::kCertain && same_org) ||
+         (best_guard != Guard::kNone && best_score >= options_.thresholds.lower));
+    if (review) {
+      result.grade = Grade::kProbable;
+      result.review_id = absl::StrFormat("%016x", rng_());
+      batch.Put(ReviewKey(result.review_id),
+                absl::StrCat(org_id, "\n", local_id, "\n", best->org_id(), "\n", best->local_id(),
+                             "\n", best_score));
+    }
+  }
+  result.score = best != nullptr ? best_score : 0;
+  result.euid = euid;
+
+  // Replace the previous registration's index entries, then write the new ones.
+  if (previous.ok()) {
+    PreparedPerson old = Prepare(PersonFromDemographics(previous->demographics()));
+    for (const std::string& key : BlockingKeys(old)) batch.Delete(BlockKey(key, org_id, local_id));
+    batch.Delete(MemberKey(previous->euid(), org_id, local_id));
+    frequencies_.Remove(old);
+  }
+  internal::StoredRegistration stored;
+  stored.set_org_id(org_id);
+  stored.set_local_id(local_id);
+  stored.set_euid(euid);
+  stored.set_version(previous.ok() ? previous->version() + 1 : 1);
+  *stored.mutable_demographics() = DemographicsFromPerson(person);
+  stored.set_updated_unix_micros(absl::ToUnixMicros(clock_->Now()));
+  batch.Put(RegistrationKey(org_id, local_id), stored.SerializeAsString());
+  for (const std::string& key : keys) batch.Put(BlockKey(key, org_id, local_id), "");
+  batch.Put(MemberKey(euid, org_id, local_id), "");
+  absl::Status written = store_->Write(batch);
+  if (!written.ok()) {
+    if (previous.ok()) frequencies_.Add(Prepare(PersonFromDemographics(previous->demographics())));
+    return written;
+  }
+  frequencies_.Add(prepared);
+  result.version = stored.version();
+  return result;
+}
+
+absl::Status PatientIndex::Remove(const std::string& org_id, const std::string& local_id) {
+  absl::MutexLock lock(&mu_);
+  HIE_ASSIGN_OR_RETURN(internal::StoredRegistration stored,
+                       ReadRegistration(*store_, org_id, local_id));
+  PreparedPerson old = Prepare(PersonFromDemographics(stored.demographics()));
+  store::WriteBatch batch;
+  for (const std::string& key : BlockingKeys(old)) batch.Delete(BlockKey(key, org_id, local_id));
+  batch.Delete(MemberKey(stored.euid(), org_id, local_id));
+  batch.Delete(RegistrationKey(org_id, local_id));
+  HIE_RETURN_IF_ERROR(store_->Write(batch));
+  frequencies_.Remove(old);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CrossReferenceResult> PatientIndex::CrossReferenceByEuid(
+    const std::string& euid) const {
+  CrossReferenceResult result;
+  result.euid = euid;
+  std::string prefix = MemberPrefix(euid);
+  HIE_RETURN_IF_ERROR(store_->ScanPrefix(prefix, [&](absl::string_view k, absl::string_view) {
+    KeyReader reader(k.substr(prefix.size()));
+    RegistrationRef ref;
+    if (reader.ReadString(&ref.org_id) && reader.ReadString(&ref.local_id)) {
+      result.registrations.push_back(std::move(ref));
+    }
+    return true;
+  }));
+  if (result.registrations.empty()) return absl::NotFoundError(absl::StrCat("unknown EUID ", euid));
+  return result;
+}
+
+absl::StatusOr<CrossReferenceResult> PatientIndex::CrossReference(
+    const std::string& org_id, const std::string& local_id) const {
+  auto stored = ReadRegistration(*store_, org_id, local_id);
+  if (!stored.ok()) {
+    if (stored.status().code() == absl::StatusCode::kNotFound) {
+      return absl::NotFoundError(absl::StrCat("no registration ", org_id, "/", local_id));
+    }
+    return stored.status();
+  }
+  return CrossReferenceByEuid(stored->euid());
+}
+
+absl::StatusOr<Person> PatientIndex::GetPerson(const std::string& org_id,
+                                               const std::string& local_id) const {
+  HIE_ASSIGN_OR_RETURN(internal::StoredRegistration stored,
+                       ReadRegistration(*store_, org_id, local_id));
+  return PersonFromDemographics(stored.demographics());
+}
+
+}  // namespace hie::mpi

@@ -1,0 +1,151 @@
+// The persistent index: placement, cross-references, guards, and persistence.
+#include "mpi/index/patient_index.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "common/testing/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "mpi/testing/synthetic.h"
+
+namespace hie::mpi {
+namespace {
+
+namespace fs = std::filesystem;
+using ::hie::testing::IsOk;
+using ::hie::testing::StatusIs;
+using ::testing::UnorderedElementsAre;
+
+Person Jane() {
+  Person p;
+  p.given = {"Jane", "Marie"};
+  p.family = "Oyelaran";
+  p.birth_date = {1984, 6, 2};
+  p.sex = Sex::kFemale;
+  p.street = {"12 Main Street"};
+  p.city = "Springfield";
+  p.postal_code = "62701";
+  p.phones = {"217-555-0101"};
+  return p;
+}
+
+Person Bob() {
+  Person p;
+  p.given = {"Robert"};
+  p.family = "Lindqvist";
+  p.birth_date = {1950, 11, 30};
+  p.sex = Sex::kMale;
+  p.street = {"9 Elm Road"};
+  p.city = "Salem";
+  p.postal_code = "97301";
+  return p;
+}
+
+class PatientIndexTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = absl::StrCat(::testing::TempDir(), "hie-index-test-", getpid(), "-",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    Reopen();
+    // A population, so that name frequencies and candidate sets are realistic.
+    testing::SyntheticPeople gen(3);
+    for (int i = 0; i < 300; ++i) {
+      ASSERT_THAT(index_->Register("org-z", absl::StrCat("z", i), gen.NewPerson()), IsOk());
+    }
+  }
+  void TearDown() override {
+    index_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  void Reopen() {
+    index_.reset();
+    store_.reset();
+    ASSERT_OK_AND_ASSIGN(store_, store::KvStore::Open(dir_));
+    ASSERT_OK_AND_ASSIGN(index_, PatientIndex::Open(store_.get(), Clock::Real(), IndexOptions{}));
+  }
+
+  std::string dir_;
+  std::unique_ptr<store::KvStore> store_;
+  std::unique_ptr<PatientIndex> index_;
+};
+
+TEST_F(PatientIndexTest, SamePersonAtTwoPracticesSharesAnEuid) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
+  Person variant = Jane();
+  variant.given = {"Jane"};
+  variant.family = "OYELARAN";
+  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B7", variant));
+  EXPECT_EQ(a.euid, b.euid);
+  EXPECT_EQ(b.grade, Grade::kCertain);
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult xref, index_->CrossReference("org-a", "A1"));
+  EXPECT_EQ(xref.euid, a.euid);
+  std::vector<std::string> members;
+  for (const auto& r : xref.registrations) members.push_back(r.org_id + "/" + r.local_id);
+  EXPECT_THAT(members, UnorderedElementsAre("org-a/A1", "org-b/B7"));
+}
+
+TEST_F(PatientIndexTest, DifferentPeopleGetDifferentEuids) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
+  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", Bob()));
+  EXPECT_NE(a.euid, b.euid);
+}
+
+TEST_F(PatientIndexTest, TwoLocalIdsOfOneOrganisationGoToReview) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
+  ASSERT_OK_AND_ASSIGN(RegisterResult dup, index_->Register("org-a", "A2", Jane()));
+  EXPECT_NE(dup.euid, a.euid);
+  EXPECT_EQ(dup.grade, Grade::kProbable);
+  EXPECT_FALSE(dup.review_id.empty());
+}
+
+TEST_F(PatientIndexTest, EvidencedTwinsAreNotLinked) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
+  Person twin = Jane();
+  twin.given = {"Joan"};
+  twin.multiple_birth = true;
+  ASSERT_OK_AND_ASSIGN(RegisterResult t, index_->Register("org-b", "B1", twin));
+  EXPECT_NE(t.euid, a.euid);
+}
+
+TEST_F(PatientIndexTest, IndexSurvivesARestart) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
+  int64_t size = index_->size();
+  Reopen();
+  EXPECT_EQ(index_->size(), size);
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult xref, index_->CrossReference("org-a", "A1"));
+  EXPECT_EQ(xref.euid, a.euid);
+  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-c", "C1", Jane()));
+  EXPECT_EQ(b.euid, a.euid);
+}
+
+TEST_F(PatientIndexTest, ReRegistrationReplacesDemographicsAndKeys) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult first, index_->Register("org-a", "A1", Jane()));
+  ASSERT_OK_AND_ASSIGN(RegisterResult again, index_->Register("org-a", "A1", Bob()));
+  EXPECT_EQ(again.version, 2);
+  EXPECT_EQ(again.euid, first.euid);  // a registration keeps its person
+  ASSERT_OK_AND_ASSIGN(Person stored, index_->GetPerson("org-a", "A1"));
+  EXPECT_EQ(stored.family, "Lindqvist");
+  // Jane's old blocking keys are gone: a new Jane is not placed with A1.
+  ASSERT_OK_AND_ASSIGN(RegisterResult jane, index_->Register("org-b", "B1", Jane()));
+  EXPECT_NE(jane.euid, first.euid);
+}
+
+TEST_F(PatientIndexTest, RemoveDropsTheRegistration) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
+  ASSERT_OK(index_->Remove("org-a", "A1"));
+  EXPECT_THAT(index_->CrossReference("org-a", "A1"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(index_->Remove("org-a", "A1"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(PatientIndexTest, BadRegistrationsAreRefused) {
+  EXPECT_THAT(index_->Register("", "A1", Jane()), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(index_->Register("org-a", "", Jane()), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(index_->Register("org-a", "A1", Person{}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace hie::mpi
