@@ -51,6 +51,37 @@ absl::StatusOr<internal::StoredRegistration> ReadRegistration(const store::KvSto
   return stored;
 }
 
+bool ValidUtf8(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    int len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    for (int k = 1; k < len; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+// Stored registrations are protobuf, whose strings must be UTF-8: a registration that
+// is not would be written but could never be read back.
+bool IsValidUtf8(const Person& p) {
+  auto all = [](const std::vector<std::string>& v) {
+    return std::all_of(v.begin(), v.end(), [](const std::string& s) { return ValidUtf8(s); });
+  };
+  if (!all(p.given) || !all(p.former_family) || !all(p.street) || !all(p.phones)) return false;
+  if (!ValidUtf8(p.family) || !ValidUtf8(p.city) || !ValidUtf8(p.postal_code) ||
+      !ValidUtf8(p.state)) {
+    return false;
+  }
+  for (const auto& [system, value] : p.identifiers) {
+    if (!ValidUtf8(system) || !ValidUtf8(value)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 PatientIndex::PatientIndex(store::KvStore* store, Clock* clock, const IndexOptions& options)
@@ -90,6 +121,9 @@ absl::StatusOr<RegisterResult> PatientIndex::Register(const std::string& org_id,
                                                       const Person& person) {
   if (org_id.empty() || local_id.empty()) {
     return absl::InvalidArgumentError("a registration needs an org id and a local id");
+  }
+  if (!IsValidUtf8(person)) {
+    return absl::InvalidArgumentError("demographics are not valid UTF-8");
   }
   PreparedPerson prepared = Prepare(person);
   if (prepared.given.empty() && prepared.family.empty()) {
@@ -135,7 +169,8 @@ absl::StatusOr<RegisterResult> PatientIndex::Register(const std::string& org_id,
   loaded.reserve(candidates.size());
   for (const RegistrationRef& ref : candidates) {
     auto stored = ReadRegistration(*store_, ref.org_id, ref.local_id);
-    if (!stored.ok()) continue;  // removed since it was indexed: stale block entry
+    if (stored.status().code() == absl::StatusCode::kNotFound) continue;  // stale entry
+    if (!stored.ok()) return stored.status();
     loaded.push_back(std::move(*stored));
   }
   result.candidates_scored = loaded.size();

@@ -176,9 +176,16 @@ Person SyntheticPeople::TwinOf(const Person& person) {
 }
 
 std::string SyntheticPeople::Typo(const std::string& s) {
-  if (s.size() < 2) return s;
+  // Typos land on ASCII letters only, so that the result stays valid UTF-8.
+  std::vector<size_t> ascii;
+  for (size_t i = 0; i + 1 < s.size(); ++i) {
+    if (static_cast<unsigned char>(s[i]) < 0x80 && static_cast<unsigned char>(s[i + 1]) < 0x80) {
+      ascii.push_back(i);
+    }
+  }
+  if (ascii.empty()) return s;
   std::string out = s;
-  size_t at = static_cast<size_t>(Uniform(0, static_cast<int>(s.size()) - 2));
+  size_t at = ascii[static_cast<size_t>(Uniform(0, static_cast<int>(ascii.size()) - 1))];
   switch (Uniform(0, 3)) {
     case 0:
       out.insert(at, 1, static_cast<char>('a' + Uniform(0, 25)));

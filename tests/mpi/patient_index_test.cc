@@ -145,6 +145,11 @@ TEST_F(PatientIndexTest, BadRegistrationsAreRefused) {
   EXPECT_THAT(index_->Register("org-a", "", Jane()), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(index_->Register("org-a", "A1", Person{}),
               StatusIs(absl::StatusCode::kInvalidArgument));
+  Person latin1 = Jane();
+  latin1.family = "Jos\xE9";  // Latin-1, not UTF-8: could be stored but never read back
+  EXPECT_THAT(index_->Register("org-a", "A1", latin1),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("UTF-8")));
+  EXPECT_THAT(index_->CrossReference("org-a", "A1"), StatusIs(absl::StatusCode::kNotFound));
 }
 
 }  // namespace
