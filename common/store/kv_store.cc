@@ -56,7 +56,20 @@ class LevelDbStore final : public KvStore {
     return FromLevelDb(db_->Delete(sync_, ToSlice(key)), dir_);
   }
 
-  absl::Status Write(const WriteBatch& batch) override {
+  absl::Status Write(const WriteBatch& batch) override { return Apply(batch, sync_); }
+
+  absl::Status WriteUnsynced(const WriteBatch& batch) override {
+    return Apply(batch, leveldb::WriteOptions());
+  }
+
+  absl::Status Sync() override {
+    // A synced write of an empty batch syncs LevelDB's log, and with it every write
+    // appended before it.
+    leveldb::WriteBatch empty;
+    return FromLevelDb(db_->Write(sync_, &empty), dir_);
+  }
+
+  absl::Status Apply(const WriteBatch& batch, const leveldb::WriteOptions& options) {
     leveldb::WriteBatch wb;
     for (const WriteBatch::Op& op : batch.ops()) {
       if (op.is_delete) {
@@ -65,7 +78,7 @@ class LevelDbStore final : public KvStore {
         wb.Put(op.key, op.value);
       }
     }
-    return FromLevelDb(db_->Write(sync_, &wb), dir_);
+    return FromLevelDb(db_->Write(options, &wb), dir_);
   }
 
   absl::Status Scan(absl::string_view start, absl::string_view end,

@@ -75,6 +75,13 @@ class KvStore {
   // Applies `batch` atomically and synced.
   virtual absl::Status Write(const WriteBatch& batch) = 0;
 
+  // Group commit: applies `batch` atomically but without syncing. It is visible to reads
+  // at once, but may be lost in a crash until a later Sync (or synced Write) returns;
+  // nothing written this way may be acknowledged before then.
+  virtual absl::Status WriteUnsynced(const WriteBatch& batch) = 0;
+  // Makes every earlier write durable.
+  virtual absl::Status Sync() = 0;
+
   // Visits every key in [start, end) in order; an empty `end` means no upper bound. The
   // scan sees one consistent snapshot. Errors: DataLoss on corruption.
   virtual absl::Status Scan(absl::string_view start, absl::string_view end,

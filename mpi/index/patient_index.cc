@@ -91,11 +91,11 @@ absl::StatusOr<std::unique_ptr<PatientIndex>> PatientIndex::Open(store::KvStore*
                                                                  Clock* clock,
                                                                  const IndexOptions& options) {
   std::unique_ptr<PatientIndex> index(new PatientIndex(store, clock, options));
-  HIE_RETURN_IF_ERROR(index->LoadFrequencies());
+  HIE_RETURN_IF_ERROR(index->Load());
   return index;
 }
 
-absl::Status PatientIndex::LoadFrequencies() {
+absl::Status PatientIndex::Load() {
   absl::MutexLock lock(&mu_);
   absl::Status parse_error;
   HIE_RETURN_IF_ERROR(store_->ScanPrefix(
@@ -105,7 +105,10 @@ absl::Status PatientIndex::LoadFrequencies() {
           parse_error = absl::DataLossError("a stored registration is unreadable");
           return false;
         }
-        frequencies_.Add(Prepare(PersonFromDemographics(stored.demographics())));
+        Cached entry{stored.org_id(), stored.local_id(), stored.euid(), stored.version(),
+                     Prepare(PersonFromDemographics(stored.demographics()))};
+        frequencies_.Add(entry.prepared);
+        cache_[absl::StrCat(stored.org_id(), "\n", stored.local_id())] = std::move(entry);
         return true;
       }));
   return parse_error;
@@ -119,6 +122,25 @@ int64_t PatientIndex::size() const {
 absl::StatusOr<RegisterResult> PatientIndex::Register(const std::string& org_id,
                                                       const std::string& local_id,
                                                       const Person& person) {
+  absl::MutexLock lock(&mu_);
+  return RegisterLocked(org_id, local_id, person, /*sync=*/true);
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<RegisterResult>>> PatientIndex::RegisterBatch(
+    const std::vector<Registration>& registrations) {
+  absl::MutexLock lock(&mu_);
+  std::vector<absl::StatusOr<RegisterResult>> results;
+  results.reserve(registrations.size());
+  for (const Registration& r : registrations) {
+    results.push_back(RegisterLocked(r.org_id, r.local_id, r.person, /*sync=*/false));
+  }
+  HIE_RETURN_IF_ERROR(store_->Sync());
+  return results;
+}
+
+absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& org_id,
+                                                            const std::string& local_id,
+                                                            const Person& person, bool sync) {
   if (org_id.empty() || local_id.empty()) {
     return absl::InvalidArgumentError("a registration needs an org id and a local id");
   }
@@ -130,17 +152,14 @@ absl::StatusOr<RegisterResult> PatientIndex::Register(const std::string& org_id,
     return absl::InvalidArgumentError("demographics need at least one name");
   }
   std::vector<std::string> keys = BlockingKeys(prepared);
-
-  absl::MutexLock lock(&mu_);
-  auto previous = ReadRegistration(*store_, org_id, local_id);
-  if (!previous.ok() && previous.status().code() != absl::StatusCode::kNotFound) {
-    return previous.status();
-  }
+  const std::string self = absl::StrCat(org_id, "\n", local_id);
+  auto previous_it = cache_.find(self);
+  const Cached* previous = previous_it == cache_.end() ? nullptr : &previous_it->second;
 
   // Candidates: every registration sharing a blocking key, up to the per-key bound.
   RegisterResult result;
-  absl::flat_hash_set<std::string> seen;
-  std::vector<RegistrationRef> candidates;
+  absl::flat_hash_set<const Cached*> seen;
+  std::vector<const Cached*> candidates;
   for (const std::string& key : keys) {
     std::string prefix = BlockPrefix(key);
     size_t taken = 0;
@@ -151,39 +170,29 @@ absl::StatusOr<RegisterResult> PatientIndex::Register(const std::string& org_id,
       }
       ++taken;
       KeyReader reader(k.substr(prefix.size()));
-      RegistrationRef ref;
-      if (!reader.ReadString(&ref.org_id) || !reader.ReadString(&ref.local_id)) return true;
-      if (ref.org_id == org_id && ref.local_id == local_id) return true;
-      if (seen.insert(absl::StrCat(ref.org_id, "\n", ref.local_id)).second) {
-        candidates.push_back(std::move(ref));
-      }
+      std::string org, local;
+      if (!reader.ReadString(&org) || !reader.ReadString(&local)) return true;
+      auto it = cache_.find(absl::StrCat(org, "\n", local));
+      if (it == cache_.end() || &it->second == previous) return true;  // stale, or itself
+      if (seen.insert(&it->second).second) candidates.push_back(&it->second);
       return true;
     }));
   }
+  result.candidates_scored = candidates.size();
 
   // Score them; keep the best.
   double best_score = -1e9;
   Guard best_guard = Guard::kNone;
-  const internal::StoredRegistration* best = nullptr;
-  std::vector<internal::StoredRegistration> loaded;
-  loaded.reserve(candidates.size());
-  for (const RegistrationRef& ref : candidates) {
-    auto stored = ReadRegistration(*store_, ref.org_id, ref.local_id);
-    if (stored.status().code() == absl::StatusCode::kNotFound) continue;  // stale entry
-    if (!stored.ok()) return stored.status();
-    loaded.push_back(std::move(*stored));
-  }
-  result.candidates_scored = loaded.size();
-  for (const internal::StoredRegistration& other : loaded) {
-    PreparedPerson p = Prepare(PersonFromDemographics(other.demographics()));
-    Comparison c = Compare(prepared, p);
-    Score score = model_.Evaluate(prepared, p, c, &frequencies_);
-    Guard guard = CheckGuards(prepared, p, c);
+  const Cached* best = nullptr;
+  for (const Cached* other : candidates) {
+    Comparison c = Compare(prepared, other->prepared);
+    Score score = model_.Evaluate(prepared, other->prepared, c, &frequencies_);
+    Guard guard = CheckGuards(prepared, other->prepared, c);
     // Prefer unguarded matches; among equals, the higher score.
     bool better = best == nullptr || (best_guard != Guard::kNone && guard == Guard::kNone) ||
                   (guard == best_guard && score.total > best_score);
     if (better) {
-      best = &other;
+      best = other;
       best_score = score.total;
       best_guard = guard;
     }
@@ -191,16 +200,15 @@ absl::StatusOr<RegisterResult> PatientIndex::Register(const std::string& org_id,
 
   Decision decision;
   if (best != nullptr) decision = Decide(best_score, best_guard, options_.thresholds);
-  bool same_org = best != nullptr && best->org_id() == org_id;
+  bool same_org = best != nullptr && best->org_id == org_id;
   std::string euid;
   store::WriteBatch batch;
+  result.grade = Grade::kCertain;
   if (best != nullptr && decision.grade == Grade::kCertain && !same_org) {
-    euid = best->euid();
-    result.grade = Grade::kCertain;
+    euid = best->euid;
   } else {
     // A new person, unless re-registering: then the registration keeps its person.
-    euid = previous.ok() ? previous->euid() : absl::StrFormat("%016x", rng_());
-    result.grade = Grade::kCertain;
+    euid = previous != nullptr ? previous->euid : absl::StrFormat("%016x", rng_());
     bool review =
         best != nullptr &&
         (decision.grade == Grade::kProbable || (decision.grade == Grade::kCertain && same_org) ||
@@ -209,36 +217,34 @@ absl::StatusOr<RegisterResult> PatientIndex::Register(const std::string& org_id,
       result.grade = Grade::kProbable;
       result.review_id = absl::StrFormat("%016x", rng_());
       batch.Put(ReviewKey(result.review_id),
-                absl::StrCat(org_id, "\n", local_id, "\n", best->org_id(), "\n", best->local_id(),
-                             "\n", best_score));
+                absl::StrCat(org_id, "\n", local_id, "\n", best->org_id, "\n", best->local_id, "\n",
+                             best_score));
     }
   }
   result.score = best != nullptr ? best_score : 0;
   result.euid = euid;
 
   // Replace the previous registration's index entries, then write the new ones.
-  if (previous.ok()) {
-    PreparedPerson old = Prepare(PersonFromDemographics(previous->demographics()));
-    for (const std::string& key : BlockingKeys(old)) batch.Delete(BlockKey(key, org_id, local_id));
-    batch.Delete(MemberKey(previous->euid(), org_id, local_id));
-    frequencies_.Remove(old);
+  if (previous != nullptr) {
+    for (const std::string& key : BlockingKeys(previous->prepared)) {
+      batch.Delete(BlockKey(key, org_id, local_id));
+    }
+    batch.Delete(MemberKey(previous->euid, org_id, local_id));
   }
   internal::StoredRegistration stored;
   stored.set_org_id(org_id);
   stored.set_local_id(local_id);
   stored.set_euid(euid);
-  stored.set_version(previous.ok() ? previous->version() + 1 : 1);
+  stored.set_version(previous != nullptr ? previous->version + 1 : 1);
   *stored.mutable_demographics() = DemographicsFromPerson(person);
   stored.set_updated_unix_micros(absl::ToUnixMicros(clock_->Now()));
   batch.Put(RegistrationKey(org_id, local_id), stored.SerializeAsString());
   for (const std::string& key : keys) batch.Put(BlockKey(key, org_id, local_id), "");
   batch.Put(MemberKey(euid, org_id, local_id), "");
-  absl::Status written = store_->Write(batch);
-  if (!written.ok()) {
-    if (previous.ok()) frequencies_.Add(Prepare(PersonFromDemographics(previous->demographics())));
-    return written;
-  }
+  HIE_RETURN_IF_ERROR(sync ? store_->Write(batch) : store_->WriteUnsynced(batch));
+  if (previous != nullptr) frequencies_.Remove(previous->prepared);
   frequencies_.Add(prepared);
+  cache_[self] = Cached{org_id, local_id, euid, stored.version(), std::move(prepared)};
   result.version = stored.version();
   return result;
 }
@@ -253,6 +259,7 @@ absl::Status PatientIndex::Remove(const std::string& org_id, const std::string& 
   batch.Delete(MemberKey(stored.euid(), org_id, local_id));
   batch.Delete(RegistrationKey(org_id, local_id));
   HIE_RETURN_IF_ERROR(store_->Write(batch));
+  cache_.erase(absl::StrCat(org_id, "\n", local_id));
   frequencies_.Remove(old);
   return absl::OkStatus();
 }

@@ -102,7 +102,8 @@ PreparedPerson Prepare(const Person& person) {
 namespace {
 
 bool Close(const std::string& a, const std::string& b) {
-  if (a.size() >= 4 && b.size() >= 4 && EditDistance(a, b) <= 1) return true;
+  size_t longer = std::max(a.size(), b.size()), shorter = std::min(a.size(), b.size());
+  if (shorter >= 4 && longer - shorter <= 1 && EditDistance(a, b) <= 1) return true;
   return JaroWinkler(a, b) >= 0.92;
 }
 

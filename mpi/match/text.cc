@@ -380,14 +380,25 @@ double JaroWinkler(absl::string_view a, absl::string_view b) {
   if (a.empty() || b.empty()) return 0.0;
   if (a == b) return 1.0;
   int window = std::max<int>(0, static_cast<int>(std::max(a.size(), b.size())) / 2 - 1);
-  std::vector<bool> a_match(a.size(), false), b_match(b.size(), false);
+  // Match flags on the stack for the short strings names are.
+  constexpr size_t kStack = 64;
+  char a_stack[kStack] = {}, b_stack[kStack] = {};
+  std::vector<char> a_heap, b_heap;
+  char* a_match = a_stack;
+  char* b_match = b_stack;
+  if (a.size() > kStack || b.size() > kStack) {
+    a_heap.assign(a.size(), 0);
+    b_heap.assign(b.size(), 0);
+    a_match = a_heap.data();
+    b_match = b_heap.data();
+  }
   int matches = 0;
   for (int i = 0; i < static_cast<int>(a.size()); ++i) {
     int lo = std::max(0, i - window);
     int hi = std::min(static_cast<int>(b.size()) - 1, i + window);
     for (int j = lo; j <= hi; ++j) {
       if (!b_match[j] && a[i] == b[j]) {
-        a_match[i] = b_match[j] = true;
+        a_match[i] = b_match[j] = 1;
         ++matches;
         break;
       }
@@ -413,19 +424,40 @@ double JaroWinkler(absl::string_view a, absl::string_view b) {
 
 int EditDistance(absl::string_view a, absl::string_view b) {
   const size_t n = a.size(), m = b.size();
-  std::vector<std::vector<int>> d(n + 1, std::vector<int>(m + 1));
-  for (size_t i = 0; i <= n; ++i) d[i][0] = static_cast<int>(i);
-  for (size_t j = 0; j <= m; ++j) d[0][j] = static_cast<int>(j);
+  if (n == 0) return static_cast<int>(m);
+  if (m == 0) return static_cast<int>(n);
+  // Three rolling rows (the transposition looks two rows back), on the stack for the
+  // short strings names and identifiers are.
+  constexpr size_t kStack = 64;
+  int stack_rows[3][kStack + 1];
+  std::vector<int> heap;
+  int* rows[3];
+  if (m <= kStack) {
+    for (int r = 0; r < 3; ++r) rows[r] = stack_rows[r];
+  } else {
+    heap.resize(3 * (m + 1));
+    for (int r = 0; r < 3; ++r) rows[r] = heap.data() + r * (m + 1);
+  }
+  int* before = rows[0];  // row i-2
+  int* prev = rows[1];    // row i-1
+  int* cur = rows[2];     // row i
+  for (size_t j = 0; j <= m; ++j) prev[j] = static_cast<int>(j);
   for (size_t i = 1; i <= n; ++i) {
+    cur[0] = static_cast<int>(i);
     for (size_t j = 1; j <= m; ++j) {
       int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      int best = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
       if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        best = std::min(best, before[j - 2] + 1);
       }
+      cur[j] = best;
     }
+    int* recycled = before;
+    before = prev;
+    prev = cur;
+    cur = recycled;
   }
-  return d[n][m];
+  return prev[m];
 }
 
 std::string NormalizePhone(absl::string_view phone) {

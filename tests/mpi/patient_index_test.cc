@@ -133,6 +133,25 @@ TEST_F(PatientIndexTest, ReRegistrationReplacesDemographicsAndKeys) {
   EXPECT_NE(jane.euid, first.euid);
 }
 
+TEST_F(PatientIndexTest, BatchRegistrationSeesEarlierEntriesAndPersists) {
+  Person variant = Jane();
+  variant.given = {"Jane"};
+  ASSERT_OK_AND_ASSIGN(auto results, index_->RegisterBatch({{"org-a", "A1", Jane()},
+                                                            {"org-b", "B1", variant},
+                                                            {"org-c", "", Jane()},
+                                                            {"org-d", "D1", Bob()}}));
+  ASSERT_EQ(results.size(), 4u);
+  ASSERT_THAT(results[0], IsOk());
+  ASSERT_THAT(results[1], IsOk());
+  EXPECT_EQ(results[1]->euid, results[0]->euid);  // matched within the batch
+  EXPECT_THAT(results[2], StatusIs(absl::StatusCode::kInvalidArgument));  // one bad entry
+  ASSERT_THAT(results[3], IsOk());
+  Reopen();
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult xref, index_->CrossReference("org-b", "B1"));
+  EXPECT_EQ(xref.euid, results[0]->euid);
+  EXPECT_THAT(index_->CrossReference("org-d", "D1"), IsOk());
+}
+
 TEST_F(PatientIndexTest, RemoveDropsTheRegistration) {
   ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
   ASSERT_OK(index_->Remove("org-a", "A1"));
