@@ -18,17 +18,10 @@ using store::KeyReader;
 
 // Key layout (each part order-preserving; see common/store/key_codec.h):
 //   R org local            -> StoredRegistration
-//   B blocking-key org local -> ""     (candidates by blocking key)
 //   E euid org local       -> ""        (members of a person)
 //   Q review-id            -> "orgA\nlocalA\norgB\nlocalB\nscore"
 std::string RegistrationKey(const std::string& org, const std::string& local) {
   return KeyBuilder().AddString("R").AddString(org).AddString(local).Build();
-}
-std::string BlockPrefix(const std::string& key) {
-  return KeyBuilder().AddString("B").AddString(key).Build();
-}
-std::string BlockKey(const std::string& key, const std::string& org, const std::string& local) {
-  return KeyBuilder().AddString("B").AddString(key).AddString(org).AddString(local).Build();
 }
 std::string MemberPrefix(const std::string& euid) {
   return KeyBuilder().AddString("E").AddString(euid).Build();
@@ -108,10 +101,26 @@ absl::Status PatientIndex::Load() {
         Cached entry{stored.org_id(), stored.local_id(), stored.euid(), stored.version(),
                      Prepare(PersonFromDemographics(stored.demographics()))};
         frequencies_.Add(entry.prepared);
-        cache_[absl::StrCat(stored.org_id(), "\n", stored.local_id())] = std::move(entry);
+        auto [it, inserted] = cache_.insert_or_assign(
+            absl::StrCat(stored.org_id(), "\n", stored.local_id()), std::move(entry));
+        AddToBlocks(&it->second);
         return true;
       }));
   return parse_error;
+}
+
+void PatientIndex::AddToBlocks(const Cached* entry) {
+  for (std::string& key : BlockingKeys(entry->prepared)) blocks_[std::move(key)].push_back(entry);
+}
+
+void PatientIndex::RemoveFromBlocks(const Cached* entry) {
+  for (const std::string& key : BlockingKeys(entry->prepared)) {
+    auto it = blocks_.find(key);
+    if (it == blocks_.end()) continue;
+    auto& members = it->second;
+    members.erase(std::remove(members.begin(), members.end(), entry), members.end());
+    if (members.empty()) blocks_.erase(it);
+  }
 }
 
 int64_t PatientIndex::size() const {
@@ -161,22 +170,18 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
   absl::flat_hash_set<const Cached*> seen;
   std::vector<const Cached*> candidates;
   for (const std::string& key : keys) {
-    std::string prefix = BlockPrefix(key);
+    auto block = blocks_.find(key);
+    if (block == blocks_.end()) continue;
     size_t taken = 0;
-    HIE_RETURN_IF_ERROR(store_->ScanPrefix(prefix, [&](absl::string_view k, absl::string_view) {
-      if (taken >= options_.max_candidates_per_key) {
+    // The most recent registrations first: the bound cuts the oldest.
+    for (auto it = block->second.rbegin(); it != block->second.rend(); ++it) {
+      if (taken == options_.max_candidates_per_key) {
         result.candidates_truncated = true;
-        return false;
+        break;
       }
       ++taken;
-      KeyReader reader(k.substr(prefix.size()));
-      std::string org, local;
-      if (!reader.ReadString(&org) || !reader.ReadString(&local)) return true;
-      auto it = cache_.find(absl::StrCat(org, "\n", local));
-      if (it == cache_.end() || &it->second == previous) return true;  // stale, or itself
-      if (seen.insert(&it->second).second) candidates.push_back(&it->second);
-      return true;
-    }));
+      if (*it != previous && seen.insert(*it).second) candidates.push_back(*it);
+    }
   }
   result.candidates_scored = candidates.size();
 
@@ -225,12 +230,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
   result.euid = euid;
 
   // Replace the previous registration's index entries, then write the new ones.
-  if (previous != nullptr) {
-    for (const std::string& key : BlockingKeys(previous->prepared)) {
-      batch.Delete(BlockKey(key, org_id, local_id));
-    }
-    batch.Delete(MemberKey(previous->euid, org_id, local_id));
-  }
+  if (previous != nullptr) batch.Delete(MemberKey(previous->euid, org_id, local_id));
   internal::StoredRegistration stored;
   stored.set_org_id(org_id);
   stored.set_local_id(local_id);
@@ -239,12 +239,16 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
   *stored.mutable_demographics() = DemographicsFromPerson(person);
   stored.set_updated_unix_micros(absl::ToUnixMicros(clock_->Now()));
   batch.Put(RegistrationKey(org_id, local_id), stored.SerializeAsString());
-  for (const std::string& key : keys) batch.Put(BlockKey(key, org_id, local_id), "");
   batch.Put(MemberKey(euid, org_id, local_id), "");
   HIE_RETURN_IF_ERROR(sync ? store_->Write(batch) : store_->WriteUnsynced(batch));
-  if (previous != nullptr) frequencies_.Remove(previous->prepared);
+  if (previous != nullptr) {
+    frequencies_.Remove(previous->prepared);
+    RemoveFromBlocks(previous);
+  }
   frequencies_.Add(prepared);
-  cache_[self] = Cached{org_id, local_id, euid, stored.version(), std::move(prepared)};
+  Cached& entry = cache_[self];
+  entry = Cached{org_id, local_id, euid, stored.version(), std::move(prepared)};
+  AddToBlocks(&entry);
   result.version = stored.version();
   return result;
 }
@@ -253,14 +257,16 @@ absl::Status PatientIndex::Remove(const std::string& org_id, const std::string& 
   absl::MutexLock lock(&mu_);
   HIE_ASSIGN_OR_RETURN(internal::StoredRegistration stored,
                        ReadRegistration(*store_, org_id, local_id));
-  PreparedPerson old = Prepare(PersonFromDemographics(stored.demographics()));
   store::WriteBatch batch;
-  for (const std::string& key : BlockingKeys(old)) batch.Delete(BlockKey(key, org_id, local_id));
   batch.Delete(MemberKey(stored.euid(), org_id, local_id));
   batch.Delete(RegistrationKey(org_id, local_id));
   HIE_RETURN_IF_ERROR(store_->Write(batch));
-  cache_.erase(absl::StrCat(org_id, "\n", local_id));
-  frequencies_.Remove(old);
+  auto it = cache_.find(absl::StrCat(org_id, "\n", local_id));
+  if (it != cache_.end()) {
+    frequencies_.Remove(it->second.prepared);
+    RemoveFromBlocks(&it->second);
+    cache_.erase(it);
+  }
   return absl::OkStatus();
 }
 
