@@ -74,13 +74,59 @@ const std::vector<std::string>& StreetTypes() {
   return *v;
 }
 
-const std::vector<std::pair<std::string, std::string>>& Cities() {
-  static const auto* v = new std::vector<std::pair<std::string, std::string>>{
-      {"Springfield", "IL"}, {"Riverside", "CA"}, {"Franklin", "TN"}, {"Greenville", "SC"},
-      {"Bristol", "CT"},     {"Clinton", "IA"},   {"Salem", "OR"},    {"Madison", "WI"},
-      {"Georgetown", "TX"},  {"Arlington", "VA"}, {"Fairview", "NJ"}, {"Ashland", "KY"},
-      {"Dover", "DE"},       {"Oxford", "MS"},    {"Jackson", "MI"},  {"Burlington", "VT"}};
+struct City {
+  std::string name;
+  std::string state;
+  int first_postal;  // each city has a few postal codes of its own
+};
+
+// 900 towns, each with its own postal codes, as a region's registrations have.
+const std::vector<City>& Cities() {
+  static const auto* v = [] {
+    const std::vector<std::string> first = {
+        "Spring", "River", "Green", "Oak",    "Maple",  "Cedar", "Fair", "Ash",
+        "Clear",  "Lake",  "Mill",  "Stone",  "Bright", "Glen",  "Wood", "North",
+        "South",  "East",  "West",  "New",    "Red",    "White", "Rock", "Sand",
+        "Pine",   "Elm",   "Brook", "Silver", "Golden", "Mount"};
+    const std::vector<std::string> second = {
+        "field", "side", "ville", "ton",   "wood",  "dale",  "view",  "land",  "port",  "ford",
+        "haven", "bury", "mont",  "worth", "ridge", "water", "brook", "hill",  "vale",  "burg",
+        "crest", "gate", "stead", "wick",  "by",    "more",  "ham",   "shire", "point", "grove"};
+    const std::vector<std::string> states = {"IL", "CA", "TN", "SC", "CT", "IA", "OR", "WI",
+                                             "TX", "VA", "NJ", "KY", "DE", "MS", "MI", "VT"};
+    auto* cities = new std::vector<City>;
+    int postal = 1000;
+    for (size_t i = 0; i < first.size(); ++i) {
+      for (size_t j = 0; j < second.size(); ++j) {
+        cities->push_back({first[i] + second[j], states[(i * 7 + j) % states.size()], postal});
+        postal += 97;
+      }
+    }
+    return cities;
+  }();
   return *v;
+}
+
+// The long tail: most people do not carry one of the hundred commonest surnames (in the
+// US those cover about a sixth of the population), so most surnames are built from
+// syllables, tens of thousands of distinct ones.
+std::string SynthesizedSurname(std::mt19937_64& rng) {
+  static const std::vector<std::string> onset = {
+      "Ab",  "Bal", "Ber",  "Bran", "Cal",  "Car",  "Dal",  "Dor",  "El",   "Fal",
+      "Gar", "Hal", "Har",  "Jan",  "Kal",  "Kor",  "Lan",  "Mar",  "Mor",  "Nor",
+      "Ol",  "Pen", "Quin", "Ral",  "Ros",  "Sal",  "Sten", "Tal",  "Tor",  "Val",
+      "Wal", "Wes", "Yar",  "Zel",  "Brod", "Crom", "Dun",  "Fitz", "Gren", "Hol"};
+  static const std::vector<std::string> middle = {
+      "a",  "e",  "i",  "o",   "u",   "an", "en", "in", "on", "ar",  "er",  "or", "al", "el",
+      "il", "am", "em", "ick", "ott", "ew", "ay", "ov", "ez", "ach", "ist", "ur", "ig", "ab",
+      "eb", "ud", "ot", "et",  "as",  "is", "os", "ad", "id", "od",  "ut",  "ag"};
+  static const std::vector<std::string> coda = {
+      "son", "ley", "ton",  "berg",  "stein", "ski",  "ez",    "ova", "man", "er",
+      "ell", "ard", "wood", "field", "ford",  "well", "ridge", "sen", "ing", "ow"};
+  auto pick = [&](const std::vector<std::string>& v) {
+    return v[std::uniform_int_distribution<size_t>(0, v.size() - 1)(rng)];
+  };
+  return pick(onset) + pick(middle) + pick(coda);
 }
 
 std::string StripAccents(const std::string& s) {
@@ -120,10 +166,10 @@ void SyntheticPeople::NewAddress(Person* p) {
   if (Chance(0.2))
     p->street.push_back(
         absl::StrCat("Apt ", Uniform(1, 40), std::string(1, "ABCD"[Uniform(0, 3)])));
-  const auto& [city, state] = Pick(Cities());
-  p->city = city;
-  p->state = state;
-  p->postal_code = absl::StrFormat("%05d", Uniform(1000, 99999));
+  const City& city = Pick(Cities());
+  p->city = city.name;
+  p->state = city.state;
+  p->postal_code = absl::StrFormat("%05d", city.first_postal + Uniform(0, 5));
   p->phones.clear();
   if (Chance(0.7)) {
     p->phones.push_back(absl::StrFormat("(%03d) %03d-%04d", Uniform(201, 989), Uniform(200, 999),
@@ -138,7 +184,7 @@ Person SyntheticPeople::NewPerson() {
   const auto& names = male ? MaleNames() : FemaleNames();
   p.given.push_back(Pick(names));
   if (Chance(0.5)) p.given.push_back(Pick(names));
-  p.family = Pick(FamilyNames());
+  p.family = Chance(0.4) ? Pick(FamilyNames()) : SynthesizedSurname(rng_);
   if (Chance(0.05)) p.family = absl::StrCat(p.family, "-", Pick(FamilyNames()));
   p.birth_date = {Uniform(1930, 2022), Uniform(1, 12), Uniform(1, 28)};
   NewAddress(&p);
