@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
         HIE_ASSIGN_OR_RETURN(plan.data_dir,
                              hie::ValidateDataDir(file, config.data_dir(), "data_dir"));
         plan.policy = hie::mpi::MpiAuthorizationPolicy();
-        plan.services = hie::mpi::MakeMpiServices();
+        plan.open_services = hie::mpi::OpenMpiServices;
         return plan;
       });
 }

@@ -180,6 +180,14 @@ int RunDaemon(int argc, char** argv, const DaemonDescription& description,
     return 0;
   }
 
+  if (plan->open_services) {
+    auto opened = plan->open_services(plan->data_dir);
+    if (!opened.ok()) {
+      PrintError(description.program, opened.status().message());
+      return 1;
+    }
+    for (auto& service : *opened) plan->services.push_back(std::move(service));
+  }
   ServerRunnerOptions options;
   options.settings = plan->server;
   options.tls = *tls;

@@ -32,6 +32,12 @@ struct DaemonPlan {
   std::string data_dir;
   std::shared_ptr<const AuthorizationPolicy> policy;
   std::vector<std::unique_ptr<grpc::Service>> services;
+  // Opens services that keep state in the data directory. Called after the directory is
+  // created and locked, and not for --check; what it returns is served beside
+  // `services`. Errors stop the daemon with their message.
+  std::function<absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>>(
+      const std::string& data_dir)>
+      open_services;
 };
 
 // Validates a parsed config into a plan. Errors name file, line and field.

@@ -1,5 +1,7 @@
 #include "common/store/kv_store.h"
 
+#include <filesystem>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/store/key_codec.h"
@@ -130,6 +132,16 @@ class LevelDbStore final : public KvStore {
 
 absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& dir,
                                                        const KvStoreOptions& options) {
+  if (options.create_if_missing) {
+    // LevelDB creates only the last path component; clinical state is private (0700).
+    std::error_code ec;
+    std::filesystem::path path(dir);
+    if (!std::filesystem::exists(path, ec)) {
+      std::filesystem::create_directories(path, ec);
+      if (ec) return absl::InternalError(absl::StrCat("store ", dir, ": ", ec.message()));
+      std::filesystem::permissions(path, std::filesystem::perms::owner_all, ec);
+    }
+  }
   std::unique_ptr<leveldb::Cache> cache(leveldb::NewLRUCache(options.block_cache_bytes));
   leveldb::Options db_options;
   db_options.create_if_missing = options.create_if_missing;

@@ -1,5 +1,6 @@
 #include "mpi/service/mpi_services.h"
 
+#include "mpi/service/mpi_service.h"
 #include "proto/hie/v1/audit.grpc.pb.h"
 #include "proto/hie/v1/directory.grpc.pb.h"
 #include "proto/hie/v1/mpi.grpc.pb.h"
@@ -42,11 +43,17 @@ std::shared_ptr<const AuthorizationPolicy> MpiAuthorizationPolicy() {
   return policy;
 }
 
-std::vector<std::unique_ptr<grpc::Service>> MakeMpiServices() {
+absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenMpiServices(
+    const std::string& data_dir) {
+  auto store = store::KvStore::Open(data_dir + "/index");
+  if (!store.ok()) return store.status();
+  auto index = PatientIndex::Open(store->get(), Clock::Real(), IndexOptions{});
+  if (!index.ok()) return index.status();
   std::vector<std::unique_ptr<grpc::Service>> services;
-  // The matching engine and the directory come with their issues; until then every
-  // method answers UNIMPLEMENTED through the generated base classes.
-  services.push_back(std::make_unique<hie::v1::MasterPatientIndex::CallbackService>());
+  services.push_back(
+      std::make_unique<MasterPatientIndexService>(std::move(*store), std::move(*index)));
+  // The directory and the MPI's audit log come with their issues; until then their
+  // methods answer UNIMPLEMENTED through the generated base classes.
   services.push_back(std::make_unique<hie::v1::Directory::CallbackService>());
   services.push_back(std::make_unique<hie::v1::AuditLog::CallbackService>());
   return services;

@@ -3,8 +3,10 @@
 #define HIE_MPI_SERVICE_MPI_SERVICES_H_
 
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "common/grpc/authorization.h"
 #include "grpcpp/impl/service_type.h"
 
@@ -13,8 +15,11 @@ namespace hie::mpi {
 // Method x role table for every RPC hie-mpi serves (deny by default).
 std::shared_ptr<const AuthorizationPolicy> MpiAuthorizationPolicy();
 
-// The services hie-mpi registers. RPCs not yet implemented answer UNIMPLEMENTED.
-std::vector<std::unique_ptr<grpc::Service>> MakeMpiServices();
+// The services hie-mpi registers, with the patient index kept in `data_dir`/index.
+// RPCs not yet implemented answer UNIMPLEMENTED. Errors: those of opening the store
+// (FailedPrecondition if in use, DataLoss if corrupt).
+absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenMpiServices(
+    const std::string& data_dir);
 
 }  // namespace hie::mpi
 

@@ -18,6 +18,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
+#include "proto/hie/v1/mpi.grpc.pb.h"
 #include "tests/integration/daemon_process.h"
 
 namespace hie::testing {
@@ -176,6 +177,57 @@ data_dir: "data/)",
     return status;
   }
 
+  // A typed MasterPatientIndex stub that presents `who`'s certificate.
+  std::unique_ptr<hie::v1::MasterPatientIndex::Stub> MpiAs(const std::string& who, int port) {
+    TlsOptions options;
+    options.files.ca_file = Path("ca/ca.crt");
+    options.files.cert_file = Path("certs/" + who + ".crt");
+    options.files.key_file = Path("certs/" + who + ".key");
+    options.check_revocation = false;
+    auto tls = TlsContext::Create(options);
+    EXPECT_TRUE(tls.ok()) << tls.status();
+    if (!tls.ok()) return nullptr;
+    return hie::v1::MasterPatientIndex::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), (*tls)->ChannelCredentials({})));
+  }
+
+  static hie::v1::Demographics Jane(const std::string& given = "Jane") {
+    hie::v1::Demographics d;
+    auto* name = d.add_names();
+    name->set_family("Oyelaran");
+    name->add_given(given);
+    d.mutable_birth_date()->set_year(1984);
+    d.mutable_birth_date()->set_month(6);
+    d.mutable_birth_date()->set_day(2);
+    d.set_sex(hie::v1::SEX_FEMALE);
+    auto* address = d.add_addresses();
+    address->add_line("12 Main Street");
+    address->set_city("Springfield");
+    address->set_postal_code("62701");
+    return d;
+  }
+
+  static grpc::Status Register(hie::v1::MasterPatientIndex::Stub* stub, const std::string& local,
+                               const hie::v1::Demographics& d,
+                               hie::v1::RegisterPatientResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    hie::v1::RegisterPatientRequest request;
+    request.set_local_id(local);
+    *request.mutable_demographics() = d;
+    return stub->RegisterPatient(&context, request, response);
+  }
+
+  static grpc::Status Xref(hie::v1::MasterPatientIndex::Stub* stub, const std::string& org,
+                           const std::string& local, hie::v1::CrossReference* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    hie::v1::GetCrossReferenceRequest request;
+    request.mutable_local()->set_org_id(org);
+    request.mutable_local()->set_local_id(local);
+    return stub->GetCrossReference(&context, request, response);
+  }
+
   fs::path dir_;
   std::unique_ptr<pki::CertificateAuthority> ca_;
   std::map<std::string, ChildProcess> processes_;
@@ -233,9 +285,56 @@ TEST_F(DaemonsTest, DeployExampleConfigsPassCheck) {
   }
 }
 
+// Two practices register the same patient over mTLS; the org of each registration is
+// the caller's certificate org. The consent service sees both; a practice may look up
+// only its own patients; all of it survives a restart of hie-mpi.
+TEST_F(DaemonsTest, MpiLinksRegistrationsFromTwoPracticesAndKeepsThem) {
+  int port = StartDaemon("mpi");
+  Issue("exchange", "consent-client", pki::Role::kConsent);
+  auto a = MpiAs("node-a", port);
+  auto b = MpiAs("node-b", port);
+  hie::v1::RegisterPatientResponse ra, rb;
+  ASSERT_TRUE(Register(a.get(), "A1", Jane(), &ra).ok());
+  grpc::Status s = Register(b.get(), "B7", Jane("JANE"), &rb);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(ra.euid(), rb.euid());
+  EXPECT_EQ(rb.grade(), hie::v1::MATCH_GRADE_CERTAIN);
+
+  auto consent = MpiAs("consent-client", port);
+  hie::v1::CrossReference xref;
+  s = Xref(consent.get(), "org-a", "A1", &xref);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(xref.euid(), ra.euid());
+  ASSERT_EQ(xref.registrations_size(), 2);
+
+  // org-b asks about an org-a patient it does not hold.
+  hie::v1::Demographics bob;
+  bob.add_names()->set_family("Lindqvist");
+  bob.mutable_names(0)->add_given("Robert");
+  hie::v1::RegisterPatientResponse r2;
+  ASSERT_TRUE(Register(a.get(), "A2", bob, &r2).ok());
+  EXPECT_EQ(Xref(b.get(), "org-a", "A2", &xref).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Xref(b.get(), "org-a", "nobody", &xref).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  // A bad local id is refused with the field's problem.
+  s = Register(a.get(), "has space", Jane(), &r2);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("local_id"));
+
+  // Restart: the index is on disk.
+  ASSERT_TRUE(processes_.at("mpi").Stop(SIGTERM, absl::Seconds(10)).ok());
+  processes_.erase("mpi");
+  port = StartDaemon("mpi");
+  consent = MpiAs("consent-client", port);
+  s = Xref(consent.get(), "org-b", "B7", &xref);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(xref.euid(), ra.euid());
+  EXPECT_EQ(xref.registrations_size(), 2);
+}
+
 TEST_F(DaemonsTest, UnimplementedRpcAnswersUnimplemented) {
   int port = StartDaemon("mpi");
-  grpc::Status status = CallAs("node-a", port, "/hie.v1.MasterPatientIndex/GetCrossReference");
+  grpc::Status status = CallAs("node-a", port, "/hie.v1.MasterPatientIndex/SearchPatients");
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << status.error_message();
 }
 

@@ -1,7 +1,10 @@
 // Every RPC a daemon serves is in its authorization table, and the table names no
 // method that does not exist: a method missing from the table would be refused to
 // everyone, and a misspelt entry would protect nothing.
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -46,9 +49,15 @@ std::vector<std::string> DomainMethods(const AuthorizationPolicy& policy) {
 }
 
 TEST(AuthorizationTablesTest, MpiTableCoversExactlyItsServices) {
-  auto served = ServedMethods(mpi::MakeMpiServices(),
+  std::string dir = ::testing::TempDir() + "hie-services-test-" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  auto services = mpi::OpenMpiServices(dir);
+  ASSERT_TRUE(services.ok()) << services.status();
+  auto served = ServedMethods(*services,
                               {"hie.v1.AuditLog", "hie.v1.Directory", "hie.v1.MasterPatientIndex"});
   EXPECT_THAT(DomainMethods(*mpi::MpiAuthorizationPolicy()), ElementsAreArray(served));
+  services->clear();
+  std::filesystem::remove_all(dir);
 }
 
 TEST(AuthorizationTablesTest, ConsentTableCoversExactlyItsServices) {

@@ -1,0 +1,124 @@
+#include "mpi/service/mpi_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc/peer_identity.h"
+#include "common/grpc/status_convert.h"
+#include "mpi/index/person_proto.h"
+
+namespace hie::mpi {
+namespace {
+
+// A practice's patient id: 1-128 printable ASCII characters.
+absl::Status CheckLocalId(const std::string& local_id) {
+  if (local_id.empty() || local_id.size() > 128) {
+    return absl::InvalidArgumentError("local_id must be 1-128 characters");
+  }
+  for (char c : local_id) {
+    if (c < 0x21 || c > 0x7e) {
+      return absl::InvalidArgumentError("local_id must be printable ASCII without spaces");
+    }
+  }
+  return absl::OkStatus();
+}
+
+hie::v1::MatchGrade ToProto(Grade grade) {
+  switch (grade) {
+    case Grade::kCertain:
+      return hie::v1::MATCH_GRADE_CERTAIN;
+    case Grade::kProbable:
+      return hie::v1::MATCH_GRADE_PROBABLE;
+    case Grade::kPossible:
+      return hie::v1::MATCH_GRADE_POSSIBLE;
+    case Grade::kNone:
+      return hie::v1::MATCH_GRADE_NONE;
+  }
+  return hie::v1::MATCH_GRADE_UNSPECIFIED;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* MasterPatientIndexService::RegisterPatient(
+    grpc::CallbackServerContext* context, const hie::v1::RegisterPatientRequest* request,
+    hie::v1::RegisterPatientResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  absl::StatusOr<Peer> peer = PeerFromContext(*context);
+  if (!peer.ok()) {
+    reactor->Finish(ToGrpcStatus(peer.status()));
+    return reactor;
+  }
+  if (absl::Status s = CheckLocalId(request->local_id()); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
+  // The registering organisation is the caller's, from its certificate.
+  absl::StatusOr<RegisterResult> result = index_->Register(
+      peer->org_id, request->local_id(), PersonFromDemographics(request->demographics()));
+  if (!result.ok()) {
+    reactor->Finish(ToGrpcStatus(result.status()));
+    return reactor;
+  }
+  response->set_euid(result->euid);
+  response->set_version(result->version);
+  response->set_grade(ToProto(result->grade));
+  response->set_score(result->score);
+  response->set_review_id(result->review_id);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MasterPatientIndexService::RemovePatient(
+    grpc::CallbackServerContext* context, const hie::v1::RemovePatientRequest* request,
+    hie::v1::RemovePatientResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  absl::StatusOr<Peer> peer = PeerFromContext(*context);
+  if (!peer.ok()) {
+    reactor->Finish(ToGrpcStatus(peer.status()));
+    return reactor;
+  }
+  reactor->Finish(ToGrpcStatus(index_->Remove(peer->org_id, request->local_id())));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MasterPatientIndexService::GetCrossReference(
+    grpc::CallbackServerContext* context, const hie::v1::GetCrossReferenceRequest* request,
+    hie::v1::CrossReference* response) {
+  auto* reactor = context->DefaultReactor();
+  absl::StatusOr<Peer> peer = PeerFromContext(*context);
+  if (!peer.ok()) {
+    reactor->Finish(ToGrpcStatus(peer.status()));
+    return reactor;
+  }
+  absl::StatusOr<CrossReferenceResult> xref;
+  if (request->has_local()) {
+    xref = index_->CrossReference(request->local().org_id(), request->local().local_id());
+  } else if (!request->euid().empty()) {
+    xref = index_->CrossReferenceByEuid(request->euid());
+  } else {
+    xref = absl::InvalidArgumentError("name the patient by local reference or EUID");
+  }
+  // A practice may look up only its own patients: where else a person was treated is
+  // for the consent service to disclose, not for any node to browse.
+  if (xref.ok() && peer->role == pki::Role::kNode) {
+    bool own = false;
+    for (const auto& r : xref->registrations) own |= r.org_id == peer->org_id;
+    if (!own) {
+      xref = absl::PermissionDeniedError(
+          absl::StrCat("org \"", peer->org_id, "\" may only cross-reference its own patients"));
+    }
+  }
+  if (!xref.ok()) {
+    reactor->Finish(ToGrpcStatus(xref.status()));
+    return reactor;
+  }
+  response->set_euid(xref->euid);
+  for (const auto& r : xref->registrations) {
+    auto* linked = response->add_registrations();
+    linked->mutable_patient()->set_org_id(r.org_id);
+    linked->mutable_patient()->set_local_id(r.local_id);
+    linked->set_grade(hie::v1::MATCH_GRADE_CERTAIN);
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace hie::mpi
