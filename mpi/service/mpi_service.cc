@@ -35,13 +35,38 @@ hie::v1::MatchGrade ToProto(Grade grade) {
   return hie::v1::MATCH_GRADE_UNSPECIFIED;
 }
 
+// The caller, if its organisation may act: practices must be enrolled and active;
+// the exchange's own services and operators are members by their role.
+absl::StatusOr<Peer> ActivePeer(const grpc::CallbackServerContext& context,
+                                const Directory& directory) {
+  absl::StatusOr<Peer> peer = PeerFromContext(context);
+  if (!peer.ok()) return peer;
+  if (peer->role == pki::Role::kNode) {
+    if (absl::Status s = directory.CheckActive(peer->org_id); !s.ok()) return s;
+  }
+  return peer;
+}
+
+// Finishes `reactor` with `result`'s status, or with OK after `fill(*result)`.
+template <typename T, typename Fill>
+grpc::ServerUnaryReactor* Answer(grpc::ServerUnaryReactor* reactor, const absl::StatusOr<T>& result,
+                                 Fill fill) {
+  if (!result.ok()) {
+    reactor->Finish(ToGrpcStatus(result.status()));
+  } else {
+    fill(*result);
+    reactor->Finish(grpc::Status::OK);
+  }
+  return reactor;
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* MasterPatientIndexService::RegisterPatient(
     grpc::CallbackServerContext* context, const hie::v1::RegisterPatientRequest* request,
     hie::v1::RegisterPatientResponse* response) {
   auto* reactor = context->DefaultReactor();
-  absl::StatusOr<Peer> peer = PeerFromContext(*context);
+  absl::StatusOr<Peer> peer = ActivePeer(*context, *state_->directory);
   if (!peer.ok()) {
     reactor->Finish(ToGrpcStatus(peer.status()));
     return reactor;
@@ -51,7 +76,7 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::RegisterPatient(
     return reactor;
   }
   // The registering organisation is the caller's, from its certificate.
-  absl::StatusOr<RegisterResult> result = index_->Register(
+  absl::StatusOr<RegisterResult> result = state_->index->Register(
       peer->org_id, request->local_id(), PersonFromDemographics(request->demographics()));
   if (!result.ok()) {
     reactor->Finish(ToGrpcStatus(result.status()));
@@ -70,12 +95,12 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::RemovePatient(
     grpc::CallbackServerContext* context, const hie::v1::RemovePatientRequest* request,
     hie::v1::RemovePatientResponse* response) {
   auto* reactor = context->DefaultReactor();
-  absl::StatusOr<Peer> peer = PeerFromContext(*context);
+  absl::StatusOr<Peer> peer = ActivePeer(*context, *state_->directory);
   if (!peer.ok()) {
     reactor->Finish(ToGrpcStatus(peer.status()));
     return reactor;
   }
-  reactor->Finish(ToGrpcStatus(index_->Remove(peer->org_id, request->local_id())));
+  reactor->Finish(ToGrpcStatus(state_->index->Remove(peer->org_id, request->local_id())));
   return reactor;
 }
 
@@ -83,16 +108,16 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::GetCrossReference(
     grpc::CallbackServerContext* context, const hie::v1::GetCrossReferenceRequest* request,
     hie::v1::CrossReference* response) {
   auto* reactor = context->DefaultReactor();
-  absl::StatusOr<Peer> peer = PeerFromContext(*context);
+  absl::StatusOr<Peer> peer = ActivePeer(*context, *state_->directory);
   if (!peer.ok()) {
     reactor->Finish(ToGrpcStatus(peer.status()));
     return reactor;
   }
   absl::StatusOr<CrossReferenceResult> xref;
   if (request->has_local()) {
-    xref = index_->CrossReference(request->local().org_id(), request->local().local_id());
+    xref = state_->index->CrossReference(request->local().org_id(), request->local().local_id());
   } else if (!request->euid().empty()) {
-    xref = index_->CrossReferenceByEuid(request->euid());
+    xref = state_->index->CrossReferenceByEuid(request->euid());
   } else {
     xref = absl::InvalidArgumentError("name the patient by local reference or EUID");
   }
@@ -117,6 +142,69 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::GetCrossReference(
     linked->mutable_patient()->set_local_id(r.local_id);
     linked->set_grade(hie::v1::MATCH_GRADE_CERTAIN);
   }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* DirectoryService::EnrollOrganization(
+    grpc::CallbackServerContext* context, const hie::v1::EnrollOrganizationRequest* request,
+    hie::v1::Organization* response) {
+  return Answer(context->DefaultReactor(), state_->directory->Enroll(*request),
+                [&](const hie::v1::Organization& org) { *response = org; });
+}
+
+grpc::ServerUnaryReactor* DirectoryService::SuspendOrganization(
+    grpc::CallbackServerContext* context, const hie::v1::SuspendOrganizationRequest* request,
+    hie::v1::Organization* response) {
+  return Answer(context->DefaultReactor(),
+                state_->directory->Suspend(request->org_id(), request->reason()),
+                [&](const hie::v1::Organization& org) { *response = org; });
+}
+
+grpc::ServerUnaryReactor* DirectoryService::ReinstateOrganization(
+    grpc::CallbackServerContext* context, const hie::v1::ReinstateOrganizationRequest* request,
+    hie::v1::Organization* response) {
+  return Answer(context->DefaultReactor(),
+                state_->directory->Reinstate(request->org_id(), request->reason()),
+                [&](const hie::v1::Organization& org) { *response = org; });
+}
+
+grpc::ServerUnaryReactor* DirectoryService::SetEndpoint(grpc::CallbackServerContext* context,
+                                                        const hie::v1::SetEndpointRequest* request,
+                                                        hie::v1::Organization* response) {
+  return Answer(context->DefaultReactor(),
+                state_->directory->SetEndpoint(request->org_id(), request->endpoint()),
+                [&](const hie::v1::Organization& org) { *response = org; });
+}
+
+grpc::ServerUnaryReactor* DirectoryService::GetOrganization(
+    grpc::CallbackServerContext* context, const hie::v1::GetOrganizationRequest* request,
+    hie::v1::Organization* response) {
+  return Answer(context->DefaultReactor(), state_->directory->Get(request->org_id()),
+                [&](const hie::v1::Organization& org) { *response = org; });
+}
+
+grpc::ServerUnaryReactor* DirectoryService::ListOrganizations(
+    grpc::CallbackServerContext* context, const hie::v1::ListOrganizationsRequest* request,
+    hie::v1::ListOrganizationsResponse* response) {
+  int page_size = request->page_size();
+  if (page_size < 0 || page_size > 1000) {
+    return Answer(context->DefaultReactor(),
+                  absl::StatusOr<int>(absl::InvalidArgumentError("page_size must be 0-1000")),
+                  [](int) {});
+  }
+  if (page_size == 0) page_size = 100;
+  // The page token is the last org id of the previous page.
+  std::vector<hie::v1::Organization> all = state_->directory->List(request->state());
+  for (const auto& org : all) {
+    if (!request->page_token().empty() && org.org_id() <= request->page_token()) continue;
+    if (response->organizations_size() == page_size) {
+      response->set_next_page_token(response->organizations(page_size - 1).org_id());
+      break;
+    }
+    *response->add_organizations() = org;
+  }
+  auto* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -6,19 +6,28 @@
 #include <memory>
 
 #include "common/store/kv_store.h"
+#include "mpi/directory/directory.h"
 #include "mpi/index/patient_index.h"
+#include "proto/hie/v1/directory.grpc.pb.h"
 #include "proto/hie/v1/mpi.grpc.pb.h"
 
 namespace hie::mpi {
 
+// What hie-mpi keeps in its data directory, shared by its services.
+struct MpiState {
+  ~MpiState() {
+    // The index and directory live in the store: close them first.
+    index.reset();
+    directory.reset();
+  }
+  std::unique_ptr<store::KvStore> store;
+  std::unique_ptr<PatientIndex> index;
+  std::unique_ptr<Directory> directory;
+};
+
 class MasterPatientIndexService final : public hie::v1::MasterPatientIndex::CallbackService {
  public:
-  // Owns the store and the index; the index must live in the store.
-  MasterPatientIndexService(std::unique_ptr<store::KvStore> store,
-                            std::unique_ptr<PatientIndex> index)
-      : store_(std::move(store)), index_(std::move(index)) {}
-  // Destroys the index before the store it lives in.
-  ~MasterPatientIndexService() override { index_.reset(); }
+  explicit MasterPatientIndexService(std::shared_ptr<MpiState> state) : state_(std::move(state)) {}
 
   grpc::ServerUnaryReactor* RegisterPatient(grpc::CallbackServerContext* context,
                                             const hie::v1::RegisterPatientRequest* request,
@@ -31,8 +40,35 @@ class MasterPatientIndexService final : public hie::v1::MasterPatientIndex::Call
                                               hie::v1::CrossReference* response) override;
 
  private:
-  std::unique_ptr<store::KvStore> store_;
-  std::unique_ptr<PatientIndex> index_;
+  std::shared_ptr<MpiState> state_;
+};
+
+// The directory of member organisations. Operators change it; members read it.
+class DirectoryService final : public hie::v1::Directory::CallbackService {
+ public:
+  explicit DirectoryService(std::shared_ptr<MpiState> state) : state_(std::move(state)) {}
+
+  grpc::ServerUnaryReactor* EnrollOrganization(grpc::CallbackServerContext* context,
+                                               const hie::v1::EnrollOrganizationRequest* request,
+                                               hie::v1::Organization* response) override;
+  grpc::ServerUnaryReactor* SuspendOrganization(grpc::CallbackServerContext* context,
+                                                const hie::v1::SuspendOrganizationRequest* request,
+                                                hie::v1::Organization* response) override;
+  grpc::ServerUnaryReactor* ReinstateOrganization(
+      grpc::CallbackServerContext* context, const hie::v1::ReinstateOrganizationRequest* request,
+      hie::v1::Organization* response) override;
+  grpc::ServerUnaryReactor* SetEndpoint(grpc::CallbackServerContext* context,
+                                        const hie::v1::SetEndpointRequest* request,
+                                        hie::v1::Organization* response) override;
+  grpc::ServerUnaryReactor* GetOrganization(grpc::CallbackServerContext* context,
+                                            const hie::v1::GetOrganizationRequest* request,
+                                            hie::v1::Organization* response) override;
+  grpc::ServerUnaryReactor* ListOrganizations(
+      grpc::CallbackServerContext* context, const hie::v1::ListOrganizationsRequest* request,
+      hie::v1::ListOrganizationsResponse* response) override;
+
+ private:
+  std::shared_ptr<MpiState> state_;
 };
 
 }  // namespace hie::mpi

@@ -45,16 +45,21 @@ std::shared_ptr<const AuthorizationPolicy> MpiAuthorizationPolicy() {
 
 absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenMpiServices(
     const std::string& data_dir) {
+  auto state = std::make_shared<MpiState>();
   auto store = store::KvStore::Open(data_dir + "/index");
   if (!store.ok()) return store.status();
-  auto index = PatientIndex::Open(store->get(), Clock::Real(), IndexOptions{});
+  state->store = std::move(*store);
+  auto directory = Directory::Open(state->store.get(), Clock::Real());
+  if (!directory.ok()) return directory.status();
+  state->directory = std::move(*directory);
+  auto index = PatientIndex::Open(state->store.get(), Clock::Real(), IndexOptions{});
   if (!index.ok()) return index.status();
+  state->index = std::move(*index);
   std::vector<std::unique_ptr<grpc::Service>> services;
-  services.push_back(
-      std::make_unique<MasterPatientIndexService>(std::move(*store), std::move(*index)));
-  // The directory and the MPI's audit log come with their issues; until then their
-  // methods answer UNIMPLEMENTED through the generated base classes.
-  services.push_back(std::make_unique<hie::v1::Directory::CallbackService>());
+  services.push_back(std::make_unique<MasterPatientIndexService>(state));
+  services.push_back(std::make_unique<DirectoryService>(state));
+  // The MPI's audit log comes with its issue; until then its methods answer
+  // UNIMPLEMENTED through the generated base class.
   services.push_back(std::make_unique<hie::v1::AuditLog::CallbackService>());
   return services;
 }

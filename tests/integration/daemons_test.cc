@@ -18,6 +18,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
+#include "proto/hie/v1/directory.grpc.pb.h"
 #include "proto/hie/v1/mpi.grpc.pb.h"
 #include "tests/integration/daemon_process.h"
 
@@ -191,6 +192,32 @@ data_dir: "data/)",
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), (*tls)->ChannelCredentials({})));
   }
 
+  std::unique_ptr<hie::v1::Directory::Stub> DirectoryAs(const std::string& who, int port) {
+    TlsOptions options;
+    options.files.ca_file = Path("ca/ca.crt");
+    options.files.cert_file = Path("certs/" + who + ".crt");
+    options.files.key_file = Path("certs/" + who + ".key");
+    options.check_revocation = false;
+    auto tls = TlsContext::Create(options);
+    EXPECT_TRUE(tls.ok()) << tls.status();
+    if (!tls.ok()) return nullptr;
+    return hie::v1::Directory::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), (*tls)->ChannelCredentials({})));
+  }
+
+  // Enrolls `org` as the exchange operator.
+  void Enroll(int port, const std::string& org) {
+    auto directory = DirectoryAs("operator", port);
+    grpc::ClientContext context;
+    hie::v1::EnrollOrganizationRequest request;
+    request.set_org_id(org);
+    request.set_display_name("Practice " + org);
+    request.set_endpoint("127.0.0.1:1");
+    hie::v1::Organization org_out;
+    grpc::Status s = directory->EnrollOrganization(&context, request, &org_out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
   static hie::v1::Demographics Jane(const std::string& given = "Jane") {
     hie::v1::Demographics d;
     auto* name = d.add_names();
@@ -291,6 +318,8 @@ TEST_F(DaemonsTest, DeployExampleConfigsPassCheck) {
 TEST_F(DaemonsTest, MpiLinksRegistrationsFromTwoPracticesAndKeepsThem) {
   int port = StartDaemon("mpi");
   Issue("exchange", "consent-client", pki::Role::kConsent);
+  Enroll(port, "org-a");
+  Enroll(port, "org-b");
   auto a = MpiAs("node-a", port);
   auto b = MpiAs("node-b", port);
   hie::v1::RegisterPatientResponse ra, rb;
@@ -330,6 +359,58 @@ TEST_F(DaemonsTest, MpiLinksRegistrationsFromTwoPracticesAndKeepsThem) {
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(xref.euid(), ra.euid());
   EXPECT_EQ(xref.registrations_size(), 2);
+}
+
+// Only enrolled, active practices may use the MPI; a suspension takes effect at once
+// and a reinstatement lifts it. Nodes cannot change the directory.
+TEST_F(DaemonsTest, MpiRefusesPracticesThatAreNotActiveMembers) {
+  int port = StartDaemon("mpi");
+  auto a = MpiAs("node-a", port);
+  hie::v1::RegisterPatientResponse r;
+  grpc::Status s = Register(a.get(), "A1", Jane(), &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("not enrolled"));
+
+  Enroll(port, "org-a");
+  ASSERT_TRUE(Register(a.get(), "A1", Jane(), &r).ok());
+
+  auto directory = DirectoryAs("operator", port);
+  {
+    grpc::ClientContext context;
+    hie::v1::SuspendOrganizationRequest request;
+    request.set_org_id("org-a");
+    request.set_reason("certificate compromise under review");
+    hie::v1::Organization org;
+    ASSERT_TRUE(directory->SuspendOrganization(&context, request, &org).ok());
+    EXPECT_EQ(org.state(), hie::v1::Organization::STATE_SUSPENDED);
+  }
+  s = Register(a.get(), "A2", Jane(), &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("suspended"));
+  {
+    grpc::ClientContext context;
+    hie::v1::ReinstateOrganizationRequest request;
+    request.set_org_id("org-a");
+    request.set_reason("review closed");
+    hie::v1::Organization org;
+    ASSERT_TRUE(directory->ReinstateOrganization(&context, request, &org).ok());
+  }
+  EXPECT_TRUE(Register(a.get(), "A2", Jane(), &r).ok());
+
+  // A node may read the directory but not change it.
+  auto as_node = DirectoryAs("node-a", port);
+  grpc::ClientContext context;
+  hie::v1::EnrollOrganizationRequest request;
+  request.set_org_id("org-evil");
+  request.set_display_name("x");
+  hie::v1::Organization org;
+  EXPECT_EQ(as_node->EnrollOrganization(&context, request, &org).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  grpc::ClientContext list_context;
+  hie::v1::ListOrganizationsResponse list;
+  ASSERT_TRUE(as_node->ListOrganizations(&list_context, {}, &list).ok());
+  ASSERT_EQ(list.organizations_size(), 1);
+  EXPECT_EQ(list.organizations(0).org_id(), "org-a");
 }
 
 TEST_F(DaemonsTest, UnimplementedRpcAnswersUnimplemented) {
