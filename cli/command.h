@@ -36,6 +36,7 @@ int UsageError(const std::string& command, const absl::Status& status);
 std::vector<Command> CaCommands();
 std::vector<Command> HealthCommands();
 std::vector<Command> MpiCommands();
+std::vector<Command> OrgCommands();
 
 }  // namespace hie::cli
 

@@ -62,7 +62,8 @@ absl::StatusOr<hie::v1::Organization> Directory::Enroll(
   }
   absl::MutexLock lock(&mu_);
   if (orgs_.contains(request.org_id())) {
-    return absl::AlreadyExistsError(absl::StrCat("org \"", request.org_id(), "\" is enrolled"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("org \"", request.org_id(), "\" is already enrolled"));
   }
   hie::v1::Organization org;
   org.set_org_id(request.org_id());

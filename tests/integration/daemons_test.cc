@@ -147,6 +147,18 @@ data_dir: "data/)",
     return Hiectl(args);
   }
 
+  // Runs `hiectl WORDS... --target ... --ca --cert --key` as `who`.
+  CommandResult HiectlAs(const std::string& who, int port, std::vector<std::string> words) {
+    std::vector<std::string> args = std::move(words);
+    for (const std::string& a :
+         {std::string("--target"), absl::StrCat("127.0.0.1:", port), std::string("--ca"),
+          Path("ca/ca.crt"), std::string("--cert"), Path("certs/" + who + ".crt"),
+          std::string("--key"), Path("certs/" + who + ".key")}) {
+      args.push_back(a);
+    }
+    return Hiectl(args);
+  }
+
   // Calls `method` with an empty message as `who` and returns the status.
   grpc::Status CallAs(const std::string& who, int port, const std::string& method) {
     TlsOptions options;
@@ -411,6 +423,35 @@ TEST_F(DaemonsTest, MpiRefusesPracticesThatAreNotActiveMembers) {
   ASSERT_TRUE(as_node->ListOrganizations(&list_context, {}, &list).ok());
   ASSERT_EQ(list.organizations_size(), 1);
   EXPECT_EQ(list.organizations(0).org_id(), "org-a");
+}
+
+// The operator manages the directory with hiectl org; --json prints one document; a
+// practice's certificate is refused with exit status 1 and one line.
+TEST_F(DaemonsTest, HiectlOrgManagesTheDirectory) {
+  int port = StartDaemon("mpi");
+  CommandResult enrolled = HiectlAs("operator", port,
+                                    {"org", "enroll", "--org", "org-a", "--name", "Main St Clinic",
+                                     "--endpoint", "127.0.0.1:7443", "--sensitive", "--json"});
+  ASSERT_EQ(enrolled.exit_code, 0) << enrolled.err;
+  EXPECT_THAT(enrolled.out, AllOf(HasSubstr("\"org_id\":\"org-a\""),
+                                  HasSubstr("\"sensitive\":true"), HasSubstr("STATE_ACTIVE")));
+  CommandResult again =
+      HiectlAs("operator", port, {"org", "enroll", "--org", "org-a", "--name", "x"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.err, HasSubstr("already"));
+  CommandResult suspended =
+      HiectlAs("operator", port, {"org", "suspend", "--org", "org-a", "--reason", "audit"});
+  ASSERT_EQ(suspended.exit_code, 0) << suspended.err;
+  EXPECT_THAT(suspended.out, HasSubstr("suspended"));
+  CommandResult list = HiectlAs("node-a", port, {"org", "list", "--state", "suspended", "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_THAT(list.out, HasSubstr("org-a"));
+  CommandResult refused =
+      HiectlAs("node-a", port, {"org", "reinstate", "--org", "org-a", "--reason", "me"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("may not call"));
+  CommandResult usage = HiectlAs("operator", port, {"org", "suspend", "--org", "org-a"});
+  EXPECT_EQ(usage.exit_code, 2);
 }
 
 TEST_F(DaemonsTest, UnimplementedRpcAnswersUnimplemented) {
