@@ -3,8 +3,11 @@
 #include <algorithm>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "common/status/status_macros.h"
 #include "common/store/key_codec.h"
 #include "mpi/index/index_record.pb.h"
@@ -20,6 +23,7 @@ using store::KeyReader;
 //   R org local            -> StoredRegistration
 //   E euid org local       -> ""        (members of a person)
 //   Q review-id            -> "orgA\nlocalA\norgB\nlocalB\nscore"
+//   M pair                 -> "link" | "unlink: reason" (operator decisions)
 std::string RegistrationKey(const std::string& org, const std::string& local) {
   return KeyBuilder().AddString("R").AddString(org).AddString(local).Build();
 }
@@ -31,6 +35,16 @@ std::string MemberKey(const std::string& euid, const std::string& org, const std
 }
 std::string ReviewKey(const std::string& id) {
   return KeyBuilder().AddString("Q").AddString(id).Build();
+}
+std::string RefKey(const std::string& org, const std::string& local) {
+  return absl::StrCat(org, "\n", local);
+}
+// An unordered pair of registrations as one key.
+std::string PairKey(const std::string& x, const std::string& y) {
+  return x < y ? absl::StrCat(x, "\n", y) : absl::StrCat(y, "\n", x);
+}
+std::string ManualKey(const std::string& pair) {
+  return KeyBuilder().AddString("M").AddString(pair).Build();
 }
 
 absl::StatusOr<internal::StoredRegistration> ReadRegistration(const store::KvStore& store,
@@ -106,7 +120,14 @@ absl::Status PatientIndex::Load() {
         AddToBlocks(&it->second);
         return true;
       }));
-  return parse_error;
+  HIE_RETURN_IF_ERROR(parse_error);
+  std::string manual_prefix = KeyBuilder().AddString("M").Build();
+  return store_->ScanPrefix(manual_prefix, [&](absl::string_view k, absl::string_view v) {
+    KeyReader reader(k.substr(manual_prefix.size()));
+    std::string pair;
+    if (reader.ReadString(&pair)) manual_[pair] = absl::StartsWith(v, "link");
+    return true;
+  });
 }
 
 void PatientIndex::AddToBlocks(const Cached* entry) {
@@ -190,6 +211,8 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
   Guard best_guard = Guard::kNone;
   const Cached* best = nullptr;
   for (const Cached* other : candidates) {
+    auto manual = manual_.find(PairKey(self, RefKey(other->org_id, other->local_id)));
+    if (manual != manual_.end() && !manual->second) continue;  // an operator kept them apart
     Comparison c = Compare(prepared, other->prepared);
     Score score = model_.Evaluate(prepared, other->prepared, c, &frequencies_);
     Guard guard = CheckGuards(prepared, other->prepared, c);
@@ -209,7 +232,18 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
   std::string euid;
   store::WriteBatch batch;
   result.grade = Grade::kCertain;
-  if (best != nullptr && decision.grade == Grade::kCertain && !same_org) {
+  bool manually_linked = false;
+  if (previous != nullptr) {
+    for (const auto& [pair, linked] : manual_) {
+      if (linked && (absl::StartsWith(pair, self + "\n") || absl::EndsWith(pair, "\n" + self))) {
+        manually_linked = true;
+        break;
+      }
+    }
+  }
+  if (manually_linked) {
+    euid = previous->euid;  // an operator linked it: automatic matching does not move it
+  } else if (best != nullptr && decision.grade == Grade::kCertain && !same_org) {
     euid = best->euid;
   } else {
     // A new person, unless re-registering: then the registration keeps its person.
@@ -304,6 +338,133 @@ absl::StatusOr<Person> PatientIndex::GetPerson(const std::string& org_id,
   HIE_ASSIGN_OR_RETURN(internal::StoredRegistration stored,
                        ReadRegistration(*store_, org_id, local_id));
   return PersonFromDemographics(stored.demographics());
+}
+
+absl::Status PatientIndex::MoveCluster(const std::string& from_euid, const std::string& to_euid,
+                                       store::WriteBatch* batch) {
+  if (from_euid == to_euid) return absl::OkStatus();
+  HIE_ASSIGN_OR_RETURN(CrossReferenceResult members, CrossReferenceByEuid(from_euid));
+  for (const RegistrationRef& r : members.registrations) {
+    HIE_ASSIGN_OR_RETURN(internal::StoredRegistration stored,
+                         ReadRegistration(*store_, r.org_id, r.local_id));
+    stored.set_euid(to_euid);
+    batch->Put(RegistrationKey(r.org_id, r.local_id), stored.SerializeAsString());
+    batch->Delete(MemberKey(from_euid, r.org_id, r.local_id));
+    batch->Put(MemberKey(to_euid, r.org_id, r.local_id), "");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PatientIndex::RecordDecision(const RegistrationRef& a, const RegistrationRef& b,
+                                          bool same_person, const std::string& reason,
+                                          store::WriteBatch* batch) {
+  if (reason.empty()) return absl::InvalidArgumentError("a reason is required");
+  auto ita = cache_.find(RefKey(a.org_id, a.local_id));
+  auto itb = cache_.find(RefKey(b.org_id, b.local_id));
+  if (ita == cache_.end() || itb == cache_.end()) {
+    return absl::NotFoundError(absl::StrCat("no registration ",
+                                            ita == cache_.end() ? a.org_id : b.org_id, "/",
+                                            ita == cache_.end() ? a.local_id : b.local_id));
+  }
+  if (ita == itb) return absl::InvalidArgumentError("a registration is always itself");
+  std::string pair = PairKey(ita->first, itb->first);
+  if (same_person) {
+    HIE_RETURN_IF_ERROR(MoveCluster(itb->second.euid, ita->second.euid, batch));
+    batch->Put(ManualKey(pair), absl::StrCat("link: ", reason));
+  } else {
+    std::string euid = absl::StrFormat("%016x", rng_());
+    HIE_ASSIGN_OR_RETURN(internal::StoredRegistration stored,
+                         ReadRegistration(*store_, b.org_id, b.local_id));
+    if (stored.euid() == ita->second.euid) {
+      stored.set_euid(euid);
+      batch->Put(RegistrationKey(b.org_id, b.local_id), stored.SerializeAsString());
+      batch->Delete(MemberKey(ita->second.euid, b.org_id, b.local_id));
+      batch->Put(MemberKey(euid, b.org_id, b.local_id), "");
+    }
+    batch->Put(ManualKey(pair), absl::StrCat("unlink: ", reason));
+  }
+  return absl::OkStatus();
+}
+
+// After a successful write of a Decide batch: bring the cache up to date.
+absl::StatusOr<CrossReferenceResult> PatientIndex::Link(const RegistrationRef& a,
+                                                        const RegistrationRef& b,
+                                                        const std::string& reason) {
+  absl::MutexLock lock(&mu_);
+  store::WriteBatch batch;
+  HIE_RETURN_IF_ERROR(RecordDecision(a, b, /*same_person=*/true, reason, &batch));
+  HIE_RETURN_IF_ERROR(store_->Write(batch));
+  const Cached& target = cache_[RefKey(a.org_id, a.local_id)];
+  const std::string from = cache_[RefKey(b.org_id, b.local_id)].euid;
+  for (auto& [key, entry] : cache_) {
+    if (entry.euid == from) entry.euid = target.euid;
+  }
+  manual_[PairKey(RefKey(a.org_id, a.local_id), RefKey(b.org_id, b.local_id))] = true;
+  return CrossReferenceByEuid(target.euid);
+}
+
+absl::StatusOr<CrossReferenceResult> PatientIndex::Unlink(const RegistrationRef& a,
+                                                          const RegistrationRef& b,
+                                                          const std::string& reason) {
+  absl::MutexLock lock(&mu_);
+  store::WriteBatch batch;
+  HIE_RETURN_IF_ERROR(RecordDecision(a, b, /*same_person=*/false, reason, &batch));
+  HIE_RETURN_IF_ERROR(store_->Write(batch));
+  HIE_ASSIGN_OR_RETURN(internal::StoredRegistration stored,
+                       ReadRegistration(*store_, b.org_id, b.local_id));
+  cache_[RefKey(b.org_id, b.local_id)].euid = stored.euid();
+  manual_[PairKey(RefKey(a.org_id, a.local_id), RefKey(b.org_id, b.local_id))] = false;
+  return CrossReferenceByEuid(stored.euid());
+}
+
+absl::StatusOr<std::vector<PatientIndex::ReviewItem>> PatientIndex::ListReviews() const {
+  std::vector<ReviewItem> items;
+  std::string prefix = KeyBuilder().AddString("Q").Build();
+  HIE_RETURN_IF_ERROR(store_->ScanPrefix(prefix, [&](absl::string_view k, absl::string_view v) {
+    KeyReader reader(k.substr(prefix.size()));
+    ReviewItem item;
+    std::vector<std::string> parts = absl::StrSplit(v, '\n');
+    if (!reader.ReadString(&item.review_id) || parts.size() != 5) return true;
+    item.a = {parts[0], parts[1]};
+    item.b = {parts[2], parts[3]};
+    (void)absl::SimpleAtod(parts[4], &item.score);
+    items.push_back(std::move(item));
+    return true;
+  }));
+  return items;
+}
+
+absl::StatusOr<CrossReferenceResult> PatientIndex::ResolveReview(const std::string& review_id,
+                                                                 bool same_person,
+                                                                 const std::string& reason) {
+  HIE_ASSIGN_OR_RETURN(std::vector<ReviewItem> items, ListReviews());
+  for (const ReviewItem& item : items) {
+    if (item.review_id != review_id) continue;
+    // The item goes with the decision: delete it first, so a failed decision leaves it.
+    auto result = same_person ? Link(item.b, item.a, reason) : Unlink(item.b, item.a, reason);
+    if (!result.ok()) return result;
+    HIE_RETURN_IF_ERROR(store_->Delete(ReviewKey(review_id)));
+    return result;
+  }
+  return absl::NotFoundError(absl::StrCat("no open review item ", review_id));
+}
+
+absl::StatusOr<PatientIndex::Explanation> PatientIndex::Explain(const RegistrationRef& a,
+                                                                const RegistrationRef& b) const {
+  absl::MutexLock lock(&mu_);
+  auto ita = cache_.find(RefKey(a.org_id, a.local_id));
+  auto itb = cache_.find(RefKey(b.org_id, b.local_id));
+  if (ita == cache_.end() || itb == cache_.end()) {
+    return absl::NotFoundError("no such registration");
+  }
+  Explanation e;
+  Comparison c = Compare(ita->second.prepared, itb->second.prepared);
+  e.score = model_.Evaluate(ita->second.prepared, itb->second.prepared, c, &frequencies_);
+  e.guard = CheckGuards(ita->second.prepared, itb->second.prepared, c);
+  e.decision = mpi::Decide(e.score.total, e.guard, options_.thresholds);
+  auto manual = manual_.find(PairKey(ita->first, itb->first));
+  if (manual != manual_.end()) e.manual = manual->second ? "manual link" : "manual unlink";
+  return e;
 }
 
 }  // namespace hie::mpi

@@ -94,6 +94,40 @@ class PatientIndex {
   // Registrations in the index.
   int64_t size() const;
 
+  // Operator decisions. They stick: automatic matching (a later registration, a
+  // re-registration) never undoes them.
+  //
+  // Link: the two registrations are one person; b's whole cluster joins a's.
+  // Errors: NotFound if either is unknown; InvalidArgument without a reason.
+  absl::StatusOr<CrossReferenceResult> Link(const RegistrationRef& a, const RegistrationRef& b,
+                                            const std::string& reason);
+  // Unlink: the two are different people; b leaves a's cluster for a person of its own.
+  absl::StatusOr<CrossReferenceResult> Unlink(const RegistrationRef& a, const RegistrationRef& b,
+                                              const std::string& reason);
+
+  struct ReviewItem {
+    std::string review_id;
+    RegistrationRef a;  // the newer registration
+    RegistrationRef b;  // the candidate it matched
+    double score = 0;
+  };
+  // Open review items, in id order.
+  absl::StatusOr<std::vector<ReviewItem>> ListReviews() const;
+  // Decides an item by Link (same person) or Unlink (keep apart). Errors: NotFound for
+  // an unknown or already resolved id.
+  absl::StatusOr<CrossReferenceResult> ResolveReview(const std::string& review_id, bool same_person,
+                                                     const std::string& reason);
+
+  struct Explanation {
+    Score score;
+    Decision decision;
+    Guard guard = Guard::kNone;
+    // "manual link" / "manual unlink" when an operator decided the pair.
+    std::string manual;
+  };
+  // How the engine scores a pair of registrations. Errors: NotFound.
+  absl::StatusOr<Explanation> Explain(const RegistrationRef& a, const RegistrationRef& b) const;
+
  private:
   PatientIndex(store::KvStore* store, Clock* clock, const IndexOptions& options);
   absl::Status Load();
@@ -111,6 +145,12 @@ class PatientIndex {
     PreparedPerson prepared;
   };
   void AddToBlocks(const Cached* entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves every member of `from_euid` to `to_euid` in `batch` and the cache.
+  absl::Status MoveCluster(const std::string& from_euid, const std::string& to_euid,
+                           store::WriteBatch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RecordDecision(const RegistrationRef& a, const RegistrationRef& b, bool same_person,
+                              const std::string& reason, store::WriteBatch* batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveFromBlocks(const Cached* entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   store::KvStore* const store_;
@@ -124,6 +164,9 @@ class PatientIndex {
   // stable). Kept in memory only and rebuilt at open: it is derived from the stored
   // registrations, and scanning it costs a fraction of LevelDB prefix scans.
   absl::flat_hash_map<std::string, std::vector<const Cached*>> blocks_ ABSL_GUARDED_BY(mu_);
+  // Operator decisions by pair key ("orgA\nlocalA\norgB\nlocalB", ordered): true =
+  // linked, false = kept apart.
+  absl::flat_hash_map<std::string, bool> manual_ ABSL_GUARDED_BY(mu_);
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
 };
 

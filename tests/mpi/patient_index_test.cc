@@ -159,6 +159,74 @@ TEST_F(PatientIndexTest, RemoveDropsTheRegistration) {
   EXPECT_THAT(index_->Remove("org-a", "A1"), StatusIs(absl::StatusCode::kNotFound));
 }
 
+TEST_F(PatientIndexTest, ManualUnlinkSticksThroughReRegistrationAndRestart) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
+  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", Jane()));
+  ASSERT_EQ(a.euid, b.euid);
+  EXPECT_THAT(index_->Unlink({"org-a", "A1"}, {"org-b", "B1"}, ""),
+              StatusIs(absl::StatusCode::kInvalidArgument));  // a reason is required
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult apart,
+                       index_->Unlink({"org-a", "A1"}, {"org-b", "B1"}, "different mothers"));
+  EXPECT_NE(apart.euid, a.euid);
+  ASSERT_OK_AND_ASSIGN(RegisterResult again, index_->Register("org-b", "B1", Jane()));
+  EXPECT_NE(again.euid, a.euid) << "automatic matching undid an operator's unlink";
+  Reopen();
+  ASSERT_OK_AND_ASSIGN(RegisterResult after, index_->Register("org-b", "B1", Jane()));
+  EXPECT_NE(after.euid, a.euid);
+  ASSERT_OK_AND_ASSIGN(auto e, index_->Explain({"org-a", "A1"}, {"org-b", "B1"}));
+  EXPECT_EQ(e.manual, "manual unlink");
+}
+
+TEST_F(PatientIndexTest, ManualLinkSticksThroughReRegistration) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
+  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", Bob()));
+  ASSERT_NE(a.euid, b.euid);
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult linked,
+                       index_->Link({"org-a", "A1"}, {"org-b", "B1"}, "name change documented"));
+  EXPECT_EQ(linked.euid, a.euid);
+  EXPECT_EQ(linked.registrations.size(), 2u);
+  ASSERT_OK_AND_ASSIGN(RegisterResult again, index_->Register("org-b", "B1", Bob()));
+  EXPECT_EQ(again.euid, a.euid);
+  EXPECT_THAT(index_->Link({"org-a", "A1"}, {"org-x", "X1"}, "r"),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(PatientIndexTest, ReviewItemsAreListedAndResolved) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
+  ASSERT_OK_AND_ASSIGN(RegisterResult dup, index_->Register("org-a", "A2", Jane()));
+  ASSERT_EQ(dup.grade, Grade::kProbable);
+  auto find =
+      [&](const std::vector<PatientIndex::ReviewItem>& items) -> const PatientIndex::ReviewItem* {
+    for (const auto& item : items) {
+      if (item.review_id == dup.review_id) return &item;
+    }
+    return nullptr;
+  };
+  ASSERT_OK_AND_ASSIGN(auto items, index_->ListReviews());
+  const PatientIndex::ReviewItem* item = find(items);
+  ASSERT_NE(item, nullptr);
+  EXPECT_EQ(item->a.local_id, "A2");
+  EXPECT_EQ(item->b.local_id, "A1");
+  ASSERT_OK_AND_ASSIGN(
+      CrossReferenceResult merged,
+      index_->ResolveReview(dup.review_id, /*same_person=*/true, "duplicate chart"));
+  EXPECT_EQ(merged.registrations.size(), 2u);
+  ASSERT_OK_AND_ASSIGN(items, index_->ListReviews());
+  EXPECT_EQ(find(items), nullptr);
+  EXPECT_THAT(index_->ResolveReview(dup.review_id, true, "again"),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(PatientIndexTest, ExplainShowsEveryFieldAndWhatDecided) {
+  ASSERT_THAT(index_->Register("org-a", "A1", Jane()), IsOk());
+  ASSERT_THAT(index_->Register("org-b", "B1", Bob()), IsOk());
+  ASSERT_OK_AND_ASSIGN(auto e, index_->Explain({"org-a", "A1"}, {"org-b", "B1"}));
+  EXPECT_EQ(e.score.fields.size(), static_cast<size_t>(kFieldCount));
+  EXPECT_LT(e.score.total, 0);
+  EXPECT_STREQ(e.decision.decided_by, "below lower threshold");
+  EXPECT_TRUE(e.manual.empty());
+}
+
 TEST_F(PatientIndexTest, BadRegistrationsAreRefused) {
   EXPECT_THAT(index_->Register("", "A1", Jane()), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(index_->Register("org-a", "", Jane()), StatusIs(absl::StatusCode::kInvalidArgument));
