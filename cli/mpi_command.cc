@@ -13,8 +13,10 @@
 #include "cli/command.h"
 #include "cli/flags.h"
 #include "cli/json.h"
+#include "cli/rpc_command.h"
 #include "mpi/match/engine.h"
 #include "mpi/match/evaluation.h"
+#include "proto/hie/v1/mpi.grpc.pb.h"
 
 namespace hie::cli {
 namespace {
@@ -196,12 +198,231 @@ int RunEvaluate(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// "ORG/LOCAL" -> LocalPatientRef.
+bool ParseRef(const std::string& text, hie::v1::LocalPatientRef* out) {
+  size_t slash = text.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == text.size()) return false;
+  out->set_org_id(text.substr(0, slash));
+  out->set_local_id(text.substr(slash + 1));
+  return true;
+}
+
+void PrintCluster(const hie::v1::CrossReference& x) {
+  std::cout << "EUID " << x.euid() << "\n";
+  for (const auto& r : x.registrations()) {
+    std::cout << "  " << r.patient().org_id() << "/" << r.patient().local_id() << "\n";
+  }
+}
+
+int RunXref(const std::vector<std::string>& args) {
+  std::string patient, euid;
+  return RunRpcCommand<hie::v1::MasterPatientIndex>(
+      args, "mpi xref", "hiectl mpi xref (--patient ORG/LOCAL | --euid EUID) [--json]",
+      "The person a registration belongs to and every registration linked to it.",
+      "hiectl mpi xref --profile operator.profile --target 127.0.0.1:41001 --patient org-a/123",
+      [&](FlagSet& flags) {
+        flags.String("patient", &patient, "ORG/LOCAL", "a registration");
+        flags.String("euid", &euid, "EUID", "or an enterprise id");
+      },
+      [&](hie::v1::MasterPatientIndex::Stub& stub, grpc::ClientContext& context, bool json,
+          const std::string& target) {
+        hie::v1::GetCrossReferenceRequest request;
+        if (!euid.empty() && patient.empty()) {
+          request.set_euid(euid);
+        } else if (euid.empty() && ParseRef(patient, request.mutable_local())) {
+        } else {
+          return UsageError("mpi xref",
+                            absl::InvalidArgumentError("give --patient ORG/LOCAL or --euid EUID"));
+        }
+        hie::v1::CrossReference response;
+        grpc::Status status = stub.GetCrossReference(&context, request, &response);
+        if (!status.ok()) return FailRpc(status, target);
+        if (json) {
+          std::cout << ToJson(response) << "\n";
+        } else {
+          PrintCluster(response);
+        }
+        return kExitOk;
+      });
+}
+
+int RunLinkOrUnlink(const std::vector<std::string>& args, bool link) {
+  std::string a, b, reason;
+  const std::string verb = link ? "link" : "unlink";
+  return RunRpcCommand<hie::v1::MasterPatientIndex>(
+      args, "mpi " + verb,
+      absl::StrCat("hiectl mpi ", verb, " --a ORG/LOCAL --b ORG/LOCAL --reason TEXT [--json]"),
+      link ? "Operator: the two registrations are one person (b's whole cluster joins a's).\n"
+             "The decision sticks: automatic matching never undoes it."
+           : "Operator: the two registrations are different people (b leaves a's cluster).\n"
+             "The decision sticks: automatic matching never rejoins them.",
+      absl::StrCat("hiectl mpi ", verb,
+                   " --profile operator.profile --target 127.0.0.1:41001 --a org-a/123 "
+                   "--b org-b/9 --reason \"checked with the patient\""),
+      [&](FlagSet& flags) {
+        flags.String("a", &a, "ORG/LOCAL", "first registration (required)");
+        flags.String("b", &b, "ORG/LOCAL", "second registration (required)");
+        flags.String("reason", &reason, "TEXT", "why, for the record (required)");
+      },
+      [&](hie::v1::MasterPatientIndex::Stub& stub, grpc::ClientContext& context, bool json,
+          const std::string& target) {
+        hie::v1::LocalPatientRef ra, rb;
+        if (!ParseRef(a, &ra) || !ParseRef(b, &rb) || reason.empty()) {
+          return UsageError("mpi " + verb, absl::InvalidArgumentError(
+                                               "--a, --b (ORG/LOCAL) and --reason are required"));
+        }
+        hie::v1::LinkResponse response;
+        grpc::Status status;
+        if (link) {
+          hie::v1::LinkRequest request;
+          *request.mutable_a() = ra;
+          *request.mutable_b() = rb;
+          request.set_reason(reason);
+          status = stub.Link(&context, request, &response);
+        } else {
+          hie::v1::UnlinkRequest request;
+          *request.mutable_a() = ra;
+          *request.mutable_b() = rb;
+          request.set_reason(reason);
+          status = stub.Unlink(&context, request, &response);
+        }
+        if (!status.ok()) return FailRpc(status, target);
+        if (json) {
+          std::cout << ToJson(response) << "\n";
+        } else {
+          for (const auto& x : response.clusters()) PrintCluster(x);
+        }
+        return kExitOk;
+      });
+}
+
+int RunReviews(const std::vector<std::string>& args) {
+  return RunRpcCommand<hie::v1::MasterPatientIndex>(
+      args, "mpi reviews", "hiectl mpi reviews [--json]",
+      "Operator: the pairs waiting for a decision (probable matches, two local ids of one\n"
+      "organisation that matched, guarded pairs). Decide each with `hiectl mpi resolve`.",
+      "hiectl mpi reviews --profile operator.profile --target 127.0.0.1:41001", [](FlagSet&) {},
+      [&](hie::v1::MasterPatientIndex::Stub& stub, grpc::ClientContext& context, bool json,
+          const std::string& target) {
+        hie::v1::ListReviewsRequest request;
+        request.set_page_size(500);
+        hie::v1::ListReviewsResponse response;
+        grpc::Status status = stub.ListReviews(&context, request, &response);
+        if (!status.ok()) return FailRpc(status, target);
+        if (json) {
+          std::cout << ToJson(response) << "\n";
+          return kExitOk;
+        }
+        for (const auto& item : response.items()) {
+          std::cout << absl::StrFormat("%s  %s/%s ~ %s/%s  score %.1f  (%s)\n", item.review_id(),
+                                       item.a().org_id(), item.a().local_id(), item.b().org_id(),
+                                       item.b().local_id(), item.score(), item.reason());
+        }
+        std::cout << response.total_open() << " open\n";
+        return kExitOk;
+      });
+}
+
+int RunResolve(const std::vector<std::string>& args) {
+  std::string id, decision, reason;
+  return RunRpcCommand<hie::v1::MasterPatientIndex>(
+      args, "mpi resolve",
+      "hiectl mpi resolve --review ID --decision link|keep-apart --reason TEXT [--json]",
+      "Operator: decides a review item. The decision is recorded as a manual link or\n"
+      "unlink, which automatic matching never undoes.",
+      "hiectl mpi resolve --profile operator.profile --target 127.0.0.1:41001 --review "
+      "3f2a9c0d1e4b5a67 --decision keep-apart --reason \"twins\"",
+      [&](FlagSet& flags) {
+        flags.String("review", &id, "ID", "the review item (required)");
+        flags.String("decision", &decision, "D", "link or keep-apart (required)");
+        flags.String("reason", &reason, "TEXT", "why (required)");
+      },
+      [&](hie::v1::MasterPatientIndex::Stub& stub, grpc::ClientContext& context, bool json,
+          const std::string& target) {
+        hie::v1::ResolveReviewRequest request;
+        if (decision == "link") {
+          request.set_decision(hie::v1::ResolveReviewRequest::DECISION_LINK);
+        } else if (decision == "keep-apart") {
+          request.set_decision(hie::v1::ResolveReviewRequest::DECISION_KEEP_APART);
+        } else {
+          return UsageError("mpi resolve",
+                            absl::InvalidArgumentError("--decision must be link or keep-apart"));
+        }
+        if (id.empty() || reason.empty()) {
+          return UsageError("mpi resolve",
+                            absl::InvalidArgumentError("--review and --reason are required"));
+        }
+        request.set_review_id(id);
+        request.set_reason(reason);
+        hie::v1::ResolveReviewResponse response;
+        grpc::Status status = stub.ResolveReview(&context, request, &response);
+        if (!status.ok()) return FailRpc(status, target);
+        if (json) {
+          std::cout << ToJson(response) << "\n";
+        } else {
+          for (const auto& x : response.clusters()) PrintCluster(x);
+        }
+        return kExitOk;
+      });
+}
+
+int RunExplain(const std::vector<std::string>& args) {
+  std::string a, b;
+  return RunRpcCommand<hie::v1::MasterPatientIndex>(
+      args, "mpi explain", "hiectl mpi explain --a ORG/LOCAL --b ORG/LOCAL [--json]",
+      "Operator: how the matcher scores a pair: each field's comparison level and weight,\n"
+      "the total, the thresholds, and what decided (a threshold, a guard, a manual\n"
+      "decision).",
+      "hiectl mpi explain --profile operator.profile --target 127.0.0.1:41001 --a org-a/123 "
+      "--b org-b/9",
+      [&](FlagSet& flags) {
+        flags.String("a", &a, "ORG/LOCAL", "first registration (required)");
+        flags.String("b", &b, "ORG/LOCAL", "second registration (required)");
+      },
+      [&](hie::v1::MasterPatientIndex::Stub& stub, grpc::ClientContext& context, bool json,
+          const std::string& target) {
+        hie::v1::ExplainMatchRequest request;
+        if (!ParseRef(a, request.mutable_a()) || !ParseRef(b, request.mutable_b())) {
+          return UsageError("mpi explain",
+                            absl::InvalidArgumentError("--a and --b (ORG/LOCAL) are required"));
+        }
+        hie::v1::MatchExplanation response;
+        grpc::Status status = stub.ExplainMatch(&context, request, &response);
+        if (!status.ok()) return FailRpc(status, target);
+        if (json) {
+          std::cout << ToJson(response) << "\n";
+          return kExitOk;
+        }
+        for (const auto& f : response.fields()) {
+          std::cout << absl::StrFormat("  %-12s %-10s %+6.1f\n", f.field(), f.level(), f.weight());
+        }
+        std::cout << absl::StrFormat("total %.1f (link at %.1f, review at %.1f): %s\n",
+                                     response.total(), response.upper_threshold(),
+                                     response.lower_threshold(), response.decided_by());
+        return kExitOk;
+      });
+}
+
 }  // namespace
 
 std::vector<Command> MpiCommands() {
-  return {{{"mpi", "evaluate"},
-           "run the MPI's matching engine over CSV registrations and score it",
-           RunEvaluate}};
+  return {
+      {{"mpi", "evaluate"},
+       "run the MPI's matching engine over CSV registrations and score it",
+       RunEvaluate},
+      {{"mpi", "xref"},
+       "the person a registration belongs to, and its other registrations",
+       RunXref},
+      {{"mpi", "link"},
+       "operator: two registrations are one person (sticks)",
+       [](const std::vector<std::string>& a) { return RunLinkOrUnlink(a, true); }},
+      {{"mpi", "unlink"},
+       "operator: two registrations are different people (sticks)",
+       [](const std::vector<std::string>& a) { return RunLinkOrUnlink(a, false); }},
+      {{"mpi", "reviews"}, "operator: matches waiting for a decision", RunReviews},
+      {{"mpi", "resolve"}, "operator: decide a review item", RunResolve},
+      {{"mpi", "explain"}, "operator: how the matcher scores a pair", RunExplain},
+  };
 }
 
 }  // namespace hie::cli

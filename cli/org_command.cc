@@ -8,8 +8,8 @@
 #include "cli/command.h"
 #include "cli/connection.h"
 #include "cli/flags.h"
+#include "cli/rpc_command.h"
 #include "common/grpc/status_convert.h"
-#include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
 #include "proto/hie/v1/directory.grpc.pb.h"
 
@@ -17,14 +17,6 @@ namespace hie::cli {
 namespace {
 
 using hie::v1::Organization;
-
-std::string ToJson(const google::protobuf::Message& message) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
-  return out;
-}
 
 std::string StateName(Organization::State state) {
   switch (state) {
@@ -43,39 +35,15 @@ void PrintOrg(const Organization& org) {
                                org.sensitive() ? " [sensitive]" : "");
 }
 
-// Runs one directory call: parses the common flags, connects, calls `rpc`, prints.
-// `add_flags` registers the command's own flags; `rpc` returns the grpc status.
 template <typename AddFlags, typename Rpc>
 int RunDirectoryCall(const std::vector<std::string>& args, const std::string& name,
                      const std::string& usage, const std::string& description,
                      const std::string& example, AddFlags add_flags, Rpc rpc) {
-  ConnectionFlags connection_flags;
-  bool json = false;
-  FlagSet flags(usage, description, example);
-  AddConnectionFlags(flags, &connection_flags);
-  flags.Bool("json", &json, "print one JSON document on stdout");
-  add_flags(flags);
-  if (absl::Status s = flags.Parse(args, nullptr); !s.ok()) return UsageError(name, s);
-  if (flags.help_requested()) {
-    std::cout << flags.Help();
-    return kExitOk;
-  }
-  absl::StatusOr<Connection> connection = Connect(connection_flags);
-  if (!connection.ok()) {
-    return connection.status().code() == absl::StatusCode::kInvalidArgument
-               ? UsageError(name, connection.status())
-               : Fail(connection.status());
-  }
-  auto stub = hie::v1::Directory::NewStub(connection->channel);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::milliseconds(connection->timeout_ms));
-  return rpc(*stub, context, json, connection->target);
+  return RunRpcCommand<hie::v1::Directory>(args, name, usage, description, example, add_flags, rpc);
 }
 
 int Finish(const grpc::Status& status, const std::string& target) {
-  absl::Status s = FromGrpcStatus(status);
-  return Fail(absl::Status(s.code(), absl::StrCat(target, ": ", s.message())));
+  return FailRpc(status, target);
 }
 
 int PrintOne(const grpc::Status& status, const Organization& org, bool json,

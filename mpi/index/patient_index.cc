@@ -228,7 +228,17 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
 
   Decision decision;
   if (best != nullptr) decision = Decide(best_score, best_guard, options_.thresholds);
+  // Two local ids of one organisation are never linked automatically, directly or
+  // through the person the best match belongs to.
   bool same_org = best != nullptr && best->org_id == org_id;
+  if (best != nullptr && !same_org && decision.grade == Grade::kCertain) {
+    auto cluster = CrossReferenceByEuid(best->euid);
+    if (cluster.ok()) {
+      for (const RegistrationRef& member : cluster->registrations) {
+        if (member.org_id == org_id && member.local_id != local_id) same_org = true;
+      }
+    }
+  }
   std::string euid;
   store::WriteBatch batch;
   result.grade = Grade::kCertain;

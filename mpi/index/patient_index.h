@@ -93,6 +93,7 @@ class PatientIndex {
 
   // Registrations in the index.
   int64_t size() const;
+  const Thresholds& thresholds() const { return options_.thresholds; }
 
   // Operator decisions. They stick: automatic matching (a later registration, a
   // re-registration) never undoes them.

@@ -146,6 +146,109 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::GetCrossReference(
   return reactor;
 }
 
+namespace {
+
+RegistrationRef Ref(const hie::v1::LocalPatientRef& r) { return {r.org_id(), r.local_id()}; }
+
+void FillCrossReference(const CrossReferenceResult& xref, hie::v1::CrossReference* out) {
+  out->set_euid(xref.euid);
+  for (const auto& r : xref.registrations) {
+    auto* linked = out->add_registrations();
+    linked->mutable_patient()->set_org_id(r.org_id);
+    linked->mutable_patient()->set_local_id(r.local_id);
+    linked->set_grade(hie::v1::MATCH_GRADE_CERTAIN);
+  }
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* MasterPatientIndexService::Link(grpc::CallbackServerContext* context,
+                                                          const hie::v1::LinkRequest* request,
+                                                          hie::v1::LinkResponse* response) {
+  return Answer(
+      context->DefaultReactor(),
+      state_->index->Link(Ref(request->a()), Ref(request->b()), request->reason()),
+      [&](const CrossReferenceResult& x) { FillCrossReference(x, response->add_clusters()); });
+}
+
+grpc::ServerUnaryReactor* MasterPatientIndexService::Unlink(grpc::CallbackServerContext* context,
+                                                            const hie::v1::UnlinkRequest* request,
+                                                            hie::v1::LinkResponse* response) {
+  return Answer(
+      context->DefaultReactor(),
+      state_->index->Unlink(Ref(request->a()), Ref(request->b()), request->reason()),
+      [&](const CrossReferenceResult& x) { FillCrossReference(x, response->add_clusters()); });
+}
+
+grpc::ServerUnaryReactor* MasterPatientIndexService::ListReviews(
+    grpc::CallbackServerContext* context, const hie::v1::ListReviewsRequest* request,
+    hie::v1::ListReviewsResponse* response) {
+  int page_size = request->page_size() == 0 ? 50 : request->page_size();
+  if (page_size < 1 || page_size > 500) {
+    return Answer(context->DefaultReactor(),
+                  absl::StatusOr<int>(absl::InvalidArgumentError("page_size must be 1-500")),
+                  [](int) {});
+  }
+  return Answer(context->DefaultReactor(), state_->index->ListReviews(),
+                [&](const std::vector<PatientIndex::ReviewItem>& items) {
+                  response->set_total_open(static_cast<int64_t>(items.size()));
+                  for (const auto& item : items) {
+                    if (!request->page_token().empty() && item.review_id <= request->page_token()) {
+                      continue;
+                    }
+                    if (response->items_size() == page_size) {
+                      response->set_next_page_token(response->items(page_size - 1).review_id());
+                      break;
+                    }
+                    auto* out = response->add_items();
+                    out->set_review_id(item.review_id);
+                    out->mutable_a()->set_org_id(item.a.org_id);
+                    out->mutable_a()->set_local_id(item.a.local_id);
+                    out->mutable_b()->set_org_id(item.b.org_id);
+                    out->mutable_b()->set_local_id(item.b.local_id);
+                    out->set_score(item.score);
+                    out->set_reason(item.a.org_id == item.b.org_id ? "same organisation"
+                                                                   : "between thresholds");
+                  }
+                });
+}
+
+grpc::ServerUnaryReactor* MasterPatientIndexService::ResolveReview(
+    grpc::CallbackServerContext* context, const hie::v1::ResolveReviewRequest* request,
+    hie::v1::ResolveReviewResponse* response) {
+  if (request->decision() == hie::v1::ResolveReviewRequest::DECISION_UNSPECIFIED) {
+    return Answer(context->DefaultReactor(),
+                  absl::StatusOr<int>(absl::InvalidArgumentError(
+                      "decision must be DECISION_LINK or DECISION_KEEP_APART")),
+                  [](int) {});
+  }
+  bool same = request->decision() == hie::v1::ResolveReviewRequest::DECISION_LINK;
+  return Answer(
+      context->DefaultReactor(),
+      state_->index->ResolveReview(request->review_id(), same, request->reason()),
+      [&](const CrossReferenceResult& x) { FillCrossReference(x, response->add_clusters()); });
+}
+
+grpc::ServerUnaryReactor* MasterPatientIndexService::ExplainMatch(
+    grpc::CallbackServerContext* context, const hie::v1::ExplainMatchRequest* request,
+    hie::v1::MatchExplanation* response) {
+  return Answer(context->DefaultReactor(),
+                state_->index->Explain(Ref(request->a()), Ref(request->b())),
+                [&](const PatientIndex::Explanation& e) {
+                  for (const auto& f : e.score.fields) {
+                    auto* out = response->add_fields();
+                    out->set_field(FieldName(f.field));
+                    out->set_level(LevelName(f.level));
+                    out->set_weight(f.weight);
+                  }
+                  response->set_total(e.score.total);
+                  response->set_upper_threshold(state_->index->thresholds().upper);
+                  response->set_lower_threshold(state_->index->thresholds().lower);
+                  response->set_grade(ToProto(e.decision.grade));
+                  response->set_decided_by(e.manual.empty() ? e.decision.decided_by : e.manual);
+                });
+}
+
 grpc::ServerUnaryReactor* DirectoryService::EnrollOrganization(
     grpc::CallbackServerContext* context, const hie::v1::EnrollOrganizationRequest* request,
     hie::v1::Organization* response) {

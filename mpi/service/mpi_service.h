@@ -38,6 +38,21 @@ class MasterPatientIndexService final : public hie::v1::MasterPatientIndex::Call
   grpc::ServerUnaryReactor* GetCrossReference(grpc::CallbackServerContext* context,
                                               const hie::v1::GetCrossReferenceRequest* request,
                                               hie::v1::CrossReference* response) override;
+  grpc::ServerUnaryReactor* Link(grpc::CallbackServerContext* context,
+                                 const hie::v1::LinkRequest* request,
+                                 hie::v1::LinkResponse* response) override;
+  grpc::ServerUnaryReactor* Unlink(grpc::CallbackServerContext* context,
+                                   const hie::v1::UnlinkRequest* request,
+                                   hie::v1::LinkResponse* response) override;
+  grpc::ServerUnaryReactor* ListReviews(grpc::CallbackServerContext* context,
+                                        const hie::v1::ListReviewsRequest* request,
+                                        hie::v1::ListReviewsResponse* response) override;
+  grpc::ServerUnaryReactor* ResolveReview(grpc::CallbackServerContext* context,
+                                          const hie::v1::ResolveReviewRequest* request,
+                                          hie::v1::ResolveReviewResponse* response) override;
+  grpc::ServerUnaryReactor* ExplainMatch(grpc::CallbackServerContext* context,
+                                         const hie::v1::ExplainMatchRequest* request,
+                                         hie::v1::MatchExplanation* response) override;
 
  private:
   std::shared_ptr<MpiState> state_;

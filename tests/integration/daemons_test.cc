@@ -454,6 +454,51 @@ TEST_F(DaemonsTest, HiectlOrgManagesTheDirectory) {
   EXPECT_EQ(usage.exit_code, 2);
 }
 
+// The operator's matching decisions through hiectl mpi against the real hie-mpi:
+// the review queue, resolving an item, an unlink that sticks, explain, and a practice
+// refused the operator's commands.
+TEST_F(DaemonsTest, HiectlMpiReviewsLinksAndExplains) {
+  int port = StartDaemon("mpi");
+  Enroll(port, "org-a");
+  Enroll(port, "org-b");
+  auto a = MpiAs("node-a", port);
+  auto b = MpiAs("node-b", port);
+  hie::v1::RegisterPatientResponse r1, r2, r3;
+  ASSERT_TRUE(Register(a.get(), "A1", Jane(), &r1).ok());
+  ASSERT_TRUE(Register(b.get(), "B1", Jane(), &r2).ok());
+  ASSERT_TRUE(Register(a.get(), "A2", Jane(), &r3).ok());  // same org: to review
+  ASSERT_EQ(r1.euid(), r2.euid());
+  ASSERT_EQ(r3.grade(), hie::v1::MATCH_GRADE_PROBABLE);
+
+  CommandResult reviews = HiectlAs("operator", port, {"mpi", "reviews", "--json"});
+  ASSERT_EQ(reviews.exit_code, 0) << reviews.err;
+  EXPECT_THAT(reviews.out, HasSubstr(r3.review_id()));
+  CommandResult resolved = HiectlAs("operator", port,
+                                    {"mpi", "resolve", "--review", r3.review_id(), "--decision",
+                                     "keep-apart", "--reason", "two charts, two people"});
+  ASSERT_EQ(resolved.exit_code, 0) << resolved.err;
+
+  CommandResult unlinked = HiectlAs(
+      "operator", port, {"mpi", "unlink", "--a", "org-a/A1", "--b", "org-b/B1", "--reason", "x"});
+  ASSERT_EQ(unlinked.exit_code, 0) << unlinked.err;
+  // Re-registering B1 does not undo the operator's decision.
+  ASSERT_TRUE(Register(b.get(), "B1", Jane(), &r2).ok());
+  EXPECT_NE(r2.euid(), r1.euid());
+  CommandResult explained =
+      HiectlAs("operator", port, {"mpi", "explain", "--a", "org-a/A1", "--b", "org-b/B1"});
+  ASSERT_EQ(explained.exit_code, 0) << explained.err;
+  EXPECT_THAT(explained.out, AllOf(HasSubstr("family_name"), HasSubstr("manual unlink")));
+  CommandResult xref =
+      HiectlAs("operator", port, {"mpi", "xref", "--patient", "org-a/A1", "--json"});
+  ASSERT_EQ(xref.exit_code, 0) << xref.err;
+  EXPECT_THAT(xref.out, AllOf(HasSubstr("A1"), Not(HasSubstr("B1"))));
+
+  CommandResult refused = HiectlAs(
+      "node-a", port, {"mpi", "link", "--a", "org-a/A1", "--b", "org-b/B1", "--reason", "me"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("may not call"));
+}
+
 TEST_F(DaemonsTest, UnimplementedRpcAnswersUnimplemented) {
   int port = StartDaemon("mpi");
   grpc::Status status = CallAs("node-a", port, "/hie.v1.MasterPatientIndex/SearchPatients");

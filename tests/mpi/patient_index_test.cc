@@ -101,6 +101,16 @@ TEST_F(PatientIndexTest, TwoLocalIdsOfOneOrganisationGoToReview) {
   EXPECT_FALSE(dup.review_id.empty());
 }
 
+TEST_F(PatientIndexTest, SameOrganisationIsNotLinkedThroughAnotherPractice) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
+  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", Jane()));
+  ASSERT_EQ(a.euid, b.euid);
+  // A2 matches B1 as well as A1: joining B1's person would link A1 and A2 too.
+  ASSERT_OK_AND_ASSIGN(RegisterResult dup, index_->Register("org-a", "A2", Jane()));
+  EXPECT_NE(dup.euid, a.euid);
+  EXPECT_EQ(dup.grade, Grade::kProbable);
+}
+
 TEST_F(PatientIndexTest, EvidencedTwinsAreNotLinked) {
   ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
   Person twin = Jane();
