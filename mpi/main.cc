@@ -21,7 +21,15 @@ const hie::DaemonDescription kDescription = {
         "  (hie.v1.MpiConfig)\n"
         "  server                    the listener: see the shared fields below\n"
         "  data_dir                  directory for the index (LevelDB) and TLS working files;\n"
-        "                            created mode 0700 if missing; one daemon per directory\n",
+        "                            created mode 0700 if missing; one daemon per directory\n"
+        "  matching {                how registrations are matched (scores are log2 weights;\n"
+        "                            `hiectl mpi explain` shows them, `hiectl mpi evaluate`\n"
+        "                            measures a setting on labelled data)\n"
+        "    auto_link_weight        link automatically at or above (default 16); raise for\n"
+        "                            fewer false links\n"
+        "    review_weight           review queue at or above (default 8; <= auto_link_weight)\n"
+        "    max_candidates_per_key  registrations scored per blocking key (default 100)\n"
+        "  }\n",
     .example_config = R"(# mpi.textproto
 server {
   listen_address: "127.0.0.1:41001"
@@ -50,7 +58,27 @@ int main(int argc, char** argv) {
         HIE_ASSIGN_OR_RETURN(plan.data_dir,
                              hie::ValidateDataDir(file, config.data_dir(), "data_dir"));
         plan.policy = hie::mpi::MpiAuthorizationPolicy();
-        plan.open_services = hie::mpi::OpenMpiServices;
+        hie::mpi::IndexOptions options;
+        const hie::v1::MatchingConfig& m = config.matching();
+        if (m.has_auto_link_weight()) {
+          if (m.auto_link_weight() < -50 || m.auto_link_weight() > 100) {
+            return file.FieldError("matching.auto_link_weight", "must be between -50 and 100");
+          }
+          options.thresholds.upper = m.auto_link_weight();
+        }
+        if (m.has_review_weight()) options.thresholds.lower = m.review_weight();
+        if (options.thresholds.lower > options.thresholds.upper) {
+          return file.FieldError("matching.review_weight", "must not exceed auto_link_weight");
+        }
+        if (m.has_max_candidates_per_key()) {
+          if (m.max_candidates_per_key() < 1 || m.max_candidates_per_key() > 10000) {
+            return file.FieldError("matching.max_candidates_per_key", "must be 1..10000");
+          }
+          options.max_candidates_per_key = m.max_candidates_per_key();
+        }
+        plan.open_services = [options](const std::string& data_dir) {
+          return hie::mpi::OpenMpiServices(data_dir, options);
+        };
         return plan;
       });
 }

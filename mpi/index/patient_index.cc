@@ -24,6 +24,7 @@ using store::KeyReader;
 //   E euid org local       -> ""        (members of a person)
 //   Q review-id            -> "orgA\nlocalA\norgB\nlocalB\nscore"
 //   M pair                 -> "link" | "unlink: reason" (operator decisions)
+//   A old-euid             -> surviving euid (after a merge)
 std::string RegistrationKey(const std::string& org, const std::string& local) {
   return KeyBuilder().AddString("R").AddString(org).AddString(local).Build();
 }
@@ -42,6 +43,9 @@ std::string RefKey(const std::string& org, const std::string& local) {
 // An unordered pair of registrations as one key.
 std::string PairKey(const std::string& x, const std::string& y) {
   return x < y ? absl::StrCat(x, "\n", y) : absl::StrCat(y, "\n", x);
+}
+std::string AliasKey(const std::string& euid) {
+  return KeyBuilder().AddString("A").AddString(euid).Build();
 }
 std::string ManualKey(const std::string& pair) {
   return KeyBuilder().AddString("M").AddString(pair).Build();
@@ -315,7 +319,14 @@ absl::Status PatientIndex::Remove(const std::string& org_id, const std::string& 
 }
 
 absl::StatusOr<CrossReferenceResult> PatientIndex::CrossReferenceByEuid(
-    const std::string& euid) const {
+    const std::string& requested) const {
+  // A merged-away EUID answers with the person it was merged into.
+  std::string euid = requested;
+  for (int hops = 0; hops < 8; ++hops) {
+    auto alias = store_->Get(AliasKey(euid));
+    if (!alias.ok()) break;
+    euid = *alias;
+  }
   CrossReferenceResult result;
   result.euid = euid;
   std::string prefix = MemberPrefix(euid);
@@ -475,6 +486,78 @@ absl::StatusOr<PatientIndex::Explanation> PatientIndex::Explain(const Registrati
   auto manual = manual_.find(PairKey(ita->first, itb->first));
   if (manual != manual_.end()) e.manual = manual->second ? "manual link" : "manual unlink";
   return e;
+}
+
+absl::StatusOr<CrossReferenceResult> PatientIndex::Merge(const std::string& from_euid,
+                                                         const std::string& into_euid,
+                                                         const std::string& reason) {
+  if (reason.empty()) return absl::InvalidArgumentError("a reason is required");
+  if (from_euid == into_euid)
+    return absl::InvalidArgumentError("cannot merge a person into itself");
+  absl::MutexLock lock(&mu_);
+  HIE_ASSIGN_OR_RETURN(CrossReferenceResult into, CrossReferenceByEuid(into_euid));
+  HIE_ASSIGN_OR_RETURN(CrossReferenceResult from, CrossReferenceByEuid(from_euid));
+  store::WriteBatch batch;
+  HIE_RETURN_IF_ERROR(MoveCluster(from.euid, into.euid, &batch));
+  batch.Put(AliasKey(from.euid), into.euid);
+  // The merge is an operator's link between the two persons: record it on a pair.
+  const RegistrationRef& x = into.registrations.front();
+  const RegistrationRef& y = from.registrations.front();
+  std::string pair = PairKey(RefKey(x.org_id, x.local_id), RefKey(y.org_id, y.local_id));
+  batch.Put(ManualKey(pair), absl::StrCat("link: merge: ", reason));
+  HIE_RETURN_IF_ERROR(store_->Write(batch));
+  for (auto& [key, entry] : cache_) {
+    if (entry.euid == from.euid) entry.euid = into.euid;
+  }
+  manual_[pair] = true;
+  return CrossReferenceByEuid(into.euid);
+}
+
+PatientIndex::SearchResult PatientIndex::Search(const Person& person, size_t max_results,
+                                                Grade min_grade) const {
+  SearchResult result;
+  PreparedPerson prepared = Prepare(person);
+  absl::MutexLock lock(&mu_);
+  absl::flat_hash_set<const Cached*> seen;
+  absl::flat_hash_map<std::string, Candidate> best_by_person;
+  for (const std::string& key : BlockingKeys(prepared)) {
+    auto block = blocks_.find(key);
+    if (block == blocks_.end()) continue;
+    size_t taken = 0;
+    for (auto it = block->second.rbegin(); it != block->second.rend(); ++it) {
+      if (taken++ == options_.max_candidates_per_key) {
+        result.candidates_truncated = true;
+        break;
+      }
+      if (!seen.insert(*it).second) continue;
+      const Cached* other = *it;
+      Comparison c = Compare(prepared, other->prepared);
+      Score score = model_.Evaluate(prepared, other->prepared, c, &frequencies_);
+      Decision d =
+          mpi::Decide(score.total, CheckGuards(prepared, other->prepared, c), options_.thresholds);
+      if (d.grade > min_grade) continue;  // grades order from certain to none
+      Candidate& slot = best_by_person[other->euid];
+      if (slot.euid.empty() || score.total > slot.score) {
+        slot = Candidate{other->euid, {other->org_id, other->local_id}, score.total, d.grade};
+      }
+    }
+  }
+  result.candidates_scored = seen.size();
+  for (auto& [euid, candidate] : best_by_person) result.candidates.push_back(std::move(candidate));
+  std::sort(result.candidates.begin(), result.candidates.end(),
+            [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
+  if (result.candidates.size() > max_results) result.candidates.resize(max_results);
+  return result;
+}
+
+absl::StatusOr<int64_t> PatientIndex::Version(const std::string& org_id,
+                                              const std::string& local_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = cache_.find(RefKey(org_id, local_id));
+  if (it == cache_.end()) {
+    return absl::NotFoundError(absl::StrCat("no registration ", org_id, "/", local_id));
+  }
+  return it->second.version;
 }
 
 }  // namespace hie::mpi

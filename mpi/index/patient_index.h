@@ -119,6 +119,31 @@ class PatientIndex {
   absl::StatusOr<CrossReferenceResult> ResolveReview(const std::string& review_id, bool same_person,
                                                      const std::string& reason);
 
+  // Merges the person `from_euid` into `into_euid`: every registration moves, and the
+  // old EUID keeps answering cross-references with the surviving one.
+  // Errors: NotFound for an unknown EUID; InvalidArgument without a reason.
+  absl::StatusOr<CrossReferenceResult> Merge(const std::string& from_euid,
+                                             const std::string& into_euid,
+                                             const std::string& reason);
+
+  struct Candidate {
+    std::string euid;
+    RegistrationRef best;  // the registration that scored highest
+    double score = 0;
+    Grade grade = Grade::kNone;
+  };
+  struct SearchResult {
+    std::vector<Candidate> candidates;  // best first, one per person
+    size_t candidates_scored = 0;
+    bool candidates_truncated = false;
+  };
+  // Demographic search: ranked persons whose registrations match `person`, at least
+  // `min_grade`, at most `max_results`. Nothing is registered.
+  SearchResult Search(const Person& person, size_t max_results, Grade min_grade) const;
+
+  // The version of a registration (1 on first registration). Errors: NotFound.
+  absl::StatusOr<int64_t> Version(const std::string& org_id, const std::string& local_id) const;
+
   struct Explanation {
     Score score;
     Decision decision;

@@ -162,6 +162,98 @@ void FillCrossReference(const CrossReferenceResult& xref, hie::v1::CrossReferenc
 
 }  // namespace
 
+grpc::ServerUnaryReactor* MasterPatientIndexService::UpdatePatient(
+    grpc::CallbackServerContext* context, const hie::v1::UpdatePatientRequest* request,
+    hie::v1::RegisterPatientResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  absl::StatusOr<Peer> peer = ActivePeer(*context, *state_->directory);
+  if (!peer.ok()) {
+    reactor->Finish(ToGrpcStatus(peer.status()));
+    return reactor;
+  }
+  absl::StatusOr<int64_t> version = state_->index->Version(peer->org_id, request->local_id());
+  if (version.ok() && request->expected_version() != 0 && *version != request->expected_version()) {
+    version = absl::AbortedError(absl::StrCat("registration is at version ", *version, ", not ",
+                                              request->expected_version()));
+  }
+  if (!version.ok()) {
+    reactor->Finish(ToGrpcStatus(version.status()));
+    return reactor;
+  }
+  // A race with another update between the check and the write leaves the later
+  // write standing, as an unconditional update would.
+  absl::StatusOr<RegisterResult> result = state_->index->Register(
+      peer->org_id, request->local_id(), PersonFromDemographics(request->demographics()));
+  return Answer(reactor, result, [&](const RegisterResult& r) {
+    response->set_euid(r.euid);
+    response->set_version(r.version);
+    response->set_grade(ToProto(r.grade));
+    response->set_score(r.score);
+    response->set_review_id(r.review_id);
+  });
+}
+
+grpc::ServerUnaryReactor* MasterPatientIndexService::SearchPatients(
+    grpc::CallbackServerContext* context, const hie::v1::SearchPatientsRequest* request,
+    hie::v1::SearchPatientsResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  absl::StatusOr<Peer> peer = ActivePeer(*context, *state_->directory);
+  if (!peer.ok()) {
+    reactor->Finish(ToGrpcStatus(peer.status()));
+    return reactor;
+  }
+  int max = request->max_results() == 0 ? 10 : request->max_results();
+  if (max < 1 || max > 100) {
+    reactor->Finish(ToGrpcStatus(absl::InvalidArgumentError("max_results must be 1-100")));
+    return reactor;
+  }
+  Person person = PersonFromDemographics(request->demographics());
+  if (person.given.empty() && person.family.empty()) {
+    reactor->Finish(ToGrpcStatus(absl::InvalidArgumentError("demographics need a name")));
+    return reactor;
+  }
+  Grade min_grade = Grade::kPossible;
+  switch (request->min_grade()) {
+    case hie::v1::MATCH_GRADE_CERTAIN:
+      min_grade = Grade::kCertain;
+      break;
+    case hie::v1::MATCH_GRADE_PROBABLE:
+      min_grade = Grade::kProbable;
+      break;
+    default:
+      break;
+  }
+  PatientIndex::SearchResult found =
+      state_->index->Search(person, static_cast<size_t>(max), min_grade);
+  response->set_candidates_scored(static_cast<int32_t>(found.candidates_scored));
+  response->set_candidates_truncated(found.candidates_truncated);
+  for (const auto& c : found.candidates) {
+    auto* out = response->add_candidates();
+    out->set_euid(c.euid);
+    out->set_score(c.score);
+    out->set_grade(ToProto(c.grade));
+    // Names and birth date only: a search reveals candidates, never their holders.
+    auto stored = state_->index->GetPerson(c.best.org_id, c.best.local_id);
+    if (stored.ok()) {
+      hie::v1::Demographics d = DemographicsFromPerson(*stored);
+      auto* shown = out->mutable_demographics();
+      *shown->mutable_names() = d.names();
+      *shown->mutable_birth_date() = d.birth_date();
+    }
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MasterPatientIndexService::Merge(grpc::CallbackServerContext* context,
+                                                           const hie::v1::MergeRequest* request,
+                                                           hie::v1::LinkResponse* response) {
+  return Answer(
+      context->DefaultReactor(),
+      state_->index->Merge(request->from_euid(), request->into_euid(), request->reason()),
+      [&](const CrossReferenceResult& x) { FillCrossReference(x, response->add_clusters()); });
+}
+
 grpc::ServerUnaryReactor* MasterPatientIndexService::Link(grpc::CallbackServerContext* context,
                                                           const hie::v1::LinkRequest* request,
                                                           hie::v1::LinkResponse* response) {

@@ -32,6 +32,15 @@ class MasterPatientIndexService final : public hie::v1::MasterPatientIndex::Call
   grpc::ServerUnaryReactor* RegisterPatient(grpc::CallbackServerContext* context,
                                             const hie::v1::RegisterPatientRequest* request,
                                             hie::v1::RegisterPatientResponse* response) override;
+  grpc::ServerUnaryReactor* UpdatePatient(grpc::CallbackServerContext* context,
+                                          const hie::v1::UpdatePatientRequest* request,
+                                          hie::v1::RegisterPatientResponse* response) override;
+  grpc::ServerUnaryReactor* SearchPatients(grpc::CallbackServerContext* context,
+                                           const hie::v1::SearchPatientsRequest* request,
+                                           hie::v1::SearchPatientsResponse* response) override;
+  grpc::ServerUnaryReactor* Merge(grpc::CallbackServerContext* context,
+                                  const hie::v1::MergeRequest* request,
+                                  hie::v1::LinkResponse* response) override;
   grpc::ServerUnaryReactor* RemovePatient(grpc::CallbackServerContext* context,
                                           const hie::v1::RemovePatientRequest* request,
                                           hie::v1::RemovePatientResponse* response) override;

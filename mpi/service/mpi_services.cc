@@ -44,7 +44,7 @@ std::shared_ptr<const AuthorizationPolicy> MpiAuthorizationPolicy() {
 }
 
 absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenMpiServices(
-    const std::string& data_dir) {
+    const std::string& data_dir, const IndexOptions& options) {
   auto state = std::make_shared<MpiState>();
   auto store = store::KvStore::Open(data_dir + "/index");
   if (!store.ok()) return store.status();
@@ -52,7 +52,7 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenMpiServices(
   auto directory = Directory::Open(state->store.get(), Clock::Real());
   if (!directory.ok()) return directory.status();
   state->directory = std::move(*directory);
-  auto index = PatientIndex::Open(state->store.get(), Clock::Real(), IndexOptions{});
+  auto index = PatientIndex::Open(state->store.get(), Clock::Real(), options);
   if (!index.ok()) return index.status();
   state->index = std::move(*index);
   std::vector<std::unique_ptr<grpc::Service>> services;

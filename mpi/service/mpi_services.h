@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "common/grpc/authorization.h"
 #include "grpcpp/impl/service_type.h"
+#include "mpi/index/patient_index.h"
 
 namespace hie::mpi {
 
@@ -19,7 +20,7 @@ std::shared_ptr<const AuthorizationPolicy> MpiAuthorizationPolicy();
 // RPCs not yet implemented answer UNIMPLEMENTED. Errors: those of opening the store
 // (FailedPrecondition if in use, DataLoss if corrupt).
 absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenMpiServices(
-    const std::string& data_dir);
+    const std::string& data_dir, const IndexOptions& options = {});
 
 }  // namespace hie::mpi
 

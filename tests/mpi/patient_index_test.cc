@@ -237,6 +237,39 @@ TEST_F(PatientIndexTest, ExplainShowsEveryFieldAndWhatDecided) {
   EXPECT_TRUE(e.manual.empty());
 }
 
+TEST_F(PatientIndexTest, MergeMovesAPersonAndKeepsTheOldEuidResolvable) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
+  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", Bob()));
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult merged, index_->Merge(b.euid, a.euid, "same person"));
+  EXPECT_EQ(merged.euid, a.euid);
+  EXPECT_EQ(merged.registrations.size(), 2u);
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult via_old, index_->CrossReferenceByEuid(b.euid));
+  EXPECT_EQ(via_old.euid, a.euid);
+  ASSERT_OK_AND_ASSIGN(RegisterResult again, index_->Register("org-b", "B1", Bob()));
+  EXPECT_EQ(again.euid, a.euid);  // a merge is a manual decision: it sticks
+  EXPECT_THAT(index_->Merge("nope", a.euid, "r"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(PatientIndexTest, SearchRanksPersonsWithoutRegistering) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
+  int64_t size = index_->size();
+  Person query;
+  query.given = {"Jane"};
+  query.family = "Oyelaran";
+  query.birth_date = {1984, 6, 2};
+  PatientIndex::SearchResult found = index_->Search(query, 5, Grade::kPossible);
+  ASSERT_FALSE(found.candidates.empty());
+  EXPECT_EQ(found.candidates[0].euid, a.euid);
+  EXPECT_EQ(found.candidates[0].best.local_id, "A1");
+  for (size_t i = 1; i < found.candidates.size(); ++i) {
+    EXPECT_GE(found.candidates[i - 1].score, found.candidates[i].score);
+  }
+  EXPECT_LE(found.candidates.size(), 5u);
+  EXPECT_EQ(index_->size(), size);
+  ASSERT_OK_AND_ASSIGN(int64_t version, index_->Version("org-a", "A1"));
+  EXPECT_EQ(version, 1);
+}
+
 TEST_F(PatientIndexTest, BadRegistrationsAreRefused) {
   EXPECT_THAT(index_->Register("", "A1", Jane()), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(index_->Register("org-a", "", Jane()), StatusIs(absl::StatusCode::kInvalidArgument));
