@@ -37,6 +37,7 @@ std::vector<Command> CaCommands();
 std::vector<Command> HealthCommands();
 std::vector<Command> MpiCommands();
 std::vector<Command> OrgCommands();
+std::vector<Command> AuditCommands();
 
 }  // namespace hie::cli
 

@@ -47,6 +47,25 @@ absl::StatusOr<Peer> ActivePeer(const grpc::CallbackServerContext& context,
   return peer;
 }
 
+// Records an operator's decision or a membership change in the MPI's audit chain.
+absl::Status Audit(const MpiState& state, const grpc::CallbackServerContext& context,
+                   hie::v1::AuditAction action, const std::string& outcome,
+                   const std::string& detail, const hie::v1::LocalPatientRef* patient,
+                   const std::string& euid) {
+  absl::StatusOr<Peer> peer = PeerFromContext(context);
+  if (!peer.ok()) return peer.status();
+  hie::v1::AuditEntry entry;
+  entry.set_action(action);
+  entry.set_actor_org(peer->org_id);
+  entry.mutable_user()->set_user_id(peer->name);
+  entry.mutable_user()->set_role(std::string(pki::RoleName(peer->role)));
+  if (patient != nullptr) *entry.mutable_patient() = *patient;
+  entry.set_euid(euid);
+  entry.set_outcome(outcome);
+  entry.set_detail(detail);
+  return state.audit->Append(std::move(entry)).status();
+}
+
 // Finishes `reactor` with `result`'s status, or with OK after `fill(*result)`.
 template <typename T, typename Fill>
 grpc::ServerUnaryReactor* Answer(grpc::ServerUnaryReactor* reactor, const absl::StatusOr<T>& result,
@@ -160,6 +179,24 @@ void FillCrossReference(const CrossReferenceResult& xref, hie::v1::CrossReferenc
   }
 }
 
+// Audits a successful operator decision on persons, then answers with the cluster.
+template <typename Response>
+grpc::ServerUnaryReactor* AnswerDecision(const MpiState& state,
+                                         grpc::CallbackServerContext& context,
+                                         absl::StatusOr<CrossReferenceResult> result,
+                                         const std::string& outcome, const std::string& detail,
+                                         const hie::v1::LocalPatientRef* patient,
+                                         Response* response) {
+  if (result.ok()) {
+    absl::Status audited =
+        Audit(state, context, hie::v1::AUDIT_ACTION_LINK, outcome, detail, patient, result->euid);
+    if (!audited.ok()) result = audited;
+  }
+  return Answer(context.DefaultReactor(), result, [&](const CrossReferenceResult& x) {
+    FillCrossReference(x, response->add_clusters());
+  });
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* MasterPatientIndexService::UpdatePatient(
@@ -248,28 +285,34 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::SearchPatients(
 grpc::ServerUnaryReactor* MasterPatientIndexService::Merge(grpc::CallbackServerContext* context,
                                                            const hie::v1::MergeRequest* request,
                                                            hie::v1::LinkResponse* response) {
-  return Answer(
-      context->DefaultReactor(),
-      state_->index->Merge(request->from_euid(), request->into_euid(), request->reason()),
-      [&](const CrossReferenceResult& x) { FillCrossReference(x, response->add_clusters()); });
+  return AnswerDecision(
+      *state_, *context,
+      state_->index->Merge(request->from_euid(), request->into_euid(), request->reason()), "merge",
+      absl::StrCat(request->reason(), " (", request->from_euid(), " into ", request->into_euid(),
+                   ")"),
+      nullptr, response);
 }
 
 grpc::ServerUnaryReactor* MasterPatientIndexService::Link(grpc::CallbackServerContext* context,
                                                           const hie::v1::LinkRequest* request,
                                                           hie::v1::LinkResponse* response) {
-  return Answer(
-      context->DefaultReactor(),
-      state_->index->Link(Ref(request->a()), Ref(request->b()), request->reason()),
-      [&](const CrossReferenceResult& x) { FillCrossReference(x, response->add_clusters()); });
+  return AnswerDecision(
+      *state_, *context,
+      state_->index->Link(Ref(request->a()), Ref(request->b()), request->reason()), "link",
+      absl::StrCat(request->reason(), " (with ", request->b().org_id(), "/",
+                   request->b().local_id(), ")"),
+      &request->a(), response);
 }
 
 grpc::ServerUnaryReactor* MasterPatientIndexService::Unlink(grpc::CallbackServerContext* context,
                                                             const hie::v1::UnlinkRequest* request,
                                                             hie::v1::LinkResponse* response) {
-  return Answer(
-      context->DefaultReactor(),
-      state_->index->Unlink(Ref(request->a()), Ref(request->b()), request->reason()),
-      [&](const CrossReferenceResult& x) { FillCrossReference(x, response->add_clusters()); });
+  return AnswerDecision(
+      *state_, *context,
+      state_->index->Unlink(Ref(request->a()), Ref(request->b()), request->reason()), "unlink",
+      absl::StrCat(request->reason(), " (from ", request->a().org_id(), "/",
+                   request->a().local_id(), ")"),
+      &request->b(), response);
 }
 
 grpc::ServerUnaryReactor* MasterPatientIndexService::ListReviews(
@@ -315,10 +358,11 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::ResolveReview(
                   [](int) {});
   }
   bool same = request->decision() == hie::v1::ResolveReviewRequest::DECISION_LINK;
-  return Answer(
-      context->DefaultReactor(),
-      state_->index->ResolveReview(request->review_id(), same, request->reason()),
-      [&](const CrossReferenceResult& x) { FillCrossReference(x, response->add_clusters()); });
+  return AnswerDecision(*state_, *context,
+                        state_->index->ResolveReview(request->review_id(), same, request->reason()),
+                        same ? "review: link" : "review: keep apart",
+                        absl::StrCat(request->reason(), " (review ", request->review_id(), ")"),
+                        nullptr, response);
 }
 
 grpc::ServerUnaryReactor* MasterPatientIndexService::ExplainMatch(
@@ -341,35 +385,47 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::ExplainMatch(
                 });
 }
 
+grpc::ServerUnaryReactor* DirectoryService::AnswerMembership(
+    grpc::CallbackServerContext& context, absl::StatusOr<hie::v1::Organization> result,
+    const std::string& outcome, const std::string& detail, hie::v1::Organization* response) {
+  if (result.ok()) {
+    absl::Status audited =
+        Audit(*state_, context, hie::v1::AUDIT_ACTION_MEMBERSHIP, outcome, detail, nullptr, "");
+    if (!audited.ok()) result = audited;
+  }
+  return Answer(context.DefaultReactor(), result,
+                [&](const hie::v1::Organization& org) { *response = org; });
+}
+
 grpc::ServerUnaryReactor* DirectoryService::EnrollOrganization(
     grpc::CallbackServerContext* context, const hie::v1::EnrollOrganizationRequest* request,
     hie::v1::Organization* response) {
-  return Answer(context->DefaultReactor(), state_->directory->Enroll(*request),
-                [&](const hie::v1::Organization& org) { *response = org; });
+  return AnswerMembership(*context, state_->directory->Enroll(*request), "enroll",
+                          absl::StrCat("enrolled ", request->org_id()), response);
 }
 
 grpc::ServerUnaryReactor* DirectoryService::SuspendOrganization(
     grpc::CallbackServerContext* context, const hie::v1::SuspendOrganizationRequest* request,
     hie::v1::Organization* response) {
-  return Answer(context->DefaultReactor(),
-                state_->directory->Suspend(request->org_id(), request->reason()),
-                [&](const hie::v1::Organization& org) { *response = org; });
+  return AnswerMembership(
+      *context, state_->directory->Suspend(request->org_id(), request->reason()), "suspend",
+      absl::StrCat(request->org_id(), ": ", request->reason()), response);
 }
 
 grpc::ServerUnaryReactor* DirectoryService::ReinstateOrganization(
     grpc::CallbackServerContext* context, const hie::v1::ReinstateOrganizationRequest* request,
     hie::v1::Organization* response) {
-  return Answer(context->DefaultReactor(),
-                state_->directory->Reinstate(request->org_id(), request->reason()),
-                [&](const hie::v1::Organization& org) { *response = org; });
+  return AnswerMembership(
+      *context, state_->directory->Reinstate(request->org_id(), request->reason()), "reinstate",
+      absl::StrCat(request->org_id(), ": ", request->reason()), response);
 }
 
 grpc::ServerUnaryReactor* DirectoryService::SetEndpoint(grpc::CallbackServerContext* context,
                                                         const hie::v1::SetEndpointRequest* request,
                                                         hie::v1::Organization* response) {
-  return Answer(context->DefaultReactor(),
-                state_->directory->SetEndpoint(request->org_id(), request->endpoint()),
-                [&](const hie::v1::Organization& org) { *response = org; });
+  return AnswerMembership(
+      *context, state_->directory->SetEndpoint(request->org_id(), request->endpoint()),
+      "set endpoint", absl::StrCat(request->org_id(), " -> ", request->endpoint()), response);
 }
 
 grpc::ServerUnaryReactor* DirectoryService::GetOrganization(

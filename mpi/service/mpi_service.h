@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "common/audit/audit_log.h"
 #include "common/store/kv_store.h"
 #include "mpi/directory/directory.h"
 #include "mpi/index/patient_index.h"
@@ -16,13 +17,16 @@ namespace hie::mpi {
 // What hie-mpi keeps in its data directory, shared by its services.
 struct MpiState {
   ~MpiState() {
-    // The index and directory live in the store: close them first.
+    // The index, directory and audit log live in the store: close them first.
     index.reset();
     directory.reset();
+    audit.reset();
   }
   std::unique_ptr<store::KvStore> store;
   std::unique_ptr<PatientIndex> index;
   std::unique_ptr<Directory> directory;
+  // Every operator decision and membership change, hash-chained.
+  std::unique_ptr<audit::AuditLog> audit;
 };
 
 class MasterPatientIndexService final : public hie::v1::MasterPatientIndex::CallbackService {
@@ -92,6 +96,12 @@ class DirectoryService final : public hie::v1::Directory::CallbackService {
       hie::v1::ListOrganizationsResponse* response) override;
 
  private:
+  // Audits a successful membership change, then answers.
+  grpc::ServerUnaryReactor* AnswerMembership(grpc::CallbackServerContext& context,
+                                             absl::StatusOr<hie::v1::Organization> result,
+                                             const std::string& outcome, const std::string& detail,
+                                             hie::v1::Organization* response);
+
   std::shared_ptr<MpiState> state_;
 };
 

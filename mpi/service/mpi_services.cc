@@ -1,5 +1,6 @@
 #include "mpi/service/mpi_services.h"
 
+#include "common/grpc/audit_service.h"
 #include "mpi/service/mpi_service.h"
 #include "proto/hie/v1/audit.grpc.pb.h"
 #include "proto/hie/v1/directory.grpc.pb.h"
@@ -52,15 +53,17 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenMpiServices(
   auto directory = Directory::Open(state->store.get(), Clock::Real());
   if (!directory.ok()) return directory.status();
   state->directory = std::move(*directory);
+  auto audit_log = audit::AuditLog::Open(state->store.get(), Clock::Real(), "audit");
+  if (!audit_log.ok()) return audit_log.status();
+  state->audit = std::move(*audit_log);
   auto index = PatientIndex::Open(state->store.get(), Clock::Real(), options);
   if (!index.ok()) return index.status();
   state->index = std::move(*index);
   std::vector<std::unique_ptr<grpc::Service>> services;
   services.push_back(std::make_unique<MasterPatientIndexService>(state));
   services.push_back(std::make_unique<DirectoryService>(state));
-  // The MPI's audit log comes with its issue; until then its methods answer
-  // UNIMPLEMENTED through the generated base class.
-  services.push_back(std::make_unique<hie::v1::AuditLog::CallbackService>());
+  // Verify is served; Append and QueryByPatient answer UNIMPLEMENTED for now.
+  services.push_back(std::make_unique<AuditLogService>(state->audit.get(), state));
   return services;
 }
 

@@ -499,6 +499,12 @@ TEST_F(DaemonsTest, HiectlMpiReviewsLinksAndExplains) {
       "node-a", port, {"mpi", "link", "--a", "org-a/A1", "--b", "org-b/B1", "--reason", "me"});
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_THAT(refused.err, HasSubstr("may not call"));
+
+  // Two enrolments, the resolved review and the unlink are in the audit chain.
+  CommandResult verified = HiectlAs("operator", port, {"audit", "verify", "--json"});
+  ASSERT_EQ(verified.exit_code, 0) << verified.err;
+  EXPECT_THAT(verified.out,
+              AllOf(HasSubstr("\"ok\":true"), HasSubstr("\"entries_checked\":\"4\"")));
 }
 
 TEST_F(DaemonsTest, UnimplementedRpcAnswersUnimplemented) {
