@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace hie::mpi {
@@ -34,8 +35,10 @@ std::vector<std::string> BlockingKeys(const PreparedPerson& p) {
   }
   // Each address line on its own (a household, a building): catches a person whose
   // names and birth date were all mistyped, and lines entered in another order.
-  for (const auto& line : p.street_joined) {
-    if (line.size() >= 6) keys.push_back(absl::StrCat("sl|", line));
+  for (size_t i = 0; i < p.street_joined.size(); ++i) {
+    // A unit line alone ("apt 4b") is shared by every building's fourth-floor flat.
+    if (absl::StartsWith(p.street[i], "apt ")) continue;
+    if (p.street_joined[i].size() >= 6) keys.push_back(absl::StrCat("sl|", p.street_joined[i]));
   }
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
