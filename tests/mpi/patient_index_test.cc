@@ -270,6 +270,40 @@ TEST_F(PatientIndexTest, SearchRanksPersonsWithoutRegistering) {
   EXPECT_EQ(version, 1);
 }
 
+// The daemon's own matching, registration by registration through the index, on the
+// clinic-error set: what the practices' patients actually get.
+TEST_F(PatientIndexTest, ClinicSetThroughTheIndex) {
+  testing::LabelledSet set = testing::MakeClinicSet(/*seed=*/21, /*persons=*/3000, 0.5);
+  std::vector<PatientIndex::Registration> batch;
+  for (size_t i = 0; i < set.people.size(); ++i) {
+    // Each registration at its own practice, as a patient seen at several clinics.
+    batch.push_back({absl::StrCat("clinic-", i % 40), absl::StrCat("P", i), set.people[i]});
+  }
+  ASSERT_OK_AND_ASSIGN(auto results, index_->RegisterBatch(batch));
+  std::vector<std::string> euids;
+  for (const auto& r : results) {
+    ASSERT_THAT(r, IsOk());
+    euids.push_back(r->euid);
+  }
+  // Pairwise precision and recall of the EUIDs against the truth.
+  int64_t predicted = 0, correct = 0, truth_pairs = 0;
+  for (size_t i = 0; i < euids.size(); ++i) {
+    for (size_t j = i + 1; j < euids.size(); ++j) {
+      bool same = euids[i] == euids[j];
+      bool truly = set.truth[i] == set.truth[j];
+      predicted += same;
+      truth_pairs += truly;
+      correct += same && truly;
+    }
+  }
+  double precision = predicted == 0 ? 1 : static_cast<double>(correct) / predicted;
+  double recall = static_cast<double>(correct) / truth_pairs;
+  std::cout << "index on clinic set: precision " << precision << " recall " << recall << " ("
+            << truth_pairs << " true pairs)\n";
+  EXPECT_GE(precision, 0.85);
+  EXPECT_GE(recall, 0.85);
+}
+
 TEST_F(PatientIndexTest, BadRegistrationsAreRefused) {
   EXPECT_THAT(index_->Register("", "A1", Jane()), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(index_->Register("org-a", "", Jane()), StatusIs(absl::StatusCode::kInvalidArgument));
