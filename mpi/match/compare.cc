@@ -103,7 +103,15 @@ namespace {
 
 bool Close(const std::string& a, const std::string& b) {
   size_t longer = std::max(a.size(), b.size()), shorter = std::min(a.size(), b.size());
-  if (shorter >= 4 && longer - shorter <= 1 && EditDistance(a, b) <= 1) return true;
+  if (shorter >= 4 && WithinOneEdit(a, b)) return true;
+  // Jaro-Winkler >= 0.92 needs Jaro >= 0.866 even with the full prefix bonus, and Jaro
+  // is at most (shorter/|a| + shorter/|b| + 1) / 3: skip strings too unequal in length.
+  if (shorter == 0) return false;
+  double bound =
+      (static_cast<double>(shorter) / a.size() + static_cast<double>(shorter) / b.size() + 1.0) /
+      3.0;
+  if (bound < 0.866) return false;
+  (void)longer;
   return JaroWinkler(a, b) >= 0.92;
 }
 
@@ -146,7 +154,7 @@ Level CompareBirthDate(const PreparedPerson& a, const PreparedPerson& b) {
   const Date& x = a.birth_date;
   const Date& y = b.birth_date;
   if (x.year == y.year && x.month == y.day && x.day == y.month) return Level::kEquivalent;
-  if (EditDistance(a.birth_digits, b.birth_digits) <= 1) return Level::kClose;
+  if (WithinOneEdit(a.birth_digits, b.birth_digits)) return Level::kClose;
   return Level::kDifferent;
 }
 
@@ -181,8 +189,7 @@ Level CompareCity(const PreparedPerson& a, const PreparedPerson& b) {
 Level ComparePostal(const PreparedPerson& a, const PreparedPerson& b) {
   if (a.postal_code.empty() || b.postal_code.empty()) return Level::kMissing;
   if (a.postal_code == b.postal_code) return Level::kExact;
-  if (a.postal_code.size() == b.postal_code.size() &&
-      EditDistance(a.postal_code, b.postal_code) <= 1) {
+  if (a.postal_code.size() == b.postal_code.size() && WithinOneEdit(a.postal_code, b.postal_code)) {
     return Level::kClose;
   }
   return Level::kDifferent;
@@ -194,7 +201,7 @@ Level ComparePhone(const PreparedPerson& a, const PreparedPerson& b) {
   for (const auto& x : a.phones) {
     for (const auto& y : b.phones) {
       if (x == y) return Level::kExact;
-      if (x.size() == y.size() && EditDistance(x, y) <= 1) best = Level::kClose;
+      if (x.size() == y.size() && WithinOneEdit(x, y)) best = Level::kClose;
     }
   }
   return best;
@@ -206,7 +213,7 @@ Level CompareIdentifier(const PreparedPerson& a, const PreparedPerson& b) {
     for (const auto& [sb, vb] : b.identifiers) {
       if (sa != sb) continue;
       if (va == vb) return Level::kExact;
-      if (va.size() == vb.size() && EditDistance(va, vb) <= 1) {
+      if (va.size() == vb.size() && WithinOneEdit(va, vb)) {
         best = std::min(best, Level::kClose);
       } else {
         best = std::min(best, Level::kDifferent);

@@ -460,6 +460,22 @@ int EditDistance(absl::string_view a, absl::string_view b) {
   return prev[m];
 }
 
+bool WithinOneEdit(absl::string_view a, absl::string_view b) {
+  if (a.size() > b.size()) std::swap(a, b);
+  if (b.size() - a.size() > 1) return false;
+  size_t i = 0;
+  while (i < a.size() && a[i] == b[i]) ++i;  // common prefix
+  if (i == a.size()) return true;            // equal, or one character appended
+  if (a.size() == b.size()) {
+    // One substitution, or one transposition of adjacent characters.
+    if (a.substr(i + 1) == b.substr(i + 1)) return true;
+    return i + 1 < a.size() && a[i] == b[i + 1] && a[i + 1] == b[i] &&
+           a.substr(i + 2) == b.substr(i + 2);
+  }
+  // One insertion into the shorter string.
+  return a.substr(i) == b.substr(i + 1);
+}
+
 std::string NormalizePhone(absl::string_view phone) {
   std::string digits;
   for (char c : phone) {

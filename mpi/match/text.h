@@ -46,6 +46,9 @@ double JaroWinkler(absl::string_view a, absl::string_view b);
 // transpositions of adjacent characters each cost 1.
 int EditDistance(absl::string_view a, absl::string_view b);
 
+// EditDistance(a, b) <= 1, in linear time.
+bool WithinOneEdit(absl::string_view a, absl::string_view b);
+
 // Digits only, with a leading North American "1" dropped from 11-digit numbers:
 // "+1 (555) 010-2030" -> "5550102030".
 std::string NormalizePhone(absl::string_view phone);

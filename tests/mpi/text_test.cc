@@ -86,6 +86,17 @@ TEST(EditDistanceTest, CountsTranspositionsAsOne) {
   EXPECT_EQ(EditDistance("abc", "abc"), 0);
 }
 
+TEST(EditDistanceTest, WithinOneEditAgreesWithTheFullDistance) {
+  const char* words[] = {"",      "a",     "ab",   "ba",       "abc",      "acb",      "abd",
+                         "abcd",  "abdc",  "xbcd", "bcd",      "abcde",    "martha",   "marhta",
+                         "smith", "smyth", "smit", "19840602", "19840620", "19480602", "19840603"};
+  for (const char* x : words) {
+    for (const char* y : words) {
+      EXPECT_EQ(WithinOneEdit(x, y), EditDistance(x, y) <= 1) << x << " / " << y;
+    }
+  }
+}
+
 TEST(PhoneTest, DigitsOnlyWithoutNorthAmericanCountryCode) {
   EXPECT_EQ(NormalizePhone("+1 (555) 010-2030"), "5550102030");
   EXPECT_EQ(NormalizePhone("555.010.2030"), "5550102030");
