@@ -115,7 +115,10 @@ std::string VerifyingKey::ToPem() const {
       EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw_.data()), raw_.size());
   std::unique_ptr<EVP_PKEY, void (*)(EVP_PKEY*)> owner(key, EVP_PKEY_free);
   BioPtr bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_PUBKEY(bio.get(), key);
+  if (key == nullptr || bio == nullptr || PEM_write_bio_PUBKEY(bio.get(), key) != 1) {
+    ERR_clear_error();
+    return "";
+  }
   return BioContents(bio.get());
 }
 
@@ -175,7 +178,7 @@ absl::StatusOr<SigningKey> SigningKey::LoadFile(const std::string& path) {
   }
   if ((st.st_mode & 077) != 0) {
     return absl::FailedPreconditionError(
-        absl::StrCat("signing key ", path, " is readable by others (mode 0", (st.st_mode >> 6) & 7,
+        absl::StrCat("key file ", path, " is readable by others (mode 0", (st.st_mode >> 6) & 7,
                      (st.st_mode >> 3) & 7, st.st_mode & 7, "); chmod 600 ", path));
   }
   std::ifstream in(path, std::ios::binary);
@@ -203,22 +206,49 @@ absl::StatusOr<std::string> SigningKey::Sign(absl::string_view message) const {
 
 std::string SigningKey::ToPem() const {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_PKCS8PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  if (key_ == nullptr || bio == nullptr ||
+      PEM_write_bio_PKCS8PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr) !=
+          1) {
+    ERR_clear_error();
+    return "";
+  }
   return BioContents(bio.get());
 }
 
 absl::Status SigningKey::WriteFile(const std::string& path) const {
   std::string pem = ToPem();
-  std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return absl::PermissionDeniedError(absl::StrCat(tmp, ": ", std::strerror(errno)));
+  if (pem.empty())
+    return absl::InternalError(absl::StrCat("writing ", path, ": cannot encode the key"));
+  // mkstemp creates the file 0600 with a unique name, so concurrent writers never share
+  // a temporary file and the key is never briefly readable by others.
+  std::string tmp = absl::StrCat(path, ".tmp.XXXXXX");
+  int fd = mkstemp(tmp.data());
+  if (fd < 0) {
+    return absl::PermissionDeniedError(absl::StrCat("writing ", path, ": ", std::strerror(errno)));
+  }
   fchmod(fd, 0600);
-  bool ok = write(fd, pem.data(), pem.size()) == static_cast<ssize_t>(pem.size()) && fsync(fd) == 0;
-  ok = (close(fd) == 0) && ok;
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
+  size_t written = 0;
+  while (written < pem.size()) {
+    ssize_t n = write(fd, pem.data() + written, pem.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    written += static_cast<size_t>(n);
+  }
+  int err = 0;
+  bool ok = written == pem.size() && fsync(fd) == 0;
+  if (!ok) err = errno;
+  if (close(fd) != 0 && ok) {
+    ok = false;
+    err = errno;
+  }
+  if (ok && rename(tmp.c_str(), path.c_str()) != 0) {
+    ok = false;
+    err = errno;
+  }
+  if (!ok) {
     unlink(tmp.c_str());
-    return absl::InternalError(absl::StrCat("writing ", path, ": ", std::strerror(err)));
+    return absl::InternalError(
+        absl::StrCat("writing ", path, ": ", err != 0 ? std::strerror(err) : "short write"));
   }
   return absl::OkStatus();
 }

@@ -36,6 +36,7 @@ class VerifyingKey {
   // does not verify.
   absl::Status Verify(absl::string_view message, absl::string_view signature) const;
 
+  // PEM SubjectPublicKeyInfo; empty only if OpenSSL fails.
   std::string ToPem() const;
   const std::string& raw() const { return raw_; }
   const std::string& key_id() const { return key_id_; }
@@ -57,8 +58,9 @@ class SigningKey {
   // From a PEM PKCS#8 private key. Errors: InvalidArgument if it does not parse or is
   // not an Ed25519 key.
   static absl::StatusOr<SigningKey> FromPem(absl::string_view pem);
-  // From a PEM file. Errors: NotFound if missing; FailedPrecondition if group or others
-  // may read it (a signing key is as secret as a TLS key); InvalidArgument as FromPem.
+  // From a PEM file. Errors (all naming the path): NotFound if missing;
+  // FailedPrecondition if group or others have any access to it (a signing key is as
+  // secret as a TLS key); InvalidArgument as FromPem.
   static absl::StatusOr<SigningKey> LoadFile(const std::string& path);
 
   SigningKey(SigningKey&&) = default;
@@ -68,11 +70,14 @@ class SigningKey {
   // The 64-byte signature of `message`.
   absl::StatusOr<std::string> Sign(absl::string_view message) const;
 
-  // PKCS#8 PEM of the private key.
+  // PKCS#8 PEM of the private key (unencrypted); empty only if OpenSSL fails.
   std::string ToPem() const;
-  // Writes ToPem() to `path` with mode 0600, atomically (temporary file and rename).
+  // Writes ToPem() to `path` with mode 0600, atomically (a temporary file in the same
+  // directory, then rename). Errors: PermissionDenied/Internal naming the path.
   absl::Status WriteFile(const std::string& path) const;
 
+  // The raw 32-byte public key.
+  std::string public_key() const { return public_.raw(); }
   const VerifyingKey& verifying_key() const { return public_; }
   const std::string& key_id() const { return public_.key_id(); }
 

@@ -8,6 +8,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -103,7 +105,8 @@ TEST(SigningTest, Rfc8032TestVector1) {
   std::string seed =
       absl::HexStringToBytes("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
   ASSERT_OK_AND_ASSIGN(SigningKey key, SigningKey::FromRawPrivate(seed));
-  EXPECT_EQ(absl::BytesToHexString(key.verifying_key().raw()),
+  EXPECT_EQ(key.public_key(), key.verifying_key().raw());
+  EXPECT_EQ(absl::BytesToHexString(key.public_key()),
             "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
   ASSERT_OK_AND_ASSIGN(std::string signature, key.Sign(""));
   EXPECT_EQ(absl::BytesToHexString(signature),
@@ -141,6 +144,79 @@ TEST(SigningTest, KeyFilesAreWrittenPrivateAndLoadedOnlyIfPrivate) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("mode 0644")));
   std::filesystem::remove(path);
   EXPECT_THAT(SigningKey::LoadFile(path), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST(SigningTest, KeyFileMustHaveNoGroupOrOtherAccess) {
+  ASSERT_OK_AND_ASSIGN(SigningKey key, SigningKey::Generate());
+  std::string path = TempPath("group.key");
+  ASSERT_OK(key.WriteFile(path));
+  chmod(path.c_str(), 0640);
+  EXPECT_THAT(SigningKey::LoadFile(path),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("chmod 600")));
+  std::filesystem::remove(path);
+}
+
+TEST(SigningTest, UnparseableKeyFileIsInvalidArgumentNamingThePath) {
+  std::string path = TempPath("garbage.key");
+  {
+    std::ofstream out(path);
+    out << "not a key\n";
+  }
+  chmod(path.c_str(), 0600);
+  EXPECT_THAT(SigningKey::LoadFile(path),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(path)));
+  std::filesystem::remove(path);
+}
+
+TEST(SigningTest, WriteFileReplacesAtomicallyAndLeavesNoTemporaryFiles) {
+  ASSERT_OK_AND_ASSIGN(SigningKey first, SigningKey::Generate());
+  ASSERT_OK_AND_ASSIGN(SigningKey second, SigningKey::Generate());
+  std::string dir = TempPath("dir");
+  std::filesystem::create_directories(dir);
+  std::string path = dir + "/signing.key";
+  ASSERT_OK(first.WriteFile(path));
+  ASSERT_OK(second.WriteFile(path));
+  ASSERT_OK_AND_ASSIGN(SigningKey loaded, SigningKey::LoadFile(path));
+  EXPECT_EQ(loaded.key_id(), second.key_id());
+  int files = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++files;
+  EXPECT_EQ(files, 1);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SigningTest, ConcurrentSignsAllVerify) {
+  ASSERT_OK_AND_ASSIGN(SigningKey key, SigningKey::Generate());
+  std::vector<std::thread> threads;
+  std::vector<int> failures(8, 0);
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&key, &failures, t] {
+      for (int i = 0; i < 200; ++i) {
+        std::string message = absl::StrCat("message ", t, " ", i);
+        auto signature = key.Sign(message);
+        if (!signature.ok() || !key.verifying_key().Verify(message, *signature).ok()) {
+          ++failures[t];
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < 8; ++t) EXPECT_EQ(failures[t], 0) << "thread " << t;
+}
+
+TEST(SigningTest, SigningIsDeterministic) {
+  ASSERT_OK_AND_ASSIGN(SigningKey key, SigningKey::Generate());
+  ASSERT_OK_AND_ASSIGN(std::string a, key.Sign(Message()));
+  ASSERT_OK_AND_ASSIGN(std::string b, key.Sign(Message()));
+  EXPECT_EQ(a, b);
+}
+
+TEST(VerifyingKeyTest, FromRawRejectsWrongLengthAndKeepsTheKeyId) {
+  EXPECT_THAT(VerifyingKey::FromRaw("short"), StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_OK_AND_ASSIGN(SigningKey key, SigningKey::Generate());
+  ASSERT_OK_AND_ASSIGN(VerifyingKey public_key, VerifyingKey::FromRaw(key.public_key()));
+  EXPECT_EQ(public_key.key_id(), key.key_id());
+  EXPECT_EQ(public_key.key_id(), KeyIdOf(key.public_key()));
+  EXPECT_THAT(VerifyingKey::FromPem("garbage"), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(KeyRingTest, VerifiesByKeyIdAcrossRotation) {
