@@ -497,6 +497,12 @@ absl::StatusOr<CrossReferenceResult> PatientIndex::Merge(const std::string& from
   absl::MutexLock lock(&mu_);
   HIE_ASSIGN_OR_RETURN(CrossReferenceResult into, CrossReferenceByEuid(into_euid));
   HIE_ASSIGN_OR_RETURN(CrossReferenceResult from, CrossReferenceByEuid(from_euid));
+  if (from.euid == into.euid) {
+    // Merged before (the old EUID resolves to the survivor): an alias to itself would
+    // make the EUID unresolvable.
+    return absl::InvalidArgumentError(
+        absl::StrCat(from_euid, " and ", into_euid, " are already the same person"));
+  }
   store::WriteBatch batch;
   HIE_RETURN_IF_ERROR(MoveCluster(from.euid, into.euid, &batch));
   batch.Put(AliasKey(from.euid), into.euid);

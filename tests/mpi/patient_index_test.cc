@@ -248,6 +248,13 @@ TEST_F(PatientIndexTest, MergeMovesAPersonAndKeepsTheOldEuidResolvable) {
   ASSERT_OK_AND_ASSIGN(RegisterResult again, index_->Register("org-b", "B1", Bob()));
   EXPECT_EQ(again.euid, a.euid);  // a merge is a manual decision: it sticks
   EXPECT_THAT(index_->Merge("nope", a.euid, "r"), StatusIs(absl::StatusCode::kNotFound));
+  // Merging the old EUID again is refused, and both EUIDs still resolve.
+  EXPECT_THAT(index_->Merge(b.euid, a.euid, "again"),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("already")));
+  EXPECT_THAT(index_->Merge(a.euid, b.euid, "backwards"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(index_->CrossReferenceByEuid(b.euid), IsOk());
+  EXPECT_THAT(index_->CrossReferenceByEuid(a.euid), IsOk());
 }
 
 TEST_F(PatientIndexTest, SearchRanksPersonsWithoutRegistering) {
