@@ -95,6 +95,14 @@ bool IsValidUtf8(const Person& p) {
 
 }  // namespace
 
+absl::Status CheckHeldBy(const CrossReferenceResult& xref, const std::string& org_id) {
+  for (const RegistrationRef& r : xref.registrations) {
+    if (r.org_id == org_id) return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("org \"", org_id, "\" may only cross-reference its own patients"));
+}
+
 PatientIndex::PatientIndex(store::KvStore* store, Clock* clock, const IndexOptions& options)
     : store_(store), clock_(clock), options_(options), rng_(std::random_device()()) {}
 
@@ -157,6 +165,22 @@ absl::StatusOr<RegisterResult> PatientIndex::Register(const std::string& org_id,
                                                       const std::string& local_id,
                                                       const Person& person) {
   absl::MutexLock lock(&mu_);
+  return RegisterLocked(org_id, local_id, person, /*sync=*/true);
+}
+
+absl::StatusOr<RegisterResult> PatientIndex::Update(const std::string& org_id,
+                                                    const std::string& local_id,
+                                                    const Person& person,
+                                                    int64_t expected_version) {
+  absl::MutexLock lock(&mu_);
+  auto it = cache_.find(RefKey(org_id, local_id));
+  if (it == cache_.end()) {
+    return absl::NotFoundError(absl::StrCat("no registration ", org_id, "/", local_id));
+  }
+  if (expected_version != 0 && it->second.version != expected_version) {
+    return absl::AbortedError(absl::StrCat("registration is at version ", it->second.version,
+                                           ", not ", expected_version));
+  }
   return RegisterLocked(org_id, local_id, person, /*sync=*/true);
 }
 

@@ -55,6 +55,11 @@ struct CrossReferenceResult {
   std::vector<RegistrationRef> registrations;
 };
 
+// OK if `org_id` holds one of the person's registrations. A practice may look up only
+// persons it holds itself: where else someone was treated is for the consent service to
+// disclose. Errors: PermissionDenied.
+absl::Status CheckHeldBy(const CrossReferenceResult& xref, const std::string& org_id);
+
 class PatientIndex {
  public:
   // Opens the index kept in `store` (not owned; must outlive the index).
@@ -67,6 +72,12 @@ class PatientIndex {
   // Errors: InvalidArgument for an empty org or local id or a person without any name.
   absl::StatusOr<RegisterResult> Register(const std::string& org_id, const std::string& local_id,
                                           const Person& person);
+
+  // Re-registers an existing registration, only if it is at `expected_version` (0:
+  // any version). Errors: NotFound if not registered; Aborted on a version mismatch;
+  // as Register otherwise.
+  absl::StatusOr<RegisterResult> Update(const std::string& org_id, const std::string& local_id,
+                                        const Person& person, int64_t expected_version);
 
   struct Registration {
     std::string org_id;

@@ -79,6 +79,44 @@ grpc::ServerUnaryReactor* Answer(grpc::ServerUnaryReactor* reactor, const absl::
   return reactor;
 }
 
+RegistrationRef Ref(const hie::v1::LocalPatientRef& r) { return {r.org_id(), r.local_id()}; }
+
+void FillCrossReference(const CrossReferenceResult& xref, hie::v1::CrossReference* out) {
+  out->set_euid(xref.euid);
+  for (const auto& r : xref.registrations) {
+    auto* linked = out->add_registrations();
+    linked->mutable_patient()->set_org_id(r.org_id);
+    linked->mutable_patient()->set_local_id(r.local_id);
+    linked->set_grade(hie::v1::MATCH_GRADE_CERTAIN);
+  }
+}
+
+// Audits a successful operator decision on persons, then answers with the cluster.
+template <typename Response>
+grpc::ServerUnaryReactor* AnswerDecision(const MpiState& state,
+                                         grpc::CallbackServerContext& context,
+                                         absl::StatusOr<CrossReferenceResult> result,
+                                         const std::string& outcome, const std::string& detail,
+                                         const hie::v1::LocalPatientRef* patient,
+                                         Response* response) {
+  if (result.ok()) {
+    absl::Status audited =
+        Audit(state, context, hie::v1::AUDIT_ACTION_LINK, outcome, detail, patient, result->euid);
+    if (!audited.ok()) result = audited;
+  }
+  return Answer(context.DefaultReactor(), result, [&](const CrossReferenceResult& x) {
+    FillCrossReference(x, response->add_clusters());
+  });
+}
+
+void FillRegisterResponse(const RegisterResult& r, hie::v1::RegisterPatientResponse* out) {
+  out->set_euid(r.euid);
+  out->set_version(r.version);
+  out->set_grade(ToProto(r.grade));
+  out->set_score(r.score);
+  out->set_review_id(r.review_id);
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* MasterPatientIndexService::RegisterPatient(
@@ -97,17 +135,8 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::RegisterPatient(
   // The registering organisation is the caller's, from its certificate.
   absl::StatusOr<RegisterResult> result = state_->index->Register(
       peer->org_id, request->local_id(), PersonFromDemographics(request->demographics()));
-  if (!result.ok()) {
-    reactor->Finish(ToGrpcStatus(result.status()));
-    return reactor;
-  }
-  response->set_euid(result->euid);
-  response->set_version(result->version);
-  response->set_grade(ToProto(result->grade));
-  response->set_score(result->score);
-  response->set_review_id(result->review_id);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return Answer(reactor, result,
+                [&](const RegisterResult& r) { FillRegisterResponse(r, response); });
 }
 
 grpc::ServerUnaryReactor* MasterPatientIndexService::RemovePatient(
@@ -140,64 +169,12 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::GetCrossReference(
   } else {
     xref = absl::InvalidArgumentError("name the patient by local reference or EUID");
   }
-  // A practice may look up only its own patients: where else a person was treated is
-  // for the consent service to disclose, not for any node to browse.
   if (xref.ok() && peer->role == pki::Role::kNode) {
-    bool own = false;
-    for (const auto& r : xref->registrations) own |= r.org_id == peer->org_id;
-    if (!own) {
-      xref = absl::PermissionDeniedError(
-          absl::StrCat("org \"", peer->org_id, "\" may only cross-reference its own patients"));
-    }
+    if (absl::Status held = CheckHeldBy(*xref, peer->org_id); !held.ok()) xref = held;
   }
-  if (!xref.ok()) {
-    reactor->Finish(ToGrpcStatus(xref.status()));
-    return reactor;
-  }
-  response->set_euid(xref->euid);
-  for (const auto& r : xref->registrations) {
-    auto* linked = response->add_registrations();
-    linked->mutable_patient()->set_org_id(r.org_id);
-    linked->mutable_patient()->set_local_id(r.local_id);
-    linked->set_grade(hie::v1::MATCH_GRADE_CERTAIN);
-  }
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return Answer(reactor, xref,
+                [&](const CrossReferenceResult& x) { FillCrossReference(x, response); });
 }
-
-namespace {
-
-RegistrationRef Ref(const hie::v1::LocalPatientRef& r) { return {r.org_id(), r.local_id()}; }
-
-void FillCrossReference(const CrossReferenceResult& xref, hie::v1::CrossReference* out) {
-  out->set_euid(xref.euid);
-  for (const auto& r : xref.registrations) {
-    auto* linked = out->add_registrations();
-    linked->mutable_patient()->set_org_id(r.org_id);
-    linked->mutable_patient()->set_local_id(r.local_id);
-    linked->set_grade(hie::v1::MATCH_GRADE_CERTAIN);
-  }
-}
-
-// Audits a successful operator decision on persons, then answers with the cluster.
-template <typename Response>
-grpc::ServerUnaryReactor* AnswerDecision(const MpiState& state,
-                                         grpc::CallbackServerContext& context,
-                                         absl::StatusOr<CrossReferenceResult> result,
-                                         const std::string& outcome, const std::string& detail,
-                                         const hie::v1::LocalPatientRef* patient,
-                                         Response* response) {
-  if (result.ok()) {
-    absl::Status audited =
-        Audit(state, context, hie::v1::AUDIT_ACTION_LINK, outcome, detail, patient, result->euid);
-    if (!audited.ok()) result = audited;
-  }
-  return Answer(context.DefaultReactor(), result, [&](const CrossReferenceResult& x) {
-    FillCrossReference(x, response->add_clusters());
-  });
-}
-
-}  // namespace
 
 grpc::ServerUnaryReactor* MasterPatientIndexService::UpdatePatient(
     grpc::CallbackServerContext* context, const hie::v1::UpdatePatientRequest* request,
@@ -208,26 +185,11 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::UpdatePatient(
     reactor->Finish(ToGrpcStatus(peer.status()));
     return reactor;
   }
-  absl::StatusOr<int64_t> version = state_->index->Version(peer->org_id, request->local_id());
-  if (version.ok() && request->expected_version() != 0 && *version != request->expected_version()) {
-    version = absl::AbortedError(absl::StrCat("registration is at version ", *version, ", not ",
-                                              request->expected_version()));
-  }
-  if (!version.ok()) {
-    reactor->Finish(ToGrpcStatus(version.status()));
-    return reactor;
-  }
-  // A race with another update between the check and the write leaves the later
-  // write standing, as an unconditional update would.
-  absl::StatusOr<RegisterResult> result = state_->index->Register(
-      peer->org_id, request->local_id(), PersonFromDemographics(request->demographics()));
-  return Answer(reactor, result, [&](const RegisterResult& r) {
-    response->set_euid(r.euid);
-    response->set_version(r.version);
-    response->set_grade(ToProto(r.grade));
-    response->set_score(r.score);
-    response->set_review_id(r.review_id);
-  });
+  absl::StatusOr<RegisterResult> result = state_->index->Update(
+      peer->org_id, request->local_id(), PersonFromDemographics(request->demographics()),
+      request->expected_version());
+  return Answer(reactor, result,
+                [&](const RegisterResult& r) { FillRegisterResponse(r, response); });
 }
 
 grpc::ServerUnaryReactor* MasterPatientIndexService::SearchPatients(

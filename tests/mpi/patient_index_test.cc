@@ -311,6 +311,21 @@ TEST_F(PatientIndexTest, ClinicSetThroughTheIndex) {
   EXPECT_GE(recall, 0.85);
 }
 
+TEST_F(PatientIndexTest, UpdateChecksTheVersionUnderTheSameLock) {
+  EXPECT_THAT(index_->Update("org-a", "A1", Jane(), 0), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_THAT(index_->Register("org-a", "A1", Jane()), IsOk());
+  EXPECT_THAT(index_->Update("org-a", "A1", Jane(), 7), StatusIs(absl::StatusCode::kAborted));
+  ASSERT_OK_AND_ASSIGN(RegisterResult updated, index_->Update("org-a", "A1", Jane(), 1));
+  EXPECT_EQ(updated.version, 2);
+}
+
+TEST_F(PatientIndexTest, OnlyAHolderMayCrossReference) {
+  ASSERT_THAT(index_->Register("org-a", "A1", Jane()), IsOk());
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult xref, index_->CrossReference("org-a", "A1"));
+  EXPECT_OK(CheckHeldBy(xref, "org-a"));
+  EXPECT_THAT(CheckHeldBy(xref, "org-b"), StatusIs(absl::StatusCode::kPermissionDenied));
+}
+
 TEST_F(PatientIndexTest, BadRegistrationsAreRefused) {
   EXPECT_THAT(index_->Register("", "A1", Jane()), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(index_->Register("org-a", "", Jane()), StatusIs(absl::StatusCode::kInvalidArgument));
