@@ -163,16 +163,8 @@ data_dir: "data/)",
 
   // Calls `method` with an empty message as `who` and returns the status.
   grpc::Status CallAs(const std::string& who, int port, const std::string& method) {
-    TlsOptions options;
-    options.files.ca_file = Path("ca/ca.crt");
-    options.files.cert_file = Path("certs/" + who + ".crt");
-    options.files.key_file = Path("certs/" + who + ".key");
-    options.check_revocation = false;
-    auto tls = TlsContext::Create(options);
-    if (!tls.ok())
-      return grpc::Status(grpc::StatusCode::INTERNAL, std::string(tls.status().message()));
-    auto channel =
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), (*tls)->ChannelCredentials({}));
+    auto channel = ChannelAs(who, port);
+    if (channel == nullptr) return grpc::Status(grpc::StatusCode::INTERNAL, "no credentials");
     grpc::GenericStub stub(channel);
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -192,8 +184,8 @@ data_dir: "data/)",
     return status;
   }
 
-  // A typed MasterPatientIndex stub that presents `who`'s certificate.
-  std::unique_ptr<hie::v1::MasterPatientIndex::Stub> MpiAs(const std::string& who, int port) {
+  // A channel to the daemon on `port` presenting `who`'s certificate.
+  std::shared_ptr<grpc::Channel> ChannelAs(const std::string& who, int port) {
     TlsOptions options;
     options.files.ca_file = Path("ca/ca.crt");
     options.files.cert_file = Path("certs/" + who + ".crt");
@@ -202,21 +194,16 @@ data_dir: "data/)",
     auto tls = TlsContext::Create(options);
     EXPECT_TRUE(tls.ok()) << tls.status();
     if (!tls.ok()) return nullptr;
-    return hie::v1::MasterPatientIndex::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), (*tls)->ChannelCredentials({})));
+    return grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), (*tls)->ChannelCredentials({}));
+  }
+
+  // A typed MasterPatientIndex stub that presents `who`'s certificate.
+  std::unique_ptr<hie::v1::MasterPatientIndex::Stub> MpiAs(const std::string& who, int port) {
+    return hie::v1::MasterPatientIndex::NewStub(ChannelAs(who, port));
   }
 
   std::unique_ptr<hie::v1::Directory::Stub> DirectoryAs(const std::string& who, int port) {
-    TlsOptions options;
-    options.files.ca_file = Path("ca/ca.crt");
-    options.files.cert_file = Path("certs/" + who + ".crt");
-    options.files.key_file = Path("certs/" + who + ".key");
-    options.check_revocation = false;
-    auto tls = TlsContext::Create(options);
-    EXPECT_TRUE(tls.ok()) << tls.status();
-    if (!tls.ok()) return nullptr;
-    return hie::v1::Directory::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), (*tls)->ChannelCredentials({})));
+    return hie::v1::Directory::NewStub(ChannelAs(who, port));
   }
 
   // Enrolls `org` as the exchange operator.
