@@ -8,7 +8,7 @@
 #include "absl/time/time.h"
 #include "cli/command.h"
 #include "cli/flags.h"
-#include "cli/json.h"
+#include "common/json/json_writer.h"
 #include "common/pki/ca.h"
 #include "common/pki/identity.h"
 

@@ -1,8 +1,90 @@
 #include "common/grpc/audit_service.h"
 
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc/peer_identity.h"
 #include "common/grpc/status_convert.h"
+#include "common/grpc/vector_writer.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace hie {
+
+grpc::ServerUnaryReactor* AuditLogService::Append(grpc::CallbackServerContext* context,
+                                                  const hie::v1::AppendAuditRequest* request,
+                                                  hie::v1::AuditEntry* response) {
+  auto* reactor = context->DefaultReactor();
+  absl::StatusOr<Peer> peer = PeerFromContext(*context);
+  if (!peer.ok()) {
+    reactor->Finish(ToGrpcStatus(peer.status()));
+    return reactor;
+  }
+  hie::v1::AuditEntry entry = request->entry();
+  entry.set_actor_org(peer->org_id);
+  absl::StatusOr<hie::v1::AuditEntry> appended = log_->Append(std::move(entry));
+  if (!appended.ok()) {
+    reactor->Finish(ToGrpcStatus(appended.status()));
+    return reactor;
+  }
+  *response = *std::move(appended);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerWriteReactor<hie::v1::AuditEntry>* AuditLogService::QueryByPatient(
+    grpc::CallbackServerContext* context, const hie::v1::QueryByPatientRequest* request) {
+  using Writer = VectorWriter<hie::v1::AuditEntry>;
+  absl::StatusOr<Peer> peer = PeerFromContext(*context);
+  if (!peer.ok()) return new Writer(ToGrpcStatus(peer.status()));
+  audit::PatientKey key;
+  if (request->has_local()) {
+    if (request->local().org_id().empty() || request->local().local_id().empty()) {
+      return new Writer(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                     "local.org_id and local.local_id are both required"));
+    }
+    key = audit::PatientKey::Local(request->local().org_id(), request->local().local_id());
+  } else if (!request->euid().empty()) {
+    key = audit::PatientKey::Euid(request->euid());
+  } else {
+    return new Writer(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "name the patient: local or euid"));
+  }
+  if (peer->role == pki::Role::kNode && key.org_id != peer->org_id) {
+    return new Writer(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                                   absl::StrCat("a practice may ask about its own patients only (",
+                                                peer->org_id, "'s local ids)")));
+  }
+  std::vector<audit::PatientKey> keys = {key};
+  if (resolver_) {
+    absl::StatusOr<std::vector<audit::PatientKey>> resolved = resolver_(key);
+    if (!resolved.ok()) return new Writer(ToGrpcStatus(resolved.status()));
+    keys = *std::move(resolved);
+  }
+  std::vector<hie::v1::AuditEntry> entries;
+  std::set<uint64_t> seen;
+  int64_t since = request->has_since()
+                      ? google::protobuf::util::TimeUtil::TimestampToNanoseconds(request->since())
+                      : 0;
+  for (const audit::PatientKey& k : keys) {
+    absl::StatusOr<std::vector<hie::v1::AuditEntry>> found = log_->QueryByPatient(k);
+    if (!found.ok()) return new Writer(ToGrpcStatus(found.status()));
+    for (auto& e : *found) {
+      if (request->action() != hie::v1::AUDIT_ACTION_UNSPECIFIED &&
+          e.action() != request->action()) {
+        continue;
+      }
+      if (since != 0 &&
+          google::protobuf::util::TimeUtil::TimestampToNanoseconds(e.time()) < since) {
+        continue;
+      }
+      if (seen.insert(e.sequence()).second) entries.push_back(std::move(e));
+    }
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return a.sequence() < b.sequence(); });
+  return new Writer(std::move(entries));
+}
 
 grpc::ServerUnaryReactor* AuditLogService::Verify(grpc::CallbackServerContext* context,
                                                   const hie::v1::VerifyAuditRequest* request,

@@ -5,11 +5,10 @@
 #define HIE_COMMON_GRPC_STATUS_CONVERT_H_
 
 #include "absl/status/status.h"
+#include "common/status/error_detail.h"
 #include "grpcpp/support/status.h"
 
 namespace hie {
-
-inline constexpr char kErrorDetailsTypeUrl[] = "type.googleapis.com/hie.v1.ErrorDetails";
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);

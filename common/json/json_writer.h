@@ -1,6 +1,6 @@
-// Building the one JSON document a hiectl command prints with --json.
-#ifndef HIE_CLI_JSON_H_
-#define HIE_CLI_JSON_H_
+// Writing JSON: hiectl's --json documents, FHIR resources the daemons emit.
+#ifndef HIE_COMMON_JSON_JSON_WRITER_H_
+#define HIE_COMMON_JSON_JSON_WRITER_H_
 
 #include <cstdint>
 #include <string>
@@ -9,7 +9,7 @@
 
 #include "absl/strings/string_view.h"
 
-namespace hie::cli {
+namespace hie {
 
 // `s` as a JSON string literal, quoted and escaped (control characters as \uXXXX).
 std::string JsonQuote(absl::string_view s);
@@ -38,6 +38,6 @@ class JsonObject {
 // `[a, b, ...]` from values that are already JSON.
 std::string JsonArray(const std::vector<std::string>& values);
 
-}  // namespace hie::cli
+}  // namespace hie
 
-#endif  // HIE_CLI_JSON_H_
+#endif  // HIE_COMMON_JSON_JSON_WRITER_H_

@@ -1,4 +1,4 @@
-#include "cli/json.h"
+#include "common/json/json_writer.h"
 
 #include <cmath>
 
@@ -7,7 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 
-namespace hie::cli {
+namespace hie {
 
 std::string JsonQuote(absl::string_view s) {
   std::string out = "\"";
@@ -76,4 +76,4 @@ std::string JsonArray(const std::vector<std::string>& values) {
   return absl::StrCat("[", absl::StrJoin(values, ", "), "]");
 }
 
-}  // namespace hie::cli
+}  // namespace hie
