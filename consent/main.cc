@@ -1,5 +1,6 @@
 // hie-consent: directives, decisions, signed disclosure grants and the consent audit log.
 
+#include "absl/strings/str_cat.h"
 #include "common/config/server_config.h"
 #include "common/grpc/daemon_main.h"
 #include "common/grpc/server_runner.h"
@@ -22,7 +23,17 @@ const hie::DaemonDescription kDescription = {
         "  server                    the listener: see the shared fields below\n"
         "  data_dir                  directory for directives, signing keys, the audit chain\n"
         "                            and TLS working files; created mode 0700 if missing\n"
-        "  mpi { address expected_org }   the MPI to resolve patients at\n",
+        "  mpi { address expected_org }   the MPI to resolve patients at\n"
+        "  policy                    the exchange's consent policy (docs/consent.md):\n"
+        "    model                   MODEL_OPT_OUT (default) or MODEL_OPT_IN\n"
+        "    purposes_without_consent { codes: \"TREAT\" ... }  under opt-out, purposes\n"
+        "                            allowed with no consent on file (default TREAT, ETREAT)\n"
+        "    withheld_categories { codes: \"ETH\" ... }  categories withheld unless the\n"
+        "                            patient releases them (default ETH, substance use)\n"
+        "    break_glass_allowed     ETREAT with a reason overrides a deny (default true)\n"
+        "  grants                    how disclosure grants are signed:\n"
+        "    validity_seconds        how long a grant is valid (default 300; 30..3600)\n"
+        "    key_rotation_days       a signing key's service life (default 30; 1..3650)\n",
     .example_config = R"(# consent.textproto
 server {
   listen_address: "127.0.0.1:41002"
@@ -35,6 +46,11 @@ server {
 }
 data_dir: "/var/lib/hie/consent"
 mpi { address: "127.0.0.1:41001" expected_org: "exchange" }
+policy {
+  model: MODEL_OPT_OUT
+  withheld_categories { codes: "ETH" codes: "PSY" }
+}
+grants { validity_seconds: 300 }
 )",
 };
 
@@ -53,9 +69,39 @@ int main(int argc, char** argv) {
                              hie::ValidateDataDir(file, config.data_dir(), "data_dir"));
         HIE_ASSIGN_OR_RETURN(hie::PeerSettings mpi,
                              hie::ValidatePeerConfig(file, config.mpi(), "mpi"));
-        (void)mpi;  // used once Authorize resolves patients
+        hie::consent::ConsentOptions options;
+        options.mpi = mpi;
+        absl::StatusOr<hie::consent::Policy> policy =
+            hie::consent::PolicyFromConfig(config.policy());
+        if (!policy.ok()) {
+          // "field: what" from PolicyFromConfig, placed at its line in the file.
+          std::string message(policy.status().message());
+          size_t colon = message.find(": ");
+          return file.FieldError(absl::StrCat("policy.", message.substr(0, colon)),
+                                 message.substr(colon + 2));
+        }
+        options.policy = *std::move(policy);
+        if (config.grants().has_validity_seconds()) {
+          uint32_t v = config.grants().validity_seconds();
+          if (v < 30 || v > 3600)
+            return file.FieldError("grants.validity_seconds", "must be 30..3600");
+          options.grant_validity = absl::Seconds(v);
+        }
+        if (config.grants().has_key_rotation_days()) {
+          uint32_t d = config.grants().key_rotation_days();
+          if (d < 1 || d > 3650)
+            return file.FieldError("grants.key_rotation_days", "must be 1..3650");
+          options.key_rotation = absl::Hours(24 * d);
+        }
         plan.policy = hie::consent::ConsentAuthorizationPolicy();
-        plan.services = hie::consent::MakeConsentServices();
+        plan.open_services = [options](const std::string& data_dir,
+                                       const std::shared_ptr<hie::TlsContext>& tls) {
+          return hie::consent::OpenConsentServices(
+              data_dir,
+              tls->ChannelCredentials(
+                  {.org_id = options.mpi.expected_org, .role = hie::pki::Role::kMpi}),
+              options);
+        };
         return plan;
       });
 }

@@ -76,7 +76,8 @@ int main(int argc, char** argv) {
           }
           options.max_candidates_per_key = m.max_candidates_per_key();
         }
-        plan.open_services = [options](const std::string& data_dir) {
+        plan.open_services = [options](const std::string& data_dir,
+                                       const std::shared_ptr<hie::TlsContext>&) {
           return hie::mpi::OpenMpiServices(data_dir, options);
         };
         return plan;

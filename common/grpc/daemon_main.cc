@@ -181,7 +181,7 @@ int RunDaemon(int argc, char** argv, const DaemonDescription& description,
   }
 
   if (plan->open_services) {
-    auto opened = plan->open_services(plan->data_dir);
+    auto opened = plan->open_services(plan->data_dir, *tls);
     if (!opened.ok()) {
       PrintError(description.program, opened.status().message());
       return 1;

@@ -14,6 +14,7 @@
 #include "common/config/config_file.h"
 #include "common/config/server_config.h"
 #include "common/grpc/authorization.h"
+#include "common/grpc/tls.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/impl/service_type.h"
 
@@ -32,11 +33,12 @@ struct DaemonPlan {
   std::string data_dir;
   std::shared_ptr<const AuthorizationPolicy> policy;
   std::vector<std::unique_ptr<grpc::Service>> services;
-  // Opens services that keep state in the data directory. Called after the directory is
-  // created and locked, and not for --check; what it returns is served beside
-  // `services`. Errors stop the daemon with their message.
+  // Opens services that keep state in the data directory or call other parties (with
+  // channel credentials from `tls`). Called after the directory is created and locked,
+  // and not for --check; what it returns is served beside `services`. Errors stop the
+  // daemon with their message.
   std::function<absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>>(
-      const std::string& data_dir)>
+      const std::string& data_dir, const std::shared_ptr<TlsContext>& tls)>
       open_services;
 };
 

@@ -1,5 +1,9 @@
 #include "consent/service/consent_services.h"
 
+#include "common/grpc/audit_service.h"
+#include "consent/service/consent_service.h"
+#include "consent/service/mpi_exchange.h"
+#include "grpcpp/create_channel.h"
 #include "proto/hie/v1/audit.grpc.pb.h"
 #include "proto/hie/v1/consent.grpc.pb.h"
 
@@ -17,6 +21,7 @@ std::shared_ptr<const AuthorizationPolicy> ConsentAuthorizationPolicy() {
       .Allow(std::string(kConsent) + "ListDirectives", {Role::kNode, Role::kOperator})
       .Allow(std::string(kConsent) + "Authorize", {Role::kNode})
       .Allow(std::string(kConsent) + "GetPublicKeys", {Role::kNode, Role::kMpi, Role::kOperator})
+      .Allow(std::string(kConsent) + "RotateSigningKey", {Role::kOperator})
       // Nodes append their query and disclosure entries to the exchange's log.
       .Allow(std::string(kAudit) + "Append", {Role::kNode, Role::kOperator})
       .Allow(std::string(kAudit) + "QueryByPatient", {Role::kNode, Role::kOperator})
@@ -24,12 +29,50 @@ std::shared_ptr<const AuthorizationPolicy> ConsentAuthorizationPolicy() {
   return policy;
 }
 
-std::vector<std::unique_ptr<grpc::Service>> MakeConsentServices() {
+absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenConsentServices(
+    const std::string& data_dir, std::shared_ptr<grpc::ChannelCredentials> mpi_credentials,
+    const ConsentOptions& options) {
+  auto state = std::make_shared<ConsentState>();
+  auto store = store::KvStore::Open(data_dir + "/store");
+  if (!store.ok()) return store.status();
+  state->store = std::move(*store);
+  state->directives = std::make_unique<DirectiveStore>(state->store.get(), Clock::Real());
+  auto keys = GrantKeys::Open(state->store.get(), Clock::Real(),
+                              {.key_dir = data_dir + "/grant-keys",
+                               .rotation = options.key_rotation,
+                               .grant_validity = options.grant_validity});
+  if (!keys.ok()) return keys.status();
+  state->keys = std::move(*keys);
+  auto audit_log = audit::AuditLog::Open(state->store.get(), Clock::Real(), "audit");
+  if (!audit_log.ok()) return audit_log.status();
+  state->audit = std::move(*audit_log);
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  auto channel = grpc::CreateCustomChannel(options.mpi.address, mpi_credentials, args);
+  state->exchange = std::make_unique<MpiExchange>(channel, options.mpi.address, Clock::Real());
+  state->authorizer =
+      std::make_unique<Authorizer>(options.policy, state->directives.get(), state->keys.get(),
+                                   state->audit.get(), Clock::Real(), options.grant_validity);
+
+  // An accounting by a practice's local id also finds the entries filed under the
+  // patient's EUID (decisions requested by other practices).
+  AuditPatientResolver resolver =
+      [state](const audit::PatientKey& key) -> absl::StatusOr<std::vector<audit::PatientKey>> {
+    std::vector<audit::PatientKey> keys = {key};
+    if (key.euid.empty()) {
+      absl::StatusOr<PatientLinks> links =
+          state->exchange->CrossReference(key.org_id, key.local_id);
+      if (links.ok()) {
+        keys.push_back(audit::PatientKey::Euid(links->euid));
+      } else if (links.status().code() != absl::StatusCode::kNotFound) {
+        return links.status();
+      }
+    }
+    return keys;
+  };
   std::vector<std::unique_ptr<grpc::Service>> services;
-  // Directives, decisions and grants come with their issue; until then every method
-  // answers UNIMPLEMENTED through the generated base classes.
-  services.push_back(std::make_unique<hie::v1::ConsentService::CallbackService>());
-  services.push_back(std::make_unique<hie::v1::AuditLog::CallbackService>());
+  services.push_back(std::make_unique<ConsentServiceImpl>(state));
+  services.push_back(std::make_unique<AuditLogService>(state->audit.get(), state, resolver));
   return services;
 }
 

@@ -62,7 +62,6 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenMpiServices(
   std::vector<std::unique_ptr<grpc::Service>> services;
   services.push_back(std::make_unique<MasterPatientIndexService>(state));
   services.push_back(std::make_unique<DirectoryService>(state));
-  // Verify is served; Append and QueryByPatient answer UNIMPLEMENTED for now.
   services.push_back(std::make_unique<AuditLogService>(state->audit.get(), state));
   return services;
 }

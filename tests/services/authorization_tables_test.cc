@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
 #include "grpcpp/impl/service_type.h"
+#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "mpi/service/mpi_services.h"
 #include "node/service/node_services.h"
@@ -61,9 +62,28 @@ TEST(AuthorizationTablesTest, MpiTableCoversExactlyItsServices) {
 }
 
 TEST(AuthorizationTablesTest, ConsentTableCoversExactlyItsServices) {
-  auto served =
-      ServedMethods(consent::MakeConsentServices(), {"hie.v1.AuditLog", "hie.v1.ConsentService"});
+  std::string dir = ::testing::TempDir() + "hie-services-consent-" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  // The MPI channel is never used here: nothing is called.
+  consent::ConsentOptions options;
+  options.mpi.address = "127.0.0.1:1";
+  auto services = consent::OpenConsentServices(dir, grpc::InsecureChannelCredentials(), options);
+  ASSERT_TRUE(services.ok()) << services.status();
+  auto served = ServedMethods(*services, {"hie.v1.AuditLog", "hie.v1.ConsentService"});
   EXPECT_THAT(DomainMethods(*consent::ConsentAuthorizationPolicy()), ElementsAreArray(served));
+  services->clear();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(AuthorizationTablesTest, OnlyNodesAuthorizeAndOnlyOperatorsRotateKeys) {
+  auto policy = consent::ConsentAuthorizationPolicy();
+  EXPECT_TRUE(policy->Check("/hie.v1.ConsentService/Authorize", pki::Role::kNode).ok());
+  for (pki::Role role : {pki::Role::kOperator, pki::Role::kConsent, pki::Role::kMpi}) {
+    EXPECT_FALSE(policy->Check("/hie.v1.ConsentService/Authorize", role).ok());
+  }
+  EXPECT_TRUE(policy->Check("/hie.v1.ConsentService/RotateSigningKey", pki::Role::kOperator).ok());
+  EXPECT_FALSE(policy->Check("/hie.v1.ConsentService/RotateSigningKey", pki::Role::kNode).ok());
 }
 
 TEST(AuthorizationTablesTest, NodeTableCoversExactlyItsServices) {

@@ -1,0 +1,46 @@
+#include "consent/domain/codes.h"
+
+#include <algorithm>
+
+namespace hie::consent {
+namespace {
+
+bool Contains(const std::vector<std::string>& sorted, absl::string_view code) {
+  return std::binary_search(sorted.begin(), sorted.end(), code,
+                            [](absl::string_view a, absl::string_view b) { return a < b; });
+}
+
+}  // namespace
+
+const std::vector<std::string>& PurposeCodes() {
+  // v3 PurposeOfUse (HL7 v3 ActReason, the codes FHIR's Consent.provision.purpose uses).
+  static const auto* codes = [] {
+    auto* v = new std::vector<std::string>{
+        "BTG",     "CAREMGT", "CLINTRCH",  "CLINTRL",  "COC",      "COVERAGE", "DECEASED",
+        "DONAT",   "ETREAT",  "FAMRQT",    "HDIRECT",  "HLEGAL",   "HMARKT",   "HOPERAT",
+        "HPAYMT",  "HRESCH",  "HSYSADMIN", "MEMADMIN", "PATADMIN", "PATRQT",   "POPHLTH",
+        "PUBHLTH", "PWATRNY", "SUPNWK",    "SYSDEV",   "TREAT",    "TRAIN"};
+    std::sort(v->begin(), v->end());
+    return v;
+  }();
+  return *codes;
+}
+
+const std::vector<std::string>& CategoryCodes() {
+  // v3 ActCode InformationSensitivityPolicy and v3 Confidentiality.
+  static const auto* codes = [] {
+    auto* v = new std::vector<std::string>{
+        "ALCOHOLUD", "BH",       "COMPT", "DRGUD",   "DEMO", "DIA", "EMPL", "ETH",
+        "ETHUD",     "GDIS",     "HIV",   "HRCOMPT", "L",    "M",   "MH",   "MST",
+        "N",         "OPIOIDUD", "PSY",   "PSYTHPN", "R",    "SCA", "SDV",  "SEX",
+        "SICKLE",    "SPI",      "STD",   "TBOO",    "U",    "V"};
+    std::sort(v->begin(), v->end());
+    return v;
+  }();
+  return *codes;
+}
+
+bool IsPurposeOfUse(absl::string_view code) { return Contains(PurposeCodes(), code); }
+bool IsSensitivityCategory(absl::string_view code) { return Contains(CategoryCodes(), code); }
+
+}  // namespace hie::consent

@@ -1,0 +1,35 @@
+// The exchange's consent policy: what holds where a patient has not said otherwise.
+#ifndef HIE_CONSENT_DOMAIN_POLICY_H_
+#define HIE_CONSENT_DOMAIN_POLICY_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proto/hie/v1/config.pb.h"
+
+namespace hie::consent {
+
+enum class Model { kOptOut, kOptIn };
+
+struct Policy {
+  Model model = Model::kOptOut;
+  // Under opt-out, purposes allowed without a consent on file.
+  std::vector<std::string> purposes_without_consent = {"TREAT", "ETREAT"};
+  // Categories withheld unless the patient's consent releases them (sorted).
+  std::vector<std::string> withheld_categories = {"ETH"};
+  // ETREAT with a reason overrides a deny (and is audited as an alert).
+  bool break_glass_allowed = true;
+};
+
+// The policy a ConsentPolicy config section describes, defaults filled in.
+// Errors: InvalidArgument naming the field ("withheld_categories: \"XYZ\" is not a v3
+// sensitivity code").
+absl::StatusOr<Policy> PolicyFromConfig(const hie::v1::ConsentPolicy& config);
+
+// "opt-out" / "opt-in".
+const char* ModelName(Model model);
+
+}  // namespace hie::consent
+
+#endif  // HIE_CONSENT_DOMAIN_POLICY_H_

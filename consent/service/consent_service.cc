@@ -1,0 +1,197 @@
+#include "consent/service/consent_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc/peer_identity.h"
+#include "common/grpc/status_convert.h"
+#include "common/status/error_detail.h"
+
+namespace hie::consent {
+namespace {
+
+// The caller, if its organisation may act: practices must be enrolled and active.
+absl::StatusOr<Peer> ActivePeer(const grpc::CallbackServerContext& context,
+                                ExchangeView& exchange) {
+  absl::StatusOr<Peer> peer = PeerFromContext(context);
+  if (!peer.ok() || peer->role != pki::Role::kNode) return peer;
+  absl::StatusOr<Member> member = exchange.Organization(peer->org_id);
+  if (!member.ok() && member.status().code() != absl::StatusCode::kNotFound) {
+    return member.status();
+  }
+  if (!member.ok() || !member->active) {
+    return WithReason(absl::PermissionDeniedError(absl::StrCat(
+                          "organisation ", peer->org_id,
+                          member.ok() ? " is suspended from the exchange" : " is not enrolled")),
+                      hie::v1::ERROR_REASON_ORG_NOT_ACTIVE);
+  }
+  return peer;
+}
+
+// A practice may act for a patient only if it holds a registration the MPI links to
+// them for certain; operators may act for anyone.
+absl::Status CheckPatientsPractice(const Peer& peer, const PatientLinks& links) {
+  if (peer.role == pki::Role::kOperator) return absl::OkStatus();
+  for (const auto& r : links.registrations) {
+    if (r.org_id == peer.org_id && r.certain) return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("only the patient's own practices may change their directives, and ",
+                   peer.org_id, " is not one of them"));
+}
+
+absl::Status AuditDirective(ConsentState& state, const Peer& peer, const hie::v1::Directive& d,
+                            const std::string& what) {
+  hie::v1::AuditEntry entry;
+  entry.set_action(hie::v1::AUDIT_ACTION_DIRECTIVE);
+  entry.set_actor_org(peer.org_id);
+  entry.mutable_user()->set_user_id(peer.name);
+  entry.mutable_user()->set_role(std::string(pki::RoleName(peer.role)));
+  *entry.mutable_patient() = d.patient();
+  entry.set_euid(d.euid());
+  entry.set_outcome(d.status());
+  entry.set_detail(absl::StrCat(what, " directive ", d.directive_id(), " version ", d.version(),
+                                d.reason().empty() ? "" : absl::StrCat(": ", d.reason())));
+  return state.audit->Append(std::move(entry)).status();
+}
+
+grpc::ServerUnaryReactor* Done(grpc::ServerUnaryReactor* reactor, const absl::Status& status) {
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ConsentServiceImpl::PutDirective(
+    grpc::CallbackServerContext* context, const hie::v1::PutDirectiveRequest* request,
+    hie::v1::Directive* response) {
+  auto* reactor = context->DefaultReactor();
+  absl::StatusOr<Peer> peer = ActivePeer(*context, *state_->exchange);
+  if (!peer.ok()) return Done(reactor, peer.status());
+  const auto& patient = request->patient();
+  if (patient.org_id().empty() || patient.local_id().empty()) {
+    return Done(reactor,
+                absl::InvalidArgumentError("patient.org_id and patient.local_id are required"));
+  }
+  if (peer->role == pki::Role::kNode && patient.org_id() != peer->org_id) {
+    return Done(reactor, absl::PermissionDeniedError(absl::StrCat(
+                             "a practice files directives for its own patients: ", peer->org_id,
+                             " cannot file for ", patient.org_id(), "'s patient")));
+  }
+  absl::StatusOr<PatientLinks> links =
+      state_->exchange->CrossReference(patient.org_id(), patient.local_id());
+  if (!links.ok()) return Done(reactor, links.status());
+  absl::StatusOr<hie::v1::Directive> stored =
+      state_->directives->Put(patient, links->euid, peer->org_id, request->consent_json());
+  if (!stored.ok()) return Done(reactor, stored.status());
+  if (absl::Status s = AuditDirective(*state_, *peer, *stored, "filed"); !s.ok()) {
+    return Done(reactor, s);
+  }
+  *response = *std::move(stored);
+  return Done(reactor, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ConsentServiceImpl::RevokeDirective(
+    grpc::CallbackServerContext* context, const hie::v1::RevokeDirectiveRequest* request,
+    hie::v1::Directive* response) {
+  auto* reactor = context->DefaultReactor();
+  absl::StatusOr<Peer> peer = ActivePeer(*context, *state_->exchange);
+  if (!peer.ok()) return Done(reactor, peer.status());
+  absl::StatusOr<hie::v1::Directive> current = state_->directives->Get(request->directive_id());
+  if (!current.ok()) return Done(reactor, current.status());
+  if (peer->role == pki::Role::kNode && current->patient().org_id() != peer->org_id) {
+    absl::StatusOr<PatientLinks> links = state_->exchange->CrossReference(
+        current->patient().org_id(), current->patient().local_id());
+    if (!links.ok()) return Done(reactor, links.status());
+    if (absl::Status s = CheckPatientsPractice(*peer, *links); !s.ok()) return Done(reactor, s);
+  }
+  absl::StatusOr<hie::v1::Directive> revoked =
+      state_->directives->Revoke(request->directive_id(), peer->org_id, request->reason());
+  if (!revoked.ok()) return Done(reactor, revoked.status());
+  if (absl::Status s = AuditDirective(*state_, *peer, *revoked, "revoked"); !s.ok()) {
+    return Done(reactor, s);
+  }
+  *response = *std::move(revoked);
+  return Done(reactor, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ConsentServiceImpl::ListDirectives(
+    grpc::CallbackServerContext* context, const hie::v1::ListDirectivesRequest* request,
+    hie::v1::ListDirectivesResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  absl::StatusOr<Peer> peer = ActivePeer(*context, *state_->exchange);
+  if (!peer.ok()) return Done(reactor, peer.status());
+  const auto& patient = request->patient();
+  if (patient.org_id().empty() || patient.local_id().empty()) {
+    return Done(reactor,
+                absl::InvalidArgumentError("patient.org_id and patient.local_id are required"));
+  }
+  if (peer->role == pki::Role::kNode && patient.org_id() != peer->org_id) {
+    return Done(reactor, absl::PermissionDeniedError(absl::StrCat(
+                             "a practice lists its own patients' directives: ", peer->org_id,
+                             " cannot ask about ", patient.org_id(), "'s patient")));
+  }
+  // Directives filed at any practice the patient is linked to for certain.
+  std::vector<hie::v1::LocalPatientRef> refs = {patient};
+  absl::StatusOr<PatientLinks> links =
+      state_->exchange->CrossReference(patient.org_id(), patient.local_id());
+  if (links.ok()) {
+    for (const auto& r : links->registrations) {
+      if (!r.certain || (r.org_id == patient.org_id() && r.local_id == patient.local_id()))
+        continue;
+      hie::v1::LocalPatientRef ref;
+      ref.set_org_id(r.org_id);
+      ref.set_local_id(r.local_id);
+      refs.push_back(std::move(ref));
+    }
+  } else if (links.status().code() != absl::StatusCode::kNotFound) {
+    return Done(reactor, links.status());
+  }
+  absl::StatusOr<std::vector<hie::v1::Directive>> list =
+      state_->directives->List(refs, request->include_history());
+  if (!list.ok()) return Done(reactor, list.status());
+  for (auto& d : *list) *response->add_directives() = std::move(d);
+  return Done(reactor, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ConsentServiceImpl::Authorize(grpc::CallbackServerContext* context,
+                                                        const hie::v1::AuthorizeRequest* request,
+                                                        hie::v1::AuthorizeResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  absl::StatusOr<Peer> peer = PeerFromContext(*context);
+  if (!peer.ok()) return Done(reactor, peer.status());
+  AuthorizeInput input{.requester_org = peer->org_id,
+                       .local_patient_id = request->local_patient_id(),
+                       .purpose = request->purpose(),
+                       .user = request->user(),
+                       .query_id = request->query_id(),
+                       .break_glass_reason = request->break_glass_reason()};
+  absl::StatusOr<AuthorizeResult> result = state_->authorizer->Authorize(*state_->exchange, input);
+  if (!result.ok()) return Done(reactor, result.status());
+  response->set_query_id(result->query_id);
+  if (result->grant.has_value()) {
+    *response->mutable_grant() = *std::move(result->grant);
+  } else {
+    response->mutable_denial()->set_reason(result->deny_reason);
+    response->mutable_denial()->set_directive_id(result->deny_directive_id);
+  }
+  return Done(reactor, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ConsentServiceImpl::GetPublicKeys(
+    grpc::CallbackServerContext* context, const hie::v1::GetPublicKeysRequest* request,
+    hie::v1::GetPublicKeysResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  for (auto& key : state_->keys->PublicKeys()) *response->add_keys() = std::move(key);
+  return Done(reactor, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ConsentServiceImpl::RotateSigningKey(
+    grpc::CallbackServerContext* context, const hie::v1::RotateSigningKeyRequest* request,
+    hie::v1::PublicKey* response) {
+  auto* reactor = context->DefaultReactor();
+  absl::StatusOr<hie::v1::PublicKey> key = state_->keys->Rotate();
+  if (!key.ok()) return Done(reactor, key.status());
+  *response = *std::move(key);
+  return Done(reactor, absl::OkStatus());
+}
+
+}  // namespace hie::consent
