@@ -85,8 +85,9 @@ inline std::string Consent(const std::string& id, const std::string& date_time,
         R"("policyRule":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":")",
         policy_rule, R"("}]},)");
   }
+  std::string id_member = id.empty() ? "" : absl::StrCat(R"("id":")", id, R"(",)");
   return absl::StrCat(
-      R"({"resourceType":"Consent","id":")", id, R"(","status":")", status,
+      R"({"resourceType":"Consent",)", id_member, R"("status":")", status,
       R"(","scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},)",
       R"("category":[{"coding":[{"system":"http://loinc.org","code":"59284-0"}]}],)",
       R"("patient":{"reference":"Patient/p1"},"dateTime":")", date_time, R"(",)", rule,
