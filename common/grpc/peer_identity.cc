@@ -14,14 +14,32 @@
 namespace hie {
 namespace {
 
-constexpr char kOrgProperty[] = "hie_org_id";
-constexpr char kRoleProperty[] = "hie_role";
-constexpr char kNameProperty[] = "hie_name";
-constexpr char kSerialProperty[] = "hie_serial";
 // Parsed identities are cached by certificate; the cache is dropped when it grows this big.
 constexpr size_t kMaxCachedIdentities = 4096;
 
 absl::string_view ToView(const grpc::string_ref& ref) { return {ref.data(), ref.size()}; }
+
+// The identity in the peer's certificate, parsed once per certificate. Thread-safe.
+absl::StatusOr<pki::CertIdentity> Identify(const grpc::AuthContext& context) {
+  static absl::Mutex mu;
+  static auto* cache ABSL_GUARDED_BY(mu) =
+      new absl::flat_hash_map<std::string, pki::CertIdentity>();
+  std::vector<grpc::string_ref> pems = context.FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+  if (pems.empty()) {
+    return absl::UnauthenticatedError("no client certificate: hie accepts mutual TLS only");
+  }
+  std::string pem(ToView(pems.front()));
+  {
+    absl::MutexLock lock(&mu);
+    if (auto it = cache->find(pem); it != cache->end()) return it->second;
+  }
+  absl::StatusOr<pki::CertIdentity> identity = pki::ReadCertIdentity(pem);
+  if (!identity.ok()) return identity.status();
+  absl::MutexLock lock(&mu);
+  if (cache->size() >= kMaxCachedIdentities) cache->clear();
+  cache->emplace(std::move(pem), *identity);
+  return identity;
+}
 
 class CallGuard final : public grpc::AuthMetadataProcessor {
  public:
@@ -51,45 +69,17 @@ class CallGuard final : public grpc::AuthMetadataProcessor {
       }
       return ToGrpcStatus(status);
     }
-    context->AddProperty(kOrgProperty, identity->org_id);
-    context->AddProperty(kRoleProperty, std::string(pki::RoleName(identity->role)));
-    context->AddProperty(kNameProperty, identity->name);
-    context->AddProperty(kSerialProperty, identity->serial_hex);
-    context->SetPeerIdentityPropertyName(kOrgProperty);
+    // Nothing is written into `context`: gRPC shares one auth context among all the
+    // calls of a connection, so per-call writes would race and pile up. Handlers read
+    // the identity from the certificate again (PeerFromAuthContext, cached).
     return grpc::Status::OK;
   }
 
  private:
-  absl::StatusOr<pki::CertIdentity> Identify(const grpc::AuthContext& context) {
-    std::vector<grpc::string_ref> pems =
-        context.FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
-    if (pems.empty()) {
-      return absl::UnauthenticatedError("no client certificate: hie accepts mutual TLS only");
-    }
-    std::string pem(ToView(pems.front()));
-    {
-      absl::MutexLock lock(&mu_);
-      if (auto it = cache_.find(pem); it != cache_.end()) return it->second;
-    }
-    absl::StatusOr<pki::CertIdentity> identity = pki::ReadCertIdentity(pem);
-    if (!identity.ok()) return identity.status();
-    absl::MutexLock lock(&mu_);
-    if (cache_.size() >= kMaxCachedIdentities) cache_.clear();
-    cache_.emplace(std::move(pem), *identity);
-    return identity;
-  }
-
   const std::shared_ptr<TlsContext> tls_;
   const std::shared_ptr<const AuthorizationPolicy> policy_;
   const bool log_refusals_;
-  absl::Mutex mu_;
-  absl::flat_hash_map<std::string, pki::CertIdentity> cache_ ABSL_GUARDED_BY(mu_);
 };
-
-std::string FirstValue(const grpc::AuthContext& context, const char* name) {
-  std::vector<grpc::string_ref> values = context.FindPropertyValues(name);
-  return values.empty() ? std::string() : std::string(ToView(values.front()));
-}
 
 }  // namespace
 
@@ -100,17 +90,17 @@ std::shared_ptr<grpc::AuthMetadataProcessor> MakeCallGuard(
 }
 
 absl::StatusOr<Peer> PeerFromAuthContext(const grpc::AuthContext& context) {
-  Peer peer;
-  peer.org_id = FirstValue(context, kOrgProperty);
-  std::string role = FirstValue(context, kRoleProperty);
-  if (peer.org_id.empty() || role.empty()) {
-    return absl::UnauthenticatedError("call carries no verified peer identity");
+  // The call guard has already checked this certificate (chain, revocation, role).
+  absl::StatusOr<pki::CertIdentity> identity = Identify(context);
+  if (!identity.ok()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("call carries no verified peer identity: ", identity.status().message()));
   }
-  absl::StatusOr<pki::Role> parsed = pki::ParseRole(role);
-  if (!parsed.ok()) return absl::UnauthenticatedError("call carries an unknown peer role");
-  peer.role = *parsed;
-  peer.name = FirstValue(context, kNameProperty);
-  peer.serial_hex = FirstValue(context, kSerialProperty);
+  Peer peer;
+  peer.org_id = identity->org_id;
+  peer.role = identity->role;
+  peer.name = identity->name;
+  peer.serial_hex = identity->serial_hex;
   return peer;
 }
 

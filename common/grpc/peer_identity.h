@@ -1,11 +1,14 @@
-// Who is calling: extracted once per call from the TLS peer certificate, never from a
-// request field or metadata.
+// Who is calling: read from the TLS peer certificate, never from a request field or
+// metadata.
 //
 // A server installs a CallGuard on its credentials. For every call, before any handler
 // runs, the guard reads the client certificate's identity (common/pki/identity.h),
 // checks it against the current CRL and its validity period (so revocations reach
-// connections already open), checks the AuthorizationPolicy for the method, and records
-// the identity in the call's AuthContext. Handlers then call PeerFromContext.
+// connections already open) and checks the AuthorizationPolicy for the method. Handlers
+// then call PeerFromContext, which reads the same certificate (parsed once per
+// certificate and cached). Nothing is written into the AuthContext: gRPC shares one
+// among all calls of a connection, and per-call writes there race with each other and
+// grow without bound on a long-lived connection.
 #ifndef HIE_COMMON_GRPC_PEER_IDENTITY_H_
 #define HIE_COMMON_GRPC_PEER_IDENTITY_H_
 
@@ -37,8 +40,8 @@ std::shared_ptr<grpc::AuthMetadataProcessor> MakeCallGuard(
     std::shared_ptr<TlsContext> tls, std::shared_ptr<const AuthorizationPolicy> policy,
     bool log_refusals);
 
-// The peer recorded by the call guard. Errors: Unauthenticated if the call did not pass
-// a guard (which would be a server wired without one).
+// The peer of a call the guard let through. Errors: Unauthenticated if the call has no
+// client certificate.
 absl::StatusOr<Peer> PeerFromAuthContext(const grpc::AuthContext& context);
 absl::StatusOr<Peer> PeerFromContext(const grpc::ServerContextBase& context);
 
