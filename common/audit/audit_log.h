@@ -68,7 +68,7 @@ class AuditLog {
                                                         absl::string_view key_prefix = "audit");
 
   // Appends `entry`: sets sequence, time, prev_hash and hash (any values given are
-  // replaced) and writes it synced before returning it.
+  // replaced) and returns it once it is durable (concurrent appends share one sync).
   // Errors: InvalidArgument if entry.action is unspecified; what the store returns.
   absl::StatusOr<hie::v1::AuditEntry> Append(hie::v1::AuditEntry entry);
 
@@ -89,6 +89,9 @@ class AuditLog {
   AuditLog(store::KvStore* store, Clock* clock, std::string prefix, uint64_t last_sequence,
            std::string last_hash);
 
+  // Extends the chain by `entry` with an unsynced write.
+  absl::StatusOr<hie::v1::AuditEntry> AppendUnsyncedLocked(hie::v1::AuditEntry entry)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string EntryKey(uint64_t sequence) const;
   std::string HeadKey() const;
   std::string PatientIndexPrefix(const PatientKey& patient) const;
