@@ -1,10 +1,16 @@
 // hiectl audit verify: checks a daemon's hash-chained audit log end to end.
+// hiectl audit disclosures: a patient's accounting (who asked, who got what, why), as a
+// table, JSON or FHIR AuditEvents.
 
 #include <iostream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 #include "cli/command.h"
 #include "cli/rpc_command.h"
+#include "common/audit/fhir_audit_event.h"
+#include "common/json/json_writer.h"
 #include "proto/hie/v1/audit.grpc.pb.h"
 
 namespace hie::cli {
@@ -36,10 +42,82 @@ int RunVerify(const std::vector<std::string>& args) {
       });
 }
 
+int RunDisclosures(const std::vector<std::string>& args) {
+  std::string org, patient, euid, action;
+  bool fhir = false;
+  return RunRpcCommand<hie::v1::AuditLog>(
+      args, "audit disclosures",
+      "hiectl audit disclosures (--org ORG --patient LOCAL_ID | --euid EUID) [--action A] "
+      "[--fhir] [--json]",
+      "A patient's accounting from the target daemon's audit chain, oldest first: every\n"
+      "decision, disclosure, query, break-the-glass and directive change about them, with\n"
+      "who asked (org and user), why (purpose), the outcome and what was withheld. At the\n"
+      "consent service a practice's local id also finds the entries filed under the\n"
+      "patient's EUID. --action keeps one kind (authorize, disclose, query, break-glass,\n"
+      "directive, link, refuse); --fhir prints a FHIR R4 Bundle of AuditEvents.",
+      "hiectl audit disclosures --profile operator.profile --org org-a --patient 123 --fhir",
+      [&](FlagSet& flags) {
+        flags.String("org", &org, "ORG", "the organisation whose local id --patient is");
+        flags.String("patient", &patient, "LOCAL_ID", "the patient's id there");
+        flags.String("euid", &euid, "EUID", "or the patient's enterprise id");
+        flags.String("action", &action, "A", "only entries of this kind");
+        flags.Bool("fhir", &fhir, "print a FHIR Bundle of AuditEvent resources");
+      },
+      [&](hie::v1::AuditLog::Stub& stub, grpc::ClientContext& context, bool json,
+          const std::string& target) {
+        hie::v1::QueryByPatientRequest request;
+        if (!euid.empty()) {
+          request.set_euid(euid);
+        } else {
+          request.mutable_local()->set_org_id(org);
+          request.mutable_local()->set_local_id(patient);
+        }
+        if (!action.empty()) {
+          std::string name = absl::AsciiStrToUpper(action);
+          for (char& c : name) c = c == '-' ? '_' : c;
+          hie::v1::AuditAction parsed;
+          if (!hie::v1::AuditAction_Parse("AUDIT_ACTION_" + name, &parsed)) {
+            return UsageError("audit disclosures",
+                              absl::InvalidArgumentError("--action: unknown kind " + action));
+          }
+          request.set_action(parsed);
+        }
+        auto reader = stub.QueryByPatient(&context, request);
+        std::vector<hie::v1::AuditEntry> entries;
+        hie::v1::AuditEntry entry;
+        while (reader->Read(&entry)) entries.push_back(entry);
+        grpc::Status status = reader->Finish();
+        if (!status.ok()) return FailRpc(status, target);
+        if (fhir) {
+          std::cout << audit::ToFhirAuditBundle(entries, target) << "\n";
+        } else if (json) {
+          std::vector<std::string> items;
+          for (const auto& e : entries) items.push_back(ToJson(e));
+          std::cout << "{\"entries\":" << JsonArray(items) << "}\n";
+        } else if (entries.empty()) {
+          std::cout << "no entries about this patient\n";
+        } else {
+          for (const auto& e : entries) {
+            std::string kind = hie::v1::AuditAction_Name(e.action()).substr(13);
+            std::cout << absl::StrFormat(
+                "%6d %s %-11s %-8s %-10s %s/%s %s\n", e.sequence(),
+                absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(e.time().seconds()),
+                                 absl::UTCTimeZone()),
+                absl::AsciiStrToLower(kind), e.outcome(), e.purpose().empty() ? "-" : e.purpose(),
+                e.actor_org(), e.user().user_id().empty() ? "-" : e.user().user_id(), e.detail());
+          }
+        }
+        return kExitOk;
+      });
+}
+
 }  // namespace
 
 std::vector<Command> AuditCommands() {
-  return {{{"audit", "verify"}, "check a daemon's audit chain end to end", RunVerify}};
+  return {{{"audit", "verify"}, "check a daemon's audit chain end to end", RunVerify},
+          {{"audit", "disclosures"},
+           "a patient's accounting of decisions and disclosures",
+           RunDisclosures}};
 }
 
 }  // namespace hie::cli

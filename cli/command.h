@@ -38,6 +38,7 @@ std::vector<Command> HealthCommands();
 std::vector<Command> MpiCommands();
 std::vector<Command> OrgCommands();
 std::vector<Command> AuditCommands();
+std::vector<Command> ConsentCommands();
 
 }  // namespace hie::cli
 

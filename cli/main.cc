@@ -32,8 +32,8 @@ namespace {
 
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
-  for (auto group :
-       {CaCommands(), HealthCommands(), MpiCommands(), OrgCommands(), AuditCommands()}) {
+  for (auto group : {CaCommands(), HealthCommands(), MpiCommands(), OrgCommands(), AuditCommands(),
+                     ConsentCommands()}) {
     for (auto& command : group) all.push_back(std::move(command));
   }
   return all;

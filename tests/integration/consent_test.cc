@@ -14,6 +14,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using namespace ::hie::consent::testing;  // NOLINT: Consent JSON builders
 
 class ConsentDaemonTest : public DaemonFixture {
@@ -301,6 +302,69 @@ TEST_F(ConsentDaemonTest, RotatedKeysKeepVerifyingOldGrants) {
   // Both verify with the published keys.
   EXPECT_EQ(VerifiedGrant(before, "org-b").query_id(), "q-1");
   EXPECT_EQ(VerifiedGrant(after, "org-b").query_id(), "q-1");
+}
+
+}  // namespace
+}  // namespace hie::testing
+
+namespace hie::testing {
+namespace {
+
+TEST_F(ConsentDaemonTest, HiectlConsentAndAuditCommands) {
+  // Offline evaluation with the service's engine.
+  std::string optout = Path("optout.json");
+  std::ofstream(optout) << consent::testing::Consent(
+      "optout", "2025-01-01",
+      consent::testing::ProvisionJson(
+          "permit", {},
+          {consent::testing::ProvisionJson("deny", {consent::testing::Purposes({"HPAYMT"})})}));
+  CommandResult evaluated =
+      Hiectl({"consent", "evaluate", "--policy", "opt-in", "--consent", optout, "--requester",
+              "org-b", "--purpose", "HPAYMT", "--json"});
+  EXPECT_EQ(evaluated.exit_code, 0) << evaluated.err;
+  EXPECT_THAT(evaluated.out, HasSubstr("\"decision\": \"deny\""));
+  EXPECT_THAT(evaluated.out, HasSubstr("Consent.provision.provision[0]"));
+  evaluated = Hiectl({"consent", "evaluate", "--json", "--purpose", "TREAT", "--requester", "org-b",
+                      "--policy", "opt-in", "--consent", optout});
+  EXPECT_THAT(evaluated.out, HasSubstr("\"decision\": \"permit\", \"withheld\": [\"ETH\"]"));
+  std::string bad = Path("bad.json");
+  std::ofstream(bad) << R"({"resourceType":"Consent","status":"active"})";
+  evaluated = Hiectl(
+      {"consent", "evaluate", "--consent", bad, "--requester", "org-b", "--purpose", "TREAT"});
+  EXPECT_EQ(evaluated.exit_code, 1);
+  EXPECT_THAT(evaluated.err, HasSubstr("Consent.scope"));
+
+  // Against the daemon: file, list, authorize, and the accounting as FHIR.
+  CommandResult put =
+      HiectlAs("node-a", consent_port_,
+               {"consent", "put", "--org", "org-a", "--patient", "A1", "--file", optout, "--json"});
+  EXPECT_EQ(put.exit_code, 0) << put.err;
+  EXPECT_THAT(put.out, HasSubstr("\"directive_id\":\"optout\""));
+  CommandResult list =
+      HiectlAs("node-b", consent_port_, {"consent", "list", "--org", "org-b", "--patient", "B1"});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_THAT(list.out, HasSubstr("optout"));
+  CommandResult denied = HiectlAs(
+      "node-a", consent_port_,
+      {"consent", "authorize", "--patient", "A1", "--purpose", "HPAYMT", "--user", "billing"});
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_THAT(denied.out, HasSubstr("DENY"));
+  CommandResult permitted = HiectlAs(
+      "node-a", consent_port_,
+      {"consent", "authorize", "--patient", "A1", "--purpose", "TREAT", "--user", "dr.lee"});
+  EXPECT_EQ(permitted.exit_code, 0) << permitted.err;
+  EXPECT_THAT(permitted.out, HasSubstr("holder org-b"));
+  EXPECT_THAT(permitted.out, Not(HasSubstr("org-s")));
+  CommandResult fhir = HiectlAs("operator", consent_port_,
+                                {"audit", "disclosures", "--org", "org-a", "--patient", "A1",
+                                 "--action", "authorize", "--fhir"});
+  EXPECT_EQ(fhir.exit_code, 0) << fhir.err;
+  EXPECT_THAT(fhir.out, HasSubstr("\"resourceType\": \"Bundle\""));
+  EXPECT_THAT(fhir.out, HasSubstr("\"total\": 2"));
+  EXPECT_THAT(fhir.out, HasSubstr("\"resourceType\": \"AuditEvent\""));
+  CommandResult keys = HiectlAs("node-a", consent_port_, {"consent", "keys", "--json"});
+  EXPECT_EQ(keys.exit_code, 0) << keys.err;
+  EXPECT_THAT(keys.out, HasSubstr("key_id"));
 }
 
 }  // namespace
