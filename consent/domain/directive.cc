@@ -172,6 +172,33 @@ class ConsentParser {
     return out;
   }
 
+  // The codes of the Coding array `key`, each checked by `known` (described as `what`
+  // when it is not).
+  std::vector<std::string> CodingCodes(const object& o, const char* key, const std::string& path,
+                                       bool (*known)(absl::string_view), const char* what) {
+    std::vector<std::string> codes;
+    auto codings = OptionalArray(o, key, absl::StrCat(path, ".", key));
+    if (!codings) return codes;
+    size_t i = 0;
+    for (element value : *codings) {
+      std::string coding_path = absl::StrCat(path, ".", key, "[", i++, "]");
+      object coding;
+      if (value.get_object().get(coding)) {
+        Fail(coding_path, "must be a Coding object");
+        continue;
+      }
+      auto code = OptionalString(coding, "code", coding_path + ".code");
+      if (!code) {
+        Fail(coding_path + ".code", "is required");
+      } else if (!known(*code)) {
+        Fail(coding_path + ".code", absl::StrCat("\"", *code, "\" is not ", what));
+      } else {
+        codes.push_back(*code);
+      }
+    }
+    return codes;
+  }
+
   void CheckScope(const object& resource) {
     element scope;
     if (resource["scope"].get(scope)) {
@@ -351,47 +378,9 @@ class ConsentParser {
       }
       provision.covers_disclosure = any_disclosure;
     }
-    if (auto purposes = OptionalArray(o, "purpose", path + ".purpose")) {
-      size_t i = 0;
-      for (element purpose : *purposes) {
-        std::string purpose_path = absl::StrCat(path, ".purpose[", i++, "]");
-        object coding;
-        if (purpose.get_object().get(coding)) {
-          Fail(purpose_path, "must be a Coding object");
-          continue;
-        }
-        auto code = OptionalString(coding, "code", purpose_path + ".code");
-        if (!code) {
-          Fail(purpose_path + ".code", "is required");
-        } else if (!IsPurposeOfUse(*code)) {
-          Fail(purpose_path + ".code",
-               absl::StrCat("\"", *code, "\" is not a v3 PurposeOfUse code"));
-        } else {
-          provision.purposes.push_back(*code);
-        }
-      }
-    }
-    if (auto labels = OptionalArray(o, "securityLabel", path + ".securityLabel")) {
-      size_t i = 0;
-      for (element label : *labels) {
-        std::string label_path = absl::StrCat(path, ".securityLabel[", i++, "]");
-        object coding;
-        if (label.get_object().get(coding)) {
-          Fail(label_path, "must be a Coding object");
-          continue;
-        }
-        auto code = OptionalString(coding, "code", label_path + ".code");
-        if (!code) {
-          Fail(label_path + ".code", "is required");
-        } else if (!IsSensitivityCategory(*code)) {
-          Fail(label_path + ".code", absl::StrCat("\"", *code,
-                                                  "\" is not a v3 sensitivity or "
-                                                  "confidentiality code"));
-        } else {
-          provision.security_labels.push_back(*code);
-        }
-      }
-    }
+    provision.purposes = CodingCodes(o, "purpose", path, IsPurposeOfUse, "a v3 PurposeOfUse code");
+    provision.security_labels = CodingCodes(o, "securityLabel", path, IsSensitivityCategory,
+                                            "a v3 sensitivity or confidentiality code");
     if (auto nested = OptionalArray(o, "provision", path + ".provision")) {
       if (depth + 1 > kMaxProvisionDepth) {
         Fail(path + ".provision",

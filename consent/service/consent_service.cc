@@ -53,6 +53,20 @@ absl::Status AuditDirective(ConsentState& state, const Peer& peer, const hie::v1
   return state.audit->Append(std::move(entry)).status();
 }
 
+// A practice names its own org's patients only; operators may name anyone's.
+absl::Status CheckOwnPatient(const Peer& peer, const hie::v1::LocalPatientRef& patient,
+                             absl::string_view action) {
+  if (patient.org_id().empty() || patient.local_id().empty()) {
+    return absl::InvalidArgumentError("patient.org_id and patient.local_id are required");
+  }
+  if (peer.role == pki::Role::kNode && patient.org_id() != peer.org_id) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("a practice ", action, " its own patients only: ", peer.org_id,
+                     " cannot name ", patient.org_id(), "'s patient"));
+  }
+  return absl::OkStatus();
+}
+
 grpc::ServerUnaryReactor* Done(grpc::ServerUnaryReactor* reactor, const absl::Status& status) {
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
@@ -67,14 +81,8 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::PutDirective(
   absl::StatusOr<Peer> peer = ActivePeer(*context, *state_->exchange);
   if (!peer.ok()) return Done(reactor, peer.status());
   const auto& patient = request->patient();
-  if (patient.org_id().empty() || patient.local_id().empty()) {
-    return Done(reactor,
-                absl::InvalidArgumentError("patient.org_id and patient.local_id are required"));
-  }
-  if (peer->role == pki::Role::kNode && patient.org_id() != peer->org_id) {
-    return Done(reactor, absl::PermissionDeniedError(absl::StrCat(
-                             "a practice files directives for its own patients: ", peer->org_id,
-                             " cannot file for ", patient.org_id(), "'s patient")));
+  if (absl::Status s = CheckOwnPatient(*peer, patient, "files directives for"); !s.ok()) {
+    return Done(reactor, s);
   }
   absl::StatusOr<PatientLinks> links =
       state_->exchange->CrossReference(patient.org_id(), patient.local_id());
@@ -120,14 +128,8 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::ListDirectives(
   absl::StatusOr<Peer> peer = ActivePeer(*context, *state_->exchange);
   if (!peer.ok()) return Done(reactor, peer.status());
   const auto& patient = request->patient();
-  if (patient.org_id().empty() || patient.local_id().empty()) {
-    return Done(reactor,
-                absl::InvalidArgumentError("patient.org_id and patient.local_id are required"));
-  }
-  if (peer->role == pki::Role::kNode && patient.org_id() != peer->org_id) {
-    return Done(reactor, absl::PermissionDeniedError(absl::StrCat(
-                             "a practice lists its own patients' directives: ", peer->org_id,
-                             " cannot ask about ", patient.org_id(), "'s patient")));
+  if (absl::Status s = CheckOwnPatient(*peer, patient, "lists directives of"); !s.ok()) {
+    return Done(reactor, s);
   }
   // Directives filed at any practice the patient is linked to for certain.
   std::vector<hie::v1::LocalPatientRef> refs = {patient};
