@@ -1,9 +1,11 @@
 // hie-node: a practice's node beside its EMR.
 
+#include "absl/strings/str_cat.h"
 #include "common/config/server_config.h"
 #include "common/grpc/daemon_main.h"
 #include "common/grpc/server_runner.h"
 #include "common/status/status_macros.h"
+#include "node/domain/labeler.h"
 #include "node/service/node_services.h"
 #include "proto/hie/v1/config.pb.h"
 
@@ -22,7 +24,15 @@ const hie::DaemonDescription kDescription = {
         "  data_dir                  directory for the record store, the outbox to the MPI, the\n"
         "                            audit chain and TLS working files; created mode 0700\n"
         "  mpi { address expected_org }       the exchange's MPI\n"
-        "  consent { address expected_org }   the exchange's consent service\n",
+        "  consent { address expected_org }   the exchange's consent service\n"
+        "  labelling                 sensitivity categories on ingest (docs/labelling.md):\n"
+        "    use_default_rules       the built-in ICD-10 / SNOMED CT / LOINC rules (default true)\n"
+        "    rules { system codes code_prefixes category }   more rules: a Coding of `system`\n"
+        "                            whose code is in `codes` or starts with one of\n"
+        "                            `code_prefixes` gives the resource `category` (ETH, PSY...)\n"
+        "    inherit_through_references   a record referencing a labelled Condition,\n"
+        "                            Observation... of the same import inherits its categories\n"
+        "                            (default true)\n",
     .example_config = R"(# node.textproto
 server {
   listen_address: "127.0.0.1:41003"
@@ -56,6 +66,12 @@ int main(int argc, char** argv) {
                              hie::ValidatePeerConfig(file, config.mpi(), "mpi"));
         HIE_ASSIGN_OR_RETURN(hie::PeerSettings consent,
                              hie::ValidatePeerConfig(file, config.consent(), "consent"));
+        if (auto labeler = hie::node::Labeler::FromConfig(config.labelling()); !labeler.ok()) {
+          std::string message(labeler.status().message());
+          size_t colon = message.find(": ");
+          return file.FieldError(absl::StrCat("labelling.", message.substr(0, colon)),
+                                 message.substr(colon + 2));
+        }
         (void)mpi;      // used by the outbox and federated query
         (void)consent;  // used by the federated query
         plan.policy = hie::node::NodeAuthorizationPolicy();

@@ -1,0 +1,67 @@
+// A practice's records on LevelDB, each FHIR resource in a RecordEnvelope with its
+// version history. One patient's current records are one prefix scan.
+//
+// Keys: ("current", patient local id, type, id)  -> RecordEnvelope (the current version)
+//       ("where", type, id)                       -> patient local id, version, content hash
+//       ("history", type, id, version)            -> RecordEnvelope (every version)
+// Resources about no patient (Organization, Practitioner...) have an empty patient id.
+// Every write is one synced batch: a record is acknowledged only once it is durable.
+#ifndef HIE_NODE_DOMAIN_RECORD_STORE_H_
+#define HIE_NODE_DOMAIN_RECORD_STORE_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/store/kv_store.h"
+#include "common/time/clock.h"
+#include "proto/hie/v1/record.pb.h"
+
+namespace hie::node {
+
+struct PutOutcome {
+  enum Kind { kCreated, kUpdated, kUnchanged };
+  std::vector<Kind> kinds;  // one per record, in order
+  int64_t created = 0;
+  int64_t updated = 0;
+  int64_t unchanged = 0;
+};
+
+// Thread-safe.
+class RecordStore {
+ public:
+  // `store` and `clock` must outlive the record store.
+  RecordStore(store::KvStore* store, Clock* clock) : store_(store), clock_(clock) {}
+
+  // Stores `records` (resource_type, resource_id, patient_local_id, sensitivity and
+  // fhir_json set) as one atomic, synced batch: each gets the next version and
+  // last_updated now, unless its content equals the current version's (unchanged).
+  // REQUIRES: no two records share type and id.
+  absl::StatusOr<PutOutcome> Put(std::vector<hie::v1::RecordEnvelope> records);
+
+  // The current version. Errors: NotFound.
+  absl::StatusOr<hie::v1::RecordEnvelope> Get(const std::string& type, const std::string& id) const;
+
+  // Every version, oldest first. Errors: NotFound.
+  absl::StatusOr<std::vector<hie::v1::RecordEnvelope>> History(const std::string& type,
+                                                               const std::string& id) const;
+
+  // Visits the patient's current records (all types, or `type` only), in type and id
+  // order; `visit` returns false to stop.
+  absl::Status ForPatient(const std::string& patient_local_id, const std::string& type,
+                          const std::function<bool(const hie::v1::RecordEnvelope&)>& visit) const;
+
+  // The number of current records about a patient ("" for those about no patient).
+  absl::StatusOr<int64_t> CountForPatient(const std::string& patient_local_id) const;
+
+ private:
+  store::KvStore* const store_;
+  Clock* const clock_;
+  absl::Mutex write_mu_;  // versions are read and written under it
+};
+
+}  // namespace hie::node
+
+#endif  // HIE_NODE_DOMAIN_RECORD_STORE_H_

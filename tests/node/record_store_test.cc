@@ -1,0 +1,71 @@
+#include "node/domain/record_store.h"
+
+#include <filesystem>
+
+#include "common/testing/fake_clock.h"
+#include "common/testing/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace hie::node {
+namespace {
+
+using ::hie::testing::StatusIs;
+
+hie::v1::RecordEnvelope Record(const std::string& type, const std::string& id,
+                               const std::string& patient, const std::string& json) {
+  hie::v1::RecordEnvelope r;
+  r.set_resource_type(type);
+  r.set_resource_id(id);
+  r.set_patient_local_id(patient);
+  r.set_fhir_json(json);
+  return r;
+}
+
+TEST(RecordStoreTest, VersionsUnchangedAndOnePrefixScanPerPatient) {
+  std::string dir = ::testing::TempDir() + "hie-record-store-" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  hie::testing::FakeClock clock;
+  {
+    ASSERT_OK_AND_ASSIGN(auto kv, store::KvStore::Open(dir));
+    RecordStore store(kv.get(), &clock);
+    ASSERT_OK_AND_ASSIGN(PutOutcome first,
+                         store.Put({Record("Patient", "p1", "p1", R"({"a":1})"),
+                                    Record("Condition", "c1", "p1", R"({"b":1})"),
+                                    Record("Condition", "c2", "p10", R"({"b":2})"),
+                                    Record("Organization", "o1", "", R"({"o":1})")}));
+    EXPECT_EQ(first.created, 4);
+    ASSERT_OK_AND_ASSIGN(PutOutcome second,
+                         store.Put({Record("Condition", "c1", "p1", R"({"b":1})"),
+                                    Record("Condition", "c2", "p10", R"({"b":3})")}));
+    EXPECT_EQ(second.unchanged, 1);
+    EXPECT_EQ(second.updated, 1);
+  }
+  ASSERT_OK_AND_ASSIGN(auto kv, store::KvStore::Open(dir));
+  RecordStore store(kv.get(), &clock);
+  ASSERT_OK_AND_ASSIGN(hie::v1::RecordEnvelope c2, store.Get("Condition", "c2"));
+  EXPECT_EQ(c2.version(), 2);
+  EXPECT_EQ(c2.fhir_json(), R"({"b":3})");
+  EXPECT_EQ(c2.content_sha256().size(), 32u);
+  ASSERT_OK_AND_ASSIGN(auto history, store.History("Condition", "c2"));
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_EQ(history[0].fhir_json(), R"({"b":2})");
+  // p1's records, and not p10's (a patient id that is a prefix of another).
+  std::vector<std::string> ids;
+  ASSERT_OK(store.ForPatient("p1", "", [&](const hie::v1::RecordEnvelope& r) {
+    ids.push_back(r.resource_type() + "/" + r.resource_id());
+    return true;
+  }));
+  EXPECT_THAT(ids, ::testing::ElementsAre("Condition/c1", "Patient/p1"));
+  ASSERT_OK_AND_ASSIGN(int64_t n, store.CountForPatient("p10"));
+  EXPECT_EQ(n, 1);
+  // A record moved to another patient leaves the old patient's scan.
+  ASSERT_OK(store.Put({Record("Condition", "c1", "p10", R"({"b":1})")}).status());
+  ASSERT_OK_AND_ASSIGN(n, store.CountForPatient("p1"));
+  EXPECT_EQ(n, 1);
+  EXPECT_THAT(store.Get("Condition", "nope"), StatusIs(absl::StatusCode::kNotFound));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace hie::node
