@@ -39,6 +39,7 @@ std::vector<Command> MpiCommands();
 std::vector<Command> OrgCommands();
 std::vector<Command> AuditCommands();
 std::vector<Command> ConsentCommands();
+std::vector<Command> ImportCommands();
 
 }  // namespace hie::cli
 

@@ -75,7 +75,13 @@ int main(int argc, char** argv) {
         (void)mpi;      // used by the outbox and federated query
         (void)consent;  // used by the federated query
         plan.policy = hie::node::NodeAuthorizationPolicy();
-        plan.services = hie::node::MakeNodeServices();
+        hie::node::NodeOptions options;
+        options.labelling = config.labelling();
+        plan.open_services = [options](const std::string& data_dir,
+                                       const std::shared_ptr<hie::TlsContext>& tls) mutable {
+          options.own_org = tls->self().org_id;
+          return hie::node::OpenNodeServices(data_dir, options);
+        };
         return plan;
       });
 }

@@ -1,5 +1,7 @@
 #include "node/service/node_services.h"
 
+#include "common/grpc/audit_service.h"
+#include "node/service/ingest_service.h"
 #include "proto/hie/v1/audit.grpc.pb.h"
 #include "proto/hie/v1/node.grpc.pb.h"
 
@@ -23,15 +25,30 @@ std::shared_ptr<const AuthorizationPolicy> NodeAuthorizationPolicy() {
   return policy;
 }
 
-std::vector<std::unique_ptr<grpc::Service>> MakeNodeServices() {
+absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenNodeServices(
+    const std::string& data_dir, const NodeOptions& options) {
+  auto state = std::make_shared<NodeState>();
+  state->own_org = options.own_org;
+  auto store = store::KvStore::Open(data_dir + "/records");
+  if (!store.ok()) return store.status();
+  state->store = std::move(*store);
+  state->records = std::make_unique<RecordStore>(state->store.get(), Clock::Real());
+  auto audit_log = audit::AuditLog::Open(state->store.get(), Clock::Real(), "audit");
+  if (!audit_log.ok()) return audit_log.status();
+  state->audit = std::move(*audit_log);
+  auto labeler = Labeler::FromConfig(options.labelling);
+  if (!labeler.ok()) return labeler.status();
+  state->labeler = std::make_unique<Labeler>(*std::move(labeler));
+  state->ingester = std::make_unique<FhirIngester>(state->labeler.get());
+
   std::vector<std::unique_ptr<grpc::Service>> services;
-  // Storage, peers and queries come with their issues; until then every method answers
-  // UNIMPLEMENTED through the generated base classes.
-  services.push_back(std::make_unique<hie::v1::Ingest::CallbackService>());
+  services.push_back(std::make_unique<IngestService>(state));
+  // Peers, queries and status come next; until then these answer UNIMPLEMENTED through
+  // the generated base classes.
   services.push_back(std::make_unique<hie::v1::PeerRecords::CallbackService>());
   services.push_back(std::make_unique<hie::v1::FederatedQuery::CallbackService>());
   services.push_back(std::make_unique<hie::v1::NodeStatus::CallbackService>());
-  services.push_back(std::make_unique<hie::v1::AuditLog::CallbackService>());
+  services.push_back(std::make_unique<AuditLogService>(state->audit.get(), state));
   return services;
 }
 

@@ -3,18 +3,29 @@
 #define HIE_NODE_SERVICE_NODE_SERVICES_H_
 
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "common/grpc/authorization.h"
 #include "grpcpp/impl/service_type.h"
+#include "proto/hie/v1/config.pb.h"
 
 namespace hie::node {
 
 // Method x role table for every RPC hie-node serves (deny by default).
 std::shared_ptr<const AuthorizationPolicy> NodeAuthorizationPolicy();
 
-// The services hie-node registers. RPCs not yet implemented answer UNIMPLEMENTED.
-std::vector<std::unique_ptr<grpc::Service>> MakeNodeServices();
+struct NodeOptions {
+  // The organisation this node serves: its own certificate's org.
+  std::string own_org;
+  hie::v1::LabellingConfig labelling;
+};
+
+// Opens the node's store in `data_dir` and returns the services hie-node registers.
+// RPCs not yet implemented answer UNIMPLEMENTED.
+absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenNodeServices(
+    const std::string& data_dir, const NodeOptions& options);
 
 }  // namespace hie::node
 

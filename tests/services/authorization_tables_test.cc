@@ -87,10 +87,17 @@ TEST(AuthorizationTablesTest, OnlyNodesAuthorizeAndOnlyOperatorsRotateKeys) {
 }
 
 TEST(AuthorizationTablesTest, NodeTableCoversExactlyItsServices) {
-  auto served = ServedMethods(node::MakeNodeServices(),
-                              {"hie.v1.AuditLog", "hie.v1.FederatedQuery", "hie.v1.Ingest",
-                               "hie.v1.NodeStatus", "hie.v1.PeerRecords"});
+  std::string dir = ::testing::TempDir() + "hie-services-node-" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto services = node::OpenNodeServices(dir, {.own_org = "org-a"});
+  ASSERT_TRUE(services.ok()) << services.status();
+  auto served =
+      ServedMethods(*services, {"hie.v1.AuditLog", "hie.v1.FederatedQuery", "hie.v1.Ingest",
+                                "hie.v1.NodeStatus", "hie.v1.PeerRecords"});
   EXPECT_THAT(DomainMethods(*node::NodeAuthorizationPolicy()), ElementsAreArray(served));
+  services->clear();
+  std::filesystem::remove_all(dir);
 }
 
 TEST(AuthorizationTablesTest, EveryDaemonServesHealthAndReflection) {

@@ -1,0 +1,57 @@
+#include "node/domain/importer.h"
+
+#include <algorithm>
+
+namespace hie::node {
+
+absl::Status Importer::Store(IngestBatch batch, int64_t line_offset) {
+  for (auto& p : batch.problems) {
+    if (line_offset > 0) p.position += line_offset;
+    totals_.rejected.push_back(std::move(p));
+  }
+  if (batch.records.empty()) return absl::OkStatus();
+  std::vector<std::pair<size_t, std::string>> patients;  // index in the batch, id
+  for (size_t i = 0; i < batch.records.size(); ++i) {
+    const auto& r = batch.records[i];
+    if (r.resource_type() == "Patient") patients.emplace_back(i, r.resource_id());
+  }
+  absl::StatusOr<PutOutcome> outcome = store_->Put(std::move(batch.records));
+  if (!outcome.ok()) return outcome.status();
+  totals_.accepted += outcome->created + outcome->updated + outcome->unchanged;
+  totals_.unchanged += outcome->unchanged;
+  // Patients whose registration changed (not those sent again unchanged).
+  for (const auto& [index, id] : patients) {
+    if (outcome->kinds[index] == PutOutcome::kUnchanged) continue;
+    if (std::find(totals_.patients_changed.begin(), totals_.patients_changed.end(), id) ==
+        totals_.patients_changed.end()) {
+      totals_.patients_changed.push_back(id);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Importer::AddJson(absl::string_view json, const std::string& source) {
+  return Store(ingester_->ParseJson(json, source), 0);
+}
+
+absl::Status Importer::AddNdjson(absl::string_view chunk, const std::string& source) {
+  ndjson_source_ = source;
+  pending_ndjson_.append(chunk.data(), chunk.size());
+  size_t last_newline = pending_ndjson_.rfind('\n');
+  if (last_newline == std::string::npos) return absl::OkStatus();
+  std::string complete = pending_ndjson_.substr(0, last_newline + 1);
+  pending_ndjson_.erase(0, last_newline + 1);
+  int64_t lines = std::count(complete.begin(), complete.end(), '\n');
+  absl::Status s = Store(ingester_->ParseNdjson(complete, source), lines_done_);
+  lines_done_ += lines;
+  return s;
+}
+
+absl::Status Importer::Finish() {
+  if (pending_ndjson_.empty()) return absl::OkStatus();
+  std::string rest = std::move(pending_ndjson_);
+  pending_ndjson_.clear();
+  return Store(ingester_->ParseNdjson(rest, ndjson_source_), lines_done_);
+}
+
+}  // namespace hie::node

@@ -1,0 +1,58 @@
+// One import from a practice's feed: documents and NDJSON chunks in, durable records
+// and a tally out. NDJSON may arrive split anywhere; lines are joined across chunks and
+// numbered from the start of the import.
+#ifndef HIE_NODE_DOMAIN_IMPORTER_H_
+#define HIE_NODE_DOMAIN_IMPORTER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "node/domain/fhir_ingest.h"
+#include "node/domain/record_store.h"
+
+namespace hie::node {
+
+struct ImportTotals {
+  // Durable when counted (includes unchanged).
+  int64_t accepted = 0;
+  int64_t unchanged = 0;
+  std::vector<IngestProblem> rejected;
+  // Patient resources created or changed by this import.
+  std::vector<std::string> patients_changed;
+};
+
+// Not thread-safe: one per import call.
+class Importer {
+ public:
+  // Both must outlive the importer.
+  Importer(const FhirIngester* ingester, RecordStore* store) : ingester_(ingester), store_(store) {}
+
+  // One JSON document (a resource or a Bundle). Errors: the store's (nothing of the
+  // document was acknowledged then).
+  absl::Status AddJson(absl::string_view json, const std::string& source);
+
+  // A piece of NDJSON; complete lines are stored now, a partial last line waits for the
+  // next chunk or Finish.
+  absl::Status AddNdjson(absl::string_view chunk, const std::string& source);
+
+  // Stores what is left of the NDJSON. Call once, at the end.
+  absl::Status Finish();
+
+  const ImportTotals& totals() const { return totals_; }
+
+ private:
+  absl::Status Store(IngestBatch batch, int64_t line_offset);
+
+  const FhirIngester* ingester_;
+  RecordStore* store_;
+  ImportTotals totals_;
+  std::string pending_ndjson_;
+  std::string ndjson_source_;
+  int64_t lines_done_ = 0;
+};
+
+}  // namespace hie::node
+
+#endif  // HIE_NODE_DOMAIN_IMPORTER_H_

@@ -1,0 +1,49 @@
+// The Ingest gRPC service (the practice's EMR feed): translation to the node's Importer.
+#ifndef HIE_NODE_SERVICE_INGEST_SERVICE_H_
+#define HIE_NODE_SERVICE_INGEST_SERVICE_H_
+
+#include <memory>
+#include <string>
+
+#include "common/audit/audit_log.h"
+#include "common/store/kv_store.h"
+#include "node/domain/fhir_ingest.h"
+#include "node/domain/labeler.h"
+#include "node/domain/record_store.h"
+#include "proto/hie/v1/node.grpc.pb.h"
+
+namespace hie::node {
+
+// What hie-node keeps in its data directory, shared by its services.
+struct NodeState {
+  ~NodeState() {
+    // Everything below lives in the store: close it first.
+    records.reset();
+    audit.reset();
+  }
+  // The organisation this node serves (from its own certificate).
+  std::string own_org;
+  std::unique_ptr<store::KvStore> store;
+  std::unique_ptr<RecordStore> records;
+  std::unique_ptr<audit::AuditLog> audit;
+  std::unique_ptr<Labeler> labeler;
+  std::unique_ptr<FhirIngester> ingester;
+};
+
+class IngestService final : public hie::v1::Ingest::CallbackService {
+ public:
+  explicit IngestService(std::shared_ptr<NodeState> state) : state_(std::move(state)) {}
+
+  grpc::ServerReadReactor<hie::v1::ImportRequest>* Import(
+      grpc::CallbackServerContext* context, hie::v1::ImportResponse* response) override;
+  grpc::ServerUnaryReactor* GetRecord(grpc::CallbackServerContext* context,
+                                      const hie::v1::GetRecordRequest* request,
+                                      hie::v1::RecordEnvelope* response) override;
+
+ private:
+  std::shared_ptr<NodeState> state_;
+};
+
+}  // namespace hie::node
+
+#endif  // HIE_NODE_SERVICE_INGEST_SERVICE_H_
