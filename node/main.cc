@@ -72,14 +72,17 @@ int main(int argc, char** argv) {
           return file.FieldError(absl::StrCat("labelling.", message.substr(0, colon)),
                                  message.substr(colon + 2));
         }
-        (void)mpi;      // used by the outbox and federated query
-        (void)consent;  // used by the federated query
+        (void)mpi;  // used by the outbox and federated query
         plan.policy = hie::node::NodeAuthorizationPolicy();
         hie::node::NodeOptions options;
         options.labelling = config.labelling();
-        plan.open_services = [options](const std::string& data_dir,
-                                       const std::shared_ptr<hie::TlsContext>& tls) mutable {
+        options.consent_address = consent.address;
+        plan.open_services = [options, consent](
+                                 const std::string& data_dir,
+                                 const std::shared_ptr<hie::TlsContext>& tls) mutable {
           options.own_org = tls->self().org_id;
+          options.consent_credentials = tls->ChannelCredentials(
+              {.org_id = consent.expected_org, .role = hie::pki::Role::kConsent});
           return hie::node::OpenNodeServices(data_dir, options);
         };
         return plan;

@@ -1,7 +1,9 @@
 #include "node/service/node_services.h"
 
 #include "common/grpc/audit_service.h"
+#include "grpcpp/create_channel.h"
 #include "node/service/ingest_service.h"
+#include "node/service/peer_service.h"
 #include "proto/hie/v1/audit.grpc.pb.h"
 #include "proto/hie/v1/node.grpc.pb.h"
 
@@ -45,7 +47,9 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenNodeServices(
   services.push_back(std::make_unique<IngestService>(state));
   // Peers, queries and status come next; until then these answer UNIMPLEMENTED through
   // the generated base classes.
-  services.push_back(std::make_unique<hie::v1::PeerRecords::CallbackService>());
+  auto keys = std::make_shared<GrantKeySource>(
+      grpc::CreateChannel(options.consent_address, options.consent_credentials));
+  services.push_back(std::make_unique<PeerRecordsService>(state, keys));
   services.push_back(std::make_unique<hie::v1::FederatedQuery::CallbackService>());
   services.push_back(std::make_unique<hie::v1::NodeStatus::CallbackService>());
   services.push_back(std::make_unique<AuditLogService>(state->audit.get(), state));

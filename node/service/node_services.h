@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "common/grpc/authorization.h"
 #include "grpcpp/impl/service_type.h"
+#include "grpcpp/security/credentials.h"
 #include "proto/hie/v1/config.pb.h"
 
 namespace hie::node {
@@ -20,6 +21,10 @@ struct NodeOptions {
   // The organisation this node serves: its own certificate's org.
   std::string own_org;
   hie::v1::LabellingConfig labelling;
+  // The consent service (for its grant-signing keys) and how to reach it (in a daemon:
+  // TlsContext::ChannelCredentials demanding the consent service's org and role).
+  std::string consent_address;
+  std::shared_ptr<grpc::ChannelCredentials> consent_credentials;
 };
 
 // Opens the node's store in `data_dir` and returns the services hie-node registers.

@@ -47,6 +47,16 @@ const std::map<std::string, DaemonInfo>& Daemons() {
   return *daemons;
 }
 
+// Every daemon a test may start by name: the three kinds, and a second practice's node.
+const std::map<std::string, DaemonInfo>& Instances() {
+  static const auto* instances = [] {
+    auto* m = new std::map<std::string, DaemonInfo>(Daemons());
+    m->emplace("node-b", DaemonInfo{"hie-node", "node-b", "org-b", "node"});
+    return m;
+  }();
+  return *instances;
+}
+
 class DaemonFixture : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -81,7 +91,7 @@ class DaemonFixture : public ::testing::Test {
   }
 
   std::string ConfigText(const std::string& name, const std::string& extra = "") {
-    const DaemonInfo& d = Daemons().at(name);
+    const DaemonInfo& d = Instances().at(name);
     std::string text = absl::StrCat(R"(server {
   listen_address: "127.0.0.1:0"
   port_file: ")",
@@ -101,7 +111,7 @@ data_dir: "data/)",
     if (name != "mpi")
       absl::StrAppend(&text, "mpi { address: \"", mpi_address_,
                       "\" expected_org: \"exchange\" }\n");
-    if (name == "node")
+    if (d.binary == "hie-node")
       absl::StrAppend(&text, "consent { address: \"", consent_address_,
                       "\" expected_org: \"exchange\" }\n");
     return text + extra;
@@ -118,7 +128,7 @@ data_dir: "data/)",
     std::string config = WriteConfig(name, ConfigText(name, extra_config));
     fs::remove(Path(name + ".port"));
     auto process = ChildProcess::Start(
-        {BinDir() + "/" + Daemons().at(name).binary, "--config", config}, Log(name));
+        {BinDir() + "/" + Instances().at(name).binary, "--config", config}, Log(name));
     EXPECT_TRUE(process.ok());
     if (!process.ok()) return 0;
     processes_.emplace(name, std::move(*process));

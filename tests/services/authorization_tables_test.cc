@@ -90,7 +90,11 @@ TEST(AuthorizationTablesTest, NodeTableCoversExactlyItsServices) {
   std::string dir = ::testing::TempDir() + "hie-services-node-" + std::to_string(getpid());
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  auto services = node::OpenNodeServices(dir, {.own_org = "org-a"});
+  // The consent channel is never used here: nothing is called.
+  auto services =
+      node::OpenNodeServices(dir, {.own_org = "org-a",
+                                   .consent_address = "127.0.0.1:1",
+                                   .consent_credentials = grpc::InsecureChannelCredentials()});
   ASSERT_TRUE(services.ok()) << services.status();
   auto served =
       ServedMethods(*services, {"hie.v1.AuditLog", "hie.v1.FederatedQuery", "hie.v1.Ingest",

@@ -1,0 +1,122 @@
+#include "node/domain/disclosure.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/fhir/datetime.h"
+#include "google/protobuf/util/time_util.h"
+#include "simdjson.h"
+
+namespace hie::node {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+absl::Time FromProto(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(t));
+}
+
+bool Withheld(const hie::v1::RecordEnvelope& record, const hie::v1::DisclosureGrant& grant) {
+  for (const auto& category : record.sensitivity()) {
+    if (std::find(grant.withheld_categories().begin(), grant.withheld_categories().end(),
+                  category) != grant.withheld_categories().end()) {
+      return true;
+    }
+  }
+  if (grant.withheld_data().empty()) return false;
+  std::optional<absl::Time> date = ClinicalDate(record.fhir_json());
+  if (!date) return false;  // undated records are not caught by a dated restriction
+  for (const auto& restriction : grant.withheld_data()) {
+    const auto& period = restriction.data_period();
+    if (period.has_start() && *date < FromProto(period.start())) continue;
+    if (period.has_end() && *date >= FromProto(period.end())) continue;
+    if (restriction.categories().empty()) return true;
+    for (const auto& category : record.sensitivity()) {
+      if (std::find(restriction.categories().begin(), restriction.categories().end(), category) !=
+          restriction.categories().end()) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<absl::Time> ClinicalDate(absl::string_view fhir_json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element resource;
+  if (parser.parse(fhir_json.data(), fhir_json.size()).get(resource)) return std::nullopt;
+  static constexpr const char* kFields[][2] = {{"effectiveDateTime", nullptr},
+                                               {"effectivePeriod", "start"},
+                                               {"onsetDateTime", nullptr},
+                                               {"performedDateTime", nullptr},
+                                               {"performedPeriod", "start"},
+                                               {"occurrenceDateTime", nullptr},
+                                               {"period", "start"},
+                                               {"authoredOn", nullptr},
+                                               {"recordedDate", nullptr},
+                                               {"issued", nullptr},
+                                               {"date", nullptr},
+                                               {"created", nullptr}};
+  for (const auto& field : kFields) {
+    std::string_view text;
+    auto value = resource[field[0]];
+    bool missing =
+        field[1] == nullptr ? value.get_string().get(text) : value[field[1]].get_string().get(text);
+    if (missing) continue;
+    auto range = fhir::ParseDateTime(absl::string_view(text.data(), text.size()));
+    if (range.ok()) return range->begin;
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<Disclosure> SelectForGrant(const RecordStore& store,
+                                          const hie::v1::DisclosureGrant& grant,
+                                          const std::string& own_org,
+                                          const std::vector<std::string>& resource_types) {
+  Disclosure out;
+  for (const auto& holder : grant.holders()) {
+    if (holder.org_id() == own_org) out.patient_local_id = holder.local_id();
+  }
+  if (out.patient_local_id.empty()) {
+    return absl::NotFoundError(absl::StrCat("the grant names no patient at ", own_org));
+  }
+  bool any = false;
+  absl::Status s =
+      store.ForPatient(out.patient_local_id, "", [&](const hie::v1::RecordEnvelope& r) {
+        any = true;
+        if (!resource_types.empty() && std::find(resource_types.begin(), resource_types.end(),
+                                                 r.resource_type()) == resource_types.end()) {
+          return true;
+        }
+        if (r.deleted()) return true;
+        if (Withheld(r, grant)) {
+          ++out.withheld;
+          return true;
+        }
+        out.records.push_back(r);
+        out.records.back().set_source_org(own_org);
+        return true;
+      });
+  if (!s.ok()) return s;
+  if (!any) {
+    return absl::NotFoundError(
+        absl::StrCat(own_org, " holds no record of patient ", out.patient_local_id));
+  }
+  return out;
+}
+
+absl::Status NonceRegistry::Use(const std::string& nonce, absl::Time expires_at, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  if (seen_.size() > 1024) {
+    absl::erase_if(seen_, [now](const auto& kv) { return kv.second < now; });
+  }
+  if (!seen_.emplace(nonce, expires_at).second) {
+    return absl::PermissionDeniedError(
+        "this grant was already used here: ask the consent service for a new one");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace hie::node

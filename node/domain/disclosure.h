@@ -1,0 +1,54 @@
+// What a holder discloses under a verified grant: the patient's current records at this
+// node, less those carrying a withheld category or dated within a withheld period, and
+// the grants already used (a grant serves one fetch per holder).
+#ifndef HIE_NODE_DOMAIN_DISCLOSURE_H_
+#define HIE_NODE_DOMAIN_DISCLOSURE_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "node/domain/record_store.h"
+#include "proto/hie/v1/grant.pb.h"
+
+namespace hie::node {
+
+struct Disclosure {
+  std::string patient_local_id;
+  std::vector<hie::v1::RecordEnvelope> records;  // source_org set
+  int64_t withheld = 0;
+};
+
+// The records `grant` lets `own_org` disclose (all types, or `resource_types` only).
+// REQUIRES: the grant was verified for this holder. Errors: NotFound if this node holds
+// no record of the patient the grant names here.
+absl::StatusOr<Disclosure> SelectForGrant(const RecordStore& store,
+                                          const hie::v1::DisclosureGrant& grant,
+                                          const std::string& own_org,
+                                          const std::vector<std::string>& resource_types);
+
+// The clinical date of a resource (effective, onset, performed, period start, authored,
+// issued, recorded...), if it has one.
+std::optional<absl::Time> ClinicalDate(absl::string_view fhir_json);
+
+// Grants already served, until they expire: a second fetch with the same grant is a
+// replay. Thread-safe.
+class NonceRegistry {
+ public:
+  // OK the first time a nonce is seen; PermissionDenied after. Forgets nonces whose grant
+  // expired before `now`.
+  absl::Status Use(const std::string& nonce, absl::Time expires_at, absl::Time now);
+
+ private:
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, absl::Time> seen_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace hie::node
+
+#endif  // HIE_NODE_DOMAIN_DISCLOSURE_H_

@@ -1,0 +1,121 @@
+#include "node/service/peer_service.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc/peer_identity.h"
+#include "common/grpc/status_convert.h"
+#include "common/grpc/vector_writer.h"
+#include "common/status/error_detail.h"
+#include "google/protobuf/util/time_util.h"
+#include "grpcpp/client_context.h"
+
+namespace hie::node {
+
+absl::StatusOr<std::shared_ptr<const consent::GrantVerifier>> GrantKeySource::VerifierFor(
+    const std::string& key_id) {
+  absl::MutexLock lock(&mu_);
+  if (verifier_ != nullptr && verifier_->keys().Contains(key_id)) return verifier_;
+  absl::Time now = absl::Now();
+  if (now - last_fetch_ < absl::Seconds(1)) {
+    if (verifier_ != nullptr) return verifier_;  // it will refuse the unknown key
+    return WithReason(absl::UnavailableError("the consent service's keys are not known yet"),
+                      hie::v1::ERROR_REASON_DEPENDENCY_UNAVAILABLE);
+  }
+  last_fetch_ = now;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  hie::v1::GetPublicKeysResponse response;
+  grpc::Status status = stub_->GetPublicKeys(&context, {}, &response);
+  if (!status.ok()) {
+    if (verifier_ != nullptr) return verifier_;
+    return WithReason(absl::UnavailableError(absl::StrCat(
+                          "cannot fetch the consent service's keys: ", status.error_message())),
+                      hie::v1::ERROR_REASON_DEPENDENCY_UNAVAILABLE);
+  }
+  crypto::KeyRing ring;
+  for (const auto& key : response.keys()) {
+    auto verifying = crypto::VerifyingKey::FromRaw(key.ed25519());
+    if (verifying.ok()) ring.Add(*std::move(verifying));
+  }
+  verifier_ = std::make_shared<const consent::GrantVerifier>(std::move(ring), Clock::Real());
+  return verifier_;
+}
+
+absl::StatusOr<std::vector<hie::v1::FetchRecordsResponse>> PeerRecordsService::Serve(
+    const grpc::CallbackServerContext& context, const hie::v1::FetchRecordsRequest& request) {
+  absl::StatusOr<Peer> peer = PeerFromContext(context);
+  if (!peer.ok()) return peer.status();
+  auto refuse = [&](const absl::Status& why, const hie::v1::DisclosureGrant* grant) {
+    hie::v1::AuditEntry entry;
+    entry.set_action(hie::v1::AUDIT_ACTION_REFUSE);
+    entry.set_actor_org(peer->org_id);
+    entry.set_counterpart_org(peer->org_id);
+    entry.set_outcome("refused");
+    entry.set_detail(absl::StrCat("FetchRecords: ", why.message()));
+    if (grant != nullptr) {
+      *entry.mutable_user() = grant->user();
+      entry.set_euid(grant->euid());
+      entry.set_purpose(grant->purpose());
+      entry.set_query_id(grant->query_id());
+    }
+    (void)state_->audit->Append(std::move(entry));
+    return why;
+  };
+  absl::StatusOr<std::shared_ptr<const consent::GrantVerifier>> verifier =
+      keys_->VerifierFor(request.grant().key_id());
+  if (!verifier.ok()) return verifier.status();
+  absl::StatusOr<hie::v1::DisclosureGrant> grant =
+      (*verifier)->Verify(request.grant(), peer->org_id, state_->own_org);
+  if (!grant.ok()) return refuse(grant.status(), nullptr);
+  absl::Time expires = absl::FromUnixNanos(
+      google::protobuf::util::TimeUtil::TimestampToNanoseconds(grant->expires_at()));
+  if (absl::Status s = nonces_.Use(grant->nonce(), expires, absl::Now()); !s.ok()) {
+    return refuse(s, &*grant);
+  }
+  std::vector<std::string> types(request.resource_types().begin(), request.resource_types().end());
+  absl::StatusOr<Disclosure> disclosure =
+      SelectForGrant(*state_->records, *grant, state_->own_org, types);
+  if (!disclosure.ok()) return refuse(disclosure.status(), &*grant);
+
+  // No disclosure without its audit entry: it is durable before the first record leaves.
+  hie::v1::AuditEntry entry;
+  entry.set_action(grant->break_glass() ? hie::v1::AUDIT_ACTION_BREAK_GLASS
+                                        : hie::v1::AUDIT_ACTION_DISCLOSE);
+  entry.set_actor_org(peer->org_id);
+  *entry.mutable_user() = grant->user();
+  entry.mutable_patient()->set_org_id(state_->own_org);
+  entry.mutable_patient()->set_local_id(disclosure->patient_local_id);
+  entry.set_euid(grant->euid());
+  entry.set_purpose(grant->purpose());
+  entry.set_query_id(grant->query_id());
+  entry.set_counterpart_org(peer->org_id);
+  entry.set_outcome("ok");
+  entry.set_detail(absl::StrCat(
+      "sent ", disclosure->records.size(), ", withheld ", disclosure->withheld,
+      grant->break_glass() ? absl::StrCat(" (break-the-glass: ", grant->break_glass_reason(), ")")
+                           : ""));
+  if (auto appended = state_->audit->Append(std::move(entry)); !appended.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("the disclosure could not be audited, so nothing "
+                     "is sent: ",
+                     appended.status().message()));
+  }
+  std::vector<hie::v1::FetchRecordsResponse> out;
+  out.reserve(disclosure->records.size() + 1);
+  for (auto& record : disclosure->records) *out.emplace_back().mutable_record() = std::move(record);
+  auto* summary = out.emplace_back().mutable_summary();
+  summary->set_records_sent(static_cast<int64_t>(out.size()) - 1);
+  summary->set_records_withheld(disclosure->withheld);
+  return out;
+}
+
+grpc::ServerWriteReactor<hie::v1::FetchRecordsResponse>* PeerRecordsService::FetchRecords(
+    grpc::CallbackServerContext* context, const hie::v1::FetchRecordsRequest* request) {
+  using Writer = VectorWriter<hie::v1::FetchRecordsResponse>;
+  absl::StatusOr<std::vector<hie::v1::FetchRecordsResponse>> messages = Serve(*context, *request);
+  if (!messages.ok()) return new Writer(ToGrpcStatus(messages.status()));
+  return new Writer(*std::move(messages));
+}
+
+}  // namespace hie::node

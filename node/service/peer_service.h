@@ -1,0 +1,61 @@
+// The PeerRecords gRPC service: another practice's node fetches a patient's records
+// under a grant. The grant is checked with the consent service's public keys (fetched,
+// and fetched again when a grant names a key not yet known), the disclosure is audited
+// before the first record leaves, and withheld records never do.
+#ifndef HIE_NODE_SERVICE_PEER_SERVICE_H_
+#define HIE_NODE_SERVICE_PEER_SERVICE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "consent/domain/grant.h"
+#include "grpcpp/channel.h"
+#include "node/domain/disclosure.h"
+#include "node/service/ingest_service.h"
+#include "proto/hie/v1/consent.grpc.pb.h"
+#include "proto/hie/v1/node.grpc.pb.h"
+
+namespace hie::node {
+
+// The consent service's grant keys as this node knows them. Thread-safe.
+class GrantKeySource {
+ public:
+  explicit GrantKeySource(std::shared_ptr<grpc::Channel> consent_channel)
+      : stub_(hie::v1::ConsentService::NewStub(std::move(consent_channel))) {}
+
+  // A verifier that knows `key_id` if the consent service does (asking it at most once
+  // a second). Errors: Unavailable if the consent service cannot be asked and the key
+  // is not known yet.
+  absl::StatusOr<std::shared_ptr<const consent::GrantVerifier>> VerifierFor(
+      const std::string& key_id);
+
+ private:
+  std::unique_ptr<hie::v1::ConsentService::Stub> stub_;
+  absl::Mutex mu_;
+  std::shared_ptr<const consent::GrantVerifier> verifier_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_fetch_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+};
+
+class PeerRecordsService final : public hie::v1::PeerRecords::CallbackService {
+ public:
+  PeerRecordsService(std::shared_ptr<NodeState> state, std::shared_ptr<GrantKeySource> keys)
+      : state_(std::move(state)), keys_(std::move(keys)) {}
+
+  grpc::ServerWriteReactor<hie::v1::FetchRecordsResponse>* FetchRecords(
+      grpc::CallbackServerContext* context, const hie::v1::FetchRecordsRequest* request) override;
+
+ private:
+  absl::StatusOr<std::vector<hie::v1::FetchRecordsResponse>> Serve(
+      const grpc::CallbackServerContext& context, const hie::v1::FetchRecordsRequest& request);
+
+  std::shared_ptr<NodeState> state_;
+  std::shared_ptr<GrantKeySource> keys_;
+  NonceRegistry nonces_;
+};
+
+}  // namespace hie::node
+
+#endif  // HIE_NODE_SERVICE_PEER_SERVICE_H_

@@ -1,0 +1,155 @@
+// The flow across parties with every daemon real: the consent service grants, a holder
+// checks the grant on its own and discloses what it allows, and audits it.
+#include <chrono>
+
+#include "proto/hie/v1/audit.grpc.pb.h"
+#include "proto/hie/v1/consent.grpc.pb.h"
+#include "proto/hie/v1/node.grpc.pb.h"
+#include "tests/integration/daemon_fixture.h"
+
+namespace hie::testing {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class ExchangeTest : public DaemonFixture {
+ protected:
+  void SetUp() override {
+    DaemonFixture::SetUp();
+    int mpi = StartDaemon("mpi");
+    ASSERT_GT(mpi, 0);
+    mpi_address_ = absl::StrCat("127.0.0.1:", mpi);
+    int consent = StartDaemon("consent");
+    ASSERT_GT(consent, 0);
+    consent_address_ = absl::StrCat("127.0.0.1:", consent);
+    consent_port_ = consent;
+    holder_port_ = StartDaemon("node-b");
+    ASSERT_GT(holder_port_, 0);
+    auto directory = DirectoryAs("operator", mpi);
+    for (const auto& [org, endpoint] : std::vector<std::pair<std::string, std::string>>{
+             {"org-a", "127.0.0.1:1"}, {"org-b", absl::StrCat("127.0.0.1:", holder_port_)}}) {
+      grpc::ClientContext context;
+      hie::v1::EnrollOrganizationRequest request;
+      request.set_org_id(org);
+      request.set_display_name(org);
+      request.set_endpoint(endpoint);
+      hie::v1::Organization out;
+      ASSERT_TRUE(directory->EnrollOrganization(&context, request, &out).ok());
+    }
+    hie::v1::RegisterPatientResponse registered;
+    ASSERT_TRUE(Register(MpiAs("node-a", mpi).get(), "A1", Jane(), &registered).ok());
+    ASSERT_TRUE(Register(MpiAs("node-b", mpi).get(), "B1", Jane(), &registered).ok());
+    // The holder's records: the patient, a substance-use condition, an observation.
+    std::string bundle = Path("b1.json");
+    std::ofstream(bundle) << R"({"resourceType":"Bundle","type":"transaction","entry":[
+      {"fullUrl":"urn:uuid:B1","resource":{"resourceType":"Patient","id":"B1"},"request":{"method":"POST","url":"Patient"}},
+      {"fullUrl":"urn:uuid:c1","resource":{"resourceType":"Condition","id":"c1","subject":{"reference":"urn:uuid:B1"},
+        "code":{"coding":[{"system":"http://snomed.info/sct","code":"7200002"}]}},"request":{"method":"POST","url":"Condition"}},
+      {"fullUrl":"urn:uuid:o1","resource":{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"BP"},
+        "subject":{"reference":"urn:uuid:B1"}},"request":{"method":"POST","url":"Observation"}}]})";
+    CommandResult imported = HiectlAs("node-b", holder_port_, {"import", bundle});
+    ASSERT_EQ(imported.exit_code, 0) << imported.out << imported.err;
+  }
+
+  hie::v1::SignedGrant Grant() {
+    auto consent = hie::v1::ConsentService::NewStub(ChannelAs("node-a", consent_port_));
+    grpc::ClientContext context;
+    hie::v1::AuthorizeRequest request;
+    request.set_local_patient_id("A1");
+    request.set_purpose("TREAT");
+    request.mutable_user()->set_user_id("dr.lee");
+    request.set_query_id("q-42");
+    hie::v1::AuthorizeResponse response;
+    grpc::Status s = consent->Authorize(&context, request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_TRUE(response.has_grant()) << response.denial().reason();
+    return response.grant();
+  }
+
+  // Fetches from the holder as `who`; returns the status and what arrived.
+  grpc::Status Fetch(const std::string& who, const hie::v1::SignedGrant& grant,
+                     std::vector<hie::v1::RecordEnvelope>* records,
+                     hie::v1::FetchSummary* summary) {
+    auto peer = hie::v1::PeerRecords::NewStub(ChannelAs(who, holder_port_));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    hie::v1::FetchRecordsRequest request;
+    *request.mutable_grant() = grant;
+    auto reader = peer->FetchRecords(&context, request);
+    hie::v1::FetchRecordsResponse message;
+    while (reader->Read(&message)) {
+      if (message.has_record()) records->push_back(message.record());
+      if (message.has_summary()) *summary = message.summary();
+    }
+    return reader->Finish();
+  }
+
+  int consent_port_ = 0;
+  int holder_port_ = 0;
+};
+
+TEST_F(ExchangeTest, HolderDisclosesWhatTheGrantAllowsOnceAndAuditsIt) {
+  hie::v1::SignedGrant grant = Grant();
+  std::vector<hie::v1::RecordEnvelope> records;
+  hie::v1::FetchSummary summary;
+  grpc::Status status = Fetch("node-a", grant, &records, &summary);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::vector<std::string> ids;
+  for (const auto& r : records) {
+    ids.push_back(r.resource_type() + "/" + r.resource_id());
+    EXPECT_EQ(r.source_org(), "org-b");
+  }
+  // The substance-use condition (ETH, withheld by default) never leaves its holder.
+  EXPECT_THAT(ids, ElementsAre("Observation/o1", "Patient/B1"));
+  EXPECT_EQ(summary.records_sent(), 2);
+  EXPECT_EQ(summary.records_withheld(), 1);
+
+  // The same grant again is a replay.
+  records.clear();
+  status = Fetch("node-a", grant, &records, &summary);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(status.error_message(), HasSubstr("already used"));
+  EXPECT_TRUE(records.empty());
+
+  // Another org presenting org-a's grant, and an altered grant, are refused.
+  hie::v1::SignedGrant fresh = Grant();
+  status = Fetch("node-b", fresh, &records, &summary);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  hie::v1::SignedGrant forged = fresh;
+  hie::v1::DisclosureGrant inner;
+  ASSERT_TRUE(inner.ParseFromString(forged.grant()));
+  inner.clear_withheld_categories();  // try to get the ETH records too
+  forged.set_grant(inner.SerializeAsString());
+  status = Fetch("node-a", forged, &records, &summary);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(records.empty());
+
+  // The holder's own audit: the disclosure to org-a for query q-42, and the refusals.
+  auto audit = hie::v1::AuditLog::NewStub(ChannelAs("operator", holder_port_));
+  grpc::ClientContext context;
+  hie::v1::QueryByPatientRequest query;
+  query.mutable_local()->set_org_id("org-b");
+  query.mutable_local()->set_local_id("B1");
+  query.set_action(hie::v1::AUDIT_ACTION_DISCLOSE);
+  auto reader = audit->QueryByPatient(&context, query);
+  hie::v1::AuditEntry entry;
+  int disclosures = 0;
+  while (reader->Read(&entry)) {
+    ++disclosures;
+    EXPECT_EQ(entry.counterpart_org(), "org-a");
+    EXPECT_EQ(entry.query_id(), "q-42");
+    EXPECT_EQ(entry.user().user_id(), "dr.lee");
+    EXPECT_THAT(entry.detail(), HasSubstr("sent 2, withheld 1"));
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(disclosures, 1);
+  hie::v1::VerifyAuditResponse verified;
+  grpc::ClientContext verify_context;
+  ASSERT_TRUE(audit->Verify(&verify_context, {}, &verified).ok());
+  EXPECT_TRUE(verified.ok());
+  EXPECT_GE(verified.entries_checked(), 4u);  // one disclosure, three refusals
+}
+
+}  // namespace
+}  // namespace hie::testing
