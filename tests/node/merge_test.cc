@@ -1,0 +1,57 @@
+#include "node/domain/merge.h"
+
+#include "common/crypto/hash.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "simdjson.h"
+
+namespace hie::node {
+namespace {
+
+hie::v1::RecordEnvelope Record(const std::string& org, const std::string& type,
+                               const std::string& id, const std::string& json) {
+  hie::v1::RecordEnvelope r;
+  r.set_source_org(org);
+  r.set_resource_type(type);
+  r.set_resource_id(id);
+  r.set_fhir_json(json);
+  r.set_content_sha256(crypto::Sha256(json));
+  r.mutable_last_updated()->set_seconds(1700000000);
+  return r;
+}
+
+TEST(MergeTest, FoldsTrueDuplicatesKeepingEverySource) {
+  std::string same =
+      R"({"resourceType":"Immunization","id":"i1","vaccineCode":{"coding":[{"system":"http://hl7.org/fhir/sid/cvx","code":"140"}]},"occurrenceDateTime":"2020-10-01"})";
+  std::string bp_a =
+      R"({"resourceType":"Observation","id":"o-a","meta":{"versionId":"3","tag":[{"code":"x"}]},"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"effectiveDateTime":"2021-03-04T10:00:00Z","valueQuantity":{"value":120,"unit":"mm[Hg]"}})";
+  std::string bp_b =
+      R"({"resourceType":"Observation","id":"o-b","code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"effectiveDateTime":"2021-03-04T10:00:00Z","valueQuantity":{"value":120,"unit":"mm[Hg]"},"note":[{"text":"entered at the clinic"}]})";
+  std::string bp_other =
+      R"({"resourceType":"Observation","id":"o-c","code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"effectiveDateTime":"2021-03-05T10:00:00Z","valueQuantity":{"value":135,"unit":"mm[Hg]"}})";
+  MergedBundle merged = MergeRecords(
+      {Record("org-a", "Immunization", "i1", same), Record("org-b", "Immunization", "i1", same),
+       Record("org-a", "Observation", "o-a", bp_a), Record("org-b", "Observation", "o-b", bp_b),
+       Record("org-b", "Observation", "o-c", bp_other)});
+  EXPECT_EQ(merged.entries, 3);
+  EXPECT_EQ(merged.duplicates_folded, 2);
+  simdjson::dom::parser parser;
+  simdjson::dom::element bundle = parser.parse(merged.bundle_json);
+  EXPECT_EQ(std::string_view(bundle["type"]), "searchset");
+  int tagged_twice = 0;
+  for (simdjson::dom::element entry : bundle["entry"].get_array()) {
+    int sources = 0;
+    for (simdjson::dom::element tag : entry["resource"]["meta"]["tag"].get_array()) {
+      std::string_view system;
+      if (!tag["system"].get_string().get(system) && system == kSourceOrgSystem) ++sources;
+    }
+    if (sources == 2) ++tagged_twice;
+    EXPECT_GE(sources, 1);
+  }
+  EXPECT_EQ(tagged_twice, 2);
+  // The practice's own meta survives beside the source tags.
+  EXPECT_NE(merged.bundle_json.find("\"versionId\":\"3\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace hie::node
