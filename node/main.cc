@@ -83,6 +83,9 @@ int main(int argc, char** argv) {
           options.own_org = tls->self().org_id;
           options.consent_credentials = tls->ChannelCredentials(
               {.org_id = consent.expected_org, .role = hie::pki::Role::kConsent});
+          options.peer_credentials = [tls](const std::string& org) {
+            return tls->ChannelCredentials({.org_id = org, .role = hie::pki::Role::kNode});
+          };
           return hie::node::OpenNodeServices(data_dir, options);
         };
         return plan;

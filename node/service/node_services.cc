@@ -4,6 +4,7 @@
 #include "grpcpp/create_channel.h"
 #include "node/service/ingest_service.h"
 #include "node/service/peer_service.h"
+#include "node/service/query_service.h"
 #include "proto/hie/v1/audit.grpc.pb.h"
 #include "proto/hie/v1/node.grpc.pb.h"
 
@@ -47,10 +48,12 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenNodeServices(
   services.push_back(std::make_unique<IngestService>(state));
   // Peers, queries and status come next; until then these answer UNIMPLEMENTED through
   // the generated base classes.
-  auto keys = std::make_shared<GrantKeySource>(
-      grpc::CreateChannel(options.consent_address, options.consent_credentials));
+  auto consent_channel = grpc::CreateChannel(options.consent_address, options.consent_credentials);
+  auto keys = std::make_shared<GrantKeySource>(consent_channel);
   services.push_back(std::make_unique<PeerRecordsService>(state, keys));
-  services.push_back(std::make_unique<hie::v1::FederatedQuery::CallbackService>());
+  services.push_back(std::make_unique<FederatedQueryService>(
+      state, consent_channel, options.peer_credentials,
+      QueryOptions{.default_holder_timeout_ms = options.holder_timeout_ms}));
   services.push_back(std::make_unique<hie::v1::NodeStatus::CallbackService>());
   services.push_back(std::make_unique<AuditLogService>(state->audit.get(), state));
   return services;

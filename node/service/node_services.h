@@ -2,6 +2,7 @@
 #ifndef HIE_NODE_SERVICE_NODE_SERVICES_H_
 #define HIE_NODE_SERVICE_NODE_SERVICES_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,11 @@ struct NodeOptions {
   // TlsContext::ChannelCredentials demanding the consent service's org and role).
   std::string consent_address;
   std::shared_ptr<grpc::ChannelCredentials> consent_credentials;
+  // Credentials for a channel to another practice's node, demanding its org (in a
+  // daemon: TlsContext::ChannelCredentials).
+  std::function<std::shared_ptr<grpc::ChannelCredentials>(const std::string& org_id)>
+      peer_credentials;
+  int holder_timeout_ms = 5000;
 };
 
 // Opens the node's store in `data_dir` and returns the services hie-node registers.

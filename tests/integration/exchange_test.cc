@@ -12,6 +12,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class ExchangeTest : public DaemonFixture {
  protected:
@@ -149,6 +150,102 @@ TEST_F(ExchangeTest, HolderDisclosesWhatTheGrantAllowsOnceAndAuditsIt) {
   ASSERT_TRUE(audit->Verify(&verify_context, {}, &verified).ok());
   EXPECT_TRUE(verified.ok());
   EXPECT_GE(verified.entries_checked(), 4u);  // one disclosure, three refusals
+}
+
+struct QueryOutcome {
+  grpc::Status status;
+  std::vector<hie::v1::HolderStatus> holders;
+  hie::v1::QueryResult result;
+  absl::Duration elapsed;
+};
+
+class FederatedQueryTest : public ExchangeTest {
+ protected:
+  void SetUp() override {
+    ExchangeTest::SetUp();
+    requester_port_ = StartDaemon("node");
+    ASSERT_GT(requester_port_, 0);
+    std::string own = Path("a1.json");
+    std::ofstream(own) << R"({"resourceType":"Bundle","type":"batch","entry":[
+      {"resource":{"resourceType":"Patient","id":"A1"},"request":{"method":"PUT","url":"Patient/A1"}},
+      {"resource":{"resourceType":"Observation","id":"a-o1","status":"final","code":{"text":"HR"},
+        "subject":{"reference":"Patient/A1"}},"request":{"method":"PUT","url":"Observation/a-o1"}}]})";
+    CommandResult imported = HiectlAs("node-a", requester_port_, {"import", own});
+    ASSERT_EQ(imported.exit_code, 0) << imported.out << imported.err;
+  }
+
+  QueryOutcome Query(const std::string& purpose, int timeout_ms = 3000) {
+    auto stub = hie::v1::FederatedQuery::NewStub(ChannelAs("node-a", requester_port_));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    hie::v1::QueryRequest request;
+    request.set_local_patient_id("A1");
+    request.set_purpose(purpose);
+    request.mutable_user()->set_user_id("dr.lee");
+    request.set_holder_timeout_ms(timeout_ms);
+    QueryOutcome out;
+    absl::Time start = absl::Now();
+    auto reader = stub->Query(&context, request);
+    hie::v1::QueryEvent event;
+    while (reader->Read(&event)) {
+      if (event.has_holder()) out.holders.push_back(event.holder());
+      if (event.has_result()) out.result = event.result();
+    }
+    out.status = reader->Finish();
+    out.elapsed = absl::Now() - start;
+    return out;
+  }
+
+  int requester_port_ = 0;
+};
+
+TEST_F(FederatedQueryTest, GathersOwnAndHoldersRecordsIntoOneBundle) {
+  QueryOutcome q = Query("TREAT");
+  ASSERT_TRUE(q.status.ok()) << q.status.error_message();
+  ASSERT_EQ(q.holders.size(), 2u);
+  std::map<std::string, hie::v1::HolderStatus> by_org;
+  for (const auto& h : q.holders) by_org[h.org_id()] = h;
+  EXPECT_TRUE(by_org["org-a"].local());
+  EXPECT_EQ(by_org["org-a"].records(), 2);
+  EXPECT_EQ(by_org["org-b"].state(), hie::v1::HolderStatus::STATE_OK);
+  EXPECT_EQ(by_org["org-b"].records(), 2);
+  EXPECT_EQ(by_org["org-b"].withheld(), 1);
+  EXPECT_EQ(q.result.entries(), 4);
+  EXPECT_THAT(q.result.withheld_categories(), ElementsAre("ETH"));
+  EXPECT_THAT(q.result.bundle_json(),
+              HasSubstr("\"system\": \"http://hie.example/source-org\", \"code\": \"org-b\""));
+  EXPECT_THAT(q.result.bundle_json(), Not(HasSubstr("7200002")));  // the withheld condition
+  EXPECT_FALSE(q.result.query_id().empty());
+}
+
+TEST_F(FederatedQueryTest, ADeadHolderCostsOnlyItsOwnResults) {
+  ASSERT_TRUE(processes_.at("node-b").Stop(SIGKILL, absl::Seconds(5)).ok());
+  QueryOutcome q = Query("TREAT", 1500);
+  ASSERT_TRUE(q.status.ok()) << q.status.error_message();
+  std::map<std::string, hie::v1::HolderStatus> by_org;
+  for (const auto& h : q.holders) by_org[h.org_id()] = h;
+  EXPECT_THAT(by_org["org-b"].state(), ::testing::AnyOf(hie::v1::HolderStatus::STATE_UNREACHABLE,
+                                                        hie::v1::HolderStatus::STATE_TIMED_OUT));
+  EXPECT_EQ(q.result.entries(), 2);  // this practice's own records
+  EXPECT_LT(q.elapsed, absl::Seconds(5));
+}
+
+TEST_F(FederatedQueryTest, AFrozenHolderIsCutAtTheDeadline) {
+  ASSERT_EQ(kill(processes_.at("node-b").pid(), SIGSTOP), 0);
+  QueryOutcome q = Query("TREAT", 1000);
+  kill(processes_.at("node-b").pid(), SIGCONT);
+  ASSERT_TRUE(q.status.ok()) << q.status.error_message();
+  std::map<std::string, hie::v1::HolderStatus> by_org;
+  for (const auto& h : q.holders) by_org[h.org_id()] = h;
+  EXPECT_EQ(by_org["org-b"].state(), hie::v1::HolderStatus::STATE_TIMED_OUT);
+  EXPECT_LT(q.elapsed, absl::Seconds(3));
+}
+
+TEST_F(FederatedQueryTest, ADenyIsPermissionDeniedWithTheReason) {
+  QueryOutcome q = Query("HMARKT");
+  EXPECT_EQ(q.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(q.status.error_message(), HasSubstr("consent denies"));
+  EXPECT_TRUE(q.holders.empty());
 }
 
 }  // namespace

@@ -1,0 +1,379 @@
+#include "node/service/query_service.h"
+
+#include <chrono>
+#include <deque>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "common/grpc/peer_identity.h"
+#include "common/grpc/status_convert.h"
+#include "common/status/error_detail.h"
+#include "grpcpp/create_channel.h"
+#include "node/domain/merge.h"
+
+namespace hie::node {
+namespace {
+
+using hie::v1::HolderStatus;
+
+class QueryReactor;
+
+// One holder's FetchRecords, read with the callback API.
+class HolderCall final : public grpc::ClientReadReactor<hie::v1::FetchRecordsResponse> {
+ public:
+  HolderCall(QueryReactor* parent, hie::v1::GrantHolder holder)
+      : parent_(parent), holder_(std::move(holder)) {}
+
+  void Start(hie::v1::PeerRecords::Stub* stub, const hie::v1::FetchRecordsRequest& request,
+             absl::Duration timeout) {
+    started_ = absl::Now();
+    context_.set_deadline(absl::ToChronoTime(started_ + timeout));
+    request_ = request;
+    stub->async()->FetchRecords(&context_, &request_, this);
+    StartRead(&message_);
+    StartCall();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // OnDone follows with the status
+    if (message_.has_record()) {
+      records_.push_back(std::move(*message_.mutable_record()));
+      // The holder is who its certificate says, whatever the record claims.
+      records_.back().set_source_org(holder_.org_id());
+    } else if (message_.has_summary()) {
+      withheld_ = message_.summary().records_withheld();
+    }
+    StartRead(&message_);
+  }
+
+  void OnDone(const grpc::Status& status) override;
+
+ private:
+  QueryReactor* parent_;
+  hie::v1::GrantHolder holder_;
+  grpc::ClientContext context_;
+  hie::v1::FetchRecordsRequest request_;
+  hie::v1::FetchRecordsResponse message_;
+  std::vector<hie::v1::RecordEnvelope> records_;
+  int64_t withheld_ = 0;
+  absl::Time started_;
+};
+
+class QueryReactor final : public grpc::ServerWriteReactor<hie::v1::QueryEvent> {
+ public:
+  QueryReactor(FederatedQueryService* service, grpc::CallbackServerContext* context,
+               const hie::v1::QueryRequest* request)
+      : service_(service), request_(*request), started_(absl::Now()) {
+    absl::StatusOr<Peer> peer = PeerFromContext(*context);
+    NodeState& state = service_->state();
+    if (!peer.ok()) {
+      Finish(ToGrpcStatus(peer.status()));
+      return;
+    }
+    if (peer->org_id != state.own_org) {
+      Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          absl::StrCat("this node answers ", state.own_org, "'s clinicians, not ",
+                                       peer->org_id, "'s")));
+      return;
+    }
+    if (request_.local_patient_id().empty() || request_.purpose().empty()) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "local_patient_id and purpose are required"));
+      return;
+    }
+    hie::v1::AuthorizeRequest authorize;
+    authorize.set_local_patient_id(request_.local_patient_id());
+    authorize.set_purpose(request_.purpose());
+    *authorize.mutable_user() = request_.user();
+    authorize.set_break_glass_reason(request_.break_glass_reason());
+    authorize_request_ = authorize;
+    authorize_context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    service_->consent().async()->Authorize(&authorize_context_, &authorize_request_,
+                                           &authorize_response_,
+                                           [this](grpc::Status status) { OnAuthorized(status); });
+  }
+
+  void OnWriteDone(bool ok) override {
+    const hie::v1::QueryEvent* next = nullptr;
+    bool finish = false;
+    grpc::Status status;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!ok) {  // the client went away: drop what is queued, keep waiting for holders
+        broken_ = true;
+        events_.clear();
+      } else {
+        events_.pop_front();
+      }
+      if (!broken_ && !events_.empty()) {
+        next = &events_.front();
+      } else {
+        writing_ = false;
+        if (finish_after_writes_ && !finished_) {
+          finished_ = finish = true;
+          status = final_status_;
+        }
+      }
+    }
+    if (next != nullptr) StartWrite(next);
+    if (finish) Finish(status);
+  }
+
+  void OnDone() override { delete this; }
+
+  void HolderDone(const hie::v1::GrantHolder& holder, const grpc::Status& status,
+                  std::vector<hie::v1::RecordEnvelope> records, int64_t withheld,
+                  absl::Duration elapsed) {
+    hie::v1::QueryEvent event;
+    HolderStatus* s = event.mutable_holder();
+    s->set_org_id(holder.org_id());
+    s->set_elapsed_ms(absl::ToInt64Milliseconds(elapsed));
+    switch (status.error_code()) {
+      case grpc::StatusCode::OK:
+        s->set_state(HolderStatus::STATE_OK);
+        s->set_records(static_cast<int64_t>(records.size()));
+        s->set_withheld(withheld);
+        break;
+      case grpc::StatusCode::PERMISSION_DENIED:
+      case grpc::StatusCode::UNAUTHENTICATED:
+        s->set_state(HolderStatus::STATE_DENIED);
+        break;
+      case grpc::StatusCode::DEADLINE_EXCEEDED:
+        s->set_state(HolderStatus::STATE_TIMED_OUT);
+        break;
+      case grpc::StatusCode::UNAVAILABLE:
+        s->set_state(HolderStatus::STATE_UNREACHABLE);
+        break;
+      default:
+        s->set_state(HolderStatus::STATE_FAILED);
+    }
+    if (!status.ok()) s->set_message(status.error_message());
+    bool last = false;
+    {
+      absl::MutexLock lock(&mu_);
+      for (auto& r : records) records_.push_back(std::move(r));
+      summaries_.push_back(*s);
+      --in_flight_;
+      last = in_flight_ == 0 && next_holder_ == holders_.size();
+    }
+    Emit(std::move(event));
+    StartMoreHolders();
+    if (last) Complete();
+  }
+
+ private:
+  void Emit(hie::v1::QueryEvent event) {
+    const hie::v1::QueryEvent* first = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      if (broken_) return;
+      events_.push_back(std::move(event));
+      if (!writing_) {
+        writing_ = true;
+        first = &events_.front();
+      }
+    }
+    if (first != nullptr) StartWrite(first);
+  }
+
+  // Finishes once every queued event is written. Called only when no holder call is
+  // running any more (they point at this reactor).
+  void FinishWith(const grpc::Status& status) {
+    bool finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      final_status_ = status;
+      finish_after_writes_ = true;
+      if (!writing_ && !finished_) finished_ = finish = true;
+    }
+    if (finish) Finish(status);
+  }
+
+  void OnAuthorized(const grpc::Status& status) {
+    NodeState& state = service_->state();
+    if (!status.ok()) {
+      absl::Status s = FromGrpcStatus(status);
+      if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+          status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+        s = WithReason(absl::UnavailableError(absl::StrCat(
+                           "the consent service cannot be reached, so nothing is fetched: ",
+                           status.error_message())),
+                       hie::v1::ERROR_REASON_DEPENDENCY_UNAVAILABLE);
+      }
+      Audit("error", std::string(s.message()), "");
+      FinishWith(ToGrpcStatus(s));
+      return;
+    }
+    query_id_ = authorize_response_.query_id();
+    if (authorize_response_.has_denial()) {
+      Audit("deny", authorize_response_.denial().reason(), "");
+      FinishWith(
+          ToGrpcStatus(WithReason(absl::PermissionDeniedError(absl::StrCat(
+                                      "consent denies: ", authorize_response_.denial().reason())),
+                                  hie::v1::ERROR_REASON_CONSENT_DENIED)));
+      return;
+    }
+    if (!grant_.ParseFromString(authorize_response_.grant().grant())) {
+      FinishWith(
+          grpc::Status(grpc::StatusCode::INTERNAL, "the consent service sent an unreadable grant"));
+      return;
+    }
+    // This practice's own records.
+    std::vector<std::string> types(request_.resource_types().begin(),
+                                   request_.resource_types().end());
+    int64_t local = 0;
+    absl::Status s = state.records->ForPatient(
+        request_.local_patient_id(), "", [&](const hie::v1::RecordEnvelope& r) {
+          if (r.deleted()) return true;
+          if (!types.empty() &&
+              std::find(types.begin(), types.end(), r.resource_type()) == types.end()) {
+            return true;
+          }
+          records_.push_back(r);
+          records_.back().set_source_org(state.own_org);
+          ++local;
+          return true;
+        });
+    hie::v1::QueryEvent own;
+    HolderStatus* own_status = own.mutable_holder();
+    own_status->set_org_id(state.own_org);
+    own_status->set_local(true);
+    own_status->set_state(s.ok() ? HolderStatus::STATE_OK : HolderStatus::STATE_FAILED);
+    own_status->set_records(local);
+    own_status->set_elapsed_ms(absl::ToInt64Milliseconds(absl::Now() - started_));
+    if (!s.ok()) own_status->set_message(std::string(s.message()));
+    summaries_.push_back(*own_status);
+    Emit(std::move(own));
+    for (const auto& h : grant_.holders()) {
+      if (h.org_id() != state.own_org) holders_.push_back(h);
+    }
+    fetch_.mutable_grant()->CopyFrom(authorize_response_.grant());
+    for (const auto& t : types) fetch_.add_resource_types(t);
+    if (holders_.empty()) {
+      Complete();
+      return;
+    }
+    StartMoreHolders();
+  }
+
+  void StartMoreHolders() {
+    int timeout_ms = request_.holder_timeout_ms() > 0
+                         ? request_.holder_timeout_ms()
+                         : service_->options().default_holder_timeout_ms;
+    while (true) {
+      hie::v1::GrantHolder holder;
+      {
+        absl::MutexLock lock(&mu_);
+        if (next_holder_ == holders_.size() || in_flight_ >= service_->options().max_in_flight)
+          return;
+        holder = holders_[next_holder_++];
+        ++in_flight_;
+      }
+      auto channel = service_->HolderChannel(holder.endpoint(), holder.org_id());
+      hie::v1::PeerRecords::Stub* stub;
+      {
+        absl::MutexLock lock(&mu_);
+        stubs_.push_back(hie::v1::PeerRecords::NewStub(channel));
+        stub = stubs_.back().get();
+      }
+      auto* call = new HolderCall(this, holder);
+      call->Start(stub, fetch_, absl::Milliseconds(timeout_ms));
+    }
+  }
+
+  void Complete() {
+    MergedBundle merged = MergeRecords(std::move(records_));
+    std::vector<std::string> parts;
+    for (const auto& s : summaries_) {
+      parts.push_back(absl::StrCat(s.org_id(), " ", HolderStatus::State_Name(s.state()).substr(6),
+                                   " ", s.records(),
+                                   s.withheld() ? absl::StrCat("/-", s.withheld()) : ""));
+    }
+    Audit("ok", absl::StrJoin(parts, "; "), "");
+    hie::v1::QueryEvent event;
+    auto* result = event.mutable_result();
+    result->set_query_id(query_id_);
+    result->set_bundle_json(std::move(merged.bundle_json));
+    result->set_entries(merged.entries);
+    result->set_duplicates_folded(merged.duplicates_folded);
+    for (const auto& c : grant_.withheld_categories()) result->add_withheld_categories(c);
+    auto now = absl::Now();
+    result->mutable_completed_at()->set_seconds(absl::ToUnixSeconds(now));
+    Emit(std::move(event));
+    FinishWith(grpc::Status::OK);
+  }
+
+  void Audit(const std::string& outcome, const std::string& detail, const std::string&) {
+    NodeState& state = service_->state();
+    hie::v1::AuditEntry entry;
+    entry.set_action(hie::v1::AUDIT_ACTION_QUERY);
+    entry.set_actor_org(state.own_org);
+    *entry.mutable_user() = request_.user();
+    entry.mutable_patient()->set_org_id(state.own_org);
+    entry.mutable_patient()->set_local_id(request_.local_patient_id());
+    entry.set_euid(grant_.euid());
+    entry.set_purpose(request_.purpose());
+    entry.set_query_id(query_id_);
+    entry.set_outcome(outcome);
+    entry.set_detail(detail);
+    (void)state.audit->Append(std::move(entry));
+  }
+
+  FederatedQueryService* service_;
+  const hie::v1::QueryRequest request_;
+  const absl::Time started_;
+  grpc::ClientContext authorize_context_;
+  hie::v1::AuthorizeRequest authorize_request_;
+  hie::v1::AuthorizeResponse authorize_response_;
+  hie::v1::DisclosureGrant grant_;
+  hie::v1::FetchRecordsRequest fetch_;
+  std::string query_id_;
+  std::vector<hie::v1::GrantHolder> holders_;
+
+  absl::Mutex mu_;
+  size_t next_holder_ ABSL_GUARDED_BY(mu_) = 0;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<hie::v1::RecordEnvelope> records_;
+  std::vector<HolderStatus> summaries_;
+  std::deque<hie::v1::QueryEvent> events_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_after_writes_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::unique_ptr<hie::v1::PeerRecords::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
+  grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
+};
+
+void HolderCall::OnDone(const grpc::Status& status) {
+  parent_->HolderDone(holder_, status, std::move(records_), withheld_, absl::Now() - started_);
+  delete this;
+}
+
+}  // namespace
+
+FederatedQueryService::FederatedQueryService(std::shared_ptr<NodeState> state,
+                                             std::shared_ptr<grpc::Channel> consent_channel,
+                                             PeerCredentials peer_credentials, QueryOptions options)
+    : state_(std::move(state)),
+      consent_(hie::v1::ConsentService::NewStub(std::move(consent_channel))),
+      peer_credentials_(std::move(peer_credentials)),
+      options_(options) {}
+
+std::shared_ptr<grpc::Channel> FederatedQueryService::HolderChannel(const std::string& address,
+                                                                    const std::string& org) {
+  absl::MutexLock lock(&mu_);
+  std::string key = absl::StrCat(org, "@", address);
+  auto it = channels_.find(key);
+  if (it != channels_.end()) return it->second;
+  auto channel = grpc::CreateChannel(address, peer_credentials_(org));
+  channels_.emplace(key, channel);
+  return channel;
+}
+
+grpc::ServerWriteReactor<hie::v1::QueryEvent>* FederatedQueryService::Query(
+    grpc::CallbackServerContext* context, const hie::v1::QueryRequest* request) {
+  return new QueryReactor(this, context, request);
+}
+
+}  // namespace hie::node
