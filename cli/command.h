@@ -40,6 +40,7 @@ std::vector<Command> OrgCommands();
 std::vector<Command> AuditCommands();
 std::vector<Command> ConsentCommands();
 std::vector<Command> ImportCommands();
+std::vector<Command> QueryCommands();
 
 }  // namespace hie::cli
 

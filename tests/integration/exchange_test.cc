@@ -241,6 +241,26 @@ TEST_F(FederatedQueryTest, AFrozenHolderIsCutAtTheDeadline) {
   EXPECT_LT(q.elapsed, absl::Seconds(3));
 }
 
+TEST_F(FederatedQueryTest, HiectlQueryPrintsTheSummaryAndWritesTheBundle) {
+  std::string bundle = Path("answer.json");
+  CommandResult q = HiectlAs(
+      "node-a", requester_port_,
+      {"query", "--patient", "A1", "--purpose", "TREAT", "--user", "dr.lee", "--bundle", bundle});
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  EXPECT_THAT(q.out, HasSubstr("org-b"));
+  EXPECT_THAT(q.out, HasSubstr("1 Observation, 1 Patient"));
+  EXPECT_THAT(q.out, HasSubstr("withheld by consent: ETH"));
+  EXPECT_THAT(ReadWholeFile(bundle), HasSubstr("\"resourceType\": \"Bundle\""));
+  CommandResult json = HiectlAs("node-a", requester_port_,
+                                {"query", "--patient", "A1", "--purpose", "TREAT", "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_THAT(json.out, HasSubstr("\"entries\": 4"));
+  CommandResult denied =
+      HiectlAs("node-a", requester_port_, {"query", "--patient", "A1", "--purpose", "HMARKT"});
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_THAT(denied.err, HasSubstr("consent denies"));
+}
+
 TEST_F(FederatedQueryTest, ADenyIsPermissionDeniedWithTheReason) {
   QueryOutcome q = Query("HMARKT");
   EXPECT_EQ(q.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
