@@ -72,17 +72,19 @@ int main(int argc, char** argv) {
           return file.FieldError(absl::StrCat("labelling.", message.substr(0, colon)),
                                  message.substr(colon + 2));
         }
-        (void)mpi;  // used by the outbox and federated query
         plan.policy = hie::node::NodeAuthorizationPolicy();
         hie::node::NodeOptions options;
         options.labelling = config.labelling();
         options.consent_address = consent.address;
-        plan.open_services = [options, consent](
+        options.mpi_address = mpi.address;
+        plan.open_services = [options, consent, mpi](
                                  const std::string& data_dir,
                                  const std::shared_ptr<hie::TlsContext>& tls) mutable {
           options.own_org = tls->self().org_id;
           options.consent_credentials = tls->ChannelCredentials(
               {.org_id = consent.expected_org, .role = hie::pki::Role::kConsent});
+          options.mpi_credentials =
+              tls->ChannelCredentials({.org_id = mpi.expected_org, .role = hie::pki::Role::kMpi});
           options.peer_credentials = [tls](const std::string& org) {
             return tls->ChannelCredentials({.org_id = org, .role = hie::pki::Role::kNode});
           };

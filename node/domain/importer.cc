@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "node/domain/patient_demographics.h"
+
 namespace hie::node {
 
 absl::Status Importer::Store(IngestBatch batch, int64_t line_offset) {
@@ -15,7 +17,20 @@ absl::Status Importer::Store(IngestBatch batch, int64_t line_offset) {
     const auto& r = batch.records[i];
     if (r.resource_type() == "Patient") patients.emplace_back(i, r.resource_id());
   }
-  absl::StatusOr<PutOutcome> outcome = store_->Put(std::move(batch.records));
+  RecordStore::ChangeHook queue_for_mpi;
+  if (outbox_ != nullptr) {
+    queue_for_mpi = [this](const hie::v1::RecordEnvelope& record, store::WriteBatch& writes) {
+      if (record.resource_type() != "Patient") return;
+      absl::StatusOr<hie::v1::Demographics> demographics =
+          DemographicsFromFhirPatient(record.fhir_json());
+      if (!demographics.ok()) return;
+      hie::v1::RegisterPatientRequest request;
+      request.set_local_id(record.resource_id());
+      *request.mutable_demographics() = *std::move(demographics);
+      outbox_->Stage(writes, request);
+    };
+  }
+  absl::StatusOr<PutOutcome> outcome = store_->Put(std::move(batch.records), queue_for_mpi);
   if (!outcome.ok()) return outcome.status();
   totals_.accepted += outcome->created + outcome->updated + outcome->unchanged;
   totals_.unchanged += outcome->unchanged;

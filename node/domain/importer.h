@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "node/domain/fhir_ingest.h"
+#include "node/domain/outbox.h"
 #include "node/domain/record_store.h"
 
 namespace hie::node {
@@ -19,15 +20,17 @@ struct ImportTotals {
   int64_t accepted = 0;
   int64_t unchanged = 0;
   std::vector<IngestProblem> rejected;
-  // Patient resources created or changed by this import.
+  // Patient resources created or changed by this import (each queued for the MPI when
+  // there is an outbox).
   std::vector<std::string> patients_changed;
 };
 
 // Not thread-safe: one per import call.
 class Importer {
  public:
-  // Both must outlive the importer.
-  Importer(const FhirIngester* ingester, RecordStore* store) : ingester_(ingester), store_(store) {}
+  // All must outlive the importer; `outbox` may be null (no MPI registration).
+  Importer(const FhirIngester* ingester, RecordStore* store, Outbox* outbox = nullptr)
+      : ingester_(ingester), store_(store), outbox_(outbox) {}
 
   // One JSON document (a resource or a Bundle). Errors: the store's (nothing of the
   // document was acknowledged then).
@@ -47,6 +50,7 @@ class Importer {
 
   const FhirIngester* ingester_;
   RecordStore* store_;
+  Outbox* outbox_;
   ImportTotals totals_;
   std::string pending_ndjson_;
   std::string ndjson_source_;

@@ -43,7 +43,8 @@ bool DecodeWhere(absl::string_view value, Where* w) {
 
 }  // namespace
 
-absl::StatusOr<PutOutcome> RecordStore::Put(std::vector<hie::v1::RecordEnvelope> records) {
+absl::StatusOr<PutOutcome> RecordStore::Put(std::vector<hie::v1::RecordEnvelope> records,
+                                            const ChangeHook& on_change) {
   PutOutcome outcome;
   store::WriteBatch batch;
   auto now =
@@ -77,6 +78,7 @@ absl::StatusOr<PutOutcome> RecordStore::Put(std::vector<hie::v1::RecordEnvelope>
     batch.Put(HistoryKey(record.resource_type(), record.resource_id(), record.version()), bytes);
     batch.Put(WhereKey(record.resource_type(), record.resource_id()),
               EncodeWhere({record.patient_local_id(), record.version(), record.content_sha256()}));
+    if (on_change) on_change(record, batch);
     outcome.kinds.push_back(exists ? PutOutcome::kUpdated : PutOutcome::kCreated);
     ++(exists ? outcome.updated : outcome.created);
   }

@@ -38,8 +38,13 @@ class RecordStore {
   // Stores `records` (resource_type, resource_id, patient_local_id, sensitivity and
   // fhir_json set) as one atomic, synced batch: each gets the next version and
   // last_updated now, unless its content equals the current version's (unchanged).
+  // `on_change` (may be empty) is called for each created or updated record and may add
+  // to the same batch (work owed to others, written atomically with the records).
   // REQUIRES: no two records share type and id.
-  absl::StatusOr<PutOutcome> Put(std::vector<hie::v1::RecordEnvelope> records);
+  using ChangeHook =
+      std::function<void(const hie::v1::RecordEnvelope& record, store::WriteBatch& batch)>;
+  absl::StatusOr<PutOutcome> Put(std::vector<hie::v1::RecordEnvelope> records,
+                                 const ChangeHook& on_change = nullptr);
 
   // The current version. Errors: NotFound.
   absl::StatusOr<hie::v1::RecordEnvelope> Get(const std::string& type, const std::string& id) const;

@@ -33,7 +33,7 @@ class ImportReactor final : public grpc::ServerReadReactor<hie::v1::ImportReques
                 absl::Status admitted)
       : state_(std::move(state)),
         response_(response),
-        importer_(state_->ingester.get(), state_->records.get()) {
+        importer_(state_->ingester.get(), state_->records.get(), state_->outbox.get()) {
     if (!admitted.ok()) {
       Finish(ToGrpcStatus(admitted));
       return;
@@ -68,6 +68,10 @@ class ImportReactor final : public grpc::ServerReadReactor<hie::v1::ImportReques
     const ImportTotals& t = importer_.totals();
     response_->set_accepted(t.accepted);
     response_->set_unchanged(t.unchanged);
+    if (state_->outbox != nullptr) {
+      response_->set_patients_queued_for_mpi(static_cast<int64_t>(t.patients_changed.size()));
+      if (!t.patients_changed.empty() && state_->sender != nullptr) state_->sender->Notify();
+    }
     for (const auto& p : t.rejected) {
       auto* out = response_->add_rejected();
       out->set_source_name(p.source);

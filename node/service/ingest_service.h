@@ -9,7 +9,9 @@
 #include "common/store/kv_store.h"
 #include "node/domain/fhir_ingest.h"
 #include "node/domain/labeler.h"
+#include "node/domain/outbox.h"
 #include "node/domain/record_store.h"
+#include "node/service/mpi_sender.h"
 #include "proto/hie/v1/node.grpc.pb.h"
 
 namespace hie::node {
@@ -17,7 +19,9 @@ namespace hie::node {
 // What hie-node keeps in its data directory, shared by its services.
 struct NodeState {
   ~NodeState() {
+    sender.reset();  // stop sending before the outbox goes
     // Everything below lives in the store: close it first.
+    outbox.reset();
     records.reset();
     audit.reset();
   }
@@ -28,6 +32,9 @@ struct NodeState {
   std::unique_ptr<audit::AuditLog> audit;
   std::unique_ptr<Labeler> labeler;
   std::unique_ptr<FhirIngester> ingester;
+  // Registrations owed to the MPI, and who sends them (null without an MPI channel).
+  std::unique_ptr<Outbox> outbox;
+  std::unique_ptr<MpiSender> sender;
 };
 
 class IngestService final : public hie::v1::Ingest::CallbackService {

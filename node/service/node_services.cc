@@ -43,6 +43,13 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenNodeServices(
   if (!labeler.ok()) return labeler.status();
   state->labeler = std::make_unique<Labeler>(*std::move(labeler));
   state->ingester = std::make_unique<FhirIngester>(state->labeler.get());
+  auto outbox = Outbox::Open(state->store.get());
+  if (!outbox.ok()) return outbox.status();
+  state->outbox = std::move(*outbox);
+  if (!options.mpi_address.empty() && options.mpi_credentials != nullptr) {
+    state->sender = std::make_unique<MpiSender>(
+        state->outbox.get(), grpc::CreateChannel(options.mpi_address, options.mpi_credentials));
+  }
 
   std::vector<std::unique_ptr<grpc::Service>> services;
   services.push_back(std::make_unique<IngestService>(state));

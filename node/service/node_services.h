@@ -31,6 +31,9 @@ struct NodeOptions {
   std::function<std::shared_ptr<grpc::ChannelCredentials>(const std::string& org_id)>
       peer_credentials;
   int holder_timeout_ms = 5000;
+  // The MPI, for the registration outbox (no sender when the address is empty).
+  std::string mpi_address;
+  std::shared_ptr<grpc::ChannelCredentials> mpi_credentials;
 };
 
 // Opens the node's store in `data_dir` and returns the services hie-node registers.

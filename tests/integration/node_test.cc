@@ -75,5 +75,53 @@ TEST_F(NodeDaemonTest, SyntheaBundlesImportWithZeroRejections) {
   EXPECT_THAT(result.out, HasSubstr("\"rejected\": 0"));
 }
 
+// Patients reach the MPI through the node's outbox; the MPI being down delays
+// registration and loses nothing.
+TEST_F(NodeDaemonTest, PatientsReachTheMpiThroughTheOutboxEvenAcrossAnOutage) {
+  int mpi = StartDaemon("mpi");
+  ASSERT_GT(mpi, 0);
+  mpi_address_ = absl::StrCat("127.0.0.1:", mpi);
+  Enroll(mpi, "org-a");
+  int node = StartDaemon("node");
+  ASSERT_GT(node, 0);
+  auto patient_file = [&](const std::string& id, const std::string& given) {
+    std::string path = Path(id + ".json");
+    std::ofstream(path) << R"({"resourceType":"Patient","id":")" << id
+                        << R"(","name":[{"family":"Oyelaran","given":[")" << given
+                        << R"("]}],"gender":"female","birthDate":"1984-06-02"})";
+    return path;
+  };
+  auto known_at_mpi = [&](const std::string& local, absl::Duration limit) {
+    absl::Time deadline = absl::Now() + limit;
+    while (absl::Now() < deadline) {
+      hie::v1::CrossReference xref;
+      if (Xref(MpiAs("operator", mpi).get(), "org-a", local, &xref).ok()) return true;
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    return false;
+  };
+  CommandResult first = HiectlAs("node-a", node, {"import", patient_file("A1", "Jane")});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_TRUE(known_at_mpi("A1", absl::Seconds(15)));
+
+  // The MPI goes down; a new patient is accepted and owed; the MPI comes back on the
+  // same data and the registration arrives.
+  ASSERT_TRUE(processes_.at("mpi").Stop(SIGTERM, absl::Seconds(10)).ok());
+  processes_.erase("mpi");
+  CommandResult second = HiectlAs("node-a", node, {"import", patient_file("A2", "Joan"), "--json"});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  absl::SleepFor(absl::Seconds(1));
+  // Same data directory; a fixed port so the node's channel finds it again.
+  std::string fixed = ConfigText("mpi");
+  fixed.replace(fixed.find("127.0.0.1:0"), 11, mpi_address_);
+  std::string config = WriteConfig("mpi", fixed);
+  fs::remove(Path("mpi.port"));
+  auto restarted = ChildProcess::Start({BinDir() + "/hie-mpi", "--config", config}, Log("mpi"));
+  ASSERT_TRUE(restarted.ok());
+  processes_.emplace("mpi", std::move(*restarted));
+  ASSERT_TRUE(WaitForPortFile(Path("mpi.port"), absl::Seconds(30)).ok());
+  EXPECT_TRUE(known_at_mpi("A2", absl::Seconds(45))) << ReadWholeFile(Log("node"));
+}
+
 }  // namespace
 }  // namespace hie::testing
