@@ -16,6 +16,7 @@
 #include "cli/rpc_command.h"
 #include "common/json/json_writer.h"
 #include "proto/hie/v1/node.grpc.pb.h"
+#include "simdjson.h"
 
 namespace hie::cli {
 namespace {
@@ -46,13 +47,13 @@ class Progress {
   bool tty_;
 };
 
+// NDJSON by extension; otherwise by content: a file that is one JSON document is JSON
+// (however it is laid out over lines), anything else is taken as NDJSON.
 bool IsNdjson(const std::string& path, const std::string& text) {
   if (absl::EndsWith(path, ".ndjson") || absl::EndsWith(path, ".jsonl")) return true;
-  size_t first_newline = text.find('\n');
-  if (first_newline == std::string::npos) return false;
-  // A JSON document pretty-printed over lines starts with "{" alone on its line.
-  std::string first_line = text.substr(0, first_newline);
-  return first_line.find('}') != std::string::npos;
+  simdjson::dom::parser parser;
+  simdjson::dom::element document;
+  return parser.parse(text).get(document) != simdjson::SUCCESS;
 }
 
 int RunImport(const std::vector<std::string>& args) {

@@ -5,6 +5,7 @@
 #include "common/grpc/peer_identity.h"
 #include "common/grpc/status_convert.h"
 #include "node/domain/importer.h"
+#include "simdjson.h"
 
 namespace hie::node {
 namespace {
@@ -18,13 +19,13 @@ absl::Status CheckOwnOrg(const grpc::CallbackServerContext& context, const std::
       absl::StrCat("this node serves ", own_org, "; ", peer->org_id, " may not use its ingest"));
 }
 
-// NDJSON if the data holds more than one line with content; else one JSON document.
+// One JSON document if the data parses as one (however it is laid out over lines);
+// otherwise NDJSON.
 bool LooksLikeNdjson(absl::string_view data) {
-  absl::string_view trimmed = absl::StripAsciiWhitespace(data);
-  size_t newline = trimmed.find('\n');
-  return newline != absl::string_view::npos &&
-         !absl::StripAsciiWhitespace(trimmed.substr(newline)).empty() &&
-         absl::StripAsciiWhitespace(trimmed.substr(0, newline)).back() == '}';
+  simdjson::dom::parser parser;
+  simdjson::dom::element document;
+  return parser.parse(data.data(), data.size()).get(document) != simdjson::SUCCESS &&
+         data.find('\n') != absl::string_view::npos;
 }
 
 class ImportReactor final : public grpc::ServerReadReactor<hie::v1::ImportRequest> {

@@ -52,6 +52,7 @@ const std::map<std::string, DaemonInfo>& Instances() {
   static const auto* instances = [] {
     auto* m = new std::map<std::string, DaemonInfo>(Daemons());
     m->emplace("node-b", DaemonInfo{"hie-node", "node-b", "org-b", "node"});
+    m->emplace("node-c", DaemonInfo{"hie-node", "node-c", "org-c", "node"});
     return m;
   }();
   return *instances;

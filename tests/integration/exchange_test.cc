@@ -268,5 +268,88 @@ TEST_F(FederatedQueryTest, ADenyIsPermissionDeniedWithTheReason) {
   EXPECT_TRUE(q.holders.empty());
 }
 
+// Three practices, each with its own registration of one patient under slightly
+// different demographics: the nodes register them through their outboxes, the MPI links
+// them, and a query at one practice gathers from the other two.
+class ThreePracticesTest : public DaemonFixture {};
+
+TEST_F(ThreePracticesTest, APatientRegisteredDifferentlyAtThreePracticesIsFoundAtAll) {
+  Issue("org-c", "node-c", pki::Role::kNode);
+  int mpi = StartDaemon("mpi");
+  ASSERT_GT(mpi, 0);
+  mpi_address_ = absl::StrCat("127.0.0.1:", mpi);
+  int consent = StartDaemon("consent");
+  ASSERT_GT(consent, 0);
+  consent_address_ = absl::StrCat("127.0.0.1:", consent);
+  std::map<std::string, int> ports;
+  for (const char* name : {"node", "node-b", "node-c"}) {
+    ports[name] = StartDaemon(name);
+    ASSERT_GT(ports[name], 0);
+  }
+  auto directory = DirectoryAs("operator", mpi);
+  for (const auto& [org, name] : std::vector<std::pair<std::string, std::string>>{
+           {"org-a", "node"}, {"org-b", "node-b"}, {"org-c", "node-c"}}) {
+    grpc::ClientContext context;
+    hie::v1::EnrollOrganizationRequest request;
+    request.set_org_id(org);
+    request.set_display_name(org);
+    request.set_endpoint(absl::StrCat("127.0.0.1:", ports[name]));
+    hie::v1::Organization out;
+    ASSERT_TRUE(directory->EnrollOrganization(&context, request, &out).ok());
+  }
+  // The same woman as three front desks typed her in.
+  const std::map<std::string, std::pair<std::string, std::string>> registrations = {
+      {"node",
+       {"GP-17",
+        R"("name":[{"family":"Oyelaran","given":["Jane"]}],"gender":"female","birthDate":"1984-06-02",
+           "telecom":[{"system":"phone","value":"(217) 555-0143"}],
+           "address":[{"line":["12 Main Street"],"city":"Springfield","postalCode":"62701"}])"}},
+      {"node-b",
+       {"H-88812",
+        R"("name":[{"family":"OYELARAN","given":["JANE","A"]}],"gender":"female","birthDate":"1984-06-02",
+           "telecom":[{"system":"phone","value":"217-555-0143"}],
+           "address":[{"line":["12 Main St."],"city":"Springfield","postalCode":"62701"}])"}},
+      {"node-c",
+       {"sp-0042",
+        R"("name":[{"family":"Oyelaran","given":["Jane"]}],"gender":"female","birthDate":"1984-06-02",
+           "telecom":[{"system":"phone","value":"2175550143"}],
+           "address":[{"line":["40 Oak Avenue","Apt 3"],"city":"Springfield","postalCode":"62704"}])"}}};
+  for (const auto& [name, registration] : registrations) {
+    const auto& [id, demographics] = registration;
+    std::string path = Path(name + "-patient.json");
+    std::ofstream(path)
+        << R"({"resourceType":"Bundle","type":"transaction","entry":[)"
+        << R"({"fullUrl":"urn:uuid:p","resource":{"resourceType":"Patient","id":")" << id << R"(",)"
+        << demographics << R"(},"request":{"method":"PUT","url":"Patient"}},)"
+        << R"({"fullUrl":"urn:uuid:o","resource":{"resourceType":"Observation","id":")" << id
+        << R"(-obs","status":"final","code":{"text":"seen at )" << name
+        << R"("},"subject":{"reference":"urn:uuid:p"}},"request":{"method":"PUT","url":"Observation"}}]})";
+    std::string who = name == "node" ? "node-a" : name;
+    CommandResult imported = HiectlAs(who, ports[name], {"import", path});
+    ASSERT_EQ(imported.exit_code, 0) << imported.out << imported.err;
+  }
+  // The outboxes deliver; the MPI links all three for certain.
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  int certain = 0;
+  while (absl::Now() < deadline && certain < 3) {
+    hie::v1::CrossReference xref;
+    certain = 0;
+    if (Xref(MpiAs("operator", mpi).get(), "org-a", "GP-17", &xref).ok()) {
+      for (const auto& r : xref.registrations())
+        certain += r.grade() == hie::v1::MATCH_GRADE_CERTAIN;
+    }
+    if (certain < 3) absl::SleepFor(absl::Milliseconds(250));
+  }
+  ASSERT_EQ(certain, 3);
+  CommandResult q = HiectlAs("node-a", ports["node"],
+                             {"query", "--patient", "GP-17", "--purpose", "TREAT", "--json"});
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  EXPECT_THAT(
+      q.out, HasSubstr("\"org\": \"org-b\", \"local\": false, \"status\": \"ok\", \"records\": 2"));
+  EXPECT_THAT(
+      q.out, HasSubstr("\"org\": \"org-c\", \"local\": false, \"status\": \"ok\", \"records\": 2"));
+  EXPECT_THAT(q.out, HasSubstr("\"entries\": 6"));
+}
+
 }  // namespace
 }  // namespace hie::testing
