@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "bench/local_exchange.h"
 #include "common/crypto/signing.h"
 #include "common/grpc/tls.h"
 #include "common/json/json_writer.h"
@@ -34,7 +35,6 @@
 #include "proto/hie/v1/directory.grpc.pb.h"
 #include "proto/hie/v1/mpi.grpc.pb.h"
 #include "tests/consent/consent_json.h"
-#include "tests/integration/daemon_process.h"
 
 namespace {
 
@@ -93,125 +93,31 @@ Latency TimeDecisions(const std::vector<const hie::consent::ConsentDirective*>& 
   return {Percentile(micros, 0.5), Percentile(micros, 0.99)};
 }
 
-// A small exchange on loopback: CA, certificates, hie-mpi and hie-consent.
-class LocalExchange {
- public:
-  absl::Status Start(const std::string& bin_dir) {
-    dir_ = fs::temp_directory_path() / absl::StrCat("hie-consent-bench-", getpid());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ / "certs");
-    auto ca = hie::pki::CertificateAuthority::Init((dir_ / "ca").string(), {});
-    if (!ca.ok()) return ca.status();
-    for (const auto& [org, name, role] :
-         std::vector<std::tuple<std::string, std::string, hie::pki::Role>>{
-             {"exchange", "mpi", hie::pki::Role::kMpi},
-             {"exchange", "consent", hie::pki::Role::kConsent},
-             {"exchange", "operator", hie::pki::Role::kOperator},
-             {"org-a", "node-a", hie::pki::Role::kNode},
-             {"org-b", "node-b", hie::pki::Role::kNode},
-             {"org-c", "node-c", hie::pki::Role::kNode}}) {
-      hie::pki::IssueOptions options;
-      options.org_id = org;
-      options.name = name;
-      options.role = role;
-      auto issued = (*ca)->Issue(options);
-      if (!issued.ok()) return issued.status();
-      if (auto s = hie::pki::WriteCertificateFiles(*issued, Path("certs/" + name)); !s.ok())
-        return s;
-    }
-    auto mpi_port = StartDaemon(bin_dir, "hie-mpi", "mpi", "");
-    if (!mpi_port.ok()) return mpi_port.status();
-    mpi_port_ = *mpi_port;
-    auto consent_port = StartDaemon(bin_dir, "hie-consent", "consent",
-                                    absl::StrCat("mpi { address: \"127.0.0.1:", mpi_port_,
-                                                 "\" expected_org: \"exchange\" }\n"));
-    if (!consent_port.ok()) return consent_port.status();
-    consent_port_ = *consent_port;
-    // Three practices hold the patient.
-    auto directory = hie::v1::Directory::NewStub(Channel("operator", mpi_port_));
-    for (const char* org : {"org-a", "org-b", "org-c"}) {
-      grpc::ClientContext context;
-      hie::v1::EnrollOrganizationRequest request;
-      request.set_org_id(org);
-      request.set_display_name(org);
-      request.set_endpoint("127.0.0.1:9");
-      hie::v1::Organization out;
-      grpc::Status s = directory->EnrollOrganization(&context, request, &out);
-      if (!s.ok()) return absl::InternalError(s.error_message());
-    }
-    for (const char* who : {"node-a", "node-b", "node-c"}) {
-      auto mpi = hie::v1::MasterPatientIndex::NewStub(Channel(who, mpi_port_));
-      grpc::ClientContext context;
-      hie::v1::RegisterPatientRequest request;
-      request.set_local_id("P1");
-      auto* d = request.mutable_demographics();
-      auto* name = d->add_names();
-      name->set_family("Oyelaran");
-      name->add_given("Jane");
-      d->mutable_birth_date()->set_year(1984);
-      d->mutable_birth_date()->set_month(6);
-      d->mutable_birth_date()->set_day(2);
-      d->set_sex(hie::v1::SEX_FEMALE);
-      hie::v1::RegisterPatientResponse response;
-      grpc::Status s = mpi->RegisterPatient(&context, request, &response);
-      if (!s.ok()) return absl::InternalError(s.error_message());
-    }
-    return absl::OkStatus();
+// Three practices hold patient P1 (registered at the MPI by each).
+absl::Status Prepare(hie::bench::LocalExchange& exchange, const std::string& bin_dir) {
+  const std::vector<std::string> orgs = {"org-a", "org-b", "org-c"};
+  if (absl::Status s = exchange.Start(bin_dir, orgs); !s.ok()) return s;
+  for (const auto& org : orgs) {
+    if (absl::Status s = exchange.Enroll(org, "127.0.0.1:9"); !s.ok()) return s;
+    auto mpi =
+        hie::v1::MasterPatientIndex::NewStub(exchange.Channel("node-" + org, exchange.mpi_port()));
+    grpc::ClientContext context;
+    hie::v1::RegisterPatientRequest request;
+    request.set_local_id("P1");
+    auto* d = request.mutable_demographics();
+    auto* name = d->add_names();
+    name->set_family("Oyelaran");
+    name->add_given("Jane");
+    d->mutable_birth_date()->set_year(1984);
+    d->mutable_birth_date()->set_month(6);
+    d->mutable_birth_date()->set_day(2);
+    d->set_sex(hie::v1::SEX_FEMALE);
+    hie::v1::RegisterPatientResponse response;
+    grpc::Status s = mpi->RegisterPatient(&context, request, &response);
+    if (!s.ok()) return absl::InternalError(s.error_message());
   }
-
-  ~LocalExchange() {
-    processes_.clear();
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-
-  std::shared_ptr<grpc::Channel> Channel(const std::string& who, int port) {
-    hie::TlsOptions options;
-    options.files.ca_file = Path("ca/ca.crt");
-    options.files.cert_file = Path("certs/" + who + ".crt");
-    options.files.key_file = Path("certs/" + who + ".key");
-    options.check_revocation = false;
-    auto tls = hie::TlsContext::Create(options);
-    if (!tls.ok()) std::abort();
-    grpc::ChannelArguments args;
-    // Each caller its own connection, as separate nodes would have.
-    args.SetInt("hie.bench.channel", static_cast<int>(++channels_));
-    return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
-                                     (*tls)->ChannelCredentials({}), args);
-  }
-
-  int consent_port() const { return consent_port_; }
-
- private:
-  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
-
-  absl::StatusOr<int> StartDaemon(const std::string& bin_dir, const std::string& binary,
-                                  const std::string& name, const std::string& extra) {
-    std::string config = absl::StrCat(
-        R"(server {
-  listen_address: "127.0.0.1:0"
-  port_file: ")",
-        Path(name + ".port"), R"("
-  log_requests: false
-  tls { ca_file: ")",
-        Path("ca/ca.crt"), R"(" cert_file: ")", Path("certs/" + name + ".crt"), R"(" key_file: ")",
-        Path("certs/" + name + ".key"), R"(" crl_dir: ")", Path("ca/crl"), R"(" }
+  return absl::OkStatus();
 }
-data_dir: ")",
-        Path("data/" + name), "\"\n", extra);
-    std::ofstream(Path(name + ".textproto")) << config;
-    auto process = hie::testing::ChildProcess::Start(
-        {bin_dir + "/" + binary, "--config", Path(name + ".textproto")}, Path(name + ".log"));
-    if (!process.ok()) return process.status();
-    processes_.push_back(std::move(*process));
-    return hie::testing::WaitForPortFile(Path(name + ".port"), absl::Seconds(30));
-  }
-
-  fs::path dir_;
-  std::vector<hie::testing::ChildProcess> processes_;
-  int mpi_port_ = 0;
-  int consent_port_ = 0;
-  std::atomic<int> channels_{0};
-};
 
 struct Throughput {
   double per_second = 0;
@@ -221,13 +127,13 @@ struct Throughput {
 
 // `callers` threads, each on its own channel, call `rpc` for `seconds`.
 template <typename Call>
-Throughput Drive(LocalExchange& exchange, int callers, double seconds, Call call) {
+Throughput Drive(hie::bench::LocalExchange& exchange, int callers, double seconds, Call call) {
   std::vector<std::vector<double>> latencies(callers);
   std::atomic<int64_t> errors{0};
   std::vector<std::thread> threads;
   auto deadline = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
                                            std::chrono::duration<double>(seconds));
-  const char* nodes[] = {"node-a", "node-b", "node-c"};
+  const char* nodes[] = {"node-org-a", "node-org-b", "node-org-c"};
   for (int t = 0; t < callers; ++t) {
     threads.emplace_back([&, t] {
       auto stub =
@@ -316,8 +222,8 @@ int main(int argc, char** argv) {
 
   // 3. Authorize over mTLS.
   std::string bin_dir = fs::path(argv[0]).parent_path().string();
-  LocalExchange exchange;
-  if (absl::Status s = exchange.Start(bin_dir); !s.ok()) {
+  hie::bench::LocalExchange exchange;
+  if (absl::Status s = Prepare(exchange, bin_dir); !s.ok()) {
     std::cerr << "consent_bench: cannot start the local exchange: " << s << "\n";
     return 1;
   }

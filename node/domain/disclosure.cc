@@ -44,9 +44,13 @@ bool Withheld(const hie::v1::RecordEnvelope& record, const hie::v1::DisclosureGr
 }  // namespace
 
 std::optional<absl::Time> ClinicalDate(absl::string_view fhir_json) {
-  simdjson::dom::parser parser;
+  thread_local simdjson::dom::parser parser;
   simdjson::dom::element resource;
   if (parser.parse(fhir_json.data(), fhir_json.size()).get(resource)) return std::nullopt;
+  return ClinicalDate(resource);
+}
+
+std::optional<absl::Time> ClinicalDate(const simdjson::dom::element& resource) {
   static constexpr const char* kFields[][2] = {{"effectiveDateTime", nullptr},
                                                {"effectivePeriod", "start"},
                                                {"onsetDateTime", nullptr},

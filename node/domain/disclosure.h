@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "node/domain/record_store.h"
 #include "proto/hie/v1/grant.pb.h"
+#include "simdjson.h"
 
 namespace hie::node {
 
@@ -35,6 +36,8 @@ absl::StatusOr<Disclosure> SelectForGrant(const RecordStore& store,
 // The clinical date of a resource (effective, onset, performed, period start, authored,
 // issued, recorded...), if it has one.
 std::optional<absl::Time> ClinicalDate(absl::string_view fhir_json);
+// The same, of a resource already parsed.
+std::optional<absl::Time> ClinicalDate(const simdjson::dom::element& resource);
 
 // Grants already served, until they expire: a second fetch with the same grant is a
 // replay. Thread-safe.

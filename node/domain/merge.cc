@@ -7,7 +7,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/fhir/datetime.h"
-#include "common/fhir/resource_json.h"
 #include "common/json/json_writer.h"
 #include "node/domain/disclosure.h"
 #include "simdjson.h"
@@ -31,7 +30,7 @@ std::string FactKey(const hie::v1::RecordEnvelope& r, simdjson::dom::parser& par
     }
   }
   if (code.empty()) return "";
-  std::optional<absl::Time> date = ClinicalDate(r.fhir_json());
+  std::optional<absl::Time> date = ClinicalDate(resource);
   if (!date) return "";
   std::string value;
   double number;
@@ -78,9 +77,34 @@ std::string Tagged(const std::string& json,
                        .Build());
   }
   meta_members.push_back(absl::StrCat("\"tag\":[", absl::StrJoin(tags, ","), "]"));
-  auto out =
-      fhir::SetMembers(json, {{"meta", absl::StrCat("{", absl::StrJoin(meta_members, ","), "}")}});
-  return out.ok() ? *out : json;
+  std::string meta_json = absl::StrCat("{", absl::StrJoin(meta_members, ","), "}");
+  // Re-emitted from the one parse: every member as it was, meta replaced (or added
+  // after id, where FHIR puts it).
+  simdjson::dom::object object;
+  if (resource.get_object().get(object)) return json;
+  std::string out = "{";
+  bool has_meta = false;
+  for (auto field : object) has_meta = has_meta || field.key == "meta";
+  bool first = true;
+  auto append = [&](std::string_view key, const std::string& value) {
+    if (!first) out += ",";
+    first = false;
+    absl::StrAppend(&out, JsonQuote(std::string(key)), ":", value);
+  };
+  for (auto field : object) {
+    if (field.key == "meta") {
+      append(field.key, meta_json);
+      continue;
+    }
+    append(field.key, simdjson::minify(field.value));
+    if (!has_meta && field.key == "id") {
+      append("meta", meta_json);
+      has_meta = true;
+    }
+  }
+  if (!has_meta) append("meta", meta_json);
+  out += "}";
+  return out;
 }
 
 }  // namespace

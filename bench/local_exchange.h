@@ -1,0 +1,59 @@
+// A small exchange on loopback for benchmarks: a CA, certificates, and the real hie-mpi,
+// hie-consent and hie-node processes, started from the build's bin directory.
+#ifndef HIE_BENCH_LOCAL_EXCHANGE_H_
+#define HIE_BENCH_LOCAL_EXCHANGE_H_
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/grpc/tls.h"
+#include "grpcpp/channel.h"
+#include "tests/integration/daemon_process.h"
+
+namespace hie::bench {
+
+class LocalExchange {
+ public:
+  LocalExchange();
+  ~LocalExchange();
+
+  // Issues certificates for the MPI, consent service, operator and each org in `orgs`
+  // (as node-<org>), then starts the MPI and the consent service.
+  absl::Status Start(const std::string& bin_dir, const std::vector<std::string>& orgs);
+
+  // Starts org's node and enrolls the org with its node's address as endpoint.
+  absl::StatusOr<int> StartNode(const std::string& org);
+
+  // Enrolls `org` with `endpoint` at the MPI.
+  absl::Status Enroll(const std::string& org, const std::string& endpoint);
+
+  // A new channel presenting `who`'s certificate ("operator", "node-org-a"...).
+  std::shared_ptr<grpc::Channel> Channel(const std::string& who, int port);
+  std::shared_ptr<TlsContext> Tls(const std::string& who);
+
+  int mpi_port() const { return mpi_port_; }
+  int consent_port() const { return consent_port_; }
+  const std::string& dir() const { return dir_; }
+  std::string Path(const std::string& name) const;
+
+ private:
+  absl::StatusOr<int> StartDaemon(const std::string& binary, const std::string& name,
+                                  const std::string& cert, const std::string& extra);
+
+  std::string bin_dir_;
+  std::string dir_;
+  std::vector<hie::testing::ChildProcess> processes_;
+  int mpi_port_ = 0;
+  int consent_port_ = 0;
+  std::atomic<int> channels_{0};
+};
+
+}  // namespace hie::bench
+
+#endif  // HIE_BENCH_LOCAL_EXCHANGE_H_
