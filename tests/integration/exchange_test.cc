@@ -261,6 +261,22 @@ TEST_F(FederatedQueryTest, HiectlQueryPrintsTheSummaryAndWritesTheBundle) {
   EXPECT_THAT(denied.err, HasSubstr("consent denies"));
 }
 
+TEST_F(FederatedQueryTest, AnOptedOutPatientIsDeniedWithTheDirectiveNamed) {
+  std::string optout = Path("optout.json");
+  std::ofstream(optout) << R"({"resourceType":"Consent","id":"optout-a1","status":"active",
+    "scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},
+    "category":[{"coding":[{"system":"http://loinc.org","code":"59284-0"}]}],
+    "dateTime":"2025-01-01","policyRule":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"OPTOUT"}]}})";
+  CommandResult filed =
+      HiectlAs("node-a", consent_port_,
+               {"consent", "put", "--org", "org-a", "--patient", "A1", "--file", optout});
+  ASSERT_EQ(filed.exit_code, 0) << filed.err;
+  QueryOutcome q = Query("TREAT");
+  EXPECT_EQ(q.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(q.status.error_message(), HasSubstr("consent optout-a1"));
+  EXPECT_TRUE(q.holders.empty());
+}
+
 TEST_F(FederatedQueryTest, ADenyIsPermissionDeniedWithTheReason) {
   QueryOutcome q = Query("HMARKT");
   EXPECT_EQ(q.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
