@@ -60,16 +60,20 @@ int RunImport(const std::vector<std::string>& args) {
   std::vector<std::string> files;
   ConnectionFlags connection_flags;
   bool json = false;
-  FlagSet flags("hiectl import FILE... [--json]",
+  std::string outcome_file;
+  FlagSet flags("hiectl import FILE... [--json] [--outcome OUT.json]",
                 "Sends FHIR R4 JSON to the target node: single resources, Bundles (transaction,\n"
                 "batch, collection, searchset) and NDJSON files (.ndjson/.jsonl, or one resource\n"
                 "per line), all in one stream. Every accepted resource is durable when counted.\n"
                 "Prints accepted, unchanged and rejected counts and each rejection with its file,\n"
                 "entry and FHIR path; --json prints them as one document. A progress bar shows on\n"
-                "a terminal. Exit status 1 if anything was rejected.",
+                "a terminal. --outcome writes the rejections as a FHIR OperationOutcome.\n"
+                "Exit status 1 if anything was rejected.",
                 "hiectl import --profile org-a.profile --target 127.0.0.1:41003 patients/*.json");
   AddConnectionFlags(flags, &connection_flags);
   flags.Bool("json", &json, "print one JSON document on stdout");
+  flags.String("outcome", &outcome_file, "OUT.json",
+               "write the rejections as a FHIR OperationOutcome (when there are any)");
   if (absl::Status s = flags.Parse(args, &files); !s.ok()) return UsageError("import", s);
   if (flags.help_requested()) {
     std::cout << flags.Help();
@@ -132,6 +136,11 @@ int RunImport(const std::vector<std::string>& args) {
                 << " resources were stored before the import stopped\n";
     }
     return FailRpc(status, connection->target);
+  }
+  if (!outcome_file.empty() && !response.operation_outcome_json().empty()) {
+    std::ofstream out(outcome_file, std::ios::binary);
+    out << response.operation_outcome_json();
+    if (!out) return Fail(absl::InternalError(absl::StrCat("cannot write ", outcome_file)));
   }
   if (json) {
     std::vector<std::string> rejections;

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "cli/command.h"
 #include "cli/rpc_command.h"
+#include "common/fhir/datetime.h"
 #include "common/json/json_writer.h"
 #include "proto/hie/v1/node.grpc.pb.h"
 #include "simdjson.h"
@@ -63,6 +64,7 @@ int RunQuery(const std::vector<std::string>& args) {
   std::string patient, purpose, user = "cli", role, reason, bundle_out;
   int timeout_ms = 0;
   std::vector<std::string> types;
+  std::string since, until;
   return RunRpcCommand<hie::v1::FederatedQuery>(
       args, "query",
       "hiectl query --patient LOCAL_ID --purpose CODE [--user ID] [--bundle OUT.json] [--json]",
@@ -83,6 +85,8 @@ int RunQuery(const std::vector<std::string>& args) {
         flags.String("bundle", &bundle_out, "OUT.json", "write the merged FHIR Bundle here");
         flags.Int("holder-timeout-ms", &timeout_ms, "MS", "each holder's deadline");
         flags.Strings("type", &types, "TYPE", "only this resource type (repeatable)");
+        flags.String("since", &since, "DATE", "only records dated from DATE (FHIR date)");
+        flags.String("until", &until, "DATE", "only records dated up to DATE, inclusive");
       },
       [&](hie::v1::FederatedQuery::Stub& stub, grpc::ClientContext& context, bool json,
           const std::string& target) {
@@ -95,6 +99,15 @@ int RunQuery(const std::vector<std::string>& args) {
         request.set_break_glass_reason(reason);
         request.set_holder_timeout_ms(timeout_ms);
         for (const auto& t : types) request.add_resource_types(t);
+        for (const auto& [text, is_start] : {std::pair{since, true}, std::pair{until, false}}) {
+          if (text.empty()) continue;
+          auto range = fhir::ParseDateTime(text);
+          if (!range.ok()) return UsageError("query", range.status());
+          absl::Time t = is_start ? range->begin : range->end;
+          auto* bound = is_start ? request.mutable_clinical_period()->mutable_start()
+                                 : request.mutable_clinical_period()->mutable_end();
+          bound->set_seconds(absl::ToUnixSeconds(t));
+        }
         auto reader = stub.Query(&context, request);
         std::vector<hie::v1::HolderStatus> holders;
         hie::v1::QueryResult result;

@@ -75,10 +75,20 @@ std::optional<absl::Time> ClinicalDate(const simdjson::dom::element& resource) {
   return std::nullopt;
 }
 
+bool OutsidePeriod(const hie::v1::RecordEnvelope& record, const hie::v1::Period& period) {
+  if (!period.has_start() && !period.has_end()) return false;
+  std::optional<absl::Time> date = ClinicalDate(record.fhir_json());
+  if (!date) return false;
+  if (period.has_start() && *date < FromProto(period.start())) return true;
+  if (period.has_end() && *date >= FromProto(period.end())) return true;
+  return false;
+}
+
 absl::StatusOr<Disclosure> SelectForGrant(const RecordStore& store,
                                           const hie::v1::DisclosureGrant& grant,
                                           const std::string& own_org,
-                                          const std::vector<std::string>& resource_types) {
+                                          const std::vector<std::string>& resource_types,
+                                          const hie::v1::Period* clinical_period) {
   Disclosure out;
   for (const auto& holder : grant.holders()) {
     if (holder.org_id() == own_org) out.patient_local_id = holder.local_id();

@@ -28,10 +28,15 @@ struct Disclosure {
 // The records `grant` lets `own_org` disclose (all types, or `resource_types` only).
 // REQUIRES: the grant was verified for this holder. Errors: NotFound if this node holds
 // no record of the patient the grant names here.
+// With `clinical_period` set, only records dated in it (undated records pass).
 absl::StatusOr<Disclosure> SelectForGrant(const RecordStore& store,
                                           const hie::v1::DisclosureGrant& grant,
                                           const std::string& own_org,
-                                          const std::vector<std::string>& resource_types);
+                                          const std::vector<std::string>& resource_types,
+                                          const hie::v1::Period* clinical_period = nullptr);
+
+// True if `record` is dated outside `period` (undated records are inside).
+bool OutsidePeriod(const hie::v1::RecordEnvelope& record, const hie::v1::Period& period);
 
 // The clinical date of a resource (effective, onset, performed, period start, authored,
 // issued, recorded...), if it has one.

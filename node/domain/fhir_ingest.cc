@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/fhir/datetime.h"
+#include "common/json/json_writer.h"
 #include "consent/domain/grant.h"
 #include "node/domain/resource_types.h"
 #include "simdjson.h"
@@ -368,6 +369,26 @@ class Ingest {
 };
 
 }  // namespace
+
+std::string OperationOutcomeJson(const std::vector<IngestProblem>& problems) {
+  std::vector<std::string> issues;
+  for (const auto& p : problems) {
+    bool unsupported = absl::StrContains(p.message, "is not a FHIR R4 resource type") ||
+                       absl::StrContains(p.message, "not supported");
+    issues.push_back(
+        JsonObject()
+            .Add("severity", "error")
+            .Add("code", unsupported ? "not-supported" : "invalid")
+            .Add("diagnostics", p.message)
+            .AddRaw("location", JsonArray({JsonQuote(absl::StrCat(p.source, " #", p.position))}))
+            .AddRaw("expression", JsonArray({JsonQuote(p.path)}))
+            .Build());
+  }
+  return JsonObject()
+      .Add("resourceType", "OperationOutcome")
+      .AddRaw("issue", JsonArray(issues))
+      .Build();
+}
 
 IngestBatch FhirIngester::ParseJson(absl::string_view json, const std::string& source) const {
   Ingest ingest(*labeler_, options_, source);

@@ -44,6 +44,11 @@ struct IngestOptions {
   size_t max_resource_bytes = 8 * 1024 * 1024;
 };
 
+// `problems` as a FHIR R4 OperationOutcome (JSON): one error issue each, code "invalid"
+// ("not-supported" for unknown resource types), the path in expression and
+// "<source> #<position>" in location.
+std::string OperationOutcomeJson(const std::vector<IngestProblem>& problems);
+
 // Thread-safe (each call has its own parser).
 class FhirIngester {
  public:

@@ -80,6 +80,8 @@ class ImportReactor final : public grpc::ServerReadReactor<hie::v1::ImportReques
       out->set_path(p.path);
       out->set_message(p.message);
     }
+    if (!t.rejected.empty())
+      response_->set_operation_outcome_json(OperationOutcomeJson(t.rejected));
     Finish(ToGrpcStatus(status));
   }
 

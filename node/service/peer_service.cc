@@ -75,7 +75,8 @@ absl::StatusOr<std::vector<hie::v1::FetchRecordsResponse>> PeerRecordsService::S
   }
   std::vector<std::string> types(request.resource_types().begin(), request.resource_types().end());
   absl::StatusOr<Disclosure> disclosure =
-      SelectForGrant(*state_->records, *grant, state_->own_org, types);
+      SelectForGrant(*state_->records, *grant, state_->own_org, types,
+                     request.has_clinical_period() ? &request.clinical_period() : nullptr);
   if (!disclosure.ok()) return refuse(disclosure.status(), &*grant);
 
   // No disclosure without its audit entry: it is durable before the first record leaves.

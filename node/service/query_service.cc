@@ -10,6 +10,7 @@
 #include "common/grpc/status_convert.h"
 #include "common/status/error_detail.h"
 #include "grpcpp/create_channel.h"
+#include "node/domain/disclosure.h"
 #include "node/domain/merge.h"
 
 namespace hie::node {
@@ -250,6 +251,8 @@ class QueryReactor final : public grpc::ServerWriteReactor<hie::v1::QueryEvent> 
     }
     fetch_.mutable_grant()->CopyFrom(authorize_response_.grant());
     for (const auto& t : types) fetch_.add_resource_types(t);
+    if (request_.has_clinical_period())
+      *fetch_.mutable_clinical_period() = request_.clinical_period();
     if (holders_.empty()) {
       Complete();
       return;

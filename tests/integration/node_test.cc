@@ -27,12 +27,18 @@ TEST_F(NodeDaemonTest, ImportStoresBundlesAndNdjsonAndReportsEachRejection) {
       << "\n"
       << R"({"resourceType":"Observation","id":"o-2","status":"final","code":{},"subject":{"reference":"Patient/p-1"},"effectiveDateTime":"2020-13-01"})"
       << "\n";
-  CommandResult result = HiectlAs("node-a", port, {"import", bundle, ndjson, "--json"});
+  std::string outcome = Path("outcome.json");
+  CommandResult result =
+      HiectlAs("node-a", port, {"import", bundle, ndjson, "--json", "--outcome", outcome});
   EXPECT_EQ(result.exit_code, 1) << result.err;  // one rejection
   EXPECT_THAT(result.out, HasSubstr("\"accepted\": 3"));
   EXPECT_THAT(result.out, HasSubstr("\"rejected\": 1"));
   EXPECT_THAT(result.out, HasSubstr("\"path\": \"Observation.effectiveDateTime\""));
   EXPECT_THAT(result.out, HasSubstr("\"source\": \"export.ndjson\", \"position\": 2"));
+  std::string operation_outcome = ReadWholeFile(outcome);
+  EXPECT_THAT(operation_outcome, HasSubstr("\"resourceType\": \"OperationOutcome\""));
+  EXPECT_THAT(operation_outcome, HasSubstr("\"expression\": [\"Observation.effectiveDateTime\"]"));
+  EXPECT_THAT(operation_outcome, HasSubstr("\"location\": [\"export.ndjson #2\"]"));
 
   // Sent again: accepted, unchanged.
   result = HiectlAs("node-a", port, {"import", bundle});

@@ -3,6 +3,7 @@
 #include "common/crypto/hash.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "node/domain/disclosure.h"
 #include "simdjson.h"
 
 namespace hie::node {
@@ -51,6 +52,25 @@ TEST(MergeTest, FoldsTrueDuplicatesKeepingEverySource) {
   EXPECT_EQ(tagged_twice, 2);
   // The practice's own meta survives beside the source tags.
   EXPECT_NE(merged.bundle_json.find("\"versionId\":\"3\""), std::string::npos);
+}
+
+TEST(DisclosureTest, ClinicalPeriodKeepsDatedRecordsInsideAndUndatedOnes) {
+  hie::v1::Period period;
+  period.mutable_start()->set_seconds(
+      absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(2021, 1, 1), absl::UTCTimeZone())));
+  period.mutable_end()->set_seconds(
+      absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(2022, 1, 1), absl::UTCTimeZone())));
+  auto dated = [](const std::string& when) {
+    return Record("org-a", "Observation", "o",
+                  R"({"resourceType":"Observation","effectiveDateTime":")" + when + "\"}");
+  };
+  EXPECT_FALSE(OutsidePeriod(dated("2021-06-01"), period));
+  EXPECT_TRUE(OutsidePeriod(dated("2020-12-31"), period));
+  EXPECT_TRUE(OutsidePeriod(dated("2022-01-01T00:00:00Z"), period));
+  EXPECT_FALSE(
+      OutsidePeriod(Record("org-a", "Patient", "p", R"({"resourceType":"Patient"})"), period));
+  EXPECT_EQ(*ClinicalDate(R"({"performedPeriod":{"start":"2019-03-04"}})"),
+            absl::FromCivil(absl::CivilDay(2019, 3, 4), absl::UTCTimeZone()));
 }
 
 }  // namespace
