@@ -41,6 +41,7 @@ std::vector<Command> AuditCommands();
 std::vector<Command> ConsentCommands();
 std::vector<Command> ImportCommands();
 std::vector<Command> QueryCommands();
+std::vector<Command> DevnetCommands();
 
 }  // namespace hie::cli
 

@@ -1,0 +1,449 @@
+// hiectl devnet up|down|status: a whole exchange on this machine, for trying hie out and
+// for tests: a CA and every certificate, each daemon's config, hie-mpi, hie-consent and
+// N practice nodes as real processes on loopback with mutual TLS, the organisations
+// enrolled, connection profiles for every party, and DIR/devnet.json describing it all.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "cli/command.h"
+#include "cli/connection.h"
+#include "cli/flags.h"
+#include "common/json/json_writer.h"
+#include "common/pki/ca.h"
+#include "grpcpp/client_context.h"
+#include "proto/grpc/health/v1/health.grpc.pb.h"
+#include "proto/hie/v1/directory.grpc.pb.h"
+#include "simdjson.h"
+
+namespace hie::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Service {
+  std::string name;  // "mpi", "consent", "node-a"
+  std::string role;  // "mpi", "consent", "node"
+  std::string org;   // "exchange", "org-a"
+  std::string binary;
+  int port = 0;
+  pid_t pid = 0;
+};
+
+std::string BinDirOfThisProgram() {
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string(".") : self.parent_path().string();
+}
+
+std::string TlsSection(const std::string& dir, const std::string& cert) {
+  return absl::StrCat("  tls {\n    ca_file: \"", dir, "/ca/ca.crt\"\n    cert_file: \"", dir,
+                      "/certs/", cert, ".crt\"\n    key_file: \"", dir, "/certs/", cert,
+                      ".key\"\n    crl_dir: \"", dir, "/ca/crl\"\n  }\n");
+}
+
+// Starts `binary --config config` in its own session with output to `log`.
+absl::StatusOr<pid_t> Spawn(const std::string& binary, const std::string& config,
+                            const std::string& log) {
+  pid_t pid = fork();
+  if (pid < 0) return absl::InternalError("fork failed");
+  if (pid == 0) {
+    setsid();
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    int null = open("/dev/null", O_RDONLY);
+    if (fd >= 0) {
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+    }
+    if (null >= 0) dup2(null, STDIN_FILENO);
+    execl(binary.c_str(), binary.c_str(), "--config", config.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+absl::StatusOr<int> WaitForPort(const std::string& port_file, pid_t pid, const std::string& log) {
+  for (int i = 0; i < 300; ++i) {
+    std::ifstream in(port_file);
+    int port = 0;
+    if (in >> port && port > 0) return port;
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      std::ifstream l(log);
+      std::stringstream ss;
+      ss << l.rdbuf();
+      return absl::FailedPreconditionError(absl::StrCat("it exited; its log:\n", ss.str()));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return absl::DeadlineExceededError("it did not start within 30 s");
+}
+
+std::shared_ptr<grpc::Channel> OperatorChannel(const std::string& dir, int port) {
+  ConnectionFlags flags;
+  flags.target = absl::StrCat("127.0.0.1:", port);
+  flags.ca_file = dir + "/ca/ca.crt";
+  flags.cert_file = dir + "/certs/operator.crt";
+  flags.key_file = dir + "/certs/operator.key";
+  absl::StatusOr<Connection> connection = Connect(flags);
+  return connection.ok() ? connection->channel : nullptr;
+}
+
+bool Healthy(const std::string& dir, int port) {
+  auto channel = OperatorChannel(dir, port);
+  if (channel == nullptr) return false;
+  auto stub = grpc::health::v1::Health::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  grpc::health::v1::HealthCheckResponse response;
+  return stub->Check(&context, {}, &response).ok() &&
+         response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+}
+
+std::string Profile(const std::string& dir, const std::string& cert, int port,
+                    const std::string& org) {
+  return absl::StrCat(
+      "# hiectl connection profile (hie.v1.ClientProfile), written by hiectl devnet\n",
+      port > 0 ? absl::StrCat("target: \"127.0.0.1:", port, "\"\n") : "", "ca_file: \"", dir,
+      "/ca/ca.crt\"\ncert_file: \"", dir, "/certs/", cert, ".crt\"\nkey_file: \"", dir, "/certs/",
+      cert, ".key\"\ncrl_dir: \"", dir, "/ca/crl\"\n",
+      org.empty() ? "" : absl::StrCat("expected_org: \"", org, "\"\n"));
+}
+
+absl::StatusOr<std::vector<Service>> ReadDevnet(const std::string& dir) {
+  std::ifstream in(dir + "/devnet.json");
+  if (!in) return absl::NotFoundError(absl::StrCat("no devnet in ", dir, " (no devnet.json)"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(text).get(root)) return absl::DataLossError(dir + "/devnet.json is not JSON");
+  std::vector<Service> services;
+  simdjson::dom::array list;
+  if (root["services"].get_array().get(list)) return services;
+  for (simdjson::dom::element s : list) {
+    Service service;
+    std::string_view v;
+    int64_t n;
+    if (!s["name"].get_string().get(v)) service.name = std::string(v);
+    if (!s["role"].get_string().get(v)) service.role = std::string(v);
+    if (!s["org"].get_string().get(v)) service.org = std::string(v);
+    if (!s["port"].get_int64().get(n)) service.port = static_cast<int>(n);
+    if (!s["pid"].get_int64().get(n)) service.pid = static_cast<pid_t>(n);
+    services.push_back(service);
+  }
+  return services;
+}
+
+// True if `pid` runs a hie daemon with a config inside `dir` (so that down never
+// signals a process it did not start, even after the pid was reused).
+bool IsOurs(pid_t pid, const std::string& dir) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/cmdline"), std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string cmdline = ss.str();
+  return cmdline.find("/hie-") != std::string::npos && cmdline.find(dir) != std::string::npos;
+}
+
+int RunUp(const std::vector<std::string>& args) {
+  std::string dir;
+  int nodes = 3;
+  bool json = false;
+  FlagSet flags(
+      "hiectl devnet up --dir D [--nodes N] [--json]",
+      "Starts a whole exchange on this machine: creates the CA and every certificate in\n"
+      "D, writes each daemon's config, starts hie-mpi, hie-consent and N practice nodes\n"
+      "(org-a, org-b, ...) as real processes on free loopback ports with mutual TLS,\n"
+      "enrolls the organisations, waits until all are healthy, and writes D/devnet.json\n"
+      "(every service's org, address and pid, and the credential files of each org and of\n"
+      "the operator) and connection profiles in D/profiles/. Logs are in D/logs/.\n"
+      "`hiectl devnet down --dir D` stops exactly these processes.",
+      "hiectl devnet up --dir /tmp/hie-devnet --nodes 3");
+  flags.String("dir", &dir, "D", "where everything lives (created)");
+  flags.Int("nodes", &nodes, "N", "how many practice nodes (default 3, at most 26)");
+  flags.Bool("json", &json, "print devnet.json on stdout when ready");
+  if (absl::Status s = flags.Parse(args, nullptr); !s.ok()) return UsageError("devnet up", s);
+  if (flags.help_requested()) {
+    std::cout << flags.Help();
+    return kExitOk;
+  }
+  if (dir.empty()) return UsageError("devnet up", absl::InvalidArgumentError("--dir is required"));
+  if (nodes < 1 || nodes > 26) {
+    return UsageError("devnet up", absl::InvalidArgumentError("--nodes must be 1..26"));
+  }
+  dir = fs::absolute(dir).lexically_normal().string();
+  if (fs::exists(dir + "/devnet.json")) {
+    auto running = ReadDevnet(dir);
+    if (running.ok()) {
+      for (const auto& s : *running) {
+        if (s.pid > 0 && IsOurs(s.pid, dir)) {
+          return Fail(absl::FailedPreconditionError(
+              absl::StrCat("a devnet is already running in ", dir, ": `hiectl devnet down --dir ",
+                           dir, "` first")));
+        }
+      }
+    }
+  }
+  std::error_code ec;
+  for (const char* sub : {"ca", "certs", "config", "logs", "data", "profiles"}) {
+    fs::remove_all(fs::path(dir) / sub, ec);
+  }
+  fs::create_directories(dir + "/certs");
+  fs::create_directories(dir + "/config");
+  fs::create_directories(dir + "/logs");
+  fs::create_directories(dir + "/profiles");
+  chmod(dir.c_str(), 0700);
+  auto say = [&](const std::string& line) {
+    if (!json) std::cerr << line << "\n";
+  };
+  say(absl::StrCat("==> creating the exchange CA and certificates in ", dir));
+  auto ca = pki::CertificateAuthority::Init(dir + "/ca", pki::CaInitOptions{});
+  if (!ca.ok()) return Fail(ca.status());
+  std::vector<Service> services = {{"mpi", "mpi", "exchange", "hie-mpi"},
+                                   {"consent", "consent", "exchange", "hie-consent"}};
+  for (int i = 0; i < nodes; ++i) {
+    std::string letter(1, static_cast<char>('a' + i));
+    services.push_back({"node-" + letter, "node", "org-" + letter, "hie-node"});
+  }
+  auto issue = [&](const std::string& org, const std::string& name, pki::Role role,
+                   bool client_only) -> absl::Status {
+    pki::IssueOptions options;
+    options.org_id = org;
+    options.name = name;
+    options.role = role;
+    options.server_auth = !client_only;
+    auto issued = (*ca)->Issue(options);
+    if (!issued.ok()) return issued.status();
+    return pki::WriteCertificateFiles(*issued, dir + "/certs/" + name);
+  };
+  for (const auto& s : services) {
+    absl::Status st = issue(s.org, s.name, *pki::ParseRole(s.role), false);
+    if (!st.ok()) return Fail(st);
+  }
+  if (absl::Status st = issue("exchange", "operator", pki::Role::kOperator, true); !st.ok()) {
+    return Fail(st);
+  }
+  std::string bin = BinDirOfThisProgram();
+  std::vector<pid_t> started;
+  auto abort_all = [&](const absl::Status& why) {
+    for (pid_t pid : started) kill(pid, SIGTERM);
+    for (pid_t pid : started) waitpid(pid, nullptr, 0);
+    return Fail(why);
+  };
+  int mpi_port = 0, consent_port = 0;
+  for (auto& s : services) {
+    std::string config = absl::StrCat(
+        "# ", s.binary, " of ", s.org, ", written by hiectl devnet up\nserver {\n",
+        "  listen_address: \"127.0.0.1:0\"\n  port_file: \"", dir, "/data/", s.name, ".port\"\n",
+        TlsSection(dir, s.name), "}\ndata_dir: \"", dir, "/data/", s.name, "\"\n");
+    if (s.role != "mpi") {
+      absl::StrAppend(&config, "mpi { address: \"127.0.0.1:", mpi_port,
+                      "\" expected_org: \"exchange\" }\n");
+    }
+    if (s.role == "node") {
+      absl::StrAppend(&config, "consent { address: \"127.0.0.1:", consent_port,
+                      "\" expected_org: \"exchange\" }\n");
+    }
+    std::string config_path = absl::StrCat(dir, "/config/", s.name, ".textproto");
+    std::ofstream(config_path) << config;
+    fs::create_directories(absl::StrCat(dir, "/data"));
+    say(absl::StrCat("==> starting ", s.binary, " (", s.org, ")"));
+    std::string log = absl::StrCat(dir, "/logs/", s.name, ".log");
+    auto pid = Spawn(absl::StrCat(bin, "/", s.binary), config_path, log);
+    if (!pid.ok()) return abort_all(pid.status());
+    started.push_back(*pid);
+    s.pid = *pid;
+    auto port = WaitForPort(absl::StrCat(dir, "/data/", s.name, ".port"), *pid, log);
+    if (!port.ok()) {
+      return abort_all(absl::Status(port.status().code(), absl::StrCat(s.binary, " did not start: ",
+                                                                       port.status().message())));
+    }
+    s.port = *port;
+    if (s.role == "mpi") mpi_port = s.port;
+    if (s.role == "consent") consent_port = s.port;
+  }
+  // Enroll every practice with its node's address.
+  auto directory = hie::v1::Directory::NewStub(OperatorChannel(dir, mpi_port));
+  for (const auto& s : services) {
+    if (s.role != "node") continue;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    hie::v1::EnrollOrganizationRequest request;
+    request.set_org_id(s.org);
+    request.set_display_name(absl::StrCat("Practice ", s.org.substr(4)));
+    request.set_endpoint(absl::StrCat("127.0.0.1:", s.port));
+    hie::v1::Organization out;
+    grpc::Status st = directory->EnrollOrganization(&context, request, &out);
+    if (!st.ok())
+      return abort_all(
+          absl::InternalError(absl::StrCat("enrolling ", s.org, ": ", st.error_message())));
+  }
+  for (const auto& s : services) {
+    if (!Healthy(dir, s.port)) {
+      return abort_all(absl::UnavailableError(
+          absl::StrCat(s.name, " is not healthy; see ", dir, "/logs/", s.name, ".log")));
+    }
+  }
+  // Profiles and devnet.json.
+  std::ofstream(dir + "/profiles/operator.profile") << Profile(dir, "operator", 0, "");
+  for (const auto& s : services) {
+    std::ofstream(absl::StrCat(dir, "/profiles/operator-", s.name, ".profile"))
+        << Profile(dir, "operator", s.port, s.org);
+    if (s.role == "node") {
+      std::ofstream(absl::StrCat(dir, "/profiles/", s.org, ".profile"))
+          << Profile(dir, s.name, s.port, s.org);
+    }
+  }
+  std::vector<std::string> service_json;
+  JsonObject credentials;
+  credentials.AddRaw("operator", JsonObject()
+                                     .Add("cert", dir + "/certs/operator.crt")
+                                     .Add("key", dir + "/certs/operator.key")
+                                     .Build());
+  for (const auto& s : services) {
+    service_json.push_back(JsonObject()
+                               .Add("name", s.name)
+                               .Add("role", s.role)
+                               .Add("org", s.org)
+                               .Add("address", absl::StrCat("127.0.0.1:", s.port))
+                               .Add("port", s.port)
+                               .Add("pid", static_cast<int64_t>(s.pid))
+                               .Add("config", absl::StrCat(dir, "/config/", s.name, ".textproto"))
+                               .Add("log", absl::StrCat(dir, "/logs/", s.name, ".log"))
+                               .Build());
+    if (s.role == "node") {
+      credentials.AddRaw(s.org,
+                         JsonObject()
+                             .Add("cert", absl::StrCat(dir, "/certs/", s.name, ".crt"))
+                             .Add("key", absl::StrCat(dir, "/certs/", s.name, ".key"))
+                             .Add("profile", absl::StrCat(dir, "/profiles/", s.org, ".profile"))
+                             .Build());
+    }
+  }
+  std::string devnet = JsonObject()
+                           .Add("ca_dir", dir + "/ca")
+                           .Add("ca_cert", dir + "/ca/ca.crt")
+                           .AddRaw("services", JsonArray(service_json))
+                           .AddRaw("credentials", credentials.Build())
+                           .Build();
+  std::ofstream(dir + "/devnet.json") << devnet << "\n";
+  if (json) {
+    std::cout << devnet << "\n";
+  } else {
+    std::cout << "devnet up in " << dir << ": mpi, consent and " << nodes
+              << " practice nodes, all healthy over mutual TLS\n";
+    for (const auto& s : services) {
+      std::cout << absl::StrFormat("  %-8s %-9s 127.0.0.1:%-6d pid %d\n", s.name, s.org, s.port,
+                                   s.pid);
+    }
+    std::cout << "profiles: " << dir << "/profiles/   stop: hiectl devnet down --dir " << dir
+              << "\n";
+  }
+  return kExitOk;
+}
+
+int RunDown(const std::vector<std::string>& args) {
+  std::string dir;
+  FlagSet flags(
+      "hiectl devnet down --dir D",
+      "Stops the processes `hiectl devnet up --dir D` started (SIGTERM, then SIGKILL after\n"
+      "10 s), and only those. The data, certificates and logs stay in D.",
+      "hiectl devnet down --dir /tmp/hie-devnet");
+  flags.String("dir", &dir, "D", "the devnet's directory");
+  if (absl::Status s = flags.Parse(args, nullptr); !s.ok()) return UsageError("devnet down", s);
+  if (flags.help_requested()) {
+    std::cout << flags.Help();
+    return kExitOk;
+  }
+  if (dir.empty())
+    return UsageError("devnet down", absl::InvalidArgumentError("--dir is required"));
+  dir = fs::absolute(dir).lexically_normal().string();
+  auto services = ReadDevnet(dir);
+  if (!services.ok()) return Fail(services.status());
+  int stopped = 0;
+  for (const auto& s : *services) {
+    if (s.pid <= 0 || !IsOurs(s.pid, dir)) continue;
+    kill(s.pid, SIGTERM);
+    for (int i = 0; i < 100 && IsOurs(s.pid, dir); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (IsOurs(s.pid, dir)) kill(s.pid, SIGKILL);
+    ++stopped;
+    std::cout << "stopped " << s.name << " (pid " << s.pid << ")\n";
+  }
+  if (stopped == 0) std::cout << "nothing was running in " << dir << "\n";
+  return kExitOk;
+}
+
+int RunStatus(const std::vector<std::string>& args) {
+  std::string dir;
+  bool json = false;
+  FlagSet flags("hiectl devnet status --dir D [--json]",
+                "Shows each service of the devnet in D: its address, pid and gRPC health. Exit\n"
+                "status 3 if any is not serving.",
+                "hiectl devnet status --dir /tmp/hie-devnet --json");
+  flags.String("dir", &dir, "D", "the devnet's directory");
+  flags.Bool("json", &json, "print one JSON document on stdout");
+  if (absl::Status s = flags.Parse(args, nullptr); !s.ok()) return UsageError("devnet status", s);
+  if (flags.help_requested()) {
+    std::cout << flags.Help();
+    return kExitOk;
+  }
+  if (dir.empty())
+    return UsageError("devnet status", absl::InvalidArgumentError("--dir is required"));
+  dir = fs::absolute(dir).lexically_normal().string();
+  auto services = ReadDevnet(dir);
+  if (!services.ok()) return Fail(services.status());
+  bool all = true;
+  std::vector<std::string> items;
+  for (const auto& s : *services) {
+    bool running = s.pid > 0 && IsOurs(s.pid, dir);
+    bool healthy = running && Healthy(dir, s.port);
+    all = all && healthy;
+    items.push_back(JsonObject()
+                        .Add("name", s.name)
+                        .Add("org", s.org)
+                        .Add("address", absl::StrCat("127.0.0.1:", s.port))
+                        .Add("pid", static_cast<int64_t>(s.pid))
+                        .Add("running", running)
+                        .Add("status", healthy   ? "SERVING"
+                                       : running ? "NOT_SERVING"
+                                                 : "STOPPED")
+                        .Build());
+    if (!json) {
+      std::cout << absl::StrFormat("  %-8s %-9s 127.0.0.1:%-6d pid %-7d %s\n", s.name, s.org,
+                                   s.port, s.pid,
+                                   healthy   ? "serving"
+                                   : running ? "NOT serving"
+                                             : "stopped");
+    }
+  }
+  if (json)
+    std::cout << JsonObject().AddRaw("services", JsonArray(items)).Add("healthy", all).Build()
+              << "\n";
+  return all ? kExitOk : kExitUnavailable;
+}
+
+}  // namespace
+
+std::vector<Command> DevnetCommands() {
+  return {{{"devnet", "up"}, "start a whole exchange on this machine", RunUp},
+          {{"devnet", "down"}, "stop the devnet's processes", RunDown},
+          {{"devnet", "status"}, "health of each devnet service", RunStatus}};
+}
+
+}  // namespace hie::cli

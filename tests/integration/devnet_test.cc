@@ -1,0 +1,73 @@
+// hiectl devnet: a whole exchange from one command, used as a user would.
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/daemon_process.h"
+
+namespace hie::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+TEST(DevnetTest, UpImportQueryDown) {
+  fs::path dir = fs::temp_directory_path() / ("hie-devnet-test-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  std::string hiectl = BinDir() + "/hiectl";
+  CommandResult up = RunCommand({hiectl, "devnet", "up", "--dir", dir.string(), "--nodes", "2"});
+  ASSERT_EQ(up.exit_code, 0) << up.out << up.err;
+  std::string devnet = ReadWholeFile((dir / "devnet.json").string());
+  for (const char* field : {"\"ca_dir\"", "\"ca_cert\"", "\"services\"", "\"credentials\"",
+                            "\"operator\"", "\"org-a\"", "\"org-b\"", "\"pid\"", "\"address\""}) {
+    EXPECT_THAT(devnet, HasSubstr(field));
+  }
+  CommandResult status = RunCommand({hiectl, "devnet", "status", "--dir", dir.string(), "--json"});
+  EXPECT_EQ(status.exit_code, 0) << status.out;
+  EXPECT_THAT(status.out, HasSubstr("\"healthy\": true"));
+  // A second up on a running devnet is refused.
+  EXPECT_EQ(RunCommand({hiectl, "devnet", "up", "--dir", dir.string()}).exit_code, 1);
+
+  // One patient at both practices, queried from org-a with its profile.
+  for (const auto& [org, id] :
+       std::vector<std::pair<std::string, std::string>>{{"org-a", "A1"}, {"org-b", "B7"}}) {
+    std::string file = (dir / (org + ".json")).string();
+    std::ofstream(file)
+        << R"({"resourceType":"Bundle","type":"transaction","entry":[
+      {"fullUrl":"urn:uuid:p","resource":{"resourceType":"Patient","id":")"
+        << id
+        << R"(","name":[{"family":"Oyelaran","given":["Jane"]}],"gender":"female","birthDate":"1984-06-02",
+        "telecom":[{"system":"phone","value":"217-555-0143"}],"address":[{"line":["12 Main Street"],"postalCode":"62701"}]},
+        "request":{"method":"PUT","url":"Patient"}},
+      {"fullUrl":"urn:uuid:o","resource":{"resourceType":"Observation","id":")"
+        << id
+        << R"(-o","status":"final","code":{"text":"weight"},"subject":{"reference":"urn:uuid:p"}},
+        "request":{"method":"PUT","url":"Observation"}}]})";
+    CommandResult imported = RunCommand(
+        {hiectl, "import", file, "--profile", (dir / "profiles" / (org + ".profile")).string()});
+    ASSERT_EQ(imported.exit_code, 0) << imported.out << imported.err;
+  }
+  std::string out;
+  for (int attempt = 0; attempt < 50; ++attempt) {  // the outboxes deliver within seconds
+    CommandResult q =
+        RunCommand({hiectl, "query", "--patient", "A1", "--purpose", "TREAT", "--json", "--profile",
+                    (dir / "profiles/org-a.profile").string()});
+    out = q.out;
+    if (q.exit_code == 0 && out.find("\"org\": \"org-b\"") != std::string::npos) break;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_THAT(
+      out, HasSubstr("\"org\": \"org-b\", \"local\": false, \"status\": \"ok\", \"records\": 2"));
+
+  CommandResult down = RunCommand({hiectl, "devnet", "down", "--dir", dir.string()});
+  EXPECT_EQ(down.exit_code, 0) << down.err;
+  EXPECT_THAT(down.out, HasSubstr("stopped node-b"));
+  EXPECT_EQ(RunCommand({hiectl, "devnet", "status", "--dir", dir.string()}).exit_code, 3);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace hie::testing
