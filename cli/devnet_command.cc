@@ -13,20 +13,26 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "cli/command.h"
 #include "cli/connection.h"
 #include "cli/flags.h"
+#include "cli/samples.h"
 #include "common/json/json_writer.h"
 #include "common/pki/ca.h"
 #include "grpcpp/client_context.h"
 #include "proto/grpc/health/v1/health.grpc.pb.h"
+#include "proto/hie/v1/consent.grpc.pb.h"
 #include "proto/hie/v1/directory.grpc.pb.h"
+#include "proto/hie/v1/mpi.grpc.pb.h"
+#include "proto/hie/v1/node.grpc.pb.h"
 #include "simdjson.h"
 
 namespace hie::cli {
@@ -438,12 +444,147 @@ int RunStatus(const std::vector<std::string>& args) {
   return all ? kExitOk : kExitUnavailable;
 }
 
+std::shared_ptr<grpc::Channel> ChannelAs(const std::string& dir, const std::string& cert,
+                                         int port) {
+  ConnectionFlags flags;
+  flags.target = absl::StrCat("127.0.0.1:", port);
+  flags.ca_file = dir + "/ca/ca.crt";
+  flags.cert_file = absl::StrCat(dir, "/certs/", cert, ".crt");
+  flags.key_file = absl::StrCat(dir, "/certs/", cert, ".key");
+  absl::StatusOr<Connection> connection = Connect(flags);
+  return connection.ok() ? connection->channel : nullptr;
+}
+
+int RunSamples(const std::vector<std::string>& args) {
+  std::string dir;
+  bool json = false;
+  FlagSet flags(
+      "hiectl devnet samples --dir D [--json]",
+      "Loads the sample patients into a running devnet: a few people spread over the\n"
+      "practices the way care is spread (a GP, a hospital, a specialist), each practice's\n"
+      "registration typed a little differently so that the MPI has real work to do, one\n"
+      "patient who opted out and one with substance-use records that the policy\n"
+      "withholds. Waits until the MPI has linked each patient's registrations, then\n"
+      "prints who is where. The bundles are kept in D/samples/.",
+      "hiectl devnet samples --dir /tmp/hie-devnet");
+  flags.String("dir", &dir, "D", "the devnet's directory");
+  flags.Bool("json", &json, "print one JSON document on stdout");
+  if (absl::Status s = flags.Parse(args, nullptr); !s.ok()) return UsageError("devnet samples", s);
+  if (flags.help_requested()) {
+    std::cout << flags.Help();
+    return kExitOk;
+  }
+  if (dir.empty())
+    return UsageError("devnet samples", absl::InvalidArgumentError("--dir is required"));
+  dir = fs::absolute(dir).lexically_normal().string();
+  auto services = ReadDevnet(dir);
+  if (!services.ok()) return Fail(services.status());
+  std::map<std::string, const Service*> node_of;
+  std::vector<std::string> orgs;
+  int mpi_port = 0, consent_port = 0;
+  for (const auto& s : *services) {
+    if (s.role == "node") {
+      node_of[s.org] = &s;
+      orgs.push_back(s.org);
+    }
+    if (s.role == "mpi") mpi_port = s.port;
+    if (s.role == "consent") consent_port = s.port;
+  }
+  if (orgs.empty()) return Fail(absl::FailedPreconditionError("the devnet has no practice nodes"));
+  SampleSet samples = MakeSamples(orgs);
+  fs::create_directories(dir + "/samples");
+  for (const auto& bundle : samples.bundles) {
+    const Service* node = node_of[bundle.org];
+    std::string file = absl::StrCat(dir, "/samples/", bundle.org, "-", bundle.local_id, ".json");
+    std::ofstream(file) << bundle.json;
+    auto ingest = hie::v1::Ingest::NewStub(ChannelAs(dir, node->name, node->port));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    hie::v1::ImportResponse response;
+    auto writer = ingest->Import(&context, &response);
+    hie::v1::ImportRequest request;
+    request.set_format(hie::v1::ImportRequest::FORMAT_JSON);
+    request.set_source_name(fs::path(file).filename().string());
+    request.set_data(bundle.json);
+    writer->Write(request);
+    writer->WritesDone();
+    grpc::Status st = writer->Finish();
+    if (!st.ok() || response.rejected_size() > 0) {
+      return Fail(absl::InternalError(
+          absl::StrCat("loading ", file, " into ", bundle.org, ": ",
+                       st.ok() ? response.rejected(0).path() + ": " + response.rejected(0).message()
+                               : st.error_message())));
+    }
+  }
+  auto consent =
+      hie::v1::ConsentService::NewStub(ChannelAs(dir, node_of[orgs[0]]->name, consent_port));
+  auto mpi = hie::v1::MasterPatientIndex::NewStub(ChannelAs(dir, "operator", mpi_port));
+  std::vector<std::string> items;
+  for (const auto& p : samples.patients) {
+    const auto& [first_org, first_id] = p.registrations.front();
+    // The outboxes deliver the registrations; wait until the MPI links them all.
+    int linked = 0;
+    for (int attempt = 0; attempt < 150 && linked < static_cast<int>(p.registrations.size());
+         ++attempt) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+      hie::v1::GetCrossReferenceRequest request;
+      request.mutable_local()->set_org_id(first_org);
+      request.mutable_local()->set_local_id(first_id);
+      hie::v1::CrossReference xref;
+      linked = 0;
+      if (mpi->GetCrossReference(&context, request, &xref).ok()) {
+        for (const auto& r : xref.registrations())
+          linked += r.grade() == hie::v1::MATCH_GRADE_CERTAIN;
+      }
+      if (linked < static_cast<int>(p.registrations.size())) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+    }
+    if (!p.consent_json.empty()) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      hie::v1::PutDirectiveRequest request;
+      request.mutable_patient()->set_org_id(first_org);
+      request.mutable_patient()->set_local_id(first_id);
+      request.set_consent_json(p.consent_json);
+      hie::v1::Directive directive;
+      grpc::Status st = consent->PutDirective(&context, request, &directive);
+      if (!st.ok())
+        return Fail(absl::InternalError(
+            absl::StrCat("filing ", p.name, "'s consent: ", st.error_message())));
+    }
+    std::vector<std::string> where;
+    std::vector<std::string> where_json;
+    for (const auto& [org, id] : p.registrations) {
+      where.push_back(absl::StrCat(org, ":", id));
+      where_json.push_back(JsonObject().Add("org", org).Add("local_id", id).Build());
+    }
+    items.push_back(JsonObject()
+                        .Add("name", p.name)
+                        .Add("story", p.story)
+                        .AddRaw("registrations", JsonArray(where_json))
+                        .Add("linked", linked)
+                        .Build());
+    if (!json) {
+      std::cout << absl::StrFormat("  %-15s %-48s %s%s\n", p.name, p.story,
+                                   absl::StrJoin(where, "  "),
+                                   linked < static_cast<int>(p.registrations.size())
+                                       ? absl::StrCat("  (", linked, " linked so far)")
+                                       : "");
+    }
+  }
+  if (json) std::cout << JsonObject().AddRaw("patients", JsonArray(items)).Build() << "\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 std::vector<Command> DevnetCommands() {
   return {{{"devnet", "up"}, "start a whole exchange on this machine", RunUp},
           {{"devnet", "down"}, "stop the devnet's processes", RunDown},
-          {{"devnet", "status"}, "health of each devnet service", RunStatus}};
+          {{"devnet", "status"}, "health of each devnet service", RunStatus},
+          {{"devnet", "samples"}, "load sample patients into a running devnet", RunSamples}};
 }
 
 }  // namespace hie::cli

@@ -69,5 +69,35 @@ TEST(DevnetTest, UpImportQueryDown) {
   fs::remove_all(dir);
 }
 
+// The README's first command, step by step: samples loaded, the three stories told.
+TEST(DevnetTest, SamplePatientsTellTheirStories) {
+  fs::path dir = fs::temp_directory_path() / ("hie-devnet-samples-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  std::string hiectl = BinDir() + "/hiectl";
+  ASSERT_EQ(RunCommand({hiectl, "devnet", "up", "--dir", dir.string()}).exit_code, 0);
+  CommandResult samples =
+      RunCommand({hiectl, "devnet", "samples", "--dir", dir.string(), "--json"});
+  ASSERT_EQ(samples.exit_code, 0) << samples.err;
+  EXPECT_THAT(samples.out, HasSubstr("\"name\": \"Jane Oyelaran\""));
+  EXPECT_THAT(samples.out, HasSubstr("\"linked\": 3"));
+  std::string profile = (dir / "profiles/org-a.profile").string();
+  CommandResult jane = RunCommand({hiectl, "query", "--profile", profile, "--patient", "GP-1001",
+                                   "--purpose", "TREAT", "--json"});
+  EXPECT_EQ(jane.exit_code, 0) << jane.err;
+  EXPECT_THAT(jane.out, HasSubstr("\"org\": \"org-c\", \"local\": false, \"status\": \"ok\""));
+  EXPECT_THAT(jane.out, HasSubstr("\"duplicates_folded\": 1"));
+  CommandResult marcus = RunCommand(
+      {hiectl, "query", "--profile", profile, "--patient", "GP-1002", "--purpose", "TREAT"});
+  EXPECT_EQ(marcus.exit_code, 1);
+  EXPECT_THAT(marcus.err, HasSubstr("optout-marcus-brandt"));
+  CommandResult luis = RunCommand({hiectl, "query", "--profile", profile, "--patient", "GP-1003",
+                                   "--purpose", "TREAT", "--json"});
+  EXPECT_EQ(luis.exit_code, 0) << luis.err;
+  EXPECT_THAT(luis.out, HasSubstr("\"withheld\": 2"));
+  EXPECT_THAT(luis.out, HasSubstr("\"withheld_categories\": [\"ETH\"]"));
+  EXPECT_EQ(RunCommand({hiectl, "devnet", "down", "--dir", dir.string()}).exit_code, 0);
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace hie::testing
