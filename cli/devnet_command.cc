@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -456,18 +457,24 @@ std::shared_ptr<grpc::Channel> ChannelAs(const std::string& dir, const std::stri
 }
 
 int RunSamples(const std::vector<std::string>& args) {
-  std::string dir;
+  std::string dir, synthea;
+  int synthea_patients = 4;
   bool json = false;
   FlagSet flags(
-      "hiectl devnet samples --dir D [--json]",
+      "hiectl devnet samples --dir D [--synthea DIR] [--json]",
       "Loads the sample patients into a running devnet: a few people spread over the\n"
       "practices the way care is spread (a GP, a hospital, a specialist), each practice's\n"
       "registration typed a little differently so that the MPI has real work to do, one\n"
       "patient who opted out and one with substance-use records that the policy\n"
-      "withholds. Waits until the MPI has linked each patient's registrations, then\n"
-      "prints who is where. The bundles are kept in D/samples/.",
+      "withholds. With Synthea patient bundles at hand (--synthea DIR; by default\n"
+      "../shared/data/fhir/synthea beside the checkout, when present) a few of those\n"
+      "records are spread over the practices by encounter too. Waits until the MPI has\n"
+      "linked each patient's registrations, then prints who is where. The bundles are\n"
+      "kept in D/samples/.",
       "hiectl devnet samples --dir /tmp/hie-devnet");
   flags.String("dir", &dir, "D", "the devnet's directory");
+  flags.String("synthea", &synthea, "DIR", "Synthea patient bundles (gsd-*.json) to spread too");
+  flags.Int("synthea-patients", &synthea_patients, "N", "how many Synthea patients (default 4)");
   flags.Bool("json", &json, "print one JSON document on stdout");
   if (absl::Status s = flags.Parse(args, nullptr); !s.ok()) return UsageError("devnet samples", s);
   if (flags.help_requested()) {
@@ -492,6 +499,29 @@ int RunSamples(const std::vector<std::string>& args) {
   }
   if (orgs.empty()) return Fail(absl::FailedPreconditionError("the devnet has no practice nodes"));
   SampleSet samples = MakeSamples(orgs);
+  if (synthea.empty()) {
+    fs::path beside = fs::path(BinDirOfThisProgram()) / "../../../shared/data/fhir/synthea";
+    if (fs::exists(beside)) synthea = fs::canonical(beside).string();
+  }
+  if (!synthea.empty()) {
+    std::vector<std::string> files;
+    for (const auto& e : fs::directory_iterator(synthea)) {
+      std::string name = e.path().filename().string();
+      if (name.rfind("gsd-", 0) == 0 && e.path().extension() == ".json")
+        files.push_back(e.path().string());
+    }
+    std::sort(files.begin(), files.end());
+    if (files.size() > static_cast<size_t>(std::max(0, synthea_patients)))
+      files.resize(std::max(0, synthea_patients));
+    for (const auto& file : files) {
+      std::ifstream in(file, std::ios::binary);
+      std::stringstream text;
+      text << in.rdbuf();
+      if (absl::Status s = AddSyntheaPatient(text.str(), orgs, &samples); !s.ok()) {
+        return Fail(absl::Status(s.code(), absl::StrCat(file, ": ", s.message())));
+      }
+    }
+  }
   fs::create_directories(dir + "/samples");
   for (const auto& bundle : samples.bundles) {
     const Service* node = node_of[bundle.org];

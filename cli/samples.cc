@@ -1,8 +1,13 @@
 #include "cli/samples.h"
 
+#include <algorithm>
+#include <map>
+#include <set>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "simdjson.h"
 
 namespace hie::cli {
 namespace {
@@ -160,6 +165,136 @@ SampleSet MakeSamples(const std::vector<std::string>& orgs) {
   }
   set.patients.push_back(p3);
   return set;
+}
+
+namespace {
+
+// `object` minified without the members named in `drop`, with `replace` members set.
+std::string Reemit(const simdjson::dom::object& object, const std::vector<std::string>& drop,
+                   const std::vector<std::pair<std::string, std::string>>& replace) {
+  std::vector<std::string> members;
+  for (auto field : object) {
+    std::string key(field.key);
+    if (std::find(drop.begin(), drop.end(), key) != drop.end()) continue;
+    std::string value = simdjson::minify(field.value);
+    for (const auto& [k, v] : replace) {
+      if (k == key) value = v;
+    }
+    members.push_back(absl::StrCat("\"", key, "\":", value));
+  }
+  return absl::StrCat("{", absl::StrJoin(members, ","), "}");
+}
+
+}  // namespace
+
+absl::Status AddSyntheaPatient(const std::string& bundle_json, const std::vector<std::string>& orgs,
+                               SampleSet* set) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element bundle;
+  if (parser.parse(bundle_json).get(bundle)) return absl::InvalidArgumentError("not JSON");
+  simdjson::dom::array entries;
+  if (bundle["entry"].get_array().get(entries)) return absl::InvalidArgumentError("no entries");
+  const size_t practices = std::min<size_t>(orgs.size(), 3);
+  struct Item {
+    std::string url, type, id, json;
+    int practice = -1;  // -1: every practice
+  };
+  std::vector<Item> items;
+  std::map<std::string, int> encounter_practice;  // fullUrl -> practice
+  std::string patient_url, patient_name;
+  simdjson::dom::object patient_object;
+  bool have_patient = false;
+  for (simdjson::dom::element e : entries) {
+    std::string_view url, type, id;
+    if (e["fullUrl"].get_string().get(url) ||
+        e["resource"]["resourceType"].get_string().get(type)) {
+      continue;
+    }
+    if (e["resource"]["id"].get_string().get(id)) id = "";
+    Item item{std::string(url), std::string(type), std::string(id),
+              simdjson::minify(e["resource"])};
+    if (type == "Patient") {
+      patient_url = item.url;
+      have_patient = !e["resource"].get_object().get(patient_object);
+      std::string_view family, given;
+      if (!e["resource"]["name"].at(0)["family"].get_string().get(family) &&
+          !e["resource"]["name"].at(0)["given"].at(0).get_string().get(given)) {
+        patient_name = absl::StrCat(std::string(given), " ", std::string(family));
+      }
+      continue;
+    }
+    if (type == "Encounter") {
+      std::string_view code;
+      int practice = 2;
+      if (!e["resource"]["class"]["code"].get_string().get(code)) {
+        if (code == "AMB" || code == "WELLNESS" || code == "VR") practice = 0;
+        if (code == "EMER" || code == "IMP" || code == "ACUTE") practice = 1;
+      }
+      item.practice = std::min<int>(practice, static_cast<int>(practices) - 1);
+      encounter_practice[item.url] = item.practice;
+    }
+    items.push_back(std::move(item));
+  }
+  if (!have_patient) return absl::InvalidArgumentError("the bundle has no Patient");
+  // Each clinical record goes where its (first named) encounter took place.
+  for (auto& item : items) {
+    if (item.practice >= 0) continue;
+    if (item.json.find(patient_url) == std::string::npos) continue;  // providers: everywhere
+    item.practice = 0;
+    size_t best = std::string::npos;
+    for (const auto& [url, practice] : encounter_practice) {
+      size_t at = item.json.find(absl::StrCat("\"", url, "\""));
+      if (at < best) {
+        best = at;
+        item.practice = practice;
+      }
+    }
+  }
+  std::map<std::string, std::string> type_of;  // fullUrl -> Type/id
+  for (const auto& item : items) type_of[item.url] = absl::StrCat(item.type, "/", item.id);
+  SamplePatient patient{patient_name.empty() ? "Synthea patient" : patient_name,
+                        "a Synthea record spread over the practices",
+                        {},
+                        ""};
+  std::string short_id = patient_url.substr(patient_url.size() - 8);
+  static const char* kPrefix[] = {"GP-S", "H-S", "SP-S"};
+  for (size_t p = 0; p < practices; ++p) {
+    std::string local_id = absl::StrCat(kPrefix[p], short_id);
+    std::vector<std::string> drop;
+    if (p == 1) drop = {"identifier"};
+    if (p == 2) drop = {"telecom"};
+    std::vector<std::string> out = {
+        absl::StrCat(R"({"fullUrl":")", patient_url, R"(","resource":)",
+                     Reemit(patient_object, drop, {{"id", absl::StrCat("\"", local_id, "\"")}}),
+                     R"(,"request":{"method":"PUT","url":"Patient"}})")};
+    std::set<std::string> here = {patient_url};
+    for (const auto& item : items) {
+      if (item.practice < 0 || item.practice == static_cast<int>(p)) here.insert(item.url);
+    }
+    for (const auto& item : items) {
+      if (!here.contains(item.url)) continue;
+      std::string json = item.json;
+      // References to what another practice holds become relative references.
+      size_t at = 0;
+      while ((at = json.find("\"urn:uuid:", at)) != std::string::npos) {
+        size_t end = json.find('"', at + 1);
+        std::string url = json.substr(at + 1, end - at - 1);
+        if (!here.contains(url) && type_of.contains(url)) {
+          json.replace(at + 1, url.size(), type_of[url]);
+        }
+        at = end;
+      }
+      out.push_back(absl::StrCat(R"({"fullUrl":")", item.url, R"(","resource":)", json,
+                                 R"(,"request":{"method":"PUT","url":")", item.type, R"("}})"));
+    }
+    patient.registrations.emplace_back(orgs[p], local_id);
+    set->bundles.push_back(
+        {orgs[p], local_id, patient.name,
+         absl::StrCat(R"({"resourceType":"Bundle","type":"transaction","entry":[)",
+                      absl::StrJoin(out, ","), "]}")});
+  }
+  set->patients.push_back(std::move(patient));
+  return absl::OkStatus();
 }
 
 }  // namespace hie::cli

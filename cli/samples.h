@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+
 namespace hie::cli {
 
 struct SampleBundle {
@@ -32,6 +34,17 @@ struct SampleSet {
 
 // The set for `orgs` practices (at least 1; the spread uses up to three).
 SampleSet MakeSamples(const std::vector<std::string>& orgs);
+
+// Adds one Synthea patient bundle (a transaction with urn:uuid fullUrls) to `set`, its
+// records spread over the practices by encounter: ambulatory and wellness visits at the
+// GP (orgs[0]), emergency and inpatient stays at the hospital (orgs[1]), the rest at the
+// specialist (orgs[2]); records without an encounter stay with the GP; providers and
+// organisations go to every practice. Each practice registers the patient under its own
+// id, the hospital without the identifiers and the specialist without the phone.
+// References to records another practice holds become relative (Type/id). Errors:
+// InvalidArgument if the bundle has no Patient.
+absl::Status AddSyntheaPatient(const std::string& bundle_json, const std::vector<std::string>& orgs,
+                               SampleSet* set);
 
 }  // namespace hie::cli
 
