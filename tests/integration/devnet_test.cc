@@ -80,6 +80,12 @@ TEST(DevnetTest, SamplePatientsTellTheirStories) {
   ASSERT_EQ(samples.exit_code, 0) << samples.err;
   EXPECT_THAT(samples.out, HasSubstr("\"name\": \"Jane Oyelaran\""));
   EXPECT_THAT(samples.out, HasSubstr("\"linked\": 3"));
+  fs::path synthea = fs::path(BinDir()) / "../../../shared/data/fhir/synthea";
+  if (fs::exists(synthea)) {
+    // Synthea patients spread over the three practices, each registration linked.
+    EXPECT_THAT(samples.out, HasSubstr("a Synthea record spread over the practices"));
+    EXPECT_THAT(samples.out, ::testing::Not(HasSubstr("\"linked\": 0")));
+  }
   std::string profile = (dir / "profiles/org-a.profile").string();
   CommandResult jane = RunCommand({hiectl, "query", "--profile", profile, "--patient", "GP-1001",
                                    "--purpose", "TREAT", "--json"});
