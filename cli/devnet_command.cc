@@ -3,8 +3,11 @@
 // N practice nodes as real processes on loopback with mutual TLS, the organisations
 // enrolled, connection profiles for every party, and DIR/devnet.json describing it all.
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,6 +52,24 @@ struct Service {
   int port = 0;
   pid_t pid = 0;
 };
+
+// A loopback port nothing listens on now. A devnet service keeps its port for life, so
+// that it can be restarted where the others expect it.
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof(address);
+  int port = 0;
+  if (fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  if (fd >= 0) close(fd);
+  return port;
+}
 
 std::string BinDirOfThisProgram() {
   std::error_code ec;
@@ -255,8 +276,8 @@ int RunUp(const std::vector<std::string>& args) {
   for (auto& s : services) {
     std::string config = absl::StrCat(
         "# ", s.binary, " of ", s.org, ", written by hiectl devnet up\nserver {\n",
-        "  listen_address: \"127.0.0.1:0\"\n  port_file: \"", dir, "/data/", s.name, ".port\"\n",
-        TlsSection(dir, s.name), "}\ndata_dir: \"", dir, "/data/", s.name, "\"\n");
+        "  listen_address: \"127.0.0.1:", FreePort(), "\"\n  port_file: \"", dir, "/data/", s.name,
+        ".port\"\n", TlsSection(dir, s.name), "}\ndata_dir: \"", dir, "/data/", s.name, "\"\n");
     if (s.role != "mpi") {
       absl::StrAppend(&config, "mpi { address: \"127.0.0.1:", mpi_port,
                       "\" expected_org: \"exchange\" }\n");
@@ -393,6 +414,67 @@ int RunDown(const std::vector<std::string>& args) {
     std::cout << "stopped " << s.name << " (pid " << s.pid << ")\n";
   }
   if (stopped == 0) std::cout << "nothing was running in " << dir << "\n";
+  return kExitOk;
+}
+
+int RunRestart(const std::vector<std::string>& args) {
+  std::string dir;
+  std::vector<std::string> names;
+  FlagSet flags("hiectl devnet restart --dir D NAME...",
+                "Stops one or more devnet services (mpi, consent, node-a...) if they run, starts\n"
+                "them again on the same address with the same data, waits until they serve, and\n"
+                "updates D/devnet.json.",
+                "hiectl devnet restart --dir /tmp/hie-devnet mpi");
+  flags.String("dir", &dir, "D", "the devnet's directory");
+  if (absl::Status s = flags.Parse(args, &names); !s.ok()) return UsageError("devnet restart", s);
+  if (flags.help_requested()) {
+    std::cout << flags.Help();
+    return kExitOk;
+  }
+  if (dir.empty() || names.empty()) {
+    return UsageError("devnet restart",
+                      absl::InvalidArgumentError("--dir and a NAME are required"));
+  }
+  dir = fs::absolute(dir).lexically_normal().string();
+  std::ifstream in(dir + "/devnet.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string devnet = text.str();
+  auto services = ReadDevnet(dir);
+  if (!services.ok()) return Fail(services.status());
+  std::string bin = BinDirOfThisProgram();
+  for (const std::string& name : names) {
+    const Service* found = nullptr;
+    for (const auto& s : *services) {
+      if (s.name == name) found = &s;
+    }
+    if (found == nullptr) {
+      return UsageError("devnet restart", absl::NotFoundError(absl::StrCat("no service ", name)));
+    }
+    if (found->pid > 0 && IsOurs(found->pid, dir)) {
+      kill(found->pid, SIGTERM);
+      for (int i = 0; i < 100 && IsOurs(found->pid, dir); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      if (IsOurs(found->pid, dir)) kill(found->pid, SIGKILL);
+    }
+    std::string port_file = absl::StrCat(dir, "/data/", name, ".port");
+    fs::remove(port_file);
+    std::string log = absl::StrCat(dir, "/logs/", name, ".log");
+    auto pid =
+        Spawn(absl::StrCat(bin, "/", found->binary.empty() ? "hie-" + found->role : found->binary),
+              absl::StrCat(dir, "/config/", name, ".textproto"), log);
+    if (!pid.ok()) return Fail(pid.status());
+    auto port = WaitForPort(port_file, *pid, log);
+    if (!port.ok()) return Fail(port.status());
+    // The pid in devnet.json follows the new process.
+    std::string old_pid = absl::StrCat("\"pid\": ", found->pid, ",");
+    size_t at = devnet.find(old_pid);
+    if (at != std::string::npos)
+      devnet.replace(at, old_pid.size(), absl::StrCat("\"pid\": ", *pid, ","));
+    std::cout << "restarted " << name << " (pid " << *pid << ") on 127.0.0.1:" << *port << "\n";
+  }
+  std::ofstream(dir + "/devnet.json") << devnet;
   return kExitOk;
 }
 
@@ -611,10 +693,12 @@ int RunSamples(const std::vector<std::string>& args) {
 }  // namespace
 
 std::vector<Command> DevnetCommands() {
-  return {{{"devnet", "up"}, "start a whole exchange on this machine", RunUp},
-          {{"devnet", "down"}, "stop the devnet's processes", RunDown},
-          {{"devnet", "status"}, "health of each devnet service", RunStatus},
-          {{"devnet", "samples"}, "load sample patients into a running devnet", RunSamples}};
+  return {
+      {{"devnet", "up"}, "start a whole exchange on this machine", RunUp},
+      {{"devnet", "down"}, "stop the devnet's processes", RunDown},
+      {{"devnet", "status"}, "health of each devnet service", RunStatus},
+      {{"devnet", "restart"}, "restart devnet services on the same address and data", RunRestart},
+      {{"devnet", "samples"}, "load sample patients into a running devnet", RunSamples}};
 }
 
 }  // namespace hie::cli

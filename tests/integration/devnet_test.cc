@@ -1,4 +1,6 @@
 // hiectl devnet: a whole exchange from one command, used as a user would.
+#include <signal.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -102,6 +104,75 @@ TEST(DevnetTest, SamplePatientsTellTheirStories) {
   EXPECT_THAT(luis.out, HasSubstr("\"withheld\": 2"));
   EXPECT_THAT(luis.out, HasSubstr("\"withheld_categories\": [\"ETH\"]"));
   EXPECT_EQ(RunCommand({hiectl, "devnet", "down", "--dir", dir.string()}).exit_code, 0);
+  fs::remove_all(dir);
+}
+
+// What goes wrong, as a user meets it: the MPI restarted, a practice's node killed, a
+// practice revoked; and the audit chains still verify.
+TEST(DevnetTest, RestartsKillsAndRevocationsAsAUserMeetsThem) {
+  fs::path dir = fs::temp_directory_path() / ("hie-devnet-faults-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  std::string hiectl = BinDir() + "/hiectl";
+  std::string d = dir.string();
+  ASSERT_EQ(RunCommand({hiectl, "devnet", "up", "--dir", d}).exit_code, 0);
+  ASSERT_EQ(
+      RunCommand({hiectl, "devnet", "samples", "--dir", d, "--synthea-patients", "0"}).exit_code,
+      0);
+  auto profile = [&](const std::string& name) {
+    return (dir / "profiles" / (name + ".profile")).string();
+  };
+  auto query_jane = [&]() {
+    return RunCommand({hiectl, "query", "--profile", profile("org-a"), "--patient", "GP-1001",
+                       "--purpose", "TREAT", "--json", "--holder-timeout-ms", "1500"});
+  };
+
+  // The MPI restarted on the same data: every link is still there.
+  CommandResult restarted = RunCommand({hiectl, "devnet", "restart", "--dir", d, "mpi"});
+  ASSERT_EQ(restarted.exit_code, 0) << restarted.err;
+  CommandResult xref = RunCommand({hiectl, "mpi", "xref", "--profile", profile("operator-mpi"),
+                                   "--patient", "org-a/GP-1001", "--json"});
+  EXPECT_EQ(xref.exit_code, 0) << xref.err;
+  EXPECT_THAT(xref.out, HasSubstr("H-88812"));
+  EXPECT_THAT(xref.out, HasSubstr("SP-42"));
+  CommandResult before = query_jane();
+  EXPECT_EQ(before.exit_code, 0) << before.err;
+  EXPECT_THAT(before.out, HasSubstr("\"org\": \"org-c\", \"local\": false, \"status\": \"ok\""));
+
+  // The specialist's node killed: its results are missing, the rest arrive.
+  std::string devnet = ReadWholeFile((dir / "devnet.json").string());
+  size_t at = devnet.find("\"name\": \"node-c\"");
+  ASSERT_NE(at, std::string::npos);
+  size_t pid_at = devnet.find("\"pid\": ", at) + 7;
+  pid_t node_c = static_cast<pid_t>(std::stol(devnet.substr(pid_at)));
+  ASSERT_EQ(kill(node_c, SIGKILL), 0);
+  CommandResult partial = query_jane();
+  EXPECT_EQ(partial.exit_code, 0) << partial.err;
+  EXPECT_THAT(partial.out, HasSubstr("\"org\": \"org-b\", \"local\": false, \"status\": \"ok\""));
+  EXPECT_THAT(partial.out,
+              ::testing::AnyOf(
+                  HasSubstr("\"org\": \"org-c\", \"local\": false, \"status\": \"unreachable\""),
+                  HasSubstr("\"org\": \"org-c\", \"local\": false, \"status\": \"timed out\"")));
+
+  // The hospital revoked: its own certificate no longer opens any door.
+  CommandResult revoked =
+      RunCommand({hiectl, "ca", "revoke", "--dir", d + "/ca", "--cert", d + "/certs/node-b.crt"});
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
+  bool refused = false;
+  for (int attempt = 0; attempt < 50 && !refused; ++attempt) {
+    CommandResult q = RunCommand({hiectl, "query", "--profile", profile("org-b"), "--patient",
+                                  "H-88812", "--purpose", "TREAT"});
+    refused = q.exit_code != 0;
+    if (!refused) absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_TRUE(refused) << "a revoked practice's certificate was still accepted";
+
+  // Every chain verifies.
+  for (const char* who : {"operator-consent", "operator-node-a", "operator-mpi"}) {
+    CommandResult verified = RunCommand({hiectl, "audit", "verify", "--profile", profile(who)});
+    EXPECT_EQ(verified.exit_code, 0) << who << ": " << verified.out << verified.err;
+    EXPECT_THAT(verified.out, HasSubstr("intact"));
+  }
+  RunCommand({hiectl, "devnet", "down", "--dir", d});
   fs::remove_all(dir);
 }
 
