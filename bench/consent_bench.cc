@@ -273,6 +273,7 @@ int main(int argc, char** argv) {
                      .Add("get_public_keys_per_s", keys.per_second)
                      .Add("get_public_keys_p50_ms", keys.p50_ms)
                      .Add("get_public_keys_p99_ms", keys.p99_ms)
+                     .AddRaw("daemon_peak_rss_kib", exchange.PeakMemoryJson())
                      .Build()
               << "\n";
     return 0;

@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "common/json/json_writer.h"
 #include "common/pki/ca.h"
 #include "grpcpp/create_channel.h"
 #include "proto/hie/v1/directory.grpc.pb.h"
@@ -121,7 +122,22 @@ data_dir: ")",
       {bin_dir_ + "/" + binary, "--config", Path(name + ".textproto")}, Path(name + ".log"));
   if (!process.ok()) return process.status();
   processes_.push_back(std::move(*process));
+  names_.push_back(name);
   return hie::testing::WaitForPortFile(Path(name + ".port"), absl::Seconds(30));
+}
+
+std::string LocalExchange::PeakMemoryJson() const {
+  JsonObject out;
+  for (size_t i = 0; i < processes_.size(); ++i) {
+    std::ifstream status(absl::StrCat("/proc/", processes_[i].pid(), "/status"));
+    std::string line;
+    int64_t kib = 0;
+    while (std::getline(status, line)) {
+      if (line.rfind("VmHWM:", 0) == 0) kib = std::atoll(line.c_str() + 6);
+    }
+    out.Add(names_[i], kib);
+  }
+  return out.Build();
 }
 
 }  // namespace hie::bench

@@ -37,6 +37,9 @@ class LocalExchange {
   std::shared_ptr<grpc::Channel> Channel(const std::string& who, int port);
   std::shared_ptr<TlsContext> Tls(const std::string& who);
 
+  // Each daemon's peak resident memory so far (VmHWM), in KiB, as JSON: {"mpi": n, ...}.
+  std::string PeakMemoryJson() const;
+
   int mpi_port() const { return mpi_port_; }
   int consent_port() const { return consent_port_; }
   const std::string& dir() const { return dir_; }
@@ -49,6 +52,7 @@ class LocalExchange {
   std::string bin_dir_;
   std::string dir_;
   std::vector<hie::testing::ChildProcess> processes_;
+  std::vector<std::string> names_;  // parallel to processes_
   int mpi_port_ = 0;
   int consent_port_ = 0;
   std::atomic<int> channels_{0};

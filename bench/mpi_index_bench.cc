@@ -19,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/json/json_writer.h"
 #include "common/store/kv_store.h"
 #include "common/time/clock.h"
 #include "mpi/index/patient_index.h"
@@ -43,7 +44,7 @@ uintmax_t DirectorySize(const std::string& dir) {
 }
 
 int Usage() {
-  std::cerr << "usage: mpi_index_bench [--records N] [--samples M] [--dir D]\n";
+  std::cerr << "usage: mpi_index_bench [--records N] [--samples M] [--dir D] [--json]\n";
   return 2;
 }
 
@@ -54,8 +55,13 @@ int main(int argc, char** argv) {
   int samples = 1000;
   std::string dir = absl::StrCat(std::filesystem::temp_directory_path().string(),
                                  "/hie-mpi-index-bench-", getpid());
+  bool json = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
+    if (arg == "--json") {
+      json = true;
+      continue;
+    }
     if (i + 1 >= argc) return Usage();
     if (arg == "--records") {
       if (!absl::SimpleAtoi(argv[++i], &records) || records < 1) return Usage();
@@ -138,6 +144,23 @@ int main(int argc, char** argv) {
   index->reset();
   store->reset();
   uintmax_t bytes = DirectorySize(dir);
+  if (json) {
+    std::cout << hie::JsonObject()
+                     .Add("records", records)
+                     .Add("load_seconds", load_seconds)
+                     .Add("records_per_s", records / load_seconds)
+                     .Add("register_p50_ms", Percentile(register_ms, 0.5))
+                     .Add("register_p99_ms", Percentile(register_ms, 0.99))
+                     .Add("xref_p50_ms", Percentile(xref_ms, 0.5))
+                     .Add("xref_p99_ms", Percentile(xref_ms, 0.99))
+                     .Add("candidates_per_registration", static_cast<double>(candidates) / samples)
+                     .Add("peak_rss_mib", usage.ru_maxrss / 1024.0)
+                     .Add("index_on_disk_mib", bytes / 1048576.0)
+                     .Build()
+              << "\n";
+    std::filesystem::remove_all(dir);
+    return 0;
+  }
   std::cout << absl::StrFormat(
       "records %d: load %.1f s, %.0f records/s (batches of 1000, one sync each)\n"
       "register at %d: p50 %.3f ms  p99 %.3f ms\n"

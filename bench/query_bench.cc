@@ -230,6 +230,7 @@ int main(int argc, char** argv) {
                      .Add("bare_mtls_call_p99_ms", b99)
                      .Add("target_p50_ms", target)
                      .Add("target_met", q50 <= target)
+                     .AddRaw("daemon_peak_rss_kib", exchange.PeakMemoryJson())
                      .Build()
               << "\n";
     return 0;
