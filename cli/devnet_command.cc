@@ -478,6 +478,112 @@ int RunRestart(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+std::shared_ptr<grpc::Channel> ChannelAs(const std::string& dir, const std::string& cert, int port);
+
+int RunLoad(const std::vector<std::string>& args) {
+  std::string dir;
+  int clinicians = 8;
+  int seconds = 10;
+  bool json = false;
+  std::vector<std::string> patients;
+  FlagSet flags(
+      "hiectl devnet load --dir D [--clinicians N] [--seconds S] [--patient ID]... [--json]",
+      "Drives a running devnet with N concurrent clinicians at the first practice, each\n"
+      "issuing federated queries (purpose TREAT) one after another for S seconds, and\n"
+      "reports throughput, latency percentiles and errors. Patients default to the samples\n"
+      "(load them first with `hiectl devnet samples`).",
+      "hiectl devnet load --dir /tmp/hie-devnet --clinicians 16 --seconds 30 --json");
+  flags.String("dir", &dir, "D", "the devnet's directory");
+  flags.Int("clinicians", &clinicians, "N", "concurrent clinicians (default 8)");
+  flags.Int("seconds", &seconds, "S", "how long (default 10)");
+  flags.Strings("patient", &patients, "ID", "a patient's id at the first practice (repeatable)");
+  flags.Bool("json", &json, "print one JSON document on stdout");
+  if (absl::Status s = flags.Parse(args, nullptr); !s.ok()) return UsageError("devnet load", s);
+  if (flags.help_requested()) {
+    std::cout << flags.Help();
+    return kExitOk;
+  }
+  if (dir.empty() || clinicians < 1 || seconds < 1) {
+    return UsageError("devnet load",
+                      absl::InvalidArgumentError("--dir, and positive --clinicians and --seconds"));
+  }
+  dir = fs::absolute(dir).lexically_normal().string();
+  auto services = ReadDevnet(dir);
+  if (!services.ok()) return Fail(services.status());
+  const Service* node = nullptr;
+  for (const auto& s : *services) {
+    if (s.role == "node" && node == nullptr) node = &s;
+  }
+  if (node == nullptr)
+    return Fail(absl::FailedPreconditionError("the devnet has no practice node"));
+  if (patients.empty()) patients = {"GP-1001", "GP-1003"};
+  std::vector<std::vector<double>> latencies(clinicians);
+  std::vector<int64_t> errors(clinicians, 0);
+  std::vector<std::string> first_error(clinicians);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clinicians; ++c) {
+    threads.emplace_back([&, c] {
+      auto stub = hie::v1::FederatedQuery::NewStub(ChannelAs(dir, node->name, node->port));
+      for (int i = 0; std::chrono::steady_clock::now() < deadline; ++i) {
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+        hie::v1::QueryRequest request;
+        request.set_local_patient_id(patients[(c + i) % patients.size()]);
+        request.set_purpose("TREAT");
+        request.mutable_user()->set_user_id(absl::StrCat("clinician-", c));
+        auto start = std::chrono::steady_clock::now();
+        auto reader = stub->Query(&context, request);
+        hie::v1::QueryEvent event;
+        while (reader->Read(&event)) {
+        }
+        grpc::Status status = reader->Finish();
+        latencies[c].push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                .count());
+        if (!status.ok()) {
+          if (errors[c]++ == 0) first_error[c] = status.error_message();
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::vector<double> all;
+  int64_t error_count = 0;
+  std::string an_error;
+  for (int c = 0; c < clinicians; ++c) {
+    all.insert(all.end(), latencies[c].begin(), latencies[c].end());
+    error_count += errors[c];
+    if (an_error.empty()) an_error = first_error[c];
+  }
+  std::sort(all.begin(), all.end());
+  auto pct = [&](double p) {
+    return all.empty() ? 0.0 : all[static_cast<size_t>(p * (all.size() - 1))];
+  };
+  double per_second = static_cast<double>(all.size()) / seconds;
+  if (json) {
+    std::cout << JsonObject()
+                     .Add("clinicians", clinicians)
+                     .Add("seconds", seconds)
+                     .Add("queries", static_cast<int64_t>(all.size()))
+                     .Add("queries_per_s", per_second)
+                     .Add("p50_ms", pct(0.5))
+                     .Add("p90_ms", pct(0.9))
+                     .Add("p99_ms", pct(0.99))
+                     .Add("errors", error_count)
+                     .Add("first_error", an_error)
+                     .Build()
+              << "\n";
+  } else {
+    std::cout << absl::StrFormat(
+        "%d clinicians for %d s: %d queries, %.1f/s, p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, %d "
+        "errors%s\n",
+        clinicians, seconds, all.size(), per_second, pct(0.5), pct(0.9), pct(0.99), error_count,
+        an_error.empty() ? "" : absl::StrCat(" (first: ", an_error, ")"));
+  }
+  return error_count == 0 ? kExitOk : kExitFailed;
+}
+
 int RunStatus(const std::vector<std::string>& args) {
   std::string dir;
   bool json = false;
@@ -698,6 +804,7 @@ std::vector<Command> DevnetCommands() {
       {{"devnet", "down"}, "stop the devnet's processes", RunDown},
       {{"devnet", "status"}, "health of each devnet service", RunStatus},
       {{"devnet", "restart"}, "restart devnet services on the same address and data", RunRestart},
+      {{"devnet", "load"}, "drive a devnet with concurrent clinicians' queries", RunLoad},
       {{"devnet", "samples"}, "load sample patients into a running devnet", RunSamples}};
 }
 

@@ -103,6 +103,11 @@ TEST(DevnetTest, SamplePatientsTellTheirStories) {
   EXPECT_EQ(luis.exit_code, 0) << luis.err;
   EXPECT_THAT(luis.out, HasSubstr("\"withheld\": 2"));
   EXPECT_THAT(luis.out, HasSubstr("\"withheld_categories\": [\"ETH\"]"));
+  // The load generator: concurrent clinicians for a bounded time, no errors.
+  CommandResult load = RunCommand({hiectl, "devnet", "load", "--dir", dir.string(), "--clinicians",
+                                   "4", "--seconds", "2", "--json"});
+  EXPECT_EQ(load.exit_code, 0) << load.out << load.err;
+  EXPECT_THAT(load.out, HasSubstr("\"errors\": 0"));
   EXPECT_EQ(RunCommand({hiectl, "devnet", "down", "--dir", dir.string()}).exit_code, 0);
   fs::remove_all(dir);
 }
