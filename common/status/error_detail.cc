@@ -4,13 +4,53 @@
 #include "absl/strings/str_cat.h"
 
 namespace hie {
+namespace {
+
+// `text` with every byte that is not part of valid UTF-8 replaced by '?': messages can
+// quote what a peer sent, and a proto3 string field must hold UTF-8 or the receiver
+// cannot parse the detail at all.
+std::string ValidUtf8(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = n > 0 && i + n <= text.size();
+    for (size_t k = 1; ok && k < n; ++k) {
+      ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+    }
+    if (ok && n > 1) {
+      // No overlong forms, surrogates or code points beyond U+10FFFF.
+      unsigned char c1 = static_cast<unsigned char>(text[i + 1]);
+      ok = !(n == 2 && c < 0xC2) && !(n == 3 && c == 0xE0 && c1 < 0xA0) &&
+           !(n == 3 && c == 0xED && c1 >= 0xA0) && !(n == 4 && c == 0xF0 && c1 < 0x90) &&
+           !(n == 4 && (c > 0xF4 || (c == 0xF4 && c1 >= 0x90)));
+    }
+    if (ok) {
+      out.append(text.data() + i, n);
+      i += n;
+    } else {
+      out.push_back('?');
+      ++i;
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 absl::Status WithErrorDetail(absl::Status status, const hie::v1::ErrorDetail& detail) {
   if (status.ok()) return status;
   hie::v1::RpcStatus rpc;
   rpc.set_code(static_cast<int>(status.code()));
-  rpc.set_message(std::string(status.message()));
-  rpc.add_details()->PackFrom(detail);
+  rpc.set_message(ValidUtf8(status.message()));
+  hie::v1::ErrorDetail clean = detail;
+  for (auto& v : *clean.mutable_field_violations()) {
+    v.set_field(ValidUtf8(v.field()));
+    v.set_description(ValidUtf8(v.description()));
+  }
+  rpc.add_details()->PackFrom(clean);
   status.SetPayload(kErrorDetailsTypeUrl, absl::Cord(rpc.SerializeAsString()));
   return status;
 }

@@ -21,8 +21,6 @@ using simdjson::dom::object;
 constexpr char kNpiSystem[] = "http://hl7.org/fhir/sid/us-npi";
 constexpr char kUserRoleSystem[] = "urn:hie:user-role";
 
-absl::string_view View(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-
 // Walks a Consent resource, collecting every violation with its path.
 class ConsentParser {
  public:
