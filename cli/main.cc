@@ -33,8 +33,7 @@ namespace {
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
   for (auto group : {CaCommands(), HealthCommands(), MpiCommands(), OrgCommands(), AuditCommands(),
-                     ConsentCommands(), ImportCommands(), QueryCommands(),
-        DevnetCommands()}) {
+                     ConsentCommands(), ImportCommands(), QueryCommands(), DevnetCommands()}) {
     for (auto& command : group) all.push_back(std::move(command));
   }
   return all;
