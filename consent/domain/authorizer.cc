@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status/error_detail.h"
+#include "common/time/proto_time.h"
 #include "consent/domain/codes.h"
 #include "consent/domain/grant.h"
 #include "google/protobuf/util/time_util.h"
@@ -20,10 +21,6 @@ hie::v1::LocalPatientRef Ref(const std::string& org, const std::string& local) {
   ref.set_org_id(org);
   ref.set_local_id(local);
   return ref;
-}
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
 }
 
 // One holder's part of the decision.
@@ -176,9 +173,9 @@ absl::StatusOr<AuthorizeResult> Authorizer::Authorize(ExchangeView& exchange,
   for (const auto& w : withheld_data) {
     auto* r = grant.add_withheld_data();
     if (w.data_period.start)
-      *r->mutable_data_period()->mutable_start() = ToProto(w.data_period.start->begin);
+      *r->mutable_data_period()->mutable_start() = ToProtoTime(w.data_period.start->begin);
     if (w.data_period.end)
-      *r->mutable_data_period()->mutable_end() = ToProto(w.data_period.end->end);
+      *r->mutable_data_period()->mutable_end() = ToProtoTime(w.data_period.end->end);
     for (const auto& c : w.categories) r->add_categories(c);
   }
   grant.set_break_glass(break_glass);

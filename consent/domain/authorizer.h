@@ -89,8 +89,6 @@ class Authorizer {
   // store fails (no grant leaves without its audit entry).
   absl::StatusOr<AuthorizeResult> Authorize(ExchangeView& exchange, const AuthorizeInput& input);
 
-  const Policy& policy() const { return policy_; }
-
  private:
   const Policy policy_;
   DirectiveStore* const directives_;

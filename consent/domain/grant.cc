@@ -5,6 +5,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/status/error_detail.h"
+#include "common/time/proto_time.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace hie::consent {
@@ -13,14 +14,6 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 constexpr absl::string_view kContext("hie.v1.DisclosureGrant\0", 23);
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
-}
-
-absl::Time FromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(t));
-}
 
 }  // namespace
 
@@ -40,8 +33,8 @@ std::string NewNonce() {
 absl::StatusOr<hie::v1::SignedGrant> GrantSigner::Sign(hie::v1::DisclosureGrant grant) const {
   absl::Time now = clock_->Now();
   grant.set_nonce(NewNonce());
-  *grant.mutable_issued_at() = ToProto(now);
-  *grant.mutable_expires_at() = ToProto(now + validity_);
+  *grant.mutable_issued_at() = ToProtoTime(now);
+  *grant.mutable_expires_at() = ToProtoTime(now + validity_);
   hie::v1::SignedGrant signed_grant;
   if (!grant.SerializeToString(signed_grant.mutable_grant())) {
     return absl::InternalError("could not serialize the grant");
@@ -68,14 +61,14 @@ absl::StatusOr<hie::v1::DisclosureGrant> GrantVerifier::Verify(
                       hie::v1::ERROR_REASON_GRANT_INVALID_SIGNATURE);
   }
   absl::Time now = clock_->Now();
-  absl::Time expires = FromProto(grant.expires_at());
+  absl::Time expires = FromProtoTime(grant.expires_at());
   if (now > expires + skew_) {
     return WithReason(
         absl::UnauthenticatedError(absl::StrCat("grant expired at ", absl::FormatTime(expires),
                                                 "; ask the consent service again")),
         hie::v1::ERROR_REASON_GRANT_EXPIRED);
   }
-  if (FromProto(grant.issued_at()) > now + skew_) {
+  if (FromProtoTime(grant.issued_at()) > now + skew_) {
     return WithReason(
         absl::UnauthenticatedError("grant refused: issued in the future (check the clocks' skew)"),
         hie::v1::ERROR_REASON_GRANT_EXPIRED);

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/store/key_codec.h"
+#include "common/time/proto_time.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace hie::consent {
@@ -18,13 +19,6 @@ using google::protobuf::util::TimeUtil;
 constexpr char kGrantKey[] = "grant-key";
 // Clock skew a holder is allowed (GrantVerifier's default is 30 s; leave room).
 constexpr absl::Duration kSkew = absl::Minutes(1);
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
-}
-absl::Time FromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(t));
-}
 
 std::string RecordKey(const hie::v1::PublicKey& key) {
   return store::KeyBuilder()
@@ -69,7 +63,7 @@ absl::StatusOr<std::unique_ptr<GrantKeys>> GrantKeys::Open(store::KvStore* store
         absl::StrCat(keys->KeyPath(newest.key_id()), " does not hold the key it is named after"));
   }
   keys->current_ = std::make_shared<const crypto::SigningKey>(*std::move(loaded));
-  keys->current_since_ = FromProto(newest.not_before());
+  keys->current_since_ = FromProtoTime(newest.not_before());
   return keys;
 }
 
@@ -94,13 +88,13 @@ absl::StatusOr<hie::v1::PublicKey> GrantKeys::RotateLocked() {
   hie::v1::PublicKey record;
   record.set_key_id(fresh->key_id());
   record.set_ed25519(fresh->public_key());
-  *record.mutable_not_before() = ToProto(now);
+  *record.mutable_not_before() = ToProtoTime(now);
   store::WriteBatch batch;
   batch.Put(RecordKey(record), record.SerializeAsString());
   std::string retired_id;
   if (!keys_.empty()) {
     hie::v1::PublicKey& previous = keys_.back();
-    *previous.mutable_not_after() = ToProto(now + options_.grant_validity + kSkew);
+    *previous.mutable_not_after() = ToProtoTime(now + options_.grant_validity + kSkew);
     batch.Put(RecordKey(previous), previous.SerializeAsString());
     retired_id = previous.key_id();
   }
@@ -122,7 +116,7 @@ std::vector<hie::v1::PublicKey> GrantKeys::PublicKeys() const {
   absl::Time now = clock_->Now();
   std::vector<hie::v1::PublicKey> out;
   for (auto it = keys_.rbegin(); it != keys_.rend(); ++it) {
-    if (it->has_not_after() && FromProto(it->not_after()) < now) continue;
+    if (it->has_not_after() && FromProtoTime(it->not_after()) < now) continue;
     out.push_back(*it);
   }
   return out;

@@ -7,6 +7,7 @@
 #include "common/grpc/status_convert.h"
 #include "common/grpc/vector_writer.h"
 #include "common/status/error_detail.h"
+#include "common/time/proto_time.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/client_context.h"
 
@@ -68,8 +69,7 @@ absl::StatusOr<std::vector<hie::v1::FetchRecordsResponse>> PeerRecordsService::S
   absl::StatusOr<hie::v1::DisclosureGrant> grant =
       (*verifier)->Verify(request.grant(), peer->org_id, state_->own_org);
   if (!grant.ok()) return refuse(grant.status(), nullptr);
-  absl::Time expires = absl::FromUnixNanos(
-      google::protobuf::util::TimeUtil::TimestampToNanoseconds(grant->expires_at()));
+  absl::Time expires = FromProtoTime(grant->expires_at());
   if (absl::Status s = nonces_.Use(grant->nonce(), expires, absl::Now()); !s.ok()) {
     return refuse(s, &*grant);
   }
