@@ -120,18 +120,20 @@ absl::StatusOr<int> WaitForPort(const std::string& port_file, pid_t pid, const s
   return absl::DeadlineExceededError("it did not start within 30 s");
 }
 
-std::shared_ptr<grpc::Channel> OperatorChannel(const std::string& dir, int port) {
+// A channel to the devnet service on `port`, presenting certs/<cert>.crt.
+std::shared_ptr<grpc::Channel> ChannelAs(const std::string& dir, const std::string& cert,
+                                         int port) {
   ConnectionFlags flags;
   flags.target = absl::StrCat("127.0.0.1:", port);
   flags.ca_file = dir + "/ca/ca.crt";
-  flags.cert_file = dir + "/certs/operator.crt";
-  flags.key_file = dir + "/certs/operator.key";
+  flags.cert_file = absl::StrCat(dir, "/certs/", cert, ".crt");
+  flags.key_file = absl::StrCat(dir, "/certs/", cert, ".key");
   absl::StatusOr<Connection> connection = Connect(flags);
   return connection.ok() ? connection->channel : nullptr;
 }
 
 bool Healthy(const std::string& dir, int port) {
-  auto channel = OperatorChannel(dir, port);
+  auto channel = ChannelAs(dir, "operator", port);
   if (channel == nullptr) return false;
   auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext context;
@@ -305,7 +307,7 @@ int RunUp(const std::vector<std::string>& args) {
     if (s.role == "consent") consent_port = s.port;
   }
   // Enroll every practice with its node's address.
-  auto directory = hie::v1::Directory::NewStub(OperatorChannel(dir, mpi_port));
+  auto directory = hie::v1::Directory::NewStub(ChannelAs(dir, "operator", mpi_port));
   for (const auto& s : services) {
     if (s.role != "node") continue;
     grpc::ClientContext context;
@@ -478,8 +480,6 @@ int RunRestart(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
-std::shared_ptr<grpc::Channel> ChannelAs(const std::string& dir, const std::string& cert, int port);
-
 int RunLoad(const std::vector<std::string>& args) {
   std::string dir;
   int clinicians = 8;
@@ -631,17 +631,6 @@ int RunStatus(const std::vector<std::string>& args) {
     std::cout << JsonObject().AddRaw("services", JsonArray(items)).Add("healthy", all).Build()
               << "\n";
   return all ? kExitOk : kExitUnavailable;
-}
-
-std::shared_ptr<grpc::Channel> ChannelAs(const std::string& dir, const std::string& cert,
-                                         int port) {
-  ConnectionFlags flags;
-  flags.target = absl::StrCat("127.0.0.1:", port);
-  flags.ca_file = dir + "/ca/ca.crt";
-  flags.cert_file = absl::StrCat(dir, "/certs/", cert, ".crt");
-  flags.key_file = absl::StrCat(dir, "/certs/", cert, ".key");
-  absl::StatusOr<Connection> connection = Connect(flags);
-  return connection.ok() ? connection->channel : nullptr;
 }
 
 int RunSamples(const std::vector<std::string>& args) {

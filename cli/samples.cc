@@ -235,7 +235,9 @@ absl::Status AddSyntheaPatient(const std::string& bundle_json, const std::vector
     }
     items.push_back(std::move(item));
   }
-  if (!have_patient) return absl::InvalidArgumentError("the bundle has no Patient");
+  if (!have_patient || patient_url.size() < 8) {
+    return absl::InvalidArgumentError("the bundle has no Patient with a fullUrl");
+  }
   // Each clinical record goes where its (first named) encounter took place.
   for (auto& item : items) {
     if (item.practice >= 0) continue;

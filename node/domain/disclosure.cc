@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/fhir/datetime.h"
+#include "common/time/proto_time.h"
 #include "google/protobuf/util/time_util.h"
 #include "simdjson.h"
 
@@ -11,10 +12,6 @@ namespace hie::node {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-
-absl::Time FromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(t));
-}
 
 bool Withheld(const hie::v1::RecordEnvelope& record, const hie::v1::DisclosureGrant& grant) {
   for (const auto& category : record.sensitivity()) {
@@ -28,8 +25,8 @@ bool Withheld(const hie::v1::RecordEnvelope& record, const hie::v1::DisclosureGr
   if (!date) return false;  // undated records are not caught by a dated restriction
   for (const auto& restriction : grant.withheld_data()) {
     const auto& period = restriction.data_period();
-    if (period.has_start() && *date < FromProto(period.start())) continue;
-    if (period.has_end() && *date >= FromProto(period.end())) continue;
+    if (period.has_start() && *date < FromProtoTime(period.start())) continue;
+    if (period.has_end() && *date >= FromProtoTime(period.end())) continue;
     if (restriction.categories().empty()) return true;
     for (const auto& category : record.sensitivity()) {
       if (std::find(restriction.categories().begin(), restriction.categories().end(), category) !=
@@ -79,8 +76,8 @@ bool OutsidePeriod(const hie::v1::RecordEnvelope& record, const hie::v1::Period&
   if (!period.has_start() && !period.has_end()) return false;
   std::optional<absl::Time> date = ClinicalDate(record.fhir_json());
   if (!date) return false;
-  if (period.has_start() && *date < FromProto(period.start())) return true;
-  if (period.has_end() && *date >= FromProto(period.end())) return true;
+  if (period.has_start() && *date < FromProtoTime(period.start())) return true;
+  if (period.has_end() && *date >= FromProtoTime(period.end())) return true;
   return false;
 }
 

@@ -84,7 +84,6 @@ struct Target {
 struct Pending {
   hie::v1::RecordEnvelope record;
   std::vector<std::string> references;  // "Type/id" of resources of this batch it names
-  int64_t position = 0;
 };
 
 class Ingest {
@@ -281,7 +280,6 @@ class Ingest {
       id = consent::NewNonce();
     }
     Pending pending;
-    pending.position = position;
     pending.record.set_resource_type(type);
     pending.record.set_resource_id(id);
     // The patient.

@@ -202,13 +202,13 @@ class QueryReactor final : public grpc::ServerWriteReactor<hie::v1::QueryEvent> 
                            status.error_message())),
                        hie::v1::ERROR_REASON_DEPENDENCY_UNAVAILABLE);
       }
-      Audit("error", std::string(s.message()), "");
+      Audit("error", std::string(s.message()));
       FinishWith(ToGrpcStatus(s));
       return;
     }
     query_id_ = authorize_response_.query_id();
     if (authorize_response_.has_denial()) {
-      Audit("deny", authorize_response_.denial().reason(), "");
+      Audit("deny", authorize_response_.denial().reason());
       FinishWith(
           ToGrpcStatus(WithReason(absl::PermissionDeniedError(absl::StrCat(
                                       "consent denies: ", authorize_response_.denial().reason())),
@@ -293,7 +293,7 @@ class QueryReactor final : public grpc::ServerWriteReactor<hie::v1::QueryEvent> 
                                    " ", s.records(),
                                    s.withheld() ? absl::StrCat("/-", s.withheld()) : ""));
     }
-    Audit("ok", absl::StrJoin(parts, "; "), "");
+    Audit("ok", absl::StrJoin(parts, "; "));
     hie::v1::QueryEvent event;
     auto* result = event.mutable_result();
     result->set_query_id(query_id_);
@@ -307,7 +307,7 @@ class QueryReactor final : public grpc::ServerWriteReactor<hie::v1::QueryEvent> 
     FinishWith(grpc::Status::OK);
   }
 
-  void Audit(const std::string& outcome, const std::string& detail, const std::string&) {
+  void Audit(const std::string& outcome, const std::string& detail) {
     NodeState& state = service_->state();
     hie::v1::AuditEntry entry;
     entry.set_action(hie::v1::AUDIT_ACTION_QUERY);
