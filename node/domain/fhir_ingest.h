@@ -62,6 +62,8 @@ class FhirIngester {
   // NDJSON: one resource per line (blank lines skipped; CRLF accepted).
   IngestBatch ParseNdjson(absl::string_view text, const std::string& source) const;
 
+  const IngestOptions& options() const { return options_; }
+
  private:
   const Labeler* labeler_;
   IngestOptions options_;

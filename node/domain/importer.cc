@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "node/domain/patient_demographics.h"
 
 namespace hie::node {
@@ -51,19 +52,36 @@ absl::Status Importer::AddJson(absl::string_view json, const std::string& source
 
 absl::Status Importer::AddNdjson(absl::string_view chunk, const std::string& source) {
   ndjson_source_ = source;
+  if (skipping_line_) {
+    size_t newline = chunk.find('\n');
+    if (newline == absl::string_view::npos) return absl::OkStatus();
+    chunk.remove_prefix(newline + 1);
+    skipping_line_ = false;
+    ++lines_done_;
+  }
   pending_ndjson_.append(chunk.data(), chunk.size());
   size_t last_newline = pending_ndjson_.rfind('\n');
-  if (last_newline == std::string::npos) return absl::OkStatus();
-  std::string complete = pending_ndjson_.substr(0, last_newline + 1);
-  pending_ndjson_.erase(0, last_newline + 1);
-  int64_t lines = std::count(complete.begin(), complete.end(), '\n');
-  absl::Status s = Store(ingester_->ParseNdjson(complete, source), lines_done_);
-  lines_done_ += lines;
+  absl::Status s = absl::OkStatus();
+  if (last_newline != std::string::npos) {
+    std::string complete = pending_ndjson_.substr(0, last_newline + 1);
+    pending_ndjson_.erase(0, last_newline + 1);
+    int64_t lines = std::count(complete.begin(), complete.end(), '\n');
+    s = Store(ingester_->ParseNdjson(complete, source), lines_done_);
+    lines_done_ += lines;
+  }
+  if (pending_ndjson_.size() > ingester_->options().max_resource_bytes) {
+    totals_.rejected.push_back(
+        {source, lines_done_ + 1, "$",
+         absl::StrCat("line is longer than the ", ingester_->options().max_resource_bytes,
+                      "-byte limit for one resource")});
+    pending_ndjson_.clear();
+    skipping_line_ = true;
+  }
   return s;
 }
 
 absl::Status Importer::Finish() {
-  if (pending_ndjson_.empty()) return absl::OkStatus();
+  if (skipping_line_ || pending_ndjson_.empty()) return absl::OkStatus();
   std::string rest = std::move(pending_ndjson_);
   pending_ndjson_.clear();
   return Store(ingester_->ParseNdjson(rest, ndjson_source_), lines_done_);

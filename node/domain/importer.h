@@ -37,7 +37,9 @@ class Importer {
   absl::Status AddJson(absl::string_view json, const std::string& source);
 
   // A piece of NDJSON; complete lines are stored now, a partial last line waits for the
-  // next chunk or Finish.
+  // next chunk or Finish. A line that grows past the ingester's resource limit is
+  // rejected as soon as it does (and skipped to its end), so an endless line cannot
+  // exhaust memory.
   absl::Status AddNdjson(absl::string_view chunk, const std::string& source);
 
   // Stores what is left of the NDJSON. Call once, at the end.
@@ -55,6 +57,8 @@ class Importer {
   std::string pending_ndjson_;
   std::string ndjson_source_;
   int64_t lines_done_ = 0;
+  // Inside an oversized line: drop input until its newline.
+  bool skipping_line_ = false;
 };
 
 }  // namespace hie::node

@@ -6,6 +6,7 @@
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "node/domain/importer.h"
 
 namespace hie::node {
 namespace {
@@ -64,6 +65,41 @@ TEST(RecordStoreTest, VersionsUnchangedAndOnePrefixScanPerPatient) {
   ASSERT_OK_AND_ASSIGN(n, store.CountForPatient("p1"));
   EXPECT_EQ(n, 1);
   EXPECT_THAT(store.Get("Condition", "nope"), StatusIs(absl::StatusCode::kNotFound));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace hie::node
+
+namespace hie::node {
+namespace {
+
+// An endless NDJSON line is refused once it passes the limit, not buffered forever; the
+// lines after it still count.
+TEST(ImporterTest, AnOversizedNdjsonLineIsRefusedAndSkipped) {
+  std::string dir = ::testing::TempDir() + "hie-importer-" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  hie::testing::FakeClock clock;
+  ASSERT_OK_AND_ASSIGN(auto kv, store::KvStore::Open(dir));
+  RecordStore store(kv.get(), &clock);
+  ASSERT_OK_AND_ASSIGN(Labeler labeler, Labeler::FromConfig({}));
+  FhirIngester ingester(&labeler, {.max_resource_bytes = 1000});
+  Importer importer(&ingester, &store);
+  ASSERT_OK(importer.AddNdjson(R"({"resourceType":"Patient","id":"p1"})"
+                               "\n",
+                               "x.ndjson"));
+  for (int i = 0; i < 50; ++i) ASSERT_OK(importer.AddNdjson(std::string(100, ' '), "x.ndjson"));
+  ASSERT_OK(
+      importer.AddNdjson("\n"
+                         R"({"resourceType":"Patient","id":"p3"})"
+                         "\n",
+                         "x.ndjson"));
+  ASSERT_OK(importer.Finish());
+  EXPECT_EQ(importer.totals().accepted, 2);
+  ASSERT_EQ(importer.totals().rejected.size(), 1u);
+  EXPECT_EQ(importer.totals().rejected[0].position, 2);
+  EXPECT_NE(importer.totals().rejected[0].message.find("limit"), std::string::npos);
+  kv.reset();
   std::filesystem::remove_all(dir);
 }
 
