@@ -101,6 +101,29 @@ absl::StatusOr<ServerSettings> ValidateServerConfig(const ConfigFile& file,
   }
   out.port_file = file.ResolvePath(config.port_file());
   out.log_requests = !config.has_log_requests() || config.log_requests();
+
+  const hie::v1::PeerLimitsConfig& limits = config.peer_limits();
+  if (limits.has_max_concurrent_calls()) {
+    if (limits.max_concurrent_calls() < 1 || limits.max_concurrent_calls() > 100000) {
+      return file.FieldError(f + ".peer_limits.max_concurrent_calls", "must be in 1..100000");
+    }
+    out.peer_limits.max_concurrent_calls = static_cast<int>(limits.max_concurrent_calls());
+  }
+  if (limits.has_calls_per_second()) {
+    if (!(limits.calls_per_second() >= 0 && limits.calls_per_second() <= 1000000)) {
+      return file.FieldError(f + ".peer_limits.calls_per_second", "must be in 0..1000000");
+    }
+    out.peer_limits.calls_per_second = limits.calls_per_second();
+  }
+  if (limits.has_burst()) {
+    if (limits.burst() < 1 || limits.burst() > 1000000) {
+      return file.FieldError(f + ".peer_limits.burst", "must be in 1..1000000");
+    }
+    if (out.peer_limits.calls_per_second <= 0) {
+      return file.FieldError(f + ".peer_limits.burst", "needs peer_limits.calls_per_second");
+    }
+    out.peer_limits.burst = static_cast<int>(limits.burst());
+  }
   return out;
 }
 

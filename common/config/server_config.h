@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/config/config_file.h"
+#include "common/limits/peer_limiter.h"
 #include "proto/hie/v1/config.pb.h"
 
 namespace hie {
@@ -30,6 +31,7 @@ struct ServerSettings {
   int max_message_bytes = 4 * 1024 * 1024;
   std::string port_file;  // absolute or empty
   bool log_requests = true;
+  PeerLimits peer_limits;  // server.peer_limits, defaults filled in
 };
 
 struct PeerSettings {

@@ -49,6 +49,15 @@ constexpr char kSharedFields[] =
   max_message_bytes         largest message in or out (default 4194304, 1024..67108864)
   port_file                 if set, the bound port is written there once serving
   log_requests              one log line per request on stderr (default true)
+  peer_limits {             per calling org (its certificate's org id); a call over a
+                            limit is refused with RESOURCE_EXHAUSTED naming it. The
+                            exchange's own services (roles mpi, consent) are not limited.
+    max_concurrent_calls    calls of one org in flight at once (default 64, 1..100000)
+    calls_per_second        sustained calls per second of one org, a token bucket
+                            (default 0: no rate limit)
+    burst                   calls one org may start at once above that rate (default
+                            calls_per_second rounded up)
+  }
 
 Peers (hie.v1.PeerConfig, e.g. "mpi", "consent"):
   address                   host:port of the peer

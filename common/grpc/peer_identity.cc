@@ -44,8 +44,11 @@ absl::StatusOr<pki::CertIdentity> Identify(const grpc::AuthContext& context) {
 class CallGuard final : public grpc::AuthMetadataProcessor {
  public:
   CallGuard(std::shared_ptr<TlsContext> tls, std::shared_ptr<const AuthorizationPolicy> policy,
-            bool log_refusals)
-      : tls_(std::move(tls)), policy_(std::move(policy)), log_refusals_(log_refusals) {}
+            bool log_refusals, std::shared_ptr<PeerLimiter> limiter)
+      : tls_(std::move(tls)),
+        policy_(std::move(policy)),
+        log_refusals_(log_refusals),
+        limiter_(std::move(limiter)) {}
 
   bool IsBlocking() const override { return false; }
 
@@ -59,6 +62,9 @@ class CallGuard final : public grpc::AuthMetadataProcessor {
     absl::Status status = identity.status();
     if (status.ok()) status = tls_->CheckPeer(*identity);
     if (status.ok()) status = policy_->Check(method, identity->role);
+    if (status.ok() && limiter_ != nullptr && IsPeerLimited(identity->role)) {
+      status = limiter_->Admit(identity->org_id);
+    }
     if (!status.ok()) {
       if (log_refusals_) {
         LogWarning(method, " from ",
@@ -79,14 +85,20 @@ class CallGuard final : public grpc::AuthMetadataProcessor {
   const std::shared_ptr<TlsContext> tls_;
   const std::shared_ptr<const AuthorizationPolicy> policy_;
   const bool log_refusals_;
+  const std::shared_ptr<PeerLimiter> limiter_;
 };
 
 }  // namespace
 
 std::shared_ptr<grpc::AuthMetadataProcessor> MakeCallGuard(
     std::shared_ptr<TlsContext> tls, std::shared_ptr<const AuthorizationPolicy> policy,
-    bool log_refusals) {
-  return std::make_shared<CallGuard>(std::move(tls), std::move(policy), log_refusals);
+    bool log_refusals, std::shared_ptr<PeerLimiter> limiter) {
+  return std::make_shared<CallGuard>(std::move(tls), std::move(policy), log_refusals,
+                                     std::move(limiter));
+}
+
+bool IsPeerLimited(pki::Role role) {
+  return role == pki::Role::kNode || role == pki::Role::kOperator;
 }
 
 absl::StatusOr<Peer> PeerFromAuthContext(const grpc::AuthContext& context) {

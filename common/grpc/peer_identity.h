@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "common/grpc/authorization.h"
 #include "common/grpc/tls.h"
+#include "common/limits/peer_limiter.h"
 #include "common/pki/identity.h"
 #include "grpcpp/security/auth_context.h"
 #include "grpcpp/security/auth_metadata_processor.h"
@@ -35,10 +36,17 @@ struct Peer {
 };
 
 // Makes the per-call guard described above. `log_refusals` logs each refused call on
-// one line. Both pointers must be non-null.
+// one line. `tls` and `policy` must be non-null. With a `limiter`, a call that passed
+// every check is also admitted by it (keyed by the caller's org id; callers whose role
+// IsPeerLimited says no are not limited), else refused with ResourceExhausted; the
+// caller reports the call's start and end to the limiter (server_runner.cc does).
 std::shared_ptr<grpc::AuthMetadataProcessor> MakeCallGuard(
     std::shared_ptr<TlsContext> tls, std::shared_ptr<const AuthorizationPolicy> policy,
-    bool log_refusals);
+    bool log_refusals, std::shared_ptr<PeerLimiter> limiter = nullptr);
+
+// True for the roles whose calls are limited per peer: members (nodes) and operators.
+// The exchange's own services (mpi, consent) carry members' requests already limited.
+bool IsPeerLimited(pki::Role role);
 
 // The peer of a call the guard let through. Errors: Unauthenticated if the call has no
 // client certificate.

@@ -63,6 +63,48 @@ class RequestLogFactory final : public grpc::experimental::ServerInterceptorFact
   }
 };
 
+// Counts the calls of each peer in flight for the per-peer limits (the call guard
+// admits or refuses; this sees every admitted call begin and end).
+class PeerLimitInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  PeerLimitInterceptor(grpc::experimental::ServerRpcInfo* info,
+                       std::shared_ptr<PeerLimiter> limiter)
+      : limiter_(std::move(limiter)) {
+    absl::StatusOr<Peer> peer = PeerFromContext(*info->server_context());
+    if (peer.ok() && IsPeerLimited(peer->role)) {
+      org_id_ = std::move(peer->org_id);
+      counted_ = true;
+      limiter_->CallStarted(org_id_);
+    }
+  }
+
+  ~PeerLimitInterceptor() override {
+    if (counted_) limiter_->CallFinished(org_id_);
+  }
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    methods->Proceed();
+  }
+
+ private:
+  const std::shared_ptr<PeerLimiter> limiter_;
+  std::string org_id_;
+  bool counted_ = false;
+};
+
+class PeerLimitFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit PeerLimitFactory(std::shared_ptr<PeerLimiter> limiter) : limiter_(std::move(limiter)) {}
+
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new PeerLimitInterceptor(info, limiter_);
+  }
+
+ private:
+  const std::shared_ptr<PeerLimiter> limiter_;
+};
+
 absl::Status WritePortFile(const std::string& path, int port) {
   const std::string tmp = path + ".tmp";
   {
@@ -109,8 +151,10 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(ServerRunnerOp
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   std::shared_ptr<grpc::ServerCredentials> credentials = options.tls->ServerCredentials();
+  std::shared_ptr<PeerLimiter> limiter = options.limiter;
+  if (limiter == nullptr) limiter = PeerLimiter::Create(options.settings.peer_limits);
   credentials->SetAuthMetadataProcessor(
-      MakeCallGuard(options.tls, options.policy, options.settings.log_requests));
+      MakeCallGuard(options.tls, options.policy, options.settings.log_requests, limiter));
 
   grpc::ServerBuilder builder;
   int port = 0;
@@ -118,11 +162,10 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(ServerRunnerOp
   builder.SetMaxReceiveMessageSize(options.settings.max_message_bytes);
   builder.SetMaxSendMessageSize(options.settings.max_message_bytes);
   for (grpc::Service* service : options.services) builder.RegisterService(service);
-  if (options.settings.log_requests) {
-    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> factories;
-    factories.push_back(std::make_unique<RequestLogFactory>());
-    builder.experimental().SetInterceptorCreators(std::move(factories));
-  }
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> factories;
+  factories.push_back(std::make_unique<PeerLimitFactory>(limiter));
+  if (options.settings.log_requests) factories.push_back(std::make_unique<RequestLogFactory>());
+  builder.experimental().SetInterceptorCreators(std::move(factories));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.settings.listen_address,

@@ -1,6 +1,6 @@
 // Starting and stopping a hie gRPC server: mutual TLS only, the call guard
-// (peer identity + authorization), the standard health service and reflection, one log
-// line per request, message size limits, and a clean shutdown.
+// (peer identity + authorization + per-peer limits), the standard health service and
+// reflection, one log line per request, message size limits, and a clean shutdown.
 #ifndef HIE_COMMON_GRPC_SERVER_RUNNER_H_
 #define HIE_COMMON_GRPC_SERVER_RUNNER_H_
 
@@ -13,6 +13,7 @@
 #include "common/config/server_config.h"
 #include "common/grpc/authorization.h"
 #include "common/grpc/tls.h"
+#include "common/limits/peer_limiter.h"
 #include "grpcpp/server.h"
 
 namespace hie {
@@ -22,6 +23,8 @@ struct ServerRunnerOptions {
   std::shared_ptr<TlsContext> tls;                    // REQUIRES: non-null
   std::shared_ptr<const AuthorizationPolicy> policy;  // REQUIRES: non-null
   std::vector<grpc::Service*> services;               // not owned; must outlive the runner
+  // Per-peer call limits. Null: one is made from settings.peer_limits.
+  std::shared_ptr<PeerLimiter> limiter;
 };
 
 // Thread-safe.

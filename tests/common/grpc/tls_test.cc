@@ -3,6 +3,13 @@
 
 #include "common/grpc/tls.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -20,6 +27,11 @@
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
 #include "gtest/gtest.h"
+#include "openssl/err.h"
+#include "openssl/evp.h"
+#include "openssl/pem.h"
+#include "openssl/ssl.h"
+#include "openssl/x509v3.h"
 #include "tests/common/grpc/whoami.grpc.pb.h"
 
 namespace hie {
@@ -27,11 +39,34 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::hie::testing::StatusIs;
+using ::testing::AnyOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kWhoAmIMethod[] = "/hie.test.WhoAmI/Get";
 
+// A request claiming this org is held (not answered) until the test releases it.
+constexpr char kHoldClaim[] = "hold";
+
 class WhoAmIService final : public hie::test::WhoAmI::CallbackService {
+ public:
+  // How many calls are held now.
+  int held() {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int>(held_.size());
+  }
+
+  // Answers every held call.
+  void ReleaseAll() {
+    std::vector<grpc::ServerUnaryReactor*> held;
+    {
+      absl::MutexLock lock(&mu_);
+      held.swap(held_);
+    }
+    for (auto* reactor : held) reactor->Finish(grpc::Status::OK);
+  }
+
+ private:
   grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
                                 const hie::test::WhoAmIRequest* request,
                                 hie::test::WhoAmIResponse* response) override {
@@ -44,9 +79,17 @@ class WhoAmIService final : public hie::test::WhoAmI::CallbackService {
     response->set_org_id(peer->org_id);
     response->set_role(std::string(pki::RoleName(peer->role)));
     response->set_serial(peer->serial_hex);
+    if (request->claimed_org() == kHoldClaim) {
+      absl::MutexLock lock(&mu_);
+      held_.push_back(reactor);
+      return reactor;
+    }
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
+
+  absl::Mutex mu_;
+  std::vector<grpc::ServerUnaryReactor*> held_ ABSL_GUARDED_BY(mu_);
 };
 
 // A clock the test moves by hand.
@@ -71,6 +114,58 @@ bool Eventually(const std::function<bool()>& condition, absl::Duration limit = a
   return condition();
 }
 
+// A certificate with the exchange's profile for `org` (O, OU=node, CN, the one
+// hie://org/<org> URI SAN, both EKUs), signed by its own key instead of the CA's.
+absl::StatusOr<pki::IssuedCertificate> SelfSigned(const std::string& org) {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* x = X509_new();
+  if (key == nullptr || x == nullptr) return absl::InternalError("OpenSSL allocation");
+  X509_set_version(x, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), 4242);
+  X509_gmtime_adj(X509_getm_notBefore(x), -300);
+  X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+  X509_NAME* name = X509_get_subject_name(x);
+  auto add = [&](const char* field, const std::string& value) {
+    X509_NAME_add_entry_by_txt(name, field, MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1, 0);
+  };
+  add("O", org);
+  add("OU", "node");
+  add("CN", "self-signed");
+  X509_set_issuer_name(x, name);
+  X509_set_pubkey(x, key);
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, x, x, nullptr, nullptr, 0);
+  const std::string san = "URI:hie://org/" + org + ",DNS:localhost,IP:127.0.0.1";
+  for (const auto& [nid, value] :
+       std::vector<std::pair<int, std::string>>{{NID_subject_alt_name, san},
+                                                {NID_ext_key_usage, "clientAuth,serverAuth"},
+                                                {NID_basic_constraints, "critical,CA:FALSE"}}) {
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
+    if (ext == nullptr) return absl::InternalError("extension");
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+  }
+  X509_sign(x, key, EVP_sha256());
+  auto pem = [](auto write) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    write(bio);
+    char* data = nullptr;
+    long n = BIO_get_mem_data(bio, &data);
+    std::string out(data, static_cast<size_t>(n));
+    BIO_free(bio);
+    return out;
+  };
+  pki::IssuedCertificate out;
+  out.cert_pem = pem([&](BIO* b) { PEM_write_bio_X509(b, x); });
+  out.key_pem =
+      pem([&](BIO* b) { PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr); });
+  X509_free(x);
+  EVP_PKEY_free(key);
+  return out;
+}
+
 class TlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -87,6 +182,7 @@ class TlsTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    service_.ReleaseAll();
     server_.reset();
     server_tls_.reset();
     fs::remove_all(dir_);
@@ -117,7 +213,7 @@ class TlsTest : public ::testing::Test {
     return files;
   }
 
-  void StartServer(Clock* clock = Clock::Real()) {
+  void StartServer(Clock* clock = Clock::Real(), std::shared_ptr<PeerLimiter> limiter = nullptr) {
     TlsOptions options;
     options.files = Files("server");
     options.working_dir = Path("server-data");
@@ -129,6 +225,7 @@ class TlsTest : public ::testing::Test {
     runner.tls = server_tls_;
     runner.policy = policy_;
     runner.services = {&service_};
+    runner.limiter = std::move(limiter);
     ASSERT_OK_AND_ASSIGN(server_, ServerRunner::Start(std::move(runner)));
   }
 
@@ -170,6 +267,63 @@ class TlsTest : public ::testing::Test {
         if (id.ok()) result.server_serial = id->serial_hex;
       }
     }
+    return result;
+  }
+
+  // A channel presenting `cert_pem`/`key_pem` as they are (no local checks), trusting
+  // the exchange CA.
+  std::shared_ptr<grpc::Channel> ChannelPresenting(const std::string& cert_pem,
+                                                   const std::string& key_pem) {
+    grpc::experimental::TlsChannelCredentialsOptions opts;
+    opts.set_certificate_provider(
+        std::make_shared<grpc::experimental::StaticDataCertificateProvider>(
+            ca_->ca_cert_pem(),
+            std::vector<grpc::experimental::IdentityKeyCertPair>{{key_pem, cert_pem}}));
+    opts.watch_root_certs();
+    opts.watch_identity_key_cert_pairs();
+    opts.set_check_call_host(false);
+    grpc::ChannelArguments args;
+    args.SetInt("grpc.use_local_subchannel_pool", 1);
+    return grpc::CreateCustomChannel(Target(), grpc::experimental::TlsCredentials(opts), args);
+  }
+
+  // A TLS handshake with the server by OpenSSL itself, offering versions up to
+  // `max_version` only (every cipher allowed), presenting org-a's certificate. Returns
+  // "" once the handshake completes, else OpenSSL's reason.
+  std::string RawHandshake(int max_version) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_security_level(ctx, 0);
+    SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
+    SSL_CTX_set_max_proto_version(ctx, max_version);
+    SSL_CTX_set_cipher_list(ctx, "ALL:@SECLEVEL=0");
+    SSL_CTX_use_certificate_file(ctx, Path("org-a.crt").c_str(), SSL_FILETYPE_PEM);
+    SSL_CTX_use_PrivateKey_file(ctx, Path("org-a.key").c_str(), SSL_FILETYPE_PEM);
+    static const unsigned char kAlpn[] = {2, 'h', '2'};
+    SSL_CTX_set_alpn_protos(ctx, kAlpn, sizeof(kAlpn));
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval timeout{.tv_sec = 10, .tv_usec = 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
+    ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    std::string result;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      result = "connect failed";
+    } else {
+      SSL* ssl = SSL_new(ctx);
+      SSL_set_fd(ssl, fd);
+      ERR_clear_error();
+      if (SSL_connect(ssl) != 1) {
+        unsigned long error = ERR_peek_last_error();
+        const char* reason = error == 0 ? nullptr : ERR_reason_error_string(error);
+        result = reason != nullptr ? reason : "handshake failed";
+      }
+      SSL_free(ssl);
+    }
+    ::close(fd);
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
     return result;
   }
 
@@ -379,10 +533,11 @@ TEST_F(TlsTest, RotationWithMismatchedKeyKeepsTheOldCertificate) {
   StartServer();
   CallResult before = Call(ChannelAs("org-a"));
   ASSERT_TRUE(before.status.ok());
-  // A new certificate lands, but the key file still holds the old key.
-  std::string old_key = ReadFile(Path("server.key"));
-  ASSERT_OK(Issue("exchange", "mpi", pki::Role::kMpi, "server"));
-  WriteFile(Path("server.key"), old_key);
+  // A new certificate lands, but the key file still holds the old key. (Only the
+  // certificate file is replaced: issuing in place would put a matching pair there for a
+  // moment, which the reload thread may rightly take.)
+  ASSERT_OK(Issue("exchange", "mpi", pki::Role::kMpi, "server-new"));
+  WriteFile(Path("server.crt"), ReadFile(Path("server-new.crt")));
   EXPECT_THAT(server_tls_->ReloadNow(), StatusIs(absl::StatusCode::kFailedPrecondition));
   absl::SleepFor(absl::Milliseconds(1500));  // give the file watcher a chance to misbehave
   CallResult after = Call(ChannelAs("org-a"));
@@ -404,6 +559,195 @@ TEST_F(TlsTest, OwnRevokedCertificateRefusesToStart) {
   options.files = Files("server");
   EXPECT_THAT(TlsContext::Create(options).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("revoked")));
+}
+
+// --- Attacks (issue 7) -----------------------------------------------------------------
+
+TEST_F(TlsTest, SelfSignedClientIsRefused) {
+  StartServer();
+  ASSERT_OK_AND_ASSIGN(pki::IssuedCertificate self_signed, SelfSigned("org-a"));
+  // The certificate has the whole identity profile; only its issuer is wrong.
+  ASSERT_OK_AND_ASSIGN(pki::CertIdentity identity, pki::ReadCertIdentity(self_signed.cert_pem));
+  ASSERT_EQ(identity.org_id, "org-a");
+  ASSERT_TRUE(identity.client_auth);
+  CallResult result = Call(ChannelPresenting(self_signed.cert_pem, self_signed.key_pem));
+  EXPECT_EQ(result.status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << result.status.error_message();
+  EXPECT_TRUE(result.response.org_id().empty());
+  // The same identity issued by the exchange CA is served.
+  EXPECT_TRUE(Call(ChannelAs("org-a")).status.ok());
+}
+
+TEST_F(TlsTest, NotYetValidClientCertificateIsRefused) {
+  StartServer();
+  ASSERT_OK(Issue("org-a", "early", pki::Role::kNode, "early", [](pki::IssueOptions& o) {
+    o.not_before = absl::Now() + absl::Hours(24);
+    o.validity = absl::Hours(24);
+  }));
+  CallResult result =
+      Call(ChannelPresenting(ReadFile(Path("early.crt")), ReadFile(Path("early.key"))));
+  EXPECT_EQ(result.status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << result.status.error_message();
+}
+
+TEST_F(TlsTest, NotYetValidClientIsRefusedPerCallAsWell) {
+  // A server whose clock runs behind sees a current certificate as not yet valid; the
+  // per-call check refuses it even on a connection opened before.
+  ::hie::testing::FakeClock clock;
+  StartServer(&clock);
+  auto channel = ChannelAs("org-a");
+  ASSERT_TRUE(Call(channel).status.ok());
+  clock.Advance(-absl::Hours(1));  // before org-a's notBefore (now - 5 min)
+  CallResult result = Call(channel);
+  EXPECT_EQ(result.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(result.status.error_message(), HasSubstr("not valid before"));
+}
+
+TEST_F(TlsTest, Tls11AndTls10ClientsAreRefused) {
+  StartServer();
+  // Control: the same raw client completes a TLS 1.2 handshake, so a refusal below is
+  // the protocol version, nothing else.
+  EXPECT_EQ(RawHandshake(TLS1_2_VERSION), "");
+  for (int version : {TLS1_1_VERSION, TLS1_VERSION}) {
+    std::string refused = RawHandshake(version);
+    EXPECT_FALSE(refused.empty()) << "a TLS 0x" << std::hex << version << " client was served";
+    EXPECT_THAT(refused, Not(HasSubstr("no protocols available")))
+        << "the client could not offer the version: the test proves nothing";
+    // The server either alerts or (gRPC) drops the connection after its own
+    // "unsupported protocol" error.
+    EXPECT_THAT(refused, AnyOf(HasSubstr("protocol version"), HasSubstr("unsupported protocol"),
+                               HasSubstr("unexpected eof")));
+  }
+}
+
+TEST_F(TlsTest, ForeignTrustDomainUriIsRefused) {
+  StartServer();
+  // Issued by our CA, but naming the org in another trust domain's URI only.
+  for (const std::string& uri :
+       {std::string("spiffe://other-exchange.example/org/org-a"),
+        std::string("hie://other-exchange.example/org/org-a"), std::string("HIE://org/org-a")}) {
+    ASSERT_OK(Issue("org-a", "foreign", pki::Role::kNode, "foreign", [&](pki::IssueOptions& o) {
+      o.omit_org_uri_for_test = true;
+      o.extra_uri_sans_for_test = {uri};
+    }));
+    CallResult result =
+        Call(ChannelPresenting(ReadFile(Path("foreign.crt")), ReadFile(Path("foreign.key"))));
+    EXPECT_EQ(result.status.error_code(), grpc::StatusCode::UNAVAILABLE) << uri;
+  }
+}
+
+TEST_F(TlsTest, RogueServerWithAnotherMembersCertificateIsRefused) {
+  // A practice's valid certificate on a server posing as the MPI.
+  ASSERT_OK(Issue("org-b", "rogue", pki::Role::kNode, "server"));
+  StartServer();
+  CallResult result = Call(ChannelAs("org-a", {.org_id = "exchange", .role = pki::Role::kMpi}));
+  EXPECT_EQ(result.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(result.response.org_id().empty());
+  // Only the role wrong (the exchange's consent service posing as the MPI): refused too.
+  ASSERT_OK(Issue("exchange", "consent", pki::Role::kConsent, "server"));
+  server_.reset();
+  server_tls_.reset();
+  StartServer();
+  EXPECT_EQ(
+      Call(ChannelAs("org-a", {.org_id = "exchange", .role = pki::Role::kMpi})).status.error_code(),
+      grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(
+      Call(ChannelAs("org-a", {.org_id = "exchange", .role = pki::Role::kConsent})).status.ok());
+}
+
+TEST_F(TlsTest, ClaimInMetadataAndRequestFieldIsIgnored) {
+  StartServer();
+  ASSERT_OK(Issue("org-b", "node-b", pki::Role::kNode, "org-b"));
+  CallResult result = Call(ChannelAs("org-b"), /*claim=*/"exchange");
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  EXPECT_EQ(result.response.org_id(), "org-b");
+  EXPECT_EQ(result.response.role(), "node");
+}
+
+TEST_F(TlsTest, PerPeerConcurrencyLimitRefusesTheFlooderNotOthers) {
+  ::hie::testing::FakeClock clock;
+  std::shared_ptr<PeerLimiter> limiter = PeerLimiter::Create({.max_concurrent_calls = 2}, &clock);
+  StartServer(Clock::Real(), limiter);
+  ASSERT_OK(Issue("org-b", "node-b", pki::Role::kNode, "org-b"));
+  auto flooder = ChannelAs("org-a");
+  auto stub = hie::test::WhoAmI::NewStub(flooder);
+  struct Held {
+    grpc::ClientContext context;
+    hie::test::WhoAmIRequest request;
+    hie::test::WhoAmIResponse response;
+    std::atomic<bool> done{false};
+    grpc::Status status;
+  };
+  std::vector<std::unique_ptr<Held>> held;
+  for (int i = 0; i < 2; ++i) {
+    auto& h = held.emplace_back(std::make_unique<Held>());
+    h->request.set_claimed_org(kHoldClaim);
+    h->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    stub->async()->Get(&h->context, &h->request, &h->response, [raw = h.get()](grpc::Status s) {
+      raw->status = std::move(s);
+      raw->done = true;
+    });
+  }
+  ASSERT_TRUE(Eventually([&] { return service_.held() == 2; }));
+  EXPECT_EQ(limiter->InFlight("org-a"), 2);
+  // org-a's third call is refused at once, naming the limit.
+  CallResult refused = Call(flooder);
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.status.error_message(), HasSubstr("max_concurrent_calls = 2"));
+  EXPECT_THAT(refused.status.error_message(), HasSubstr("org-a"));
+  // Another practice is served meanwhile.
+  CallResult other = Call(ChannelAs("org-b"));
+  ASSERT_TRUE(other.status.ok()) << other.status.error_message();
+  EXPECT_EQ(other.response.org_id(), "org-b");
+  // Once org-a's calls end, its slots are free again.
+  service_.ReleaseAll();
+  ASSERT_TRUE(Eventually([&] { return held[0]->done && held[1]->done; }));
+  EXPECT_TRUE(held[0]->status.ok());
+  EXPECT_TRUE(Eventually([&] { return limiter->InFlight("org-a") == 0; }));
+  EXPECT_TRUE(Call(flooder).status.ok());
+}
+
+TEST_F(TlsTest, PerPeerRateLimitThrottlesTheFlooderNotOthers) {
+  ::hie::testing::FakeClock clock;  // the limiter's time stands still unless moved
+  std::shared_ptr<PeerLimiter> limiter =
+      PeerLimiter::Create({.max_concurrent_calls = 0, .calls_per_second = 5, .burst = 5}, &clock);
+  StartServer(Clock::Real(), limiter);
+  ASSERT_OK(Issue("org-b", "node-b", pki::Role::kNode, "org-b"));
+  auto flooder = ChannelAs("org-a");
+  int ok = 0;
+  int exhausted = 0;
+  std::string message;
+  for (int i = 0; i < 30; ++i) {
+    grpc::Status status = Call(flooder).status;
+    if (status.ok()) ++ok;
+    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++exhausted;
+      message = status.error_message();
+    }
+  }
+  EXPECT_EQ(ok, 5);
+  EXPECT_EQ(exhausted, 25);
+  EXPECT_THAT(message, HasSubstr("calls_per_second = 5"));
+  // org-b has its own bucket.
+  auto other = ChannelAs("org-b");
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(Call(other).status.ok()) << i;
+  // A second later org-a has five calls again.
+  clock.Advance(absl::Seconds(1));
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(Call(flooder).status.ok()) << i;
+  EXPECT_EQ(Call(flooder).status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+TEST_F(TlsTest, ExchangeServicesAreNotPeerLimited) {
+  ::hie::testing::FakeClock clock;
+  std::shared_ptr<PeerLimiter> limiter =
+      PeerLimiter::Create({.max_concurrent_calls = 0, .calls_per_second = 1, .burst = 1}, &clock);
+  StartServer(Clock::Real(), limiter);
+  ASSERT_OK(Issue("exchange", "mpi", pki::Role::kMpi, "mpi-client"));
+  auto mpi = ChannelAs("mpi-client");
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(Call(mpi).status.ok()) << i;
+  auto node = ChannelAs("org-a");
+  EXPECT_TRUE(Call(node).status.ok());
+  EXPECT_EQ(Call(node).status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
 }
 
 }  // namespace
