@@ -1,12 +1,18 @@
 #include "common/store/kv_store.h"
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/status/status_macros.h"
 #include "common/store/key_codec.h"
 #include "leveldb/cache.h"
 #include "leveldb/db.h"
+#include "leveldb/env.h"
 #include "leveldb/write_batch.h"
 
 namespace hie::store {
@@ -35,9 +41,9 @@ absl::Status FromLevelDb(const leveldb::Status& s, const std::string& dir) {
 
 class LevelDbStore final : public KvStore {
  public:
-  LevelDbStore(std::string dir, std::unique_ptr<leveldb::Cache> cache,
+  LevelDbStore(std::string dir, leveldb::Env* env, std::unique_ptr<leveldb::Cache> cache,
                std::unique_ptr<leveldb::DB> db)
-      : dir_(std::move(dir)), cache_(std::move(cache)), db_(std::move(db)) {
+      : dir_(std::move(dir)), env_(env), cache_(std::move(cache)), db_(std::move(db)) {
     sync_.sync = true;
     read_.verify_checksums = true;
   }
@@ -51,24 +57,75 @@ class LevelDbStore final : public KvStore {
   }
 
   absl::Status Put(absl::string_view key, absl::string_view value) override {
-    return FromLevelDb(db_->Put(sync_, ToSlice(key), ToSlice(value)), dir_);
+    HIE_RETURN_IF_ERROR(FromLevelDb(db_->Put(sync_, ToSlice(key), ToSlice(value)), dir_));
+    return SyncOlderLogs();
   }
 
   absl::Status Delete(absl::string_view key) override {
-    return FromLevelDb(db_->Delete(sync_, ToSlice(key)), dir_);
+    HIE_RETURN_IF_ERROR(FromLevelDb(db_->Delete(sync_, ToSlice(key)), dir_));
+    return SyncOlderLogs();
   }
 
-  absl::Status Write(const WriteBatch& batch) override { return Apply(batch, sync_); }
+  absl::Status Write(const WriteBatch& batch) override {
+    HIE_RETURN_IF_ERROR(Apply(batch, sync_));
+    return SyncOlderLogs();
+  }
 
   absl::Status WriteUnsynced(const WriteBatch& batch) override {
-    return Apply(batch, leveldb::WriteOptions());
+    // Set before (and after) the write, so that a Sync that starts after this returns
+    // cannot miss it.
+    unsynced_.store(true);
+    absl::Status s = Apply(batch, leveldb::WriteOptions());
+    unsynced_.store(true);
+    return s;
   }
 
   absl::Status Sync() override {
-    // A synced write of an empty batch syncs LevelDB's log, and with it every write
-    // appended before it.
+    // A synced write of an empty batch syncs LevelDB's current log, and with it every
+    // write appended to that log before it.
     leveldb::WriteBatch empty;
-    return FromLevelDb(db_->Write(sync_, &empty), dir_);
+    HIE_RETURN_IF_ERROR(FromLevelDb(db_->Write(sync_, &empty), dir_));
+    return SyncOlderLogs();
+  }
+
+  // When its memtable fills, LevelDB closes the log without syncing it and starts a
+  // new one; a synced write then syncs only the new log. Unsynced writes still sitting
+  // in an older log (until a background compaction moves them into a synced table)
+  // would be lost by a power cut although a later synced write returned. So after a
+  // synced write, if anything was written unsynced since the last time, every log but
+  // the newest is synced too.
+  absl::Status SyncOlderLogs() {
+    if (!unsynced_.exchange(false)) return absl::OkStatus();
+    absl::Status s = SyncLogsButNewest();
+    if (!s.ok()) unsynced_.store(true);
+    return s;
+  }
+
+  absl::Status SyncLogsButNewest() {
+    std::vector<std::string> children;
+    HIE_RETURN_IF_ERROR(FromLevelDb(env_->GetChildren(dir_, &children), dir_));
+    std::vector<std::pair<uint64_t, std::string>> logs;
+    for (const std::string& name : children) {
+      absl::string_view stem(name);
+      uint64_t number = 0;
+      if (!absl::ConsumeSuffix(&stem, ".log") || !absl::SimpleAtoi(stem, &number)) continue;
+      logs.emplace_back(number, name);
+    }
+    if (logs.size() < 2) return absl::OkStatus();
+    std::sort(logs.begin(), logs.end());
+    logs.pop_back();
+    for (const auto& [number, name] : logs) {
+      std::string path = dir_ + "/" + name;
+      // A compaction may have moved it into a (synced) table and removed it meanwhile.
+      if (!env_->FileExists(path)) continue;
+      leveldb::WritableFile* file = nullptr;
+      leveldb::Status s = env_->NewAppendableFile(path, &file);
+      if (!s.ok()) return FromLevelDb(s, dir_);
+      std::unique_ptr<leveldb::WritableFile> owned(file);
+      HIE_RETURN_IF_ERROR(FromLevelDb(owned->Sync(), dir_));
+      HIE_RETURN_IF_ERROR(FromLevelDb(owned->Close(), dir_));
+    }
+    return absl::OkStatus();
   }
 
   absl::Status Apply(const WriteBatch& batch, const leveldb::WriteOptions& options) {
@@ -121,6 +178,9 @@ class LevelDbStore final : public KvStore {
 
  private:
   const std::string dir_;
+  leveldb::Env* const env_;
+  // Whether anything was written unsynced since older logs were last synced.
+  std::atomic<bool> unsynced_{false};
   // Destroyed after db_, which uses it.
   std::unique_ptr<leveldb::Cache> cache_;
   std::unique_ptr<leveldb::DB> db_;
@@ -148,10 +208,12 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& dir,
   db_options.paranoid_checks = true;
   db_options.block_cache = cache.get();
   db_options.write_buffer_size = options.write_buffer_bytes;
+  if (options.env != nullptr) db_options.env = options.env;
   leveldb::DB* db = nullptr;
   leveldb::Status s = leveldb::DB::Open(db_options, dir, &db);
   if (!s.ok()) return FromLevelDb(s, dir);
-  return std::make_unique<LevelDbStore>(dir, std::move(cache), std::unique_ptr<leveldb::DB>(db));
+  return std::make_unique<LevelDbStore>(dir, db_options.env, std::move(cache),
+                                        std::unique_ptr<leveldb::DB>(db));
 }
 
 absl::Status KvStore::ScanPrefix(absl::string_view prefix, const ScanVisitor& visit) const {

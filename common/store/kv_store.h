@@ -18,6 +18,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
+namespace leveldb {
+class Env;
+}  // namespace leveldb
+
 namespace hie::store {
 
 struct KvStoreOptions {
@@ -27,6 +31,9 @@ struct KvStoreOptions {
   size_t block_cache_bytes = 8 << 20;
   // LevelDB write buffer (memtable), bytes.
   size_t write_buffer_bytes = 4 << 20;
+  // The file system LevelDB goes through; null means the real one. Tests pass an Env
+  // that injects faults (common/testing/fault_env.h). Not owned; must outlive the store.
+  leveldb::Env* env = nullptr;
 };
 
 // A set of changes applied atomically by KvStore::Write: all or none.

@@ -1,6 +1,7 @@
 // gMock matchers for absl::Status and absl::StatusOr (test-only).
 //
 //   EXPECT_THAT(DoIt(), IsOk());
+//   EXPECT_THAT(GetIt(), IsOkAndHolds("value"));
 //   EXPECT_THAT(DoIt(), StatusIs(absl::StatusCode::kNotFound));
 //   EXPECT_THAT(DoIt(), StatusIs(absl::StatusCode::kNotFound, HasSubstr("org-a")));
 //   ASSERT_OK_AND_ASSIGN(auto value, MakeIt());
@@ -44,6 +45,14 @@ MATCHER_P2(StatusIs, code, message_matcher,
                                        result_listener);
 }
 
+MATCHER_P(IsOkAndHolds, value_matcher, "is OK and holds a matching value") {
+  if (!arg.ok()) {
+    *result_listener << "status is " << arg.status();
+    return false;
+  }
+  return ::testing::ExplainMatchResult(value_matcher, *arg, result_listener);
+}
+
 }  // namespace hie::testing
 
 #define HIE_TESTING_CONCAT_INNER_(a, b) a##b
@@ -54,8 +63,8 @@ MATCHER_P2(StatusIs, code, message_matcher,
 
 #define ASSERT_OK_AND_ASSIGN(lhs, expr) \
   ASSERT_OK_AND_ASSIGN_IMPL_(HIE_TESTING_CONCAT_(hie_test_statusor_, __LINE__), lhs, expr)
-#define ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, expr)          \
-  auto statusor = (expr);                                        \
+#define ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, expr)            \
+  auto statusor = (expr);                                          \
   ASSERT_TRUE(statusor.ok()) << "status is " << statusor.status(); \
   lhs = std::move(statusor).value()
 
