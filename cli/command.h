@@ -42,6 +42,7 @@ std::vector<Command> ConsentCommands();
 std::vector<Command> ImportCommands();
 std::vector<Command> QueryCommands();
 std::vector<Command> DevnetCommands();
+std::vector<Command> Hl7Commands();
 
 }  // namespace hie::cli
 

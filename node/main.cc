@@ -1,5 +1,8 @@
 // hie-node: a practice's node beside its EMR.
 
+#include <optional>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/config/server_config.h"
 #include "common/grpc/daemon_main.h"
@@ -32,7 +35,22 @@ const hie::DaemonDescription kDescription = {
         "                            `code_prefixes` gives the resource `category` (ETH, PSY...)\n"
         "    inherit_through_references   a record referencing a labelled Condition,\n"
         "                            Observation... of the same import inherits its categories\n"
-        "                            (default true)\n",
+        "                            (default true)\n"
+        "  hl7                       an HL7 v2 feed over MLLP (docs/hl7.md); absent: none.\n"
+        "                            Messages go through the same FHIR ingest, labelling and\n"
+        "                            MPI outbox as imports; each is answered AA, AE or AR.\n"
+        "    listen_address          host:port (default 127.0.0.1:2575, loopback only)\n"
+        "    port_file               write the bound port here (for port 0)\n"
+        "    tls                     TLS with the node's certificate and key (server.tls)\n"
+        "    require_client_certificate   with tls: the engine must present a certificate\n"
+        "                            of the exchange CA (server.tls.ca_file)\n"
+        "    allow_plaintext_lan     allow a non-loopback address without tls (default false)\n"
+        "    max_message_bytes       longest message; a longer one closes the connection\n"
+        "                            (default 4194304)\n"
+        "    idle_timeout_seconds    close a connection idle this long (default 300)\n"
+        "    max_connections         connections at once (default 16)\n"
+        "    application             MSH-3 of the ACKs when a message names no receiving\n"
+        "                            application (default HIE; MSH-4 defaults to the org)\n",
     .example_config = R"(# node.textproto
 server {
   listen_address: "127.0.0.1:41003"
@@ -46,8 +64,52 @@ server {
 data_dir: "/var/lib/hie/node"
 mpi { address: "127.0.0.1:41001" expected_org: "exchange" }
 consent { address: "127.0.0.1:41002" expected_org: "exchange" }
+hl7 { listen_address: "127.0.0.1:2575" }
 )",
 };
+
+bool IsLoopback(const std::string& address) {
+  std::string host = address.substr(0, address.rfind(':'));
+  return host == "localhost" || host == "[::1]" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+absl::StatusOr<std::optional<hie::node::MllpServiceOptions>> ValidateHl7Config(
+    const hie::ConfigFile& file, const hie::v1::NodeConfig& config,
+    const hie::ServerSettings& server) {
+  if (!config.has_hl7()) return std::nullopt;
+  const hie::v1::Hl7Config& hl7 = config.hl7();
+  hie::node::MllpServiceOptions out;
+  if (!hl7.listen_address().empty()) out.listener.listen_address = hl7.listen_address();
+  const std::string& address = out.listener.listen_address;
+  size_t colon = address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 || port > 65535) {
+    return file.FieldError("hl7.listen_address", "must be host:port (127.0.0.1:2575, say)");
+  }
+  if (!IsLoopback(address) && !hl7.tls() && !hl7.allow_plaintext_lan()) {
+    return file.FieldError("hl7.listen_address",
+                           "is not a loopback address: set tls: true, or allow_plaintext_lan: "
+                           "true to carry health data in clear on the LAN");
+  }
+  if (hl7.require_client_certificate() && !hl7.tls()) {
+    return file.FieldError("hl7.require_client_certificate", "needs tls: true");
+  }
+  if (hl7.tls()) {
+    out.listener.cert_file = server.tls.cert_file;
+    out.listener.key_file = server.tls.key_file;
+    out.listener.ca_file = server.tls.ca_file;
+    out.listener.require_client_certificate = hl7.require_client_certificate();
+  }
+  if (hl7.max_message_bytes() > 0) out.listener.max_message_bytes = hl7.max_message_bytes();
+  if (hl7.idle_timeout_seconds() > 0) {
+    out.listener.idle_timeout = absl::Seconds(hl7.idle_timeout_seconds());
+  }
+  if (hl7.max_connections() > 0) out.listener.max_connections = hl7.max_connections();
+  if (!hl7.application().empty()) out.processor.application = hl7.application();
+  if (!hl7.port_file().empty()) out.port_file = file.ResolvePath(hl7.port_file());
+  return out;
+}
 
 }  // namespace
 
@@ -73,7 +135,10 @@ int main(int argc, char** argv) {
                                  message.substr(colon + 2));
         }
         plan.policy = hie::node::NodeAuthorizationPolicy();
+        HIE_ASSIGN_OR_RETURN(std::optional<hie::node::MllpServiceOptions> hl7,
+                             ValidateHl7Config(file, config, plan.server));
         hie::node::NodeOptions options;
+        options.hl7 = hl7;
         options.labelling = config.labelling();
         options.consent_address = consent.address;
         options.mpi_address = mpi.address;
@@ -81,6 +146,9 @@ int main(int argc, char** argv) {
                                  const std::string& data_dir,
                                  const std::shared_ptr<hie::TlsContext>& tls) mutable {
           options.own_org = tls->self().org_id;
+          if (options.hl7.has_value() && options.hl7->processor.facility.empty()) {
+            options.hl7->processor.facility = options.own_org;
+          }
           options.consent_credentials = tls->ChannelCredentials(
               {.org_id = consent.expected_org, .role = hie::pki::Role::kConsent});
           options.mpi_credentials =

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "common/grpc/authorization.h"
 #include "grpcpp/impl/service_type.h"
 #include "grpcpp/security/credentials.h"
+#include "node/service/mllp_service.h"
 #include "proto/hie/v1/config.pb.h"
 
 namespace hie::node {
@@ -34,6 +36,9 @@ struct NodeOptions {
   // The MPI, for the registration outbox (no sender when the address is empty).
   std::string mpi_address;
   std::shared_ptr<grpc::ChannelCredentials> mpi_credentials;
+  // The HL7 v2 feed over MLLP (docs/hl7.md); none when unset. Its mpi_channel is filled
+  // in from the MPI settings above.
+  std::optional<MllpServiceOptions> hl7;
 };
 
 // Opens the node's store in `data_dir` and returns the services hie-node registers.
