@@ -120,6 +120,11 @@ MergedBundle MergeRecords(std::vector<hie::v1::RecordEnvelope> records) {
   absl::flat_hash_map<std::string, size_t> by_content, by_fact;
   MergedBundle merged;
   for (const auto& r : records) {
+    simdjson::dom::object object;
+    if (parser.parse(r.fhir_json()).get_object().get(object)) {
+      ++merged.unreadable;
+      continue;
+    }
     std::string content_key = absl::StrCat(r.resource_type(), "#", r.content_sha256());
     auto it = by_content.find(content_key);
     std::string fact =

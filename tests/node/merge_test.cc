@@ -54,6 +54,21 @@ TEST(MergeTest, FoldsTrueDuplicatesKeepingEverySource) {
   EXPECT_NE(merged.bundle_json.find("\"versionId\":\"3\""), std::string::npos);
 }
 
+// Found by merge_fuzz: a holder's record that is not a JSON object used to be copied
+// into the Bundle as it was, making the whole answer invalid JSON.
+TEST(MergeTest, LeavesOutRecordsThatAreNotJsonObjectsAndStaysValidJson) {
+  std::string good = R"({"resourceType":"Condition","id":"c1"})";
+  MergedBundle merged = MergeRecords(
+      {Record("org-a", "Condition", "c1", good), Record("org-b", "Condition", "c2", ""),
+       Record("org-b", "Condition", "c3", "not json"), Record("org-b", "Condition", "c4", "[1]")});
+  EXPECT_EQ(merged.entries, 1);
+  EXPECT_EQ(merged.unreadable, 3);
+  simdjson::dom::parser parser;
+  simdjson::dom::element bundle;
+  ASSERT_EQ(parser.parse(merged.bundle_json).get(bundle), simdjson::SUCCESS) << merged.bundle_json;
+  EXPECT_EQ(bundle["entry"].get_array().size(), 1u);
+}
+
 TEST(DisclosureTest, ClinicalPeriodKeepsDatedRecordsInsideAndUndatedOnes) {
   hie::v1::Period period;
   period.mutable_start()->set_seconds(
