@@ -65,19 +65,35 @@ absl::Status Importer::AddNdjson(absl::string_view chunk, const std::string& sou
   if (last_newline != std::string::npos) {
     std::string complete = pending_ndjson_.substr(0, last_newline + 1);
     pending_ndjson_.erase(0, last_newline + 1);
+    // A complete line past the limit is refused just as a partial one is below, so that
+    // the outcome does not depend on where the chunks were cut.
+    int64_t number = lines_done_;
+    for (size_t start = 0; start < complete.size(); ++number) {
+      size_t end = complete.find('\n', start);
+      if (end - start > ingester_->options().max_resource_bytes) {
+        RefuseLongLine(number + 1, source);
+        complete.erase(start, end - start);
+        end = start;
+      }
+      start = end + 1;
+    }
     int64_t lines = std::count(complete.begin(), complete.end(), '\n');
     s = Store(ingester_->ParseNdjson(complete, source), lines_done_);
     lines_done_ += lines;
   }
   if (pending_ndjson_.size() > ingester_->options().max_resource_bytes) {
-    totals_.rejected.push_back(
-        {source, lines_done_ + 1, "$",
-         absl::StrCat("line is longer than the ", ingester_->options().max_resource_bytes,
-                      "-byte limit for one resource")});
+    RefuseLongLine(lines_done_ + 1, source);
     pending_ndjson_.clear();
     skipping_line_ = true;
   }
   return s;
+}
+
+void Importer::RefuseLongLine(int64_t line, const std::string& source) {
+  totals_.rejected.push_back(
+      {source, line, "$",
+       absl::StrCat("line is longer than the ", ingester_->options().max_resource_bytes,
+                    "-byte limit for one resource")});
 }
 
 absl::Status Importer::Finish() {

@@ -37,8 +37,9 @@ class Importer {
   absl::Status AddJson(absl::string_view json, const std::string& source);
 
   // A piece of NDJSON; complete lines are stored now, a partial last line waits for the
-  // next chunk or Finish. A line that grows past the ingester's resource limit is
-  // rejected as soon as it does (and skipped to its end), so an endless line cannot
+  // next chunk or Finish. A line longer than the ingester's resource limit (in bytes
+  // as sent, blank or not) is rejected, however the input is chunked: a partial line as
+  // soon as it grows past the limit (then skipped to its end), so an endless line cannot
   // exhaust memory.
   absl::Status AddNdjson(absl::string_view chunk, const std::string& source);
 
@@ -49,6 +50,7 @@ class Importer {
 
  private:
   absl::Status Store(IngestBatch batch, int64_t line_offset);
+  void RefuseLongLine(int64_t line, const std::string& source);
 
   const FhirIngester* ingester_;
   RecordStore* store_;

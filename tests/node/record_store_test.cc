@@ -103,5 +103,30 @@ TEST(ImporterTest, AnOversizedNdjsonLineIsRefusedAndSkipped) {
   std::filesystem::remove_all(dir);
 }
 
+// Found by importer_fuzz: a long line that arrived whole in one chunk used to be judged
+// on its minified size (and a blank one skipped), one that arrived in pieces on its size
+// as sent; the outcome now does not depend on the chunking.
+TEST(ImporterTest, ALongLineIsRefusedWhetherItArrivesWholeOrInPieces) {
+  std::string dir = ::testing::TempDir() + "hie-importer-whole-" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  hie::testing::FakeClock clock;
+  ASSERT_OK_AND_ASSIGN(auto kv, store::KvStore::Open(dir));
+  RecordStore store(kv.get(), &clock);
+  ASSERT_OK_AND_ASSIGN(Labeler labeler, Labeler::FromConfig({}));
+  FhirIngester ingester(&labeler, {.max_resource_bytes = 100});
+  Importer importer(&ingester, &store);
+  std::string text = std::string(R"({"resourceType":"Patient","id":"p1"})") + "\n" +
+                     std::string(150, ' ') + "\n" + R"({"resourceType":"Patient",)" +
+                     std::string(150, ' ') + R"("id":"p2"})" + "\n";
+  ASSERT_OK(importer.AddNdjson(text, "x.ndjson"));
+  ASSERT_OK(importer.Finish());
+  EXPECT_EQ(importer.totals().accepted, 1);
+  ASSERT_EQ(importer.totals().rejected.size(), 2u);
+  EXPECT_EQ(importer.totals().rejected[0].position, 2);
+  EXPECT_EQ(importer.totals().rejected[1].position, 3);
+  kv.reset();
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace hie::node
