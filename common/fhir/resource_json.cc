@@ -34,6 +34,7 @@ absl::StatusOr<std::string> SetMembers(
     if (!present[i]) added.push_back(member(members[i].first, members[i].second));
   }
   std::vector<std::string> out;
+  bool added_done = !has_resource_type;
   if (!has_resource_type) out = added;
   for (auto field : object) {
     absl::string_view key(field.key.data(), field.key.size());
@@ -42,8 +43,12 @@ absl::StatusOr<std::string> SetMembers(
       if (name == key) value = raw;
     }
     out.push_back(member(key, value.empty() ? simdjson::minify(field.value) : value));
-    // Added members go right after resourceType, where FHIR puts id.
-    if (key == "resourceType") out.insert(out.end(), added.begin(), added.end());
+    // Added members go right after resourceType, where FHIR puts id (once, should the
+    // input repeat resourceType).
+    if (key == "resourceType" && !added_done) {
+      out.insert(out.end(), added.begin(), added.end());
+      added_done = true;
+    }
   }
   return absl::StrCat("{", absl::StrJoin(out, ","), "}");
 }

@@ -23,5 +23,12 @@ TEST(SetMembersTest, AddsFirstWithoutResourceTypeAndRefusesNonObjects) {
   EXPECT_THAT(SetMembers("{", {}), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+// Found by json_fuzz: a repeated resourceType used to get the added members after each.
+TEST(SetMembersTest, AddsOnceWhenResourceTypeRepeats) {
+  ASSERT_OK_AND_ASSIGN(std::string out,
+                       SetMembers(R"({"resourceType":"A","resourceType":"B"})", {{"id", "\"x\""}}));
+  EXPECT_EQ(out, R"({"resourceType":"A","id":"x","resourceType":"B"})");
+}
+
 }  // namespace
 }  // namespace hie::fhir
