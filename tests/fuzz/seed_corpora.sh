@@ -27,17 +27,29 @@ for f in "$src"/deploy/*.textproto "$src"/deploy/*/*.textproto; do
   [[ -f $f ]] && seed config_fuzz "$(basename "$f")" <"$f"
 done
 
+# Certificates as DER, made here: one with the exchange's URI SAN, one without.
+if command -v openssl >/dev/null; then
+  tmp=$(mktemp -d)
+  for san in "URI:hie://org/org-a" "DNS:localhost"; do
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=fuzz \
+      -addext "subjectAltName=$san" -days 1 -keyout "$tmp/key" -outform DER \
+      -out "$tmp/cert" 2>/dev/null && seed cert_identity_fuzz "${san%%:*}.der" <"$tmp/cert"
+  done
+  rm -rf "$tmp"
+fi
+
 if [[ ! -d $data ]]; then
   echo "seed_corpora: no shared data at $data; fuzzing from the committed seeds only"
   touch "$root/.seeded"
   exit 0
 fi
 
-# FHIR: the official examples whole; febrl rows; HL7 v2 messages.
+# FHIR: the official examples whole (up to 16 KiB for ingest, so that a bounded run
+# fuzzes rather than loads); febrl rows; HL7 v2 messages.
 if [[ -d $data/fhir/examples ]]; then
   for f in "$data"/fhir/examples/*.json; do
     name=$(basename "$f")
-    [[ $(stat -c %s "$f") -le 65536 ]] && seed fhir_ingest_fuzz "$name" <"$f"
+    [[ $(stat -c %s "$f") -le 16384 ]] && seed fhir_ingest_fuzz "$name" <"$f"
     case $name in
       Consent-*) seed consent_fuzz "$name" <"$f" ;;
       Patient-* | Person-*) seed patient_demographics_fuzz "$name" <"$f" ;;
@@ -84,7 +96,7 @@ for f in "$data"/fhir/examples/*.json "$data"/fhir/synthea/*.json; do
 done | awk 'length($0) <= 8192' >"$resources"
 
 # Single resources: a spread of types from Synthea and the examples.
-awk -v max=$max_seeds 'NR % 7 == 1 && n < max { n++; print > sprintf("%s/r%05d.json", dir, NR) }' \
+awk -v max=$((max_seeds / 2)) 'NR % 7 == 1 && n < max { n++; print > sprintf("%s/r%05d.json", dir, NR) }' \
   dir="$root/fhir_ingest_fuzz" "$resources"
 jq -c 'select(.resourceType == "Patient")' "$resources" | head -n $max_seeds |
   awk '{ print > sprintf("%s/synthea-%04d.json", dir, NR) }' dir="$root/patient_demographics_fuzz"
