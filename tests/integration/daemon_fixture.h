@@ -128,8 +128,12 @@ data_dir: "data/)",
   int StartDaemon(const std::string& name, const std::string& extra_config = "") {
     std::string config = WriteConfig(name, ConfigText(name, extra_config));
     fs::remove(Path(name + ".port"));
-    auto process = ChildProcess::Start(
-        {BinDir() + "/" + Instances().at(name).binary, "--config", config}, Log(name));
+    std::vector<std::string> argv = launch_prefix_[name];
+    for (const std::string& arg :
+         {BinDir() + "/" + Instances().at(name).binary, std::string("--config"), config}) {
+      argv.push_back(arg);
+    }
+    auto process = ChildProcess::Start(argv, Log(name));
     EXPECT_TRUE(process.ok());
     if (!process.ok()) return 0;
     processes_.emplace(name, std::move(*process));
@@ -271,6 +275,8 @@ data_dir: "data/)",
   fs::path dir_;
   std::unique_ptr<pki::CertificateAuthority> ca_;
   std::map<std::string, ChildProcess> processes_;
+  // Words to run a daemon under, by name (e.g. faketime with an offset).
+  std::map<std::string, std::vector<std::string>> launch_prefix_;
   // Where consent and node daemons find the MPI and the consent service.
   std::string mpi_address_ = "127.0.0.1:1";
   std::string consent_address_ = "127.0.0.1:2";
