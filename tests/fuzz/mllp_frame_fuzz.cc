@@ -1,10 +1,10 @@
 // Feeds arbitrary bytes, in pieces the input itself chooses, to the MLLP decoder: never a
 // crash; no message is longer than the limit or holds a frame's end byte; and framing
 // any message then decoding it gives the message back whole.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
-#include <algorithm>
 #include <vector>
 
 #include "node/hl7/mllp_framer.h"
