@@ -6,12 +6,14 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "common/json/utf8.h"
 
 namespace hie {
 
 std::string JsonQuote(absl::string_view s) {
   std::string out = "\"";
-  for (unsigned char c : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
     switch (c) {
       case '"':
         out += "\\\"";
@@ -31,8 +33,13 @@ std::string JsonQuote(absl::string_view s) {
       default:
         if (c < 0x20) {
           out += absl::StrFormat("\\u%04x", c);
-        } else {
+        } else if (c < 0x80) {
           out += static_cast<char>(c);
+        } else if (size_t n = Utf8SequenceLength(s, i); n > 0) {
+          out.append(s.data() + i, n);
+          i += n - 1;
+        } else {
+          out += "\\ufffd";  // not UTF-8: JSON must be, so the byte becomes U+FFFD
         }
     }
   }

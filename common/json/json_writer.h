@@ -11,7 +11,8 @@
 
 namespace hie {
 
-// `s` as a JSON string literal, quoted and escaped (control characters as \uXXXX).
+// `s` as a JSON string literal, quoted and escaped (control characters as \uXXXX). Bytes
+// that are not well-formed UTF-8 become \ufffd, so the result is always valid JSON.
 std::string JsonQuote(absl::string_view s);
 
 // An object whose members keep the order they were added in.

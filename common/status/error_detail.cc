@@ -2,6 +2,7 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "common/json/utf8.h"
 
 namespace hie {
 namespace {
@@ -14,20 +15,7 @@ std::string ValidUtf8(absl::string_view text) {
   out.reserve(text.size());
   size_t i = 0;
   while (i < text.size()) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool ok = n > 0 && i + n <= text.size();
-    for (size_t k = 1; ok && k < n; ++k) {
-      ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
-    }
-    if (ok && n > 1) {
-      // No overlong forms, surrogates or code points beyond U+10FFFF.
-      unsigned char c1 = static_cast<unsigned char>(text[i + 1]);
-      ok = !(n == 2 && c < 0xC2) && !(n == 3 && c == 0xE0 && c1 < 0xA0) &&
-           !(n == 3 && c == 0xED && c1 >= 0xA0) && !(n == 4 && c == 0xF0 && c1 < 0x90) &&
-           !(n == 4 && (c > 0xF4 || (c == 0xF4 && c1 >= 0x90)));
-    }
-    if (ok) {
+    if (size_t n = Utf8SequenceLength(text, i); n > 0) {
       out.append(text.data() + i, n);
       i += n;
     } else {
