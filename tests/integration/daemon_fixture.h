@@ -93,8 +93,11 @@ class DaemonFixture : public ::testing::Test {
 
   std::string ConfigText(const std::string& name, const std::string& extra = "") {
     const DaemonInfo& d = Instances().at(name);
+    auto host = listen_host_.find(name);
     std::string text = absl::StrCat(R"(server {
-  listen_address: "127.0.0.1:0"
+  listen_address: ")",
+                                    host == listen_host_.end() ? "127.0.0.1" : host->second,
+                                    R"(:0"
   port_file: ")",
                                     name, R"(.port"
   tls {
@@ -202,6 +205,10 @@ data_dir: "data/)",
 
   // A channel to the daemon on `port` presenting `who`'s certificate.
   std::shared_ptr<grpc::Channel> ChannelAs(const std::string& who, int port) {
+    return ChannelAt(who, "127.0.0.1", port);
+  }
+  std::shared_ptr<grpc::Channel> ChannelAt(const std::string& who, const std::string& host,
+                                           int port) {
     TlsOptions options;
     options.files.ca_file = Path("ca/ca.crt");
     options.files.cert_file = Path("certs/" + who + ".crt");
@@ -210,7 +217,7 @@ data_dir: "data/)",
     auto tls = TlsContext::Create(options);
     EXPECT_TRUE(tls.ok()) << tls.status();
     if (!tls.ok()) return nullptr;
-    return grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), (*tls)->ChannelCredentials({}));
+    return grpc::CreateChannel(absl::StrCat(host, ":", port), (*tls)->ChannelCredentials({}));
   }
 
   // A typed MasterPatientIndex stub that presents `who`'s certificate.
@@ -277,6 +284,8 @@ data_dir: "data/)",
   std::map<std::string, ChildProcess> processes_;
   // Words to run a daemon under, by name (e.g. faketime with an offset).
   std::map<std::string, std::vector<std::string>> launch_prefix_;
+  // The address a daemon listens on, by name, when not 127.0.0.1.
+  std::map<std::string, std::string> listen_host_;
   // Where consent and node daemons find the MPI and the consent service.
   std::string mpi_address_ = "127.0.0.1:1";
   std::string consent_address_ = "127.0.0.1:2";

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/strings/str_join.h"
 #include "proto/hie/v1/audit.grpc.pb.h"
 #include "tests/integration/exchange_fixture.h"
 #include "tests/integration/fault_proxy.h"
@@ -255,6 +256,145 @@ TEST_P(BeyondToleranceTest, AHolderWhoseClockIsOffByMinutesRefusesTheGrantSaying
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << GetParam();
   EXPECT_THAT(status.error_message(), AnyOf(HasSubstr("expired"), HasSubstr("skew")));
   EXPECT_TRUE(records.empty());
+}
+
+// A network partition between hosts: the holder (org-b) runs in its own network
+// namespace, joined to this one by a veth pair (a private /30 that never leaves the
+// machine); the partition takes its side of the link down, so packets vanish
+// silently, and healing brings it up again. Needs `ip netns` (root); skipped, saying
+// why, where it is not available.
+class PartitionTest : public DaemonFixture {
+ protected:
+  void SetUp() override {
+    DaemonFixture::SetUp();
+    int id = getpid() % 100000;
+    ns_ = absl::StrCat("hie-part-", id);
+    host_if_ = absl::StrCat("hpa", id);
+    ns_if_ = absl::StrCat("hpb", id);
+    std::string net = absl::StrCat("10.213.", id % 250, ".");
+    host_ip_ = net + "1";
+    ns_ip_ = net + "2";
+    CommandResult added = Ip({"netns", "add", ns_});
+    if (added.exit_code != 0) {
+      GTEST_SKIP() << "no network namespaces here (ip netns add: " << added.err
+                   << "); a partition needs root and CAP_SYS_ADMIN";
+    }
+    created_ = true;
+    for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+             {"link", "add", host_if_, "type", "veth", "peer", "name", ns_if_},
+             {"link", "set", ns_if_, "netns", ns_},
+             {"addr", "add", host_ip_ + "/30", "dev", host_if_},
+             {"link", "set", host_if_, "up"},
+             {"netns", "exec", ns_, "ip", "addr", "add", ns_ip_ + "/30", "dev", ns_if_},
+             {"netns", "exec", ns_, "ip", "link", "set", ns_if_, "up"},
+             {"netns", "exec", ns_, "ip", "link", "set", "lo", "up"}}) {
+      CommandResult r = Ip(args);
+      ASSERT_EQ(r.exit_code, 0) << "ip " << absl::StrJoin(args, " ") << ": " << r.err;
+    }
+    // The consent service on this host's end of the link, the holder inside the namespace.
+    listen_host_["consent"] = host_ip_;
+    listen_host_["node-b"] = ns_ip_;
+    launch_prefix_["node-b"] = {"/usr/bin/env", "ip", "netns", "exec", ns_};
+
+    int mpi = StartDaemon("mpi");
+    ASSERT_GT(mpi, 0);
+    mpi_address_ = absl::StrCat("127.0.0.1:", mpi);
+    int consent = StartDaemon("consent");
+    ASSERT_GT(consent, 0);
+    consent_address_ = absl::StrCat(host_ip_, ":", consent);
+    holder_port_ = StartDaemon("node-b");
+    ASSERT_GT(holder_port_, 0);
+    requester_port_ = StartDaemon("node");
+    ASSERT_GT(requester_port_, 0);
+    auto directory = DirectoryAs("operator", mpi);
+    for (const auto& [org, endpoint] : std::vector<std::pair<std::string, std::string>>{
+             {"org-a", absl::StrCat("127.0.0.1:", requester_port_)},
+             {"org-b", absl::StrCat(ns_ip_, ":", holder_port_)}}) {
+      grpc::ClientContext context;
+      hie::v1::EnrollOrganizationRequest request;
+      request.set_org_id(org);
+      request.set_display_name(org);
+      request.set_endpoint(endpoint);
+      hie::v1::Organization out;
+      ASSERT_TRUE(directory->EnrollOrganization(&context, request, &out).ok());
+    }
+    hie::v1::RegisterPatientResponse registered;
+    ASSERT_TRUE(Register(MpiAs("node-a", mpi).get(), "A1", Jane(), &registered).ok());
+    ASSERT_TRUE(Register(MpiAs("node-b", mpi).get(), "B1", Jane(), &registered).ok());
+    std::string bundle = Path("b1.json");
+    std::ofstream(bundle) << R"({"resourceType":"Bundle","type":"batch","entry":[
+      {"resource":{"resourceType":"Patient","id":"B1"},"request":{"method":"PUT","url":"Patient/B1"}},
+      {"resource":{"resourceType":"Observation","id":"b-o1","status":"final","code":{"text":"BP"},
+        "subject":{"reference":"Patient/B1"}},"request":{"method":"PUT","url":"Observation/b-o1"}}]})";
+    CommandResult imported = Hiectl(
+        {"import", bundle, "--target", absl::StrCat(ns_ip_, ":", holder_port_), "--ca",
+         Path("ca/ca.crt"), "--cert", Path("certs/node-b.crt"), "--key", Path("certs/node-b.key")});
+    ASSERT_EQ(imported.exit_code, 0) << imported.out << imported.err;
+  }
+
+  void TearDown() override {
+    processes_.clear();  // the holder first: it lives in the namespace
+    if (created_) {
+      Ip({"link", "del", host_if_});  // takes its peer with it
+      Ip({"netns", "del", ns_});
+    }
+    DaemonFixture::TearDown();
+  }
+
+  static CommandResult Ip(std::vector<std::string> args) {
+    args.insert(args.begin(), {"/usr/bin/env", "ip"});
+    return RunCommand(args, absl::Seconds(10));
+  }
+
+  // Org-b's state in a query from org-a, and how many entries came back.
+  std::pair<hie::v1::HolderStatus::State, int> Query(int timeout_ms) {
+    auto stub = hie::v1::FederatedQuery::NewStub(ChannelAs("node-a", requester_port_));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    hie::v1::QueryRequest request;
+    request.set_local_patient_id("A1");
+    request.set_purpose("TREAT");
+    request.mutable_user()->set_user_id("dr.lee");
+    request.set_holder_timeout_ms(timeout_ms);
+    auto reader = stub->Query(&context, request);
+    hie::v1::QueryEvent event;
+    auto state = hie::v1::HolderStatus::STATE_UNSPECIFIED;
+    int entries = -1;
+    while (reader->Read(&event)) {
+      if (event.has_holder() && event.holder().org_id() == "org-b") state = event.holder().state();
+      if (event.has_result()) entries = event.result().entries();
+    }
+    grpc::Status s = reader->Finish();
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return {state, entries};
+  }
+
+  std::string ns_, host_if_, ns_if_, host_ip_, ns_ip_;
+  bool created_ = false;
+  int holder_port_ = 0;
+  int requester_port_ = 0;
+};
+
+TEST_F(PartitionTest, APartitionedHolderIsCutAtTheDeadlineAndServesAgainWhenHealed) {
+  auto [before, entries_before] = Query(5000);
+  ASSERT_EQ(before, hie::v1::HolderStatus::STATE_OK);
+  EXPECT_EQ(entries_before, 2);  // the holder's patient and observation
+
+  ASSERT_EQ(Ip({"netns", "exec", ns_, "ip", "link", "set", ns_if_, "down"}).exit_code, 0);
+  absl::Time start = absl::Now();
+  auto [cut, entries_cut] = Query(1000);
+  EXPECT_THAT(
+      cut, AnyOf(hie::v1::HolderStatus::STATE_TIMED_OUT, hie::v1::HolderStatus::STATE_UNREACHABLE));
+  EXPECT_EQ(entries_cut, 0);  // org-a holds no records of its own here
+  EXPECT_LT(absl::Now() - start, absl::Seconds(4));
+
+  ASSERT_EQ(Ip({"netns", "exec", ns_, "ip", "link", "set", ns_if_, "up"}).exit_code, 0);
+  // Reconnection backs off a little; a few queries, bounded, until the holder is back.
+  auto healed = hie::v1::HolderStatus::STATE_UNSPECIFIED;
+  for (int i = 0; i < 10 && healed != hie::v1::HolderStatus::STATE_OK; ++i) {
+    healed = Query(3000).first;
+  }
+  EXPECT_EQ(healed, hie::v1::HolderStatus::STATE_OK);
 }
 
 }  // namespace
