@@ -16,7 +16,9 @@ enum class LogSeverity { kInfo, kWarning, kError };
 // Sets the program name printed on every line (default "hie").
 void SetLogProgramName(absl::string_view name);
 
-// Writes one line. `message` must not end in a newline.
+// Writes one line. `message` must not end in a newline. Control characters and bytes
+// that are not UTF-8 in it are written as \xNN, so that nothing a caller sent (and a
+// message quotes) can forge, cut or garble a line.
 void LogLine(LogSeverity severity, absl::string_view message);
 
 template <typename... Args>
