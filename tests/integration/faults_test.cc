@@ -215,9 +215,11 @@ class ClockSkewTest : public ExchangeTest, public ::testing::WithParamInterface<
     }
     // Preloaded directly, not through the faketime wrapper, which forks: the daemon stays
     // the process this test started and can stop.
-    launch_prefix_["node-b"] = {"/usr/bin/env", "LD_PRELOAD=" + library,
-                                absl::StrCat("FAKETIME=", GetParam()),
-                                "FAKETIME_DONT_FAKE_MONOTONIC=1"};
+    // In a sanitizer build the preload comes before the sanitizer's runtime, which it
+    // would otherwise refuse.
+    launch_prefix_["node-b"] = {
+        "/usr/bin/env", "LD_PRELOAD=" + library, absl::StrCat("FAKETIME=", GetParam()),
+        "FAKETIME_DONT_FAKE_MONOTONIC=1", "ASAN_OPTIONS=verify_asan_link_order=0"};
     ExchangeTest::SetUp();
   }
 
