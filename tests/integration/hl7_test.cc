@@ -1,7 +1,11 @@
 // hie-node's HL7 v2 feed end to end: the real daemon with an MLLP listener, hiectl hl7
 // send over loopback (plain and TLS), the records it stored read back over mutual TLS,
 // resends, refusals, and a clean stop.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "proto/hie/v1/node.grpc.pb.h"
 #include "tests/integration/daemon_fixture.h"
@@ -130,6 +134,50 @@ TEST_F(Hl7DaemonTest, NonLoopbackWithoutTlsIsRefusedAtStart) {
   EXPECT_EQ(checked.exit_code, 1);
   EXPECT_THAT(checked.err, HasSubstr("hl7.listen_address"));
   EXPECT_THAT(checked.err, HasSubstr("allow_plaintext_lan"));
+}
+
+// Raw TCP to the MLLP port: a connection that stays silent is closed after the idle
+// timeout, and one whose message grows past max_message_bytes is closed at once; the
+// listener goes on serving others.
+TEST_F(Hl7DaemonTest, IdleAndOversizedConnectionsAreClosedAndOthersServed) {
+  auto [port, mllp] = StartNodeWithHl7("idle_timeout_seconds: 1 max_message_bytes: 2048");
+  ASSERT_GT(mllp, 0);
+  auto connect_raw = [&]() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(mllp));
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    timeval limit{10, 0};  // bounded: the test fails rather than hangs
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+    return fd;
+  };
+  // Silent: closed (recv sees the end) after about a second.
+  int idle = connect_raw();
+  absl::Time start = absl::Now();
+  char byte;
+  EXPECT_EQ(::recv(idle, &byte, 1, 0), 0);
+  absl::Duration waited = absl::Now() - start;
+  EXPECT_GE(waited, absl::Milliseconds(900));
+  EXPECT_LT(waited, absl::Seconds(5));
+  ::close(idle);
+  // Oversized: a frame start and 4 KiB with no end.
+  int big = connect_raw();
+  std::string frame = "\x0b" + std::string(4096, 'A');
+  ASSERT_EQ(::send(big, frame.data(), frame.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(frame.size()));
+  char buffer[256];
+  ssize_t n = 0;
+  while ((n = ::recv(big, buffer, sizeof(buffer), 0)) > 0) {
+  }
+  EXPECT_EQ(n, 0) << "the connection was not closed";
+  ::close(big);
+  // The listener still serves a proper message.
+  std::string file = WriteMessages("after.hl7", {kAdmit});
+  CommandResult sent = Hiectl({"hl7", "send", "--target", absl::StrCat("127.0.0.1:", mllp), file});
+  EXPECT_EQ(sent.exit_code, 0) << sent.out << sent.err;
+  EXPECT_THAT(sent.out, HasSubstr("MSA|AA|ADM-1"));
 }
 
 }  // namespace
