@@ -72,17 +72,15 @@ struct Node {
     ingester = std::make_unique<FhirIngester>(&*labeler);
     records = std::make_unique<RecordStore>(kv.get(), hie::Clock::Real());
     outbox = *Outbox::Open(kv.get());
-    removals = *hl7::MpiRemovals::Open(kv.get());
-    processor = std::make_unique<hl7::Hl7Processor>(ingester.get(), records.get(), kv.get(),
-                                                    outbox.get(), removals.get(),
-                                                    hie::Clock::Real(), hl7::Hl7ProcessorOptions{});
+    processor =
+        std::make_unique<hl7::Hl7Processor>(ingester.get(), records.get(), kv.get(), outbox.get(),
+                                            hie::Clock::Real(), hl7::Hl7ProcessorOptions{});
   }
   std::unique_ptr<hie::store::KvStore> kv;
   std::optional<Labeler> labeler;
   std::unique_ptr<FhirIngester> ingester;
   std::unique_ptr<RecordStore> records;
   std::unique_ptr<Outbox> outbox;
-  std::unique_ptr<hl7::MpiRemovals> removals;
   std::unique_ptr<hl7::Hl7Processor> processor;
 };
 

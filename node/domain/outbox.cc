@@ -12,6 +12,9 @@ std::string Prefix() { return KeyBuilder().AddString("outbox").Build(); }
 std::string Key(uint64_t sequence) {
   return KeyBuilder().AddString("outbox").AddUint64(sequence).Build();
 }
+std::string RemovalKey(uint64_t sequence) {
+  return KeyBuilder().AddString("outbox").AddUint64(sequence).AddString("remove").Build();
+}
 
 }  // namespace
 
@@ -35,26 +38,40 @@ void Outbox::Stage(store::WriteBatch& batch, const hie::v1::RegisterPatientReque
   batch.Put(Key(++last_), request.SerializeAsString());
 }
 
-absl::StatusOr<std::vector<std::pair<uint64_t, hie::v1::RegisterPatientRequest>>> Outbox::Oldest(
-    size_t limit) const {
-  std::vector<std::pair<uint64_t, hie::v1::RegisterPatientRequest>> out;
+void Outbox::Stage(store::WriteBatch& batch, const hie::v1::RemovePatientRequest& request) {
+  absl::MutexLock lock(&mu_);
+  batch.Put(RemovalKey(++last_), request.SerializeAsString());
+}
+
+absl::StatusOr<std::vector<OutboxEntry>> Outbox::Oldest(size_t limit) const {
+  std::vector<OutboxEntry> out;
   absl::Status s =
       store_->ScanPrefix(Prefix(), [&](absl::string_view key, absl::string_view value) {
         KeyReader reader(key);
         std::string kind;
-        uint64_t sequence = 0;
-        hie::v1::RegisterPatientRequest request;
-        if (reader.ReadString(&kind) && reader.ReadUint64(&sequence) &&
-            request.ParseFromString(std::string(value))) {
-          out.emplace_back(sequence, std::move(request));
+        std::string operation;
+        OutboxEntry entry;
+        if (!reader.ReadString(&kind) || !reader.ReadUint64(&entry.sequence)) return true;
+        if (reader.done()) {
+          hie::v1::RegisterPatientRequest request;
+          if (request.ParseFromString(std::string(value))) entry.registration = std::move(request);
+        } else if (reader.ReadString(&operation) && operation == "remove") {
+          hie::v1::RemovePatientRequest request;
+          if (request.ParseFromString(std::string(value))) entry.removal = std::move(request);
         }
+        if (entry.registration || entry.removal) out.push_back(std::move(entry));
         return out.size() < limit;
       });
   if (!s.ok()) return s;
   return out;
 }
 
-absl::Status Outbox::Remove(uint64_t sequence) { return store_->Delete(Key(sequence)); }
+absl::Status Outbox::Remove(uint64_t sequence) {
+  store::WriteBatch batch;
+  batch.Delete(Key(sequence));
+  batch.Delete(RemovalKey(sequence));
+  return store_->Write(batch);
+}
 
 absl::StatusOr<int64_t> Outbox::Pending() const {
   int64_t n = 0;

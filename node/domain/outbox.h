@@ -1,13 +1,16 @@
-// Work owed to the MPI: patient registrations, kept on LevelDB until the MPI has
-// acknowledged them. A registration is staged in the same synced batch as the Patient
-// record it comes from, so a crash can lose neither without the other; the sender
-// retries with backoff until acknowledged.
+// Work owed to the MPI, in the order it arose: patient registrations, and removals of
+// registrations a merge retired. Kept on LevelDB until the MPI has acknowledged them.
+// Each is staged in the same synced batch as the records it comes from, so a crash can
+// lose neither without the other; the sender works through them in order, retrying
+// with backoff, so a removal never overtakes the registration it undoes.
 //
 // Keys: ("outbox", sequence) -> hie.v1.RegisterPatientRequest
+//       ("outbox", sequence, "remove") -> hie.v1.RemovePatientRequest
 #ifndef HIE_NODE_DOMAIN_OUTBOX_H_
 #define HIE_NODE_DOMAIN_OUTBOX_H_
 
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -19,6 +22,13 @@
 
 namespace hie::node {
 
+// One operation owed to the MPI: exactly one of `registration` and `removal`.
+struct OutboxEntry {
+  uint64_t sequence = 0;
+  std::optional<hie::v1::RegisterPatientRequest> registration;
+  std::optional<hie::v1::RemovePatientRequest> removal;
+};
+
 // Thread-safe.
 class Outbox {
  public:
@@ -26,12 +36,12 @@ class Outbox {
 
   // Adds `request` to `batch`; it is owed once the batch is written.
   void Stage(store::WriteBatch& batch, const hie::v1::RegisterPatientRequest& request);
+  void Stage(store::WriteBatch& batch, const hie::v1::RemovePatientRequest& request);
 
-  // The oldest `limit` registrations owed, with their sequence numbers.
-  absl::StatusOr<std::vector<std::pair<uint64_t, hie::v1::RegisterPatientRequest>>> Oldest(
-      size_t limit) const;
+  // The oldest `limit` operations owed, oldest first.
+  absl::StatusOr<std::vector<OutboxEntry>> Oldest(size_t limit) const;
 
-  // The registration is done (synced).
+  // The operation is done (synced).
   absl::Status Remove(uint64_t sequence);
 
   // How many are owed.

@@ -29,10 +29,6 @@ std::string SeenKey(const std::string& app, const std::string& facility,
 std::string MergedKey(const std::string& retired) {
   return KeyBuilder().AddString("hl7").AddString("merged").AddString(retired).Build();
 }
-std::string RemovalPrefix() { return KeyBuilder().AddString("hl7-mpi-remove").Build(); }
-std::string RemovalKey(uint64_t sequence) {
-  return KeyBuilder().AddString("hl7-mpi-remove").AddUint64(sequence).Build();
-}
 
 // The node failed, not the message: AR, so that the sender resends.
 Hl7Issue StoreIssue(std::string reason) {
@@ -69,47 +65,6 @@ const char* ErrorText(int code) {
 }
 
 }  // namespace
-
-absl::StatusOr<std::unique_ptr<MpiRemovals>> MpiRemovals::Open(store::KvStore* store) {
-  uint64_t last = 0;
-  auto found = store->LastWithPrefix(RemovalPrefix());
-  if (found.ok()) {
-    KeyReader reader(found->first);
-    std::string kind;
-    if (!reader.ReadString(&kind) || !reader.ReadUint64(&last)) {
-      return absl::DataLossError("unreadable MPI removal key");
-    }
-  } else if (found.status().code() != absl::StatusCode::kNotFound) {
-    return found.status();
-  }
-  return std::unique_ptr<MpiRemovals>(new MpiRemovals(store, last));
-}
-
-void MpiRemovals::Stage(store::WriteBatch& batch, const hie::v1::RemovePatientRequest& request) {
-  absl::MutexLock lock(&mu_);
-  batch.Put(RemovalKey(++last_), request.SerializeAsString());
-}
-
-absl::StatusOr<std::vector<std::pair<uint64_t, hie::v1::RemovePatientRequest>>> MpiRemovals::Oldest(
-    size_t limit) const {
-  std::vector<std::pair<uint64_t, hie::v1::RemovePatientRequest>> out;
-  absl::Status s =
-      store_->ScanPrefix(RemovalPrefix(), [&](absl::string_view key, absl::string_view value) {
-        KeyReader reader(key);
-        std::string kind;
-        uint64_t sequence = 0;
-        hie::v1::RemovePatientRequest request;
-        if (reader.ReadString(&kind) && reader.ReadUint64(&sequence) &&
-            request.ParseFromString(std::string(value))) {
-          out.emplace_back(sequence, std::move(request));
-        }
-        return out.size() < limit;
-      });
-  if (!s.ok()) return s;
-  return out;
-}
-
-absl::Status MpiRemovals::Remove(uint64_t sequence) { return store_->Delete(RemovalKey(sequence)); }
 
 std::string BuildAck(const Hl7Message* message, const std::string& code,
                      const std::vector<Hl7Issue>& issues, absl::Time now,
@@ -267,10 +222,10 @@ Hl7Outcome Hl7Processor::Process(absl::string_view text) {
     writes.Put(seen, "AA");
     for (const Hl7Merge& merge : conversion->merges) {
       writes.Put(MergedKey(merge.retired_id), merge.survivor_id);
-      if (removals_ != nullptr) {
+      if (outbox_ != nullptr) {
         hie::v1::RemovePatientRequest request;
         request.set_local_id(merge.retired_id);
-        removals_->Stage(writes, request);
+        outbox_->Stage(writes, request);
         outcome.mpi_work_staged = true;
       }
     }

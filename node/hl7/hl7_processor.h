@@ -17,12 +17,11 @@
 // Merges (ADT^A40, A34): the retired patient's records move to the survivor (a new
 // version of each, naming the survivor), the retired Patient becomes inactive with a
 // link to the survivor, later messages naming the retired id apply to the survivor, and
-// the MPI is told to drop the retired registration (MpiRemovals) while the survivor's
-// changed Patient is registered again through the outbox; all in the same batch.
+// the MPI is told to drop the retired registration while the survivor's changed
+// Patient is registered again, both through the outbox; all in the same batch.
 //
 // Keys: ("hl7", "seen", MSH-3, MSH-4, MSH-10)   -> "AA"
 //       ("hl7", "merged", retired patient id)    -> survivor patient id
-//       ("hl7-mpi-remove", sequence)             -> hie.v1.RemovePatientRequest
 #ifndef HIE_NODE_HL7_HL7_PROCESSOR_H_
 #define HIE_NODE_HL7_HL7_PROCESSOR_H_
 
@@ -45,23 +44,6 @@
 
 namespace hie::node::hl7 {
 
-// Registrations the MPI must drop because a merge retired them; kept until the MPI has
-// acknowledged. Thread-safe.
-class MpiRemovals {
- public:
-  static absl::StatusOr<std::unique_ptr<MpiRemovals>> Open(store::KvStore* store);
-  void Stage(store::WriteBatch& batch, const hie::v1::RemovePatientRequest& request);
-  absl::StatusOr<std::vector<std::pair<uint64_t, hie::v1::RemovePatientRequest>>> Oldest(
-      size_t limit) const;
-  absl::Status Remove(uint64_t sequence);
-
- private:
-  MpiRemovals(store::KvStore* store, uint64_t last) : store_(store), last_(last) {}
-  store::KvStore* const store_;
-  absl::Mutex mu_;
-  uint64_t last_ ABSL_GUARDED_BY(mu_);
-};
-
 struct Hl7ProcessorOptions {
   // MSH-3 / MSH-4 of the ACKs when the message names no receiver (MSH-5 / MSH-6).
   std::string application = "HIE";
@@ -82,14 +64,13 @@ struct Hl7Outcome {
 // Thread-safe; messages are applied one at a time.
 class Hl7Processor {
  public:
-  // All must outlive the processor; `outbox` and `removals` may be null (no MPI).
+  // All must outlive the processor; `outbox` may be null (no MPI).
   Hl7Processor(const FhirIngester* ingester, RecordStore* records, store::KvStore* store,
-               Outbox* outbox, MpiRemovals* removals, Clock* clock, Hl7ProcessorOptions options)
+               Outbox* outbox, Clock* clock, Hl7ProcessorOptions options)
       : ingester_(ingester),
         records_(records),
         store_(store),
         outbox_(outbox),
-        removals_(removals),
         clock_(clock),
         options_(std::move(options)) {}
 
@@ -104,7 +85,6 @@ class Hl7Processor {
   RecordStore* records_;
   store::KvStore* store_;
   Outbox* outbox_;
-  MpiRemovals* removals_;
   Clock* clock_;
   const Hl7ProcessorOptions options_;
   absl::Mutex mu_;

@@ -23,8 +23,6 @@ struct MllpServiceOptions {
   hl7::Hl7ProcessorOptions processor;
   // If set, the bound port is written here (atomically) once listening.
   std::string port_file;
-  // The MPI, for removals of merged-away registrations (none when null).
-  std::shared_ptr<grpc::Channel> mpi_channel;
 };
 
 // Errors: the listener's (bad address, TLS files, port taken) or the store's.

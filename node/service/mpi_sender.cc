@@ -49,30 +49,42 @@ void MpiSender::Run() {
       continue;
     }
     bool failed = false;
-    for (const auto& [sequence, request] : *owed) {
+    for (const OutboxEntry& entry : *owed) {
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-      hie::v1::RegisterPatientResponse response;
-      grpc::Status status = stub_->RegisterPatient(&context, request, &response);
-      if (status.ok() || status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+      grpc::Status status;
+      std::string what;
+      bool done = false;
+      if (entry.registration) {
+        what = absl::StrCat("registration of patient ", entry.registration->local_id());
+        hie::v1::RegisterPatientResponse response;
+        status = stub_->RegisterPatient(&context, *entry.registration, &response);
+        // INVALID_ARGUMENT: the MPI will never take this one (no name, say).
+        done = status.ok() || status.error_code() == grpc::StatusCode::INVALID_ARGUMENT;
+      } else {
+        what = absl::StrCat("removal of merged-away patient ", entry.removal->local_id());
+        hie::v1::RemovePatientResponse response;
+        status = stub_->RemovePatient(&context, *entry.removal, &response);
+        // NOT_FOUND: never registered, or already removed.
+        done = status.ok() || status.error_code() == grpc::StatusCode::NOT_FOUND;
+      }
+      if (done) {
         if (!status.ok()) {
-          // The MPI will never take this one (no name, say): drop it, loudly.
-          LogWarning("MPI refused the registration of patient ", request.local_id(), ": ",
-                     status.error_message(), " (dropped from the outbox)");
+          LogWarning("MPI refused the ", what, ": ", status.error_message(),
+                     " (dropped from the outbox)");
         }
-        if (absl::Status s = outbox_->Remove(sequence); !s.ok()) {
+        if (absl::Status s = outbox_->Remove(entry.sequence); !s.ok()) {
           LogWarning("MPI outbox: ", s.message());
           failed = true;
           break;
         }
-        if (reported_down) LogInfo("MPI reachable again: registrations resume");
+        if (reported_down) LogInfo("MPI reachable again: the outbox drains");
         reported_down = false;
         backoff = absl::Milliseconds(500);
         continue;
       }
       if (!reported_down) {
-        LogWarning("MPI registration of patient ", request.local_id(), " failed (",
-                   status.error_message(), "); retrying with backoff");
+        LogWarning("MPI ", what, " failed (", status.error_message(), "); retrying with backoff");
         reported_down = true;
       }
       failed = true;

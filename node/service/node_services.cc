@@ -64,11 +64,7 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenNodeServices(
   services.push_back(std::make_unique<hie::v1::NodeStatus::CallbackService>());
   services.push_back(std::make_unique<AuditLogService>(state->audit.get(), state));
   if (options.hl7.has_value()) {
-    MllpServiceOptions hl7 = *options.hl7;
-    if (!options.mpi_address.empty() && options.mpi_credentials != nullptr) {
-      hl7.mpi_channel = grpc::CreateChannel(options.mpi_address, options.mpi_credentials);
-    }
-    auto feed = StartMllpService(state, hl7);
+    auto feed = StartMllpService(state, *options.hl7);
     if (!feed.ok()) return feed.status();
     services.push_back(*std::move(feed));
   }
