@@ -142,12 +142,13 @@ TEST_F(Hl7DaemonTest, NonLoopbackWithoutTlsIsRefusedAtStart) {
 TEST_F(Hl7DaemonTest, IdleAndOversizedConnectionsAreClosedAndOthersServed) {
   auto [port, mllp] = StartNodeWithHl7("idle_timeout_seconds: 1 max_message_bytes: 2048");
   ASSERT_GT(mllp, 0);
+  const int mllp_port = mllp;  // a structured binding cannot be captured before C++20's P1091
   auto connect_raw = [&]() {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(mllp));
+    addr.sin_port = htons(static_cast<uint16_t>(mllp_port));
     EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
     timeval limit{10, 0};  // bounded: the test fails rather than hangs
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
