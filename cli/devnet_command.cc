@@ -202,7 +202,7 @@ int RunUp(const std::vector<std::string>& args) {
       "(every service's org, address and pid, and the credential files of each org and of\n"
       "the operator) and connection profiles in D/profiles/. Logs are in D/logs/.\n"
       "`hiectl devnet down --dir D` stops exactly these processes.",
-      "hiectl devnet up --dir /tmp/hie-devnet --nodes 3");
+      "hiectl devnet up --dir run/devnet --nodes 3");
   flags.String("dir", &dir, "D", "where everything lives (created)");
   flags.Int("nodes", &nodes, "N", "how many practice nodes (default 3, at most 26)");
   flags.Bool("json", &json, "print devnet.json on stdout when ready");
@@ -392,7 +392,7 @@ int RunDown(const std::vector<std::string>& args) {
       "hiectl devnet down --dir D",
       "Stops the processes `hiectl devnet up --dir D` started (SIGTERM, then SIGKILL after\n"
       "10 s), and only those. The data, certificates and logs stay in D.",
-      "hiectl devnet down --dir /tmp/hie-devnet");
+      "hiectl devnet down --dir run/devnet");
   flags.String("dir", &dir, "D", "the devnet's directory");
   if (absl::Status s = flags.Parse(args, nullptr); !s.ok()) return UsageError("devnet down", s);
   if (flags.help_requested()) {
@@ -426,7 +426,7 @@ int RunRestart(const std::vector<std::string>& args) {
                 "Stops one or more devnet services (mpi, consent, node-a...) if they run, starts\n"
                 "them again on the same address with the same data, waits until they serve, and\n"
                 "updates D/devnet.json.",
-                "hiectl devnet restart --dir /tmp/hie-devnet mpi");
+                "hiectl devnet restart --dir run/devnet mpi");
   flags.String("dir", &dir, "D", "the devnet's directory");
   if (absl::Status s = flags.Parse(args, &names); !s.ok()) return UsageError("devnet restart", s);
   if (flags.help_requested()) {
@@ -492,7 +492,7 @@ int RunLoad(const std::vector<std::string>& args) {
       "issuing federated queries (purpose TREAT) one after another for S seconds, and\n"
       "reports throughput, latency percentiles and errors. Patients default to the samples\n"
       "(load them first with `hiectl devnet samples`).",
-      "hiectl devnet load --dir /tmp/hie-devnet --clinicians 16 --seconds 30 --json");
+      "hiectl devnet load --dir run/devnet --clinicians 16 --seconds 30 --json");
   flags.String("dir", &dir, "D", "the devnet's directory");
   flags.Int("clinicians", &clinicians, "N", "concurrent clinicians (default 8)");
   flags.Int("seconds", &seconds, "S", "how long (default 10)");
@@ -590,7 +590,7 @@ int RunStatus(const std::vector<std::string>& args) {
   FlagSet flags("hiectl devnet status --dir D [--json]",
                 "Shows each service of the devnet in D: its address, pid and gRPC health. Exit\n"
                 "status 3 if any is not serving.",
-                "hiectl devnet status --dir /tmp/hie-devnet --json");
+                "hiectl devnet status --dir run/devnet --json");
   flags.String("dir", &dir, "D", "the devnet's directory");
   flags.Bool("json", &json, "print one JSON document on stdout");
   if (absl::Status s = flags.Parse(args, nullptr); !s.ok()) return UsageError("devnet status", s);
@@ -648,7 +648,7 @@ int RunSamples(const std::vector<std::string>& args) {
       "records are spread over the practices by encounter too. Waits until the MPI has\n"
       "linked each patient's registrations, then prints who is where. The bundles are\n"
       "kept in D/samples/.",
-      "hiectl devnet samples --dir /tmp/hie-devnet");
+      "hiectl devnet samples --dir run/devnet");
   flags.String("dir", &dir, "D", "the devnet's directory");
   flags.String("synthea", &synthea, "DIR", "Synthea patient bundles (gsd-*.json) to spread too");
   flags.Int("synthea-patients", &synthea_patients, "N", "how many Synthea patients (default 4)");
