@@ -165,6 +165,17 @@ class Mapper {
     return absl::InvalidArgumentError(reason);
   }
 
+  // An OBX without OBX-3 is left out; the sender hears of it in the AA's ERR segment.
+  void WarnObxWithoutIdentifier(int sequence) {
+    Hl7Issue warning;
+    warning.segment = "OBX";
+    warning.segment_sequence = sequence;
+    warning.field = 3;
+    warning.code = 101;
+    warning.reason = "OBX-3 (observation identifier) is empty: this OBX was not stored";
+    warnings_.push_back(std::move(warning));
+  }
+
   std::string V(const Hl7Segment& s, int field, int component = 1, int sub = 1) const {
     return m_.Value(s, field, component, sub);
   }
@@ -865,13 +876,7 @@ absl::StatusOr<Hl7Conversion> Mapper::Adt(const std::string& event) {
     if (s.id() == "DG1") Condition(s, sequence, *patient, encounter);
     if (s.id() == "OBX" &&
         Observation(s, sequence, *patient, absl::StrCat("adt:", m_.ControlId()), "", {}).empty()) {
-      Hl7Issue warning;
-      warning.segment = "OBX";
-      warning.segment_sequence = sequence;
-      warning.field = 3;
-      warning.code = 101;
-      warning.reason = "OBX-3 (observation identifier) is empty: this OBX was not stored";
-      warnings_.push_back(std::move(warning));
+      WarnObxWithoutIdentifier(sequence);
     }
   }
   return Finish();
@@ -1012,13 +1017,7 @@ absl::StatusOr<Hl7Conversion> Mapper::Oru() {
       if (patient.empty())
         return Fail("OBX", sequence, 0, 100, false, "OBX before any PID: whose result is it?");
       if (V(s, 3).empty() && V(s, 3, 2).empty()) {
-        Hl7Issue warning;
-        warning.segment = "OBX";
-        warning.segment_sequence = sequence;
-        warning.field = 3;
-        warning.code = 101;
-        warning.reason = "OBX-3 (observation identifier) is empty: this OBX was not stored";
-        warnings_.push_back(std::move(warning));
+        WarnObxWithoutIdentifier(sequence);
         continue;
       }
       obx = &s;
