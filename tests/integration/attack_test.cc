@@ -63,17 +63,9 @@ class AttackTest : public DaemonFixture {
     ASSERT_GT(node_b_port_, 0);
     node_c_port_ = StartDaemon("node-c");
     ASSERT_GT(node_c_port_, 0);
-    auto directory = DirectoryAs("operator", mpi_port_);
-    for (const auto& [org, port] : std::vector<std::pair<std::string, int>>{
-             {"org-a", 1}, {"org-b", node_b_port_}, {"org-c", node_c_port_}}) {
-      hie::v1::EnrollOrganizationRequest request;
-      request.set_org_id(org);
-      request.set_display_name(org);
-      request.set_endpoint(absl::StrCat("127.0.0.1:", port));
-      hie::v1::Organization out;
-      grpc::Status s = directory->EnrollOrganization(Context().get(), request, &out);
-      ASSERT_TRUE(s.ok()) << s.error_message();
-    }
+    Enroll(mpi_port_, "org-a");
+    Enroll(mpi_port_, "org-b", absl::StrCat("127.0.0.1:", node_b_port_));
+    Enroll(mpi_port_, "org-c", absl::StrCat("127.0.0.1:", node_c_port_));
     hie::v1::RegisterPatientResponse registered;
     ASSERT_TRUE(Register(MpiAs("node-a", mpi_port_).get(), "A1", Jane(), &registered).ok());
     ASSERT_TRUE(Register(MpiAs("node-b", mpi_port_).get(), "B1", Jane(), &registered).ok());

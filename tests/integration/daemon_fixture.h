@@ -6,6 +6,7 @@
 
 #include <signal.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -229,14 +230,16 @@ data_dir: "data/)",
     return hie::v1::Directory::NewStub(ChannelAs(who, port));
   }
 
-  // Enrolls `org` as the exchange operator.
-  void Enroll(int port, const std::string& org) {
+  // Enrolls `org` at the MPI on `port`, as the exchange operator, with the address its
+  // node serves other practices on (a dead one by default).
+  void Enroll(int port, const std::string& org, const std::string& endpoint = "127.0.0.1:1") {
     auto directory = DirectoryAs("operator", port);
     grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     hie::v1::EnrollOrganizationRequest request;
     request.set_org_id(org);
     request.set_display_name("Practice " + org);
-    request.set_endpoint("127.0.0.1:1");
+    request.set_endpoint(endpoint);
     hie::v1::Organization org_out;
     grpc::Status s = directory->EnrollOrganization(&context, request, &org_out);
     ASSERT_TRUE(s.ok()) << s.error_message();

@@ -25,17 +25,8 @@ class ExchangeTest : public DaemonFixture {
     consent_port_ = consent;
     holder_port_ = StartDaemon("node-b");
     ASSERT_GT(holder_port_, 0);
-    auto directory = DirectoryAs("operator", mpi);
-    for (const auto& [org, endpoint] : std::vector<std::pair<std::string, std::string>>{
-             {"org-a", "127.0.0.1:1"}, {"org-b", HolderEndpoint(holder_port_)}}) {
-      grpc::ClientContext context;
-      hie::v1::EnrollOrganizationRequest request;
-      request.set_org_id(org);
-      request.set_display_name(org);
-      request.set_endpoint(endpoint);
-      hie::v1::Organization out;
-      ASSERT_TRUE(directory->EnrollOrganization(&context, request, &out).ok());
-    }
+    Enroll(mpi, "org-a");
+    Enroll(mpi, "org-b", HolderEndpoint(holder_port_));
     hie::v1::RegisterPatientResponse registered;
     ASSERT_TRUE(Register(MpiAs("node-a", mpi).get(), "A1", Jane(), &registered).ok());
     ASSERT_TRUE(Register(MpiAs("node-b", mpi).get(), "B1", Jane(), &registered).ok());

@@ -177,16 +177,9 @@ TEST_F(ThreePracticesTest, APatientRegisteredDifferentlyAtThreePracticesIsFoundA
     ports[name] = StartDaemon(name);
     ASSERT_GT(ports[name], 0);
   }
-  auto directory = DirectoryAs("operator", mpi);
   for (const auto& [org, name] : std::vector<std::pair<std::string, std::string>>{
            {"org-a", "node"}, {"org-b", "node-b"}, {"org-c", "node-c"}}) {
-    grpc::ClientContext context;
-    hie::v1::EnrollOrganizationRequest request;
-    request.set_org_id(org);
-    request.set_display_name(org);
-    request.set_endpoint(absl::StrCat("127.0.0.1:", ports[name]));
-    hie::v1::Organization out;
-    ASSERT_TRUE(directory->EnrollOrganization(&context, request, &out).ok());
+    Enroll(mpi, org, absl::StrCat("127.0.0.1:", ports[name]));
   }
   // The same woman as three front desks typed her in.
   const std::map<std::string, std::pair<std::string, std::string>> registrations = {
