@@ -10,6 +10,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/civil_time.h"
 #include "cli/command.h"
 #include "cli/flags.h"
 #include "cli/rpc_command.h"
@@ -246,6 +248,198 @@ int RunXref(const std::vector<std::string>& args) {
       });
 }
 
+// "1984-06-02" (or "1984-06", "1984") -> Date; false if it is not a calendar date.
+bool ParseBirthDate(const std::string& text, hie::v1::Date* out) {
+  absl::CivilDay day;
+  absl::CivilMonth month;
+  absl::CivilYear year;
+  if (text.size() == 10 && absl::ParseCivilTime(text, &day)) {
+    out->set_year(static_cast<int>(day.year()));
+    out->set_month(day.month());
+    out->set_day(day.day());
+  } else if (text.size() == 7 && absl::ParseCivilTime(text, &month)) {
+    out->set_year(static_cast<int>(month.year()));
+    out->set_month(month.month());
+  } else if (text.size() == 4 && absl::ParseCivilTime(text, &year)) {
+    out->set_year(static_cast<int>(year.year()));
+  } else {
+    return false;
+  }
+  return out->year() >= 1 && out->year() <= 9999;
+}
+
+std::string GradeName(hie::v1::MatchGrade grade) {
+  switch (grade) {
+    case hie::v1::MATCH_GRADE_CERTAIN:
+      return "certain";
+    case hie::v1::MATCH_GRADE_PROBABLE:
+      return "probable";
+    case hie::v1::MATCH_GRADE_POSSIBLE:
+      return "possible";
+    default:
+      return "none";
+  }
+}
+
+int RunSearch(const std::vector<std::string>& args) {
+  std::string family, birth_date, sex, postcode, phone, min_grade = "possible";
+  std::vector<std::string> given, identifiers;
+  int max_results = 10;
+  return RunRpcCommand<hie::v1::MasterPatientIndex>(
+      args, "mpi search",
+      "hiectl mpi search --family NAME [--given NAME]... [--birth-date YYYY-MM-DD] [--sex S] "
+      "[--postcode P] [--phone P] [--identifier SYSTEM|VALUE]... [--max N] [--min-grade G] "
+      "[--json]",
+      "Demographic search, for a patient new to the practice: the people the index holds\n"
+      "that match, best first, each with its EUID, score and grade and the names and birth\n"
+      "date of its best-matching registration. Never where they were treated. Says how\n"
+      "many candidates were scored and whether the blocking bound cut them (then narrow\n"
+      "the search). A node or the operator may search.",
+      "hiectl mpi search --profile node.profile --target 127.0.0.1:41001 --family Oyelaran "
+      "--given Jane --birth-date 1984-06-02",
+      [&](FlagSet& flags) {
+        flags.String("family", &family, "NAME", "family name");
+        flags.Strings("given", &given, "NAME", "a given name (repeat for middle names)");
+        flags.String("birth-date", &birth_date, "DATE", "YYYY-MM-DD (or YYYY-MM, YYYY)");
+        flags.String("sex", &sex, "S", "male, female, other or unknown");
+        flags.String("postcode", &postcode, "P", "postal code of the home address");
+        flags.String("phone", &phone, "P", "a phone number");
+        flags.Strings("identifier", &identifiers, "SYSTEM|VALUE",
+                      "an identifier, e.g. http://hl7.org/fhir/sid/us-ssn|123456789");
+        flags.Int("max", &max_results, "N", "at most N candidates, 1-100 (default 10)");
+        flags.String("min-grade", &min_grade, "G",
+                     "leave out candidates below certain, probable or possible (default)");
+      },
+      [&](hie::v1::MasterPatientIndex::Stub& stub, grpc::ClientContext& context, bool json,
+          const std::string& target) {
+        hie::v1::SearchPatientsRequest request;
+        hie::v1::Demographics* d = request.mutable_demographics();
+        if (family.empty() && given.empty()) {
+          return UsageError("mpi search",
+                            absl::InvalidArgumentError("give --family or --given (or both)"));
+        }
+        auto* name = d->add_names();
+        name->set_family(family);
+        for (const auto& g : given) name->add_given(g);
+        if (!birth_date.empty() && !ParseBirthDate(birth_date, d->mutable_birth_date())) {
+          return UsageError("mpi search", absl::InvalidArgumentError(absl::StrCat(
+                                              "--birth-date: not a date: ", birth_date)));
+        }
+        if (sex.empty()) {
+        } else if (sex == "male") {
+          d->set_sex(hie::v1::SEX_MALE);
+        } else if (sex == "female") {
+          d->set_sex(hie::v1::SEX_FEMALE);
+        } else if (sex == "other") {
+          d->set_sex(hie::v1::SEX_OTHER);
+        } else if (sex == "unknown") {
+          d->set_sex(hie::v1::SEX_UNKNOWN);
+        } else {
+          return UsageError("mpi search", absl::InvalidArgumentError(
+                                              "--sex must be male, female, other or unknown"));
+        }
+        if (!postcode.empty()) {
+          auto* address = d->add_addresses();
+          address->set_use(hie::v1::Address::USE_HOME);
+          address->set_postal_code(postcode);
+        }
+        if (!phone.empty()) {
+          auto* telecom = d->add_telecoms();
+          telecom->set_system(hie::v1::ContactPoint::SYSTEM_PHONE);
+          telecom->set_value(phone);
+        }
+        for (const auto& text : identifiers) {
+          size_t bar = text.find('|');
+          if (bar == std::string::npos || bar == 0 || bar + 1 == text.size()) {
+            return UsageError("mpi search", absl::InvalidArgumentError(absl::StrCat(
+                                                "--identifier: want SYSTEM|VALUE, got ", text)));
+          }
+          auto* identifier = d->add_identifiers();
+          identifier->set_system(text.substr(0, bar));
+          identifier->set_value(text.substr(bar + 1));
+        }
+        if (max_results < 1 || max_results > 100) {
+          return UsageError("mpi search", absl::InvalidArgumentError("--max must be 1-100"));
+        }
+        request.set_max_results(max_results);
+        if (min_grade == "certain") {
+          request.set_min_grade(hie::v1::MATCH_GRADE_CERTAIN);
+        } else if (min_grade == "probable") {
+          request.set_min_grade(hie::v1::MATCH_GRADE_PROBABLE);
+        } else if (min_grade == "possible") {
+          request.set_min_grade(hie::v1::MATCH_GRADE_POSSIBLE);
+        } else {
+          return UsageError("mpi search", absl::InvalidArgumentError(
+                                              "--min-grade must be certain, probable or possible"));
+        }
+        hie::v1::SearchPatientsResponse response;
+        grpc::Status status = stub.SearchPatients(&context, request, &response);
+        if (!status.ok()) return FailRpc(status, target);
+        if (json) {
+          std::cout << ToJson(response) << "\n";
+          return kExitOk;
+        }
+        for (const auto& c : response.candidates()) {
+          std::string names;
+          for (const auto& n : c.demographics().names()) {
+            absl::StrAppend(&names, names.empty() ? "" : "; ", n.family(), ", ",
+                            absl::StrJoin(n.given(), " "));
+          }
+          const hie::v1::Date& born = c.demographics().birth_date();
+          std::cout << absl::StrFormat("%s  %-8s %6.1f  %s", c.euid(), GradeName(c.grade()),
+                                       c.score(), names);
+          if (born.year() != 0) {
+            std::cout << absl::StrFormat("  born %04d-%02d-%02d", born.year(), born.month(),
+                                         born.day());
+          }
+          std::cout << "\n";
+        }
+        std::cout << response.candidates_size() << " found, " << response.candidates_scored()
+                  << " candidates scored"
+                  << (response.candidates_truncated()
+                          ? " (the blocking bound cut the candidates: narrow the search)"
+                          : "")
+                  << "\n";
+        return kExitOk;
+      });
+}
+
+int RunMerge(const std::vector<std::string>& args) {
+  std::string from, into, reason;
+  return RunRpcCommand<hie::v1::MasterPatientIndex>(
+      args, "mpi merge", "hiectl mpi merge --from EUID --into EUID --reason TEXT [--json]",
+      "Operator: two enterprise ids are one person. Every registration of --from joins\n"
+      "--into; --from stays resolvable and answers with the surviving EUID. Recorded as a\n"
+      "manual link, which automatic matching never undoes, and in the audit chain.",
+      "hiectl mpi merge --profile operator.profile --target 127.0.0.1:41001 --from "
+      "7f3a09c1d2e4b5a6 --into 29c1e0d4a7b3f856 --reason \"duplicate found at registration\"",
+      [&](FlagSet& flags) {
+        flags.String("from", &from, "EUID", "the enterprise id that goes (required)");
+        flags.String("into", &into, "EUID", "the enterprise id that stays (required)");
+        flags.String("reason", &reason, "TEXT", "why, for the record (required)");
+      },
+      [&](hie::v1::MasterPatientIndex::Stub& stub, grpc::ClientContext& context, bool json,
+          const std::string& target) {
+        if (from.empty() || into.empty() || reason.empty()) {
+          return UsageError("mpi merge",
+                            absl::InvalidArgumentError("--from, --into and --reason are required"));
+        }
+        hie::v1::MergeRequest request;
+        request.set_from_euid(from);
+        request.set_into_euid(into);
+        request.set_reason(reason);
+        hie::v1::LinkResponse response;
+        grpc::Status status = stub.Merge(&context, request, &response);
+        if (!status.ok()) return FailRpc(status, target);
+        if (json) {
+          std::cout << ToJson(response) << "\n";
+        } else {
+          for (const auto& x : response.clusters()) PrintCluster(x);
+        }
+        return kExitOk;
+      });
+}
+
 int RunLinkOrUnlink(const std::vector<std::string>& args, bool link) {
   std::string a, b, reason;
   const std::string verb = link ? "link" : "unlink";
@@ -413,12 +607,16 @@ std::vector<Command> MpiCommands() {
       {{"mpi", "xref"},
        "the person a registration belongs to, and its other registrations",
        RunXref},
+      {{"mpi", "search"},
+       "ranked candidates for a patient's demographics, with score and grade",
+       RunSearch},
       {{"mpi", "link"},
        "operator: two registrations are one person (sticks)",
        [](const std::vector<std::string>& a) { return RunLinkOrUnlink(a, true); }},
       {{"mpi", "unlink"},
        "operator: two registrations are different people (sticks)",
        [](const std::vector<std::string>& a) { return RunLinkOrUnlink(a, false); }},
+      {{"mpi", "merge"}, "operator: fold one EUID into another (sticks)", RunMerge},
       {{"mpi", "reviews"}, "operator: matches waiting for a decision", RunReviews},
       {{"mpi", "resolve"}, "operator: decide a review item", RunResolve},
       {{"mpi", "explain"}, "operator: how the matcher scores a pair", RunExplain},

@@ -267,6 +267,63 @@ TEST_F(DaemonsTest, HiectlMpiReviewsLinksAndExplains) {
               AllOf(HasSubstr("\"ok\":true"), HasSubstr("\"entries_checked\":\"4\"")));
 }
 
+// Demographic search and merge through hiectl mpi against the real hie-mpi: a practice
+// finds a patient by name and birth date (never where they were treated), the operator
+// folds one EUID into another and the old one answers with the survivor.
+TEST_F(DaemonsTest, HiectlMpiSearchesAndMerges) {
+  int port = StartDaemon("mpi");
+  Enroll(port, "org-a");
+  Enroll(port, "org-b");
+  auto a = MpiAs("node-a", port);
+  auto b = MpiAs("node-b", port);
+  hie::v1::Demographics bob;
+  bob.add_names()->set_family("Lindqvist");
+  bob.mutable_names(0)->add_given("Robert");
+  hie::v1::RegisterPatientResponse jane, robert;
+  ASSERT_TRUE(Register(a.get(), "A1", Jane(), &jane).ok());
+  ASSERT_TRUE(Register(b.get(), "B1", bob, &robert).ok());
+  ASSERT_NE(jane.euid(), robert.euid());
+
+  CommandResult found =
+      HiectlAs("node-b", port,
+               {"mpi", "search", "--family", "OYELARAN", "--given", "jane", "--birth-date",
+                "1984-06-02", "--sex", "female", "--postcode", "62701"});
+  ASSERT_EQ(found.exit_code, 0) << found.err;
+  EXPECT_THAT(found.out,
+              AllOf(HasSubstr(jane.euid()), HasSubstr("certain"), HasSubstr("born 1984-06-02"),
+                    HasSubstr("1 found"), Not(HasSubstr("org-a")), Not(HasSubstr(robert.euid()))));
+  CommandResult json = HiectlAs("operator", port,
+                                {"mpi", "search", "--family", "Lindqvist", "--given", "Robert",
+                                 "--min-grade", "possible", "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_THAT(json.out, AllOf(HasSubstr(robert.euid()), HasSubstr("\"candidates_scored\"")));
+  CommandResult bad_date = HiectlAs(
+      "node-a", port, {"mpi", "search", "--family", "Oyelaran", "--birth-date", "1984-13-40"});
+  EXPECT_EQ(bad_date.exit_code, 2);
+  EXPECT_THAT(bad_date.err, HasSubstr("--birth-date"));
+
+  CommandResult refused =
+      HiectlAs("node-a", port,
+               {"mpi", "merge", "--from", robert.euid(), "--into", jane.euid(), "--reason", "me"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("may not call"));
+  CommandResult merged = HiectlAs("operator", port,
+                                  {"mpi", "merge", "--from", robert.euid(), "--into", jane.euid(),
+                                   "--reason", "one person, two names"});
+  ASSERT_EQ(merged.exit_code, 0) << merged.err;
+  EXPECT_THAT(merged.out,
+              AllOf(HasSubstr(jane.euid()), HasSubstr("org-a/A1"), HasSubstr("org-b/B1")));
+  // The old EUID answers with the survivor.
+  CommandResult xref = HiectlAs("operator", port, {"mpi", "xref", "--euid", robert.euid()});
+  ASSERT_EQ(xref.exit_code, 0) << xref.err;
+  EXPECT_THAT(xref.out, AllOf(HasSubstr("EUID " + jane.euid()), HasSubstr("org-b/B1")));
+  CommandResult again = HiectlAs(
+      "operator", port,
+      {"mpi", "merge", "--from", robert.euid(), "--into", jane.euid(), "--reason", "twice"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.err, HasSubstr("already the same person"));
+}
+
 TEST_F(DaemonsTest, UnimplementedRpcAnswersUnimplemented) {
   // The node's services come with their issue.
   int port = StartDaemon("node");
