@@ -7,8 +7,10 @@
 #include <sys/resource.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "proto/hie/v1/audit.grpc.pb.h"
 #include "tests/integration/exchange_fixture.h"
@@ -216,9 +218,14 @@ class ClockSkewTest : public ExchangeTest, public ::testing::WithParamInterface<
     // Preloaded directly, not through the faketime wrapper, which forks: the daemon stays
     // the process this test started and can stop.
     // In a sanitizer build the preload comes before the sanitizer's runtime, which it
-    // would otherwise refuse.
+    // would otherwise refuse. A preload the test itself runs under (the ThreadSanitizer
+    // run's absl::Mutex annotations) is kept after it.
+    std::string preload = library;
+    if (const char* inherited = std::getenv("LD_PRELOAD"); inherited && *inherited) {
+      absl::StrAppend(&preload, ":", inherited);
+    }
     launch_prefix_["node-b"] = {
-        "/usr/bin/env", "LD_PRELOAD=" + library, absl::StrCat("FAKETIME=", GetParam()),
+        "/usr/bin/env", "LD_PRELOAD=" + preload, absl::StrCat("FAKETIME=", GetParam()),
         "FAKETIME_DONT_FAKE_MONOTONIC=1", "ASAN_OPTIONS=verify_asan_link_order=0"};
     ExchangeTest::SetUp();
   }
