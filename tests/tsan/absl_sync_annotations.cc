@@ -7,9 +7,14 @@
 // absl::Mutex, CondVar and Notification entry points, calls the real ones, and tells
 // TSan about the happens-before edges they create: release before an unlock (and before
 // a wait gives the lock up), acquire after a lock (and after a wait takes it back).
-// absl evaluates a Condition while it holds the mutex internally — in the waiter, or in
-// the thread that unlocks on the waiter's behalf — so Condition::Eval is interposed too
-// and treated as a critical section of the mutex this thread is locking or unlocking.
+// absl evaluates a Condition while it holds the mutex internally, in the waiter or in
+// the thread that unlocks on the waiter's behalf, and it calls the condition's function
+// directly from inside libabsl, where nothing can interpose. Those evaluations run
+// between the edges this library can annotate, and the function (a lambda of hie's, on
+// the waiter's stack) is instrumented, so TSan would see the unlocker read a waiter's
+// stack that the woken waiter then reuses. Memory accesses made inside the real calls
+// are therefore ignored: the only instrumented code they run is such a condition, which
+// reads state its mutex guards.
 //
 // Built without instrumentation and with the TSan entry points weak, so that a process
 // that is not TSan-instrumented (a shell, a tool a test runs) can load it harmlessly.
@@ -25,6 +30,10 @@
 extern "C" {
 void __tsan_acquire(void* addr) __attribute__((weak));
 void __tsan_release(void* addr) __attribute__((weak));
+void AnnotateIgnoreReadsBegin(const char* file, int line) __attribute__((weak));
+void AnnotateIgnoreReadsEnd(const char* file, int line) __attribute__((weak));
+void AnnotateIgnoreWritesBegin(const char* file, int line) __attribute__((weak));
+void AnnotateIgnoreWritesEnd(const char* file, int line) __attribute__((weak));
 }
 
 namespace {
@@ -36,16 +45,20 @@ void Release(const void* addr) {
   if (__tsan_release != nullptr) __tsan_release(const_cast<void*>(addr));
 }
 
-// The mutex whose Conditions this thread may evaluate inside the real call under way.
-thread_local const void* t_mutex = nullptr;
-
-class Evaluating {
+// Memory accesses this thread makes while an object lives are not checked: the scope
+// of a real absl call, whose only instrumented code is a Condition's function.
+class IgnoringAccesses {
  public:
-  explicit Evaluating(const void* mu) : saved_(t_mutex) { t_mutex = mu; }
-  ~Evaluating() { t_mutex = saved_; }
-
- private:
-  const void* saved_;
+  IgnoringAccesses() {
+    if (AnnotateIgnoreReadsBegin != nullptr) AnnotateIgnoreReadsBegin(__FILE__, __LINE__);
+    if (AnnotateIgnoreWritesBegin != nullptr) AnnotateIgnoreWritesBegin(__FILE__, __LINE__);
+  }
+  ~IgnoringAccesses() {
+    if (AnnotateIgnoreWritesEnd != nullptr) AnnotateIgnoreWritesEnd(__FILE__, __LINE__);
+    if (AnnotateIgnoreReadsEnd != nullptr) AnnotateIgnoreReadsEnd(__FILE__, __LINE__);
+  }
+  IgnoringAccesses(const IgnoringAccesses&) = delete;
+  IgnoringAccesses& operator=(const IgnoringAccesses&) = delete;
 };
 
 template <typename Fn>
@@ -79,13 +92,13 @@ void Mutex::ReaderLock() {
 void Mutex::Unlock() {
   HIE_REAL(void (*)(Mutex*), "_ZN4absl7debian35Mutex6UnlockEv");
   Release(this);
-  Evaluating evaluating(this);
+  IgnoringAccesses ignoring;
   real(this);
 }
 void Mutex::ReaderUnlock() {
   HIE_REAL(void (*)(Mutex*), "_ZN4absl7debian35Mutex12ReaderUnlockEv");
   Release(this);
-  Evaluating evaluating(this);
+  IgnoringAccesses ignoring;
   real(this);
 }
 bool Mutex::TryLock() {
@@ -102,21 +115,21 @@ bool Mutex::ReaderTryLock() {
 }
 void Mutex::LockWhen(const Condition& cond) {
   HIE_REAL(void (*)(Mutex*, const Condition&), "_ZN4absl7debian35Mutex8LockWhenERKNS0_9ConditionE");
-  Evaluating evaluating(this);
+  IgnoringAccesses ignoring;
   real(this, cond);
   Acquire(this);
 }
 void Mutex::ReaderLockWhen(const Condition& cond) {
   HIE_REAL(void (*)(Mutex*, const Condition&),
            "_ZN4absl7debian35Mutex14ReaderLockWhenERKNS0_9ConditionE");
-  Evaluating evaluating(this);
+  IgnoringAccesses ignoring;
   real(this, cond);
   Acquire(this);
 }
 bool Mutex::LockWhenWithTimeout(const Condition& cond, Duration timeout) {
   HIE_REAL(bool (*)(Mutex*, const Condition&, Duration),
            "_ZN4absl7debian35Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  Evaluating evaluating(this);
+  IgnoringAccesses ignoring;
   bool result = real(this, cond, timeout);
   Acquire(this);
   return result;
@@ -124,7 +137,7 @@ bool Mutex::LockWhenWithTimeout(const Condition& cond, Duration timeout) {
 bool Mutex::LockWhenWithDeadline(const Condition& cond, Time deadline) {
   HIE_REAL(bool (*)(Mutex*, const Condition&, Time),
            "_ZN4absl7debian35Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  Evaluating evaluating(this);
+  IgnoringAccesses ignoring;
   bool result = real(this, cond, deadline);
   Acquire(this);
   return result;
@@ -132,7 +145,7 @@ bool Mutex::LockWhenWithDeadline(const Condition& cond, Time deadline) {
 bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond, Duration timeout) {
   HIE_REAL(bool (*)(Mutex*, const Condition&, Duration),
            "_ZN4absl7debian35Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  Evaluating evaluating(this);
+  IgnoringAccesses ignoring;
   bool result = real(this, cond, timeout);
   Acquire(this);
   return result;
@@ -140,7 +153,7 @@ bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond, Duration timeout) {
 bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond, Time deadline) {
   HIE_REAL(bool (*)(Mutex*, const Condition&, Time),
            "_ZN4absl7debian35Mutex26ReaderLockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  Evaluating evaluating(this);
+  IgnoringAccesses ignoring;
   bool result = real(this, cond, deadline);
   Acquire(this);
   return result;
@@ -148,7 +161,7 @@ bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond, Time deadline) {
 void Mutex::Await(const Condition& cond) {
   HIE_REAL(void (*)(Mutex*, const Condition&), "_ZN4absl7debian35Mutex5AwaitERKNS0_9ConditionE");
   Release(this);
-  Evaluating evaluating(this);
+  IgnoringAccesses ignoring;
   real(this, cond);
   Acquire(this);
 }
@@ -156,7 +169,7 @@ bool Mutex::AwaitWithTimeout(const Condition& cond, Duration timeout) {
   HIE_REAL(bool (*)(Mutex*, const Condition&, Duration),
            "_ZN4absl7debian35Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
   Release(this);
-  Evaluating evaluating(this);
+  IgnoringAccesses ignoring;
   bool result = real(this, cond, timeout);
   Acquire(this);
   return result;
@@ -165,18 +178,9 @@ bool Mutex::AwaitWithDeadline(const Condition& cond, Time deadline) {
   HIE_REAL(bool (*)(Mutex*, const Condition&, Time),
            "_ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE");
   Release(this);
-  Evaluating evaluating(this);
+  IgnoringAccesses ignoring;
   bool result = real(this, cond, deadline);
   Acquire(this);
-  return result;
-}
-
-bool Condition::Eval() const {
-  HIE_REAL(bool (*)(const Condition*), "_ZNK4absl7debian39Condition4EvalEv");
-  const void* mu = t_mutex;
-  if (mu != nullptr) Acquire(mu);
-  bool result = real(this);
-  if (mu != nullptr) Release(mu);
   return result;
 }
 
