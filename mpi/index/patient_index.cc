@@ -1,8 +1,12 @@
 #include "mpi/index/patient_index.h"
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
+#include <tuple>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -127,6 +131,7 @@ absl::Status PatientIndex::Load() {
         Cached entry{stored.org_id(), stored.local_id(), stored.euid(), stored.version(),
                      Prepare(PersonFromDemographics(stored.demographics()))};
         frequencies_.Add(entry.prepared);
+        NoteMember(entry.euid, entry.org_id);
         auto [it, inserted] = cache_.insert_or_assign(
             absl::StrCat(stored.org_id(), "\n", stored.local_id()), std::move(entry));
         AddToBlocks(&it->second);
@@ -134,12 +139,40 @@ absl::Status PatientIndex::Load() {
       }));
   HIE_RETURN_IF_ERROR(parse_error);
   std::string manual_prefix = KeyBuilder().AddString("M").Build();
-  return store_->ScanPrefix(manual_prefix, [&](absl::string_view k, absl::string_view v) {
-    KeyReader reader(k.substr(manual_prefix.size()));
-    std::string pair;
-    if (reader.ReadString(&pair)) manual_[pair] = absl::StartsWith(v, "link");
-    return true;
-  });
+  HIE_RETURN_IF_ERROR(
+      store_->ScanPrefix(manual_prefix, [&](absl::string_view k, absl::string_view v) {
+        KeyReader reader(k.substr(manual_prefix.size()));
+        std::string pair;
+        std::vector<absl::string_view> parts;
+        if (reader.ReadString(&pair)) parts = absl::StrSplit(pair, '\n');
+        if (parts.size() != 4) {
+          parse_error = absl::DataLossError("a stored operator decision is unreadable");
+          return false;
+        }
+        NoteManual(absl::StrCat(parts[0], "\n", parts[1]), absl::StrCat(parts[2], "\n", parts[3]),
+                   absl::StartsWith(v, "link"));
+        return true;
+      }));
+  return parse_error;
+}
+
+uint64_t PatientIndex::MemberHash(const std::string& euid, const std::string& org_id) {
+  return absl::Hash<std::tuple<absl::string_view, absl::string_view>>()(
+      std::make_tuple(absl::string_view(euid), absl::string_view(org_id)));
+}
+
+void PatientIndex::NoteMember(const std::string& euid, const std::string& org_id) {
+  member_orgs_.insert(MemberHash(euid, org_id));
+}
+
+bool PatientIndex::MayHaveMember(const std::string& euid, const std::string& org_id) const {
+  return member_orgs_.contains(MemberHash(euid, org_id));
+}
+
+void PatientIndex::NoteManual(const std::string& x, const std::string& y, bool linked) {
+  manual_[PairKey(x, y)] = linked;
+  manual_refs_.insert(x);
+  manual_refs_.insert(y);
 }
 
 void PatientIndex::AddToBlocks(const Cached* entry) {
@@ -187,63 +220,123 @@ absl::StatusOr<RegisterResult> PatientIndex::Update(const std::string& org_id,
 absl::StatusOr<std::vector<absl::StatusOr<RegisterResult>>> PatientIndex::RegisterBatch(
     const std::vector<Registration>& registrations) {
   absl::MutexLock lock(&mu_);
+  // First, on every core: prepare each newcomer and compare it with its candidates among
+  // the registrations held before the batch (the expensive part). Nothing is written
+  // until all workers have joined, so they read the index without the lock's help.
+  std::vector<Precomputed> precomputed(registrations.size());
+  const Blocks& blocks = blocks_;
+  const absl::node_hash_map<std::string, Cached>& cache = cache_;
+  const size_t bound = options_.max_candidates_per_key;
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < registrations.size(); i = next++) {
+      const Registration& r = registrations[i];
+      Precomputed& p = precomputed[i];
+      p.prepared = Prepare(r.person);
+      p.keys = BlockingKeys(p.prepared);
+      auto previous = cache.find(absl::StrCat(r.org_id, "\n", r.local_id));
+      bool truncated = false;
+      for (const Cached* other :
+           Candidates(blocks, p.keys, previous == cache.end() ? nullptr : &previous->second, bound,
+                      &truncated)) {
+        Comparison c = Compare(p.prepared, other->prepared);
+        p.comparisons.emplace(other, Compared{c, CheckGuards(p.prepared, other->prepared, c)});
+      }
+    }
+  };
+  const size_t helpers =
+      registrations.size() < 64
+          ? 0
+          : std::min<size_t>(7, std::max(1u, std::thread::hardware_concurrency()) - 1);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < helpers; ++t) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
+
+  // Then in order, as one registration after another: each also meets the batch's
+  // earlier registrations, and is compared afresh with any the batch has re-registered.
+  absl::flat_hash_set<const Cached*> changed;
   std::vector<absl::StatusOr<RegisterResult>> results;
   results.reserve(registrations.size());
-  for (const Registration& r : registrations) {
-    results.push_back(RegisterLocked(r.org_id, r.local_id, r.person, /*sync=*/false));
+  for (size_t i = 0; i < registrations.size(); ++i) {
+    const Registration& r = registrations[i];
+    auto previous = cache_.find(absl::StrCat(r.org_id, "\n", r.local_id));
+    if (previous != cache_.end()) changed.insert(&previous->second);
+    results.push_back(
+        RegisterLocked(r.org_id, r.local_id, r.person, /*sync=*/false, &precomputed[i], &changed));
   }
   HIE_RETURN_IF_ERROR(store_->Sync());
   return results;
 }
 
-absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& org_id,
-                                                            const std::string& local_id,
-                                                            const Person& person, bool sync) {
-  if (org_id.empty() || local_id.empty()) {
-    return absl::InvalidArgumentError("a registration needs an org id and a local id");
-  }
-  if (!IsValidUtf8(person)) {
-    return absl::InvalidArgumentError("demographics are not valid UTF-8");
-  }
-  PreparedPerson prepared = Prepare(person);
-  if (prepared.given.empty() && prepared.family.empty()) {
-    return absl::InvalidArgumentError("demographics need at least one name");
-  }
-  std::vector<std::string> keys = BlockingKeys(prepared);
-  const std::string self = absl::StrCat(org_id, "\n", local_id);
-  auto previous_it = cache_.find(self);
-  const Cached* previous = previous_it == cache_.end() ? nullptr : &previous_it->second;
-
-  // Candidates: every registration sharing a blocking key, up to the per-key bound.
-  RegisterResult result;
+std::vector<const PatientIndex::Cached*> PatientIndex::Candidates(
+    const Blocks& blocks, const std::vector<std::string>& keys, const Cached* previous,
+    size_t bound, bool* truncated) {
   absl::flat_hash_set<const Cached*> seen;
   std::vector<const Cached*> candidates;
   for (const std::string& key : keys) {
-    auto block = blocks_.find(key);
-    if (block == blocks_.end()) continue;
+    auto block = blocks.find(key);
+    if (block == blocks.end()) continue;
     size_t taken = 0;
     // The most recent registrations first: the bound cuts the oldest.
     for (auto it = block->second.rbegin(); it != block->second.rend(); ++it) {
-      if (taken == options_.max_candidates_per_key) {
-        result.candidates_truncated = true;
+      if (taken == bound) {
+        *truncated = true;
         break;
       }
       ++taken;
       if (*it != previous && seen.insert(*it).second) candidates.push_back(*it);
     }
   }
+  return candidates;
+}
+
+absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
+    const std::string& org_id, const std::string& local_id, const Person& person, bool sync,
+    Precomputed* precomputed, const absl::flat_hash_set<const Cached*>* changed) {
+  if (org_id.empty() || local_id.empty()) {
+    return absl::InvalidArgumentError("a registration needs an org id and a local id");
+  }
+  if (!IsValidUtf8(person)) {
+    return absl::InvalidArgumentError("demographics are not valid UTF-8");
+  }
+  PreparedPerson prepared =
+      precomputed != nullptr ? std::move(precomputed->prepared) : Prepare(person);
+  if (prepared.given.empty() && prepared.family.empty()) {
+    return absl::InvalidArgumentError("demographics need at least one name");
+  }
+  std::vector<std::string> keys =
+      precomputed != nullptr ? std::move(precomputed->keys) : BlockingKeys(prepared);
+  const std::string self = absl::StrCat(org_id, "\n", local_id);
+  auto previous_it = cache_.find(self);
+  const Cached* previous = previous_it == cache_.end() ? nullptr : &previous_it->second;
+
+  // Candidates: every registration sharing a blocking key, up to the per-key bound.
+  RegisterResult result;
+  std::vector<const Cached*> candidates = Candidates(
+      blocks_, keys, previous, options_.max_candidates_per_key, &result.candidates_truncated);
   result.candidates_scored = candidates.size();
 
   // Score them; keep the best.
   double best_score = -1e9;
   Guard best_guard = Guard::kNone;
   const Cached* best = nullptr;
+  const bool self_decided = manual_refs_.contains(self);  // by an operator, with anyone
+  const MatchModel::NameAdjustments adjustments = model_.Adjustments(prepared, &frequencies_);
   for (const Cached* other : candidates) {
-    auto manual = manual_.find(PairKey(self, RefKey(other->org_id, other->local_id)));
-    if (manual != manual_.end() && !manual->second) continue;  // an operator kept them apart
-    Comparison c = Compare(prepared, other->prepared);
-    Score score = model_.Evaluate(prepared, other->prepared, c, &frequencies_);
-    Guard guard = CheckGuards(prepared, other->prepared, c);
+    if (self_decided) {
+      auto manual = manual_.find(PairKey(self, RefKey(other->org_id, other->local_id)));
+      if (manual != manual_.end() && !manual->second) continue;  // an operator kept them apart
+    }
+    // From the batch's first pass, unless the batch has re-registered the candidate.
+    const Compared* known = nullptr;
+    if (precomputed != nullptr && !changed->contains(other)) {
+      auto it = precomputed->comparisons.find(other);
+      if (it != precomputed->comparisons.end()) known = &it->second;
+    }
+    Comparison c = known != nullptr ? known->comparison : Compare(prepared, other->prepared);
+    Score score = model_.Evaluate(c, adjustments);
+    Guard guard = known != nullptr ? known->guard : CheckGuards(prepared, other->prepared, c);
     // Prefer unguarded matches; among equals, the higher score.
     bool better = best == nullptr || (best_guard != Guard::kNone && guard == Guard::kNone) ||
                   (guard == best_guard && score.total > best_score);
@@ -259,7 +352,8 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
   // Two local ids of one organisation are never linked automatically, directly or
   // through the person the best match belongs to.
   bool same_org = best != nullptr && best->org_id == org_id;
-  if (best != nullptr && !same_org && decision.grade == Grade::kCertain) {
+  if (best != nullptr && !same_org && decision.grade == Grade::kCertain &&
+      MayHaveMember(best->euid, org_id)) {
     auto cluster = CrossReferenceByEuid(best->euid);
     if (cluster.ok()) {
       for (const RegistrationRef& member : cluster->registrations) {
@@ -271,7 +365,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
   store::WriteBatch batch;
   result.grade = Grade::kCertain;
   bool manually_linked = false;
-  if (previous != nullptr) {
+  if (previous != nullptr && self_decided) {
     for (const auto& [pair, linked] : manual_) {
       if (linked && (absl::StartsWith(pair, self + "\n") || absl::EndsWith(pair, "\n" + self))) {
         manually_linked = true;
@@ -312,6 +406,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
   stored.set_updated_unix_micros(absl::ToUnixMicros(clock_->Now()));
   batch.Put(RegistrationKey(org_id, local_id), stored.SerializeAsString());
   batch.Put(MemberKey(euid, org_id, local_id), "");
+  NoteMember(euid, org_id);
   HIE_RETURN_IF_ERROR(sync ? store_->Write(batch) : store_->WriteUnsynced(batch));
   if (previous != nullptr) {
     frequencies_.Remove(previous->prepared);
@@ -320,7 +415,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
   frequencies_.Add(prepared);
   Cached& entry = cache_[self];
   entry = Cached{org_id, local_id, euid, stored.version(), std::move(prepared)};
-  AddToBlocks(&entry);
+  for (std::string& key : keys) blocks_[std::move(key)].push_back(&entry);
   result.version = stored.version();
   return result;
 }
@@ -396,6 +491,7 @@ absl::Status PatientIndex::MoveCluster(const std::string& from_euid, const std::
     batch->Put(RegistrationKey(r.org_id, r.local_id), stored.SerializeAsString());
     batch->Delete(MemberKey(from_euid, r.org_id, r.local_id));
     batch->Put(MemberKey(to_euid, r.org_id, r.local_id), "");
+    NoteMember(to_euid, r.org_id);
   }
   return absl::OkStatus();
 }
@@ -425,6 +521,7 @@ absl::Status PatientIndex::RecordDecision(const RegistrationRef& a, const Regist
       batch->Put(RegistrationKey(b.org_id, b.local_id), stored.SerializeAsString());
       batch->Delete(MemberKey(ita->second.euid, b.org_id, b.local_id));
       batch->Put(MemberKey(euid, b.org_id, b.local_id), "");
+      NoteMember(euid, b.org_id);
     }
     batch->Put(ManualKey(pair), absl::StrCat("unlink: ", reason));
   }
@@ -444,7 +541,7 @@ absl::StatusOr<CrossReferenceResult> PatientIndex::Link(const RegistrationRef& a
   for (auto& [key, entry] : cache_) {
     if (entry.euid == from) entry.euid = target.euid;
   }
-  manual_[PairKey(RefKey(a.org_id, a.local_id), RefKey(b.org_id, b.local_id))] = true;
+  NoteManual(RefKey(a.org_id, a.local_id), RefKey(b.org_id, b.local_id), /*linked=*/true);
   return CrossReferenceByEuid(target.euid);
 }
 
@@ -458,7 +555,7 @@ absl::StatusOr<CrossReferenceResult> PatientIndex::Unlink(const RegistrationRef&
   HIE_ASSIGN_OR_RETURN(internal::StoredRegistration stored,
                        ReadRegistration(*store_, b.org_id, b.local_id));
   cache_[RefKey(b.org_id, b.local_id)].euid = stored.euid();
-  manual_[PairKey(RefKey(a.org_id, a.local_id), RefKey(b.org_id, b.local_id))] = false;
+  NoteManual(RefKey(a.org_id, a.local_id), RefKey(b.org_id, b.local_id), /*linked=*/false);
   return CrossReferenceByEuid(stored.euid());
 }
 
@@ -533,13 +630,13 @@ absl::StatusOr<CrossReferenceResult> PatientIndex::Merge(const std::string& from
   // The merge is an operator's link between the two persons: record it on a pair.
   const RegistrationRef& x = into.registrations.front();
   const RegistrationRef& y = from.registrations.front();
-  std::string pair = PairKey(RefKey(x.org_id, x.local_id), RefKey(y.org_id, y.local_id));
-  batch.Put(ManualKey(pair), absl::StrCat("link: merge: ", reason));
+  const std::string x_ref = RefKey(x.org_id, x.local_id), y_ref = RefKey(y.org_id, y.local_id);
+  batch.Put(ManualKey(PairKey(x_ref, y_ref)), absl::StrCat("link: merge: ", reason));
   HIE_RETURN_IF_ERROR(store_->Write(batch));
   for (auto& [key, entry] : cache_) {
     if (entry.euid == from.euid) entry.euid = into.euid;
   }
-  manual_[pair] = true;
+  NoteManual(x_ref, y_ref, /*linked=*/true);
   return CrossReferenceByEuid(into.euid);
 }
 

@@ -16,6 +16,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -85,8 +86,10 @@ class PatientIndex {
     Person person;
   };
   // Registers many, in order, with one sync at the end (group commit): far faster for a
-  // practice's initial load. Each registration sees those before it. Nothing is
-  // acknowledged until the whole call returns; the outer status is the final sync's.
+  // practice's initial load. Each registration sees those before it, exactly as if they
+  // were registered one by one; the comparisons with what the index held before the
+  // batch run on every core first. Nothing is acknowledged until the whole call
+  // returns; the outer status is the final sync's.
   absl::StatusOr<std::vector<absl::StatusOr<RegisterResult>>> RegisterBatch(
       const std::vector<Registration>& registrations);
 
@@ -168,9 +171,33 @@ class PatientIndex {
  private:
   PatientIndex(store::KvStore* store, Clock* clock, const IndexOptions& options);
   absl::Status Load();
-  absl::StatusOr<RegisterResult> RegisterLocked(const std::string& org_id,
-                                                const std::string& local_id, const Person& person,
-                                                bool sync) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  struct Cached;
+  using Blocks = absl::flat_hash_map<std::string, std::vector<const Cached*>>;
+  // A newcomer prepared, and compared with the candidates the index held before a
+  // batch, ahead of its turn to be registered.
+  struct Compared {
+    Comparison comparison;
+    Guard guard;
+  };
+  struct Precomputed {
+    PreparedPerson prepared;
+    std::vector<std::string> keys;
+    absl::flat_hash_map<const Cached*, Compared> comparisons;
+  };
+  // Every registration sharing one of `keys` with a newcomer, but `previous` (its own
+  // earlier registration), taking at most `bound` per key, the most recent first;
+  // `truncated` is set if the bound cut any. Reads `blocks` only.
+  static std::vector<const Cached*> Candidates(const Blocks& blocks,
+                                               const std::vector<std::string>& keys,
+                                               const Cached* previous, size_t bound,
+                                               bool* truncated);
+  // `precomputed` (optional, from a batch) is consumed; its comparisons are used for
+  // candidates not in `changed` (registrations the batch has re-registered so far).
+  absl::StatusOr<RegisterResult> RegisterLocked(
+      const std::string& org_id, const std::string& local_id, const Person& person, bool sync,
+      Precomputed* precomputed = nullptr,
+      const absl::flat_hash_set<const Cached*>* changed = nullptr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Every registration, prepared for comparison, by "org\nlocal": candidates are
   // scored from memory instead of being read and prepared again for every newcomer.
@@ -189,6 +216,18 @@ class PatientIndex {
                               const std::string& reason, store::WriteBatch* batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveFromBlocks(const Cached* entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Which persons (EUIDs) have a registration of which organisation, as hashes of the
+  // pair, only ever added to: "no" is certain, "maybe" is checked in the store. Spares
+  // the store a scan for nearly every automatic link (two local ids of one
+  // organisation are never linked automatically).
+  static uint64_t MemberHash(const std::string& euid, const std::string& org_id);
+  void NoteMember(const std::string& euid, const std::string& org_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool MayHaveMember(const std::string& euid, const std::string& org_id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records an operator's decision on the pair of registrations x and y ("org\nlocal").
+  void NoteManual(const std::string& x, const std::string& y, bool linked)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   store::KvStore* const store_;
   Clock* const clock_;
@@ -200,10 +239,14 @@ class PatientIndex {
   // Blocking key -> registrations ("org\nlocal", pointing into cache_, whose nodes are
   // stable). Kept in memory only and rebuilt at open: it is derived from the stored
   // registrations, and scanning it costs a fraction of LevelDB prefix scans.
-  absl::flat_hash_map<std::string, std::vector<const Cached*>> blocks_ ABSL_GUARDED_BY(mu_);
+  Blocks blocks_ ABSL_GUARDED_BY(mu_);
   // Operator decisions by pair key ("orgA\nlocalA\norgB\nlocalB", ordered): true =
   // linked, false = kept apart.
   absl::flat_hash_map<std::string, bool> manual_ ABSL_GUARDED_BY(mu_);
+  // Every registration ("org\nlocal") named in manual_: most registrations are in no
+  // operator decision, and for them scoring skips the pair lookups.
+  absl::flat_hash_set<std::string> manual_refs_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<uint64_t> member_orgs_ ABSL_GUARDED_BY(mu_);
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -101,17 +101,35 @@ PreparedPerson Prepare(const Person& person) {
 
 namespace {
 
+// An upper bound of the characters two strings can have in common, by counting them in
+// 32 buckets (characters sharing a bucket only raise the bound).
+size_t SharedCharactersBound(const std::string& a, const std::string& b) {
+  size_t counts[32] = {};
+  for (char ch : a) ++counts[static_cast<unsigned char>(ch) & 31];
+  size_t shared = 0;
+  for (char ch : b) {
+    size_t& n = counts[static_cast<unsigned char>(ch) & 31];
+    if (n > 0) {
+      --n;
+      ++shared;
+    }
+  }
+  return shared;
+}
+
 bool Close(const std::string& a, const std::string& b) {
-  size_t longer = std::max(a.size(), b.size()), shorter = std::min(a.size(), b.size());
+  size_t shorter = std::min(a.size(), b.size());
   if (shorter >= 4 && WithinOneEdit(a, b)) return true;
   // Jaro-Winkler >= 0.92 needs Jaro >= 0.866 even with the full prefix bonus, and Jaro
-  // is at most (shorter/|a| + shorter/|b| + 1) / 3: skip strings too unequal in length.
+  // is at most (m/|a| + m/|b| + 1) / 3 for m matching characters: skip pairs that
+  // cannot get there, first by length (m <= the shorter length), then by the characters
+  // they share. Most candidate pairs are different people and end here.
   if (shorter == 0) return false;
-  double bound =
-      (static_cast<double>(shorter) / a.size() + static_cast<double>(shorter) / b.size() + 1.0) /
-      3.0;
-  if (bound < 0.866) return false;
-  (void)longer;
+  auto jaro_bound = [&](size_t m) {
+    return (static_cast<double>(m) / a.size() + static_cast<double>(m) / b.size() + 1.0) / 3.0;
+  };
+  if (jaro_bound(shorter) < 0.866) return false;
+  if (jaro_bound(SharedCharactersBound(a, b)) < 0.866) return false;
   return JaroWinkler(a, b) >= 0.92;
 }
 
@@ -134,7 +152,10 @@ Level CompareGiven(const PreparedPerson& a, const PreparedPerson& b) {
       std::find(a.given.begin(), a.given.end(), y) != a.given.end()) {
     return Level::kEquivalent;
   }
-  if (Close(x, y) || Close(a.given_joined, b.given_joined)) return Level::kClose;
+  if (Close(x, y)) return Level::kClose;
+  // The joined words differ from the first word only when there are several.
+  bool several = a.given.size() > 1 || b.given.size() > 1;
+  if (several && Close(a.given_joined, b.given_joined)) return Level::kClose;
   if (!a.given_nysiis.empty() && a.given_nysiis == b.given_nysiis) return Level::kPhonetic;
   return Level::kDifferent;
 }

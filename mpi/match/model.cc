@@ -197,26 +197,38 @@ int MatchModel::FitM(const std::vector<Comparison>& candidates, int max_iteratio
   return iteration;
 }
 
-Score MatchModel::Evaluate(const PreparedPerson& a, const PreparedPerson& b, const Comparison& c,
+Score MatchModel::Evaluate(const PreparedPerson& a, const PreparedPerson&, const Comparison& c,
                            const NameFrequencies* frequencies) const {
+  return Evaluate(c, Adjustments(a, frequencies));
+}
+
+MatchModel::NameAdjustments MatchModel::Adjustments(const PreparedPerson& a,
+                                                    const NameFrequencies* frequencies) const {
+  // Term-frequency adjustment of exact name agreement: replace the average chance of
+  // two different people sharing a name by this name's own share, within limits.
+  NameAdjustments adjustments;
+  if (frequencies == nullptr || frequencies->total() <= 1000) return adjustments;
+  auto adjust = [&](Field field, double share) {
+    return share > 0 ? std::clamp(std::log2(u_[Index(field)][0] / share), -4.0, 3.0) : 0.0;
+  };
+  if (!a.family.empty()) {
+    adjustments.family = adjust(Field::kFamilyName, frequencies->FamilyShare(a.family));
+  }
+  if (!a.given.empty()) {
+    adjustments.given = adjust(Field::kGivenName, frequencies->GivenShare(a.given.front()));
+  }
+  return adjustments;
+}
+
+Score MatchModel::Evaluate(const Comparison& c, const NameAdjustments& adjustments) const {
   Score score;
-  score.fields.reserve(kFieldCount);
   for (int f = 0; f < kFieldCount; ++f) {
     Field field = static_cast<Field>(f);
     Level level = c.levels[f];
     double weight = Weight(field, level);
-    // Term-frequency adjustment of exact name agreement: replace the average chance of
-    // two different people sharing a name by this name's own share, within limits.
-    if (frequencies != nullptr && level == Level::kExact && frequencies->total() > 1000) {
-      double share = 0;
-      if (field == Field::kFamilyName) share = frequencies->FamilyShare(a.family);
-      if (field == Field::kGivenName) share = frequencies->GivenShare(a.given.front());
-      if (share > 0) {
-        double adjustment = std::log2(u_[f][0] / share);
-        weight += std::clamp(adjustment, -4.0, 3.0);
-      }
-    }
-    score.fields.push_back({field, level, weight});
+    if (level == Level::kExact && field == Field::kFamilyName) weight += adjustments.family;
+    if (level == Level::kExact && field == Field::kGivenName) weight += adjustments.given;
+    score.fields[f] = {field, level, weight};
   }
   // Street, city, postal code and phone describe one household and move together: their
   // weights are not independent evidence. The household counts once, by its strongest

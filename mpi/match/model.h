@@ -55,7 +55,8 @@ struct FieldScore {
 
 struct Score {
   double total = 0;
-  std::vector<FieldScore> fields;
+  // One per field, in Field order.
+  std::array<FieldScore, kFieldCount> fields;
 };
 
 class MatchModel {
@@ -76,6 +77,16 @@ class MatchModel {
   // The pair's score; `frequencies` (optional) adjusts exact name agreement.
   Score Evaluate(const PreparedPerson& a, const PreparedPerson& b, const Comparison& c,
                  const NameFrequencies* frequencies) const;
+
+  // The same in two steps, for scoring one newcomer against many candidates: the
+  // adjustments of an exact agreement on a's family and given name (log2 weight, 0 when
+  // not adjusted), then each comparison's score with them.
+  struct NameAdjustments {
+    double family = 0;
+    double given = 0;
+  };
+  NameAdjustments Adjustments(const PreparedPerson& a, const NameFrequencies* frequencies) const;
+  Score Evaluate(const Comparison& c, const NameAdjustments& adjustments) const;
   double prior() const { return prior_; }
 
  private:

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/testing/fault_env.h"
 #include "common/testing/status_matchers.h"
@@ -310,6 +311,97 @@ TEST_F(PatientIndexTest, ClinicSetThroughTheIndex) {
             << truth_pairs << " true pairs)\n";
   EXPECT_GE(precision, 0.85);
   EXPECT_GE(recall, 0.85);
+}
+
+// A batch compares its newcomers with the index on every core before placing them one
+// by one; the placements must be exactly those of registering one at a time: the same
+// people together, the same grades, scores and review items. The batches mix new
+// people, variants of people already held and of people earlier in the same batch,
+// twins, re-registrations with changed demographics (of registrations before and
+// within the batch, then met by a newcomer compared in the first pass with the old
+// demographics) and refusals.
+TEST(PatientIndexBatchTest, PlacesEveryoneAsRegisteringOneByOneWould) {
+  std::string base = absl::StrCat(::testing::TempDir(), "hie-index-batch-", getpid());
+  fs::remove_all(base);
+  ASSERT_OK_AND_ASSIGN(auto store_a, store::KvStore::Open(base + "-a"));
+  ASSERT_OK_AND_ASSIGN(auto store_b, store::KvStore::Open(base + "-b"));
+  ASSERT_OK_AND_ASSIGN(auto batched, PatientIndex::Open(store_a.get(), Clock::Real(), {}));
+  ASSERT_OK_AND_ASSIGN(auto single, PatientIndex::Open(store_b.get(), Clock::Real(), {}));
+
+  testing::SyntheticPeople gen(77);
+  std::vector<PatientIndex::Registration> all;
+  std::vector<Person> people;  // as first registered, by index in `all`
+  size_t moved = 0;            // the registration re-registered last
+  for (size_t i = 0; i < 2400; ++i) {
+    Person p;
+    std::string org = absl::StrCat("org-", i % 7), local = absl::StrCat("L", i);
+    size_t kind = i % 13;
+    if (i < 13 || kind < 5) {
+      p = gen.NewPerson();
+    } else if (kind < 8) {
+      p = gen.ClinicVariant(people[(i * 7919) % people.size()]);
+    } else if (kind == 8) {
+      p = gen.TwinOf(people.back());
+    } else if (kind == 9) {
+      p = gen.TypoVariant(people.back());
+    } else if (kind == 10) {
+      // Re-registers one a few places back (in this batch) or far back (before it),
+      // with its demographics changed...
+      moved = i % 26 == 10 ? i - 3 : i / 2;
+      org = all[moved].org_id;
+      local = all[moved].local_id;
+      p = gen.ClinicVariant(people[moved]);
+    } else if (kind == 11) {
+      // ...and then the same person arrives from elsewhere: it was compared with the
+      // old demographics in the batch's first pass, and must meet the new ones.
+      p = gen.TypoVariant(people[moved]);
+    } else {
+      p = Person{};  // refused: no name
+    }
+    people.push_back(p);
+    all.push_back({org, local, std::move(p)});
+  }
+  std::vector<absl::StatusOr<RegisterResult>> from_batches, from_singles;
+  for (size_t first = 0; first < all.size(); first += 400) {
+    std::vector<PatientIndex::Registration> batch(
+        all.begin() + static_cast<long>(first),
+        all.begin() + static_cast<long>(std::min(all.size(), first + 400)));
+    ASSERT_OK_AND_ASSIGN(auto results, batched->RegisterBatch(batch));
+    for (auto& r : results) from_batches.push_back(std::move(r));
+    for (const auto& r : batch) {
+      from_singles.push_back(single->Register(r.org_id, r.local_id, r.person));
+    }
+  }
+  ASSERT_EQ(from_batches.size(), from_singles.size());
+  // EUIDs are random: compare the partition they make.
+  absl::flat_hash_map<std::string, std::string> euid_map, reverse_map;
+  int reviews = 0;
+  for (size_t i = 0; i < all.size(); ++i) {
+    SCOPED_TRACE(absl::StrCat("registration ", i));
+    ASSERT_EQ(from_batches[i].ok(), from_singles[i].ok()) << from_batches[i].status();
+    if (!from_batches[i].ok()) continue;
+    const RegisterResult& x = *from_batches[i];
+    const RegisterResult& y = *from_singles[i];
+    EXPECT_EQ(x.grade, y.grade);
+    EXPECT_EQ(x.score, y.score);
+    EXPECT_EQ(x.version, y.version);
+    EXPECT_EQ(x.review_id.empty(), y.review_id.empty());
+    EXPECT_EQ(x.candidates_scored, y.candidates_scored);
+    reviews += !x.review_id.empty();
+    auto [it, fresh] = euid_map.emplace(x.euid, y.euid);
+    EXPECT_EQ(it->second, y.euid) << "batched placement differs";
+    auto [rit, rfresh] = reverse_map.emplace(y.euid, x.euid);
+    EXPECT_EQ(rit->second, x.euid) << "batched placement differs";
+  }
+  // The mix exercised linking and review, not only new people.
+  EXPECT_LT(euid_map.size(), all.size() * 3 / 4);
+  EXPECT_GT(reviews, 0);
+  batched.reset();
+  single.reset();
+  store_a.reset();
+  store_b.reset();
+  fs::remove_all(base + "-a");
+  fs::remove_all(base + "-b");
 }
 
 TEST_F(PatientIndexTest, UpdateChecksTheVersionUnderTheSameLock) {
