@@ -115,11 +115,15 @@ double NameFrequencies::GivenShare(const std::string& given) const {
 MatchModel::MatchModel() : m_(kInitialM), u_(kInitialU) {
   FloorDifferent(&m_);
   Normalize(&u_);
+  UpdateWeights();
 }
 
-double MatchModel::Weight(Field f, Level l) const {
-  if (l == Level::kMissing) return 0;
-  return std::log2(m_[Index(f)][Index(l)] / u_[Index(f)][Index(l)]);
+void MatchModel::UpdateWeights() {
+  for (int f = 0; f < kFieldCount; ++f) {
+    for (int l = 0; l < kLevelCount; ++l) {
+      weights_[f][l] = l == Index(Level::kMissing) ? 0 : std::log2(m_[f][l] / u_[f][l]);
+    }
+  }
 }
 
 void MatchModel::FitU(const std::vector<Comparison>& random_pairs) {
@@ -138,6 +142,7 @@ void MatchModel::FitU(const std::vector<Comparison>& random_pairs) {
     }
   }
   Normalize(&u_);
+  UpdateWeights();
 }
 
 int MatchModel::FitM(const std::vector<Comparison>& candidates, int max_iterations) {
@@ -194,6 +199,7 @@ int MatchModel::FitM(const std::vector<Comparison>& candidates, int max_iteratio
       break;
     }
   }
+  UpdateWeights();
   return iteration;
 }
 

@@ -72,7 +72,8 @@ class MatchModel {
 
   double m(Field f, Level l) const { return m_[Index(f)][Index(l)]; }
   double u(Field f, Level l) const { return u_[Index(f)][Index(l)]; }
-  double Weight(Field f, Level l) const;
+  // log2(m/u), 0 for a missing field.
+  double Weight(Field f, Level l) const { return weights_[Index(f)][Index(l)]; }
 
   // The pair's score; `frequencies` (optional) adjusts exact name agreement.
   Score Evaluate(const PreparedPerson& a, const PreparedPerson& b, const Comparison& c,
@@ -95,6 +96,9 @@ class MatchModel {
 
   std::array<std::array<double, kLevelCount>, kFieldCount> m_;
   std::array<std::array<double, kLevelCount>, kFieldCount> u_;
+  // Weight() of every field and level, worked out whenever m or u change.
+  std::array<std::array<double, kLevelCount>, kFieldCount> weights_;
+  void UpdateWeights();
   double prior_ = 0.01;
 };
 
