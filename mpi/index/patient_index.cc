@@ -235,12 +235,13 @@ absl::StatusOr<std::vector<absl::StatusOr<RegisterResult>>> PatientIndex::Regist
       p.prepared = Prepare(r.person);
       p.keys = BlockingKeys(p.prepared);
       auto previous = cache.find(absl::StrCat(r.org_id, "\n", r.local_id));
-      bool truncated = false;
-      for (const Cached* other :
-           Candidates(blocks, p.keys, previous == cache.end() ? nullptr : &previous->second, bound,
-                      &truncated)) {
+      std::vector<const Cached*> candidates =
+          Candidates(blocks, p.keys, previous == cache.end() ? nullptr : &previous->second, bound,
+                     &p.truncated);
+      p.candidates.reserve(candidates.size());
+      for (const Cached* other : candidates) {
         Comparison c = Compare(p.prepared, other->prepared);
-        p.comparisons.emplace(other, Compared{c, CheckGuards(p.prepared, other->prepared, c)});
+        p.candidates.emplace_back(other, Compared{c, CheckGuards(p.prepared, other->prepared, c)});
       }
     }
   };
@@ -255,15 +256,13 @@ absl::StatusOr<std::vector<absl::StatusOr<RegisterResult>>> PatientIndex::Regist
 
   // Then in order, as one registration after another: each also meets the batch's
   // earlier registrations, and is compared afresh with any the batch has re-registered.
-  absl::flat_hash_set<const Cached*> changed;
+  BatchChanges changes;
   std::vector<absl::StatusOr<RegisterResult>> results;
   results.reserve(registrations.size());
   for (size_t i = 0; i < registrations.size(); ++i) {
     const Registration& r = registrations[i];
-    auto previous = cache_.find(absl::StrCat(r.org_id, "\n", r.local_id));
-    if (previous != cache_.end()) changed.insert(&previous->second);
     results.push_back(
-        RegisterLocked(r.org_id, r.local_id, r.person, /*sync=*/false, &precomputed[i], &changed));
+        RegisterLocked(r.org_id, r.local_id, r.person, /*sync=*/false, &precomputed[i], &changes));
   }
   HIE_RETURN_IF_ERROR(store_->Sync());
   return results;
@@ -291,9 +290,11 @@ std::vector<const PatientIndex::Cached*> PatientIndex::Candidates(
   return candidates;
 }
 
-absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
-    const std::string& org_id, const std::string& local_id, const Person& person, bool sync,
-    Precomputed* precomputed, const absl::flat_hash_set<const Cached*>* changed) {
+absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& org_id,
+                                                            const std::string& local_id,
+                                                            const Person& person, bool sync,
+                                                            Precomputed* precomputed,
+                                                            BatchChanges* changes) {
   if (org_id.empty() || local_id.empty()) {
     return absl::InvalidArgumentError("a registration needs an org id and a local id");
   }
@@ -312,9 +313,37 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
   const Cached* previous = previous_it == cache_.end() ? nullptr : &previous_it->second;
 
   // Candidates: every registration sharing a blocking key, up to the per-key bound.
+  // In a batch, a newcomer none of whose blocks the batch has changed has the
+  // candidates of the batch's first pass, already compared.
   RegisterResult result;
-  std::vector<const Cached*> candidates = Candidates(
-      blocks_, keys, previous, options_.max_candidates_per_key, &result.candidates_truncated);
+  bool unchanged_blocks = precomputed != nullptr;
+  for (size_t k = 0; unchanged_blocks && k < keys.size(); ++k) {
+    unchanged_blocks = !changes->keys.contains(keys[k]);
+  }
+  std::vector<std::pair<const Cached*, Compared>> known;
+  std::vector<const Cached*> candidates;
+  if (unchanged_blocks) {
+    known = std::move(precomputed->candidates);
+    candidates.reserve(known.size());
+    for (const auto& [other, compared] : known) candidates.push_back(other);
+    result.candidates_truncated = precomputed->truncated;
+  } else {
+    candidates = Candidates(blocks_, keys, previous, options_.max_candidates_per_key,
+                            &result.candidates_truncated);
+    if (precomputed != nullptr) {
+      // Line the first pass's comparisons up with the candidates found now.
+      absl::flat_hash_map<const Cached*, Compared> by_candidate(precomputed->candidates.begin(),
+                                                                precomputed->candidates.end());
+      known.reserve(candidates.size());
+      for (const Cached* other : candidates) {
+        auto it = by_candidate.find(other);
+        if (it != by_candidate.end())
+          known.emplace_back(other, it->second);
+        else
+          known.emplace_back(nullptr, Compared{});
+      }
+    }
+  }
   result.candidates_scored = candidates.size();
 
   // Score them; keep the best.
@@ -323,20 +352,22 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
   const Cached* best = nullptr;
   const bool self_decided = manual_refs_.contains(self);  // by an operator, with anyone
   const MatchModel::NameAdjustments adjustments = model_.Adjustments(prepared, &frequencies_);
-  for (const Cached* other : candidates) {
+  for (size_t n = 0; n < candidates.size(); ++n) {
+    const Cached* other = candidates[n];
     if (self_decided) {
       auto manual = manual_.find(PairKey(self, RefKey(other->org_id, other->local_id)));
       if (manual != manual_.end() && !manual->second) continue;  // an operator kept them apart
     }
     // From the batch's first pass, unless the batch has re-registered the candidate.
-    const Compared* known = nullptr;
-    if (precomputed != nullptr && !changed->contains(other)) {
-      auto it = precomputed->comparisons.find(other);
-      if (it != precomputed->comparisons.end()) known = &it->second;
+    const Compared* first_pass = nullptr;
+    if (!known.empty() && known[n].first == other && !changes->registrations.contains(other)) {
+      first_pass = &known[n].second;
     }
-    Comparison c = known != nullptr ? known->comparison : Compare(prepared, other->prepared);
+    Comparison c =
+        first_pass != nullptr ? first_pass->comparison : Compare(prepared, other->prepared);
     Score score = model_.Evaluate(c, adjustments);
-    Guard guard = known != nullptr ? known->guard : CheckGuards(prepared, other->prepared, c);
+    Guard guard =
+        first_pass != nullptr ? first_pass->guard : CheckGuards(prepared, other->prepared, c);
     // Prefer unguarded matches; among equals, the higher score.
     bool better = best == nullptr || (best_guard != Guard::kNone && guard == Guard::kNone) ||
                   (guard == best_guard && score.total > best_score);
@@ -409,9 +440,15 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
   NoteMember(euid, org_id);
   HIE_RETURN_IF_ERROR(sync ? store_->Write(batch) : store_->WriteUnsynced(batch));
   if (previous != nullptr) {
+    if (changes != nullptr) {
+      changes->registrations.insert(previous);
+      for (std::string& key : BlockingKeys(previous->prepared))
+        changes->keys.insert(std::move(key));
+    }
     frequencies_.Remove(previous->prepared);
     RemoveFromBlocks(previous);
   }
+  if (changes != nullptr) changes->keys.insert(keys.begin(), keys.end());
   frequencies_.Add(prepared);
   Cached& entry = cache_[self];
   entry = Cached{org_id, local_id, euid, stored.version(), std::move(prepared)};

@@ -182,7 +182,18 @@ class PatientIndex {
   struct Precomputed {
     PreparedPerson prepared;
     std::vector<std::string> keys;
-    absl::flat_hash_map<const Cached*, Compared> comparisons;
+    // The candidates as Candidates() found them before the batch, in its order, each
+    // compared; and whether the bound cut them.
+    std::vector<std::pair<const Cached*, Compared>> candidates;
+    bool truncated = false;
+  };
+  // What a batch has changed so far: registrations re-registered (their demographics
+  // and blocking keys) and the blocks registrations were added to or removed from.
+  // A newcomer none of whose blocks changed has exactly the candidates it had before
+  // the batch.
+  struct BatchChanges {
+    absl::flat_hash_set<const Cached*> registrations;
+    absl::flat_hash_set<std::string> keys;
   };
   // Every registration sharing one of `keys` with a newcomer, but `previous` (its own
   // earlier registration), taking at most `bound` per key, the most recent first;
@@ -191,12 +202,12 @@ class PatientIndex {
                                                const std::vector<std::string>& keys,
                                                const Cached* previous, size_t bound,
                                                bool* truncated);
-  // `precomputed` (optional, from a batch) is consumed; its comparisons are used for
-  // candidates not in `changed` (registrations the batch has re-registered so far).
-  absl::StatusOr<RegisterResult> RegisterLocked(
-      const std::string& org_id, const std::string& local_id, const Person& person, bool sync,
-      Precomputed* precomputed = nullptr,
-      const absl::flat_hash_set<const Cached*>* changed = nullptr)
+  // In a batch, `precomputed` is consumed (its comparisons serve for candidates the
+  // batch has not re-registered) and `changes` updated; both null otherwise.
+  absl::StatusOr<RegisterResult> RegisterLocked(const std::string& org_id,
+                                                const std::string& local_id, const Person& person,
+                                                bool sync, Precomputed* precomputed = nullptr,
+                                                BatchChanges* changes = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Every registration, prepared for comparison, by "org\nlocal": candidates are
