@@ -107,6 +107,12 @@ absl::Status CheckHeldBy(const CrossReferenceResult& xref, const std::string& or
       absl::StrCat("org \"", org_id, "\" may only cross-reference its own patients"));
 }
 
+store::KvStoreOptions IndexStoreOptions() {
+  store::KvStoreOptions options;
+  options.write_buffer_bytes = 32 << 20;
+  return options;
+}
+
 PatientIndex::PatientIndex(store::KvStore* store, Clock* clock, const IndexOptions& options)
     : store_(store), clock_(clock), options_(options), rng_(std::random_device()()) {}
 

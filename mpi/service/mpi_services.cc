@@ -47,7 +47,7 @@ std::shared_ptr<const AuthorizationPolicy> MpiAuthorizationPolicy() {
 absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenMpiServices(
     const std::string& data_dir, const IndexOptions& options) {
   auto state = std::make_shared<MpiState>();
-  auto store = store::KvStore::Open(data_dir + "/index");
+  auto store = store::KvStore::Open(data_dir + "/index", IndexStoreOptions());
   if (!store.ok()) return store.status();
   state->store = std::move(*store);
   auto directory = Directory::Open(state->store.get(), Clock::Real());
