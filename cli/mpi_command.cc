@@ -216,6 +216,19 @@ void PrintCluster(const hie::v1::CrossReference& x) {
   }
 }
 
+// The answer to an operator's decision: the persons involved as they are after it.
+template <typename Response>
+int PrintClusters(const grpc::Status& status, const Response& response, bool json,
+                  const std::string& target) {
+  if (!status.ok()) return FailRpc(status, target);
+  if (json) {
+    std::cout << ToJson(response) << "\n";
+  } else {
+    for (const auto& x : response.clusters()) PrintCluster(x);
+  }
+  return kExitOk;
+}
+
 int RunXref(const std::vector<std::string>& args) {
   std::string patient, euid;
   return RunRpcCommand<hie::v1::MasterPatientIndex>(
@@ -430,13 +443,7 @@ int RunMerge(const std::vector<std::string>& args) {
         request.set_reason(reason);
         hie::v1::LinkResponse response;
         grpc::Status status = stub.Merge(&context, request, &response);
-        if (!status.ok()) return FailRpc(status, target);
-        if (json) {
-          std::cout << ToJson(response) << "\n";
-        } else {
-          for (const auto& x : response.clusters()) PrintCluster(x);
-        }
-        return kExitOk;
+        return PrintClusters(status, response, json, target);
       });
 }
 
@@ -480,13 +487,7 @@ int RunLinkOrUnlink(const std::vector<std::string>& args, bool link) {
           request.set_reason(reason);
           status = stub.Unlink(&context, request, &response);
         }
-        if (!status.ok()) return FailRpc(status, target);
-        if (json) {
-          std::cout << ToJson(response) << "\n";
-        } else {
-          for (const auto& x : response.clusters()) PrintCluster(x);
-        }
-        return kExitOk;
+        return PrintClusters(status, response, json, target);
       });
 }
 
@@ -550,13 +551,7 @@ int RunResolve(const std::vector<std::string>& args) {
         request.set_reason(reason);
         hie::v1::ResolveReviewResponse response;
         grpc::Status status = stub.ResolveReview(&context, request, &response);
-        if (!status.ok()) return FailRpc(status, target);
-        if (json) {
-          std::cout << ToJson(response) << "\n";
-        } else {
-          for (const auto& x : response.clusters()) PrintCluster(x);
-        }
-        return kExitOk;
+        return PrintClusters(status, response, json, target);
       });
 }
 
