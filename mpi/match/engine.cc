@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "mpi/match/text.h"
 
 namespace hie::mpi {
 
@@ -28,6 +29,13 @@ std::vector<std::string> BlockingKeys(const PreparedPerson& p) {
   if (!p.family_nysiis.empty() && !p.given_nysiis.empty()) {
     keys.push_back(absl::StrCat("fg|", p.family_nysiis, "|", p.given_nysiis));
     keys.push_back(absl::StrCat("fg|", p.given_nysiis, "|", p.family_nysiis));
+    // A nickname also meets its formal names (Bob Lindqvist, Robert Lindqvist), so that
+    // a search by name alone finds the person whichever form was registered.
+    if (p.given_forms.size() > 1) {
+      for (const std::string& form : p.given_forms) {
+        keys.push_back(absl::StrCat("fg|", p.family_nysiis, "|", Nysiis(form)));
+      }
+    }
   }
   for (const auto& phone : p.phones) keys.push_back(absl::StrCat("ph|", phone));
   for (const auto& [system, value] : p.identifiers) {

@@ -292,8 +292,9 @@ TEST_F(DaemonsTest, HiectlMpiSearchesAndMerges) {
   EXPECT_THAT(found.out,
               AllOf(HasSubstr(jane.euid()), HasSubstr("certain"), HasSubstr("born 1984-06-02"),
                     HasSubstr("1 found"), Not(HasSubstr("org-a")), Not(HasSubstr(robert.euid()))));
+  // By name alone, with a nickname for the registered given name.
   CommandResult json = HiectlAs("operator", port,
-                                {"mpi", "search", "--family", "Lindqvist", "--given", "Robert",
+                                {"mpi", "search", "--family", "Lindqvist", "--given", "Bob",
                                  "--min-grade", "possible", "--json"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
   EXPECT_THAT(json.out, AllOf(HasSubstr(robert.euid()), HasSubstr("\"candidates_scored\"")));

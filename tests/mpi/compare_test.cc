@@ -197,5 +197,24 @@ TEST(BlockingTest, OneCorruptedFieldLeavesASharedKey) {
   }
 }
 
+// A search by name alone finds the person whichever form of the given name was
+// registered: a nickname shares a blocking key with its formal names.
+TEST(BlockingTest, ANicknameMeetsItsFormalName) {
+  for (auto [nickname, formal] : {std::pair<const char*, const char*>{"Bob", "Robert"},
+                                  {"Peggy", "Margaret"},
+                                  {"Bill", "William"}}) {
+    Person a;
+    a.given = {formal};
+    a.family = "Lindqvist";
+    Person b;
+    b.given = {nickname};
+    b.family = "Lindqvist";
+    std::vector<std::string> ka = BlockingKeys(Prepare(a)), kb = BlockingKeys(Prepare(b));
+    bool shared = false;
+    for (const auto& k : ka) shared |= std::find(kb.begin(), kb.end(), k) != kb.end();
+    EXPECT_TRUE(shared) << nickname << " / " << formal;
+  }
+}
+
 }  // namespace
 }  // namespace hie::mpi
