@@ -240,7 +240,7 @@ absl::StatusOr<std::vector<absl::StatusOr<RegisterResult>>> PatientIndex::Regist
       Precomputed& p = precomputed[i];
       p.prepared = Prepare(r.person);
       p.keys = BlockingKeys(p.prepared);
-      auto previous = cache.find(absl::StrCat(r.org_id, "\n", r.local_id));
+      auto previous = cache.find(RefKey(r.org_id, r.local_id));
       std::vector<const Cached*> candidates =
           Candidates(blocks, p.keys, previous == cache.end() ? nullptr : &previous->second, bound,
                      &p.truncated);
@@ -314,7 +314,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
   }
   std::vector<std::string> keys =
       precomputed != nullptr ? std::move(precomputed->keys) : BlockingKeys(prepared);
-  const std::string self = absl::StrCat(org_id, "\n", local_id);
+  const std::string self = RefKey(org_id, local_id);
   auto previous_it = cache_.find(self);
   const Cached* previous = previous_it == cache_.end() ? nullptr : &previous_it->second;
 
@@ -326,27 +326,26 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
   for (size_t k = 0; unchanged_blocks && k < keys.size(); ++k) {
     unchanged_blocks = !changes->keys.contains(keys[k]);
   }
-  std::vector<std::pair<const Cached*, Compared>> known;
   std::vector<const Cached*> candidates;
+  // The first pass's comparison of each candidate, where it has one.
+  std::vector<const Compared*> first_pass;
   if (unchanged_blocks) {
-    known = std::move(precomputed->candidates);
-    candidates.reserve(known.size());
-    for (const auto& [other, compared] : known) candidates.push_back(other);
+    for (const auto& [other, compared] : precomputed->candidates) {
+      candidates.push_back(other);
+      first_pass.push_back(&compared);
+    }
     result.candidates_truncated = precomputed->truncated;
   } else {
     candidates = Candidates(blocks_, keys, previous, options_.max_candidates_per_key,
                             &result.candidates_truncated);
     if (precomputed != nullptr) {
-      // Line the first pass's comparisons up with the candidates found now.
-      absl::flat_hash_map<const Cached*, Compared> by_candidate(precomputed->candidates.begin(),
-                                                                precomputed->candidates.end());
-      known.reserve(candidates.size());
+      absl::flat_hash_map<const Cached*, const Compared*> by_candidate;
+      for (const auto& [other, compared] : precomputed->candidates) {
+        by_candidate.emplace(other, &compared);
+      }
       for (const Cached* other : candidates) {
         auto it = by_candidate.find(other);
-        if (it != by_candidate.end())
-          known.emplace_back(other, it->second);
-        else
-          known.emplace_back(nullptr, Compared{});
+        first_pass.push_back(it == by_candidate.end() ? nullptr : it->second);
       }
     }
   }
@@ -365,15 +364,11 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
       if (manual != manual_.end() && !manual->second) continue;  // an operator kept them apart
     }
     // From the batch's first pass, unless the batch has re-registered the candidate.
-    const Compared* first_pass = nullptr;
-    if (!known.empty() && known[n].first == other && !changes->registrations.contains(other)) {
-      first_pass = &known[n].second;
-    }
-    Comparison c =
-        first_pass != nullptr ? first_pass->comparison : Compare(prepared, other->prepared);
+    const Compared* known = first_pass.empty() ? nullptr : first_pass[n];
+    if (known != nullptr && changes->registrations.contains(other)) known = nullptr;
+    Comparison c = known != nullptr ? known->comparison : Compare(prepared, other->prepared);
     Score score = model_.Evaluate(c, adjustments);
-    Guard guard =
-        first_pass != nullptr ? first_pass->guard : CheckGuards(prepared, other->prepared, c);
+    Guard guard = known != nullptr ? known->guard : CheckGuards(prepared, other->prepared, c);
     // Prefer unguarded matches; among equals, the higher score.
     bool better = best == nullptr || (best_guard != Guard::kNone && guard == Guard::kNone) ||
                   (guard == best_guard && score.total > best_score);
@@ -688,31 +683,23 @@ PatientIndex::SearchResult PatientIndex::Search(const Person& person, size_t max
   SearchResult result;
   PreparedPerson prepared = Prepare(person);
   absl::MutexLock lock(&mu_);
-  absl::flat_hash_set<const Cached*> seen;
+  std::vector<const Cached*> candidates =
+      Candidates(blocks_, BlockingKeys(prepared), /*previous=*/nullptr,
+                 options_.max_candidates_per_key, &result.candidates_truncated);
+  const MatchModel::NameAdjustments adjustments = model_.Adjustments(prepared, &frequencies_);
   absl::flat_hash_map<std::string, Candidate> best_by_person;
-  for (const std::string& key : BlockingKeys(prepared)) {
-    auto block = blocks_.find(key);
-    if (block == blocks_.end()) continue;
-    size_t taken = 0;
-    for (auto it = block->second.rbegin(); it != block->second.rend(); ++it) {
-      if (taken++ == options_.max_candidates_per_key) {
-        result.candidates_truncated = true;
-        break;
-      }
-      if (!seen.insert(*it).second) continue;
-      const Cached* other = *it;
-      Comparison c = Compare(prepared, other->prepared);
-      Score score = model_.Evaluate(prepared, other->prepared, c, &frequencies_);
-      Decision d =
-          mpi::Decide(score.total, CheckGuards(prepared, other->prepared, c), options_.thresholds);
-      if (d.grade > min_grade) continue;  // grades order from certain to none
-      Candidate& slot = best_by_person[other->euid];
-      if (slot.euid.empty() || score.total > slot.score) {
-        slot = Candidate{other->euid, {other->org_id, other->local_id}, score.total, d.grade};
-      }
+  for (const Cached* other : candidates) {
+    Comparison c = Compare(prepared, other->prepared);
+    Score score = model_.Evaluate(c, adjustments);
+    Decision d =
+        mpi::Decide(score.total, CheckGuards(prepared, other->prepared, c), options_.thresholds);
+    if (d.grade > min_grade) continue;  // grades order from certain to none
+    Candidate& slot = best_by_person[other->euid];
+    if (slot.euid.empty() || score.total > slot.score) {
+      slot = Candidate{other->euid, {other->org_id, other->local_id}, score.total, d.grade};
     }
   }
-  result.candidates_scored = seen.size();
+  result.candidates_scored = candidates.size();
   for (auto& [euid, candidate] : best_by_person) result.candidates.push_back(std::move(candidate));
   std::sort(result.candidates.begin(), result.candidates.end(),
             [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
