@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "common/store/key_codec.h"
 #include "common/testing/fault_env.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
@@ -402,6 +403,21 @@ TEST(PatientIndexBatchTest, PlacesEveryoneAsRegisteringOneByOneWould) {
   store_b.reset();
   fs::remove_all(base + "-a");
   fs::remove_all(base + "-b");
+}
+
+// An operator decision that cannot be read back is reported when the index opens, never
+// skipped: skipping it would let automatic matching undo the operator.
+TEST_F(PatientIndexTest, AnUnreadableOperatorDecisionFailsTheOpen) {
+  ASSERT_THAT(index_->Register("org-a", "A1", Jane()), IsOk());
+  ASSERT_THAT(index_->Register("org-b", "B1", Bob()), IsOk());
+  ASSERT_THAT(index_->Unlink({"org-a", "A1"}, {"org-b", "B1"}, "two people"), IsOk());
+  index_.reset();
+  store::WriteBatch batch;
+  batch.Put(store::KeyBuilder().AddString("M").AddString("org-a\nA1 and no partner").Build(),
+            "unlink: damaged");
+  ASSERT_OK(store_->Write(batch));
+  EXPECT_THAT(PatientIndex::Open(store_.get(), Clock::Real(), IndexOptions{}),
+              StatusIs(absl::StatusCode::kDataLoss, ::testing::HasSubstr("operator decision")));
 }
 
 TEST_F(PatientIndexTest, UpdateChecksTheVersionUnderTheSameLock) {
