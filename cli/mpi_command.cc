@@ -12,9 +12,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "cli/command.h"
 #include "cli/flags.h"
 #include "cli/rpc_command.h"
+#include "common/fhir/datetime.h"
 #include "common/json/json_writer.h"
 #include "mpi/match/engine.h"
 #include "mpi/match/evaluation.h"
@@ -261,24 +263,17 @@ int RunXref(const std::vector<std::string>& args) {
       });
 }
 
-// "1984-06-02" (or "1984-06", "1984") -> Date; false if it is not a calendar date.
+// A FHIR date ("1984-06-02", "1984-06" or "1984", checked by the FHIR parser) ->
+// Date; false for anything else, a dateTime included.
 bool ParseBirthDate(const std::string& text, hie::v1::Date* out) {
-  absl::CivilDay day;
-  absl::CivilMonth month;
-  absl::CivilYear year;
-  if (text.size() == 10 && absl::ParseCivilTime(text, &day)) {
-    out->set_year(static_cast<int>(day.year()));
-    out->set_month(day.month());
-    out->set_day(day.day());
-  } else if (text.size() == 7 && absl::ParseCivilTime(text, &month)) {
-    out->set_year(static_cast<int>(month.year()));
-    out->set_month(month.month());
-  } else if (text.size() == 4 && absl::ParseCivilTime(text, &year)) {
-    out->set_year(static_cast<int>(year.year()));
-  } else {
-    return false;
-  }
-  return out->year() >= 1 && out->year() <= 9999;
+  if (text.find('T') != std::string::npos) return false;
+  absl::StatusOr<fhir::TimeRange> range = fhir::ParseDateTime(text);
+  if (!range.ok()) return false;
+  absl::CivilDay day = absl::ToCivilDay(range->begin, absl::UTCTimeZone());
+  out->set_year(static_cast<int>(day.year()));
+  if (text.size() >= 7) out->set_month(day.month());
+  if (text.size() >= 10) out->set_day(day.day());
+  return true;
 }
 
 std::string GradeName(hie::v1::MatchGrade grade) {
