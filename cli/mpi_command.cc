@@ -45,7 +45,7 @@ void ExplainMisses(const std::vector<mpi::Person>& people, const std::vector<std
         bool blocked = false;
         for (const auto& k : ka) blocked |= std::find(kb.begin(), kb.end(), k) != kb.end();
         mpi::Comparison c = mpi::Compare(a, b);
-        mpi::Score score = result.model.Evaluate(a, b, c, nullptr);
+        mpi::Score score = result.model.Evaluate(a, b, c, &result.frequencies);
         std::cerr << ids[i] << " ~ " << ids[j] << (blocked ? "" : " (never a candidate)")
                   << absl::StrFormat(" total %.1f", score.total)
                   << (mpi::CheckGuards(a, b, c) != mpi::Guard::kNone ? " [twin guard]" : "")

@@ -62,6 +62,7 @@ PreparedPerson Prepare(const Person& person) {
     p.given_forms = GivenNameForms(p.given.front());
     p.given_nysiis = Nysiis(p.given.front());
   }
+  p.given_as_family = absl::StrJoin(SurnameParts(absl::StrJoin(person.given, " ")), "");
   std::vector<std::string> parts = SurnameParts(person.family);
   p.family = absl::StrJoin(parts, "");
   p.family_parts = parts;
@@ -244,6 +245,13 @@ Level CompareIdentifier(const PreparedPerson& a, const PreparedPerson& b) {
   return best;
 }
 
+// The given names of `p` are `family`, as typed or a typo away.
+bool GivenIsFamily(const PreparedPerson& p, const std::string& family) {
+  const std::string& first = p.given.front();
+  return first == family || p.given_as_family == family || Close(first, family) ||
+         (p.given.size() > 1 && Close(p.given_as_family, family));
+}
+
 }  // namespace
 
 Comparison Compare(const PreparedPerson& a, const PreparedPerson& b) {
@@ -251,13 +259,17 @@ Comparison Compare(const PreparedPerson& a, const PreparedPerson& b) {
   auto set = [&](Field f, Level l) { c.levels[static_cast<int>(f)] = l; };
   Level given = CompareGiven(a, b);
   Level family = CompareFamily(a, b);
-  // Given and family names swapped between the two registrations.
-  if (given >= Level::kPhonetic && family >= Level::kPhonetic && given != Level::kMissing &&
-      family != Level::kMissing) {
-    const std::string& ag = a.given.front();
-    const std::string& bg = b.given.front();
-    if ((ag == b.family || Close(ag, b.family)) && (bg == a.family || Close(bg, a.family))) {
+  // Names entered in each other's fields: both swapped (the given and family names
+  // agree crosswise), or one registration's family name typed as the other's given name
+  // (the family name agrees; the given name says nothing).
+  if (given != Level::kMissing && family >= Level::kPhonetic && family != Level::kMissing) {
+    bool a_given_is_b_family = GivenIsFamily(a, b.family);
+    bool b_given_is_a_family = GivenIsFamily(b, a.family);
+    if (given >= Level::kPhonetic && a_given_is_b_family && b_given_is_a_family) {
       given = Level::kEquivalent;
+      family = Level::kEquivalent;
+      c.names_swapped = true;
+    } else if (a_given_is_b_family || b_given_is_a_family) {
       family = Level::kEquivalent;
       c.names_swapped = true;
     }

@@ -49,6 +49,7 @@ struct PreparedPerson {
   std::string given_joined;               // those words without spaces
   std::vector<std::string> given_forms;   // first given name and its formal forms
   std::string given_nysiis;               // of the first given name
+  std::string given_as_family;            // the given names read as a family name
   std::string family;                     // folded, particles removed, joined
   std::vector<std::string> family_parts;  // of current and former names
   std::string family_nysiis;
@@ -69,7 +70,8 @@ PreparedPerson Prepare(const Person& person);
 
 struct Comparison {
   std::array<Level, kFieldCount> levels;
-  // True if given and family names agree only when swapped (Donald Duck / Duck Donald).
+  // True if the names agree only across fields: both swapped (Donald Duck / Duck Donald),
+  // or one registration's family name entered as the other's given name.
   bool names_swapped = false;
   Level at(Field f) const { return levels[static_cast<int>(f)]; }
 };

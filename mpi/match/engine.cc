@@ -1,16 +1,33 @@
 #include "mpi/match/engine.h"
 
 #include <algorithm>
+#include <array>
 #include <numeric>
 #include <random>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "mpi/match/text.h"
 
 namespace hie::mpi {
+
+namespace {
+
+// The name of the street on a normalized line: its first word of four letters or more
+// that is not the house number ("121 blackbutt st" -> "blackbutt"), so that a mistyped
+// number or street type changes nothing. "" if there is none.
+absl::string_view StreetName(absl::string_view line) {
+  for (absl::string_view word : absl::StrSplit(line, ' ')) {
+    if (word.size() >= 4 && !absl::ascii_isdigit(word.front())) return word;
+  }
+  return "";
+}
+
+}  // namespace
 
 std::vector<std::string> BlockingKeys(const PreparedPerson& p) {
   std::vector<std::string> keys;
@@ -42,11 +59,17 @@ std::vector<std::string> BlockingKeys(const PreparedPerson& p) {
     keys.push_back(absl::StrCat("id|", system, "|", value));
   }
   // Each address line on its own (a household, a building): catches a person whose
-  // names and birth date were all mistyped, and lines entered in another order.
+  // names and birth date were all mistyped, and lines entered in another order. And the
+  // street's name in the postal code and in the city, so that a mistyped or missing
+  // house number, or a line entered in another field, still meets.
   for (size_t i = 0; i < p.street_joined.size(); ++i) {
     // A unit line alone ("apt 4b") is shared by every building's fourth-floor flat.
     if (absl::StartsWith(p.street[i], "apt ")) continue;
     if (p.street_joined[i].size() >= 6) keys.push_back(absl::StrCat("sl|", p.street_joined[i]));
+    absl::string_view name = StreetName(p.street[i]);
+    if (name.empty()) continue;
+    if (!p.postal_code.empty()) keys.push_back(absl::StrCat("sp|", name, "|", p.postal_code));
+    if (!p.city.empty()) keys.push_back(absl::StrCat("sc|", name, "|", p.city));
   }
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
@@ -122,7 +145,7 @@ BatchResult LinkBatch(const std::vector<Person>& records, const std::vector<int>
   result.stats.records = n;
   std::vector<PreparedPerson> prepared;
   prepared.reserve(n);
-  NameFrequencies frequencies;
+  NameFrequencies& frequencies = result.frequencies;
   for (const Person& p : records) {
     prepared.push_back(Prepare(p));
     frequencies.Add(prepared.back());
@@ -174,9 +197,12 @@ BatchResult LinkBatch(const std::vector<Person>& records, const std::vector<int>
   }
   result.stats.em_iterations = result.model.FitM(comparisons);
 
-  // Score, decide, cluster the automatic links.
-  std::vector<int> parent(n);
-  std::iota(parent.begin(), parent.end(), 0);
+  // Score and decide every candidate pair.
+  struct Link {
+    double score;
+    uint32_t i, j;
+  };
+  std::vector<Link> certain;
   for (size_t k = 0; k < pair_list.size(); ++k) {
     uint32_t i = pair_list[k] >> 32, j = pair_list[k] & 0xffffffff;
     const Comparison& c = comparisons[k];
@@ -185,10 +211,38 @@ BatchResult LinkBatch(const std::vector<Person>& records, const std::vector<int>
     Decision d = Decide(score.total, guard, options.thresholds);
     if (guard != Guard::kNone) ++result.stats.guarded;
     if (d.grade == Grade::kCertain) {
-      ++result.stats.links;
-      parent[Find(parent, i)] = Find(parent, j);
+      certain.push_back({score.total, i, j});
     } else if (d.grade == Grade::kProbable) {
       ++result.stats.reviews;
+    }
+  }
+
+  // Cluster the automatic links, strongest first. Linking two files, a person has at
+  // most one record in each (as the index never links two registrations of one
+  // organisation automatically): a link that would put two records of one file in a
+  // cluster goes to review instead, so that one weak link cannot chain two people.
+  std::stable_sort(certain.begin(), certain.end(),
+                   [](const Link& x, const Link& y) { return x.score > y.score; });
+  std::vector<int> parent(n);
+  std::iota(parent.begin(), parent.end(), 0);
+  std::vector<std::array<bool, 2>> has_side(side.empty() ? 0 : n);
+  for (size_t i = 0; i < has_side.size(); ++i) has_side[i][side[i]] = true;
+  for (const Link& link : certain) {
+    int ri = Find(parent, link.i), rj = Find(parent, link.j);
+    if (ri == rj) {
+      ++result.stats.links;
+      continue;
+    }
+    if (!side.empty() &&
+        ((has_side[ri][0] && has_side[rj][0]) || (has_side[ri][1] && has_side[rj][1]))) {
+      ++result.stats.reviews;
+      continue;
+    }
+    ++result.stats.links;
+    parent[ri] = rj;
+    if (!side.empty()) {
+      has_side[rj][0] = has_side[rj][0] || has_side[ri][0];
+      has_side[rj][1] = has_side[rj][1] || has_side[ri][1];
     }
   }
   absl::flat_hash_map<int, int> numbering;

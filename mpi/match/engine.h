@@ -62,11 +62,14 @@ struct BatchResult {
   std::vector<int> cluster;
   BatchStats stats;
   MatchModel model;
+  // Of the records, for scoring a pair as LinkBatch did.
+  NameFrequencies frequencies;
 };
 
 // Links `records`. With `side` empty it deduplicates (any two records may match);
 // otherwise side[i] is 0 or 1 and only pairs across sides are considered (two files).
-// Clusters are the transitive closure of automatic links.
+// Clusters are the transitive closure of automatic links, taken strongest first; linking
+// two files, a link that would put two records of one file in a cluster goes to review.
 BatchResult LinkBatch(const std::vector<Person>& records, const std::vector<int>& side,
                       const BatchOptions& options);
 

@@ -74,6 +74,46 @@ TEST(CompareTest, SwappedGivenAndFamilyNames) {
   EXPECT_EQ(c.at(Field::kFamilyName), Level::kEquivalent);
 }
 
+TEST(CompareTest, SwappedNamesWithAParticle) {
+  Person a;
+  a.given = {"Cambell"};
+  a.family = "de la Cruz";
+  Person b;
+  b.given = {"de la Cruz"};
+  b.family = "Cambell";
+  Comparison c = Compare(Prepare(a), Prepare(b));
+  EXPECT_TRUE(c.names_swapped);
+  EXPECT_EQ(c.at(Field::kGivenName), Level::kEquivalent);
+  EXPECT_EQ(c.at(Field::kFamilyName), Level::kEquivalent);
+}
+
+// "Weller, Ebony" against "Flynn Weller": the family name went into the given field and
+// the family field holds something else. The family name agrees; the given name does
+// not, and is a clerical error rather than a twin's own name.
+TEST(CompareTest, AFamilyNameTypedAsTheGivenName) {
+  Person a = Base();
+  a.given = {"Flynn"};
+  a.family = "Weller";
+  Person b = a;
+  b.given = {"Weller"};
+  b.family = "Ebony";
+  b.identifiers = {{"ssn", "987-65-4321"}};
+  PreparedPerson pa = Prepare(a), pb = Prepare(b);
+  Comparison c = Compare(pa, pb);
+  EXPECT_TRUE(c.names_swapped);
+  EXPECT_EQ(c.at(Field::kFamilyName), Level::kEquivalent);
+  EXPECT_EQ(c.at(Field::kGivenName), Level::kDifferent);
+  EXPECT_EQ(CheckGuards(pa, pb, c), Guard::kNone);
+  EXPECT_EQ(Compare(pb, pa).levels, c.levels);
+
+  // Neither name in the other's field: nothing agrees.
+  b.given = {"Ebony"};
+  b.family = "Jones";
+  c = Compare(pa, Prepare(b));
+  EXPECT_FALSE(c.names_swapped);
+  EXPECT_EQ(c.at(Field::kFamilyName), Level::kDifferent);
+}
+
 TEST(CompareTest, BirthDateLevels) {
   Person b = Base();
   b.birth_date = {1980, 7, 3};  // day and month transposed
@@ -214,6 +254,37 @@ TEST(BlockingTest, ANicknameMeetsItsFormalName) {
     for (const auto& k : ka) shared |= std::find(kb.begin(), kb.end(), k) != kb.end();
     EXPECT_TRUE(shared) << nickname << " / " << formal;
   }
+}
+
+// Different names, no birth date, and the house number left out or the street type
+// mistyped: the street's name in the same postal code, or in the same city, still meets.
+TEST(BlockingTest, TheStreetMeetsWithoutItsHouseNumber) {
+  Person a;
+  a.given = {"Blake"};
+  a.family = "Moody";
+  a.street = {"121 Blackbutt Street"};
+  a.city = "Maitland";
+  a.postal_code = "3088";
+  auto shares_key = [&](const Person& b) {
+    std::vector<std::string> ka = BlockingKeys(Prepare(a)), kb = BlockingKeys(Prepare(b));
+    for (const auto& k : ka) {
+      if (std::find(kb.begin(), kb.end(), k) != kb.end()) return true;
+    }
+    return false;
+  };
+  Person b;
+  b.given = {"Jacobie"};
+  b.family = "Tilleq";
+  b.street = {"Blackbutt Steet"};
+  b.city = "Maitkand";
+  b.postal_code = "3088";
+  EXPECT_TRUE(shares_key(b));
+  b.city = "Maitland";
+  b.postal_code = "3089";
+  EXPECT_TRUE(shares_key(b));
+  // The same street name in another town is another street.
+  b.city = "Woodend";
+  EXPECT_FALSE(shares_key(b));
 }
 
 }  // namespace

@@ -80,31 +80,28 @@ TEST(PairwiseTest, CountsPairsWithinAndAcross) {
   EXPECT_EQ(across.correct_pairs, 1);
 }
 
+// The i-th of a few hundred distinct people, each at an address of their own.
+Person Stranger(int i) {
+  static const std::vector<std::string> given = {
+      "oliver", "amelia", "harry", "isla",  "george", "ava",    "noah",  "mia",   "jack",
+      "ivy",    "leo",    "grace", "oscar", "lily",   "arthur", "freya", "henry", "emily"};
+  static const std::vector<std::string> family = {
+      "smith",   "jones",  "taylor", "brown",    "wilson",   "evans", "thomas",
+      "roberts", "walker", "wright", "robinson", "thompson", "white", "hughes",
+      "edwards", "green",  "hall",   "wood",     "harris",   "lewis"};
+  Person p;
+  p.given = {given[i % given.size()]};
+  p.family = family[(i / given.size()) % family.size()];
+  p.birth_date = {1930 + i % 70, 1 + i % 12, 1 + i % 28};
+  p.street = {absl::StrCat(i, " main street")};
+  p.postal_code = absl::StrCat(10000 + i);
+  return p;
+}
+
 TEST(LinkBatchTest, LinksTyposAndKeepsStrangersApart) {
   std::vector<Person> people;
-  auto person = [](std::string given, std::string family, Date dob, std::string street,
-                   std::string postal) {
-    Person p;
-    p.given = {std::move(given)};
-    p.family = std::move(family);
-    p.birth_date = dob;
-    p.street = {std::move(street)};
-    p.postal_code = std::move(postal);
-    return p;
-  };
-  const std::vector<std::string> given = {"oliver", "amelia", "harry",  "isla",  "george", "ava",
-                                          "noah",   "mia",    "jack",   "ivy",   "leo",    "grace",
-                                          "oscar",  "lily",   "arthur", "freya", "henry",  "emily"};
-  const std::vector<std::string> family = {"smith",    "jones",    "taylor",  "brown",  "wilson",
-                                           "evans",    "thomas",   "roberts", "walker", "wright",
-                                           "robinson", "thompson", "white",   "hughes", "edwards",
-                                           "green",    "hall",     "wood",    "harris", "lewis"};
   // 300 distinct people, then typo'd copies of the first 100.
-  for (int i = 0; i < 300; ++i) {
-    people.push_back(person(given[i % given.size()], family[(i / given.size()) % family.size()],
-                            {1930 + i % 70, 1 + i % 12, 1 + i % 28},
-                            absl::StrCat(i, " main street"), absl::StrCat(10000 + i)));
-  }
+  for (int i = 0; i < 300; ++i) people.push_back(Stranger(i));
   for (int i = 0; i < 100; ++i) {
     Person copy = people[i];
     copy.family += "x";  // one typo
@@ -113,6 +110,33 @@ TEST(LinkBatchTest, LinksTyposAndKeepsStrangersApart) {
   BatchResult result = LinkBatch(people, {}, BatchOptions{});
   for (int i = 0; i < 100; ++i) EXPECT_EQ(result.cluster[i], result.cluster[300 + i]) << i;
   for (int i = 0; i < 299; ++i) EXPECT_NE(result.cluster[i], result.cluster[i + 1]) << i;
+}
+
+// Linking two files, a record of one file joins at most one record of the other, as the
+// index never links two registrations of one organisation automatically: two records of
+// file A that both match a record of file B are not chained into one person.
+TEST(LinkBatchTest, LinkingTwoFilesNeverPutsTwoRecordsOfOneFileTogether) {
+  std::vector<Person> people;
+  std::vector<int> side;
+  for (int i = 0; i < 300; ++i) {
+    people.push_back(Stranger(i));
+    side.push_back(0);
+  }
+  people.push_back(Stranger(0));  // file A holds person 0 twice
+  side.push_back(0);
+  for (int i = 0; i < 300; ++i) {
+    Person copy = Stranger(i);
+    copy.family += "x";
+    people.push_back(copy);
+    side.push_back(1);
+  }
+  BatchResult result = LinkBatch(people, side, BatchOptions{});
+  const std::vector<int>& cluster = result.cluster;
+  for (int i = 1; i < 300; ++i) EXPECT_EQ(cluster[i], cluster[301 + i]) << i;
+  // Person 0's copy in file B joins one of the two records in file A, not both.
+  EXPECT_NE(cluster[0], cluster[300]);
+  EXPECT_TRUE(cluster[301] == cluster[0] || cluster[301] == cluster[300]);
+  EXPECT_GE(result.stats.reviews, 1u);
 }
 
 }  // namespace
