@@ -259,19 +259,19 @@ Comparison Compare(const PreparedPerson& a, const PreparedPerson& b) {
   auto set = [&](Field f, Level l) { c.levels[static_cast<int>(f)] = l; };
   Level given = CompareGiven(a, b);
   Level family = CompareFamily(a, b);
-  // Names entered in each other's fields: both swapped (the given and family names
-  // agree crosswise), or one registration's family name typed as the other's given name
-  // (the family name agrees; the given name says nothing).
-  if (given != Level::kMissing && family >= Level::kPhonetic && family != Level::kMissing) {
+  // Names entered in each other's fields. Both swapped: the given and family names
+  // agree crosswise. Or one registration's family name typed as the other's given name
+  // ("Weller, Ebony" against "Flynn Weller"): the family name agrees, and the given
+  // names (Flynn, Ebony) still differ, so the twin guard still looks at them.
+  if (given >= Level::kPhonetic && given != Level::kMissing && family != Level::kMissing) {
     bool a_given_is_b_family = GivenIsFamily(a, b.family);
     bool b_given_is_a_family = GivenIsFamily(b, a.family);
-    if (given >= Level::kPhonetic && a_given_is_b_family && b_given_is_a_family) {
+    if (family >= Level::kPhonetic && a_given_is_b_family && b_given_is_a_family) {
       given = Level::kEquivalent;
       family = Level::kEquivalent;
       c.names_swapped = true;
     } else if (a_given_is_b_family || b_given_is_a_family) {
-      family = Level::kEquivalent;
-      c.names_swapped = true;
+      family = std::min(family, Level::kEquivalent);
     }
   }
   set(Field::kGivenName, given);

@@ -70,8 +70,7 @@ PreparedPerson Prepare(const Person& person);
 
 struct Comparison {
   std::array<Level, kFieldCount> levels;
-  // True if the names agree only across fields: both swapped (Donald Duck / Duck Donald),
-  // or one registration's family name entered as the other's given name.
+  // True if given and family names agree only when swapped (Donald Duck / Duck Donald).
   bool names_swapped = false;
   Level at(Field f) const { return levels[static_cast<int>(f)]; }
 };

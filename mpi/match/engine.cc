@@ -18,11 +18,14 @@ namespace hie::mpi {
 namespace {
 
 // The name of the street on a normalized line: its first word of four letters or more
-// that is not the house number ("121 blackbutt st" -> "blackbutt"), so that a mistyped
-// number or street type changes nothing. "" if there is none.
+// that is neither the house number nor a street type ("121 blackbutt st" ->
+// "blackbutt"), so that a mistyped number or street type changes nothing. "" if there
+// is none.
 absl::string_view StreetName(absl::string_view line) {
   for (absl::string_view word : absl::StrSplit(line, ' ')) {
-    if (word.size() >= 4 && !absl::ascii_isdigit(word.front())) return word;
+    if (word.size() < 4 || absl::ascii_isdigit(word.front())) continue;
+    if (word == "blvd" || word == "pkwy" || word == "cres") continue;  // NormalizeStreet's
+    return word;
   }
   return "";
 }
@@ -60,8 +63,8 @@ std::vector<std::string> BlockingKeys(const PreparedPerson& p) {
   }
   // Each address line on its own (a household, a building): catches a person whose
   // names and birth date were all mistyped, and lines entered in another order. And the
-  // street's name in the postal code and in the city, so that a mistyped or missing
-  // house number, or a line entered in another field, still meets.
+  // street's name in the postal code, and in the city with the birth year, so that a
+  // mistyped or missing house number, or a line entered in another field, still meets.
   for (size_t i = 0; i < p.street_joined.size(); ++i) {
     // A unit line alone ("apt 4b") is shared by every building's fourth-floor flat.
     if (absl::StartsWith(p.street[i], "apt ")) continue;
@@ -69,7 +72,10 @@ std::vector<std::string> BlockingKeys(const PreparedPerson& p) {
     absl::string_view name = StreetName(p.street[i]);
     if (name.empty()) continue;
     if (!p.postal_code.empty()) keys.push_back(absl::StrCat("sp|", name, "|", p.postal_code));
-    if (!p.city.empty()) keys.push_back(absl::StrCat("sc|", name, "|", p.city));
+    // A town's street holds many households: with the city, the birth year too.
+    if (!p.city.empty() && !year.empty()) {
+      keys.push_back(absl::StrCat("sc|", name, "|", p.city, "|", year));
+    }
   }
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
@@ -97,14 +103,16 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   }
   // Different given names that are not a typo, nickname or swap of each other...
   if (c.at(Field::kGivenName) != Level::kDifferent || c.names_swapped) return Guard::kNone;
-  // ...are twins when something says so: a multiple birth on record, identifiers of one
-  // system that differ outright, or a different sex. A different given name alone is
-  // as often a clerical error (a name typed into the wrong field, a replaced value), and
-  // the score weighs it.
+  // ...are twins whenever the registrations can tell: a multiple birth on record,
+  // identifiers of one system that differ outright, or the sex recorded on both (the
+  // same sex or not). Registrations that record none of these (research extracts, bare
+  // lab feeds) cannot tell a twin from a replaced first name, and the score decides.
+  // One identifier on both is one person, whatever the first names say.
+  if (c.at(Field::kIdentifier) == Level::kExact) return Guard::kNone;
   bool multiple_birth = a.multiple_birth || b.multiple_birth;
   bool identifiers_differ = c.at(Field::kIdentifier) == Level::kDifferent;
-  bool sex_differs = c.at(Field::kSex) == Level::kDifferent;
-  return multiple_birth || identifiers_differ || sex_differs ? Guard::kTwins : Guard::kNone;
+  bool sex_recorded = c.at(Field::kSex) != Level::kMissing;
+  return multiple_birth || identifiers_differ || sex_recorded ? Guard::kTwins : Guard::kNone;
 }
 
 Decision Decide(double score, Guard guard, const Thresholds& thresholds) {

@@ -23,7 +23,8 @@ std::vector<std::string> BlockingKeys(const PreparedPerson& p);
 // Why a pair that scores high must still not be linked automatically.
 enum class Guard {
   kNone,
-  // Same family name and birth date but different given names or birth orders: twins.
+  // Same family name and birth date but different birth orders, or different first
+  // names where a multiple birth, differing identifiers or the recorded sex can tell.
   kTwins,
 };
 Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Comparison& c);

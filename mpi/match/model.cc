@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
+
 namespace hie::mpi {
 namespace {
 
@@ -116,6 +118,30 @@ MatchModel::MatchModel() : m_(kInitialM), u_(kInitialU) {
   FloorDifferent(&m_);
   Normalize(&u_);
   UpdateWeights();
+}
+
+absl::StatusOr<MatchModel> MatchModel::FromParameters(const ModelParameters& parameters) {
+  auto valid = [](double p) { return p >= 0 && p <= 1; };  // false for NaN
+  for (int f = 0; f < kFieldCount; ++f) {
+    for (int l = 0; l + 1 < kLevelCount; ++l) {
+      if (!valid(parameters.m[f][l]) || !valid(parameters.u[f][l])) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("m or u of ", FieldName(static_cast<Field>(f)), " ",
+                         LevelName(static_cast<Level>(l)), " is not a probability"));
+      }
+    }
+  }
+  if (!(parameters.prior > 0 && parameters.prior < 1)) {
+    return absl::InvalidArgumentError("the match prior is not a probability");
+  }
+  MatchModel model;
+  model.m_ = parameters.m;
+  model.u_ = parameters.u;
+  model.prior_ = parameters.prior;
+  Normalize(&model.m_);
+  Normalize(&model.u_);
+  model.UpdateWeights();
+  return model;
 }
 
 void MatchModel::UpdateWeights() {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
 #include "mpi/match/compare.h"
 
 namespace hie::mpi {
@@ -59,10 +60,22 @@ struct Score {
   std::array<FieldScore, kFieldCount> fields;
 };
 
+// What a model learns: per field and level, m = P(level | same person) and
+// u = P(level | different people), and the share of matches among blocked candidates.
+struct ModelParameters {
+  std::array<std::array<double, kLevelCount>, kFieldCount> m;
+  std::array<std::array<double, kLevelCount>, kFieldCount> u;
+  double prior = 0.01;
+};
+
 class MatchModel {
  public:
   // Starting parameters that work before any data has been seen.
   MatchModel();
+  // A model with these parameters (levels of a field renormalized as a fit leaves
+  // them). Errors: InvalidArgument for a probability outside [0, 1] or not a number.
+  static absl::StatusOr<MatchModel> FromParameters(const ModelParameters& parameters);
+  ModelParameters parameters() const { return {m_, u_, prior_}; }
 
   // Estimates u from comparisons of random (almost surely different) pairs.
   void FitU(const std::vector<Comparison>& random_pairs);

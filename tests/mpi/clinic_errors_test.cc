@@ -20,14 +20,18 @@ TEST(ClinicErrorsTest, PrecisionAndRecallOnClinicErrors) {
   RecordProperty("recall", std::to_string(m.recall));
   std::cout << "clinic errors: precision " << m.precision << " recall " << m.recall << " F1 "
             << m.f1 << " (" << m.true_pairs << " true pairs)\n";
-  // Measured 0.90 / 0.998 / 0.95 at the default thresholds; the precision lost is
-  // same-sex twins with nothing on record that tells them apart (see TwinsStayApart).
-  EXPECT_THAT(m.precision, Ge(0.88));
-  EXPECT_THAT(m.recall, Ge(0.99));
-  EXPECT_THAT(m.f1, Ge(0.93));
+  // Measured 0.975 / 0.970 / 0.972 at the default thresholds. What recall is lost is
+  // compound errors the twin guard holds back (a married name with its first name
+  // mistyped); what precision is lost is common names at one address and birth date.
+  EXPECT_THAT(m.precision, Ge(0.96));
+  EXPECT_THAT(m.recall, Ge(0.95));
+  EXPECT_THAT(m.f1, Ge(0.96));
 }
 
-TEST(ClinicErrorsTest, TwinsWithAnythingOnRecordStayApart) {
+// Twins registered with their sex (every clinic registration here) are never linked,
+// also without identifiers or a multiple birth on record; without a sex on one side the
+// score decides.
+TEST(ClinicErrorsTest, TwinsStayApart) {
   testing::SyntheticPeople gen(11);
   std::vector<Person> people;
   for (int i = 0; i < 300; ++i) {
@@ -36,30 +40,10 @@ TEST(ClinicErrorsTest, TwinsWithAnythingOnRecordStayApart) {
     people.push_back(gen.TwinOf(p));
   }
   BatchResult result = LinkBatch(people, {}, BatchOptions{});
-  int evidenced = 0, linked = 0, unevidenced = 0, unevidenced_linked = 0;
-  for (size_t i = 0; i < people.size(); i += 2) {
-    const Person& a = people[i];
-    const Person& b = people[i + 1];
-    bool evidence =
-        a.sex != b.sex || b.multiple_birth || (!a.identifiers.empty() && !b.identifiers.empty());
-    bool same = result.cluster[i] == result.cluster[i + 1];
-    if (evidence) {
-      ++evidenced;
-      linked += same;
-    } else {
-      ++unevidenced;
-      unevidenced_linked += same;
-    }
-  }
-  // Twins whose registrations record a multiple birth, another sex or their own
-  // identifiers are never linked.
-  EXPECT_GT(evidenced, 200);
-  EXPECT_EQ(linked, 0) << "of " << evidenced;
-  // Same-sex twins with no identifier and no multiple birth on record look exactly like
-  // one person whose first name was entered wrongly; the score decides. Reported, not
-  // asserted: this is the engine's known limit.
-  std::cout << "twins without evidence linked: " << unevidenced_linked << " of " << unevidenced
-            << "\n";
+  int linked = 0;
+  for (size_t i = 0; i < people.size(); i += 2)
+    linked += result.cluster[i] == result.cluster[i + 1];
+  EXPECT_EQ(linked, 0) << "of " << people.size() / 2;
 }
 
 }  // namespace

@@ -88,29 +88,34 @@ TEST(CompareTest, SwappedNamesWithAParticle) {
 }
 
 // "Weller, Ebony" against "Flynn Weller": the family name went into the given field and
-// the family field holds something else. The family name agrees; the given name does
-// not, and is a clerical error rather than a twin's own name.
+// the family field holds something else. The family name agrees; the first names
+// (Flynn, Ebony) do not, and the twin guard still looks at them.
 TEST(CompareTest, AFamilyNameTypedAsTheGivenName) {
   Person a = Base();
   a.given = {"Flynn"};
   a.family = "Weller";
+  a.sex = Sex::kUnknown;
+  a.identifiers.clear();
   Person b = a;
   b.given = {"Weller"};
   b.family = "Ebony";
-  b.identifiers = {{"ssn", "987-65-4321"}};
   PreparedPerson pa = Prepare(a), pb = Prepare(b);
   Comparison c = Compare(pa, pb);
-  EXPECT_TRUE(c.names_swapped);
+  EXPECT_FALSE(c.names_swapped);
   EXPECT_EQ(c.at(Field::kFamilyName), Level::kEquivalent);
   EXPECT_EQ(c.at(Field::kGivenName), Level::kDifferent);
-  EXPECT_EQ(CheckGuards(pa, pb, c), Guard::kNone);
   EXPECT_EQ(Compare(pb, pa).levels, c.levels);
+  EXPECT_EQ(CheckGuards(pa, pb, c), Guard::kNone);  // nothing on record tells
+  b.identifiers = {{"ssn", "987-65-4321"}};
+  a.identifiers = {{"ssn", "123-45-6789"}};
+  pa = Prepare(a);
+  pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kTwins);
 
   // Neither name in the other's field: nothing agrees.
   b.given = {"Ebony"};
   b.family = "Jones";
   c = Compare(pa, Prepare(b));
-  EXPECT_FALSE(c.names_swapped);
   EXPECT_EQ(c.at(Field::kFamilyName), Level::kDifferent);
 }
 
@@ -187,12 +192,18 @@ TEST(GuardTest, TwinsAreGuarded) {
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
 }
 
-TEST(GuardTest, ADifferentGivenNameAloneIsLeftToTheScore) {
+// Without a sex, a multiple birth or identifiers on record, a registration cannot tell
+// a twin from a first name replaced by a clerk: the score decides. With the sex on both,
+// a different first name at the same family name and birth date is a twin.
+TEST(GuardTest, ADifferentGivenNameIsATwinWhereTheRegistrationsCanTell) {
   Person a = Base();
   a.identifiers.clear();
   Person b = a;
   b.given = {"Oscar"};  // same sex, no multiple birth on record, no identifiers
   PreparedPerson pa = Prepare(a), pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kTwins);
+  b.sex = Sex::kUnknown;
+  pb = Prepare(b);
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
 }
 
@@ -256,12 +267,14 @@ TEST(BlockingTest, ANicknameMeetsItsFormalName) {
   }
 }
 
-// Different names, no birth date, and the house number left out or the street type
-// mistyped: the street's name in the same postal code, or in the same city, still meets.
+// Different names and birth dates, and the house number left out or the street type
+// mistyped: the street's name in the same postal code, or in the same city with the same
+// birth year, still meets.
 TEST(BlockingTest, TheStreetMeetsWithoutItsHouseNumber) {
   Person a;
   a.given = {"Blake"};
   a.family = "Moody";
+  a.birth_date = {1959, 8, 28};
   a.street = {"121 Blackbutt Street"};
   a.city = "Maitland";
   a.postal_code = "3088";
@@ -275,6 +288,7 @@ TEST(BlockingTest, TheStreetMeetsWithoutItsHouseNumber) {
   Person b;
   b.given = {"Jacobie"};
   b.family = "Tilleq";
+  b.birth_date = {1959, 5, 8};
   b.street = {"Blackbutt Steet"};
   b.city = "Maitkand";
   b.postal_code = "3088";
@@ -282,8 +296,18 @@ TEST(BlockingTest, TheStreetMeetsWithoutItsHouseNumber) {
   b.city = "Maitland";
   b.postal_code = "3089";
   EXPECT_TRUE(shares_key(b));
+  // The same street in the town, another postal code and another birth year: a
+  // neighbour, not a candidate.
+  b.birth_date = {1960, 5, 8};
+  EXPECT_FALSE(shares_key(b));
   // The same street name in another town is another street.
+  b.birth_date = {1959, 5, 8};
   b.city = "Woodend";
+  EXPECT_FALSE(shares_key(b));
+  // A street type is not the street's name.
+  a.street = {"12 Oak Boulevard"};
+  b.street = {"40 Elm Boulevard"};
+  b.postal_code = "3088";
   EXPECT_FALSE(shares_key(b));
 }
 
