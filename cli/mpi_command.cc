@@ -60,6 +60,14 @@ void ExplainMisses(const std::vector<mpi::Person>& people, const std::vector<std
   }
 }
 
+// One field level of a matching model, as `mpi evaluate --show-model` and `mpi model`
+// print it.
+std::string LevelWeightLine(absl::string_view field, absl::string_view level, double m, double u,
+                            double weight) {
+  return absl::StrFormat("  %-12s %-10s m %.5f  u %.6f  weight %+6.2f\n", field, level, m, u,
+                         weight);
+}
+
 int RunEvaluate(const std::vector<std::string>& args) {
   std::string format = "febrl";
   std::vector<std::string> csvs;
@@ -155,8 +163,7 @@ int RunEvaluate(const std::vector<std::string>& args) {
       for (int l = 0; l + 1 < mpi::kLevelCount; ++l) {
         auto field = static_cast<mpi::Field>(f);
         auto level = static_cast<mpi::Level>(l);
-        std::cerr << absl::StrFormat("  %-12s %-10s m %.5f  u %.6f  weight %+6.2f\n",
-                                     mpi::FieldName(field), mpi::LevelName(level),
+        std::cerr << LevelWeightLine(mpi::FieldName(field), mpi::LevelName(level),
                                      result.model.m(field, level), result.model.u(field, level),
                                      result.model.Weight(field, level));
       }
@@ -587,6 +594,74 @@ int RunExplain(const std::vector<std::string>& args) {
       });
 }
 
+// Prints a matching model report: how it was fitted, then every field level.
+int PrintModel(const grpc::Status& status, const hie::v1::MatchModelReport& report, bool json,
+               const std::string& target) {
+  if (!status.ok()) return FailRpc(status, target);
+  if (json) {
+    std::cout << ToJson(report) << "\n";
+    return kExitOk;
+  }
+  if (report.has_fitted_at()) {
+    absl::Time at = absl::FromUnixSeconds(report.fitted_at().seconds());
+    std::cout << absl::StrFormat(
+        "fitted %s to %d registrations: %d sampled, %d candidate pairs (m, by EM in %d "
+        "iterations), %d random pairs (u); match prior %.4f\n",
+        absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", at, absl::UTCTimeZone()), report.registrations(),
+        report.sampled(), report.candidate_pairs(), report.em_iterations(), report.random_pairs(),
+        report.match_prior());
+  } else {
+    std::cout << "starting parameters (never fitted; see hiectl mpi fit)\n";
+  }
+  for (const auto& w : report.levels()) {
+    std::cout << LevelWeightLine(w.field(), w.level(), w.m(), w.u(), w.weight());
+  }
+  return kExitOk;
+}
+
+int RunModel(const std::vector<std::string>& args) {
+  return RunRpcCommand<hie::v1::MasterPatientIndex>(
+      args, "mpi model", "hiectl mpi model [--json]",
+      "Operator: the matching model the MPI scores with: for every field and comparison\n"
+      "level, m (the chance of that level between two registrations of one person), u (the\n"
+      "same between two people) and the weight log2(m/u) it adds to a pair's score; and\n"
+      "when and on how much data it was fitted.",
+      "hiectl mpi model --profile operator.profile --target 127.0.0.1:41001", [](FlagSet&) {},
+      [&](hie::v1::MasterPatientIndex::Stub& stub, grpc::ClientContext& context, bool json,
+          const std::string& target) {
+        hie::v1::MatchModelReport response;
+        grpc::Status status =
+            stub.GetMatchModel(&context, hie::v1::GetMatchModelRequest(), &response);
+        return PrintModel(status, response, json, target);
+      });
+}
+
+int RunFit(const std::vector<std::string>& args) {
+  std::string reason;
+  return RunRpcCommand<hie::v1::MasterPatientIndex>(
+      args, "mpi fit", "hiectl mpi fit --reason TEXT [--json]",
+      "Operator: fits the matching model to the MPI's own registrations: u from random\n"
+      "pairs, m by expectation-maximisation over the blocked candidates of a random sample\n"
+      "of 20,000. The MPI scores every later registration, re-registration, search and\n"
+      "explanation with it (it survives a restart); placements already made stand. Needs\n"
+      "1,000 registrations; run it after the first practices' initial loads and when the\n"
+      "population changes. Prints the model as `hiectl mpi model` does. Audited.",
+      "hiectl mpi fit --profile operator.profile --target 127.0.0.1:41001 "
+      "--reason \"after the initial loads\"",
+      [&](FlagSet& flags) { flags.String("reason", &reason, "TEXT", "why (required; audited)"); },
+      [&](hie::v1::MasterPatientIndex::Stub& stub, grpc::ClientContext& context, bool json,
+          const std::string& target) {
+        if (reason.empty()) {
+          return UsageError("mpi fit", absl::InvalidArgumentError("--reason is required"));
+        }
+        hie::v1::FitMatchModelRequest request;
+        request.set_reason(reason);
+        hie::v1::MatchModelReport response;
+        grpc::Status status = stub.FitMatchModel(&context, request, &response);
+        return PrintModel(status, response, json, target);
+      });
+}
+
 }  // namespace
 
 std::vector<Command> MpiCommands() {
@@ -610,6 +685,8 @@ std::vector<Command> MpiCommands() {
       {{"mpi", "reviews"}, "operator: matches waiting for a decision", RunReviews},
       {{"mpi", "resolve"}, "operator: decide a review item", RunResolve},
       {{"mpi", "explain"}, "operator: how the matcher scores a pair", RunExplain},
+      {{"mpi", "model"}, "operator: the matching model's m, u and weights", RunModel},
+      {{"mpi", "fit"}, "operator: fit the matching model to the index's own data", RunFit},
   };
 }
 

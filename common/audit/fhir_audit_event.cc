@@ -34,6 +34,8 @@ EventType TypeOf(hie::v1::AuditAction action) {
       return {"110113", "Security Alert", "E"};
     case hie::v1::AUDIT_ACTION_MEMBERSHIP:
       return {"110136", "Security Roles Changed", "U"};
+    case hie::v1::AUDIT_ACTION_MATCH_MODEL:
+      return {"110100", "Application Activity", "U"};
     default:
       return {"110100", "Application Activity", "E"};
   }

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <thread>
 #include <tuple>
+#include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
@@ -29,6 +30,7 @@ using store::KeyReader;
 //   Q review-id            -> "orgA\nlocalA\norgB\nlocalB\nscore"
 //   M pair                 -> "link" | "unlink: reason" (operator decisions)
 //   A old-euid             -> surviving euid (after a merge)
+//   P                      -> StoredMatchModel (after an operator's fit)
 std::string RegistrationKey(const std::string& org, const std::string& local) {
   return KeyBuilder().AddString("R").AddString(org).AddString(local).Build();
 }
@@ -53,6 +55,65 @@ std::string AliasKey(const std::string& euid) {
 }
 std::string ManualKey(const std::string& pair) {
   return KeyBuilder().AddString("M").AddString(pair).Build();
+}
+
+std::string ModelKey() { return KeyBuilder().AddString("P").Build(); }
+
+internal::StoredMatchModel ToStored(const PatientIndex::FittedModel& fitted) {
+  internal::StoredMatchModel stored;
+  const ModelParameters parameters = fitted.model.parameters();
+  for (int f = 0; f < kFieldCount; ++f) {
+    for (int l = 0; l + 1 < kLevelCount; ++l) {
+      auto* level = stored.add_levels();
+      level->set_field(FieldName(static_cast<Field>(f)));
+      level->set_level(LevelName(static_cast<Level>(l)));
+      level->set_m(parameters.m[f][l]);
+      level->set_u(parameters.u[f][l]);
+    }
+  }
+  stored.set_prior(parameters.prior);
+  stored.set_fitted_unix_micros(absl::ToUnixMicros(fitted.fitted_at));
+  stored.set_registrations(fitted.registrations);
+  stored.set_sampled(fitted.sampled);
+  stored.set_candidate_pairs(fitted.candidate_pairs);
+  stored.set_random_pairs(fitted.random_pairs);
+  stored.set_em_iterations(fitted.em_iterations);
+  return stored;
+}
+
+// A stored model; a field or level it does not name keeps its starting parameters.
+absl::StatusOr<PatientIndex::FittedModel> FromStored(absl::string_view bytes) {
+  internal::StoredMatchModel stored;
+  if (!stored.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError("the stored matching model is unreadable");
+  }
+  ModelParameters parameters = MatchModel().parameters();
+  for (const auto& level : stored.levels()) {
+    for (int f = 0; f < kFieldCount; ++f) {
+      for (int l = 0; l + 1 < kLevelCount; ++l) {
+        if (level.field() == FieldName(static_cast<Field>(f)) &&
+            level.level() == LevelName(static_cast<Level>(l))) {
+          parameters.m[f][l] = level.m();
+          parameters.u[f][l] = level.u();
+        }
+      }
+    }
+  }
+  parameters.prior = stored.prior();
+  absl::StatusOr<MatchModel> model = MatchModel::FromParameters(parameters);
+  if (!model.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("the stored matching model is invalid: ", model.status().message()));
+  }
+  PatientIndex::FittedModel fitted;
+  fitted.model = *std::move(model);
+  fitted.fitted_at = absl::FromUnixMicros(stored.fitted_unix_micros());
+  fitted.registrations = stored.registrations();
+  fitted.sampled = stored.sampled();
+  fitted.candidate_pairs = stored.candidate_pairs();
+  fitted.random_pairs = stored.random_pairs();
+  fitted.em_iterations = stored.em_iterations();
+  return fitted;
 }
 
 absl::StatusOr<internal::StoredRegistration> ReadRegistration(const store::KvStore& store,
@@ -126,6 +187,12 @@ absl::StatusOr<std::unique_ptr<PatientIndex>> PatientIndex::Open(store::KvStore*
 
 absl::Status PatientIndex::Load() {
   absl::MutexLock lock(&mu_);
+  absl::StatusOr<std::string> stored_model = store_->Get(ModelKey());
+  if (stored_model.ok()) {
+    HIE_ASSIGN_OR_RETURN(model_, FromStored(*stored_model));
+  } else if (!absl::IsNotFound(stored_model.status())) {
+    return stored_model.status();
+  }
   absl::Status parse_error;
   HIE_RETURN_IF_ERROR(store_->ScanPrefix(
       KeyBuilder().AddString("R").Build(), [&](absl::string_view, absl::string_view value) {
@@ -356,7 +423,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
   Guard best_guard = Guard::kNone;
   const Cached* best = nullptr;
   const bool self_decided = manual_refs_.contains(self);  // by an operator, with anyone
-  const MatchModel::NameAdjustments adjustments = model_.Adjustments(prepared, &frequencies_);
+  const MatchModel::NameAdjustments adjustments = model_.model.Adjustments(prepared, &frequencies_);
   for (size_t n = 0; n < candidates.size(); ++n) {
     const Cached* other = candidates[n];
     if (self_decided) {
@@ -367,7 +434,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
     const Compared* known = first_pass.empty() ? nullptr : first_pass[n];
     if (known != nullptr && changes->registrations.contains(other)) known = nullptr;
     Comparison c = known != nullptr ? known->comparison : Compare(prepared, other->prepared);
-    Score score = model_.Evaluate(c, adjustments);
+    Score score = model_.model.Evaluate(c, adjustments);
     Guard guard = known != nullptr ? known->guard : CheckGuards(prepared, other->prepared, c);
     // Prefer unguarded matches; among equals, the higher score.
     bool better = best == nullptr || (best_guard != Guard::kNone && guard == Guard::kNone) ||
@@ -639,12 +706,67 @@ absl::StatusOr<PatientIndex::Explanation> PatientIndex::Explain(const Registrati
   }
   Explanation e;
   Comparison c = Compare(ita->second.prepared, itb->second.prepared);
-  e.score = model_.Evaluate(ita->second.prepared, itb->second.prepared, c, &frequencies_);
+  e.score = model_.model.Evaluate(ita->second.prepared, itb->second.prepared, c, &frequencies_);
   e.guard = CheckGuards(ita->second.prepared, itb->second.prepared, c);
   e.decision = mpi::Decide(e.score.total, e.guard, options_.thresholds);
   auto manual = manual_.find(PairKey(ita->first, itb->first));
   if (manual != manual_.end()) e.manual = manual->second ? "manual link" : "manual unlink";
   return e;
+}
+
+PatientIndex::FittedModel PatientIndex::Model() const {
+  absl::MutexLock lock(&mu_);
+  return model_;
+}
+
+absl::StatusOr<PatientIndex::FittedModel> PatientIndex::FitModel(const FitOptions& options) {
+  absl::MutexLock lock(&mu_);
+  const int64_t n = static_cast<int64_t>(cache_.size());
+  if (n < std::max<int64_t>(options.min_registrations, 2)) {
+    return absl::FailedPreconditionError(absl::StrCat("the index holds ", n,
+                                                      " registrations; fitting needs at least ",
+                                                      options.min_registrations, " to learn from"));
+  }
+  std::vector<const Cached*> all;
+  all.reserve(n);
+  for (const auto& [key, entry] : cache_) all.push_back(&entry);
+
+  // u: random pairs, almost all of them two different people.
+  std::vector<Comparison> random;
+  random.reserve(options.random_pairs);
+  std::uniform_int_distribution<size_t> pick(0, all.size() - 1);
+  for (size_t k = 0; k < options.random_pairs; ++k) {
+    size_t i = pick(rng_), j = pick(rng_);
+    if (i != j) random.push_back(Compare(all[i]->prepared, all[j]->prepared));
+  }
+  // m: the blocked candidates of a random sample, each pair once.
+  const size_t most = std::min(options.sample, all.size());
+  absl::flat_hash_set<std::pair<const Cached*, const Cached*>> seen;
+  std::vector<Comparison> candidates;
+  size_t sample = 0;
+  for (; sample < most && candidates.size() < options.max_candidate_pairs; ++sample) {
+    std::swap(all[sample],
+              all[std::uniform_int_distribution<size_t>(sample, all.size() - 1)(rng_)]);
+    const Cached* r = all[sample];
+    bool truncated = false;
+    for (const Cached* other : Candidates(blocks_, BlockingKeys(r->prepared), r,
+                                          options_.max_candidates_per_key, &truncated)) {
+      if (seen.insert(std::minmax(r, other)).second) {
+        candidates.push_back(Compare(r->prepared, other->prepared));
+      }
+    }
+  }
+  FittedModel fitted;
+  fitted.model.FitU(random);
+  fitted.em_iterations = fitted.model.FitM(candidates);
+  fitted.fitted_at = absl::FromUnixMicros(absl::ToUnixMicros(clock_->Now()));  // as stored
+  fitted.registrations = n;
+  fitted.sampled = static_cast<int64_t>(sample);
+  fitted.candidate_pairs = static_cast<int64_t>(candidates.size());
+  fitted.random_pairs = static_cast<int64_t>(random.size());
+  HIE_RETURN_IF_ERROR(store_->Put(ModelKey(), ToStored(fitted).SerializeAsString()));
+  model_ = fitted;
+  return fitted;
 }
 
 absl::StatusOr<CrossReferenceResult> PatientIndex::Merge(const std::string& from_euid,
@@ -686,11 +808,11 @@ PatientIndex::SearchResult PatientIndex::Search(const Person& person, size_t max
   std::vector<const Cached*> candidates =
       Candidates(blocks_, BlockingKeys(prepared), /*previous=*/nullptr,
                  options_.max_candidates_per_key, &result.candidates_truncated);
-  const MatchModel::NameAdjustments adjustments = model_.Adjustments(prepared, &frequencies_);
+  const MatchModel::NameAdjustments adjustments = model_.model.Adjustments(prepared, &frequencies_);
   absl::flat_hash_map<std::string, Candidate> best_by_person;
   for (const Cached* other : candidates) {
     Comparison c = Compare(prepared, other->prepared);
-    Score score = model_.Evaluate(c, adjustments);
+    Score score = model_.model.Evaluate(c, adjustments);
     Decision d =
         mpi::Decide(score.total, CheckGuards(prepared, other->prepared, c), options_.thresholds);
     if (d.grade > min_grade) continue;  // grades order from certain to none

@@ -20,6 +20,7 @@
 #include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/store/kv_store.h"
 #include "common/time/clock.h"
 #include "mpi/match/engine.h"
@@ -174,6 +175,35 @@ class PatientIndex {
   // How the engine scores a pair of registrations. Errors: NotFound.
   absl::StatusOr<Explanation> Explain(const RegistrationRef& a, const RegistrationRef& b) const;
 
+  // The model the index scores with, and how it was fitted.
+  struct FittedModel {
+    MatchModel model;
+    // InfinitePast while the index scores with the starting parameters.
+    absl::Time fitted_at = absl::InfinitePast();
+    int64_t registrations = 0;    // in the index at the fit
+    int64_t sampled = 0;          // registrations whose candidates were compared
+    int64_t candidate_pairs = 0;  // for m, by EM
+    int64_t random_pairs = 0;     // for u
+    int em_iterations = 0;
+  };
+  FittedModel Model() const;
+
+  struct FitOptions {
+    // Fewer registrations than this give too few matches to learn from.
+    int64_t min_registrations = 1000;
+    // Registrations whose candidates are compared for EM (fewer once the candidate
+    // pairs reach their bound), and random pairs for u.
+    size_t sample = 20000;
+    size_t max_candidate_pairs = 1000000;
+    size_t random_pairs = 100000;
+  };
+  // Estimates m and u from the index's own registrations, as `hiectl mpi evaluate`
+  // does from a file: u from random pairs, m by EM over the blocked candidates of a
+  // random sample. Stores the result, which later registrations, re-registrations,
+  // searches and explanations are scored with; placements already made stand.
+  // Errors: FailedPrecondition with fewer than min_registrations.
+  absl::StatusOr<FittedModel> FitModel(const FitOptions& options);
+
  private:
   PatientIndex(store::KvStore* store, Clock* clock, const IndexOptions& options);
   absl::Status Load();
@@ -249,8 +279,8 @@ class PatientIndex {
   store::KvStore* const store_;
   Clock* const clock_;
   const IndexOptions options_;
-  const MatchModel model_;
   mutable absl::Mutex mu_;
+  FittedModel model_ ABSL_GUARDED_BY(mu_);
   NameFrequencies frequencies_ ABSL_GUARDED_BY(mu_);
   absl::node_hash_map<std::string, Cached> cache_ ABSL_GUARDED_BY(mu_);
   // Blocking key -> registrations ("org\nlocal", pointing into cache_, whose nodes are

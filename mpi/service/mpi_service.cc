@@ -109,6 +109,32 @@ grpc::ServerUnaryReactor* AnswerDecision(const MpiState& state,
   });
 }
 
+void FillModelReport(const PatientIndex::FittedModel& fitted, hie::v1::MatchModelReport* out) {
+  if (fitted.fitted_at != absl::InfinitePast()) {
+    const int64_t micros = absl::ToUnixMicros(fitted.fitted_at);
+    out->mutable_fitted_at()->set_seconds(micros / 1000000);
+    out->mutable_fitted_at()->set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+  }
+  out->set_registrations(fitted.registrations);
+  out->set_sampled(fitted.sampled);
+  out->set_candidate_pairs(fitted.candidate_pairs);
+  out->set_random_pairs(fitted.random_pairs);
+  out->set_em_iterations(fitted.em_iterations);
+  out->set_match_prior(fitted.model.prior());
+  for (int f = 0; f < kFieldCount; ++f) {
+    for (int l = 0; l + 1 < kLevelCount; ++l) {
+      auto field = static_cast<Field>(f);
+      auto level = static_cast<Level>(l);
+      auto* w = out->add_levels();
+      w->set_field(FieldName(field));
+      w->set_level(LevelName(level));
+      w->set_m(fitted.model.m(field, level));
+      w->set_u(fitted.model.u(field, level));
+      w->set_weight(fitted.model.Weight(field, level));
+    }
+  }
+}
+
 void FillRegisterResponse(const RegisterResult& r, hie::v1::RegisterPatientResponse* out) {
   out->set_euid(r.euid);
   out->set_version(r.version);
@@ -420,6 +446,33 @@ grpc::ServerUnaryReactor* DirectoryService::ListOrganizations(
   auto* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
+}
+
+grpc::ServerUnaryReactor* MasterPatientIndexService::GetMatchModel(
+    grpc::CallbackServerContext* context, const hie::v1::GetMatchModelRequest*,
+    hie::v1::MatchModelReport* response) {
+  FillModelReport(state_->index->Model(), response);
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MasterPatientIndexService::FitMatchModel(
+    grpc::CallbackServerContext* context, const hie::v1::FitMatchModelRequest* request,
+    hie::v1::MatchModelReport* response) {
+  absl::StatusOr<PatientIndex::FittedModel> fitted =
+      request->reason().empty() ? absl::InvalidArgumentError("a reason is required")
+                                : state_->index->FitModel(PatientIndex::FitOptions{});
+  if (fitted.ok()) {
+    absl::Status audited =
+        Audit(*state_, *context, hie::v1::AUDIT_ACTION_MATCH_MODEL, "fitted",
+              absl::StrCat(request->reason(), " (", fitted->registrations, " registrations, ",
+                           fitted->candidate_pairs, " candidate pairs)"),
+              nullptr, "");
+    if (!audited.ok()) fitted = audited;
+  }
+  return Answer(context->DefaultReactor(), fitted,
+                [&](const PatientIndex::FittedModel& f) { FillModelReport(f, response); });
 }
 
 }  // namespace hie::mpi

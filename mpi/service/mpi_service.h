@@ -66,6 +66,12 @@ class MasterPatientIndexService final : public hie::v1::MasterPatientIndex::Call
   grpc::ServerUnaryReactor* ExplainMatch(grpc::CallbackServerContext* context,
                                          const hie::v1::ExplainMatchRequest* request,
                                          hie::v1::MatchExplanation* response) override;
+  grpc::ServerUnaryReactor* GetMatchModel(grpc::CallbackServerContext* context,
+                                          const hie::v1::GetMatchModelRequest* request,
+                                          hie::v1::MatchModelReport* response) override;
+  grpc::ServerUnaryReactor* FitMatchModel(grpc::CallbackServerContext* context,
+                                          const hie::v1::FitMatchModelRequest* request,
+                                          hie::v1::MatchModelReport* response) override;
 
  private:
   std::shared_ptr<MpiState> state_;

@@ -30,6 +30,8 @@ std::shared_ptr<const AuthorizationPolicy> MpiAuthorizationPolicy() {
       .Allow(std::string(kMpi) + "ListReviews", {Role::kOperator})
       .Allow(std::string(kMpi) + "ResolveReview", {Role::kOperator})
       .Allow(std::string(kMpi) + "ExplainMatch", {Role::kOperator})
+      .Allow(std::string(kMpi) + "GetMatchModel", {Role::kOperator})
+      .Allow(std::string(kMpi) + "FitMatchModel", {Role::kOperator})
       .Allow(std::string(kDir) + "EnrollOrganization", {Role::kOperator})
       .Allow(std::string(kDir) + "SuspendOrganization", {Role::kOperator})
       .Allow(std::string(kDir) + "ReinstateOrganization", {Role::kOperator})

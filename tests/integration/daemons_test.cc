@@ -19,6 +19,8 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
+#include "mpi/index/person_proto.h"
+#include "mpi/testing/synthetic.h"
 #include "proto/hie/v1/config.pb.h"
 #include "proto/hie/v1/directory.grpc.pb.h"
 #include "proto/hie/v1/mpi.grpc.pb.h"
@@ -323,6 +325,58 @@ TEST_F(DaemonsTest, HiectlMpiSearchesAndMerges) {
       {"mpi", "merge", "--from", robert.euid(), "--into", jane.euid(), "--reason", "twice"});
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_THAT(again.err, HasSubstr("already the same person"));
+}
+
+// The operator fits the matching model to the MPI's own registrations; the daemon scores
+// with it and keeps it across a restart. Too small an index is refused with the reason,
+// and a practice may not refit.
+TEST_F(DaemonsTest, HiectlMpiFitsTheMatchingModel) {
+  int port = StartDaemon("mpi");
+  Enroll(port, "org-a");
+  Enroll(port, "org-b");
+  CommandResult start = HiectlAs("operator", port, {"mpi", "model"});
+  ASSERT_EQ(start.exit_code, 0) << start.err;
+  EXPECT_THAT(start.out, AllOf(HasSubstr("starting parameters"), HasSubstr("birth_date")));
+  CommandResult too_few = HiectlAs("operator", port, {"mpi", "fit", "--reason", "first"});
+  EXPECT_EQ(too_few.exit_code, 1);
+  EXPECT_THAT(too_few.err, HasSubstr("at least 1000"));
+  EXPECT_EQ(HiectlAs("operator", port, {"mpi", "fit"}).exit_code, 2);  // no reason
+
+  // 900 people at practice A, a third of them also at practice B as clerks enter them.
+  auto a = MpiAs("node-a", port);
+  auto b = MpiAs("node-b", port);
+  mpi::testing::SyntheticPeople gen(5);
+  for (int i = 0; i < 900; ++i) {
+    mpi::Person person = gen.NewPerson();
+    hie::v1::RegisterPatientResponse r;
+    grpc::Status s =
+        Register(a.get(), absl::StrCat("A", i), mpi::DemographicsFromPerson(person), &r);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    if (i % 3 == 0) {
+      s = Register(b.get(), absl::StrCat("B", i),
+                   mpi::DemographicsFromPerson(gen.ClinicVariant(person)), &r);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+    }
+  }
+  CommandResult refused = HiectlAs("node-a", port, {"mpi", "fit", "--reason", "me"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("may not call"));
+  CommandResult fitted =
+      HiectlAs("operator", port, {"mpi", "fit", "--reason", "after the initial loads", "--json"});
+  ASSERT_EQ(fitted.exit_code, 0) << fitted.err;
+  EXPECT_THAT(fitted.out, AllOf(HasSubstr("\"fitted_at\""), HasSubstr("\"registrations\":\"1200\""),
+                                HasSubstr("\"candidate_pairs\"")));
+
+  // A restart keeps the fitted model; the fit is in the audit chain.
+  ASSERT_TRUE(processes_.at("mpi").Stop(SIGTERM, absl::Seconds(10)).ok());
+  processes_.erase("mpi");
+  port = StartDaemon("mpi");
+  CommandResult kept = HiectlAs("operator", port, {"mpi", "model"});
+  ASSERT_EQ(kept.exit_code, 0) << kept.err;
+  EXPECT_THAT(kept.out, AllOf(HasSubstr("fitted 20"), HasSubstr("to 1200 registrations")));
+  CommandResult verified = HiectlAs("operator", port, {"audit", "verify", "--json"});
+  ASSERT_EQ(verified.exit_code, 0) << verified.err;
+  EXPECT_THAT(verified.out, HasSubstr("\"entries_checked\":\"3\""));
 }
 
 TEST_F(DaemonsTest, UnimplementedRpcAnswersUnimplemented) {

@@ -282,20 +282,24 @@ TEST_F(PatientIndexTest, SearchRanksPersonsWithoutRegistering) {
 
 // The daemon's own matching, registration by registration through the index, on the
 // clinic-error set: what the practices' patients actually get.
-TEST_F(PatientIndexTest, ClinicSetThroughTheIndex) {
-  testing::LabelledSet set = testing::MakeClinicSet(/*seed=*/21, /*persons=*/3000, 0.5);
+// Registers a clinic-error set, each registration at one of 40 practices named
+// `prefix`-N, and returns the pairwise precision and recall of the EUIDs it got.
+std::pair<double, double> RegisterClinicSet(PatientIndex& index, int seed,
+                                            const std::string& prefix) {
+  testing::LabelledSet set = testing::MakeClinicSet(seed, /*persons=*/3000, 0.5);
   std::vector<PatientIndex::Registration> batch;
   for (size_t i = 0; i < set.people.size(); ++i) {
     // Each registration at its own practice, as a patient seen at several clinics.
-    batch.push_back({absl::StrCat("clinic-", i % 40), absl::StrCat("P", i), set.people[i]});
+    batch.push_back({absl::StrCat(prefix, "-", i % 40), absl::StrCat("P", i), set.people[i]});
   }
-  ASSERT_OK_AND_ASSIGN(auto results, index_->RegisterBatch(batch));
+  absl::StatusOr<std::vector<absl::StatusOr<RegisterResult>>> results = index.RegisterBatch(batch);
+  EXPECT_THAT(results, IsOk());
+  if (!results.ok()) return {0, 0};
   std::vector<std::string> euids;
-  for (const auto& r : results) {
-    ASSERT_THAT(r, IsOk());
-    euids.push_back(r->euid);
+  for (const auto& r : *results) {
+    EXPECT_THAT(r, IsOk());
+    euids.push_back(r.ok() ? r->euid : "");
   }
-  // Pairwise precision and recall of the EUIDs against the truth.
   int64_t predicted = 0, correct = 0, truth_pairs = 0;
   for (size_t i = 0; i < euids.size(); ++i) {
     for (size_t j = i + 1; j < euids.size(); ++j) {
@@ -308,10 +312,74 @@ TEST_F(PatientIndexTest, ClinicSetThroughTheIndex) {
   }
   double precision = predicted == 0 ? 1 : static_cast<double>(correct) / predicted;
   double recall = static_cast<double>(correct) / truth_pairs;
-  std::cout << "index on clinic set: precision " << precision << " recall " << recall << " ("
-            << truth_pairs << " true pairs)\n";
-  EXPECT_GE(precision, 0.85);
-  EXPECT_GE(recall, 0.85);
+  std::cout << prefix << ": precision " << precision << " recall " << recall << " (" << truth_pairs
+            << " true pairs)\n";
+  return {precision, recall};
+}
+
+TEST_F(PatientIndexTest, ClinicSetThroughTheIndex) {
+  // Measured 0.998 and 0.938: what is not linked is in the review queue.
+  auto [precision, recall] = RegisterClinicSet(*index_, /*seed=*/21, "clinic");
+  EXPECT_GE(precision, 0.99);
+  EXPECT_GE(recall, 0.92);
+}
+
+// The index learns m and u from its own registrations, keeps them across a restart,
+// and scores with them afterwards.
+TEST_F(PatientIndexTest, FitLearnsFromTheIndexAndPersists) {
+  EXPECT_EQ(index_->Model().fitted_at, absl::InfinitePast());
+  EXPECT_THAT(index_->FitModel({}), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                             ::testing::HasSubstr("at least 1000")));
+  RegisterClinicSet(*index_, /*seed=*/21, "clinic");
+  ASSERT_OK_AND_ASSIGN(PatientIndex::FittedModel fitted, index_->FitModel({}));
+  EXPECT_EQ(fitted.registrations, index_->size());
+  EXPECT_GT(fitted.candidate_pairs, 1000);
+  EXPECT_GT(fitted.random_pairs, 90000);
+  EXPECT_GT(fitted.em_iterations, 0);
+  // Agreement is evidence for, disagreement against, on every field; and the data moved
+  // the weights away from the starting ones.
+  const MatchModel start;
+  double moved = 0;
+  for (int f = 0; f < kFieldCount; ++f) {
+    auto field = static_cast<Field>(f);
+    EXPECT_GT(fitted.model.Weight(field, Level::kExact), 0) << FieldName(field);
+    EXPECT_LT(fitted.model.Weight(field, Level::kDifferent), 0) << FieldName(field);
+    moved = std::max(moved, std::abs(fitted.model.Weight(field, Level::kExact) -
+                                     start.Weight(field, Level::kExact)));
+  }
+  EXPECT_GT(moved, 0.5);
+
+  // Explain scores with the fitted model.
+  ASSERT_THAT(index_->Register("org-a", "A1", Jane()), IsOk());
+  ASSERT_THAT(index_->Register("org-b", "B1", Jane()), IsOk());
+  ASSERT_OK_AND_ASSIGN(PatientIndex::Explanation e,
+                       index_->Explain({"org-a", "A1"}, {"org-b", "B1"}));
+  const FieldScore& birth = e.score.fields[static_cast<int>(Field::kBirthDate)];
+  EXPECT_DOUBLE_EQ(birth.weight, fitted.model.Weight(Field::kBirthDate, Level::kExact));
+
+  Reopen();
+  PatientIndex::FittedModel reopened = index_->Model();
+  EXPECT_EQ(reopened.fitted_at, fitted.fitted_at);
+  EXPECT_EQ(reopened.candidate_pairs, fitted.candidate_pairs);
+  for (int f = 0; f < kFieldCount; ++f) {
+    for (int l = 0; l + 1 < kLevelCount; ++l) {
+      EXPECT_NEAR(reopened.model.Weight(static_cast<Field>(f), static_cast<Level>(l)),
+                  fitted.model.Weight(static_cast<Field>(f), static_cast<Level>(l)), 1e-9);
+    }
+  }
+
+  // People registered afterwards are placed well: measured precision 0.9993 and recall
+  // 0.936, where the starting parameters give 0.9942 and 0.936 on the same registrations.
+  auto [precision, recall] = RegisterClinicSet(*index_, /*seed=*/22, "later");
+  EXPECT_GE(precision, 0.99);
+  EXPECT_GE(recall, 0.92);
+}
+
+TEST_F(PatientIndexTest, AnUnreadableStoredModelFailsTheOpen) {
+  index_.reset();
+  ASSERT_OK(store_->Put(store::KeyBuilder().AddString("P").Build(), "\xff not a model"));
+  EXPECT_THAT(PatientIndex::Open(store_.get(), Clock::Real(), IndexOptions{}),
+              StatusIs(absl::StatusCode::kDataLoss, ::testing::HasSubstr("matching model")));
 }
 
 // A batch compares its newcomers with the index on every core before placing them one
