@@ -63,15 +63,19 @@ std::vector<std::string> BlockingKeys(const PreparedPerson& p) {
   }
   // Each address line on its own (a household, a building): catches a person whose
   // names and birth date were all mistyped, and lines entered in another order. And the
-  // street's name in the postal code, and in the city with the birth year, so that a
-  // mistyped or missing house number, or a line entered in another field, still meets.
+  // street's name with the postal code and the family name's initial, and with the city
+  // and the birth year, so that a mistyped or missing house number, or a line entered
+  // in another field, still meets.
   for (size_t i = 0; i < p.street_joined.size(); ++i) {
     // A unit line alone ("apt 4b") is shared by every building's fourth-floor flat.
     if (absl::StartsWith(p.street[i], "apt ")) continue;
     if (p.street_joined[i].size() >= 6) keys.push_back(absl::StrCat("sl|", p.street_joined[i]));
     absl::string_view name = StreetName(p.street[i]);
     if (name.empty()) continue;
-    if (!p.postal_code.empty()) keys.push_back(absl::StrCat("sp|", name, "|", p.postal_code));
+    // With the postal code, the family name's initial too: a household, not a street.
+    if (!p.postal_code.empty() && !p.family.empty()) {
+      keys.push_back(absl::StrCat("sp|", name, "|", p.postal_code, "|", p.family.substr(0, 1)));
+    }
     // A town's street holds many households: with the city, the birth year too.
     if (!p.city.empty() && !year.empty()) {
       keys.push_back(absl::StrCat("sc|", name, "|", p.city, "|", year));

@@ -267,9 +267,9 @@ TEST(BlockingTest, ANicknameMeetsItsFormalName) {
   }
 }
 
-// Different names and birth dates, and the house number left out or the street type
-// mistyped: the street's name in the same postal code, or in the same city with the same
-// birth year, still meets.
+// Mistyped names, different birth dates, and the house number left out or the street
+// type mistyped: the street's name in the same postal code with the same family initial
+// (a household), or in the same city with the same birth year, still meets.
 TEST(BlockingTest, TheStreetMeetsWithoutItsHouseNumber) {
   Person a;
   a.given = {"Blake"};
@@ -287,12 +287,15 @@ TEST(BlockingTest, TheStreetMeetsWithoutItsHouseNumber) {
   };
   Person b;
   b.given = {"Jacobie"};
-  b.family = "Tilleq";
+  b.family = "Mxoday";
   b.birth_date = {1959, 5, 8};
   b.street = {"Blackbutt Steet"};
   b.city = "Maitkand";
   b.postal_code = "3088";
   EXPECT_TRUE(shares_key(b));
+  // Another family in the same street is not a candidate.
+  b.family = "Tilleq";
+  EXPECT_FALSE(shares_key(b));
   b.city = "Maitland";
   b.postal_code = "3089";
   EXPECT_TRUE(shares_key(b));
