@@ -642,7 +642,8 @@ int RunFit(const std::vector<std::string>& args) {
       args, "mpi fit", "hiectl mpi fit --reason TEXT [--json]",
       "Operator: fits the matching model to the MPI's own registrations: u from random\n"
       "pairs, m by expectation-maximisation over the blocked candidates of a random sample\n"
-      "of 20,000. The MPI scores every later registration, re-registration, search and\n"
+      "of up to 20,000 (at most 300,000 pairs; 1.7 s at a million registrations, which wait\n"
+      "meanwhile). The MPI scores every later registration, re-registration, search and\n"
       "explanation with it (it survives a restart); placements already made stand. Needs\n"
       "1,000 registrations; run it after the first practices' initial loads and when the\n"
       "population changes. Prints the model as `hiectl mpi model` does. Audited.",

@@ -194,7 +194,7 @@ class PatientIndex {
     // Registrations whose candidates are compared for EM (fewer once the candidate
     // pairs reach their bound), and random pairs for u.
     size_t sample = 20000;
-    size_t max_candidate_pairs = 1000000;
+    size_t max_candidate_pairs = 300000;
     size_t random_pairs = 100000;
   };
   // Estimates m and u from the index's own registrations, as `hiectl mpi evaluate`
