@@ -18,6 +18,7 @@
 #include "cli/rpc_command.h"
 #include "common/fhir/datetime.h"
 #include "common/json/json_writer.h"
+#include "common/time/proto_time.h"
 #include "mpi/match/engine.h"
 #include "mpi/match/evaluation.h"
 #include "proto/hie/v1/mpi.grpc.pb.h"
@@ -603,7 +604,7 @@ int PrintModel(const grpc::Status& status, const hie::v1::MatchModelReport& repo
     return kExitOk;
   }
   if (report.has_fitted_at()) {
-    absl::Time at = absl::FromUnixSeconds(report.fitted_at().seconds());
+    absl::Time at = FromProtoTime(report.fitted_at());
     std::cout << absl::StrFormat(
         "fitted %s to %d registrations: %d sampled, %d candidate pairs (m, by EM in %d "
         "iterations), %d random pairs (u); match prior %.4f\n",

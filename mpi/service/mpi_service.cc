@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc/peer_identity.h"
 #include "common/grpc/status_convert.h"
+#include "common/time/proto_time.h"
 #include "mpi/index/person_proto.h"
 
 namespace hie::mpi {
@@ -111,9 +112,7 @@ grpc::ServerUnaryReactor* AnswerDecision(const MpiState& state,
 
 void FillModelReport(const PatientIndex::FittedModel& fitted, hie::v1::MatchModelReport* out) {
   if (fitted.fitted_at != absl::InfinitePast()) {
-    const int64_t micros = absl::ToUnixMicros(fitted.fitted_at);
-    out->mutable_fitted_at()->set_seconds(micros / 1000000);
-    out->mutable_fitted_at()->set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+    *out->mutable_fitted_at() = ToProtoTime(fitted.fitted_at);
   }
   out->set_registrations(fitted.registrations);
   out->set_sampled(fitted.sampled);
