@@ -6,6 +6,7 @@
 #include <tuple>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/match.h"
@@ -88,16 +89,19 @@ absl::StatusOr<PatientIndex::FittedModel> FromStored(absl::string_view bytes) {
     return absl::DataLossError("the stored matching model is unreadable");
   }
   ModelParameters parameters = MatchModel().parameters();
-  for (const auto& level : stored.levels()) {
-    for (int f = 0; f < kFieldCount; ++f) {
-      for (int l = 0; l + 1 < kLevelCount; ++l) {
-        if (level.field() == FieldName(static_cast<Field>(f)) &&
-            level.level() == LevelName(static_cast<Level>(l))) {
-          parameters.m[f][l] = level.m();
-          parameters.u[f][l] = level.u();
-        }
-      }
+  absl::flat_hash_map<std::string, std::pair<int, int>> by_name;  // "field level"
+  for (int f = 0; f < kFieldCount; ++f) {
+    for (int l = 0; l + 1 < kLevelCount; ++l) {
+      by_name[absl::StrCat(FieldName(static_cast<Field>(f)), " ",
+                           LevelName(static_cast<Level>(l)))] = {f, l};
     }
+  }
+  for (const auto& level : stored.levels()) {
+    auto it = by_name.find(absl::StrCat(level.field(), " ", level.level()));
+    if (it == by_name.end()) continue;
+    auto [f, l] = it->second;
+    parameters.m[f][l] = level.m();
+    parameters.u[f][l] = level.u();
   }
   parameters.prior = stored.prior();
   absl::StatusOr<MatchModel> model = MatchModel::FromParameters(parameters);
