@@ -23,8 +23,7 @@ namespace {
 // is none.
 absl::string_view StreetName(absl::string_view line) {
   for (absl::string_view word : absl::StrSplit(line, ' ')) {
-    if (word.size() < 4 || absl::ascii_isdigit(word.front())) continue;
-    if (word == "blvd" || word == "pkwy" || word == "cres") continue;  // NormalizeStreet's
+    if (word.size() < 4 || absl::ascii_isdigit(word.front()) || IsStreetType(word)) continue;
     return word;
   }
   return "";

@@ -518,6 +518,13 @@ std::string NormalizeStreet(absl::string_view line) {
   return absl::StrJoin(words, " ");
 }
 
+bool IsStreetType(absl::string_view normalized_word) {
+  static const auto* types =
+      new absl::flat_hash_set<std::string>{"st",  "ave", "rd",  "dr",   "ln", "blvd", "ct", "pl",
+                                           "ter", "cir", "hwy", "pkwy", "sq", "cres", "cl"};
+  return types->contains(normalized_word);
+}
+
 std::string NormalizePostalCode(absl::string_view code) {
   std::string out = NormalizeIdentifier(code);
   if (out.size() == 9 && std::all_of(out.begin(), out.end(), absl::ascii_isdigit)) {

@@ -61,6 +61,9 @@ std::string NormalizeIdentifier(absl::string_view value);
 // avenue -> ave, apartment/unit/# -> apt, north -> n, ...).
 std::string NormalizeStreet(absl::string_view line);
 
+// True for a street type as NormalizeStreet writes it ("st", "ave", "blvd", "cres"...).
+bool IsStreetType(absl::string_view normalized_word);
+
 // Postal code: upper-case letters and digits; a US ZIP+4 is cut to its five digits.
 std::string NormalizePostalCode(absl::string_view code);
 

@@ -116,5 +116,13 @@ TEST(AddressTest, AbbreviationsAndUnitNumbersUnify) {
   EXPECT_EQ(NormalizePostalCode("sw1a 1aa"), "SW1A1AA");
 }
 
+TEST(AddressTest, StreetTypesAsNormalized) {
+  for (const char* type : {"Street", "Avenue", "Boulevard", "Parkway", "Crescent", "Close"}) {
+    EXPECT_TRUE(IsStreetType(NormalizeStreet(type))) << type;
+  }
+  EXPECT_FALSE(IsStreetType("blackbutt"));
+  EXPECT_FALSE(IsStreetType("n"));
+}
+
 }  // namespace
 }  // namespace hie::mpi
