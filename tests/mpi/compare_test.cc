@@ -61,30 +61,21 @@ TEST(CompareTest, FamilyNameLevels) {
   EXPECT_EQ(CompareField(Base(), b, Field::kFamilyName), Level::kClose);
 }
 
+// Given and family names swapped, also where the family name has particles.
 TEST(CompareTest, SwappedGivenAndFamilyNames) {
-  Person a;
-  a.given = {"Donald"};
-  a.family = "Duck";
-  Person b;
-  b.given = {"Duck"};
-  b.family = "Donald";
-  Comparison c = Compare(Prepare(a), Prepare(b));
-  EXPECT_TRUE(c.names_swapped);
-  EXPECT_EQ(c.at(Field::kGivenName), Level::kEquivalent);
-  EXPECT_EQ(c.at(Field::kFamilyName), Level::kEquivalent);
-}
-
-TEST(CompareTest, SwappedNamesWithAParticle) {
-  Person a;
-  a.given = {"Cambell"};
-  a.family = "de la Cruz";
-  Person b;
-  b.given = {"de la Cruz"};
-  b.family = "Cambell";
-  Comparison c = Compare(Prepare(a), Prepare(b));
-  EXPECT_TRUE(c.names_swapped);
-  EXPECT_EQ(c.at(Field::kGivenName), Level::kEquivalent);
-  EXPECT_EQ(c.at(Field::kFamilyName), Level::kEquivalent);
+  for (auto [given, family] :
+       {std::pair<const char*, const char*>{"Donald", "Duck"}, {"Cambell", "de la Cruz"}}) {
+    Person a;
+    a.given = {given};
+    a.family = family;
+    Person b;
+    b.given = {family};
+    b.family = given;
+    Comparison c = Compare(Prepare(a), Prepare(b));
+    EXPECT_TRUE(c.names_swapped) << given;
+    EXPECT_EQ(c.at(Field::kGivenName), Level::kEquivalent) << given;
+    EXPECT_EQ(c.at(Field::kFamilyName), Level::kEquivalent) << given;
+  }
 }
 
 // "Weller, Ebony" against "Flynn Weller": the family name went into the given field and
