@@ -32,15 +32,15 @@ bool IsFulfilledActCode(absl::string_view code) {
   return In({"AUDIT", "AUDTR", "ENCRYPTT", "HIPAANOPP", "CommonRule"}, code);
 }
 
-// v3 ObservationValue labels about a record's integrity and provenance, and HTEST (test
-// data): they say how far to trust the record, not who may see it.
+// v3 ObservationValue labels about a record's integrity and provenance: they say how far
+// to trust the record, not who may see it.
 bool IsIntegrityLabel(absl::string_view code) {
   return In(
-      {"HTEST",     "ABSTRED",   "AGGRED",    "ANONYED",    "MAPPED",    "MASKED",    "PSEUDED",
-       "REDACTED",  "SUBSETTED", "SYNTAC",    "TRSLT",      "VERSIONED", "CRYTOHASH", "DIGSIG",
-       "HRELIABLE", "RELIABLE",  "UNCERTREL", "UNRELIABLE", "CLINAST",   "DEVAST",    "HCPAST",
-       "PACQAST",   "PATAST",    "PAYAST",    "PROAST",     "SDMAST",    "CLINRPT",   "DEVRPT",
-       "HCPRPT",    "PACQRPT",   "PATRPT",    "PAYRPT",     "PRORPT",    "SDMRPT"},
+      {"ABSTRED",   "AGGRED",    "ANONYED",    "MAPPED",    "MASKED",    "PSEUDED", "REDACTED",
+       "SUBSETTED", "SYNTAC",    "TRSLT",      "VERSIONED", "CRYTOHASH", "DIGSIG",  "HRELIABLE",
+       "RELIABLE",  "UNCERTREL", "UNRELIABLE", "CLINAST",   "DEVAST",    "HCPAST",  "PACQAST",
+       "PATAST",    "PAYAST",    "PROAST",     "SDMAST",    "CLINRPT",   "DEVRPT",  "HCPRPT",
+       "PACQRPT",   "PATRPT",    "PAYRPT",     "PRORPT",    "SDMRPT"},
       code);
 }
 
@@ -63,6 +63,10 @@ void SecurityLabel(absl::string_view system, absl::string_view code,
     }
   } else if (IsV3System(system, "ObservationValue")) {
     if (IsIntegrityLabel(code)) return;
+  } else if (IsV3System(system, "ActReason")) {
+    // HTEST marks test data. Other v3 ActReason codes in meta.security are purposes of
+    // use the record is restricted to, which a grant does not check: withheld below.
+    if (code == "HTEST") return;
   }
   out.push_back(absl::StrCat(system, "|", code));
 }

@@ -114,7 +114,10 @@ TEST_F(LabelerTest, KnownSecurityLabelsAreHonoured) {
               ElementsAre("R"));
   // Labels that restrict nothing the exchange does.
   EXPECT_THAT(Label(Labelled(Coding(kConfidentiality, "N"))), IsEmpty());
-  EXPECT_THAT(Label(Labelled(Coding(kObservationValue, "HTEST"))), IsEmpty());
+  EXPECT_THAT(
+      Label(Labelled(Coding("http://terminology.hl7.org/CodeSystem/v3-ActReason", "HTEST"))),
+      IsEmpty());
+  EXPECT_THAT(Label(Labelled(Coding(kObservationValue, "REDACTED"))), IsEmpty());
   EXPECT_THAT(Label(Labelled(Coding(kActCode, "AUDIT"))), IsEmpty());
 }
 
@@ -130,6 +133,10 @@ TEST_F(LabelerTest, UnknownAndUnfulfillableLabelsSurviveAsUnreleasable) {
   // A refrain the exchange cannot enforce at the recipient (no redisclosure).
   EXPECT_THAT(Label(Labelled(Coding(kActCode, "NORDSCLCD"))),
               ElementsAre(absl::StrCat(kActCode, "|NORDSCLCD")));
+  // A purpose of use the record is restricted to (a grant does not check it).
+  EXPECT_THAT(
+      Label(Labelled(Coding("http://terminology.hl7.org/CodeSystem/v3-ActReason", "HRESCH"))),
+      ElementsAre("http://terminology.hl7.org/CodeSystem/v3-ActReason|HRESCH"));
   // No system at all.
   EXPECT_THAT(Label(Labelled(R"({"code":"ETH"})")), ElementsAre("|ETH"));
 }
