@@ -68,7 +68,8 @@ int RunEvaluate(const std::vector<std::string>& args) {
   flags.String("user-role", &role, "ROLE", "the requesting user's role");
   flags.String("npi", &npi, "NPI", "the requesting user's NPI");
   flags.Strings("withhold", &withhold, "CAT",
-                "categories the policy withholds by default (repeatable; default ETH)");
+                "categories the policy withholds by default (repeatable; default ETH; "
+                "42CFRPart2 always)");
   flags.Bool("no-break-glass", &no_break_glass, "the policy forbids break-the-glass");
   flags.String("at", &at, "DATETIME", "decide as of this FHIR dateTime (default now)");
   flags.Bool("json", &json, "print one JSON document on stdout");

@@ -27,13 +27,14 @@ const std::vector<std::string>& PurposeCodes() {
 }
 
 const std::vector<std::string>& CategoryCodes() {
-  // v3 ActCode InformationSensitivityPolicy and v3 Confidentiality.
+  // v3 ActCode InformationSensitivityPolicy, v3 Confidentiality, and the one v3 ActCode
+  // privacy law a consent can release (42CFRPart2).
   static const auto* codes = [] {
     auto* v = new std::vector<std::string>{
-        "ALCOHOLUD", "BH",       "COMPT", "DRGUD",   "DEMO", "DIA", "EMPL", "ETH",
-        "ETHUD",     "GDIS",     "HIV",   "HRCOMPT", "L",    "M",   "MH",   "MST",
-        "N",         "OPIOIDUD", "PSY",   "PSYTHPN", "R",    "SCA", "SDV",  "SEX",
-        "SICKLE",    "SPI",      "STD",   "TBOO",    "U",    "V"};
+        kPart2, "ALCOHOLUD", "BH",       "COMPT", "DRGUD",   "DEMO", "DIA", "EMPL",
+        "ETH",  "ETHUD",     "GDIS",     "HIV",   "HRCOMPT", "L",    "M",   "MH",
+        "MST",  "N",         "OPIOIDUD", "PSY",   "PSYTHPN", "R",    "SCA", "SDV",
+        "SEX",  "SICKLE",    "SPI",      "STD",   "TBOO",    "U",    "V"};
     std::sort(v->begin(), v->end());
     return v;
   }();
@@ -42,5 +43,16 @@ const std::vector<std::string>& CategoryCodes() {
 
 bool IsPurposeOfUse(absl::string_view code) { return Contains(PurposeCodes(), code); }
 bool IsSensitivityCategory(absl::string_view code) { return Contains(CategoryCodes(), code); }
+
+bool ImpliesRestricted(absl::string_view category) {
+  static const auto* codes = [] {
+    auto* v = new std::vector<std::string>{
+        kPart2,     "ALCOHOLUD", "BH",      "DRGUD", "ETH", "ETHUD", "GDIS",   "HIV", "MH",   "MST",
+        "OPIOIDUD", "PSY",       "PSYTHPN", "SCA",   "SDV", "SEX",   "SICKLE", "STD", "TBOO", "V"};
+    std::sort(v->begin(), v->end());
+    return v;
+  }();
+  return Contains(*codes, category);
+}
 
 }  // namespace hie::consent

@@ -13,8 +13,22 @@ namespace hie::consent {
 
 // v3 PurposeOfUse: TREAT, ETREAT, HPAYMT, HOPERAT, PUBHLTH, HRESCH, ...
 bool IsPurposeOfUse(absl::string_view code);
-// Sensitivity (ETH, PSY, HIV, SDV, GDIS, STD, SEX, ...) or confidentiality (U L M N R V).
+// Sensitivity (ETH, PSY, HIV, SDV, GDIS, STD, SEX, ...), confidentiality (U L M N R V), or
+// the privacy law 42CFRPart2: the categories a consent or the policy can name. A record
+// category outside this set (an unknown security label) can never be released.
 bool IsSensitivityCategory(absl::string_view code);
+
+// Confidentiality is a high-water mark (HL7 Security Labeling Service): a record in one
+// of these categories is at least restricted (R), so a consent that withholds R withholds
+// it: the sensitive categories (ETH and the substance-use codes, 42CFRPart2, HIV, STD,
+// PSY and the mental-health codes, SEX, SDV, MST, GDIS, SICKLE, SCA, TBOO) and V.
+bool ImpliesRestricted(absl::string_view category);
+
+// The confidentiality code that ImpliesRestricted categories imply.
+inline constexpr char kRestricted[] = "R";
+// 42 CFR Part 2 (v3 ActCode _ActPrivacyLaw): the policy always withholds it; only a
+// consent provision that names it (permit, securityLabel 42CFRPart2) releases it.
+inline constexpr char kPart2[] = "42CFRPart2";
 
 // Every known purpose and category, sorted (for help text and error messages).
 const std::vector<std::string>& PurposeCodes();

@@ -31,6 +31,8 @@ absl::StatusOr<Policy> PolicyFromConfig(const hie::v1::ConsentPolicy& config) {
       policy.withheld_categories.push_back(code);
     }
   }
+  // Part 2 records need the patient's explicit consent: no policy releases them.
+  policy.withheld_categories.push_back(kPart2);
   std::sort(policy.withheld_categories.begin(), policy.withheld_categories.end());
   policy.withheld_categories.erase(
       std::unique(policy.withheld_categories.begin(), policy.withheld_categories.end()),

@@ -16,8 +16,10 @@ struct Policy {
   Model model = Model::kOptOut;
   // Under opt-out, purposes allowed without a consent on file.
   std::vector<std::string> purposes_without_consent = {"TREAT", "ETREAT"};
-  // Categories withheld unless the patient's consent releases them (sorted).
-  std::vector<std::string> withheld_categories = {"ETH"};
+  // Categories withheld unless the patient's consent releases them (sorted). 42CFRPart2
+  // is always among them (PolicyFromConfig adds it): only a consent that names it
+  // releases a Part 2 record.
+  std::vector<std::string> withheld_categories = {"42CFRPart2", "ETH"};
   // ETREAT with a reason overrides a deny (and is audited as an alert).
   bool break_glass_allowed = true;
 };

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/fhir/datetime.h"
 #include "common/time/proto_time.h"
+#include "consent/domain/codes.h"
 #include "google/protobuf/util/time_util.h"
 #include "simdjson.h"
 
@@ -13,12 +14,33 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-bool Withheld(const hie::v1::RecordEnvelope& record, const hie::v1::DisclosureGrant& grant) {
+bool Has(const google::protobuf::RepeatedPtrField<std::string>& values, absl::string_view value) {
+  return std::find(values.begin(), values.end(), value) != values.end();
+}
+
+// The categories `record` is withheld by: its own, plus R where one implies it
+// (confidentiality is a high-water mark; records labelled before the labeler added R
+// are caught too).
+std::vector<std::string> EffectiveCategories(const hie::v1::RecordEnvelope& record) {
+  std::vector<std::string> categories(record.sensitivity().begin(), record.sensitivity().end());
   for (const auto& category : record.sensitivity()) {
-    if (std::find(grant.withheld_categories().begin(), grant.withheld_categories().end(),
-                  category) != grant.withheld_categories().end()) {
-      return true;
+    if (consent::ImpliesRestricted(category)) {
+      categories.push_back(consent::kRestricted);
+      break;
     }
+  }
+  return categories;
+}
+
+}  // namespace
+
+bool WithheldByGrant(const hie::v1::RecordEnvelope& record, const hie::v1::DisclosureGrant& grant) {
+  const std::vector<std::string> categories = EffectiveCategories(record);
+  for (const auto& category : categories) {
+    // A label the consent engine does not know (an unknown meta.security label, kept as
+    // "system|code") is withheld under every grant: no consent can release it.
+    if (!consent::IsSensitivityCategory(category)) return true;
+    if (Has(grant.withheld_categories(), category)) return true;
   }
   if (grant.withheld_data().empty()) return false;
   std::optional<absl::Time> date = ClinicalDate(record.fhir_json());
@@ -28,17 +50,12 @@ bool Withheld(const hie::v1::RecordEnvelope& record, const hie::v1::DisclosureGr
     if (period.has_start() && *date < FromProtoTime(period.start())) continue;
     if (period.has_end() && *date >= FromProtoTime(period.end())) continue;
     if (restriction.categories().empty()) return true;
-    for (const auto& category : record.sensitivity()) {
-      if (std::find(restriction.categories().begin(), restriction.categories().end(), category) !=
-          restriction.categories().end()) {
-        return true;
-      }
+    for (const auto& category : categories) {
+      if (Has(restriction.categories(), category)) return true;
     }
   }
   return false;
 }
-
-}  // namespace
 
 std::optional<absl::Time> ClinicalDate(absl::string_view fhir_json) {
   thread_local simdjson::dom::parser parser;
@@ -102,7 +119,7 @@ absl::StatusOr<Disclosure> SelectForGrant(const RecordStore& store,
           return true;
         }
         if (r.deleted()) return true;
-        if (Withheld(r, grant)) {
+        if (WithheldByGrant(r, grant)) {
           ++out.withheld;
           return true;
         }

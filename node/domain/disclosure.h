@@ -35,6 +35,11 @@ absl::StatusOr<Disclosure> SelectForGrant(const RecordStore& store,
                                           const std::vector<std::string>& resource_types,
                                           const hie::v1::Period* clinical_period = nullptr);
 
+// True if `grant` keeps `record` at its holder: the record carries a category the grant
+// withholds (a sensitive category counts as R too), or one no consent can release (an
+// unknown security label), or is dated in a withheld period.
+bool WithheldByGrant(const hie::v1::RecordEnvelope& record, const hie::v1::DisclosureGrant& grant);
+
 // True if `record` is dated outside `period` (undated records are inside).
 bool OutsidePeriod(const hie::v1::RecordEnvelope& record, const hie::v1::Period& period);
 

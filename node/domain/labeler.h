@@ -1,7 +1,14 @@
-// Sensitivity labelling: which v3 categories (ETH, PSY, HIV, STD, SEX, SDV, GDIS, R, V...)
-// a FHIR resource carries, from its meta.security and from code-set rules matched
-// against every Coding in it. A grant that withholds a category keeps every resource
-// carrying it at its holder.
+// Sensitivity labelling: which v3 categories (ETH, PSY, HIV, STD, SEX, SDV, GDIS,
+// 42CFRPart2, R, V...) a FHIR resource carries, from its meta.security and from code-set
+// rules matched against every Coding in it (docs/labelling.md). A grant that withholds a
+// category keeps every resource carrying it at its holder.
+//
+// Every meta.security label is honoured: a v3 sensitivity, confidentiality (R, V) or
+// 42CFRPart2 code becomes that category; a label that restricts nothing the exchange
+// does (U/L/M/N, integrity and provenance codes, HTEST, obligations the exchange
+// fulfils) adds none; any other label, unknown ones included, is kept as
+// "system|code", a category no consent can release (fail closed). A sensitive category
+// implies R (confidentiality is a high-water mark).
 #ifndef HIE_NODE_DOMAIN_LABELER_H_
 #define HIE_NODE_DOMAIN_LABELER_H_
 
@@ -23,7 +30,7 @@ class Labeler {
   // ("rules[2].category: \"XYZ\" is not a v3 sensitivity code").
   static absl::StatusOr<Labeler> FromConfig(const hie::v1::LabellingConfig& config);
 
-  // The categories of `resource`, sorted and unique.
+  // The categories of `resource`, sorted and unique; R added when a category implies it.
   std::vector<std::string> Label(const simdjson::dom::element& resource) const;
 
   bool inherit_through_references() const { return inherit_; }
@@ -31,8 +38,8 @@ class Labeler {
 
  private:
   void AddRule(const hie::v1::SensitivityRule& rule);
-  void Walk(const simdjson::dom::element& value, bool in_meta_security,
-            std::vector<std::string>& out) const;
+  void Walk(const simdjson::dom::element& value, bool is_meta, std::vector<std::string>& out) const;
+  void Security(const simdjson::dom::element& labels, std::vector<std::string>& out) const;
   void Match(absl::string_view system, absl::string_view code, std::vector<std::string>& out) const;
 
   // system + '|' + code -> categories

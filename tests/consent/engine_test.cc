@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "common/testing/status_matchers.h"
 #include "consent/domain/directive.h"
+#include "consent/domain/policy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/consent/consent_json.h"
@@ -43,7 +44,8 @@ const std::string kPermitAll = ProvisionJson("permit", {});
 const std::string kDenyAll = ProvisionJson("deny", {});
 
 std::vector<Case> Table() {
-  const std::vector<std::string> eth = {"ETH"};
+  // The policy's defaults: ETH, and 42CFRPart2, which only a consent naming it releases.
+  const std::vector<std::string> eth = {"42CFRPart2", "ETH"};
   return {
       // Rule 2: no consent on file.
       {.name = "OptOutNoConsentTreatPermits", .permit = true, .withheld = eth},
@@ -187,15 +189,43 @@ std::vector<Case> Table() {
            "c1", "2025-01-01",
            ProvisionJson("permit", {}, {ProvisionJson("deny", {Labels({"PSY"})})}))},
        .permit = true,
-       .withheld = {"ETH", "PSY"}},
+       .withheld = {"42CFRPart2", "ETH", "PSY"}},
       {.name = "LabelledPermitReleasesDefault",
        .consents = {Consent(
            "c1", "2025-01-01",
            ProvisionJson("permit", {}, {ProvisionJson("permit", {Labels({"ETH"})})}))},
        .permit = true,
-       .withheld = {},
+       .withheld = {"42CFRPart2"},
        .check =
            [](const Decision& d) { EXPECT_THAT(d.reason, ::testing::HasSubstr("released ETH")); }},
+      // 42 CFR Part 2: released only by a provision that names it, never by a general
+      // permit, a release of ETH, or break-the-glass.
+      {.name = "Part2ReleasedOnlyByAProvisionNamingIt",
+       .consents = {Consent(
+           "c1", "2025-01-01",
+           ProvisionJson("permit", {}, {ProvisionJson("permit", {Labels({"42CFRPart2"})})}))},
+       .permit = true,
+       .withheld = {"ETH"},
+       .check =
+           [](const Decision& d) {
+             EXPECT_THAT(d.reason, ::testing::HasSubstr("released 42CFRPart2"));
+           }},
+      {.name = "Part2NotReleasedByAGeneralTreatmentPermit",
+       .consents = {Consent(
+           "c1", "2025-01-01",
+           ProvisionJson("permit", {}, {ProvisionJson("permit", {Purposes({"TREAT"})})}))},
+       .permit = true,
+       .withheld = eth},
+      {.name = "Part2NotReleasedByBreakGlassEvenWhenTheConsentNamesIt",
+       .consents = {Consent("c1", "2025-01-01",
+                            ProvisionJson("deny", {},
+                                          {ProvisionJson("permit", {Labels({"42CFRPart2"}),
+                                                                    Purposes({"TREAT"})})}))},
+       .purpose = "ETREAT",
+       .reason = "unconscious in ED",
+       .permit = true,
+       .withheld = eth,
+       .break_glass = true},
       {.name = "LabelledReleaseForAnotherRequesterDoesNotApply",
        .consents = {Consent(
            "c1", "2025-01-01",
@@ -211,7 +241,7 @@ std::vector<Case> Table() {
                                           {ProvisionJson("deny", {Labels({"HIV"})}),
                                            ProvisionJson("permit", {Labels({"HIV", "ETH"})})}))},
        .permit = true,
-       .withheld = {"HIV"}},
+       .withheld = {"42CFRPart2", "HIV"}},
       {.name = "DeeperReleaseBeatsShallowerWithhold",
        .consents = {Consent(
            "c1", "2025-01-01",
@@ -232,7 +262,7 @@ std::vector<Case> Table() {
                                             {Labels({"PSY"}), Actors({OrgActor("org-b")})})})}))},
        .requester = "org-c",
        .permit = true,
-       .withheld = {"ETH", "PSY"}},
+       .withheld = {"42CFRPart2", "ETH", "PSY"}},
       {.name = "LabelledProvisionsDoNotDecideTheRequest",
        .consents = {Consent(
            "c1", "2025-01-01",
@@ -471,6 +501,17 @@ TEST(DecideTest, DenyReasonNamesDirectiveAndProvision) {
   EXPECT_EQ(decision.reason,
             "consent c9 of 2025-01-01: Consent.provision.provision[0] denies HPAYMT for "
             "Organization/org-b");
+}
+
+TEST(PolicyTest, Part2IsAlwaysWithheldWhateverTheConfigSays) {
+  hie::v1::ConsentPolicy config;
+  config.mutable_withheld_categories()->add_codes("PSY");
+  ASSERT_OK_AND_ASSIGN(Policy policy, PolicyFromConfig(config));
+  EXPECT_THAT(policy.withheld_categories, ElementsAreArray({"42CFRPart2", "PSY"}));
+  config.mutable_withheld_categories()->clear_codes();  // "withhold nothing"
+  ASSERT_OK_AND_ASSIGN(policy, PolicyFromConfig(config));
+  EXPECT_THAT(policy.withheld_categories, ElementsAreArray({"42CFRPart2"}));
+  EXPECT_THAT(Policy().withheld_categories, ElementsAreArray({"42CFRPart2", "ETH"}));
 }
 
 }  // namespace

@@ -130,7 +130,7 @@ TEST_F(ConsentDaemonTest, AuthorizeNamesAllowedHoldersAndSignsAVerifiableGrant) 
   EXPECT_THAT(Holders(grant), ElementsAre("org-b"));
   EXPECT_EQ(grant.holders(0).local_id(), "B1");
   EXPECT_EQ(grant.holders(0).endpoint(), "127.0.0.1:95");
-  EXPECT_THAT(grant.withheld_categories(), ElementsAre("ETH"));
+  EXPECT_THAT(grant.withheld_categories(), ElementsAre("42CFRPart2", "ETH"));
   EXPECT_EQ(grant.requester_org(), "org-a");
   EXPECT_EQ(grant.user().user_id(), "dr.lee");
   EXPECT_FALSE(grant.euid().empty());
@@ -205,7 +205,8 @@ TEST_F(ConsentDaemonTest, DirectivesDecideAndOnlyThePatientsPracticesWriteThem) 
   ASSERT_TRUE(response.has_grant());
   hie::v1::DisclosureGrant grant = VerifiedGrant(response, "org-s");
   EXPECT_THAT(Holders(grant), ElementsAre("org-b", "org-s"));
-  EXPECT_THAT(grant.withheld_categories(), ::testing::IsEmpty());
+  // Releasing ETH does not release Part 2: only a consent naming 42CFRPart2 does.
+  EXPECT_THAT(grant.withheld_categories(), ElementsAre("42CFRPart2"));
 
   // Every version is kept; the patient's directives are listed from any of their
   // practices.
@@ -326,7 +327,8 @@ TEST_F(ConsentDaemonTest, HiectlConsentAndAuditCommands) {
   EXPECT_THAT(evaluated.out, HasSubstr("Consent.provision.provision[0]"));
   evaluated = Hiectl({"consent", "evaluate", "--json", "--purpose", "TREAT", "--requester", "org-b",
                       "--policy", "opt-in", "--consent", optout});
-  EXPECT_THAT(evaluated.out, HasSubstr("\"decision\": \"permit\", \"withheld\": [\"ETH\"]"));
+  EXPECT_THAT(evaluated.out,
+              HasSubstr("\"decision\": \"permit\", \"withheld\": [\"42CFRPart2\", \"ETH\"]"));
   std::string bad = Path("bad.json");
   std::ofstream(bad) << R"({"resourceType":"Consent","status":"active"})";
   evaluated = Hiectl(

@@ -102,7 +102,7 @@ TEST(DevnetTest, SamplePatientsTellTheirStories) {
                                    "--purpose", "TREAT", "--json"});
   EXPECT_EQ(luis.exit_code, 0) << luis.err;
   EXPECT_THAT(luis.out, HasSubstr("\"withheld\": 2"));
-  EXPECT_THAT(luis.out, HasSubstr("\"withheld_categories\": [\"ETH\"]"));
+  EXPECT_THAT(luis.out, HasSubstr("\"withheld_categories\": [\"42CFRPart2\", \"ETH\"]"));
   // The load generator: concurrent clinicians for a bounded time, no errors.
   CommandResult load = RunCommand({hiectl, "devnet", "load", "--dir", dir.string(), "--clinicians",
                                    "4", "--seconds", "2", "--json"});

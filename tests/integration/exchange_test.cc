@@ -86,7 +86,7 @@ TEST_F(FederatedQueryTest, GathersOwnAndHoldersRecordsIntoOneBundle) {
   EXPECT_EQ(by_org["org-b"].records(), 2);
   EXPECT_EQ(by_org["org-b"].withheld(), 1);
   EXPECT_EQ(q.result.entries(), 4);
-  EXPECT_THAT(q.result.withheld_categories(), ElementsAre("ETH"));
+  EXPECT_THAT(q.result.withheld_categories(), ElementsAre("42CFRPart2", "ETH"));
   EXPECT_THAT(q.result.bundle_json(),
               HasSubstr("\"system\": \"http://hie.example/source-org\", \"code\": \"org-b\""));
   EXPECT_THAT(q.result.bundle_json(), Not(HasSubstr("7200002")));  // the withheld condition
@@ -124,7 +124,7 @@ TEST_F(FederatedQueryTest, HiectlQueryPrintsTheSummaryAndWritesTheBundle) {
   ASSERT_EQ(q.exit_code, 0) << q.err;
   EXPECT_THAT(q.out, HasSubstr("org-b"));
   EXPECT_THAT(q.out, HasSubstr("1 Observation, 1 Patient"));
-  EXPECT_THAT(q.out, HasSubstr("withheld by consent: ETH"));
+  EXPECT_THAT(q.out, HasSubstr("withheld by consent: 42CFRPart2, ETH"));
   EXPECT_THAT(ReadWholeFile(bundle), HasSubstr("\"resourceType\": \"Bundle\""));
   CommandResult json = HiectlAs("node-a", requester_port_,
                                 {"query", "--patient", "A1", "--purpose", "TREAT", "--json"});

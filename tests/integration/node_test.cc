@@ -54,8 +54,8 @@ TEST_F(NodeDaemonTest, ImportStoresBundlesAndNdjsonAndReportsEachRejection) {
   hie::v1::RecordEnvelope record;
   ASSERT_TRUE(ingest->GetRecord(&context, request, &record).ok());
   EXPECT_EQ(record.patient_local_id(), "p-1");
-  ASSERT_EQ(record.sensitivity_size(), 1);
-  EXPECT_EQ(record.sensitivity(0), "ETH");
+  // Substance use, and restricted (a sensitive category implies R).
+  EXPECT_THAT(record.sensitivity(), ::testing::ElementsAre("ETH", "R"));
   EXPECT_EQ(record.version(), 1);
 
   // Another practice may not feed or read this node's store.

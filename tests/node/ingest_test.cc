@@ -88,10 +88,10 @@ TEST_F(IngestTest, TransactionResolvesUrnUuidAndLabelsAndInherits) {
   std::map<std::string, hie::v1::RecordEnvelope> by_id;
   for (const auto& r : batch.records) by_id[r.resource_id()] = r;
   EXPECT_EQ(by_id["c-1"].patient_local_id(), "p-1");
-  EXPECT_THAT(by_id["c-1"].sensitivity(), ElementsAre("ETH"));
+  EXPECT_THAT(by_id["c-1"].sensitivity(), ElementsAre("ETH", "R"));
   // The medication for a substance-use condition inherits its label.
-  EXPECT_THAT(by_id["m1"].sensitivity(), ElementsAre("ETH"));
-  EXPECT_THAT(by_id["o1"].sensitivity(), ElementsAre("PSY"));
+  EXPECT_THAT(by_id["m1"].sensitivity(), ElementsAre("ETH", "R"));
+  EXPECT_THAT(by_id["o1"].sensitivity(), ElementsAre("PSY", "R"));
   EXPECT_THAT(by_id["p-1"].sensitivity(), IsEmpty());
 }
 
@@ -140,7 +140,7 @@ TEST_F(IngestTest, NdjsonReportsLinesAndOversize) {
       "\n", Condition("c1", "Patient/p1", "http://snomed.info/sct", "86406008"), "\n");
   IngestBatch batch = ingester_->ParseNdjson(ndjson, "export.ndjson");
   ASSERT_EQ(batch.records.size(), 2u);
-  EXPECT_THAT(batch.records[1].sensitivity(), ElementsAre("HIV"));
+  EXPECT_THAT(batch.records[1].sensitivity(), ElementsAre("HIV", "R"));
   ASSERT_EQ(batch.problems.size(), 2u);
   EXPECT_EQ(batch.problems[0].position, 3);
   EXPECT_THAT(batch.problems[0].message, HasSubstr("not valid JSON"));
