@@ -46,12 +46,15 @@ bool LooksLikeUuid(const std::string& id) {
   return id.size() == 36 && id[8] == '-' && id[13] == '-' && id[18] == '-' && id[23] == '-';
 }
 
-// The resource with one source-org tag per source added to its meta.
-std::string Tagged(const std::string& json,
-                   const std::vector<const hie::v1::RecordEnvelope*>& sources,
-                   simdjson::dom::parser& parser) {
+// Appends to `out` the resource with one source-org tag per source added to its meta.
+void AppendTagged(const std::string& json,
+                  const std::vector<const hie::v1::RecordEnvelope*>& sources,
+                  simdjson::dom::parser& parser, std::string* out_json) {
   simdjson::dom::element resource;
-  if (parser.parse(json).get(resource)) return json;
+  if (parser.parse(json).get(resource)) {
+    *out_json += json;
+    return;
+  }
   std::vector<std::string> meta_members;
   std::vector<std::string> tags;
   simdjson::dom::object meta;
@@ -81,8 +84,12 @@ std::string Tagged(const std::string& json,
   // Re-emitted from the one parse: every member as it was, meta replaced (or added
   // after id, where FHIR puts it).
   simdjson::dom::object object;
-  if (resource.get_object().get(object)) return json;
-  std::string out = "{";
+  if (resource.get_object().get(object)) {
+    *out_json += json;
+    return;
+  }
+  std::string& out = *out_json;
+  out += "{";
   bool has_meta = false;
   for (auto field : object) has_meta = has_meta || field.key == "meta";
   bool first = true;
@@ -104,7 +111,6 @@ std::string Tagged(const std::string& json,
   }
   if (!has_meta) append("meta", meta_json);
   out += "}";
-  return out;
 }
 
 }  // namespace
@@ -173,12 +179,13 @@ bool BundleWriter::Render() {
                              ? absl::StrCat("urn:uuid:", first.resource_id())
                              : absl::StrCat("urn:hie:", first.source_org(), ":",
                                             first.resource_type(), "/", first.resource_id());
-  pending_ = JsonObject()
-                 .Add("fullUrl", full_url)
-                 .AddRaw("resource", Tagged(first.fhir_json(), group, parser_))
-                 .AddRaw("search", JsonObject().Add("mode", "match").Build())
-                 .Build();
-  if (next_group_ > 0) pending_.insert(0, ", ");
+  // Written straight into pending_ (the layout JsonObject gives): an entry can be tens of
+  // megabytes, and every intermediate copy of it would count in the peak.
+  absl::StrAppend(&pending_, next_group_ > 0 ? ", " : "", "{", JsonQuote("fullUrl"), ": ",
+                  JsonQuote(full_url), ", ", JsonQuote("resource"), ": ");
+  AppendTagged(first.fhir_json(), group, parser_, &pending_);
+  absl::StrAppend(&pending_, ", ", JsonQuote("search"), ": ",
+                  JsonObject().Add("mode", "match").Build(), "}");
   ++next_group_;
   return true;
 }
@@ -198,6 +205,32 @@ bool BundleWriter::Next(size_t max_bytes, std::string* out) {
   }
   written_ += static_cast<int64_t>(added);
   return added > 0;
+}
+
+void SkippedRecords::Add(const hie::v1::RecordEnvelope& record) {
+  ++count;
+  if (references.size() < kMaxSkippedNamed) {
+    references.push_back(absl::StrCat(record.resource_type(), "/", record.resource_id()));
+  }
+}
+
+void SkippedRecords::Add(int64_t more, const std::vector<std::string>& names) {
+  count += more;
+  for (const auto& name : names) {
+    if (references.size() >= kMaxSkippedNamed) break;
+    references.push_back(name);
+  }
+}
+
+void LeaveOutLarger(std::vector<hie::v1::RecordEnvelope>* records, size_t max_bytes,
+                    SkippedRecords* skipped) {
+  records->erase(std::remove_if(records->begin(), records->end(),
+                                [&](const hie::v1::RecordEnvelope& r) {
+                                  if (r.fhir_json().size() <= max_bytes) return false;
+                                  skipped->Add(r);
+                                  return true;
+                                }),
+                 records->end());
 }
 
 MergedBundle MergeRecords(std::vector<hie::v1::RecordEnvelope> records) {

@@ -68,6 +68,23 @@ class BundleWriter {
   int64_t written_ = 0;
 };
 
+// Records left out of an answer because each is larger than the size limit: how many,
+// and the first kMaxSkippedNamed as "Type/id".
+inline constexpr size_t kMaxSkippedNamed = 100;
+struct SkippedRecords {
+  int64_t count = 0;
+  std::vector<std::string> references;
+
+  void Add(const hie::v1::RecordEnvelope& record);
+  // Another party's count and names (a holder's summary), added to these.
+  void Add(int64_t count, const std::vector<std::string>& references);
+};
+
+// Removes from `records` each one whose FHIR JSON is longer than `max_bytes`, noting it
+// in `skipped`; the others keep their order.
+void LeaveOutLarger(std::vector<hie::v1::RecordEnvelope>* records, size_t max_bytes,
+                    SkippedRecords* skipped);
+
 // `records` carry source_org. Entries are ordered by resource type, then source, then id.
 // The whole Bundle as one string: for small answers and tests.
 MergedBundle MergeRecords(std::vector<hie::v1::RecordEnvelope> records);

@@ -11,6 +11,7 @@
 #include "common/time/proto_time.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/client_context.h"
+#include "node/domain/merge.h"
 
 namespace hie::node {
 
@@ -45,8 +46,6 @@ absl::StatusOr<std::shared_ptr<const consent::GrantVerifier>> GrantKeySource::Ve
 }
 
 namespace {
-
-constexpr int kMaxSkippedNamed = 100;
 
 // Writes an answer in bounded messages, made one at a time as the previous one is sent:
 // a record whose text fits in `piece_bytes` as one message, a larger one as pieces, then
@@ -158,17 +157,8 @@ absl::StatusOr<PeerRecordsService::Answer> PeerRecordsService::Serve(
   // A record larger than the limit is named, not sent; the rest go.
   Answer answer;
   std::vector<hie::v1::RecordEnvelope>& records = disclosure->records;
-  std::vector<std::string> skipped;
-  records.erase(
-      std::remove_if(records.begin(), records.end(),
-                     [&](const hie::v1::RecordEnvelope& r) {
-                       if (r.fhir_json().size() <= state_->max_record_bytes) return false;
-                       std::string ref = absl::StrCat(r.resource_type(), "/", r.resource_id());
-                       answer.summary.set_records_skipped(answer.summary.records_skipped() + 1);
-                       if (skipped.size() < kMaxSkippedNamed) skipped.push_back(ref);
-                       return true;
-                     }),
-      records.end());
+  SkippedRecords skipped;
+  LeaveOutLarger(&records, state_->max_record_bytes, &skipped);
 
   // No disclosure without its audit entry: it is durable before the first record leaves.
   hie::v1::AuditEntry entry;
@@ -185,10 +175,10 @@ absl::StatusOr<PeerRecordsService::Answer> PeerRecordsService::Serve(
   entry.set_outcome("ok");
   entry.set_detail(absl::StrCat(
       "sent ", disclosure->records.size(), ", withheld ", disclosure->withheld,
-      skipped.empty()
+      skipped.count == 0
           ? ""
-          : absl::StrCat(", skipped ", answer.summary.records_skipped(), " larger than ",
-                         state_->max_record_bytes, " bytes: ", absl::StrJoin(skipped, " ")),
+          : absl::StrCat(", skipped ", skipped.count, " larger than ", state_->max_record_bytes,
+                         " bytes: ", absl::StrJoin(skipped.references, " ")),
       grant->break_glass() ? absl::StrCat(" (break-the-glass: ", grant->break_glass_reason(), ")")
                            : ""));
   if (auto appended = state_->audit->Append(std::move(entry)); !appended.ok()) {
@@ -199,7 +189,8 @@ absl::StatusOr<PeerRecordsService::Answer> PeerRecordsService::Serve(
   }
   answer.summary.set_records_sent(static_cast<int64_t>(records.size()));
   answer.summary.set_records_withheld(disclosure->withheld);
-  for (auto& ref : skipped) answer.summary.add_skipped(std::move(ref));
+  answer.summary.set_records_skipped(skipped.count);
+  for (auto& ref : skipped.references) answer.summary.add_skipped(std::move(ref));
   answer.records = std::move(records);
   return answer;
 }

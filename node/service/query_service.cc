@@ -20,22 +20,12 @@ using hie::v1::HolderStatus;
 
 class QueryReactor;
 
-constexpr int kMaxSkippedNamed = 100;
-
 // What one holder sent, once its stream is over.
 struct HolderAnswer {
   std::vector<hie::v1::RecordEnvelope> records;
   int64_t withheld = 0;
   // Records left out for their size, by the holder (its summary) or here.
-  int64_t skipped = 0;
-  std::vector<std::string> skipped_references;
-
-  void Skip(const hie::v1::RecordEnvelope& r) {
-    ++skipped;
-    if (skipped_references.size() < kMaxSkippedNamed) {
-      skipped_references.push_back(absl::StrCat(r.resource_type(), "/", r.resource_id()));
-    }
-  }
+  SkippedRecords skipped;
 };
 
 // One holder's FetchRecords, read with the callback API. Records sent in pieces are
@@ -69,7 +59,7 @@ class HolderCall final : public grpc::ClientReadReactor<hie::v1::FetchRecordsRes
       if (!dropping_) {
         if (joining_.fhir_json().size() + piece->fhir_json().size() > max_record_bytes_) {
           dropping_ = true;
-          answer_.Skip(joining_);
+          answer_.skipped.Add(joining_);
           std::string().swap(*joining_.mutable_fhir_json());
         } else {
           joining_.mutable_fhir_json()->append(piece->fhir_json());
@@ -83,12 +73,8 @@ class HolderCall final : public grpc::ClientReadReactor<hie::v1::FetchRecordsRes
     } else if (message_.has_summary()) {
       const hie::v1::FetchSummary& summary = message_.summary();
       answer_.withheld = summary.records_withheld();
-      answer_.skipped += summary.records_skipped();
-      for (const auto& ref : summary.skipped()) {
-        if (answer_.skipped_references.size() < kMaxSkippedNamed) {
-          answer_.skipped_references.push_back(ref);
-        }
-      }
+      answer_.skipped.Add(summary.records_skipped(),
+                          {summary.skipped().begin(), summary.skipped().end()});
     }
     StartRead(&message_);
   }
@@ -98,7 +84,7 @@ class HolderCall final : public grpc::ClientReadReactor<hie::v1::FetchRecordsRes
  private:
   void Take(hie::v1::RecordEnvelope record) {
     if (record.fhir_json().size() > max_record_bytes_) {
-      answer_.Skip(record);
+      answer_.skipped.Add(record);
       return;
     }
     // The holder is who its certificate says, whatever the record claims.
@@ -185,8 +171,8 @@ class QueryReactor final : public grpc::ServerWriteReactor<hie::v1::QueryEvent> 
         s->set_state(HolderStatus::STATE_OK);
         s->set_records(static_cast<int64_t>(answer.records.size()));
         s->set_withheld(answer.withheld);
-        s->set_skipped(answer.skipped);
-        for (auto& ref : answer.skipped_references) s->add_skipped_references(std::move(ref));
+        s->set_skipped(answer.skipped.count);
+        for (auto& ref : answer.skipped.references) s->add_skipped_references(std::move(ref));
         break;
       case grpc::StatusCode::PERMISSION_DENIED:
       case grpc::StatusCode::UNAUTHENTICATED:
@@ -328,7 +314,7 @@ class QueryReactor final : public grpc::ServerWriteReactor<hie::v1::QueryEvent> 
             return true;
           }
           if (r.fhir_json().size() > state.max_record_bytes) {
-            own_answer.Skip(r);
+            own_answer.skipped.Add(r);
             return true;
           }
           records_.push_back(r);
@@ -342,8 +328,8 @@ class QueryReactor final : public grpc::ServerWriteReactor<hie::v1::QueryEvent> 
     own_status->set_local(true);
     own_status->set_state(s.ok() ? HolderStatus::STATE_OK : HolderStatus::STATE_FAILED);
     own_status->set_records(local);
-    own_status->set_skipped(own_answer.skipped);
-    for (auto& ref : own_answer.skipped_references) own_status->add_skipped_references(ref);
+    own_status->set_skipped(own_answer.skipped.count);
+    for (auto& ref : own_answer.skipped.references) own_status->add_skipped_references(ref);
     own_status->set_elapsed_ms(absl::ToInt64Milliseconds(absl::Now() - started_));
     if (!s.ok()) own_status->set_message(std::string(s.message()));
     summaries_.push_back(*own_status);

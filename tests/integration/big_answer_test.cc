@@ -186,6 +186,7 @@ TEST_F(BigAnswerTest, TwentyMebibyteDocumentReferenceArrivesWhole) {
                         R"("subject":{"reference":"Patient/B1"},"content":[{"attachment":)",
                         R"({"contentType":"application/pdf","data":")", data, R"("}}]})"));
   EXPECT_THAT(last_import_, HasSubstr("accepted 1"));
+  ReportPeakRss("after importing the 20 MiB DocumentReference");
 
   Answer answer = Query();
   ASSERT_TRUE(answer.status.ok()) << answer.status.error_message();
@@ -209,7 +210,7 @@ TEST_F(BigAnswerTest, TwentyMebibyteDocumentReferenceArrivesWhole) {
   std::string decoded;
   ASSERT_TRUE(absl::Base64Unescape(absl::string_view(got.data(), got.size()), &decoded));
   EXPECT_TRUE(decoded == scan);
-  ReportPeakRss("one 20 MiB DocumentReference");
+  ReportPeakRss("after the query for the 20 MiB DocumentReference");
 
   // hiectl query assembles the same Bundle.
   CommandResult cli = HiectlAs("node-a", requester_port_,
@@ -238,6 +239,7 @@ TEST_F(BigAnswerTest, ThousandRecordsOf100KiBArriveInFull) {
   ImportAt("node-b", holder_port_, "notes.ndjson", ndjson);
   EXPECT_THAT(last_import_, HasSubstr("accepted 1000"));
   std::string().swap(ndjson);
+  ReportPeakRss("after importing a thousand 100 KiB records");
 
   Answer answer = Query();
   ASSERT_TRUE(answer.status.ok()) << answer.status.error_message();
@@ -270,7 +272,7 @@ TEST_F(BigAnswerTest, ThousandRecordsOf100KiBArriveInFull) {
     ASSERT_EQ(observation["valueString"].get_string().get(got), simdjson::SUCCESS);
     EXPECT_TRUE(got == value(i)) << "record o" << i << " changed on the way";
   }
-  ReportPeakRss("a thousand 100 KiB records");
+  ReportPeakRss("after the query for a thousand 100 KiB records");
 }
 
 // The holder sends nothing above its 256 KiB limit; the requester takes nothing above

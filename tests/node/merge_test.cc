@@ -97,7 +97,9 @@ TEST(BundleWriterTest, PiecesOfAnySizeJoinToTheWholeBundle) {
     }
     EXPECT_EQ(joined, whole) << "pieces of " << piece;
     EXPECT_EQ(writer.bytes_written(), static_cast<int64_t>(whole.size()));
-    if (piece == 1000) EXPECT_GT(pieces, 5);
+    if (piece == 1000) {
+      EXPECT_GT(pieces, 5);
+    }
   }
   BundleWriter empty({});
   std::string text;
@@ -107,6 +109,29 @@ TEST(BundleWriterTest, PiecesOfAnySizeJoinToTheWholeBundle) {
   simdjson::dom::element bundle;
   ASSERT_EQ(parser.parse(text).get(bundle), simdjson::SUCCESS) << text;
   EXPECT_EQ(int64_t(bundle["total"]), 0);
+}
+
+TEST(LeaveOutLargerTest, RemovesAndNamesRecordsAboveTheLimitKeepingTheOrder) {
+  std::vector<hie::v1::RecordEnvelope> records;
+  for (int i = 0; i < 150; ++i) {
+    std::string id = absl::StrCat("o", i);
+    std::string text = i % 2 == 0 ? std::string(50, 'x') : std::string(500, 'y');
+    records.push_back(Record("org-b", "Observation", id,
+                             absl::StrCat(R"({"resourceType":"Observation","id":")", id,
+                                          R"(","note":")", text, R"("})")));
+  }
+  SkippedRecords skipped;
+  LeaveOutLarger(&records, 200, &skipped);
+  ASSERT_EQ(records.size(), 75u);
+  EXPECT_EQ(records[0].resource_id(), "o0");
+  EXPECT_EQ(records[74].resource_id(), "o148");
+  EXPECT_EQ(skipped.count, 75);
+  ASSERT_EQ(skipped.references.size(), 75u);
+  EXPECT_EQ(skipped.references[0], "Observation/o1");
+  // A holder's count adds up; only the first kMaxSkippedNamed are named.
+  skipped.Add(40, std::vector<std::string>(40, "DocumentReference/d"));
+  EXPECT_EQ(skipped.count, 115);
+  EXPECT_EQ(skipped.references.size(), kMaxSkippedNamed);
 }
 
 TEST(DisclosureTest, ClinicalPeriodKeepsDatedRecordsInsideAndUndatedOnes) {
