@@ -156,14 +156,20 @@ int main(int argc, char** argv) {
     auto reader = query->Query(&context, request);
     hie::v1::QueryEvent event;
     int ok_holders = 0;
+    int64_t bundle_bytes = 0;  // the Bundle's pieces, counted (the bench keeps none)
+    int64_t expected_bytes = -1;
     while (reader->Read(&event)) {
+      if (event.has_bundle()) bundle_bytes += static_cast<int64_t>(event.bundle().data().size());
       if (event.has_holder() && !event.holder().local() &&
           event.holder().state() == hie::v1::HolderStatus::STATE_OK) {
         ++ok_holders;
       }
-      if (event.has_result()) *entries = event.result().entries();
+      if (event.has_result()) {
+        *entries = event.result().entries();
+        expected_bytes = event.result().bundle_bytes();
+      }
     }
-    return reader->Finish().ok() && ok_holders == holders;
+    return reader->Finish().ok() && ok_holders == holders && bundle_bytes == expected_bytes;
   };
   std::vector<double> query_ms;
   int64_t entries = 0;

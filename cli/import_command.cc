@@ -116,11 +116,14 @@ int RunImport(const std::vector<std::string>& args) {
         size_t cut = text.rfind('\n', offset + kChunkBytes);
         length = (cut == std::string::npos || cut < offset) ? kChunkBytes : cut + 1 - offset;
       }
+      // One JSON document larger than a message goes in pieces the node joins.
+      if (!ndjson && length > kChunkBytes) length = kChunkBytes;
       hie::v1::ImportRequest request;
       request.set_format(ndjson ? hie::v1::ImportRequest::FORMAT_NDJSON
                                 : hie::v1::ImportRequest::FORMAT_JSON);
       request.set_source_name(name);
       request.set_data(text.substr(offset, length));
+      request.set_continues(!ndjson && offset + length < text.size());
       if (!writer->Write(request)) break;  // the server ended the call: Finish says why
       offset += length;
       sent += length;

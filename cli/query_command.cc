@@ -60,6 +60,12 @@ std::map<std::string, std::map<std::string, int>> CountsBySource(const std::stri
   return counts;
 }
 
+std::vector<std::string> Quoted(const hie::v1::HolderStatus& h) {
+  std::vector<std::string> out;
+  for (const auto& ref : h.skipped_references()) out.push_back(JsonQuote(ref));
+  return out;
+}
+
 int RunQuery(const std::vector<std::string>& args) {
   std::string patient, purpose, user = "cli", role, reason, bundle_out;
   int timeout_ms = 0;
@@ -72,8 +78,10 @@ int RunQuery(const std::vector<std::string>& args) {
       "that may share it: the node authorizes at the consent service, fetches from each\n"
       "allowed holder in parallel and merges the answers. Prints each practice's status\n"
       "(ok, denied, timed out, unreachable) with its counts by resource type and time,\n"
-      "what was withheld, and the query id for the audit. --bundle writes the merged FHIR\n"
-      "Bundle. Exit status 1 if consent denies (with the reason).",
+      "what was withheld, records skipped as larger than the size limit (by reference),\n"
+      "and the query id for the audit. The Bundle arrives in pieces of bounded size,\n"
+      "joined here, so no record size or count breaks the answer. --bundle writes the\n"
+      "merged FHIR Bundle. Exit status 1 if consent denies (with the reason).",
       "hiectl query --profile org-a.profile --patient 123 --purpose TREAT --user dr.lee "
       "--bundle jane.json",
       [&](FlagSet& flags) {
@@ -111,8 +119,12 @@ int RunQuery(const std::vector<std::string>& args) {
         auto reader = stub.Query(&context, request);
         std::vector<hie::v1::HolderStatus> holders;
         hie::v1::QueryResult result;
+        bool has_result = false;
+        // The Bundle arrives in pieces; joined in order they are its JSON text.
+        std::string bundle;
         hie::v1::QueryEvent event;
         while (reader->Read(&event)) {
+          if (event.has_bundle()) bundle += event.bundle().data();
           if (event.has_holder()) {
             holders.push_back(event.holder());
             if (!json) {
@@ -122,16 +134,25 @@ int RunQuery(const std::vector<std::string>& args) {
                                            h.local() ? " (this practice)" : "");
             }
           }
-          if (event.has_result()) result = event.result();
+          if (event.has_result()) {
+            result = event.result();
+            has_result = true;
+          }
         }
         grpc::Status status = reader->Finish();
         if (!status.ok()) return FailRpc(status, target);
+        if (!has_result || static_cast<int64_t>(bundle.size()) != result.bundle_bytes()) {
+          return Fail(absl::DataLossError(absl::StrCat("the answer is incomplete: ", bundle.size(),
+                                                       " of ", result.bundle_bytes(),
+                                                       " bytes of the Bundle arrived")));
+        }
         if (!bundle_out.empty()) {
           std::ofstream out(bundle_out, std::ios::binary);
-          out << result.bundle_json();
+          out << bundle;
           if (!out) return Fail(absl::InternalError(absl::StrCat("cannot write ", bundle_out)));
         }
-        auto counts = CountsBySource(result.bundle_json());
+        auto counts = CountsBySource(bundle);
+        std::string().swap(bundle);
         if (json) {
           std::vector<std::string> items;
           for (const auto& h : holders) {
@@ -143,6 +164,8 @@ int RunQuery(const std::vector<std::string>& args) {
                                 .Add("status", StateName(h.state()))
                                 .Add("records", static_cast<int64_t>(h.records()))
                                 .Add("withheld", static_cast<int64_t>(h.withheld()))
+                                .Add("skipped", static_cast<int64_t>(h.skipped()))
+                                .AddRaw("skipped_references", JsonArray(Quoted(h)))
                                 .Add("elapsed_ms", static_cast<int64_t>(h.elapsed_ms()))
                                 .Add("message", h.message())
                                 .AddRaw("by_type", by_type.Build())
@@ -175,6 +198,12 @@ int RunQuery(const std::vector<std::string>& args) {
           if (h.withheld() > 0) {
             std::cout << absl::StrFormat("  %-16s %d record(s) withheld at the holder\n", "",
                                          h.withheld());
+          }
+          if (h.skipped() > 0) {
+            std::cout << absl::StrFormat(
+                "  %-16s %d record(s) skipped as larger than the record size limit: %s%s\n", "",
+                h.skipped(), absl::StrJoin(h.skipped_references(), ", "),
+                h.skipped() > h.skipped_references_size() ? ", ..." : "");
           }
         }
         std::cout << absl::StrFormat("  %d entries in the Bundle, %d duplicates folded\n",

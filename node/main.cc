@@ -53,7 +53,15 @@ const hie::DaemonDescription kDescription = {
         "    idle_timeout_seconds    close a connection idle this long (default 300)\n"
         "    max_connections         connections at once (default 16)\n"
         "    application             MSH-3 of the ACKs when a message names no receiving\n"
-        "                            application (default HIE; MSH-4 defaults to the org)\n",
+        "                            application (default HIE; MSH-4 defaults to the org)\n"
+        "  limits                    sizes of single records (answers always travel in\n"
+        "                            bounded pieces, whatever these are)\n"
+        "    max_import_resource_bytes   largest resource (or JSON document) accepted on\n"
+        "                            import; a larger one is rejected and reported\n"
+        "                            (default 67108864, at most 1073741824)\n"
+        "    max_record_bytes        largest record sent to a peer or taken into a federated\n"
+        "                            answer; a larger one is skipped and named (Type/id) in\n"
+        "                            its holder's status and the audit (default 67108864)\n",
     .example_config = R"(# node.textproto
 server {
   listen_address: "127.0.0.1:41003"
@@ -145,6 +153,18 @@ int main(int argc, char** argv) {
         options.labelling = config.labelling();
         options.consent_address = consent.address;
         options.mpi_address = mpi.address;
+        constexpr uint64_t kMaxLimit = uint64_t{1} << 30;
+        for (auto [value, name] :
+             {std::pair{config.limits().max_import_resource_bytes(), "max_import_resource_bytes"},
+              std::pair{config.limits().max_record_bytes(), "max_record_bytes"}}) {
+          if (value > kMaxLimit) {
+            return file.FieldError(absl::StrCat("limits.", name),
+                                   absl::StrCat("must be at most ", kMaxLimit));
+          }
+        }
+        options.max_import_resource_bytes = config.limits().max_import_resource_bytes();
+        options.max_record_bytes = config.limits().max_record_bytes();
+        options.max_message_bytes = static_cast<size_t>(plan.server.max_message_bytes);
         plan.open_services = [options, consent, mpi](
                                  const std::string& data_dir,
                                  const std::shared_ptr<hie::TlsContext>& tls) mutable {

@@ -40,8 +40,8 @@ struct IngestBatch {
 };
 
 struct IngestOptions {
-  // The largest single resource accepted.
-  size_t max_resource_bytes = 8 * 1024 * 1024;
+  // The largest single resource accepted (NodeConfig limits.max_import_resource_bytes).
+  size_t max_resource_bytes = 64 * 1024 * 1024;
 };
 
 // `problems` as a FHIR R4 OperationOutcome (JSON): one error issue each, code "invalid"

@@ -50,6 +50,31 @@ absl::Status Importer::AddJson(absl::string_view json, const std::string& source
   return Store(ingester_->ParseJson(json, source), 0);
 }
 
+absl::Status Importer::AddJsonPiece(absl::string_view piece, bool last, const std::string& source) {
+  json_source_ = source;
+  if (!skipping_json_) {
+    if (pending_json_.size() + piece.size() > ingester_->options().max_resource_bytes) {
+      totals_.rejected.push_back(
+          {source, json_documents_ + 1, "$",
+           absl::StrCat("document is longer than the ", ingester_->options().max_resource_bytes,
+                        "-byte limit for one resource")});
+      std::string().swap(pending_json_);
+      skipping_json_ = true;
+    } else {
+      pending_json_.append(piece.data(), piece.size());
+    }
+  }
+  if (!last) return absl::OkStatus();
+  ++json_documents_;
+  if (skipping_json_) {
+    skipping_json_ = false;
+    return absl::OkStatus();
+  }
+  std::string document = std::move(pending_json_);
+  std::string().swap(pending_json_);
+  return AddJson(document, source);
+}
+
 absl::Status Importer::AddNdjson(absl::string_view chunk, const std::string& source) {
   ndjson_source_ = source;
   if (skipping_line_) {
@@ -97,6 +122,14 @@ void Importer::RefuseLongLine(int64_t line, const std::string& source) {
 }
 
 absl::Status Importer::Finish() {
+  if (!pending_json_.empty() || skipping_json_) {
+    if (!skipping_json_) {
+      totals_.rejected.push_back({json_source_, json_documents_ + 1, "$",
+                                  "the import ended inside a document sent in pieces"});
+    }
+    std::string().swap(pending_json_);
+    skipping_json_ = false;
+  }
   if (skipping_line_ || pending_ndjson_.empty()) return absl::OkStatus();
   std::string rest = std::move(pending_ndjson_);
   pending_ndjson_.clear();

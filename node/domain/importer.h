@@ -36,6 +36,12 @@ class Importer {
   // document was acknowledged then).
   absl::Status AddJson(absl::string_view json, const std::string& source);
 
+  // A piece of one JSON document too large for one message: pieces are joined until the
+  // one with `last` set, and the whole is then added as AddJson does. A document that
+  // grows past the ingester's resource limit is rejected (reported once, its remaining
+  // pieces dropped), so an endless document cannot exhaust memory.
+  absl::Status AddJsonPiece(absl::string_view piece, bool last, const std::string& source);
+
   // A piece of NDJSON; complete lines are stored now, a partial last line waits for the
   // next chunk or Finish. A line longer than the ingester's resource limit (in bytes
   // as sent, blank or not) is rejected, however the input is chunked: a partial line as
@@ -43,7 +49,8 @@ class Importer {
   // exhaust memory.
   absl::Status AddNdjson(absl::string_view chunk, const std::string& source);
 
-  // Stores what is left of the NDJSON. Call once, at the end.
+  // Stores what is left of the NDJSON; a JSON document still waiting for its last piece
+  // is rejected. Call once, at the end.
   absl::Status Finish();
 
   const ImportTotals& totals() const { return totals_; }
@@ -61,6 +68,11 @@ class Importer {
   int64_t lines_done_ = 0;
   // Inside an oversized line: drop input until its newline.
   bool skipping_line_ = false;
+  // The JSON document being joined from pieces, and whether it grew too large.
+  std::string pending_json_;
+  std::string json_source_;
+  bool skipping_json_ = false;
+  int64_t json_documents_ = 0;
 };
 
 }  // namespace hie::node

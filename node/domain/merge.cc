@@ -46,12 +46,15 @@ bool LooksLikeUuid(const std::string& id) {
   return id.size() == 36 && id[8] == '-' && id[13] == '-' && id[18] == '-' && id[23] == '-';
 }
 
-// The resource with one source-org tag per source added to its meta.
-std::string Tagged(const std::string& json,
-                   const std::vector<const hie::v1::RecordEnvelope*>& sources,
-                   simdjson::dom::parser& parser) {
+// Appends to `out` the resource with one source-org tag per source added to its meta.
+void AppendTagged(const std::string& json,
+                  const std::vector<const hie::v1::RecordEnvelope*>& sources,
+                  simdjson::dom::parser& parser, std::string* out_json) {
   simdjson::dom::element resource;
-  if (parser.parse(json).get(resource)) return json;
+  if (parser.parse(json).get(resource)) {
+    *out_json += json;
+    return;
+  }
   std::vector<std::string> meta_members;
   std::vector<std::string> tags;
   simdjson::dom::object meta;
@@ -81,8 +84,12 @@ std::string Tagged(const std::string& json,
   // Re-emitted from the one parse: every member as it was, meta replaced (or added
   // after id, where FHIR puts it).
   simdjson::dom::object object;
-  if (resource.get_object().get(object)) return json;
-  std::string out = "{";
+  if (resource.get_object().get(object)) {
+    *out_json += json;
+    return;
+  }
+  std::string& out = *out_json;
+  out += "{";
   bool has_meta = false;
   for (auto field : object) has_meta = has_meta || field.key == "meta";
   bool first = true;
@@ -104,67 +111,136 @@ std::string Tagged(const std::string& json,
   }
   if (!has_meta) append("meta", meta_json);
   out += "}";
-  return out;
 }
 
 }  // namespace
 
-MergedBundle MergeRecords(std::vector<hie::v1::RecordEnvelope> records) {
-  std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) {
+BundleWriter::BundleWriter(std::vector<hie::v1::RecordEnvelope> records)
+    : records_(std::move(records)) {
+  std::sort(records_.begin(), records_.end(), [](const auto& a, const auto& b) {
     return std::tie(a.resource_type(), a.source_org(), a.resource_id()) <
            std::tie(b.resource_type(), b.source_org(), b.resource_id());
   });
-  simdjson::dom::parser parser;
   // Group: first by content, then by clinical fact (across sources only).
-  std::vector<std::vector<const hie::v1::RecordEnvelope*>> groups;
   absl::flat_hash_map<std::string, size_t> by_content, by_fact;
-  MergedBundle merged;
-  for (const auto& r : records) {
+  for (const auto& r : records_) {
     simdjson::dom::object object;
-    if (parser.parse(r.fhir_json()).get_object().get(object)) {
-      ++merged.unreadable;
+    if (parser_.parse(r.fhir_json()).get_object().get(object)) {
+      ++unreadable_;
       continue;
     }
     std::string content_key = absl::StrCat(r.resource_type(), "#", r.content_sha256());
     auto it = by_content.find(content_key);
     std::string fact =
-        it == by_content.end() && r.resource_type() != "Patient" ? FactKey(r, parser) : "";
+        it == by_content.end() && r.resource_type() != "Patient" ? FactKey(r, parser_) : "";
     auto fact_it = fact.empty() ? by_fact.end() : by_fact.find(fact);
     size_t group;
     if (it != by_content.end()) {
       group = it->second;
     } else if (fact_it != by_fact.end() &&
-               groups[fact_it->second].front()->source_org() != r.source_org()) {
+               groups_[fact_it->second].front()->source_org() != r.source_org()) {
       group = fact_it->second;
     } else {
-      group = groups.size();
-      groups.emplace_back();
+      group = groups_.size();
+      groups_.emplace_back();
       by_content.emplace(content_key, group);
       if (!fact.empty()) by_fact.emplace(fact, group);
     }
-    if (!groups[group].empty()) ++merged.duplicates_folded;
-    groups[group].push_back(&r);
+    if (!groups_[group].empty()) ++duplicates_folded_;
+    groups_[group].push_back(&r);
   }
-  std::vector<std::string> entries;
-  for (const auto& group : groups) {
-    const hie::v1::RecordEnvelope& first = *group.front();
-    std::string full_url = LooksLikeUuid(first.resource_id())
-                               ? absl::StrCat("urn:uuid:", first.resource_id())
-                               : absl::StrCat("urn:hie:", first.source_org(), ":",
-                                              first.resource_type(), "/", first.resource_id());
-    entries.push_back(JsonObject()
-                          .Add("fullUrl", full_url)
-                          .AddRaw("resource", Tagged(first.fhir_json(), group, parser))
-                          .AddRaw("search", JsonObject().Add("mode", "match").Build())
-                          .Build());
-  }
-  merged.entries = static_cast<int64_t>(entries.size());
-  merged.bundle_json = JsonObject()
+}
+
+bool BundleWriter::Render() {
+  pending_.clear();
+  pending_offset_ = 0;
+  if (closed_) return false;
+  if (next_group_ < 0) {
+    // The members as JsonObject writes them, the entry array left open.
+    std::string head = JsonObject()
                            .Add("resourceType", "Bundle")
                            .Add("type", "searchset")
-                           .Add("total", merged.entries)
-                           .AddRaw("entry", JsonArray(entries))
+                           .Add("total", entries())
+                           .AddRaw("entry", "[")
                            .Build();
+    head.pop_back();  // the object's closing brace
+    pending_ = std::move(head);
+    next_group_ = 0;
+    return true;
+  }
+  if (next_group_ == static_cast<int64_t>(groups_.size())) {
+    pending_ = "]}";
+    closed_ = true;
+    return true;
+  }
+  const auto& group = groups_[next_group_];
+  const hie::v1::RecordEnvelope& first = *group.front();
+  std::string full_url = LooksLikeUuid(first.resource_id())
+                             ? absl::StrCat("urn:uuid:", first.resource_id())
+                             : absl::StrCat("urn:hie:", first.source_org(), ":",
+                                            first.resource_type(), "/", first.resource_id());
+  // Written straight into pending_ (the layout JsonObject gives): an entry can be tens of
+  // megabytes, and every intermediate copy of it would count in the peak.
+  absl::StrAppend(&pending_, next_group_ > 0 ? ", " : "", "{", JsonQuote("fullUrl"), ": ",
+                  JsonQuote(full_url), ", ", JsonQuote("resource"), ": ");
+  AppendTagged(first.fhir_json(), group, parser_, &pending_);
+  absl::StrAppend(&pending_, ", ", JsonQuote("search"), ": ",
+                  JsonObject().Add("mode", "match").Build(), "}");
+  ++next_group_;
+  return true;
+}
+
+bool BundleWriter::Next(size_t max_bytes, std::string* out) {
+  size_t added = 0;
+  while (added < max_bytes) {
+    if (pending_offset_ == pending_.size() && !Render()) break;
+    size_t take = std::min(max_bytes - added, pending_.size() - pending_offset_);
+    out->append(pending_, pending_offset_, take);
+    pending_offset_ += take;
+    added += take;
+  }
+  if (pending_offset_ == pending_.size()) {  // let go of a large entry at once
+    std::string().swap(pending_);
+    pending_offset_ = 0;
+  }
+  written_ += static_cast<int64_t>(added);
+  return added > 0;
+}
+
+void SkippedRecords::Add(const hie::v1::RecordEnvelope& record) {
+  ++count;
+  if (references.size() < kMaxSkippedNamed) {
+    references.push_back(absl::StrCat(record.resource_type(), "/", record.resource_id()));
+  }
+}
+
+void SkippedRecords::Add(int64_t more, const std::vector<std::string>& names) {
+  count += more;
+  for (const auto& name : names) {
+    if (references.size() >= kMaxSkippedNamed) break;
+    references.push_back(name);
+  }
+}
+
+void LeaveOutLarger(std::vector<hie::v1::RecordEnvelope>* records, size_t max_bytes,
+                    SkippedRecords* skipped) {
+  records->erase(std::remove_if(records->begin(), records->end(),
+                                [&](const hie::v1::RecordEnvelope& r) {
+                                  if (r.fhir_json().size() <= max_bytes) return false;
+                                  skipped->Add(r);
+                                  return true;
+                                }),
+                 records->end());
+}
+
+MergedBundle MergeRecords(std::vector<hie::v1::RecordEnvelope> records) {
+  BundleWriter writer(std::move(records));
+  MergedBundle merged;
+  merged.entries = writer.entries();
+  merged.duplicates_folded = writer.duplicates_folded();
+  merged.unreadable = writer.unreadable();
+  while (writer.Next(size_t{1} << 20, &merged.bundle_json)) {
+  }
   return merged;
 }
 

@@ -49,11 +49,18 @@ class ImportReactor final : public grpc::ServerReadReactor<hie::v1::ImportReques
     }
     const std::string& data = request_.data();
     std::string source = request_.source_name().empty() ? "import" : request_.source_name();
-    bool ndjson = request_.format() == hie::v1::ImportRequest::FORMAT_NDJSON ||
-                  (request_.format() == hie::v1::ImportRequest::FORMAT_UNSPECIFIED &&
-                   (ndjson_ || LooksLikeNdjson(data)));
-    absl::Status s = ndjson ? importer_.AddNdjson(data, source) : importer_.AddJson(data, source);
+    // A JSON document in pieces: this message continues one, or the previous one said
+    // the document goes on.
+    bool piece = request_.format() != hie::v1::ImportRequest::FORMAT_NDJSON &&
+                 (request_.continues() || in_document_);
+    bool ndjson = !piece && (request_.format() == hie::v1::ImportRequest::FORMAT_NDJSON ||
+                             (request_.format() == hie::v1::ImportRequest::FORMAT_UNSPECIFIED &&
+                              (ndjson_ || LooksLikeNdjson(data))));
+    absl::Status s = ndjson  ? importer_.AddNdjson(data, source)
+                     : piece ? importer_.AddJsonPiece(data, !request_.continues(), source)
+                             : importer_.AddJson(data, source);
     ndjson_ = ndjson_ || ndjson;
+    in_document_ = piece && request_.continues();
     if (!s.ok()) {
       // Nothing of this message was acknowledged; what came before is durable.
       Complete(s);
@@ -90,6 +97,7 @@ class ImportReactor final : public grpc::ServerReadReactor<hie::v1::ImportReques
   hie::v1::ImportRequest request_;
   Importer importer_;
   bool ndjson_ = false;
+  bool in_document_ = false;
 };
 
 }  // namespace

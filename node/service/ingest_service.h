@@ -35,6 +35,11 @@ struct NodeState {
   // Registrations owed to the MPI, and who sends them (null without an MPI channel).
   std::unique_ptr<Outbox> outbox;
   std::unique_ptr<MpiSender> sender;
+  // Answers (FetchRecords, FederatedQuery): the largest record sent or taken in (a
+  // larger one is skipped and reported), and the most record or Bundle text one message
+  // carries (under the server's message limit).
+  size_t max_record_bytes = size_t{64} << 20;
+  size_t piece_bytes = size_t{1} << 20;
 };
 
 class IngestService final : public hie::v1::Ingest::CallbackService {

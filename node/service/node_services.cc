@@ -1,5 +1,7 @@
 #include "node/service/node_services.h"
 
+#include <algorithm>
+
 #include "common/grpc/audit_service.h"
 #include "grpcpp/create_channel.h"
 #include "node/service/ingest_service.h"
@@ -42,7 +44,14 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenNodeServices(
   auto labeler = Labeler::FromConfig(options.labelling);
   if (!labeler.ok()) return labeler.status();
   state->labeler = std::make_unique<Labeler>(*std::move(labeler));
-  state->ingester = std::make_unique<FhirIngester>(state->labeler.get());
+  IngestOptions ingest;
+  if (options.max_import_resource_bytes > 0) {
+    ingest.max_resource_bytes = options.max_import_resource_bytes;
+  }
+  state->ingester = std::make_unique<FhirIngester>(state->labeler.get(), ingest);
+  if (options.max_record_bytes > 0) state->max_record_bytes = options.max_record_bytes;
+  // Room for the envelope and framing beside the text.
+  state->piece_bytes = std::clamp(options.max_message_bytes / 2, size_t{256}, size_t{1} << 20);
   auto outbox = Outbox::Open(state->store.get());
   if (!outbox.ok()) return outbox.status();
   state->outbox = std::move(*outbox);

@@ -39,6 +39,11 @@ struct NodeOptions {
   // The HL7 v2 feed over MLLP (docs/hl7.md); none when unset. Its mpi_channel is filled
   // in from the MPI settings above.
   std::optional<MllpServiceOptions> hl7;
+  // NodeConfig.limits (0: the default), and the server's message limit, which bounds the
+  // pieces answers are sent in.
+  size_t max_import_resource_bytes = 0;
+  size_t max_record_bytes = 0;
+  size_t max_message_bytes = size_t{4} << 20;
 };
 
 // Opens the node's store in `data_dir` and returns the services hie-node registers.

@@ -1,15 +1,17 @@
 #include "node/service/peer_service.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/grpc/peer_identity.h"
 #include "common/grpc/status_convert.h"
-#include "common/grpc/vector_writer.h"
 #include "common/status/error_detail.h"
 #include "common/time/proto_time.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/client_context.h"
+#include "node/domain/merge.h"
 
 namespace hie::node {
 
@@ -43,7 +45,81 @@ absl::StatusOr<std::shared_ptr<const consent::GrantVerifier>> GrantKeySource::Ve
   return verifier_;
 }
 
-absl::StatusOr<std::vector<hie::v1::FetchRecordsResponse>> PeerRecordsService::Serve(
+namespace {
+
+// Writes an answer in bounded messages, made one at a time as the previous one is sent:
+// a record whose text fits in `piece_bytes` as one message, a larger one as pieces, then
+// the summary. Holds the records once; no message is larger than a piece plus its
+// envelope.
+class AnswerWriter final : public grpc::ServerWriteReactor<hie::v1::FetchRecordsResponse> {
+ public:
+  AnswerWriter(std::vector<hie::v1::RecordEnvelope> records, hie::v1::FetchSummary summary,
+               size_t piece_bytes)
+      : records_(std::move(records)), summary_(std::move(summary)), piece_bytes_(piece_bytes) {
+    Next();
+  }
+  explicit AnswerWriter(const grpc::Status& status) : piece_bytes_(0) { Finish(status); }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+      return;
+    }
+    Next();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void Next() {
+    message_.Clear();
+    if (next_ == records_.size()) {
+      if (summary_sent_) {
+        Finish(grpc::Status::OK);
+        return;
+      }
+      summary_sent_ = true;
+      *message_.mutable_summary() = std::move(summary_);
+      StartWrite(&message_);
+      return;
+    }
+    hie::v1::RecordEnvelope& record = records_[next_];
+    const std::string& text = record.fhir_json();
+    if (offset_ == 0 && text.size() <= piece_bytes_) {
+      *message_.mutable_record() = std::move(record);
+      record.Clear();
+      ++next_;
+      StartWrite(&message_);
+      return;
+    }
+    hie::v1::RecordPiece* piece = message_.mutable_record_piece();
+    if (offset_ == 0) {
+      *piece->mutable_envelope() = record;
+      piece->mutable_envelope()->clear_fhir_json();
+    }
+    size_t take = std::min(piece_bytes_, text.size() - offset_);
+    piece->set_fhir_json(text.substr(offset_, take));
+    offset_ += take;
+    if (offset_ == text.size()) {
+      piece->set_last(true);
+      record.Clear();  // sent: let go of its text
+      offset_ = 0;
+      ++next_;
+    }
+    StartWrite(&message_);
+  }
+
+  std::vector<hie::v1::RecordEnvelope> records_;
+  hie::v1::FetchSummary summary_;
+  const size_t piece_bytes_;
+  size_t next_ = 0;
+  size_t offset_ = 0;  // into the text of records_[next_] while it goes in pieces
+  bool summary_sent_ = false;
+  hie::v1::FetchRecordsResponse message_;
+};
+
+}  // namespace
+
+absl::StatusOr<PeerRecordsService::Answer> PeerRecordsService::Serve(
     const grpc::CallbackServerContext& context, const hie::v1::FetchRecordsRequest& request) {
   absl::StatusOr<Peer> peer = PeerFromContext(context);
   if (!peer.ok()) return peer.status();
@@ -78,6 +154,11 @@ absl::StatusOr<std::vector<hie::v1::FetchRecordsResponse>> PeerRecordsService::S
       SelectForGrant(*state_->records, *grant, state_->own_org, types,
                      request.has_clinical_period() ? &request.clinical_period() : nullptr);
   if (!disclosure.ok()) return refuse(disclosure.status(), &*grant);
+  // A record larger than the limit is named, not sent; the rest go.
+  Answer answer;
+  std::vector<hie::v1::RecordEnvelope>& records = disclosure->records;
+  SkippedRecords skipped;
+  LeaveOutLarger(&records, state_->max_record_bytes, &skipped);
 
   // No disclosure without its audit entry: it is durable before the first record leaves.
   hie::v1::AuditEntry entry;
@@ -94,6 +175,10 @@ absl::StatusOr<std::vector<hie::v1::FetchRecordsResponse>> PeerRecordsService::S
   entry.set_outcome("ok");
   entry.set_detail(absl::StrCat(
       "sent ", disclosure->records.size(), ", withheld ", disclosure->withheld,
+      skipped.count == 0
+          ? ""
+          : absl::StrCat(", skipped ", skipped.count, " larger than ", state_->max_record_bytes,
+                         " bytes: ", absl::StrJoin(skipped.references, " ")),
       grant->break_glass() ? absl::StrCat(" (break-the-glass: ", grant->break_glass_reason(), ")")
                            : ""));
   if (auto appended = state_->audit->Append(std::move(entry)); !appended.ok()) {
@@ -102,21 +187,20 @@ absl::StatusOr<std::vector<hie::v1::FetchRecordsResponse>> PeerRecordsService::S
                      "is sent: ",
                      appended.status().message()));
   }
-  std::vector<hie::v1::FetchRecordsResponse> out;
-  out.reserve(disclosure->records.size() + 1);
-  for (auto& record : disclosure->records) *out.emplace_back().mutable_record() = std::move(record);
-  auto* summary = out.emplace_back().mutable_summary();
-  summary->set_records_sent(static_cast<int64_t>(out.size()) - 1);
-  summary->set_records_withheld(disclosure->withheld);
-  return out;
+  answer.summary.set_records_sent(static_cast<int64_t>(records.size()));
+  answer.summary.set_records_withheld(disclosure->withheld);
+  answer.summary.set_records_skipped(skipped.count);
+  for (auto& ref : skipped.references) answer.summary.add_skipped(std::move(ref));
+  answer.records = std::move(records);
+  return answer;
 }
 
 grpc::ServerWriteReactor<hie::v1::FetchRecordsResponse>* PeerRecordsService::FetchRecords(
     grpc::CallbackServerContext* context, const hie::v1::FetchRecordsRequest* request) {
-  using Writer = VectorWriter<hie::v1::FetchRecordsResponse>;
-  absl::StatusOr<std::vector<hie::v1::FetchRecordsResponse>> messages = Serve(*context, *request);
-  if (!messages.ok()) return new Writer(ToGrpcStatus(messages.status()));
-  return new Writer(*std::move(messages));
+  absl::StatusOr<Answer> answer = Serve(*context, *request);
+  if (!answer.ok()) return new AnswerWriter(ToGrpcStatus(answer.status()));
+  return new AnswerWriter(std::move(answer->records), std::move(answer->summary),
+                          state_->piece_bytes);
 }
 
 }  // namespace hie::node

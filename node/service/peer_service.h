@@ -48,8 +48,13 @@ class PeerRecordsService final : public hie::v1::PeerRecords::CallbackService {
       grpc::CallbackServerContext* context, const hie::v1::FetchRecordsRequest* request) override;
 
  private:
-  absl::StatusOr<std::vector<hie::v1::FetchRecordsResponse>> Serve(
-      const grpc::CallbackServerContext& context, const hie::v1::FetchRecordsRequest& request);
+  // What a fetch is answered with: the records to send and the closing summary.
+  struct Answer {
+    std::vector<hie::v1::RecordEnvelope> records;
+    hie::v1::FetchSummary summary;
+  };
+  absl::StatusOr<Answer> Serve(const grpc::CallbackServerContext& context,
+                               const hie::v1::FetchRecordsRequest& request);
 
   std::shared_ptr<NodeState> state_;
   std::shared_ptr<GrantKeySource> keys_;

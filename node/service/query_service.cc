@@ -20,11 +20,20 @@ using hie::v1::HolderStatus;
 
 class QueryReactor;
 
-// One holder's FetchRecords, read with the callback API.
+// What one holder sent, once its stream is over.
+struct HolderAnswer {
+  std::vector<hie::v1::RecordEnvelope> records;
+  int64_t withheld = 0;
+  // Records left out for their size, by the holder (its summary) or here.
+  SkippedRecords skipped;
+};
+
+// One holder's FetchRecords, read with the callback API. Records sent in pieces are
+// joined here; one growing past `max_record_bytes` is dropped as it arrives and named.
 class HolderCall final : public grpc::ClientReadReactor<hie::v1::FetchRecordsResponse> {
  public:
-  HolderCall(QueryReactor* parent, hie::v1::GrantHolder holder)
-      : parent_(parent), holder_(std::move(holder)) {}
+  HolderCall(QueryReactor* parent, hie::v1::GrantHolder holder, size_t max_record_bytes)
+      : parent_(parent), holder_(std::move(holder)), max_record_bytes_(max_record_bytes) {}
 
   void Start(hie::v1::PeerRecords::Stub* stub, const hie::v1::FetchRecordsRequest& request,
              absl::Duration timeout) {
@@ -39,11 +48,33 @@ class HolderCall final : public grpc::ClientReadReactor<hie::v1::FetchRecordsRes
   void OnReadDone(bool ok) override {
     if (!ok) return;  // OnDone follows with the status
     if (message_.has_record()) {
-      records_.push_back(std::move(*message_.mutable_record()));
-      // The holder is who its certificate says, whatever the record claims.
-      records_.back().set_source_org(holder_.org_id());
+      Take(std::move(*message_.mutable_record()));
+    } else if (message_.has_record_piece()) {
+      hie::v1::RecordPiece* piece = message_.mutable_record_piece();
+      if (piece->has_envelope()) {
+        joining_ = std::move(*piece->mutable_envelope());
+        joining_.clear_fhir_json();
+        dropping_ = false;
+      }
+      if (!dropping_) {
+        if (joining_.fhir_json().size() + piece->fhir_json().size() > max_record_bytes_) {
+          dropping_ = true;
+          answer_.skipped.Add(joining_);
+          std::string().swap(*joining_.mutable_fhir_json());
+        } else {
+          joining_.mutable_fhir_json()->append(piece->fhir_json());
+        }
+      }
+      if (piece->last()) {
+        if (!dropping_) Take(std::move(joining_));
+        joining_.Clear();
+        dropping_ = false;
+      }
     } else if (message_.has_summary()) {
-      withheld_ = message_.summary().records_withheld();
+      const hie::v1::FetchSummary& summary = message_.summary();
+      answer_.withheld = summary.records_withheld();
+      answer_.skipped.Add(summary.records_skipped(),
+                          {summary.skipped().begin(), summary.skipped().end()});
     }
     StartRead(&message_);
   }
@@ -51,13 +82,26 @@ class HolderCall final : public grpc::ClientReadReactor<hie::v1::FetchRecordsRes
   void OnDone(const grpc::Status& status) override;
 
  private:
+  void Take(hie::v1::RecordEnvelope record) {
+    if (record.fhir_json().size() > max_record_bytes_) {
+      answer_.skipped.Add(record);
+      return;
+    }
+    // The holder is who its certificate says, whatever the record claims.
+    record.set_source_org(holder_.org_id());
+    answer_.records.push_back(std::move(record));
+  }
+
   QueryReactor* parent_;
   hie::v1::GrantHolder holder_;
+  const size_t max_record_bytes_;
   grpc::ClientContext context_;
   hie::v1::FetchRecordsRequest request_;
   hie::v1::FetchRecordsResponse message_;
-  std::vector<hie::v1::RecordEnvelope> records_;
-  int64_t withheld_ = 0;
+  HolderAnswer answer_;
+  // The record being joined from pieces, and whether it already grew too large.
+  hie::v1::RecordEnvelope joining_;
+  bool dropping_ = false;
   absl::Time started_;
 };
 
@@ -96,36 +140,28 @@ class QueryReactor final : public grpc::ServerWriteReactor<hie::v1::QueryEvent> 
   }
 
   void OnWriteDone(bool ok) override {
-    const hie::v1::QueryEvent* next = nullptr;
-    bool finish = false;
-    grpc::Status status;
     {
       absl::MutexLock lock(&mu_);
+      writing_ = false;
       if (!ok) {  // the client went away: drop what is queued, keep waiting for holders
         broken_ = true;
         events_.clear();
+        if (bundle_ != nullptr) {  // every holder is done: nothing is left to wait for
+          bundle_.reset();
+          final_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+          finish_after_writes_ = true;
+        }
       } else {
         events_.pop_front();
       }
-      if (!broken_ && !events_.empty()) {
-        next = &events_.front();
-      } else {
-        writing_ = false;
-        if (finish_after_writes_ && !finished_) {
-          finished_ = finish = true;
-          status = final_status_;
-        }
-      }
     }
-    if (next != nullptr) StartWrite(next);
-    if (finish) Finish(status);
+    Pump();
   }
 
   void OnDone() override { delete this; }
 
   void HolderDone(const hie::v1::GrantHolder& holder, const grpc::Status& status,
-                  std::vector<hie::v1::RecordEnvelope> records, int64_t withheld,
-                  absl::Duration elapsed) {
+                  HolderAnswer answer, absl::Duration elapsed) {
     hie::v1::QueryEvent event;
     HolderStatus* s = event.mutable_holder();
     s->set_org_id(holder.org_id());
@@ -133,8 +169,10 @@ class QueryReactor final : public grpc::ServerWriteReactor<hie::v1::QueryEvent> 
     switch (status.error_code()) {
       case grpc::StatusCode::OK:
         s->set_state(HolderStatus::STATE_OK);
-        s->set_records(static_cast<int64_t>(records.size()));
-        s->set_withheld(withheld);
+        s->set_records(static_cast<int64_t>(answer.records.size()));
+        s->set_withheld(answer.withheld);
+        s->set_skipped(answer.skipped.count);
+        for (auto& ref : answer.skipped.references) s->add_skipped_references(std::move(ref));
         break;
       case grpc::StatusCode::PERMISSION_DENIED:
       case grpc::StatusCode::UNAUTHENTICATED:
@@ -153,42 +191,75 @@ class QueryReactor final : public grpc::ServerWriteReactor<hie::v1::QueryEvent> 
     bool last = false;
     {
       absl::MutexLock lock(&mu_);
-      for (auto& r : records) records_.push_back(std::move(r));
+      for (auto& r : answer.records) records_.push_back(std::move(r));
       summaries_.push_back(*s);
       --in_flight_;
       last = in_flight_ == 0 && next_holder_ == holders_.size();
     }
+    answer.records.clear();
     Emit(std::move(event));
     StartMoreHolders();
     if (last) Complete();
   }
 
  private:
+  // Starts the next write, or finishes once nothing is left to write. The Bundle's
+  // pieces are made one at a time, when the previous message has gone.
+  void Pump() {
+    const hie::v1::QueryEvent* next = nullptr;
+    bool finish = false;
+    grpc::Status status;
+    {
+      absl::MutexLock lock(&mu_);
+      if (writing_ || finished_) return;
+      if (!broken_ && events_.empty() && bundle_ != nullptr) NextPiece();
+      if (!broken_ && !events_.empty()) {
+        writing_ = true;
+        next = &events_.front();
+      } else if (finish_after_writes_) {
+        finished_ = finish = true;
+        status = final_status_;
+      }
+    }
+    if (next != nullptr) StartWrite(next);
+    if (finish) Finish(status);
+  }
+
+  // Queues the Bundle's next piece, or, after the last, the result.
+  void NextPiece() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    hie::v1::QueryEvent event;
+    std::string* data = event.mutable_bundle()->mutable_data();
+    if (bundle_->Next(service_->state().piece_bytes, data)) {
+      events_.push_back(std::move(event));
+      return;
+    }
+    result_.set_bundle_bytes(bundle_->bytes_written());
+    bundle_.reset();
+    hie::v1::QueryEvent done;
+    *done.mutable_result() = std::move(result_);
+    events_.push_back(std::move(done));
+    final_status_ = grpc::Status::OK;
+    finish_after_writes_ = true;
+  }
+
   void Emit(hie::v1::QueryEvent event) {
-    const hie::v1::QueryEvent* first = nullptr;
     {
       absl::MutexLock lock(&mu_);
       if (broken_) return;
       events_.push_back(std::move(event));
-      if (!writing_) {
-        writing_ = true;
-        first = &events_.front();
-      }
     }
-    if (first != nullptr) StartWrite(first);
+    Pump();
   }
 
   // Finishes once every queued event is written. Called only when no holder call is
   // running any more (they point at this reactor).
   void FinishWith(const grpc::Status& status) {
-    bool finish = false;
     {
       absl::MutexLock lock(&mu_);
       final_status_ = status;
       finish_after_writes_ = true;
-      if (!writing_ && !finished_) finished_ = finish = true;
     }
-    if (finish) Finish(status);
+    Pump();
   }
 
   void OnAuthorized(const grpc::Status& status) {
@@ -202,13 +273,14 @@ class QueryReactor final : public grpc::ServerWriteReactor<hie::v1::QueryEvent> 
                            status.error_message())),
                        hie::v1::ERROR_REASON_DEPENDENCY_UNAVAILABLE);
       }
-      Audit("error", std::string(s.message()));
+      // Nothing is answered either way; a failed append changes nothing for the user.
+      (void)Audit("error", std::string(s.message()));
       FinishWith(ToGrpcStatus(s));
       return;
     }
     query_id_ = authorize_response_.query_id();
     if (authorize_response_.has_denial()) {
-      Audit("deny", authorize_response_.denial().reason());
+      (void)Audit("deny", authorize_response_.denial().reason());
       FinishWith(
           ToGrpcStatus(WithReason(absl::PermissionDeniedError(absl::StrCat(
                                       "consent denies: ", authorize_response_.denial().reason())),
@@ -220,15 +292,29 @@ class QueryReactor final : public grpc::ServerWriteReactor<hie::v1::QueryEvent> 
           grpc::Status(grpc::StatusCode::INTERNAL, "the consent service sent an unreadable grant"));
       return;
     }
+    for (const auto& h : grant_.holders()) {
+      if (h.org_id() != state.own_org) holders_.push_back(h);
+    }
+    // No query without its record: durable before anything is read or fetched.
+    if (absl::Status s = Audit("started", absl::StrCat("asking ", holders_.size(), " holder(s)"));
+        !s.ok()) {
+      FinishWith(ToGrpcStatus(Unrecorded(s)));
+      return;
+    }
     // This practice's own records.
     std::vector<std::string> types(request_.resource_types().begin(),
                                    request_.resource_types().end());
+    HolderAnswer own_answer;
     int64_t local = 0;
     absl::Status s = state.records->ForPatient(
         request_.local_patient_id(), "", [&](const hie::v1::RecordEnvelope& r) {
           if (r.deleted()) return true;
           if (!types.empty() &&
               std::find(types.begin(), types.end(), r.resource_type()) == types.end()) {
+            return true;
+          }
+          if (r.fhir_json().size() > state.max_record_bytes) {
+            own_answer.skipped.Add(r);
             return true;
           }
           records_.push_back(r);
@@ -242,13 +328,12 @@ class QueryReactor final : public grpc::ServerWriteReactor<hie::v1::QueryEvent> 
     own_status->set_local(true);
     own_status->set_state(s.ok() ? HolderStatus::STATE_OK : HolderStatus::STATE_FAILED);
     own_status->set_records(local);
+    own_status->set_skipped(own_answer.skipped.count);
+    for (auto& ref : own_answer.skipped.references) own_status->add_skipped_references(ref);
     own_status->set_elapsed_ms(absl::ToInt64Milliseconds(absl::Now() - started_));
     if (!s.ok()) own_status->set_message(std::string(s.message()));
     summaries_.push_back(*own_status);
     Emit(std::move(own));
-    for (const auto& h : grant_.holders()) {
-      if (h.org_id() != state.own_org) holders_.push_back(h);
-    }
     fetch_.mutable_grant()->CopyFrom(authorize_response_.grant());
     for (const auto& t : types) fetch_.add_resource_types(t);
     if (request_.has_clinical_period())
@@ -280,34 +365,58 @@ class QueryReactor final : public grpc::ServerWriteReactor<hie::v1::QueryEvent> 
         stubs_.push_back(hie::v1::PeerRecords::NewStub(channel));
         stub = stubs_.back().get();
       }
-      auto* call = new HolderCall(this, holder);
+      auto* call = new HolderCall(this, holder, service_->state().max_record_bytes);
       call->Start(stub, fetch_, absl::Milliseconds(timeout_ms));
     }
   }
 
+  // Every holder has settled: record the query's outcome, then send the Bundle.
   void Complete() {
-    MergedBundle merged = MergeRecords(std::move(records_));
+    auto bundle = std::make_unique<BundleWriter>(std::move(records_));
+    records_.clear();
     std::vector<std::string> parts;
     for (const auto& s : summaries_) {
       parts.push_back(absl::StrCat(s.org_id(), " ", HolderStatus::State_Name(s.state()).substr(6),
                                    " ", s.records(),
-                                   s.withheld() ? absl::StrCat("/-", s.withheld()) : ""));
+                                   s.withheld() ? absl::StrCat("/-", s.withheld()) : "",
+                                   s.skipped() ? absl::StrCat(" skipped ", s.skipped()) : ""));
     }
-    Audit("ok", absl::StrJoin(parts, "; "));
-    hie::v1::QueryEvent event;
-    auto* result = event.mutable_result();
-    result->set_query_id(query_id_);
-    result->set_bundle_json(std::move(merged.bundle_json));
-    result->set_entries(merged.entries);
-    result->set_duplicates_folded(merged.duplicates_folded);
-    for (const auto& c : grant_.withheld_categories()) result->add_withheld_categories(c);
-    auto now = absl::Now();
-    result->mutable_completed_at()->set_seconds(absl::ToUnixSeconds(now));
-    Emit(std::move(event));
-    FinishWith(grpc::Status::OK);
+    // The second half of the query's record: no record reaches the user before it is
+    // durable.
+    if (absl::Status s = Audit("ok", absl::StrJoin(parts, "; ")); !s.ok()) {
+      FinishWith(ToGrpcStatus(Unrecorded(s)));
+      return;
+    }
+    result_.set_query_id(query_id_);
+    result_.set_entries(bundle->entries());
+    result_.set_duplicates_folded(bundle->duplicates_folded());
+    for (const auto& c : grant_.withheld_categories()) result_.add_withheld_categories(c);
+    result_.mutable_completed_at()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    bool cancelled = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (broken_) {
+        cancelled = true;
+      } else {
+        bundle_ = std::move(bundle);
+      }
+    }
+    if (cancelled) {
+      FinishWith(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+      return;
+    }
+    Pump();
   }
 
-  void Audit(const std::string& outcome, const std::string& detail) {
+  static absl::Status Unrecorded(const absl::Status& append) {
+    return WithReason(
+        absl::UnavailableError(absl::StrCat("this node cannot record the query in its audit, so "
+                                            "it answers nothing: ",
+                                            append.message())),
+        hie::v1::ERROR_REASON_AUDIT_UNAVAILABLE);
+  }
+
+  absl::Status Audit(const std::string& outcome, const std::string& detail) {
     NodeState& state = service_->state();
     hie::v1::AuditEntry entry;
     entry.set_action(hie::v1::AUDIT_ACTION_QUERY);
@@ -320,7 +429,7 @@ class QueryReactor final : public grpc::ServerWriteReactor<hie::v1::QueryEvent> 
     entry.set_query_id(query_id_);
     entry.set_outcome(outcome);
     entry.set_detail(detail);
-    (void)state.audit->Append(std::move(entry));
+    return state.audit->Append(std::move(entry)).status();
   }
 
   FederatedQueryService* service_;
@@ -333,6 +442,7 @@ class QueryReactor final : public grpc::ServerWriteReactor<hie::v1::QueryEvent> 
   hie::v1::FetchRecordsRequest fetch_;
   std::string query_id_;
   std::vector<hie::v1::GrantHolder> holders_;
+  hie::v1::QueryResult result_;
 
   absl::Mutex mu_;
   size_t next_holder_ ABSL_GUARDED_BY(mu_) = 0;
@@ -340,6 +450,8 @@ class QueryReactor final : public grpc::ServerWriteReactor<hie::v1::QueryEvent> 
   std::vector<hie::v1::RecordEnvelope> records_;
   std::vector<HolderStatus> summaries_;
   std::deque<hie::v1::QueryEvent> events_ ABSL_GUARDED_BY(mu_);
+  // The merged answer while its pieces are being sent.
+  std::unique_ptr<BundleWriter> bundle_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_after_writes_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
@@ -349,7 +461,7 @@ class QueryReactor final : public grpc::ServerWriteReactor<hie::v1::QueryEvent> 
 };
 
 void HolderCall::OnDone(const grpc::Status& status) {
-  parent_->HolderDone(holder_, status, std::move(records_), withheld_, absl::Now() - started_);
+  parent_->HolderDone(holder_, status, std::move(answer_), absl::Now() - started_);
   delete this;
 }
 

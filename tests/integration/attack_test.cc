@@ -404,7 +404,9 @@ TEST_F(AttackTest, OversizedMessageIsResourceExhaustedAndTheDaemonStaysHealthy) 
 }
 
 TEST_F(AttackTest, DeeplyNestedAndHugeJsonAreRefusedCleanly) {
-  int node = StartDaemon("node");
+  // The per-resource import limit (limits.max_import_resource_bytes, default 64 MiB)
+  // lowered to 2 MiB, so that a resource under the 4 MiB message limit exceeds it.
+  int node = StartDaemon("node", "limits { max_import_resource_bytes: 2097152 }\n");
   ASSERT_GT(node, 0);
   hie::v1::ImportResponse response;
   // 100,000 opening brackets, alone and inside a resource.
@@ -428,15 +430,16 @@ TEST_F(AttackTest, DeeplyNestedAndHugeJsonAreRefusedCleanly) {
       << status.error_message();
   EXPECT_TRUE(Healthy("node-a", node));
 
-  // Huge: one 3 MiB resource (under the 4 MiB message limit) and 20,000 small lines.
+  // Huge: one 3 MiB resource (under the 4 MiB message limit, over the resource limit)
+  // and 20,000 small lines.
   status = Import("node-a", node,
                   absl::StrCat(R"({"resourceType":"Patient","id":"huge","text":{"div":")",
                                std::string(3 << 20, 'y'), R"("}})"),
                   "huge.json", &response);
-  EXPECT_TRUE(status.ok() ? response.accepted() + response.rejected_size() == 1
-                          : status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
-                                status.error_code() == grpc::StatusCode::INVALID_ARGUMENT)
-      << status.error_message();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.accepted(), 0);
+  ASSERT_EQ(response.rejected_size(), 1);
+  EXPECT_THAT(response.rejected(0).message(), HasSubstr("the limit is 2097152"));
   std::string lines;
   for (int i = 0; i < 20000; ++i) {
     absl::StrAppend(&lines, R"({"resourceType":"Patient","id":"p)", i, R"("})", "\n");

@@ -88,6 +88,8 @@ struct QueryOutcome {
   grpc::Status status;
   std::vector<hie::v1::HolderStatus> holders;
   hie::v1::QueryResult result;
+  // The Bundle's pieces, joined.
+  std::string bundle_json;
   absl::Duration elapsed;
 };
 
@@ -121,6 +123,7 @@ class FederatedQueryTest : public ExchangeTest {
     hie::v1::QueryEvent event;
     while (reader->Read(&event)) {
       if (event.has_holder()) out.holders.push_back(event.holder());
+      if (event.has_bundle()) out.bundle_json += event.bundle().data();
       if (event.has_result()) out.result = event.result();
     }
     out.status = reader->Finish();

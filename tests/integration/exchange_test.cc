@@ -87,9 +87,9 @@ TEST_F(FederatedQueryTest, GathersOwnAndHoldersRecordsIntoOneBundle) {
   EXPECT_EQ(by_org["org-b"].withheld(), 1);
   EXPECT_EQ(q.result.entries(), 4);
   EXPECT_THAT(q.result.withheld_categories(), ElementsAre("42CFRPart2", "ETH"));
-  EXPECT_THAT(q.result.bundle_json(),
+  EXPECT_THAT(q.bundle_json,
               HasSubstr("\"system\": \"http://hie.example/source-org\", \"code\": \"org-b\""));
-  EXPECT_THAT(q.result.bundle_json(), Not(HasSubstr("7200002")));  // the withheld condition
+  EXPECT_THAT(q.bundle_json, Not(HasSubstr("7200002")));  // the withheld condition
   EXPECT_FALSE(q.result.query_id().empty());
 }
 

@@ -86,10 +86,10 @@ class SegmentationTest : public FederatedQueryTest {
   static void ExpectRecords(const QueryOutcome& q, const std::vector<std::string>& present,
                             const std::vector<std::string>& absent) {
     for (const auto& id : present) {
-      EXPECT_THAT(q.result.bundle_json(), HasSubstr(absl::StrCat("urn:hie:org-b:", id))) << id;
+      EXPECT_THAT(q.bundle_json, HasSubstr(absl::StrCat("urn:hie:org-b:", id))) << id;
     }
     for (const auto& id : absent) {
-      EXPECT_THAT(q.result.bundle_json(), Not(HasSubstr(absl::StrCat("urn:hie:org-b:", id)))) << id;
+      EXPECT_THAT(q.bundle_json, Not(HasSubstr(absl::StrCat("urn:hie:org-b:", id)))) << id;
     }
   }
 };
@@ -107,7 +107,7 @@ TEST_F(SegmentationTest, TreatmentQueryGetsNoSensitiveRecordAndTheHolderAuditsTh
   ExpectRecords(
       q, {"Observation/o1", "Condition/hiv"},
       {"Condition/c1", "MedicationRequest/bup", "Observation/part2", "Observation/unknown"});
-  EXPECT_THAT(q.result.bundle_json(), Not(HasSubstr("1010600")));
+  EXPECT_THAT(q.bundle_json, Not(HasSubstr("1010600")));
   EXPECT_THAT(q.result.withheld_categories(), ::testing::Contains("42CFRPart2"));
   std::vector<std::string> details = DisclosureDetails();
   ASSERT_EQ(details.size(), 1u);
@@ -133,7 +133,7 @@ TEST_F(SegmentationTest, ConsentDenyingRestrictedWithholdsTheHivRecord) {
   ExpectRecords(q, {"Observation/o1"},
                 {"Condition/hiv", "Condition/c1", "MedicationRequest/bup", "Observation/part2",
                  "Observation/unknown"});
-  EXPECT_THAT(q.result.bundle_json(), Not(HasSubstr("\"B20\"")));
+  EXPECT_THAT(q.bundle_json, Not(HasSubstr("\"B20\"")));
   std::vector<std::string> details = DisclosureDetails();
   ASSERT_EQ(details.size(), 1u);
   EXPECT_THAT(details[0], HasSubstr("sent 2, withheld 5"));

@@ -1,5 +1,6 @@
 #include "node/domain/merge.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/crypto/hash.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -67,6 +68,70 @@ TEST(MergeTest, LeavesOutRecordsThatAreNotJsonObjectsAndStaysValidJson) {
   simdjson::dom::element bundle;
   ASSERT_EQ(parser.parse(merged.bundle_json).get(bundle), simdjson::SUCCESS) << merged.bundle_json;
   EXPECT_EQ(bundle["entry"].get_array().size(), 1u);
+}
+
+// The Bundle in pieces of any size is the same text as in one string, pieces are never
+// longer than asked, and a record larger than a piece is cut across several.
+TEST(BundleWriterTest, PiecesOfAnySizeJoinToTheWholeBundle) {
+  std::vector<hie::v1::RecordEnvelope> records;
+  records.push_back(Record("org-a", "Patient", "p1", R"({"resourceType":"Patient","id":"p1"})"));
+  records.push_back(
+      Record("org-b", "DocumentReference", "d1",
+             absl::StrCat(R"({"resourceType":"DocumentReference","id":"d1","description":")",
+                          std::string(5000, 'x'), R"("})")));
+  records.push_back(Record("org-b", "Observation", "bad", "[1]"));
+  std::string whole = MergeRecords(records).bundle_json;
+  for (size_t piece : {size_t{1}, size_t{7}, size_t{1000}, size_t{1} << 20}) {
+    BundleWriter writer(records);
+    EXPECT_EQ(writer.entries(), 2);
+    EXPECT_EQ(writer.unreadable(), 1);
+    std::string joined;
+    int pieces = 0;
+    while (true) {
+      std::string next;
+      if (!writer.Next(piece, &next)) break;
+      EXPECT_LE(next.size(), piece);
+      EXPECT_FALSE(next.empty());
+      joined += next;
+      ++pieces;
+    }
+    EXPECT_EQ(joined, whole) << "pieces of " << piece;
+    EXPECT_EQ(writer.bytes_written(), static_cast<int64_t>(whole.size()));
+    if (piece == 1000) {
+      EXPECT_GT(pieces, 5);
+    }
+  }
+  BundleWriter empty({});
+  std::string text;
+  while (empty.Next(3, &text)) {
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element bundle;
+  ASSERT_EQ(parser.parse(text).get(bundle), simdjson::SUCCESS) << text;
+  EXPECT_EQ(int64_t(bundle["total"]), 0);
+}
+
+TEST(LeaveOutLargerTest, RemovesAndNamesRecordsAboveTheLimitKeepingTheOrder) {
+  std::vector<hie::v1::RecordEnvelope> records;
+  for (int i = 0; i < 150; ++i) {
+    std::string id = absl::StrCat("o", i);
+    std::string text = i % 2 == 0 ? std::string(50, 'x') : std::string(500, 'y');
+    records.push_back(Record("org-b", "Observation", id,
+                             absl::StrCat(R"({"resourceType":"Observation","id":")", id,
+                                          R"(","note":")", text, R"("})")));
+  }
+  SkippedRecords skipped;
+  LeaveOutLarger(&records, 200, &skipped);
+  ASSERT_EQ(records.size(), 75u);
+  EXPECT_EQ(records[0].resource_id(), "o0");
+  EXPECT_EQ(records[74].resource_id(), "o148");
+  EXPECT_EQ(skipped.count, 75);
+  ASSERT_EQ(skipped.references.size(), 75u);
+  EXPECT_EQ(skipped.references[0], "Observation/o1");
+  // A holder's count adds up; only the first kMaxSkippedNamed are named.
+  skipped.Add(40, std::vector<std::string>(40, "DocumentReference/d"));
+  EXPECT_EQ(skipped.count, 115);
+  EXPECT_EQ(skipped.references.size(), kMaxSkippedNamed);
 }
 
 TEST(DisclosureTest, ClinicalPeriodKeepsDatedRecordsInsideAndUndatedOnes) {

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "absl/strings/str_cat.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
@@ -124,6 +125,41 @@ TEST(ImporterTest, ALongLineIsRefusedWhetherItArrivesWholeOrInPieces) {
   ASSERT_EQ(importer.totals().rejected.size(), 2u);
   EXPECT_EQ(importer.totals().rejected[0].position, 2);
   EXPECT_EQ(importer.totals().rejected[1].position, 3);
+  kv.reset();
+  std::filesystem::remove_all(dir);
+}
+
+// A JSON document sent in pieces is stored whole; one growing past the limit is
+// rejected once, its remaining pieces dropped, and the next document is read normally.
+TEST(ImporterTest, AJsonDocumentInPiecesIsJoinedAndOneTooLongIsRefused) {
+  std::string dir = ::testing::TempDir() + "hie-importer-pieces-" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  hie::testing::FakeClock clock;
+  ASSERT_OK_AND_ASSIGN(auto kv, store::KvStore::Open(dir));
+  RecordStore store(kv.get(), &clock);
+  ASSERT_OK_AND_ASSIGN(Labeler labeler, Labeler::FromConfig({}));
+  FhirIngester ingester(&labeler, {.max_resource_bytes = 200});
+  Importer importer(&ingester, &store);
+  std::string fits = R"({"resourceType":"Patient","id":"p1","gender":"female"})";
+  for (size_t at = 0; at < fits.size(); at += 10) {
+    ASSERT_OK(importer.AddJsonPiece(fits.substr(at, 10), at + 10 >= fits.size(), "a.json"));
+  }
+  std::string too_long = absl::StrCat(R"({"resourceType":"Patient","id":"p2","text":{"div":")",
+                                      std::string(300, 'x'), R"("}})");
+  for (size_t at = 0; at < too_long.size(); at += 50) {
+    ASSERT_OK(importer.AddJsonPiece(too_long.substr(at, 50), at + 50 >= too_long.size(), "b.json"));
+  }
+  ASSERT_OK(importer.AddJson(R"({"resourceType":"Patient","id":"p3"})", "c.json"));
+  // A document whose last piece never comes.
+  ASSERT_OK(importer.AddJsonPiece(R"({"resourceType":)", false, "d.json"));
+  ASSERT_OK(importer.Finish());
+  EXPECT_EQ(importer.totals().accepted, 2);
+  ASSERT_EQ(importer.totals().rejected.size(), 2u);
+  EXPECT_EQ(importer.totals().rejected[0].source, "b.json");
+  EXPECT_THAT(importer.totals().rejected[0].message, ::testing::HasSubstr("200-byte limit"));
+  EXPECT_EQ(importer.totals().rejected[1].source, "d.json");
+  ASSERT_OK_AND_ASSIGN(auto p1, store.Get("Patient", "p1"));
+  EXPECT_EQ(p1.resource_id(), "p1");
   kv.reset();
   std::filesystem::remove_all(dir);
 }
