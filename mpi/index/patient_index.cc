@@ -253,6 +253,18 @@ absl::Status PatientIndex::Load() {
         return true;
       }));
   HIE_RETURN_IF_ERROR(parse_error);
+  std::string review_prefix = KeyBuilder().AddString("Q").Build();
+  HIE_RETURN_IF_ERROR(
+      store_->ScanPrefix(review_prefix, [&](absl::string_view k, absl::string_view v) {
+        KeyReader reader(k.substr(review_prefix.size()));
+        std::string id;
+        std::vector<absl::string_view> parts = absl::StrSplit(v, '\n');
+        if (reader.ReadString(&id) && parts.size() >= 5) {
+          open_reviews_[absl::StrCat(parts[0], "\n", parts[1], "\n", parts[2], "\n", parts[3])] =
+              id;
+        }
+        return true;
+      }));
   std::string manual_prefix = KeyBuilder().AddString("M").Build();
   HIE_RETURN_IF_ERROR(
       store_->ScanPrefix(manual_prefix, [&](absl::string_view k, absl::string_view v) {
@@ -522,6 +534,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
   // and never joins a person one of whose registrations carries the same identifier
   // system with another value.
   std::string review_reason;
+  std::string new_review;  // the pair of a review item this call opens
   if (manually_linked) {
     euid = previous->euid;  // an operator linked it: automatic matching does not move it
     result.placement = Placement::kKept;
@@ -556,10 +569,16 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
       result.grade = Grade::kProbable;
       result.placement = Placement::kReview;
       result.review_reason = review_reason;
-      result.review_id = absl::StrFormat("%016x", rng_());
-      batch.Put(ReviewKey(result.review_id),
-                absl::StrCat(org_id, "\n", local_id, "\n", best->org_id, "\n", best->local_id,
-                             "\n", best_score, "\n", review_reason));
+      const std::string pair = absl::StrCat(self, "\n", best->org_id, "\n", best->local_id);
+      auto open = open_reviews_.find(pair);
+      if (open != open_reviews_.end()) {
+        result.review_id = open->second;  // the same question is already queued
+      } else {
+        result.review_id = absl::StrFormat("%016x", rng_());
+        batch.Put(ReviewKey(result.review_id),
+                  absl::StrCat(pair, "\n", best_score, "\n", review_reason));
+        new_review = pair;
+      }
     }
   }
   if (best != nullptr) {
@@ -585,6 +604,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
   batch.Put(MemberKey(euid, org_id, local_id), "");
   NoteMember(euid, org_id);
   HIE_RETURN_IF_ERROR(sync ? store_->Write(batch) : store_->WriteUnsynced(batch));
+  if (!new_review.empty()) open_reviews_[new_review] = result.review_id;
   if (previous != nullptr) {
     if (changes != nullptr) {
       changes->registrations.insert(previous);
@@ -863,6 +883,9 @@ absl::StatusOr<CrossReferenceResult> PatientIndex::ResolveReview(const std::stri
         same_person ? LinkRegistration(item.b, item.a, reason) : Unlink(item.b, item.a, reason);
     if (!result.ok()) return result;
     HIE_RETURN_IF_ERROR(store_->Delete(ReviewKey(review_id)));
+    absl::MutexLock lock(&mu_);
+    open_reviews_.erase(absl::StrCat(item.a.org_id, "\n", item.a.local_id, "\n", item.b.org_id,
+                                     "\n", item.b.local_id));
     return result;
   }
   return absl::NotFoundError(absl::StrCat("no open review item ", review_id));

@@ -350,6 +350,10 @@ class PatientIndex {
   // operator decision, and for them scoring skips the pair lookups.
   absl::flat_hash_set<std::string> manual_refs_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<uint64_t> member_orgs_ ABSL_GUARDED_BY(mu_);
+  // Open review items by pair ("orgA\nlocalA\norgB\nlocalB", the newer registration
+  // first): a registration retried or re-sent with the same demographics finds its item
+  // open and does not queue another.
+  absl::flat_hash_map<std::string, std::string> open_reviews_ ABSL_GUARDED_BY(mu_);
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -339,6 +339,7 @@ TEST_F(MpiPrivacyTest, AReRegistrationThatWouldMoveGoesToReview) {
     ASSERT_TRUE(s.ok()) << s.error_message();
     EXPECT_EQ(updated.grade(), hie::v1::MATCH_GRADE_PROBABLE);
     EXPECT_EQ(updated.euid(), own.euid());
+    EXPECT_EQ(updated.review_id(), moved.review_id()) << "the same question, queued once";
   }
   // Meanwhile: Jane's person is org-b's alone; GP-1 is still its old person.
   auto op = MpiAs("operator", port);

@@ -572,6 +572,7 @@ TEST_F(PatientIndexTest, AReRegistrationThatWouldMoveGoesToReview) {
   ASSERT_OK_AND_ASSIGN(RegisterResult bob_c, index_->Register("org-c", "C1", Bob()));
   ASSERT_EQ(bob_a.euid, bob_c.euid);
   ASSERT_NE(bob_a.euid, jane_b.euid);
+  std::string first_review;
   for (bool update : {false, true}) {
     ASSERT_OK_AND_ASSIGN(RegisterResult moved,
                          update ? index_->Update("org-a", "A1", Jane(), 0)
@@ -582,17 +583,26 @@ TEST_F(PatientIndexTest, AReRegistrationThatWouldMoveGoesToReview) {
     EXPECT_EQ(moved.euid, bob_a.euid);
     EXPECT_EQ(moved.previous_euid, bob_a.euid);
     EXPECT_EQ(moved.matched_euid, jane_b.euid);
+    // Sent again: the same item, not another.
+    if (first_review.empty()) first_review = moved.review_id;
+    EXPECT_EQ(moved.review_id, first_review);
     ASSERT_OK_AND_ASSIGN(CrossReferenceResult jane, index_->CrossReference("org-b", "B1"));
     EXPECT_THAT(Members(jane), UnorderedElementsAre("org-b/B1"));
   }
+  Reopen();  // open items are known again after a restart
+  ASSERT_OK_AND_ASSIGN(RegisterResult again, index_->Register("org-a", "A1", Jane()));
+  EXPECT_EQ(again.review_id, first_review);
   ASSERT_OK_AND_ASSIGN(auto items, index_->ListReviews());
   std::string review_id;
+  int open_for_a1 = 0;
   for (const auto& item : items) {
     if (item.a.local_id == "A1" && item.reason == "moves to another person") {
       review_id = item.review_id;
+      ++open_for_a1;
     }
   }
-  ASSERT_FALSE(review_id.empty());
+  ASSERT_EQ(open_for_a1, 1);
+  EXPECT_EQ(review_id, first_review);
   ASSERT_OK_AND_ASSIGN(CrossReferenceResult decided,
                        index_->ResolveReview(review_id, true, "patient's record was mixed up"));
   EXPECT_EQ(decided.euid, jane_b.euid);
