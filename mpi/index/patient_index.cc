@@ -204,8 +204,8 @@ std::string DescribePlacement(const RegisterResult& r, const Thresholds& thresho
                                   thresholds.upper, thresholds.lower));
   for (const FieldScore& f : r.evidence.fields) {
     if (f.level == Level::kMissing) continue;
-    absl::StrAppend(&out, absl::StrFormat(" %s %s %+.1f", FieldName(f.field), LevelName(f.level),
-                                          f.weight));
+    absl::StrAppend(
+        &out, absl::StrFormat(" %s %s %+.1f", FieldName(f.field), LevelName(f.level), f.weight));
   }
   return out;
 }
@@ -254,17 +254,16 @@ absl::Status PatientIndex::Load() {
       }));
   HIE_RETURN_IF_ERROR(parse_error);
   std::string review_prefix = KeyBuilder().AddString("Q").Build();
-  HIE_RETURN_IF_ERROR(
-      store_->ScanPrefix(review_prefix, [&](absl::string_view k, absl::string_view v) {
-        KeyReader reader(k.substr(review_prefix.size()));
-        std::string id;
-        std::vector<absl::string_view> parts = absl::StrSplit(v, '\n');
-        if (reader.ReadString(&id) && parts.size() >= 5) {
-          open_reviews_[absl::StrCat(parts[0], "\n", parts[1], "\n", parts[2], "\n", parts[3])] =
-              id;
-        }
-        return true;
-      }));
+  HIE_RETURN_IF_ERROR(store_->ScanPrefix(review_prefix, [&](absl::string_view k,
+                                                            absl::string_view v) {
+    KeyReader reader(k.substr(review_prefix.size()));
+    std::string id;
+    std::vector<absl::string_view> parts = absl::StrSplit(v, '\n');
+    if (reader.ReadString(&id) && parts.size() >= 5) {
+      open_reviews_[absl::StrCat(parts[0], "\n", parts[1], "\n", parts[2], "\n", parts[3])] = id;
+    }
+    return true;
+  }));
   std::string manual_prefix = KeyBuilder().AddString("M").Build();
   HIE_RETURN_IF_ERROR(
       store_->ScanPrefix(manual_prefix, [&](absl::string_view k, absl::string_view v) {

@@ -186,8 +186,8 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::AnswerRegistration(
             "): check they are its patients (its automatic links are in this audit)");
         LogWarning("registration alert: ", detail);
         // Filed under the registration that crossed the threshold.
-        audited = Audit(*state_, context, hie::v1::AUDIT_ACTION_ALERT, "registration rate",
-                        detail, &patient, result->euid);
+        audited = Audit(*state_, context, hie::v1::AUDIT_ACTION_ALERT, "registration rate", detail,
+                        &patient, result->euid);
       }
     }
     if (!audited.ok()) result = audited;
@@ -370,7 +370,7 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::ListReviews(
                     out->mutable_b()->set_org_id(item.b.org_id);
                     out->mutable_b()->set_local_id(item.b.local_id);
                     out->set_score(item.score);
-                    out->set_reason(!item.reason.empty() ? item.reason
+                    out->set_reason(!item.reason.empty()             ? item.reason
                                     : item.a.org_id == item.b.org_id ? "same organisation"
                                                                      : "between thresholds");
                   }

@@ -41,9 +41,10 @@ class MpiPrivacyTest : public DaemonFixture {
     int port = StartDaemon("mpi", extra_config);
     Enroll(port, "org-a");
     Enroll(port, "org-b");
-    CommandResult sud = HiectlAs("operator", port,
-                                 {"org", "enroll", "--org", "org-sud", "--name",
-                                  "Recovery Programme", "--endpoint", "127.0.0.1:1", "--sensitive"});
+    CommandResult sud =
+        HiectlAs("operator", port,
+                 {"org", "enroll", "--org", "org-sud", "--name", "Recovery Programme", "--endpoint",
+                  "127.0.0.1:1", "--sensitive"});
     EXPECT_EQ(sud.exit_code, 0) << sud.err;
     return port;
   }
@@ -131,13 +132,13 @@ TEST_F(MpiPrivacyTest, APracticesCrossReferenceNamesNoOtherHolder) {
   EXPECT_THAT(Members(x), UnorderedElementsAre("org-a/GP-1002"));
   CommandResult cli = HiectlAs("node-a", port, {"mpi", "xref", "--patient", "org-a/GP-1002"});
   ASSERT_EQ(cli.exit_code, 0) << cli.err;
-  EXPECT_THAT(cli.out, AllOf(HasSubstr(ra.euid()), HasSubstr("org-a/GP-1002"),
-                             Not(HasSubstr("org-b")), Not(HasSubstr("H-90211")),
-                             Not(HasSubstr("org-sud"))));
+  EXPECT_THAT(cli.out,
+              AllOf(HasSubstr(ra.euid()), HasSubstr("org-a/GP-1002"), Not(HasSubstr("org-b")),
+                    Not(HasSubstr("H-90211")), Not(HasSubstr("org-sud"))));
   cli = HiectlAs("node-b", port, {"mpi", "xref", "--euid", ra.euid(), "--json"});
   ASSERT_EQ(cli.exit_code, 0) << cli.err;
-  EXPECT_THAT(cli.out, AllOf(HasSubstr("H-90211"), Not(HasSubstr("org-a")),
-                             Not(HasSubstr("org-sud"))));
+  EXPECT_THAT(cli.out,
+              AllOf(HasSubstr("H-90211"), Not(HasSubstr("org-a")), Not(HasSubstr("org-sud"))));
 
   for (const std::string who : {"consent-client", "operator"}) {
     auto full = MpiAs(who, port);
@@ -160,9 +161,9 @@ TEST_F(MpiPrivacyTest, APracticesCrossReferenceNamesNoOtherHolder) {
   EXPECT_EQ(found.candidates(0).euid(), ra.euid());
   EXPECT_EQ(found.candidates_scored(), 0);
   std::string bytes = found.SerializeAsString();
-  EXPECT_THAT(bytes, AllOf(Not(HasSubstr("org-b")), Not(HasSubstr("org-sud")),
-                           Not(HasSubstr("H-90211")), Not(HasSubstr("555-0101")),
-                           Not(HasSubstr("123-45-6789"))));
+  EXPECT_THAT(bytes,
+              AllOf(Not(HasSubstr("org-b")), Not(HasSubstr("org-sud")), Not(HasSubstr("H-90211")),
+                    Not(HasSubstr("555-0101")), Not(HasSubstr("123-45-6789"))));
 
   // The operator's tools are refused to a practice before anything is looked up: the
   // refusal is the same whatever the request names.
@@ -208,8 +209,8 @@ TEST_F(MpiPrivacyTest, APracticesCrossReferenceNamesNoOtherHolder) {
     refusals.push_back(refused_text(s));
   }
   for (const std::string& r : refusals) {
-    EXPECT_THAT(r, AllOf(Not(HasSubstr("H-90211")), Not(HasSubstr("S-7")),
-                         Not(HasSubstr(ra.euid()))));
+    EXPECT_THAT(r,
+                AllOf(Not(HasSubstr("H-90211")), Not(HasSubstr("S-7")), Not(HasSubstr(ra.euid()))));
   }
 }
 

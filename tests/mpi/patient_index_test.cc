@@ -538,7 +538,8 @@ TEST_F(PatientIndexTest, AMemberFollowsAMergeToItsOwnRegistrations) {
   ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
   ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", Bob()));
   ASSERT_OK(index_->Merge(a.euid, b.euid, "same person, documented").status());
-  ASSERT_OK_AND_ASSIGN(CrossReferenceResult own, index_->MemberCrossReferenceByEuid("org-a", a.euid));
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult own,
+                       index_->MemberCrossReferenceByEuid("org-a", a.euid));
   EXPECT_EQ(own.euid, b.euid);
   EXPECT_THAT(Members(own), UnorderedElementsAre("org-a/A1"));
 }
@@ -574,9 +575,8 @@ TEST_F(PatientIndexTest, AReRegistrationThatWouldMoveGoesToReview) {
   ASSERT_NE(bob_a.euid, jane_b.euid);
   std::string first_review;
   for (bool update : {false, true}) {
-    ASSERT_OK_AND_ASSIGN(RegisterResult moved,
-                         update ? index_->Update("org-a", "A1", Jane(), 0)
-                                : index_->Register("org-a", "A1", Jane()));
+    ASSERT_OK_AND_ASSIGN(RegisterResult moved, update ? index_->Update("org-a", "A1", Jane(), 0)
+                                                      : index_->Register("org-a", "A1", Jane()));
     EXPECT_EQ(moved.placement, Placement::kReview);
     EXPECT_EQ(moved.review_reason, "moves to another person");
     EXPECT_EQ(moved.grade, Grade::kProbable);
