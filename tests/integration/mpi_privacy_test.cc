@@ -208,6 +208,11 @@ TEST_F(MpiPrivacyTest, APracticesCrossReferenceNamesNoOtherHolder) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
     refusals.push_back(refused_text(s));
   }
+  for (const char* method : {"Unlink", "ListReviews", "ResolveReview", "GetMatchModel"}) {
+    grpc::Status s = CallAs("node-a", port, absl::StrCat("/hie.v1.MasterPatientIndex/", method));
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << method;
+    refusals.push_back(refused_text(s));
+  }
   for (const std::string& r : refusals) {
     EXPECT_THAT(r,
                 AllOf(Not(HasSubstr("H-90211")), Not(HasSubstr("S-7")), Not(HasSubstr(ra.euid()))));
