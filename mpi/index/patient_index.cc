@@ -178,6 +178,18 @@ const char* PlacementName(Placement placement) {
   return "?";
 }
 
+std::optional<PlacementAudit> AuditOfPlacement(const RegisterResult& r,
+                                               const Thresholds& thresholds) {
+  if (r.placement == Placement::kLinked) {
+    return PlacementAudit{"automatic link", DescribePlacement(r, thresholds)};
+  }
+  if (r.placement == Placement::kReview) {
+    return PlacementAudit{absl::StrCat("review: ", r.review_reason),
+                          DescribePlacement(r, thresholds)};
+  }
+  return std::nullopt;
+}
+
 std::string DescribePlacement(const RegisterResult& r, const Thresholds& thresholds) {
   std::string out;
   switch (r.placement) {

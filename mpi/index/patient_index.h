@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -76,6 +77,16 @@ struct RegisterResult {
   // A re-registration's person before this call ("" for a first registration).
   std::string previous_euid;
 };
+
+// What the MPI's audit records of a placement: every automatic link ("automatic link")
+// and every review item a registration opens ("review: <reason>"); nothing for a new
+// person or a re-registration that stays. `detail` is DescribePlacement's line.
+struct PlacementAudit {
+  std::string outcome;
+  std::string detail;
+};
+std::optional<PlacementAudit> AuditOfPlacement(const RegisterResult& result,
+                                               const Thresholds& thresholds);
 
 // One line for the audit: how the registration was placed and on what evidence, e.g.
 // "linked to 0a1b... (best org-b/H-7, score 27.3 >= 16.0): given_name exact +4.1,

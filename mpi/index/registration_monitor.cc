@@ -1,6 +1,15 @@
 #include "mpi/index/registration_monitor.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace hie::mpi {
+
+std::string RegistrationMonitor::Describe(const Alert& alert) {
+  return absl::StrCat(
+      "registrations of ", alert.org_id, " linked to persons held by other members ", alert.links,
+      " times within ", absl::FormatDuration(alert.window), " (more than the configured ",
+      alert.links - 1, "): check they are its patients (its automatic links are in this audit)");
+}
 
 RegistrationMonitor::RegistrationMonitor(Clock* clock, const RegistrationAlertOptions& options)
     : clock_(clock), options_(options) {}

@@ -32,6 +32,10 @@ struct RegistrationAlertOptions {
 
 class RegistrationMonitor {
  public:
+  struct Alert;
+  // The alert's line for the log and the audit.
+  static std::string Describe(const Alert& alert);
+
   RegistrationMonitor(Clock* clock, const RegistrationAlertOptions& options);
 
   struct Alert {

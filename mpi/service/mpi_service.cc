@@ -167,23 +167,17 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::RegisterPatient(
 grpc::ServerUnaryReactor* MasterPatientIndexService::AnswerRegistration(
     grpc::CallbackServerContext& context, const Peer& peer, const std::string& local_id,
     absl::StatusOr<RegisterResult> result, hie::v1::RegisterPatientResponse* response) {
-  if (result.ok() &&
-      (result->placement == Placement::kLinked || result->placement == Placement::kReview)) {
+  std::optional<PlacementAudit> audit =
+      result.ok() ? AuditOfPlacement(*result, state_->index->thresholds()) : std::nullopt;
+  if (audit.has_value()) {
     hie::v1::LocalPatientRef patient;
     patient.set_org_id(peer.org_id);
     patient.set_local_id(local_id);
-    absl::Status audited = Audit(
-        *state_, context, hie::v1::AUDIT_ACTION_LINK,
-        result->placement == Placement::kLinked ? "automatic link"
-                                                : absl::StrCat("review: ", result->review_reason),
-        DescribePlacement(*result, state_->index->thresholds()), &patient, result->euid);
+    absl::Status audited = Audit(*state_, context, hie::v1::AUDIT_ACTION_LINK, audit->outcome,
+                                 audit->detail, &patient, result->euid);
     if (audited.ok() && result->placement == Placement::kLinked) {
       if (auto alert = state_->monitor->NoteCrossOrgLink(peer.org_id)) {
-        std::string detail = absl::StrCat(
-            "registrations of ", alert->org_id, " linked to persons held by other members ",
-            alert->links, " times within ", absl::FormatDuration(alert->window),
-            " (more than the configured ", alert->links - 1,
-            "): check they are its patients (its automatic links are in this audit)");
+        std::string detail = RegistrationMonitor::Describe(*alert);
         LogWarning("registration alert: ", detail);
         // Filed under the registration that crossed the threshold.
         audited = Audit(*state_, context, hie::v1::AUDIT_ACTION_ALERT, "registration rate", detail,
