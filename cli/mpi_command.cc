@@ -243,7 +243,9 @@ int RunXref(const std::vector<std::string>& args) {
   std::string patient, euid;
   return RunRpcCommand<hie::v1::MasterPatientIndex>(
       args, "mpi xref", "hiectl mpi xref (--patient ORG/LOCAL | --euid EUID) [--json]",
-      "The person a registration belongs to and every registration linked to it.",
+      "The person a registration belongs to and every registration linked to it. With a\n"
+      "practice's certificate: the EUID and that practice's own registrations only (where\n"
+      "else a patient is treated is disclosed by the consent service, under a grant).",
       "hiectl mpi xref --profile operator.profile --target 127.0.0.1:41001 --patient org-a/123",
       [&](FlagSet& flags) {
         flags.String("patient", &patient, "ORG/LOCAL", "a registration");
@@ -410,8 +412,11 @@ int RunSearch(const std::vector<std::string>& args) {
           }
           std::cout << "\n";
         }
-        std::cout << response.candidates_size() << " found, " << response.candidates_scored()
-                  << " candidates scored"
+        // A practice is not told how many registrations were scored (0): say nothing.
+        std::cout << response.candidates_size() << " found"
+                  << (response.candidates_scored() > 0
+                          ? absl::StrCat(", ", response.candidates_scored(), " candidates scored")
+                          : "")
                   << (response.candidates_truncated()
                           ? " (the blocking bound cut the candidates: narrow the search)"
                           : "")

@@ -30,6 +30,12 @@ const hie::DaemonDescription kDescription = {
         "                            fewer false links\n"
         "    review_weight           review queue at or above (default 8; <= auto_link_weight)\n"
         "    max_candidates_per_key  registrations scored per blocking key (default 100)\n"
+        "  }\n"
+        "  registration_alert {      when a member's registrations raise an alert (log line,\n"
+        "                            ALERT audit entry): its automatic links to persons other\n"
+        "                            members hold exceed max_cross_org_links within the window\n"
+        "    max_cross_org_links     default 50; 0 turns the alert off (links are still audited)\n"
+        "    window_seconds          default 3600; range 1..604800\n"
         "  }\n",
     .example_config = R"(# mpi.textproto
 server {
@@ -77,9 +83,18 @@ int main(int argc, char** argv) {
           }
           options.max_candidates_per_key = m.max_candidates_per_key();
         }
-        plan.open_services = [options](const std::string& data_dir,
-                                       const std::shared_ptr<hie::TlsContext>&) {
-          return hie::mpi::OpenMpiServices(data_dir, options);
+        hie::mpi::RegistrationAlertOptions alerts;
+        const hie::v1::RegistrationAlertConfig& a = config.registration_alert();
+        if (a.has_max_cross_org_links()) alerts.max_cross_org_links = a.max_cross_org_links();
+        if (a.has_window_seconds()) {
+          if (a.window_seconds() < 1 || a.window_seconds() > 604800) {
+            return file.FieldError("registration_alert.window_seconds", "must be 1..604800");
+          }
+          alerts.window = absl::Seconds(a.window_seconds());
+        }
+        plan.open_services = [options, alerts](const std::string& data_dir,
+                                               const std::shared_ptr<hie::TlsContext>&) {
+          return hie::mpi::OpenMpiServices(data_dir, options, alerts);
         };
         return plan;
       });

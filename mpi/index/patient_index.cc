@@ -164,12 +164,62 @@ bool IsValidUtf8(const Person& p) {
 
 }  // namespace
 
-absl::Status CheckHeldBy(const CrossReferenceResult& xref, const std::string& org_id) {
-  for (const RegistrationRef& r : xref.registrations) {
-    if (r.org_id == org_id) return absl::OkStatus();
+const char* PlacementName(Placement placement) {
+  switch (placement) {
+    case Placement::kNewPerson:
+      return "new person";
+    case Placement::kKept:
+      return "kept";
+    case Placement::kLinked:
+      return "linked";
+    case Placement::kReview:
+      return "review";
   }
-  return absl::PermissionDeniedError(
-      absl::StrCat("org \"", org_id, "\" may only cross-reference its own patients"));
+  return "?";
+}
+
+std::optional<PlacementAudit> AuditOfPlacement(const RegisterResult& r,
+                                               const Thresholds& thresholds) {
+  if (r.placement == Placement::kLinked) {
+    return PlacementAudit{"automatic link", DescribePlacement(r, thresholds)};
+  }
+  if (r.placement == Placement::kReview) {
+    return PlacementAudit{absl::StrCat("review: ", r.review_reason),
+                          DescribePlacement(r, thresholds)};
+  }
+  return std::nullopt;
+}
+
+std::string DescribePlacement(const RegisterResult& r, const Thresholds& thresholds) {
+  std::string out;
+  switch (r.placement) {
+    case Placement::kLinked:
+      out = absl::StrCat("linked to ", r.euid);
+      break;
+    case Placement::kReview:
+      out = absl::StrCat("review ", r.review_id, " (", r.review_reason, "), stays with ", r.euid);
+      break;
+    case Placement::kKept:
+      out = absl::StrCat("kept with ", r.euid);
+      break;
+    case Placement::kNewPerson:
+      out = absl::StrCat("new person ", r.euid);
+      break;
+  }
+  if (!r.previous_euid.empty() && r.previous_euid != r.euid) {
+    absl::StrAppend(&out, ", was ", r.previous_euid);
+  }
+  if (!r.has_match) return absl::StrCat(out, "; no candidate");
+  absl::StrAppend(&out, "; best ", r.matched.org_id, "/", r.matched.local_id, " of ",
+                  r.matched_euid,
+                  absl::StrFormat(", score %.1f (link at %.1f, review at %.1f):", r.score,
+                                  thresholds.upper, thresholds.lower));
+  for (const FieldScore& f : r.evidence.fields) {
+    if (f.level == Level::kMissing) continue;
+    absl::StrAppend(
+        &out, absl::StrFormat(" %s %s %+.1f", FieldName(f.field), LevelName(f.level), f.weight));
+  }
+  return out;
 }
 
 store::KvStoreOptions IndexStoreOptions() {
@@ -215,6 +265,17 @@ absl::Status PatientIndex::Load() {
         return true;
       }));
   HIE_RETURN_IF_ERROR(parse_error);
+  std::string review_prefix = KeyBuilder().AddString("Q").Build();
+  HIE_RETURN_IF_ERROR(store_->ScanPrefix(review_prefix, [&](absl::string_view k,
+                                                            absl::string_view v) {
+    KeyReader reader(k.substr(review_prefix.size()));
+    std::string id;
+    std::vector<absl::string_view> parts = absl::StrSplit(v, '\n');
+    if (reader.ReadString(&id) && parts.size() >= 5) {
+      open_reviews_[absl::StrCat(parts[0], "\n", parts[1], "\n", parts[2], "\n", parts[3])] = id;
+    }
+    return true;
+  }));
   std::string manual_prefix = KeyBuilder().AddString("M").Build();
   HIE_RETURN_IF_ERROR(
       store_->ScanPrefix(manual_prefix, [&](absl::string_view k, absl::string_view v) {
@@ -426,6 +487,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
   double best_score = -1e9;
   Guard best_guard = Guard::kNone;
   const Cached* best = nullptr;
+  Score best_evidence;
   const bool self_decided = manual_refs_.contains(self);  // by an operator, with anyone
   const MatchModel::NameAdjustments adjustments = model_.model.Adjustments(prepared, &frequencies_);
   for (size_t n = 0; n < candidates.size(); ++n) {
@@ -447,6 +509,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
       best = other;
       best_score = score.total;
       best_guard = guard;
+      best_evidence = score;
     }
   }
 
@@ -476,25 +539,66 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
       }
     }
   }
+  // A certain match is linked automatically only where nothing speaks against it: a
+  // registration never moves to another person by itself (a practice re-registering a
+  // local id with someone else's demographics would otherwise take over that person),
+  // and never joins a person one of whose registrations carries the same identifier
+  // system with another value.
+  std::string review_reason;
+  std::string new_review;  // the pair of a review item this call opens
   if (manually_linked) {
     euid = previous->euid;  // an operator linked it: automatic matching does not move it
+    result.placement = Placement::kKept;
+  } else if (best != nullptr && decision.grade == Grade::kCertain && !same_org &&
+             previous != nullptr && previous->euid == best->euid) {
+    euid = previous->euid;
+    result.placement = Placement::kKept;
   } else if (best != nullptr && decision.grade == Grade::kCertain && !same_org) {
-    euid = best->euid;
-  } else {
-    // A new person, unless re-registering: then the registration keeps its person.
-    euid = previous != nullptr ? previous->euid : absl::StrFormat("%016x", rng_());
-    bool review =
-        best != nullptr &&
-        (decision.grade == Grade::kProbable || (decision.grade == Grade::kCertain && same_org) ||
-         (best_guard != Guard::kNone && best_score >= options_.thresholds.lower));
-    if (review) {
-      result.grade = Grade::kProbable;
-      result.review_id = absl::StrFormat("%016x", rng_());
-      batch.Put(ReviewKey(result.review_id),
-                absl::StrCat(org_id, "\n", local_id, "\n", best->org_id, "\n", best->local_id, "\n",
-                             best_score));
+    if (ContradictsIdentifiers(prepared, best->euid)) {
+      review_reason = "contradicting identifier";
+    } else if (previous != nullptr) {
+      review_reason = "moves to another person";
+    } else {
+      euid = best->euid;
+      result.placement = Placement::kLinked;
     }
   }
+  if (euid.empty()) {
+    // A new person, unless re-registering: then the registration keeps its person.
+    euid = previous != nullptr ? previous->euid : absl::StrFormat("%016x", rng_());
+    result.placement = previous != nullptr ? Placement::kKept : Placement::kNewPerson;
+    if (review_reason.empty() && best != nullptr) {
+      if (decision.grade == Grade::kCertain && same_org) {
+        review_reason = "same organisation";
+      } else if (decision.grade == Grade::kProbable) {
+        review_reason = "between thresholds";
+      } else if (best_guard != Guard::kNone && best_score >= options_.thresholds.lower) {
+        review_reason = "twin guard";
+      }
+    }
+    if (!review_reason.empty()) {
+      result.grade = Grade::kProbable;
+      result.placement = Placement::kReview;
+      result.review_reason = review_reason;
+      const std::string pair = absl::StrCat(self, "\n", best->org_id, "\n", best->local_id);
+      auto open = open_reviews_.find(pair);
+      if (open != open_reviews_.end()) {
+        result.review_id = open->second;  // the same question is already queued
+      } else {
+        result.review_id = absl::StrFormat("%016x", rng_());
+        batch.Put(ReviewKey(result.review_id),
+                  absl::StrCat(pair, "\n", best_score, "\n", review_reason));
+        new_review = pair;
+      }
+    }
+  }
+  if (best != nullptr) {
+    result.has_match = true;
+    result.matched = {best->org_id, best->local_id};
+    result.matched_euid = best->euid;
+    result.evidence = best_evidence;
+  }
+  if (previous != nullptr) result.previous_euid = previous->euid;
   result.score = best != nullptr ? best_score : 0;
   result.euid = euid;
 
@@ -511,6 +615,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
   batch.Put(MemberKey(euid, org_id, local_id), "");
   NoteMember(euid, org_id);
   HIE_RETURN_IF_ERROR(sync ? store_->Write(batch) : store_->WriteUnsynced(batch));
+  if (!new_review.empty()) open_reviews_[new_review] = result.review_id;
   if (previous != nullptr) {
     if (changes != nullptr) {
       changes->registrations.insert(previous);
@@ -580,6 +685,42 @@ absl::StatusOr<CrossReferenceResult> PatientIndex::CrossReference(
     return stored.status();
   }
   return CrossReferenceByEuid(stored->euid());
+}
+
+absl::StatusOr<CrossReferenceResult> PatientIndex::MemberCrossReference(
+    const std::string& member_org, const RegistrationRef& ref) const {
+  // Another organisation's registration is never the member's: answered without
+  // reading the index, so nothing tells whether it exists.
+  if (ref.org_id != member_org) return absl::NotFoundError(kNotHeldMessage);
+  auto stored = ReadRegistration(*store_, ref.org_id, ref.local_id);
+  if (!stored.ok()) {
+    if (absl::IsNotFound(stored.status())) return absl::NotFoundError(kNotHeldMessage);
+    return stored.status();
+  }
+  return MemberCrossReferenceByEuid(member_org, stored->euid());
+}
+
+absl::StatusOr<CrossReferenceResult> PatientIndex::MemberCrossReferenceByEuid(
+    const std::string& member_org, const std::string& requested) const {
+  std::string euid = requested;
+  for (int hops = 0; hops < 8; ++hops) {
+    auto alias = store_->Get(AliasKey(euid));
+    if (!alias.ok()) break;
+    euid = *alias;
+  }
+  // Only the member's own entries of the person are read: the same one scan whether
+  // the person is unknown or held by others only.
+  CrossReferenceResult result;
+  result.euid = euid;
+  std::string prefix = KeyBuilder().AddString("E").AddString(euid).AddString(member_org).Build();
+  HIE_RETURN_IF_ERROR(store_->ScanPrefix(prefix, [&](absl::string_view k, absl::string_view) {
+    KeyReader reader(k.substr(prefix.size()));
+    RegistrationRef ref{member_org, ""};
+    if (reader.ReadString(&ref.local_id)) result.registrations.push_back(std::move(ref));
+    return true;
+  }));
+  if (result.registrations.empty()) return absl::NotFoundError(kNotHeldMessage);
+  return result;
 }
 
 absl::StatusOr<Person> PatientIndex::GetPerson(const std::string& org_id,
@@ -654,6 +795,62 @@ absl::StatusOr<CrossReferenceResult> PatientIndex::Link(const RegistrationRef& a
   return CrossReferenceByEuid(target.euid);
 }
 
+absl::StatusOr<CrossReferenceResult> PatientIndex::LinkRegistration(const RegistrationRef& a,
+                                                                    const RegistrationRef& b,
+                                                                    const std::string& reason) {
+  absl::MutexLock lock(&mu_);
+  if (reason.empty()) return absl::InvalidArgumentError("a reason is required");
+  auto ita = cache_.find(RefKey(a.org_id, a.local_id));
+  auto itb = cache_.find(RefKey(b.org_id, b.local_id));
+  if (ita == cache_.end() || itb == cache_.end()) {
+    return absl::NotFoundError("a registration of the review item is no longer registered");
+  }
+  if (ita == itb) return absl::InvalidArgumentError("a registration is always itself");
+  const std::string to = ita->second.euid;
+  const std::string from = itb->second.euid;
+  store::WriteBatch batch;
+  if (from != to) {
+    HIE_ASSIGN_OR_RETURN(internal::StoredRegistration stored,
+                         ReadRegistration(*store_, b.org_id, b.local_id));
+    stored.set_euid(to);
+    batch.Put(RegistrationKey(b.org_id, b.local_id), stored.SerializeAsString());
+    batch.Delete(MemberKey(from, b.org_id, b.local_id));
+    batch.Put(MemberKey(to, b.org_id, b.local_id), "");
+  }
+  batch.Put(ManualKey(PairKey(ita->first, itb->first)), absl::StrCat("link: ", reason));
+  HIE_RETURN_IF_ERROR(store_->Write(batch));
+  itb->second.euid = to;
+  NoteMember(to, b.org_id);
+  NoteManual(ita->first, itb->first, /*linked=*/true);
+  return CrossReferenceByEuid(to);
+}
+
+bool PatientIndex::ContradictsIdentifiers(const PreparedPerson& person,
+                                          const std::string& euid) const {
+  if (person.identifiers.empty()) return false;
+  absl::StatusOr<CrossReferenceResult> cluster = CrossReferenceByEuid(euid);
+  if (!cluster.ok()) return false;
+  for (const RegistrationRef& member : cluster->registrations) {
+    auto it = cache_.find(RefKey(member.org_id, member.local_id));
+    if (it == cache_.end()) continue;
+    // Per system both carry: contradicting unless some value agrees (a person may
+    // carry an old and a new number of one system).
+    const auto& theirs = it->second.prepared.identifiers;
+    for (const auto& [system, value] : person.identifiers) {
+      bool shared_system = false, agrees = false;
+      for (const auto& [their_system, their_value] : theirs) {
+        if (their_system != system) continue;
+        shared_system = true;
+        for (const auto& [my_system, my_value] : person.identifiers) {
+          if (my_system == system && my_value == their_value) agrees = true;
+        }
+      }
+      if (shared_system && !agrees) return true;
+    }
+  }
+  return false;
+}
+
 absl::StatusOr<CrossReferenceResult> PatientIndex::Unlink(const RegistrationRef& a,
                                                           const RegistrationRef& b,
                                                           const std::string& reason) {
@@ -675,10 +872,11 @@ absl::StatusOr<std::vector<PatientIndex::ReviewItem>> PatientIndex::ListReviews(
     KeyReader reader(k.substr(prefix.size()));
     ReviewItem item;
     std::vector<std::string> parts = absl::StrSplit(v, '\n');
-    if (!reader.ReadString(&item.review_id) || parts.size() != 5) return true;
+    if (!reader.ReadString(&item.review_id) || parts.size() < 5) return true;
     item.a = {parts[0], parts[1]};
     item.b = {parts[2], parts[3]};
     (void)absl::SimpleAtod(parts[4], &item.score);
+    if (parts.size() > 5) item.reason = parts[5];
     items.push_back(std::move(item));
     return true;
   }));
@@ -692,9 +890,13 @@ absl::StatusOr<CrossReferenceResult> PatientIndex::ResolveReview(const std::stri
   for (const ReviewItem& item : items) {
     if (item.review_id != review_id) continue;
     // The item goes with the decision: delete it first, so a failed decision leaves it.
-    auto result = same_person ? Link(item.b, item.a, reason) : Unlink(item.b, item.a, reason);
+    auto result =
+        same_person ? LinkRegistration(item.b, item.a, reason) : Unlink(item.b, item.a, reason);
     if (!result.ok()) return result;
     HIE_RETURN_IF_ERROR(store_->Delete(ReviewKey(review_id)));
+    absl::MutexLock lock(&mu_);
+    open_reviews_.erase(absl::StrCat(item.a.org_id, "\n", item.a.local_id, "\n", item.b.org_id,
+                                     "\n", item.b.local_id));
     return result;
   }
   return absl::NotFoundError(absl::StrCat("no open review item ", review_id));

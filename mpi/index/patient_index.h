@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -35,32 +36,72 @@ struct IndexOptions {
   size_t max_candidates_per_key = 100;
 };
 
+struct RegistrationRef {
+  std::string org_id;
+  std::string local_id;
+};
+
+// How a registration was placed, for the MPI's audit and its alerts.
+enum class Placement {
+  kNewPerson,  // no certain match: a person of its own
+  kKept,       // a re-registration that stays with its person
+  kLinked,     // joined an existing person automatically
+  kReview,     // a review item was opened; see RegisterResult
+};
+const char* PlacementName(Placement placement);
+
 struct RegisterResult {
   std::string euid;
   int64_t version = 0;
-  // kCertain: linked to an existing person or a new person; kProbable: a review item
-  // was opened and the registration stands alone until an operator decides.
+  // kCertain: linked to an existing person, a new person, or kept; kProbable: a review
+  // item was opened and the registration stays where it was (a new registration: a
+  // person of its own; a re-registration: its previous person) until an operator
+  // decides.
   Grade grade = Grade::kCertain;
   double score = 0;
   std::string review_id;
   size_t candidates_scored = 0;
   bool candidates_truncated = false;
+
+  // The evidence, for the audit (never for the registering practice: it names another
+  // holder). `matched` is the best-scoring candidate when there was one, `evidence`
+  // its score per field.
+  Placement placement = Placement::kNewPerson;
+  // Why a review item was opened: "between thresholds", "same organisation", "twin
+  // guard", "moves to another person", "contradicting identifier".
+  std::string review_reason;
+  bool has_match = false;
+  RegistrationRef matched;
+  std::string matched_euid;
+  Score evidence;
+  // A re-registration's person before this call ("" for a first registration).
+  std::string previous_euid;
 };
 
-struct RegistrationRef {
-  std::string org_id;
-  std::string local_id;
+// What the MPI's audit records of a placement: every automatic link ("automatic link")
+// and every review item a registration opens ("review: <reason>"); nothing for a new
+// person or a re-registration that stays. `detail` is DescribePlacement's line.
+struct PlacementAudit {
+  std::string outcome;
+  std::string detail;
 };
+std::optional<PlacementAudit> AuditOfPlacement(const RegisterResult& result,
+                                               const Thresholds& thresholds);
+
+// One line for the audit: how the registration was placed and on what evidence, e.g.
+// "linked to 0a1b... (best org-b/H-7, score 27.3 >= 16.0): given_name exact +4.1,
+// family_name exact +9.2, birth_date exact +10.1, sex exact +1.0, ...".
+std::string DescribePlacement(const RegisterResult& result, const Thresholds& thresholds);
 
 struct CrossReferenceResult {
   std::string euid;
   std::vector<RegistrationRef> registrations;
 };
 
-// OK if `org_id` holds one of the person's registrations. A practice may look up only
-// persons it holds itself: where else someone was treated is for the consent service to
-// disclose. Errors: PermissionDenied.
-absl::Status CheckHeldBy(const CrossReferenceResult& xref, const std::string& org_id);
+// The one answer a practice gets for a person it does not hold, whether the person is
+// unknown to the MPI or held only by others: the code and message are the same, so the
+// answer does not tell the two apart.
+inline constexpr char kNotHeldMessage[] = "no such patient among this organisation's registrations";
 
 // The options the index's store is opened with. The index writes many small records
 // (two or three per registration); a 32 MiB write buffer, rather than LevelDB's 4 MiB,
@@ -109,6 +150,19 @@ class PatientIndex {
                                                       const std::string& local_id) const;
   absl::StatusOr<CrossReferenceResult> CrossReferenceByEuid(const std::string& euid) const;
 
+  // What a practice (member org) may learn of a person: the (surviving) EUID and its
+  // own registrations of that person, nothing of other holders (not their
+  // organisations, local ids or number). Where else someone was treated is for the
+  // consent service to disclose under a grant. A reference to another organisation's
+  // registration is answered without reading the index, and an EUID with one prefix
+  // scan of the member's own entries, so neither the answer nor the work done depends
+  // on whether others hold the person. Errors: NotFound (kNotHeldMessage) if the member
+  // holds no registration of the person, whether or not the person exists.
+  absl::StatusOr<CrossReferenceResult> MemberCrossReference(const std::string& member_org,
+                                                            const RegistrationRef& ref) const;
+  absl::StatusOr<CrossReferenceResult> MemberCrossReferenceByEuid(const std::string& member_org,
+                                                                  const std::string& euid) const;
+
   // The demographics registered for a registration. Errors: NotFound.
   absl::StatusOr<Person> GetPerson(const std::string& org_id, const std::string& local_id) const;
 
@@ -132,11 +186,16 @@ class PatientIndex {
     RegistrationRef a;  // the newer registration
     RegistrationRef b;  // the candidate it matched
     double score = 0;
+    // Why it was opened (RegisterResult::review_reason); "" for items stored before
+    // reasons were kept.
+    std::string reason;
   };
   // Open review items, in id order.
   absl::StatusOr<std::vector<ReviewItem>> ListReviews() const;
-  // Decides an item by Link (same person) or Unlink (keep apart). Errors: NotFound for
-  // an unknown or already resolved id.
+  // Decides an item: same person moves the newer registration (a) alone to the
+  // candidate's person, as an operator's link that automatic matching never undoes;
+  // keep apart records an operator's unlink, and a stays where it is. Errors: NotFound
+  // for an unknown or already resolved id.
   absl::StatusOr<CrossReferenceResult> ResolveReview(const std::string& review_id, bool same_person,
                                                      const std::string& reason);
 
@@ -262,6 +321,14 @@ class PatientIndex {
   absl::Status RecordDecision(const RegistrationRef& a, const RegistrationRef& b, bool same_person,
                               const std::string& reason, store::WriteBatch* batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves registration `b` alone to `a`'s person, recording an operator's link.
+  absl::StatusOr<CrossReferenceResult> LinkRegistration(const RegistrationRef& a,
+                                                        const RegistrationRef& b,
+                                                        const std::string& reason);
+  // True if `person` carries an identifier system that one of `euid`'s registrations
+  // also carries, and no value of that system agrees between them.
+  bool ContradictsIdentifiers(const PreparedPerson& person, const std::string& euid) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveFromBlocks(const Cached* entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Which persons (EUIDs) have a registration of which organisation, as hashes of the
   // pair, only ever added to: "no" is certain, "maybe" is checked in the store. Spares
@@ -294,6 +361,10 @@ class PatientIndex {
   // operator decision, and for them scoring skips the pair lookups.
   absl::flat_hash_set<std::string> manual_refs_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<uint64_t> member_orgs_ ABSL_GUARDED_BY(mu_);
+  // Open review items by pair ("orgA\nlocalA\norgB\nlocalB", the newer registration
+  // first): a registration retried or re-sent with the same demographics finds its item
+  // open and does not queue another.
+  absl::flat_hash_map<std::string, std::string> open_reviews_ ABSL_GUARDED_BY(mu_);
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
 };
 

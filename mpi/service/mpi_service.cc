@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc/peer_identity.h"
 #include "common/grpc/status_convert.h"
+#include "common/log/log.h"
 #include "common/time/proto_time.h"
 #include "mpi/index/person_proto.h"
 
@@ -160,8 +161,36 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::RegisterPatient(
   // The registering organisation is the caller's, from its certificate.
   absl::StatusOr<RegisterResult> result = state_->index->Register(
       peer->org_id, request->local_id(), PersonFromDemographics(request->demographics()));
-  return Answer(reactor, result,
-                [&](const RegisterResult& r) { FillRegisterResponse(r, response); });
+  return AnswerRegistration(*context, *peer, request->local_id(), std::move(result), response);
+}
+
+grpc::ServerUnaryReactor* MasterPatientIndexService::AnswerRegistration(
+    grpc::CallbackServerContext& context, const Peer& peer, const std::string& local_id,
+    absl::StatusOr<RegisterResult> result, hie::v1::RegisterPatientResponse* response) {
+  std::optional<PlacementAudit> audit =
+      result.ok() ? AuditOfPlacement(*result, state_->index->thresholds()) : std::nullopt;
+  if (audit.has_value()) {
+    hie::v1::LocalPatientRef patient;
+    patient.set_org_id(peer.org_id);
+    patient.set_local_id(local_id);
+    absl::Status audited = Audit(*state_, context, hie::v1::AUDIT_ACTION_LINK, audit->outcome,
+                                 audit->detail, &patient, result->euid);
+    if (audited.ok() && result->placement == Placement::kLinked) {
+      if (auto alert = state_->monitor->NoteCrossOrgLink(peer.org_id)) {
+        std::string detail = RegistrationMonitor::Describe(*alert);
+        LogWarning("registration alert: ", detail);
+        // Filed under the registration that crossed the threshold.
+        audited = Audit(*state_, context, hie::v1::AUDIT_ACTION_ALERT, "registration rate", detail,
+                        &patient, result->euid);
+      }
+    }
+    if (!audited.ok()) result = audited;
+  }
+  const bool node = peer.role == pki::Role::kNode;
+  return Answer(context.DefaultReactor(), result, [&](const RegisterResult& r) {
+    FillRegisterResponse(r, response);
+    if (node) response->set_score(0);
+  });
 }
 
 grpc::ServerUnaryReactor* MasterPatientIndexService::RemovePatient(
@@ -186,16 +215,19 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::GetCrossReference(
     reactor->Finish(ToGrpcStatus(peer.status()));
     return reactor;
   }
+  // A practice sees its own registrations of the person only; the consent service
+  // and operators see every holder.
+  const bool node = peer->role == pki::Role::kNode;
   absl::StatusOr<CrossReferenceResult> xref;
   if (request->has_local()) {
-    xref = state_->index->CrossReference(request->local().org_id(), request->local().local_id());
+    xref = node ? state_->index->MemberCrossReference(peer->org_id, Ref(request->local()))
+                : state_->index->CrossReference(request->local().org_id(),
+                                                request->local().local_id());
   } else if (!request->euid().empty()) {
-    xref = state_->index->CrossReferenceByEuid(request->euid());
+    xref = node ? state_->index->MemberCrossReferenceByEuid(peer->org_id, request->euid())
+                : state_->index->CrossReferenceByEuid(request->euid());
   } else {
     xref = absl::InvalidArgumentError("name the patient by local reference or EUID");
-  }
-  if (xref.ok() && peer->role == pki::Role::kNode) {
-    if (absl::Status held = CheckHeldBy(*xref, peer->org_id); !held.ok()) xref = held;
   }
   return Answer(reactor, xref,
                 [&](const CrossReferenceResult& x) { FillCrossReference(x, response); });
@@ -213,8 +245,7 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::UpdatePatient(
   absl::StatusOr<RegisterResult> result = state_->index->Update(
       peer->org_id, request->local_id(), PersonFromDemographics(request->demographics()),
       request->expected_version());
-  return Answer(reactor, result,
-                [&](const RegisterResult& r) { FillRegisterResponse(r, response); });
+  return AnswerRegistration(*context, *peer, request->local_id(), std::move(result), response);
 }
 
 grpc::ServerUnaryReactor* MasterPatientIndexService::SearchPatients(
@@ -249,7 +280,11 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::SearchPatients(
   }
   PatientIndex::SearchResult found =
       state_->index->Search(person, static_cast<size_t>(max), min_grade);
-  response->set_candidates_scored(static_cast<int32_t>(found.candidates_scored));
+  // How many registrations were scored counts registrations like the patient's: a
+  // practice is not told (it would tell how many hold someone).
+  if (peer->role != pki::Role::kNode) {
+    response->set_candidates_scored(static_cast<int32_t>(found.candidates_scored));
+  }
   response->set_candidates_truncated(found.candidates_truncated);
   for (const auto& c : found.candidates) {
     auto* out = response->add_candidates();
@@ -329,8 +364,9 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::ListReviews(
                     out->mutable_b()->set_org_id(item.b.org_id);
                     out->mutable_b()->set_local_id(item.b.local_id);
                     out->set_score(item.score);
-                    out->set_reason(item.a.org_id == item.b.org_id ? "same organisation"
-                                                                   : "between thresholds");
+                    out->set_reason(!item.reason.empty()             ? item.reason
+                                    : item.a.org_id == item.b.org_id ? "same organisation"
+                                                                     : "between thresholds");
                   }
                 });
 }

@@ -6,9 +6,11 @@
 #include <memory>
 
 #include "common/audit/audit_log.h"
+#include "common/grpc/peer_identity.h"
 #include "common/store/kv_store.h"
 #include "mpi/directory/directory.h"
 #include "mpi/index/patient_index.h"
+#include "mpi/index/registration_monitor.h"
 #include "proto/hie/v1/directory.grpc.pb.h"
 #include "proto/hie/v1/mpi.grpc.pb.h"
 
@@ -25,8 +27,11 @@ struct MpiState {
   std::unique_ptr<store::KvStore> store;
   std::unique_ptr<PatientIndex> index;
   std::unique_ptr<Directory> directory;
-  // Every operator decision and membership change, hash-chained.
+  // Every operator decision, membership change, automatic link or review opened by a
+  // registration, and alert, hash-chained.
   std::unique_ptr<audit::AuditLog> audit;
+  // Cross-organisation links per member, for the registration alert.
+  std::unique_ptr<RegistrationMonitor> monitor;
 };
 
 class MasterPatientIndexService final : public hie::v1::MasterPatientIndex::CallbackService {
@@ -74,6 +79,15 @@ class MasterPatientIndexService final : public hie::v1::MasterPatientIndex::Call
                                           hie::v1::MatchModelReport* response) override;
 
  private:
+  // After a registration or re-registration: audits an automatic link or a review
+  // opened (with the registering org and the evidence), notes a cross-organisation link
+  // for the alert, and answers; a node is told its EUID, version and grade, never the
+  // score (it would tell that someone else holds a similar patient).
+  grpc::ServerUnaryReactor* AnswerRegistration(grpc::CallbackServerContext& context,
+                                               const Peer& peer, const std::string& local_id,
+                                               absl::StatusOr<RegisterResult> result,
+                                               hie::v1::RegisterPatientResponse* response);
+
   std::shared_ptr<MpiState> state_;
 };
 

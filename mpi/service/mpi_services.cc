@@ -47,7 +47,8 @@ std::shared_ptr<const AuthorizationPolicy> MpiAuthorizationPolicy() {
 }
 
 absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenMpiServices(
-    const std::string& data_dir, const IndexOptions& options) {
+    const std::string& data_dir, const IndexOptions& options,
+    const RegistrationAlertOptions& alerts) {
   auto state = std::make_shared<MpiState>();
   auto store = store::KvStore::Open(data_dir + "/index", IndexStoreOptions());
   if (!store.ok()) return store.status();
@@ -61,6 +62,7 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenMpiServices(
   auto index = PatientIndex::Open(state->store.get(), Clock::Real(), options);
   if (!index.ok()) return index.status();
   state->index = std::move(*index);
+  state->monitor = std::make_unique<RegistrationMonitor>(Clock::Real(), alerts);
   std::vector<std::unique_ptr<grpc::Service>> services;
   services.push_back(std::make_unique<MasterPatientIndexService>(state));
   services.push_back(std::make_unique<DirectoryService>(state));

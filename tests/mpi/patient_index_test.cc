@@ -496,11 +496,143 @@ TEST_F(PatientIndexTest, UpdateChecksTheVersionUnderTheSameLock) {
   EXPECT_EQ(updated.version, 2);
 }
 
-TEST_F(PatientIndexTest, OnlyAHolderMayCrossReference) {
-  ASSERT_THAT(index_->Register("org-a", "A1", Jane()), IsOk());
-  ASSERT_OK_AND_ASSIGN(CrossReferenceResult xref, index_->CrossReference("org-a", "A1"));
-  EXPECT_OK(CheckHeldBy(xref, "org-a"));
-  EXPECT_THAT(CheckHeldBy(xref, "org-b"), StatusIs(absl::StatusCode::kPermissionDenied));
+std::vector<std::string> Members(const CrossReferenceResult& xref) {
+  std::vector<std::string> members;
+  for (const auto& r : xref.registrations) members.push_back(r.org_id + "/" + r.local_id);
+  return members;
+}
+
+// A practice learns the EUID and its own registrations of a person, nothing of other
+// holders; a person it does not hold is answered as one that does not exist.
+TEST_F(PatientIndexTest, AMemberSeesOnlyItsOwnRegistrations) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
+  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", Jane()));
+  ASSERT_OK_AND_ASSIGN(RegisterResult s, index_->Register("org-sud", "S1", Jane()));
+  ASSERT_EQ(a.euid, b.euid);
+  ASSERT_EQ(a.euid, s.euid);
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult full, index_->CrossReference("org-a", "A1"));
+  EXPECT_EQ(full.registrations.size(), 3u);
+
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult own,
+                       index_->MemberCrossReference("org-a", {"org-a", "A1"}));
+  EXPECT_EQ(own.euid, a.euid);
+  EXPECT_THAT(Members(own), UnorderedElementsAre("org-a/A1"));
+  ASSERT_OK_AND_ASSIGN(own, index_->MemberCrossReferenceByEuid("org-b", a.euid));
+  EXPECT_THAT(Members(own), UnorderedElementsAre("org-b/B1"));
+
+  // Not yours and not found: one answer.
+  ASSERT_THAT(index_->Register("org-a", "A2", Bob()), IsOk());
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult bob, index_->CrossReference("org-a", "A2"));
+  const auto not_held = StatusIs(absl::StatusCode::kNotFound, kNotHeldMessage);
+  EXPECT_THAT(index_->MemberCrossReference("org-b", {"org-a", "A2"}), not_held);
+  EXPECT_THAT(index_->MemberCrossReference("org-b", {"org-a", "nobody"}), not_held);
+  EXPECT_THAT(index_->MemberCrossReference("org-b", {"org-b", "nobody"}), not_held);
+  EXPECT_THAT(index_->MemberCrossReferenceByEuid("org-b", bob.euid), not_held);
+  EXPECT_THAT(index_->MemberCrossReferenceByEuid("org-b", "0123456789abcdef"), not_held);
+  // An org id that prefixes another's is not that org.
+  EXPECT_THAT(index_->MemberCrossReferenceByEuid("org-", a.euid), not_held);
+}
+
+// A merged-away EUID still answers a holder, with the surviving EUID.
+TEST_F(PatientIndexTest, AMemberFollowsAMergeToItsOwnRegistrations) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
+  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", Bob()));
+  ASSERT_OK(index_->Merge(a.euid, b.euid, "same person, documented").status());
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult own,
+                       index_->MemberCrossReferenceByEuid("org-a", a.euid));
+  EXPECT_EQ(own.euid, b.euid);
+  EXPECT_THAT(Members(own), UnorderedElementsAre("org-a/A1"));
+}
+
+// A first registration that matches another practice's patient is linked, and the
+// result carries the evidence the audit records: the candidate, and every field's level
+// and weight.
+TEST_F(PatientIndexTest, AnAutomaticLinkCarriesItsEvidence) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
+  EXPECT_EQ(a.placement, Placement::kNewPerson);
+  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", Jane()));
+  EXPECT_EQ(b.placement, Placement::kLinked);
+  EXPECT_EQ(b.euid, a.euid);
+  ASSERT_TRUE(b.has_match);
+  EXPECT_EQ(b.matched.org_id, "org-a");
+  EXPECT_EQ(b.matched.local_id, "A1");
+  std::string text = DescribePlacement(b, index_->thresholds());
+  EXPECT_THAT(text, ::testing::HasSubstr("linked to " + a.euid));
+  EXPECT_THAT(text, ::testing::HasSubstr("org-a/A1"));
+  EXPECT_THAT(text, ::testing::HasSubstr("family_name exact +"));
+  EXPECT_THAT(text, ::testing::HasSubstr("birth_date exact +"));
+}
+
+// A practice re-registering one of its local ids with another person's demographics
+// does not take that person over: the registration stays with its person (with the new
+// demographics recorded) and a review item is opened. The operator's "same person"
+// moves it alone; its old person keeps its other registrations.
+TEST_F(PatientIndexTest, AReRegistrationThatWouldMoveGoesToReview) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult jane_b, index_->Register("org-b", "B1", Jane()));
+  ASSERT_OK_AND_ASSIGN(RegisterResult bob_a, index_->Register("org-a", "A1", Bob()));
+  ASSERT_OK_AND_ASSIGN(RegisterResult bob_c, index_->Register("org-c", "C1", Bob()));
+  ASSERT_EQ(bob_a.euid, bob_c.euid);
+  ASSERT_NE(bob_a.euid, jane_b.euid);
+  std::string first_review;
+  for (bool update : {false, true}) {
+    ASSERT_OK_AND_ASSIGN(RegisterResult moved, update ? index_->Update("org-a", "A1", Jane(), 0)
+                                                      : index_->Register("org-a", "A1", Jane()));
+    EXPECT_EQ(moved.placement, Placement::kReview);
+    EXPECT_EQ(moved.review_reason, "moves to another person");
+    EXPECT_EQ(moved.grade, Grade::kProbable);
+    EXPECT_EQ(moved.euid, bob_a.euid);
+    EXPECT_EQ(moved.previous_euid, bob_a.euid);
+    EXPECT_EQ(moved.matched_euid, jane_b.euid);
+    // Sent again: the same item, not another.
+    if (first_review.empty()) first_review = moved.review_id;
+    EXPECT_EQ(moved.review_id, first_review);
+    ASSERT_OK_AND_ASSIGN(CrossReferenceResult jane, index_->CrossReference("org-b", "B1"));
+    EXPECT_THAT(Members(jane), UnorderedElementsAre("org-b/B1"));
+  }
+  Reopen();  // open items are known again after a restart
+  ASSERT_OK_AND_ASSIGN(RegisterResult again, index_->Register("org-a", "A1", Jane()));
+  EXPECT_EQ(again.review_id, first_review);
+  ASSERT_OK_AND_ASSIGN(auto items, index_->ListReviews());
+  std::string review_id;
+  int open_for_a1 = 0;
+  for (const auto& item : items) {
+    if (item.a.local_id == "A1" && item.reason == "moves to another person") {
+      review_id = item.review_id;
+      ++open_for_a1;
+    }
+  }
+  ASSERT_EQ(open_for_a1, 1);
+  EXPECT_EQ(review_id, first_review);
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult decided,
+                       index_->ResolveReview(review_id, true, "patient's record was mixed up"));
+  EXPECT_EQ(decided.euid, jane_b.euid);
+  EXPECT_THAT(Members(decided), UnorderedElementsAre("org-b/B1", "org-a/A1"));
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult bob, index_->CrossReference("org-c", "C1"));
+  EXPECT_THAT(Members(bob), UnorderedElementsAre("org-c/C1"));
+}
+
+// A registration whose SSN (or any identifier system) contradicts one of the person's
+// registrations is not linked automatically, however well the rest agrees; one that
+// agrees on one of the values is.
+TEST_F(PatientIndexTest, AContradictingIdentifierGoesToReview) {
+  Person with_ssn = Jane();
+  with_ssn.identifiers = {{"http://hl7.org/fhir/sid/us-ssn", "123-45-6789"}};
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
+  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", with_ssn));
+  ASSERT_EQ(b.euid, a.euid);  // org-a's registration carries no SSN: nothing contradicts
+
+  Person other_ssn = Jane();
+  other_ssn.identifiers = {{"http://hl7.org/fhir/sid/us-ssn", "987-65-4321"}};
+  ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-c", "C1", other_ssn));
+  EXPECT_EQ(c.placement, Placement::kReview);
+  EXPECT_EQ(c.review_reason, "contradicting identifier");
+  EXPECT_NE(c.euid, a.euid);
+
+  Person both = other_ssn;
+  both.identifiers.push_back({"http://hl7.org/fhir/sid/us-ssn", "123-45-6789"});
+  ASSERT_OK_AND_ASSIGN(RegisterResult d, index_->Register("org-d", "D1", both));
+  EXPECT_EQ(d.placement, Placement::kLinked);  // to either: each agrees on one SSN
+  EXPECT_TRUE(d.euid == a.euid || d.euid == c.euid) << d.euid;
 }
 
 TEST_F(PatientIndexTest, BadRegistrationsAreRefused) {

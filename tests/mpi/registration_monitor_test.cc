@@ -1,0 +1,63 @@
+#include "mpi/index/registration_monitor.h"
+
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+
+namespace hie::mpi {
+namespace {
+
+class ManualClock : public Clock {
+ public:
+  absl::Time Now() const override {
+    absl::MutexLock lock(&mu_);
+    return now_;
+  }
+  void Advance(absl::Duration d) {
+    absl::MutexLock lock(&mu_);
+    now_ += d;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::Time now_ = absl::FromUnixSeconds(1800000000);
+};
+
+TEST(RegistrationMonitorTest, ABurstAboveTheThresholdRaisesOneAlertPerWindow) {
+  ManualClock clock;
+  RegistrationMonitor monitor(&clock, {.max_cross_org_links = 3, .window = absl::Hours(1)});
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(monitor.NoteCrossOrgLink("org-a").has_value());
+  auto alert = monitor.NoteCrossOrgLink("org-a");
+  ASSERT_TRUE(alert.has_value());
+  EXPECT_EQ(alert->org_id, "org-a");
+  EXPECT_EQ(alert->links, 4);
+  EXPECT_EQ(monitor.alerts_total(), 1);
+  // The burst goes on: no second alert within the window; other orgs are counted apart.
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(monitor.NoteCrossOrgLink("org-a").has_value());
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(monitor.NoteCrossOrgLink("org-b").has_value());
+  // A window later, still going: one more.
+  clock.Advance(absl::Minutes(61));
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(monitor.NoteCrossOrgLink("org-a").has_value());
+  EXPECT_TRUE(monitor.NoteCrossOrgLink("org-a").has_value());
+  EXPECT_EQ(monitor.alerts_total(), 2);
+  EXPECT_EQ(monitor.cross_org_links_total(), 3 + 1 + 10 + 3 + 4);
+}
+
+TEST(RegistrationMonitorTest, LinksSpreadOverTimeRaiseNothing) {
+  ManualClock clock;
+  RegistrationMonitor monitor(&clock, {.max_cross_org_links = 3, .window = absl::Hours(1)});
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_FALSE(monitor.NoteCrossOrgLink("org-a").has_value()) << i;
+    clock.Advance(absl::Minutes(21));  // at most 3 in any hour
+  }
+  EXPECT_EQ(monitor.alerts_total(), 0);
+}
+
+TEST(RegistrationMonitorTest, ZeroTurnsTheAlertOffButStillCounts) {
+  ManualClock clock;
+  RegistrationMonitor monitor(&clock, {.max_cross_org_links = 0, .window = absl::Hours(1)});
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE(monitor.NoteCrossOrgLink("org-a").has_value());
+  EXPECT_EQ(monitor.cross_org_links_total(), 100);
+}
+
+}  // namespace
+}  // namespace hie::mpi
