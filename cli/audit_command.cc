@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "cli/command.h"
 #include "cli/rpc_command.h"
@@ -20,22 +21,43 @@ int RunVerify(const std::vector<std::string>& args) {
   return RunRpcCommand<hie::v1::AuditLog>(
       args, "audit verify", "hiectl audit verify [--json]",
       "Walks the target daemon's audit chain and reports the first entry where it breaks\n"
-      "(altered, missing, out of order, truncated). Prints the head hash: keep it, and a\n"
-      "later verify that reports another history for the same entries shows a rewrite.\n"
-      "Exit status 1 if the chain is broken.",
+      "(altered, missing, out of order, truncated). The daemon then asks its witnesses (a\n"
+      "node: the consent service and the MPI; the consent service: the MPI; the MPI: the\n"
+      "consent service) for the signed checkpoints of its chain they hold, and reports the\n"
+      "first entry that differs from a witnessed one (rewritten), is missing below a\n"
+      "witnessed size (truncated), or that two checkpoints disagree about (forked): a\n"
+      "store edited while the daemon was stopped cannot pass. Entries after the last\n"
+      "witnessed checkpoint are checked by the chain alone. Exit status 1 and one line on\n"
+      "stderr if the chain is broken.",
       "hiectl audit verify --profile operator.profile --target 127.0.0.1:41001", [](FlagSet&) {},
       [](hie::v1::AuditLog::Stub& stub, grpc::ClientContext& context, bool json,
          const std::string& target) {
         hie::v1::VerifyAuditResponse response;
         grpc::Status status = stub.Verify(&context, {}, &response);
         if (!status.ok()) return FailRpc(status, target);
+        std::string witnessed;
+        if (response.witnesses_size() == 0) {
+          witnessed = "no witness configured";
+        } else {
+          std::vector<std::string> parts;
+          for (const auto& w : response.witnesses()) {
+            parts.push_back(w.reachable()
+                                ? absl::StrFormat("%s holds %d checkpoints up to entry %d", w.name(),
+                                                  w.checkpoints(), w.witnessed_size())
+                                : absl::StrFormat("%s UNREACHABLE (%s)", w.name(), w.error()));
+          }
+          witnessed = absl::StrJoin(parts, "; ");
+        }
         if (json) {
           std::cout << ToJson(response) << "\n";
         } else if (response.ok()) {
-          std::cout << absl::StrFormat("%s: audit chain intact, %d entries, head %s\n", target,
-                                       response.entries_checked(), response.head_hash());
-        } else {
-          std::cout << absl::StrFormat("%s: audit chain BROKEN at entry %d: %s\n", target,
+          std::cout << absl::StrFormat(
+              "%s: audit chain intact, %d entries, head %s; witnessed up to entry %d (%s)\n",
+              target, response.entries_checked(), response.head_hash(),
+              response.witnessed_size(), witnessed);
+        }
+        if (!response.ok()) {
+          std::cerr << absl::StrFormat("%s: audit chain BROKEN at entry %d: %s\n", target,
                                        response.first_bad_sequence(), response.problem());
         }
         return response.ok() ? kExitOk : kExitFailed;

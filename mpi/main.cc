@@ -1,6 +1,7 @@
 // hie-mpi: the exchange's master patient index and directory of member organisations.
 
 #include "common/config/server_config.h"
+#include "common/grpc/audit_witness.h"
 #include "common/grpc/daemon_main.h"
 #include "common/grpc/server_runner.h"
 #include "common/status/status_macros.h"
@@ -30,7 +31,9 @@ const hie::DaemonDescription kDescription = {
         "                            fewer false links\n"
         "    review_weight           review queue at or above (default 8; <= auto_link_weight)\n"
         "    max_candidates_per_key  registrations scored per blocking key (default 100)\n"
-        "  }\n",
+        "  }\n"
+        "  consent { address expected_org }   the consent service, which witnesses the\n"
+        "                            MPI's audit checkpoints (unset: no witness)\n",
     .example_config = R"(# mpi.textproto
 server {
   listen_address: "127.0.0.1:41001"
@@ -77,9 +80,23 @@ int main(int argc, char** argv) {
           }
           options.max_candidates_per_key = m.max_candidates_per_key();
         }
-        plan.open_services = [options](const std::string& data_dir,
-                                       const std::shared_ptr<hie::TlsContext>&) {
-          return hie::mpi::OpenMpiServices(data_dir, options);
+        HIE_ASSIGN_OR_RETURN(
+            hie::audit::CheckpointerOptions checkpoints,
+            hie::ValidateAuditCheckpointConfig(file, config.server(), plan.server));
+        std::vector<hie::WitnessPeer> witnesses;
+        if (config.has_consent()) {
+          HIE_ASSIGN_OR_RETURN(hie::PeerSettings consent,
+                               hie::ValidatePeerConfig(file, config.consent(), "consent"));
+          witnesses.push_back({"consent", consent, hie::pki::Role::kConsent});
+        }
+        plan.open_services = [options, checkpoints, witnesses](
+                                 const std::string& data_dir,
+                                 const std::shared_ptr<hie::TlsContext>& tls)
+            -> absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> {
+          HIE_ASSIGN_OR_RETURN(auto services, hie::mpi::OpenMpiServices(data_dir, options));
+          HIE_RETURN_IF_ERROR(hie::EnableAuditWitnessing(&services, tls, checkpoints, witnesses,
+                                                          /*serve_witness=*/true));
+          return services;
         };
         return plan;
       });
