@@ -45,6 +45,7 @@ server {
   }
 }
 data_dir: "/var/lib/hie/mpi"
+consent { address: "127.0.0.1:41002" expected_org: "exchange" }
 )",
 };
 
