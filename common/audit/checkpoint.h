@@ -67,6 +67,8 @@ struct CheckpointerOptions {
   // The PEM private key of the party's TLS certificate, re-read at each signature so a
   // rotated key is used at once.
   std::string key_file;
+  // The exchange CA certificate file, for checking checkpoints read back from witnesses.
+  std::string ca_file;
   absl::Duration interval = absl::Seconds(60);
   uint64_t every_entries = 100;
   // Delay before retrying a witness that failed, doubled up to max_retry.

@@ -134,16 +134,22 @@ grpc::ServerUnaryReactor* AuditLogService::Verify(grpc::CallbackServerContext* c
       hie::v1::WitnessReport* out = response->add_witnesses();
       out->set_name(w.name);
       out->set_address(w.address);
-      absl::StatusOr<std::vector<hie::v1::AuditCheckpoint>> held =
-          FetchWitnessedCheckpoints(w.channel, kWitnessDeadline);
+      absl::StatusOr<WitnessedCheckpoints> held =
+          FetchWitnessedCheckpoints(w.channel, kWitnessDeadline, w.self, w.ca_pem);
       if (!held.ok()) {
         out->set_error(std::string(held.status().message()));
         continue;
       }
       out->set_reachable(true);
-      out->set_checkpoints(held->size());
-      for (const auto& c : *held) out->set_witnessed_size(std::max(out->witnessed_size(), c.size()));
-      witnessed.insert(witnessed.end(), held->begin(), held->end());
+      out->set_checkpoints(held->checkpoints.size());
+      if (held->ignored > 0) {
+        out->set_error(absl::StrCat(held->ignored,
+                                    " checkpoints ignored: not signed by this daemon's key"));
+      }
+      for (const auto& c : held->checkpoints) {
+        out->set_witnessed_size(std::max(out->witnessed_size(), c.size()));
+      }
+      witnessed.insert(witnessed.end(), held->checkpoints.begin(), held->checkpoints.end());
     }
     absl::StatusOr<audit::VerifyReport> report = log_->VerifyAgainst(witnessed);
     if (!report.ok()) {

@@ -49,6 +49,8 @@ class AuditLogService final : public hie::v1::AuditLog::CallbackService {
     std::string name;
     std::string address;
     std::shared_ptr<grpc::Channel> channel;
+    audit::Party self;   // this daemon, as its checkpoints name it
+    std::string ca_pem;  // the exchange CA, to check the signer of each checkpoint
   };
   // Keeps `checkpointer` running as long as the service and makes Verify compare with
   // `witnesses`. REQUIRES: called before the service serves.

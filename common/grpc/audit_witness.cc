@@ -1,12 +1,15 @@
 #include "common/grpc/audit_witness.h"
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc/audit_service.h"
 #include "common/grpc/peer_identity.h"
 #include "common/grpc/status_convert.h"
 #include "common/grpc/vector_writer.h"
+#include "common/pki/identity.h"
 #include "grpcpp/create_channel.h"
 
 namespace hie {
@@ -66,20 +69,34 @@ grpc::ServerWriteReactor<hie::v1::SignedCheckpoint>* AuditWitnessService::ListCh
   return new Writer(*std::move(held));
 }
 
-absl::StatusOr<std::vector<hie::v1::AuditCheckpoint>> FetchWitnessedCheckpoints(
-    const std::shared_ptr<grpc::Channel>& channel, absl::Duration deadline) {
+absl::StatusOr<WitnessedCheckpoints> FetchWitnessedCheckpoints(
+    const std::shared_ptr<grpc::Channel>& channel, absl::Duration deadline,
+    const audit::Party& self, const std::string& ca_pem) {
   auto stub = hie::v1::AuditWitness::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(DeadlineIn(deadline));
   auto reader = stub->ListCheckpoints(&context, {});
-  std::vector<hie::v1::AuditCheckpoint> out;
-  hie::v1::SignedCheckpoint signed_checkpoint;
-  while (reader->Read(&signed_checkpoint)) {
-    // What the witness holds passed its checks when deposited; the shape is checked
-    // again so a malformed record cannot crash the comparison.
-    absl::StatusOr<hie::v1::AuditCheckpoint> parsed =
-        audit::ParseCheckpoint(signed_checkpoint.checkpoint());
-    if (parsed.ok()) out.push_back(*std::move(parsed));
+  WitnessedCheckpoints out;
+  hie::v1::SignedCheckpoint held;
+  while (reader->Read(&held)) {
+    absl::StatusOr<hie::v1::AuditCheckpoint> parsed = audit::ParseCheckpoint(held.checkpoint());
+    if (!parsed.ok() || parsed->org_id() != self.org_id || parsed->role() != self.role) {
+      ++out.ignored;
+      continue;
+    }
+    absl::StatusOr<pki::CertIdentity> signer = pki::ReadCertIdentity(held.signer_certificate());
+    absl::Time made = absl::FromUnixSeconds(parsed->time().seconds()) +
+                      absl::Nanoseconds(parsed->time().nanos());
+    if (!signer.ok() || signer->org_id != self.org_id ||
+        pki::RoleName(signer->role) != self.role ||
+        !pki::VerifyChain(held.signer_certificate(), ca_pem, made).ok() ||
+        !audit::VerifyWithCertificate(held.signer_certificate(), held.checkpoint(),
+                                      held.signature())
+             .ok()) {
+      ++out.ignored;
+      continue;
+    }
+    out.checkpoints.push_back(*std::move(parsed));
   }
   grpc::Status status = reader->Finish();
   if (!status.ok()) return FromGrpc(status);
@@ -104,6 +121,7 @@ absl::StatusOr<audit::CheckpointerOptions> ValidateAuditCheckpointConfig(
     options.every_entries = c.every_entries();
   }
   options.key_file = settings.tls.key_file;
+  options.ca_file = settings.tls.ca_file;
   return options;
 }
 
@@ -120,6 +138,11 @@ absl::Status EnableAuditWitnessing(std::vector<std::unique_ptr<grpc::Service>>* 
   }
   pki::CertIdentity self = tls->self();
   options.self = {self.org_id, std::string(pki::RoleName(self.role))};
+  std::ifstream ca_in(options.ca_file, std::ios::binary);
+  std::string ca_pem((std::istreambuf_iterator<char>(ca_in)), std::istreambuf_iterator<char>());
+  if (ca_pem.empty()) {
+    return absl::FailedPreconditionError("cannot read the CA certificate " + options.ca_file);
+  }
   std::vector<audit::Witness> deposit_to;
   std::vector<AuditLogService::WitnessSource> verify_with;
   for (const WitnessPeer& w : witnesses) {
@@ -135,7 +158,7 @@ absl::Status EnableAuditWitnessing(std::vector<std::unique_ptr<grpc::Service>>* 
            hie::v1::DepositCheckpointResponse response;
            return FromGrpc(stub->Deposit(&context, request, &response));
          }});
-    verify_with.push_back({w.name, w.peer.address, channel});
+    verify_with.push_back({w.name, w.peer.address, channel, options.self, ca_pem});
   }
   audit::AuditLog* log = audit_service->log();
   absl::StatusOr<std::unique_ptr<audit::Checkpointer>> checkpointer =

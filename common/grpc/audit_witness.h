@@ -50,10 +50,21 @@ struct WitnessPeer {
   pki::Role role = pki::Role::kConsent;  // the witness's certificate role
 };
 
-// Reads the checkpoints `witness` holds for the caller's own chain (the caller is
-// whoever `channel` authenticates as). Errors: the call's, as an absl::Status.
-absl::StatusOr<std::vector<hie::v1::AuditCheckpoint>> FetchWitnessedCheckpoints(
-    const std::shared_ptr<grpc::Channel>& channel, absl::Duration deadline);
+// What a witness answered for the caller's own chain.
+struct WitnessedCheckpoints {
+  // Those that name `self` and whose signature verifies with a certificate of `self`
+  // issued by the exchange CA (valid when the checkpoint was made).
+  std::vector<hie::v1::AuditCheckpoint> checkpoints;
+  // How many the witness returned that failed those checks (ignored: a witness cannot
+  // make a party's checkpoints up).
+  int ignored = 0;
+};
+
+// Reads the checkpoints the witness on `channel` holds for the caller's own chain (the
+// caller is whoever `channel` authenticates as). Errors: the call's, as an absl::Status.
+absl::StatusOr<WitnessedCheckpoints> FetchWitnessedCheckpoints(
+    const std::shared_ptr<grpc::Channel>& channel, absl::Duration deadline,
+    const audit::Party& self, const std::string& ca_pem);
 
 // Validated ServerConfig.audit_checkpoints: interval and every_entries filled with their
 // defaults. Errors name the field.

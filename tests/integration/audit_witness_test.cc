@@ -181,6 +181,11 @@ TEST_F(AuditWitnessTest, StoreRewrittenWhileStoppedIsFoundAtTheFirstBadEntry) {
   CommandResult before = Verify(node);
   ASSERT_EQ(before.exit_code, 0) << before.out << before.err;
   EXPECT_THAT(before.out, HasSubstr("witnessed up to entry 12"));
+  // What the consent service holds for org-a, read there by the operator.
+  CommandResult listed = HiectlAs("operator", consent_port_,
+                                  {"audit", "checkpoints", "--org", "org-a", "--role", "node"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_THAT(listed.out, HasSubstr("entries 1.."));
   Stop("node");
 
   {  // The attacker, with the real LevelDB and the stored format.
