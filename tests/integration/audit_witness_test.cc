@@ -4,6 +4,9 @@
 // another key, and a fork, and audits each refusal.
 #include <signal.h>
 
+#include <atomic>
+#include <thread>
+
 #include "common/audit/audit_log.h"
 #include "common/audit/audit_log_internal.h"
 #include "common/audit/checkpoint.h"
@@ -321,6 +324,51 @@ TEST_F(AuditWitnessTest, ConflictingCheckpointIsRefusedAsAForkAndRecorded) {
   ASSERT_EQ(refusals.size(), 2u);
   EXPECT_THAT(refusals[0].detail(), HasSubstr("fork"));
   EXPECT_EQ(refusals[0].counterpart_org(), "org-b");
+}
+
+// An honest daemon killed (SIGKILL) while it appends and checkpoints, five times: after
+// each restart its chain still matches everything its witnesses hold (a checkpoint never
+// covers an entry the crash could take back), and checkpointing goes on.
+TEST_F(AuditWitnessTest, SigkillUnderLoadLeavesAChainThatStillMatchesItsWitnesses) {
+  int node = StartWitnessed("node");
+  ASSERT_GT(node, 0);
+  int appended = 0;
+  for (int round = 0; round < 5; ++round) {
+    std::atomic<bool> stop = false;
+    std::thread writer([&, port = node] {
+      auto audit = hie::v1::AuditLog::NewStub(ChannelAs("operator", port));
+      while (!stop) {
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+        hie::v1::AppendAuditRequest request;
+        request.mutable_entry()->set_action(hie::v1::AUDIT_ACTION_DISCLOSE);
+        request.mutable_entry()->set_detail("load");
+        hie::v1::AuditEntry out;
+        if (audit->Append(&context, request, &out).ok()) {
+          ++appended;
+        } else {
+          absl::SleepFor(absl::Milliseconds(20));
+        }
+      }
+    });
+    absl::SleepFor(absl::Milliseconds(400 + 150 * round));
+    auto killed = processes_.at("node").Stop(SIGKILL, absl::Seconds(10));
+    stop = true;
+    writer.join();
+    ASSERT_TRUE(killed.ok()) << killed.status();
+    processes_.erase("node");
+    node = StartWitnessed("node");
+    ASSERT_GT(node, 0);
+    CommandResult verified = Verify(node);
+    ASSERT_EQ(verified.exit_code, 0) << "round " << round << "\n" << verified.out << verified.err;
+  }
+  EXPECT_GT(appended, 0);
+  uint64_t witnessed = WitnessedSize(consent_port_, "org-a", "node");
+  EXPECT_GT(witnessed, 0u);
+  CommandResult verified = Verify(node);
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+  std::cout << "appended " << appended << " entries over 5 kills; witnessed up to entry "
+            << witnessed << "\n";
 }
 
 }  // namespace
