@@ -371,5 +371,21 @@ TEST_F(AuditWitnessTest, SigkillUnderLoadLeavesAChainThatStillMatchesItsWitnesse
             << witnessed << "\n";
 }
 
+// Checkpoint settings out of range stop a daemon at start, naming the field.
+TEST_F(AuditWitnessTest, CheckpointSettingsOutOfRangeAreRefusedNamingTheField) {
+  for (const std::string& bad : {std::string("every_entries: 0"),
+                                 std::string("every_entries: 5000"),
+                                 std::string("interval_seconds: 0")}) {
+    std::string text = ConfigText("node");
+    text.replace(text.find("server {\n"), 9,
+                 absl::StrCat("server {\n  audit_checkpoints { ", bad, " }\n"));
+    std::string config = WriteConfig("bad-node", text);
+    CommandResult result = RunCommand({BinDir() + "/hie-node", "--config", config, "--check"});
+    EXPECT_EQ(result.exit_code, 1) << bad;
+    EXPECT_THAT(result.err, HasSubstr("server.audit_checkpoints." + bad.substr(0, bad.find(':'))))
+        << bad;
+  }
+}
+
 }  // namespace
 }  // namespace hie::testing
