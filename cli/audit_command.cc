@@ -56,8 +56,8 @@ int RunVerify(const std::vector<std::string>& args) {
         } else if (response.ok()) {
           std::cout << absl::StrFormat(
               "%s: audit chain intact, %d entries, head %s; witnessed up to entry %d (%s)\n",
-              target, response.entries_checked(), response.head_hash(),
-              response.witnessed_size(), witnessed);
+              target, response.entries_checked(), response.head_hash(), response.witnessed_size(),
+              witnessed);
         }
         if (!response.ok()) {
           std::cerr << absl::StrFormat("%s: audit chain BROKEN at entry %d: %s\n", target,

@@ -2,11 +2,10 @@
 
 #include <map>
 
-#include "common/audit/audit_log_internal.h"
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/audit/audit_log_internal.h"
 #include "common/crypto/hash.h"
 #include "common/status/status_macros.h"
 #include "common/store/key_codec.h"
@@ -311,40 +310,43 @@ absl::StatusOr<VerifyReport> AuditLog::VerifyAgainst(
   std::string entries_prefix = KeyBuilder().AddString(prefix_).AddString("e").Build();
   auto next = want.begin();
   uint64_t expected = 1;
-  HIE_RETURN_IF_ERROR(store_->ScanPrefix(entries_prefix, [&](absl::string_view key,
-                                                             absl::string_view stored) {
-    if (next == want.end()) return false;
-    store::KeyReader reader(key.substr(entries_prefix.size()));
-    uint64_t at = 0;
-    if (!reader.ReadUint64(&at)) return true;  // Verify reports malformed keys
-    if (at != expected && expected <= next->first) {
-      // A gap below a witnessed entry.
-      worse(expected, "truncated",
-            absl::StrCat("entry ", expected, " is missing but a witness holds a checkpoint of ",
-                         want.rbegin()->first, " entries"));
-      return false;
-    }
-    expected = at + 1;
-    while (next != want.end() && next->first < at) ++next;
-    if (next == want.end() || next->first != at) return true;
-    std::string hash;
-    absl::string_view body;
-    if (!DecodeStored(stored, &hash, &body) || crypto::Sha256Hex(body) != hash ||
-        hash != next->second) {
-      worse(at, "rewritten",
-            absl::StrCat("entry ", at, " differs from the hash its witnesses hold: it was "
-                         "rewritten after its checkpoint was deposited"));
-      return false;
-    }
-    ++next;
-    return true;
-  }));
+  HIE_RETURN_IF_ERROR(
+      store_->ScanPrefix(entries_prefix, [&](absl::string_view key, absl::string_view stored) {
+        if (next == want.end()) return false;
+        store::KeyReader reader(key.substr(entries_prefix.size()));
+        uint64_t at = 0;
+        if (!reader.ReadUint64(&at)) return true;  // Verify reports malformed keys
+        if (at != expected && expected <= next->first) {
+          // A gap below a witnessed entry.
+          worse(expected, "truncated",
+                absl::StrCat("entry ", expected, " is missing but a witness holds a checkpoint of ",
+                             want.rbegin()->first, " entries"));
+          return false;
+        }
+        expected = at + 1;
+        while (next != want.end() && next->first < at) ++next;
+        if (next == want.end() || next->first != at) return true;
+        std::string hash;
+        absl::string_view body;
+        if (!DecodeStored(stored, &hash, &body) || crypto::Sha256Hex(body) != hash ||
+            hash != next->second) {
+          worse(at, "rewritten",
+                absl::StrCat("entry ", at,
+                             " differs from the hash its witnesses hold: it was "
+                             "rewritten after its checkpoint was deposited"));
+          return false;
+        }
+        ++next;
+        return true;
+      }));
   if (next != want.end() && (report.ok || report.first_bad_sequence > next->first)) {
     uint64_t missing = std::max(expected, uint64_t{1});
     if (missing <= next->first) {
       worse(missing, "truncated",
-            absl::StrCat("the log ends at entry ", missing - 1, " but a witness holds a "
-                         "checkpoint of ", want.rbegin()->first, " entries"));
+            absl::StrCat("the log ends at entry ", missing - 1,
+                         " but a witness holds a "
+                         "checkpoint of ",
+                         want.rbegin()->first, " entries"));
     }
   }
   return report;

@@ -83,14 +83,12 @@ absl::StatusOr<std::string> SignWithKey(absl::string_view key_pem, absl::string_
   if (ctx == nullptr ||
       EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1 ||
       EVP_DigestSign(ctx.get(), nullptr, &length,
-                     reinterpret_cast<const unsigned char*>(message.data()),
-                     message.size()) != 1) {
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
     return absl::InternalError("checkpoint signature: " + OpenSslError());
   }
   std::string signature(length, '\0');
   if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &length,
-                     reinterpret_cast<const unsigned char*>(message.data()),
-                     message.size()) != 1) {
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
     return absl::InternalError("checkpoint signature: " + OpenSslError());
   }
   signature.resize(length);
@@ -110,8 +108,7 @@ absl::Status VerifyWithCertificate(absl::string_view cert_pem, absl::string_view
   }
   int ok = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
                             signature.size(),
-                            reinterpret_cast<const unsigned char*>(message.data()),
-                            message.size());
+                            reinterpret_cast<const unsigned char*>(message.data()), message.size());
   ERR_clear_error();
   if (ok != 1) {
     return absl::PermissionDeniedError(
@@ -229,8 +226,8 @@ void Checkpointer::Loop() {
                                this),
                            tick);
       if (stop_) return;
-      due = wake_ || (appended_ > checkpointed_ &&
-                      clock_->Now() - last_checkpoint_ >= options_.interval);
+      due = wake_ ||
+            (appended_ > checkpointed_ && clock_->Now() - last_checkpoint_ >= options_.interval);
       wake_ = false;
     }
     if (due) {
@@ -300,8 +297,12 @@ absl::Status Checkpointer::MakeCheckpoints() {
     batch.Put((OwnCheckpointPrefix(*log_)) + KeyBuilder().AddUint64(to).Build(),
               signed_checkpoint.SerializeAsString());
     for (const Witness& witness : witnesses_) {
-      batch.Put(KeyBuilder().AddString(log_->prefix()).AddString("o").AddString(witness.name)
-                    .AddUint64(to).Build(),
+      batch.Put(KeyBuilder()
+                    .AddString(log_->prefix())
+                    .AddString("o")
+                    .AddString(witness.name)
+                    .AddUint64(to)
+                    .Build(),
                 "");
     }
     HIE_RETURN_IF_ERROR(store_->Write(batch));
@@ -325,8 +326,8 @@ absl::Status Checkpointer::Drain(size_t i) {
     return pending.size() < 64;  // a bounded batch per pass
   }));
   for (const auto& [key, size] : pending) {
-    HIE_ASSIGN_OR_RETURN(std::string stored,
-                         store_->Get((OwnCheckpointPrefix(*log_)) + KeyBuilder().AddUint64(size).Build()));
+    HIE_ASSIGN_OR_RETURN(std::string stored, store_->Get((OwnCheckpointPrefix(*log_)) +
+                                                         KeyBuilder().AddUint64(size).Build()));
     hie::v1::SignedCheckpoint signed_checkpoint;
     if (!signed_checkpoint.ParseFromString(stored)) {
       return absl::DataLossError(absl::StrCat("audit checkpoint ", size, " is unreadable"));
@@ -439,11 +440,10 @@ absl::StatusOr<uint64_t> WitnessStore::Deposit(const Party& caller,
       }));
   if (!conflict.empty()) {
     // Kept as evidence: the signed, contradicting checkpoint.
-    HIE_RETURN_IF_ERROR(store_->Put(
-        (PartyPrefix("fork", caller)) + KeyBuilder()
-            .AddInt64(absl::ToUnixNanos(clock_->Now()))
-            .Build(),
-        deposit.SerializeAsString()));
+    HIE_RETURN_IF_ERROR(
+        store_->Put((PartyPrefix("fork", caller)) +
+                        KeyBuilder().AddInt64(absl::ToUnixNanos(clock_->Now())).Build(),
+                    deposit.SerializeAsString()));
     return Refuse(caller,
                   WithReason(absl::FailedPreconditionError(absl::StrCat(
                                  "the checkpoint contradicts one already witnessed (a fork of "

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <set>
-
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -93,8 +92,7 @@ namespace {
 
 constexpr absl::Duration kWitnessDeadline = absl::Seconds(5);
 
-void FillVerifyResponse(const audit::VerifyReport& report,
-                        hie::v1::VerifyAuditResponse* response) {
+void FillVerifyResponse(const audit::VerifyReport& report, hie::v1::VerifyAuditResponse* response) {
   response->set_ok(report.ok);
   response->set_entries_checked(report.entries_checked);
   response->set_first_bad_sequence(report.first_bad_sequence);
@@ -143,8 +141,8 @@ grpc::ServerUnaryReactor* AuditLogService::Verify(grpc::CallbackServerContext* c
       out->set_reachable(true);
       out->set_checkpoints(held->checkpoints.size());
       if (held->ignored > 0) {
-        out->set_error(absl::StrCat(held->ignored,
-                                    " checkpoints ignored: not signed by this daemon's key"));
+        out->set_error(
+            absl::StrCat(held->ignored, " checkpoints ignored: not signed by this daemon's key"));
       }
       for (const auto& c : held->checkpoints) {
         out->set_witnessed_size(std::max(out->witnessed_size(), c.size()));

@@ -35,8 +35,8 @@ grpc::ServerUnaryReactor* AuditWitnessService::Deposit(
   std::vector<grpc::string_ref> pems =
       context->auth_context()->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
   if (!peer.ok() || pems.empty()) {
-    reactor->Finish(ToGrpcStatus(
-        peer.ok() ? absl::UnauthenticatedError("no client certificate") : peer.status()));
+    reactor->Finish(ToGrpcStatus(peer.ok() ? absl::UnauthenticatedError("no client certificate")
+                                           : peer.status()));
     return reactor;
   }
   audit::Party caller{peer->org_id, std::string(pki::RoleName(peer->role))};
@@ -85,10 +85,9 @@ absl::StatusOr<WitnessedCheckpoints> FetchWitnessedCheckpoints(
       continue;
     }
     absl::StatusOr<pki::CertIdentity> signer = pki::ReadCertIdentity(held.signer_certificate());
-    absl::Time made = absl::FromUnixSeconds(parsed->time().seconds()) +
-                      absl::Nanoseconds(parsed->time().nanos());
-    if (!signer.ok() || signer->org_id != self.org_id ||
-        pki::RoleName(signer->role) != self.role ||
+    absl::Time made =
+        absl::FromUnixSeconds(parsed->time().seconds()) + absl::Nanoseconds(parsed->time().nanos());
+    if (!signer.ok() || signer->org_id != self.org_id || pki::RoleName(signer->role) != self.role ||
         !pki::VerifyChain(held.signer_certificate(), ca_pem, made).ok() ||
         !audit::VerifyWithCertificate(held.signer_certificate(), held.checkpoint(),
                                       held.signature())
@@ -148,7 +147,8 @@ absl::Status EnableAuditWitnessing(std::vector<std::unique_ptr<grpc::Service>>* 
   for (const WitnessPeer& w : witnesses) {
     std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(
         w.peer.address, tls->ChannelCredentials({.org_id = w.peer.expected_org, .role = w.role}));
-    auto stub = std::shared_ptr<hie::v1::AuditWitness::Stub>(hie::v1::AuditWitness::NewStub(channel));
+    auto stub =
+        std::shared_ptr<hie::v1::AuditWitness::Stub>(hie::v1::AuditWitness::NewStub(channel));
     deposit_to.push_back(
         {w.name, w.peer.address, [stub](const hie::v1::SignedCheckpoint& checkpoint) {
            grpc::ClientContext context;
@@ -169,8 +169,8 @@ absl::Status EnableAuditWitnessing(std::vector<std::unique_ptr<grpc::Service>>* 
   if (serve_witness) {
     auto store = std::make_shared<audit::WitnessStore>(log->store(), log, Clock::Real());
     // The witness store lives as long as the service; the log's owner through `keepalive`.
-    auto hold = std::make_shared<std::pair<std::shared_ptr<void>, std::shared_ptr<void>>>(
-        keepalive, store);
+    auto hold =
+        std::make_shared<std::pair<std::shared_ptr<void>, std::shared_ptr<void>>>(keepalive, store);
     services->push_back(std::make_unique<AuditWitnessService>(store.get(), hold));
   }
   return absl::OkStatus();

@@ -36,7 +36,8 @@ class AuditWitnessService final : public hie::v1::AuditWitness::CallbackService 
 
   // A member gets its own checkpoints whatever it names; an operator those it names.
   grpc::ServerWriteReactor<hie::v1::SignedCheckpoint>* ListCheckpoints(
-      grpc::CallbackServerContext* context, const hie::v1::ListCheckpointsRequest* request) override;
+      grpc::CallbackServerContext* context,
+      const hie::v1::ListCheckpointsRequest* request) override;
 
  private:
   audit::WitnessStore* const store_;

@@ -210,10 +210,14 @@ TEST_F(AuditWitnessTest, StoreRewrittenWhileStoppedIsFoundAtTheFirstBadEntry) {
       entry.set_prev_hash(prev);
       std::string body = entry.SerializeAsString();
       prev = crypto::Sha256Hex(body);
-      ASSERT_TRUE(
-          (*store)->Put(audit::internal::EntryKey("audit", i), audit::internal::EncodeStored(prev, body)).ok());
+      ASSERT_TRUE((*store)
+                      ->Put(audit::internal::EntryKey("audit", i),
+                            audit::internal::EncodeStored(prev, body))
+                      .ok());
     }
-    ASSERT_TRUE((*store)->Put(audit::internal::HeadKey("audit"), audit::internal::HeadValue(size, prev)).ok());
+    ASSERT_TRUE((*store)
+                    ->Put(audit::internal::HeadKey("audit"), audit::internal::HeadValue(size, prev))
+                    .ok());
     std::vector<std::string> own;
     std::string checkpoints = store::KeyBuilder().AddString("audit").AddString("c").Build();
     ASSERT_TRUE((*store)
@@ -373,9 +377,9 @@ TEST_F(AuditWitnessTest, SigkillUnderLoadLeavesAChainThatStillMatchesItsWitnesse
 
 // Checkpoint settings out of range stop a daemon at start, naming the field.
 TEST_F(AuditWitnessTest, CheckpointSettingsOutOfRangeAreRefusedNamingTheField) {
-  for (const std::string& bad : {std::string("every_entries: 0"),
-                                 std::string("every_entries: 5000"),
-                                 std::string("interval_seconds: 0")}) {
+  for (const std::string& bad :
+       {std::string("every_entries: 0"), std::string("every_entries: 5000"),
+        std::string("interval_seconds: 0")}) {
     std::string text = ConfigText("node");
     text.replace(text.find("server {\n"), 9,
                  absl::StrCat("server {\n  audit_checkpoints { ", bad, " }\n"));

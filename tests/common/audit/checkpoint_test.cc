@@ -3,8 +3,8 @@
 // signatures and forks, and audit each refusal; deposits survive a witness being down.
 #include "common/audit/checkpoint.h"
 
-#include <filesystem>
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -127,9 +127,9 @@ class CheckpointTest : public ::testing::Test {
       entry.set_prev_hash(prev);
       std::string body = entry.SerializeAsString();
       prev = crypto::Sha256Hex(body);
-      ASSERT_THAT(party_store_->Put(internal::EntryKey("audit", i),
-                                    internal::EncodeStored(prev, body)),
-                  IsOk());
+      ASSERT_THAT(
+          party_store_->Put(internal::EntryKey("audit", i), internal::EncodeStored(prev, body)),
+          IsOk());
     }
     ASSERT_THAT(party_store_->Put(internal::HeadKey("audit"), internal::HeadValue(size, prev)),
                 IsOk());
@@ -227,9 +227,9 @@ TEST_F(CheckpointTest, TruncatedTailWithRewrittenHeadIsFound) {
   }
   auto tenth = party_store_->Get(internal::EntryKey("audit", 10));
   ASSERT_THAT(tenth, IsOk());
-  ASSERT_THAT(party_store_->Put(internal::HeadKey("audit"),
-                                internal::HeadValue(10, tenth->substr(0, 64))),
-              IsOk());
+  ASSERT_THAT(
+      party_store_->Put(internal::HeadKey("audit"), internal::HeadValue(10, tenth->substr(0, 64))),
+      IsOk());
   ReopenLog();
   auto report = log_->VerifyAgainst(Witnessed());
   ASSERT_THAT(report, IsOk());
