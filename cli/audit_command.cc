@@ -1,4 +1,6 @@
-// hiectl audit verify: checks a daemon's hash-chained audit log end to end.
+// hiectl audit verify: checks a daemon's hash-chained audit log end to end and against
+// the checkpoints its witnesses hold.
+// hiectl audit checkpoints: what a witness holds for one party.
 // hiectl audit disclosures: a patient's accounting (who asked, who got what, why), as a
 // table, JSON or FHIR AuditEvents.
 
@@ -6,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "cli/command.h"
 #include "cli/rpc_command.h"
@@ -20,22 +23,44 @@ int RunVerify(const std::vector<std::string>& args) {
   return RunRpcCommand<hie::v1::AuditLog>(
       args, "audit verify", "hiectl audit verify [--json]",
       "Walks the target daemon's audit chain and reports the first entry where it breaks\n"
-      "(altered, missing, out of order, truncated). Prints the head hash: keep it, and a\n"
-      "later verify that reports another history for the same entries shows a rewrite.\n"
-      "Exit status 1 if the chain is broken.",
+      "(altered, missing, out of order, truncated). The daemon then asks its witnesses (a\n"
+      "node: the consent service and the MPI; the consent service: the MPI; the MPI: the\n"
+      "consent service) for the signed checkpoints of its chain they hold, and reports the\n"
+      "first entry that differs from a witnessed one (rewritten), is missing below a\n"
+      "witnessed size (truncated), or that two checkpoints disagree about (forked): a\n"
+      "store edited while the daemon was stopped cannot pass. Entries after the last\n"
+      "witnessed checkpoint are checked by the chain alone. Exit status 1 and one line on\n"
+      "stderr if the chain is broken.",
       "hiectl audit verify --profile operator.profile --target 127.0.0.1:41001", [](FlagSet&) {},
       [](hie::v1::AuditLog::Stub& stub, grpc::ClientContext& context, bool json,
          const std::string& target) {
         hie::v1::VerifyAuditResponse response;
         grpc::Status status = stub.Verify(&context, {}, &response);
         if (!status.ok()) return FailRpc(status, target);
+        std::string witnessed;
+        if (response.witnesses_size() == 0) {
+          witnessed = "no witness configured";
+        } else {
+          std::vector<std::string> parts;
+          for (const auto& w : response.witnesses()) {
+            parts.push_back(w.reachable()
+                                ? absl::StrFormat("%s holds %d checkpoints up to entry %d%s",
+                                                  w.name(), w.checkpoints(), w.witnessed_size(),
+                                                  w.error().empty() ? "" : " (" + w.error() + ")")
+                                : absl::StrFormat("%s UNREACHABLE (%s)", w.name(), w.error()));
+          }
+          witnessed = absl::StrJoin(parts, "; ");
+        }
         if (json) {
           std::cout << ToJson(response) << "\n";
         } else if (response.ok()) {
-          std::cout << absl::StrFormat("%s: audit chain intact, %d entries, head %s\n", target,
-                                       response.entries_checked(), response.head_hash());
-        } else {
-          std::cout << absl::StrFormat("%s: audit chain BROKEN at entry %d: %s\n", target,
+          std::cout << absl::StrFormat(
+              "%s: audit chain intact, %d entries, head %s; witnessed up to entry %d (%s)\n",
+              target, response.entries_checked(), response.head_hash(), response.witnessed_size(),
+              witnessed);
+        }
+        if (!response.ok()) {
+          std::cerr << absl::StrFormat("%s: audit chain BROKEN at entry %d: %s\n", target,
                                        response.first_bad_sequence(), response.problem());
         }
         return response.ok() ? kExitOk : kExitFailed;
@@ -111,13 +136,73 @@ int RunDisclosures(const std::vector<std::string>& args) {
       });
 }
 
+int RunCheckpoints(const std::vector<std::string>& args) {
+  std::string org, role;
+  return RunRpcCommand<hie::v1::AuditWitness>(
+      args, "audit checkpoints", "hiectl audit checkpoints --org ORG --role ROLE [--json]",
+      "The signed audit checkpoints a witness (the consent service or the MPI, the target)\n"
+      "holds for one party, oldest first: the entries each covers, the chain head and when\n"
+      "it was signed and received. Asked as the operator, straight from the witness, it\n"
+      "shows what a party deposited whatever its own daemon says now. A member asking\n"
+      "gets its own checkpoints.",
+      "hiectl audit checkpoints --profile operator.profile --target 127.0.0.1:41002 "
+      "--org org-a --role node",
+      [&](FlagSet& flags) {
+        flags.String("org", &org, "ORG", "the party's org id");
+        flags.String("role", &role, "ROLE", "its role: node, mpi or consent");
+      },
+      [&](hie::v1::AuditWitness::Stub& stub, grpc::ClientContext& context, bool json,
+          const std::string& target) {
+        hie::v1::ListCheckpointsRequest request;
+        request.set_org_id(org);
+        request.set_role(role);
+        auto reader = stub.ListCheckpoints(&context, request);
+        std::vector<hie::v1::AuditCheckpoint> held;
+        hie::v1::SignedCheckpoint signed_checkpoint;
+        std::vector<int64_t> received;
+        while (reader->Read(&signed_checkpoint)) {
+          hie::v1::AuditCheckpoint c;
+          if (!c.ParseFromString(signed_checkpoint.checkpoint())) continue;
+          held.push_back(c);
+          received.push_back(signed_checkpoint.received().seconds());
+        }
+        grpc::Status status = reader->Finish();
+        if (!status.ok()) return FailRpc(status, target);
+        auto when = [](int64_t seconds) {
+          return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(seconds),
+                                  absl::UTCTimeZone());
+        };
+        if (json) {
+          std::vector<std::string> items;
+          for (auto& c : held) {
+            c.clear_entry_hashes();
+            items.push_back(ToJson(c));
+          }
+          std::cout << "{\"checkpoints\":" << JsonArray(items) << "}\n";
+        } else if (held.empty()) {
+          std::cout << "no checkpoints held for this party\n";
+        } else {
+          for (size_t i = 0; i < held.size(); ++i) {
+            const auto& c = held[i];
+            std::cout << absl::StrFormat("entries %d..%d head %s signed %s received %s\n",
+                                         c.from_size() + 1, c.size(), c.head_hash(),
+                                         when(c.time().seconds()), when(received[i]));
+          }
+        }
+        return kExitOk;
+      });
+}
+
 }  // namespace
 
 std::vector<Command> AuditCommands() {
   return {{{"audit", "verify"}, "check a daemon's audit chain end to end", RunVerify},
           {{"audit", "disclosures"},
            "a patient's accounting of decisions and disclosures",
-           RunDisclosures}};
+           RunDisclosures},
+          {{"audit", "checkpoints"},
+           "the signed audit checkpoints a witness holds for one party",
+           RunCheckpoints}};
 }
 
 }  // namespace hie::cli

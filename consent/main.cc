@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/config/server_config.h"
+#include "common/grpc/audit_witness.h"
 #include "common/grpc/daemon_main.h"
 #include "common/grpc/server_runner.h"
 #include "common/status/status_macros.h"
@@ -94,13 +95,23 @@ int main(int argc, char** argv) {
           options.key_rotation = absl::Hours(24 * d);
         }
         plan.policy = hie::consent::ConsentAuthorizationPolicy();
-        plan.open_services = [options](const std::string& data_dir,
-                                       const std::shared_ptr<hie::TlsContext>& tls) {
-          return hie::consent::OpenConsentServices(
-              data_dir,
-              tls->ChannelCredentials(
-                  {.org_id = options.mpi.expected_org, .role = hie::pki::Role::kMpi}),
-              options);
+        HIE_ASSIGN_OR_RETURN(
+            hie::audit::CheckpointerOptions checkpoints,
+            hie::ValidateAuditCheckpointConfig(file, config.server(), plan.server));
+        plan.open_services = [options, checkpoints](const std::string& data_dir,
+                                                    const std::shared_ptr<hie::TlsContext>& tls)
+            -> absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> {
+          HIE_ASSIGN_OR_RETURN(
+              auto services,
+              hie::consent::OpenConsentServices(
+                  data_dir,
+                  tls->ChannelCredentials(
+                      {.org_id = options.mpi.expected_org, .role = hie::pki::Role::kMpi}),
+                  options));
+          HIE_RETURN_IF_ERROR(hie::EnableAuditWitnessing(
+              &services, tls, checkpoints, {{"mpi", options.mpi, hie::pki::Role::kMpi}},
+              /*serve_witness=*/true));
+          return services;
         };
         return plan;
       });

@@ -1,6 +1,7 @@
 // hie-mpi: the exchange's master patient index and directory of member organisations.
 
 #include "common/config/server_config.h"
+#include "common/grpc/audit_witness.h"
 #include "common/grpc/daemon_main.h"
 #include "common/grpc/server_runner.h"
 #include "common/status/status_macros.h"
@@ -36,7 +37,9 @@ const hie::DaemonDescription kDescription = {
         "                            members hold exceed max_cross_org_links within the window\n"
         "    max_cross_org_links     default 50; 0 turns the alert off (links are still audited)\n"
         "    window_seconds          default 3600; range 1..604800\n"
-        "  }\n",
+        "  }\n"
+        "  consent { address expected_org }   the consent service, which witnesses the\n"
+        "                            MPI's audit checkpoints (unset: no witness)\n",
     .example_config = R"(# mpi.textproto
 server {
   listen_address: "127.0.0.1:41001"
@@ -48,6 +51,7 @@ server {
   }
 }
 data_dir: "/var/lib/hie/mpi"
+consent { address: "127.0.0.1:41002" expected_org: "exchange" }
 )",
 };
 
@@ -92,9 +96,24 @@ int main(int argc, char** argv) {
           }
           alerts.window = absl::Seconds(a.window_seconds());
         }
-        plan.open_services = [options, alerts](const std::string& data_dir,
-                                               const std::shared_ptr<hie::TlsContext>&) {
-          return hie::mpi::OpenMpiServices(data_dir, options, alerts);
+        HIE_ASSIGN_OR_RETURN(
+            hie::audit::CheckpointerOptions checkpoints,
+            hie::ValidateAuditCheckpointConfig(file, config.server(), plan.server));
+        std::vector<hie::WitnessPeer> witnesses;
+        if (config.has_consent()) {
+          HIE_ASSIGN_OR_RETURN(hie::PeerSettings consent,
+                               hie::ValidatePeerConfig(file, config.consent(), "consent"));
+          witnesses.push_back({"consent", consent, hie::pki::Role::kConsent});
+        }
+        plan.open_services = [options, alerts, checkpoints, witnesses](
+                                 const std::string& data_dir,
+                                 const std::shared_ptr<hie::TlsContext>& tls)
+            -> absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> {
+          HIE_ASSIGN_OR_RETURN(auto services,
+                               hie::mpi::OpenMpiServices(data_dir, options, alerts));
+          HIE_RETURN_IF_ERROR(hie::EnableAuditWitnessing(&services, tls, checkpoints, witnesses,
+                                                          /*serve_witness=*/true));
+          return services;
         };
         return plan;
       });

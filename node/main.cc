@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/config/server_config.h"
+#include "common/grpc/audit_witness.h"
 #include "common/grpc/daemon_main.h"
 #include "common/grpc/server_runner.h"
 #include "common/status/status_macros.h"
@@ -165,9 +166,13 @@ int main(int argc, char** argv) {
         options.max_import_resource_bytes = config.limits().max_import_resource_bytes();
         options.max_record_bytes = config.limits().max_record_bytes();
         options.max_message_bytes = static_cast<size_t>(plan.server.max_message_bytes);
-        plan.open_services = [options, consent, mpi](
+        HIE_ASSIGN_OR_RETURN(
+            hie::audit::CheckpointerOptions checkpoints,
+            hie::ValidateAuditCheckpointConfig(file, config.server(), plan.server));
+        plan.open_services = [options, consent, mpi, checkpoints](
                                  const std::string& data_dir,
-                                 const std::shared_ptr<hie::TlsContext>& tls) mutable {
+                                 const std::shared_ptr<hie::TlsContext>& tls) mutable
+            -> absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> {
           options.own_org = tls->self().org_id;
           if (options.hl7.has_value() && options.hl7->processor.facility.empty()) {
             options.hl7->processor.facility = options.own_org;
@@ -179,7 +184,12 @@ int main(int argc, char** argv) {
           options.peer_credentials = [tls](const std::string& org) {
             return tls->ChannelCredentials({.org_id = org, .role = hie::pki::Role::kNode});
           };
-          return hie::node::OpenNodeServices(data_dir, options);
+          HIE_ASSIGN_OR_RETURN(auto services, hie::node::OpenNodeServices(data_dir, options));
+          HIE_RETURN_IF_ERROR(hie::EnableAuditWitnessing(
+              &services, tls, checkpoints,
+              {{"consent", consent, hie::pki::Role::kConsent}, {"mpi", mpi, hie::pki::Role::kMpi}},
+              /*serve_witness=*/false));
+          return services;
         };
         return plan;
       });

@@ -1,23 +1,19 @@
 #include "common/audit/audit_log.h"
 
+#include <map>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/audit/audit_log_internal.h"
 #include "common/crypto/hash.h"
 #include "common/status/status_macros.h"
 #include "common/store/key_codec.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace hie::audit {
-namespace {
+namespace internal {
 
-using store::KeyBuilder;
-
-constexpr size_t kHashHexSize = 64;
-
-// A stored entry is its hex hash followed by its body: the serialized AuditEntry with
-// `hash` empty. The hash is computed over exactly those bytes, so verifying never
-// depends on serializing a message the same way twice.
 std::string EncodeStored(const std::string& hash_hex, const std::string& body) {
   return hash_hex + body;
 }
@@ -28,6 +24,27 @@ bool DecodeStored(absl::string_view stored, std::string* hash_hex, absl::string_
   *body = stored.substr(kHashHexSize);
   return true;
 }
+
+std::string EntryKey(absl::string_view prefix, uint64_t sequence) {
+  return store::KeyBuilder().AddString(prefix).AddString("e").AddUint64(sequence).Build();
+}
+
+std::string HeadKey(absl::string_view prefix) {
+  return store::KeyBuilder().AddString(prefix).AddString("h").Build();
+}
+
+std::string HeadValue(uint64_t sequence, absl::string_view hash_hex) {
+  return absl::StrCat(sequence, " ", hash_hex);
+}
+
+}  // namespace internal
+
+namespace {
+
+using internal::DecodeStored;
+using internal::EncodeStored;
+using internal::kHashHexSize;
+using store::KeyBuilder;
 
 }  // namespace
 
@@ -45,12 +62,10 @@ AuditLog::AuditLog(store::KvStore* store, Clock* clock, std::string prefix, uint
       last_hash_(std::move(last_hash)) {}
 
 std::string AuditLog::EntryKey(uint64_t sequence) const {
-  return KeyBuilder().AddString(prefix_).AddString("e").AddUint64(sequence).Build();
+  return internal::EntryKey(prefix_, sequence);
 }
 
-std::string AuditLog::HeadKey() const {
-  return KeyBuilder().AddString(prefix_).AddString("h").Build();
-}
+std::string AuditLog::HeadKey() const { return internal::HeadKey(prefix_); }
 
 std::string AuditLog::PatientIndexPrefix(const PatientKey& patient) const {
   KeyBuilder key;
@@ -97,7 +112,16 @@ absl::StatusOr<hie::v1::AuditEntry> AuditLog::Append(hie::v1::AuditEntry entry) 
   // that concurrent appenders share one fsync (LevelDB folds waiting synced writes into
   // one). The entry is acknowledged only once its write is durable.
   HIE_RETURN_IF_ERROR(store_->Sync());
+  {
+    absl::MutexLock lock(&observer_mu_);
+    if (observer_) observer_(entry.sequence());
+  }
   return entry;
+}
+
+void AuditLog::SetAppendObserver(std::function<void(uint64_t size)> observer) {
+  absl::MutexLock lock(&observer_mu_);
+  observer_ = std::move(observer);
 }
 
 absl::StatusOr<hie::v1::AuditEntry> AuditLog::AppendUnsyncedLocked(hie::v1::AuditEntry entry) {
@@ -113,7 +137,7 @@ absl::StatusOr<hie::v1::AuditEntry> AuditLog::AppendUnsyncedLocked(hie::v1::Audi
 
   store::WriteBatch batch;
   batch.Put(EntryKey(sequence), EncodeStored(hash, body));
-  batch.Put(HeadKey(), absl::StrCat(sequence, " ", hash));
+  batch.Put(HeadKey(), internal::HeadValue(sequence, hash));
   std::string seq_key = KeyBuilder().AddUint64(sequence).Build();
   if (!entry.patient().org_id().empty() || !entry.patient().local_id().empty()) {
     batch.Put(PatientIndexPrefix(
@@ -218,6 +242,113 @@ absl::StatusOr<VerifyReport> AuditLog::Verify() const {
     }
   }
   report.head_hash = prev;
+  return report;
+}
+
+absl::StatusOr<std::vector<std::string>> AuditLog::EntryHashes(uint64_t from, uint64_t to) const {
+  std::vector<std::string> hashes;
+  if (to <= from) return hashes;
+  hashes.reserve(to - from);
+  uint64_t expected = from + 1;
+  std::string entries_prefix = KeyBuilder().AddString(prefix_).AddString("e").Build();
+  absl::Status bad = absl::OkStatus();
+  HIE_RETURN_IF_ERROR(store_->Scan(
+      EntryKey(from + 1), EntryKey(to + 1), [&](absl::string_view key, absl::string_view stored) {
+        store::KeyReader reader(key.substr(entries_prefix.size()));
+        uint64_t at = 0;
+        std::string hash;
+        absl::string_view body;
+        if (!reader.ReadUint64(&at) || at != expected) {
+          bad = absl::NotFoundError(absl::StrCat("audit entry ", expected, " is missing"));
+          return false;
+        }
+        if (!DecodeStored(stored, &hash, &body)) {
+          bad = absl::DataLossError(absl::StrCat("audit entry ", at, " is unreadable"));
+          return false;
+        }
+        hashes.push_back(std::move(hash));
+        ++expected;
+        return true;
+      }));
+  HIE_RETURN_IF_ERROR(bad);
+  if (expected != to + 1) {
+    return absl::NotFoundError(absl::StrCat("audit entry ", expected, " is missing"));
+  }
+  return hashes;
+}
+
+absl::StatusOr<VerifyReport> AuditLog::VerifyAgainst(
+    const std::vector<hie::v1::AuditCheckpoint>& witnessed) const {
+  HIE_ASSIGN_OR_RETURN(VerifyReport report, Verify());
+  // Every witnessed entry hash by sequence; two witnesses (or two checkpoints) that
+  // disagree about one entry are a fork, reported at that entry.
+  std::map<uint64_t, std::string> want;
+  uint64_t fork_at = 0;
+  for (const hie::v1::AuditCheckpoint& checkpoint : witnessed) {
+    uint64_t at = checkpoint.from_size();
+    for (const std::string& hash : checkpoint.entry_hashes()) {
+      ++at;
+      auto [it, inserted] = want.emplace(at, hash);
+      if (!inserted && it->second != hash && (fork_at == 0 || at < fork_at)) fork_at = at;
+    }
+  }
+  if (!want.empty()) report.witnessed_size = want.rbegin()->first;
+  auto worse = [&report](uint64_t at, const char* problem, std::string detail) {
+    if (!report.ok && report.first_bad_sequence <= at) return;
+    report.ok = false;
+    report.first_bad_sequence = at;
+    report.problem = problem;
+    report.detail = std::move(detail);
+  };
+  if (fork_at != 0) {
+    worse(fork_at, "forked",
+          absl::StrCat("witnessed checkpoints disagree about entry ", fork_at,
+                       ": the chain was rewritten after one of them was deposited"));
+  }
+  if (want.empty()) return report;
+  // Walk the stored entries alongside the witnessed hashes; stop at the first difference.
+  std::string entries_prefix = KeyBuilder().AddString(prefix_).AddString("e").Build();
+  auto next = want.begin();
+  uint64_t expected = 1;
+  HIE_RETURN_IF_ERROR(
+      store_->ScanPrefix(entries_prefix, [&](absl::string_view key, absl::string_view stored) {
+        if (next == want.end()) return false;
+        store::KeyReader reader(key.substr(entries_prefix.size()));
+        uint64_t at = 0;
+        if (!reader.ReadUint64(&at)) return true;  // Verify reports malformed keys
+        if (at != expected && expected <= next->first) {
+          // A gap below a witnessed entry.
+          worse(expected, "truncated",
+                absl::StrCat("entry ", expected, " is missing but a witness holds a checkpoint of ",
+                             want.rbegin()->first, " entries"));
+          return false;
+        }
+        expected = at + 1;
+        while (next != want.end() && next->first < at) ++next;
+        if (next == want.end() || next->first != at) return true;
+        std::string hash;
+        absl::string_view body;
+        if (!DecodeStored(stored, &hash, &body) || crypto::Sha256Hex(body) != hash ||
+            hash != next->second) {
+          worse(at, "rewritten",
+                absl::StrCat("entry ", at,
+                             " differs from the hash its witnesses hold: it was "
+                             "rewritten after its checkpoint was deposited"));
+          return false;
+        }
+        ++next;
+        return true;
+      }));
+  if (next != want.end() && (report.ok || report.first_bad_sequence > next->first)) {
+    uint64_t missing = std::max(expected, uint64_t{1});
+    if (missing <= next->first) {
+      worse(missing, "truncated",
+            absl::StrCat("the log ends at entry ", missing - 1,
+                         " but a witness holds a "
+                         "checkpoint of ",
+                         want.rbegin()->first, " entries"));
+    }
+  }
   return report;
 }
 

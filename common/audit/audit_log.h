@@ -5,12 +5,14 @@
 // at that entry; Verify walks the chain and names the first entry where it breaks. A
 // head record (last sequence and hash), written in the same synced batch as each
 // entry, catches a truncated tail. Rewriting the whole chain from some entry on, head
-// included, is caught only against a head hash recorded elsewhere earlier: publish
-// VerifyReport::head_hash (e.g. in the operator's daily report) to anchor it.
+// included, is caught only against hashes recorded elsewhere earlier: the signed
+// checkpoints a Checkpointer (checkpoint.h) deposits with witnesses, which
+// VerifyAgainst compares the chain with.
 #ifndef HIE_COMMON_AUDIT_AUDIT_LOG_H_
 #define HIE_COMMON_AUDIT_AUDIT_LOG_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -32,12 +34,16 @@ struct VerifyReport {
   uint64_t entries_checked = 0;
   // The first entry where the chain breaks; 0 when ok.
   uint64_t first_bad_sequence = 0;
-  // "altered", "missing", "out of order", "truncated" (empty when ok).
+  // "altered", "missing", "out of order", "truncated"; against witnessed checkpoints
+  // also "rewritten" (differs from a witnessed hash) and "forked" (witnesses disagree).
+  // Empty when ok.
   std::string problem;
   // For a person: what exactly is wrong at first_bad_sequence.
   std::string detail;
   // The hash of the last entry that verified (64 zeros for an empty log).
   std::string head_hash;
+  // The highest entry a witnessed checkpoint covers (VerifyAgainst only).
+  uint64_t witnessed_size = 0;
 };
 
 // Which patient to query: a practice's local reference, or an EUID.
@@ -79,8 +85,28 @@ class AuditLog {
   // found; a non-OK status means the store itself could not be read.
   absl::StatusOr<VerifyReport> Verify() const;
 
+  // Verify, then compares every entry with the hashes in `witnessed` (checkpoints of
+  // this log held by others): the report names the first entry that differs from a
+  // witnessed hash ("rewritten"), the first missing below a witnessed size
+  // ("truncated"), or the first where two checkpoints disagree ("forked"), whichever
+  // comes first in the chain. The checkpoints' signatures are not checked here.
+  absl::StatusOr<VerifyReport> VerifyAgainst(
+      const std::vector<hie::v1::AuditCheckpoint>& witnessed) const;
+
+  // The stored hashes of entries from+1 .. to, in order, as they are (not verified).
+  // Errors: NotFound if one is missing; DataLoss if one is unreadable.
+  absl::StatusOr<std::vector<std::string>> EntryHashes(uint64_t from, uint64_t to) const;
+
+  // Calls `observer` with the new size after every durable append (outside the log's
+  // lock; it must be cheap and must not append). Replaces any earlier observer.
+  void SetAppendObserver(std::function<void(uint64_t size)> observer);
+
   // The number of entries appended so far.
   uint64_t size() const;
+
+  // The store and key prefix the log lives in (for components keeping records beside it).
+  store::KvStore* store() const { return store_; }
+  const std::string& prefix() const { return prefix_; }
 
   // The hex hash of an empty chain's "previous entry": 64 zeros.
   static const std::string& GenesisHash();
@@ -102,6 +128,8 @@ class AuditLog {
   mutable absl::Mutex mu_;
   uint64_t last_sequence_ ABSL_GUARDED_BY(mu_);
   std::string last_hash_ ABSL_GUARDED_BY(mu_);
+  mutable absl::Mutex observer_mu_;
+  std::function<void(uint64_t)> observer_ ABSL_GUARDED_BY(observer_mu_);
 };
 
 }  // namespace hie::audit

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc/audit_witness.h"
 #include "common/grpc/peer_identity.h"
 #include "common/grpc/status_convert.h"
 #include "common/grpc/vector_writer.h"
@@ -86,21 +88,75 @@ grpc::ServerWriteReactor<hie::v1::AuditEntry>* AuditLogService::QueryByPatient(
   return new Writer(std::move(entries));
 }
 
+namespace {
+
+constexpr absl::Duration kWitnessDeadline = absl::Seconds(5);
+
+void FillVerifyResponse(const audit::VerifyReport& report, hie::v1::VerifyAuditResponse* response) {
+  response->set_ok(report.ok);
+  response->set_entries_checked(report.entries_checked);
+  response->set_first_bad_sequence(report.first_bad_sequence);
+  response->set_problem(report.ok ? "" : report.problem + ": " + report.detail);
+  response->set_head_hash(report.head_hash);
+  response->set_witnessed_size(report.witnessed_size);
+}
+
+}  // namespace
+
+void AuditLogService::EnableWitnessing(std::unique_ptr<audit::Checkpointer> checkpointer,
+                                       std::vector<WitnessSource> witnesses) {
+  checkpointer_ = std::move(checkpointer);
+  witnesses_ = std::move(witnesses);
+}
+
 grpc::ServerUnaryReactor* AuditLogService::Verify(grpc::CallbackServerContext* context,
                                                   const hie::v1::VerifyAuditRequest* request,
                                                   hie::v1::VerifyAuditResponse* response) {
   auto* reactor = context->DefaultReactor();
-  absl::StatusOr<audit::VerifyReport> report = log_->Verify();
-  if (!report.ok()) {
-    reactor->Finish(ToGrpcStatus(report.status()));
+  if (witnesses_.empty()) {
+    absl::StatusOr<audit::VerifyReport> report = log_->Verify();
+    if (!report.ok()) {
+      reactor->Finish(ToGrpcStatus(report.status()));
+      return reactor;
+    }
+    FillVerifyResponse(*report, response);
+    reactor->Finish(grpc::Status::OK);
     return reactor;
   }
-  response->set_ok(report->ok);
-  response->set_entries_checked(report->entries_checked);
-  response->set_first_bad_sequence(report->first_bad_sequence);
-  response->set_problem(report->ok ? "" : report->problem + ": " + report->detail);
-  response->set_head_hash(report->head_hash);
-  reactor->Finish(grpc::Status::OK);
+  // Outbound calls and a whole-chain walk do not belong on a reactor thread. The
+  // witnesses are asked now, never the local store: a rewritten store cannot vouch for
+  // itself. Operators only (see each daemon's table), so a thread per call is bounded.
+  std::thread([this, reactor, response] {
+    std::vector<hie::v1::AuditCheckpoint> witnessed;
+    for (const WitnessSource& w : witnesses_) {
+      hie::v1::WitnessReport* out = response->add_witnesses();
+      out->set_name(w.name);
+      out->set_address(w.address);
+      absl::StatusOr<WitnessedCheckpoints> held =
+          FetchWitnessedCheckpoints(w.channel, kWitnessDeadline, w.self, w.ca_pem);
+      if (!held.ok()) {
+        out->set_error(std::string(held.status().message()));
+        continue;
+      }
+      out->set_reachable(true);
+      out->set_checkpoints(held->checkpoints.size());
+      if (held->ignored > 0) {
+        out->set_error(
+            absl::StrCat(held->ignored, " checkpoints ignored: not signed by this daemon's key"));
+      }
+      for (const auto& c : held->checkpoints) {
+        out->set_witnessed_size(std::max(out->witnessed_size(), c.size()));
+      }
+      witnessed.insert(witnessed.end(), held->checkpoints.begin(), held->checkpoints.end());
+    }
+    absl::StatusOr<audit::VerifyReport> report = log_->VerifyAgainst(witnessed);
+    if (!report.ok()) {
+      reactor->Finish(ToGrpcStatus(report.status()));
+      return;
+    }
+    FillVerifyResponse(*report, response);
+    reactor->Finish(grpc::Status::OK);
+  }).detach();
   return reactor;
 }
 

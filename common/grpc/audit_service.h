@@ -9,6 +9,8 @@
 
 #include "absl/status/statusor.h"
 #include "common/audit/audit_log.h"
+#include "common/audit/checkpoint.h"
+#include "grpcpp/channel.h"
 #include "proto/hie/v1/audit.grpc.pb.h"
 
 namespace hie {
@@ -36,14 +38,35 @@ class AuditLogService final : public hie::v1::AuditLog::CallbackService {
   grpc::ServerWriteReactor<hie::v1::AuditEntry>* QueryByPatient(
       grpc::CallbackServerContext* context, const hie::v1::QueryByPatientRequest* request) override;
 
+  // Walks the chain; with witnesses, also asks each of them (from another thread, each
+  // with a deadline) for the checkpoints it holds of this log and compares.
   grpc::ServerUnaryReactor* Verify(grpc::CallbackServerContext* context,
                                    const hie::v1::VerifyAuditRequest* request,
                                    hie::v1::VerifyAuditResponse* response) override;
+
+  // A witness Verify fetches this daemon's checkpoints from.
+  struct WitnessSource {
+    std::string name;
+    std::string address;
+    std::shared_ptr<grpc::Channel> channel;
+    audit::Party self;   // this daemon, as its checkpoints name it
+    std::string ca_pem;  // the exchange CA, to check the signer of each checkpoint
+  };
+  // Keeps `checkpointer` running as long as the service and makes Verify compare with
+  // `witnesses`. REQUIRES: called before the service serves.
+  void EnableWitnessing(std::unique_ptr<audit::Checkpointer> checkpointer,
+                        std::vector<WitnessSource> witnesses);
+
+  audit::AuditLog* log() const { return log_; }
+  const std::shared_ptr<void>& keepalive() const { return keepalive_; }
 
  private:
   audit::AuditLog* const log_;
   std::shared_ptr<void> keepalive_;
   AuditPatientResolver resolver_;
+  std::vector<WitnessSource> witnesses_;
+  // Declared after keepalive_ so that it stops before the log can go away.
+  std::unique_ptr<audit::Checkpointer> checkpointer_;
 };
 
 }  // namespace hie

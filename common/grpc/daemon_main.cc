@@ -58,6 +58,15 @@ constexpr char kSharedFields[] =
     burst                   calls one org may start at once above that rate (default
                             calls_per_second rounded up)
   }
+  audit_checkpoints {       witnessed audit: the chain head is signed with the TLS key
+                            and deposited with the witnesses (a node: consent and MPI;
+                            consent: the MPI; the MPI: consent if configured) through a
+                            persistent outbox; entries after the last witnessed
+                            checkpoint are not protected (docs/security.md)
+    interval_seconds        sign at most this long after the chain grew (default 60,
+                            1..86400)
+    every_entries           sign after this many new entries (default 100, 1..1000)
+  }
 
 Peers (hie.v1.PeerConfig, e.g. "mpi", "consent"):
   address                   host:port of the peer

@@ -25,7 +25,10 @@ std::shared_ptr<const AuthorizationPolicy> ConsentAuthorizationPolicy() {
       // Nodes append their query and disclosure entries to the exchange's log.
       .Allow(std::string(kAudit) + "Append", {Role::kNode, Role::kOperator})
       .Allow(std::string(kAudit) + "QueryByPatient", {Role::kNode, Role::kOperator})
-      .Allow(std::string(kAudit) + "Verify", {Role::kOperator});
+      .Allow(std::string(kAudit) + "Verify", {Role::kOperator})
+      // Every party deposits its own audit checkpoints here (consent witnesses them).
+      .Allow("/hie.v1.AuditWitness/Deposit", {Role::kNode, Role::kMpi})
+      .Allow("/hie.v1.AuditWitness/ListCheckpoints", {Role::kNode, Role::kMpi, Role::kOperator});
   return policy;
 }
 

@@ -42,7 +42,11 @@ std::shared_ptr<const AuthorizationPolicy> MpiAuthorizationPolicy() {
              {Role::kNode, Role::kConsent, Role::kMpi, Role::kOperator})
       .Allow(std::string(kAudit) + "Append", {Role::kOperator})
       .Allow(std::string(kAudit) + "QueryByPatient", {Role::kOperator})
-      .Allow(std::string(kAudit) + "Verify", {Role::kOperator});
+      .Allow(std::string(kAudit) + "Verify", {Role::kOperator})
+      // Every party deposits its own audit checkpoints here (the MPI witnesses them).
+      .Allow("/hie.v1.AuditWitness/Deposit", {Role::kNode, Role::kConsent})
+      .Allow("/hie.v1.AuditWitness/ListCheckpoints",
+             {Role::kNode, Role::kConsent, Role::kOperator});
   return policy;
 }
 
