@@ -40,6 +40,9 @@ class AuditLogService final : public hie::v1::AuditLog::CallbackService {
                                    const hie::v1::VerifyAuditRequest* request,
                                    hie::v1::VerifyAuditResponse* response) override;
 
+  // The log served (the daemon also records security refusals there).
+  audit::AuditLog* log() const { return log_; }
+
  private:
   audit::AuditLog* const log_;
   std::shared_ptr<void> keepalive_;
