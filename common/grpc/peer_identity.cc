@@ -69,7 +69,9 @@ class CallGuard final : public grpc::AuthMetadataProcessor {
       kind = SecurityEventKind::kAuthorization;
     }
     // Over-limit calls (below) are load shedding, not a security refusal: logged only.
-    if (!status.ok() && events_ != nullptr) {
+    // Security refusals go to `events_`, which logs them aggregated, not one line each.
+    const bool reported = !status.ok() && events_ != nullptr;
+    if (reported) {
       SecurityEvent event;
       event.kind = kind;
       if (identity.ok()) {
@@ -86,7 +88,7 @@ class CallGuard final : public grpc::AuthMetadataProcessor {
       status = limiter_->Admit(identity->org_id);
     }
     if (!status.ok()) {
-      if (log_refusals_) {
+      if (log_refusals_ && !reported) {
         LogWarning(method, " from ",
                    identity.ok() ? absl::StrCat("org \"", identity->org_id, "\" (",
                                                 std::string(pki::RoleName(identity->role)), ")")
