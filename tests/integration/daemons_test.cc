@@ -262,11 +262,12 @@ TEST_F(DaemonsTest, HiectlMpiReviewsLinksAndExplains) {
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_THAT(refused.err, HasSubstr("may not call"));
 
-  // Two enrolments, the resolved review and the unlink are in the audit chain.
+  // Two enrolments, the resolved review, the unlink and the node's refused link are in
+  // the audit chain.
   CommandResult verified = HiectlAs("operator", port, {"audit", "verify", "--json"});
   ASSERT_EQ(verified.exit_code, 0) << verified.err;
   EXPECT_THAT(verified.out,
-              AllOf(HasSubstr("\"ok\":true"), HasSubstr("\"entries_checked\":\"4\"")));
+              AllOf(HasSubstr("\"ok\":true"), HasSubstr("\"entries_checked\":\"5\"")));
 }
 
 // Demographic search and merge through hiectl mpi against the real hie-mpi: a practice
@@ -376,7 +377,8 @@ TEST_F(DaemonsTest, HiectlMpiFitsTheMatchingModel) {
   EXPECT_THAT(kept.out, AllOf(HasSubstr("fitted 20"), HasSubstr("to 1200 registrations")));
   CommandResult verified = HiectlAs("operator", port, {"audit", "verify", "--json"});
   ASSERT_EQ(verified.exit_code, 0) << verified.err;
-  EXPECT_THAT(verified.out, HasSubstr("\"entries_checked\":\"3\""));
+  // The two enrolments, the fit and the node's refused fit (audited as REFUSE).
+  EXPECT_THAT(verified.out, HasSubstr("\"entries_checked\":\"4\""));
 }
 
 TEST_F(DaemonsTest, UnimplementedRpcAnswersUnimplemented) {
