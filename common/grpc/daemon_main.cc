@@ -43,7 +43,9 @@ constexpr char kSharedFields[] =
     key_file                its private key; keep it mode 0600
     crl_dir                 directory holding the exchange CA's current CRL (required;
                             the daemon refuses to start without a current, correctly
-                            signed CRL)
+                            signed CRL). Of several CRLs the highest CRL number wins;
+                            one numbered below a CRL accepted before (data_dir/
+                            crl-number) is refused, logged and audited)
     reload_interval_seconds how often certificate, key and CRL are re-read (default 2,
                             1..3600). A rotated certificate goes into service only if its
                             key matches and it chains to the CA; a CRL that goes missing
