@@ -124,6 +124,45 @@ absl::StatusOr<ServerSettings> ValidateServerConfig(const ConfigFile& file,
     }
     out.peer_limits.burst = static_cast<int>(limits.burst());
   }
+
+  // A bounded optional field: the default if unset, else checked against [lo, hi].
+  auto bounded = [&](bool has, uint32_t value, uint32_t lo, uint32_t hi, const std::string& name,
+                     int* target) -> absl::Status {
+    if (!has) return absl::OkStatus();
+    if (value < lo || value > hi) {
+      return file.FieldError(absl::StrCat(f, ".", name), absl::StrCat("must be in ", lo, "..", hi));
+    }
+    *target = static_cast<int>(value);
+    return absl::OkStatus();
+  };
+  const hie::v1::ConnectionLimitsConfig& c = config.connection_limits();
+  ConnectionLimits& cl = out.connection_limits;
+  HIE_RETURN_IF_ERROR(bounded(c.has_reserved_descriptors(), c.reserved_descriptors(), 8, 100000,
+                              "connection_limits.reserved_descriptors", &cl.reserved_descriptors));
+  int seconds = 0;
+  seconds = static_cast<int>(absl::ToInt64Seconds(cl.handshake_timeout));
+  HIE_RETURN_IF_ERROR(bounded(c.has_handshake_timeout_seconds(), c.handshake_timeout_seconds(), 1,
+                              300, "connection_limits.handshake_timeout_seconds", &seconds));
+  cl.handshake_timeout = absl::Seconds(seconds);
+  seconds = static_cast<int>(absl::ToInt64Seconds(cl.idle_timeout));
+  HIE_RETURN_IF_ERROR(bounded(c.has_idle_timeout_seconds(), c.idle_timeout_seconds(), 10, 86400,
+                              "connection_limits.idle_timeout_seconds", &seconds));
+  cl.idle_timeout = absl::Seconds(seconds);
+  HIE_RETURN_IF_ERROR(bounded(c.has_max_concurrent_streams(), c.max_concurrent_streams(), 1, 10000,
+                              "connection_limits.max_concurrent_streams",
+                              &cl.max_concurrent_streams));
+  seconds = static_cast<int>(absl::ToInt64Seconds(cl.keepalive));
+  HIE_RETURN_IF_ERROR(bounded(c.has_keepalive_seconds(), c.keepalive_seconds(), 10, 86400,
+                              "connection_limits.keepalive_seconds", &seconds));
+  cl.keepalive = absl::Seconds(seconds);
+
+  const hie::v1::SecurityAuditConfig& a = config.security_audit();
+  seconds = static_cast<int>(absl::ToInt64Seconds(out.security_audit.window));
+  HIE_RETURN_IF_ERROR(bounded(a.has_window_seconds(), a.window_seconds(), 1, 3600,
+                              "security_audit.window_seconds", &seconds));
+  out.security_audit.window = absl::Seconds(seconds);
+  HIE_RETURN_IF_ERROR(bounded(a.has_max_keys(), a.max_keys(), 1, 100000, "security_audit.max_keys",
+                              &out.security_audit.max_keys));
   return out;
 }
 

@@ -25,6 +25,21 @@ struct TlsSettings {
   absl::Duration reload_interval = absl::Seconds(2);
 };
 
+// server.connection_limits, defaults filled in (see config.proto).
+struct ConnectionLimits {
+  int reserved_descriptors = 64;
+  absl::Duration handshake_timeout = absl::Seconds(10);
+  absl::Duration idle_timeout = absl::Seconds(600);
+  int max_concurrent_streams = 100;
+  absl::Duration keepalive = absl::Seconds(120);
+};
+
+// server.security_audit, defaults filled in.
+struct SecurityAuditSettings {
+  absl::Duration window = absl::Seconds(60);
+  int max_keys = 256;
+};
+
 struct ServerSettings {
   std::string listen_address;
   TlsSettings tls;
@@ -32,6 +47,8 @@ struct ServerSettings {
   std::string port_file;  // absolute or empty
   bool log_requests = true;
   PeerLimits peer_limits;  // server.peer_limits, defaults filled in
+  ConnectionLimits connection_limits;
+  SecurityAuditSettings security_audit;
 };
 
 struct PeerSettings {

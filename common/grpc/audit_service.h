@@ -57,6 +57,7 @@ class AuditLogService final : public hie::v1::AuditLog::CallbackService {
   void EnableWitnessing(std::unique_ptr<audit::Checkpointer> checkpointer,
                         std::vector<WitnessSource> witnesses);
 
+  // The log served (the daemon also records security refusals there).
   audit::AuditLog* log() const { return log_; }
   const std::shared_ptr<void>& keepalive() const { return keepalive_; }
 

@@ -13,10 +13,14 @@
 #include <iostream>
 #include <string_view>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/grpc/audit_service.h"
+#include "common/grpc/security_events.h"
 #include "common/grpc/server_runner.h"
+#include "common/limits/descriptors.h"
 #include "common/grpc/tls.h"
 #include "common/log/log.h"
 #include "common/status/status_macros.h"
@@ -39,7 +43,9 @@ constexpr char kSharedFields[] =
     key_file                its private key; keep it mode 0600
     crl_dir                 directory holding the exchange CA's current CRL (required;
                             the daemon refuses to start without a current, correctly
-                            signed CRL)
+                            signed CRL). Of several CRLs the highest CRL number wins;
+                            one numbered below a CRL accepted before (data_dir/
+                            crl-number) is refused, logged and audited)
     reload_interval_seconds how often certificate, key and CRL are re-read (default 2,
                             1..3600). A rotated certificate goes into service only if its
                             key matches and it chains to the CA; a CRL that goes missing
@@ -49,6 +55,24 @@ constexpr char kSharedFields[] =
   max_message_bytes         largest message in or out (default 4194304, 1024..67108864)
   port_file                 if set, the bound port is written there once serving
   log_requests              one log line per request on stderr (default true)
+  connection_limits {       descriptors and connections (the daemon raises its descriptor
+                            soft limit to the hard limit at start)
+    reserved_descriptors    descriptors kept free for the audit log, store and outbound
+                            calls; a connection that would take one is closed on accept
+                            (default 64, 8..100000, at most half the limit)
+    handshake_timeout_seconds  a connection without a completed TLS handshake this long
+                            is closed (default 10, 1..300)
+    idle_timeout_seconds    a connection with no call this long is closed (default 600)
+    max_concurrent_streams  calls open at once on one connection (default 100)
+    keepalive_seconds       idle connections are pinged this often; no answer in 20 s
+                            closes them (default 120)
+  }
+  security_audit {          refused handshakes, calls and CRLs become audit entries
+                            (AUTHENTICATION, REFUSE, SECURITY_CONFIG), aggregated:
+    window_seconds          the first of a kind at once, then one summary per window
+                            with the count (default 60, 1..3600)
+    max_keys                distinct refusals tracked per window (default 256)
+  }
   peer_limits {             per calling org (its certificate's org id); a call over a
                             limit is refused with RESOURCE_EXHAUSTED naming it. The
                             exchange's own services (roles mpi, consent) are not limited.
@@ -115,6 +139,30 @@ absl::StatusOr<int> LockDataDir(const std::string& dir) {
   return fd;
 }
 
+// Writes security refusals to the daemon's own audit chain.
+SecurityEventRecorder::Writer AuditWriter(audit::AuditLog* log) {
+  return [log](const SecurityEvent& event, uint64_t count, bool summary) -> absl::Status {
+    hie::v1::AuditEntry entry;
+    switch (event.kind) {
+      case SecurityEventKind::kAuthentication:
+        entry.set_action(hie::v1::AUDIT_ACTION_AUTHENTICATION);
+        break;
+      case SecurityEventKind::kAuthorization:
+        entry.set_action(hie::v1::AUDIT_ACTION_REFUSE);
+        break;
+      case SecurityEventKind::kSecurityConfig:
+        entry.set_action(hie::v1::AUDIT_ACTION_SECURITY_CONFIG);
+        break;
+    }
+    entry.set_actor_org(event.org_id);
+    entry.set_outcome("refused");
+    std::string detail = DescribeSecurityEvent(event);
+    if (summary) detail = absl::StrCat(count, " more refusals like this in the last window: ", detail);
+    entry.set_detail(detail);
+    return log->Append(std::move(entry)).status();
+  };
+}
+
 }  // namespace
 
 std::string DaemonHelp(const DaemonDescription& d) {
@@ -135,6 +183,8 @@ std::string DaemonHelp(const DaemonDescription& d) {
 int RunDaemon(int argc, char** argv, const DaemonDescription& description,
               google::protobuf::Message* config, const PlanFunction& plan_function) {
   SetLogProgramName(description.program);
+  // Descriptors: as many as the hard limit allows (the systemd units set LimitNOFILE).
+  absl::StatusOr<uint64_t> descriptors = RaiseDescriptorLimit();
   std::string config_path;
   bool check_only = false;
   for (int i = 1; i < argc; ++i) {
@@ -184,9 +234,17 @@ int RunDaemon(int argc, char** argv, const DaemonDescription& description,
     PrintError(description.program, lock.status().message());
     return 1;
   }
+  SecurityEventRecorderOptions recorder_options;
+  recorder_options.window = plan->server.security_audit.window;
+  recorder_options.max_keys = static_cast<size_t>(plan->server.security_audit.max_keys);
+  auto security_events = std::make_shared<SecurityEventRecorder>(recorder_options);
+  // Stopped (pending summaries written, writer dropped) before the services holding the
+  // audit log go, on every path out.
+  absl::Cleanup stop_security_events = [&security_events] { security_events->Stop(); };
   TlsOptions tls_options;
   tls_options.files = plan->server.tls;
   tls_options.working_dir = plan->data_dir;
+  tls_options.security_events = security_events;
   absl::StatusOr<std::shared_ptr<TlsContext>> tls = TlsContext::Create(tls_options);
   if (!tls.ok()) {
     PrintError(description.program, tls.status().message());
@@ -206,10 +264,17 @@ int RunDaemon(int argc, char** argv, const DaemonDescription& description,
     }
     for (auto& service : *opened) plan->services.push_back(std::move(service));
   }
+  for (auto& service : plan->services) {
+    if (auto* audit = dynamic_cast<AuditLogService*>(service.get()); audit != nullptr) {
+      security_events->SetWriter(AuditWriter(audit->log()));
+      break;
+    }
+  }
   ServerRunnerOptions options;
   options.settings = plan->server;
   options.tls = *tls;
   options.policy = plan->policy;
+  options.security_events = security_events;
   for (auto& service : plan->services) options.services.push_back(service.get());
   absl::StatusOr<std::unique_ptr<ServerRunner>> server = ServerRunner::Start(std::move(options));
   if (!server.ok()) {
@@ -218,7 +283,8 @@ int RunDaemon(int argc, char** argv, const DaemonDescription& description,
   }
   pki::CertIdentity self = (*tls)->self();
   LogInfo("serving as org \"", self.org_id, "\" (", std::string(pki::RoleName(self.role)), ") on ",
-          plan->server.listen_address, " (port ", (*server)->port(), "), mutual TLS");
+          plan->server.listen_address, " (port ", (*server)->port(), "), mutual TLS, ",
+          descriptors.ok() ? absl::StrCat(*descriptors) : "unknown", " descriptors");
   int signal = WaitForTerminationSignal();
   LogInfo("signal ", signal, " received: stopping");
   (*server)->Shutdown(absl::Seconds(5));

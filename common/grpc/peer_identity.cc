@@ -44,11 +44,13 @@ absl::StatusOr<pki::CertIdentity> Identify(const grpc::AuthContext& context) {
 class CallGuard final : public grpc::AuthMetadataProcessor {
  public:
   CallGuard(std::shared_ptr<TlsContext> tls, std::shared_ptr<const AuthorizationPolicy> policy,
-            bool log_refusals, std::shared_ptr<PeerLimiter> limiter)
+            bool log_refusals, std::shared_ptr<PeerLimiter> limiter,
+            std::shared_ptr<SecurityEventSink> events)
       : tls_(std::move(tls)),
         policy_(std::move(policy)),
         log_refusals_(log_refusals),
-        limiter_(std::move(limiter)) {}
+        limiter_(std::move(limiter)),
+        events_(std::move(events)) {}
 
   bool IsBlocking() const override { return false; }
 
@@ -61,12 +63,32 @@ class CallGuard final : public grpc::AuthMetadataProcessor {
     absl::StatusOr<pki::CertIdentity> identity = Identify(*context);
     absl::Status status = identity.status();
     if (status.ok()) status = tls_->CheckPeer(*identity);
-    if (status.ok()) status = policy_->Check(method, identity->role);
+    SecurityEventKind kind = SecurityEventKind::kAuthentication;
+    if (status.ok()) {
+      status = policy_->Check(method, identity->role);
+      kind = SecurityEventKind::kAuthorization;
+    }
+    // Over-limit calls (below) are load shedding, not a security refusal: logged only.
+    // Security refusals go to `events_`, which logs them aggregated, not one line each.
+    const bool reported = !status.ok() && events_ != nullptr;
+    if (reported) {
+      SecurityEvent event;
+      event.kind = kind;
+      if (identity.ok()) {
+        event.org_id = identity->org_id;
+        event.subject = absl::StrCat("CN=", identity->name, ", role ",
+                                     std::string(pki::RoleName(identity->role)));
+        event.serial_hex = identity->serial_hex;
+      }
+      event.method = method;
+      event.reason = std::string(status.message());
+      events_->Record(event);
+    }
     if (status.ok() && limiter_ != nullptr && IsPeerLimited(identity->role)) {
       status = limiter_->Admit(identity->org_id);
     }
     if (!status.ok()) {
-      if (log_refusals_) {
+      if (log_refusals_ && !reported) {
         LogWarning(method, " from ",
                    identity.ok() ? absl::StrCat("org \"", identity->org_id, "\" (",
                                                 std::string(pki::RoleName(identity->role)), ")")
@@ -86,15 +108,17 @@ class CallGuard final : public grpc::AuthMetadataProcessor {
   const std::shared_ptr<const AuthorizationPolicy> policy_;
   const bool log_refusals_;
   const std::shared_ptr<PeerLimiter> limiter_;
+  const std::shared_ptr<SecurityEventSink> events_;
 };
 
 }  // namespace
 
 std::shared_ptr<grpc::AuthMetadataProcessor> MakeCallGuard(
     std::shared_ptr<TlsContext> tls, std::shared_ptr<const AuthorizationPolicy> policy,
-    bool log_refusals, std::shared_ptr<PeerLimiter> limiter) {
+    bool log_refusals, std::shared_ptr<PeerLimiter> limiter,
+    std::shared_ptr<SecurityEventSink> events) {
   return std::make_shared<CallGuard>(std::move(tls), std::move(policy), log_refusals,
-                                     std::move(limiter));
+                                     std::move(limiter), std::move(events));
 }
 
 bool IsPeerLimited(pki::Role role) {

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/grpc/authorization.h"
+#include "common/grpc/security_events.h"
 #include "common/grpc/tls.h"
 #include "common/limits/peer_limiter.h"
 #include "common/pki/identity.h"
@@ -40,9 +41,12 @@ struct Peer {
 // every check is also admitted by it (keyed by the caller's org id; callers whose role
 // IsPeerLimited says no are not limited), else refused with ResourceExhausted; the
 // caller reports the call's start and end to the limiter (server_runner.cc does).
+// With `events`, every refusal except a limiter's is reported there (authentication:
+// no identity, revoked, expired; authorization: the role may not call the method).
 std::shared_ptr<grpc::AuthMetadataProcessor> MakeCallGuard(
     std::shared_ptr<TlsContext> tls, std::shared_ptr<const AuthorizationPolicy> policy,
-    bool log_refusals, std::shared_ptr<PeerLimiter> limiter = nullptr);
+    bool log_refusals, std::shared_ptr<PeerLimiter> limiter = nullptr,
+    std::shared_ptr<SecurityEventSink> events = nullptr);
 
 // True for the roles whose calls are limited per peer: members (nodes) and operators.
 // The exchange's own services (mpi, consent) carry members' requests already limited.

@@ -1,6 +1,12 @@
 // Starting and stopping a hie gRPC server: mutual TLS only, the call guard
 // (peer identity + authorization + per-peer limits), the standard health service and
 // reflection, one log line per request, message size limits, and a clean shutdown.
+//
+// Connections: the runner listens itself and hands each accepted connection to gRPC
+// (an external connection acceptor), keeping settings.connection_limits: a reserve of
+// free descriptors, a TLS handshake deadline, an idle limit, keepalive pings and a cap
+// on streams per connection. Its accept loop survives descriptor exhaustion (see
+// common/limits/descriptors.h), which gRPC 1.51's own listener does not.
 #ifndef HIE_COMMON_GRPC_SERVER_RUNNER_H_
 #define HIE_COMMON_GRPC_SERVER_RUNNER_H_
 
@@ -12,6 +18,7 @@
 #include "absl/time/time.h"
 #include "common/config/server_config.h"
 #include "common/grpc/authorization.h"
+#include "common/grpc/security_events.h"
 #include "common/grpc/tls.h"
 #include "common/limits/peer_limiter.h"
 #include "grpcpp/server.h"
@@ -25,6 +32,8 @@ struct ServerRunnerOptions {
   std::vector<grpc::Service*> services;               // not owned; must outlive the runner
   // Per-peer call limits. Null: one is made from settings.peer_limits.
   std::shared_ptr<PeerLimiter> limiter;
+  // Where refused calls are reported (see security_events.h). May be null.
+  std::shared_ptr<SecurityEventSink> security_events;
 };
 
 // Thread-safe.

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -13,9 +14,12 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "common/crypto/hash.h"
 #include "common/grpc/status_convert.h"
 #include "common/log/log.h"
 #include "common/pki/revocation.h"
@@ -86,6 +90,16 @@ class RevocationState {
     return crl_;
   }
 
+  // The CA certificate in service: the trust anchor client chains are verified against.
+  void SetCa(std::string ca_pem) {
+    absl::MutexLock lock(&mu_);
+    ca_pem_ = std::make_shared<const std::string>(std::move(ca_pem));
+  }
+  std::shared_ptr<const std::string> Ca() const {
+    absl::MutexLock lock(&mu_);
+    return ca_pem_;
+  }
+
   absl::Status Check(const pki::CertIdentity& peer, absl::Time now) const {
     std::shared_ptr<const pki::RevocationList> crl = Get();
     if (!enabled_) return CheckValidity(peer, now);
@@ -123,24 +137,44 @@ class RevocationState {
   const bool enabled_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const pki::RevocationList> crl_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const std::string> ca_pem_ ABSL_GUARDED_BY(mu_);
 };
 
-// Runs after gRPC has verified the chain against the CA, on both sides of a handshake.
+// Runs on both sides of a handshake. A client verifies the server's chain through gRPC
+// first; a server asks gRPC not to, and verifies the client's chain here against the CA
+// in service, so that every refusal, a foreign CA's certificate included, is reported.
 class HieCertificateVerifier final : public grpc::experimental::ExternalCertificateVerifier {
  public:
   HieCertificateVerifier(std::shared_ptr<const RevocationState> revocation, Clock* clock,
-                         PeerExpectation expect, bool peer_is_client)
+                         PeerExpectation expect, bool peer_is_client,
+                         std::shared_ptr<SecurityEventSink> events)
       : revocation_(std::move(revocation)),
         clock_(clock),
         expect_(std::move(expect)),
-        peer_is_client_(peer_is_client) {}
+        peer_is_client_(peer_is_client),
+        events_(std::move(events)) {}
 
   bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
               std::function<void(grpc::Status)> callback, grpc::Status* sync_status) override {
-    absl::Status status =
-        Check(std::string_view(request->peer_cert().data(), request->peer_cert().size()));
+    std::string_view leaf(request->peer_cert().data(), request->peer_cert().size());
+    std::string_view chain(request->peer_cert_full_chain().data(),
+                           request->peer_cert_full_chain().size());
+    absl::Status status = Check(leaf, chain);
     if (!status.ok()) {
-      LogWarning("TLS handshake refused: ", status.message());
+      if (events_ != nullptr) {
+        SecurityEvent event;
+        event.kind = SecurityEventKind::kAuthentication;
+        pki::CertSummary summary = pki::DescribeCertificate(leaf);
+        event.subject = std::move(summary.subject);
+        event.serial_hex = std::move(summary.serial_hex);
+        if (auto identity = pki::ReadCertIdentity(leaf); identity.ok()) {
+          event.org_id = identity->org_id;
+        }
+        event.reason = absl::StrCat("TLS handshake refused: ", status.message());
+        events_->Record(event);  // logs it too
+      } else {
+        LogWarning("TLS handshake refused: ", status.message());
+      }
     }
     *sync_status = ToGrpcStatus(status);
     return true;  // answered synchronously
@@ -149,8 +183,20 @@ class HieCertificateVerifier final : public grpc::experimental::ExternalCertific
   void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest*) override {}
 
  private:
-  absl::Status Check(std::string_view peer_pem) const {
+  absl::Status Check(std::string_view peer_pem, std::string_view chain_pem) const {
     if (peer_pem.empty()) return absl::UnauthenticatedError("peer presented no certificate");
+    if (peer_is_client_) {
+      std::shared_ptr<const std::string> ca = revocation_->Ca();
+      if (ca == nullptr) return absl::UnauthenticatedError("no CA certificate in service");
+      // The leaf first, then whatever the peer sent with it (the server side of
+      // OpenSSL may or may not repeat the leaf there; a repeat is harmless).
+      std::string chain = absl::StrCat(absl::string_view(peer_pem.data(), peer_pem.size()), "\n",
+                                       absl::string_view(chain_pem.data(), chain_pem.size()));
+      if (absl::Status s = pki::VerifyChain(chain, *ca, clock_->Now()); !s.ok()) {
+        return absl::UnauthenticatedError(
+            absl::StrCat("client certificate is not of the exchange CA: ", s.message()));
+      }
+    }
     HIE_ASSIGN_OR_RETURN(pki::CertIdentity peer, pki::ReadCertIdentity(peer_pem));
     HIE_RETURN_IF_ERROR(revocation_->Check(peer, clock_->Now()));
     if (peer_is_client_ && !peer.client_auth) {
@@ -177,6 +223,7 @@ class HieCertificateVerifier final : public grpc::experimental::ExternalCertific
   Clock* clock_;
   PeerExpectation expect_;
   bool peer_is_client_;
+  std::shared_ptr<SecurityEventSink> events_;
 };
 
 class TlsContextImpl final : public TlsContext {
@@ -196,7 +243,9 @@ class TlsContextImpl final : public TlsContext {
   absl::Status Init() {
     HIE_ASSIGN_OR_RETURN(Material material, ReadMaterial());
     HIE_ASSIGN_OR_RETURN(pki::CertIdentity self, Validate(material));
+    revocation_->SetCa(material.ca_pem);
     if (options_.check_revocation) {
+      HIE_RETURN_IF_ERROR(ReadCrlFloor());
       HIE_RETURN_IF_ERROR(Annotate(LoadCrl(material.ca_pem), options_.files.crl_dir));
     }
     if (absl::Status s = revocation_->Check(self, options_.clock->Now()); !s.ok()) {
@@ -231,10 +280,14 @@ class TlsContextImpl final : public TlsContext {
     grpc::experimental::TlsServerCredentialsOptions opts(provider_);
     opts.watch_root_certs();
     opts.watch_identity_key_cert_pairs();
-    opts.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    // A client certificate is required; its chain is verified by HieCertificateVerifier
+    // (against the CA in service), not by gRPC before it, so that every refusal is
+    // seen and reported. The TLS handshake still proves the client holds the key.
+    opts.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
     opts.set_certificate_verifier(
         grpc::experimental::ExternalCertificateVerifier::Create<HieCertificateVerifier>(
-            revocation_, options_.clock, PeerExpectation{}, /*peer_is_client=*/true));
+            revocation_, options_.clock, PeerExpectation{}, /*peer_is_client=*/true,
+            options_.security_events));
     return grpc::experimental::TlsServerCredentials(opts);
   }
 
@@ -248,7 +301,7 @@ class TlsContextImpl final : public TlsContext {
     opts.set_check_call_host(false);
     opts.set_certificate_verifier(
         grpc::experimental::ExternalCertificateVerifier::Create<HieCertificateVerifier>(
-            revocation_, options_.clock, expect, /*peer_is_client=*/false));
+            revocation_, options_.clock, expect, /*peer_is_client=*/false, nullptr));
     return grpc::experimental::TlsCredentials(opts);
   }
 
@@ -322,10 +375,80 @@ class TlsContextImpl final : public TlsContext {
     return self;
   }
 
+  std::string CrlFloorPath() const { return options_.working_dir + "/crl-number"; }
+
+  // Reads the highest CRL number accepted by an earlier run, and of which CA (the
+  // SHA-256 of its certificate): "<number> <hash>". None: 0.
+  absl::Status ReadCrlFloor() {
+    if (options_.working_dir.empty()) return absl::OkStatus();
+    std::ifstream in(CrlFloorPath());
+    if (!in) return absl::OkStatus();
+    uint64_t floor = 0;
+    std::string ca_hash;
+    if (!(in >> floor >> ca_hash) || ca_hash.size() != 64) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          CrlFloorPath(), ": not a CRL number and CA hash; restore it, or remove it to accept",
+          " any current CRL of the CA"));
+    }
+    absl::MutexLock lock(&floor_mu_);
+    crl_floor_ = floor;
+    crl_floor_ca_ = ca_hash;
+    return absl::OkStatus();
+  }
+
+  // Records `number` as the highest accepted, durably (write, fsync, rename, fsync dir).
+  absl::Status WriteCrlFloor(uint64_t number, const std::string& ca_hash) {
+    const std::string path = CrlFloorPath();
+    const std::string tmp = path + ".tmp";
+    std::error_code ec;
+    fs::create_directories(options_.working_dir, ec);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return absl::InternalError(absl::StrCat("cannot create ", tmp, ": ", std::strerror(errno)));
+    }
+    std::string text = absl::StrCat(number, " ", ca_hash, "\n");
+    bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+              ::fsync(fd) == 0;
+    ok = (::close(fd) == 0) && ok;
+    if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+      return absl::InternalError(absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+    }
+    int dir = ::open(options_.working_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) {
+      ::fsync(dir);
+      ::close(dir);
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status LoadCrl(const std::string& ca_pem) {
     absl::StatusOr<pki::RevocationList> crl =
         pki::RevocationList::LoadDir(options_.files.crl_dir, ca_pem, options_.clock->Now());
     if (!crl.ok()) return crl.status();
+    absl::MutexLock floor_lock(&floor_mu_);
+    const std::string ca_hash = crypto::Sha256Hex(ca_pem);
+    // CRL numbers are per CA: a new CA starts again from its first CRL.
+    const uint64_t floor = ca_hash == crl_floor_ca_ ? crl_floor_ : 0;
+    if (crl->number() < floor) {
+      absl::Status refused = absl::FailedPreconditionError(
+          absl::StrCat("CRL number ", crl->number(), " is older than CRL number ", floor,
+                       " accepted before: a rolled-back CRL is refused"));
+      if (options_.security_events != nullptr) {
+        SecurityEvent event;
+        event.kind = SecurityEventKind::kSecurityConfig;
+        event.subject = options_.files.crl_dir;
+        event.reason = std::string(refused.message());
+        options_.security_events->Record(event);
+      }
+      return refused;
+    }
+    if (crl->number() > floor || ca_hash != crl_floor_ca_) {
+      if (!options_.working_dir.empty()) {
+        HIE_RETURN_IF_ERROR(WriteCrlFloor(crl->number(), ca_hash));
+      }
+      crl_floor_ = crl->number();
+      crl_floor_ca_ = ca_hash;
+    }
     revocation_->Set(std::make_shared<const pki::RevocationList>(*std::move(crl)));
     return absl::OkStatus();
   }
@@ -335,6 +458,7 @@ class TlsContextImpl final : public TlsContext {
     HIE_RETURN_IF_ERROR(Stage(material));
     LogInfo("certificate rotated: org \"", self.org_id, "\" serial ", self.serial_hex,
             ", valid until ", absl::FormatTime(self.not_after));
+    revocation_->SetCa(material.ca_pem);
     absl::MutexLock lock(&mu_);
     in_service_ = std::move(material);
     self_ = std::move(self);
@@ -415,6 +539,11 @@ class TlsContextImpl final : public TlsContext {
   const TlsOptions options_;
   const std::shared_ptr<RevocationState> revocation_;
   std::shared_ptr<CertificateProviderInterface> provider_;
+  // The highest CRL number accepted, and of which CA (persisted in
+  // working_dir/crl-number).
+  absl::Mutex floor_mu_;
+  uint64_t crl_floor_ ABSL_GUARDED_BY(floor_mu_) = 0;
+  std::string crl_floor_ca_ ABSL_GUARDED_BY(floor_mu_);
 
   absl::Mutex reload_mu_;  // serialises ReloadNow; guards the fields below it
   uint64_t generation_ ABSL_GUARDED_BY(reload_mu_) = 0;

@@ -11,6 +11,12 @@
 //    key is checked against it, the chain order is checked and it verifies against the
 //    CA; it is then staged as a complete set in `working_dir` and swapped in atomically
 //    for gRPC's file-watcher provider to pick up.
+//  * The server verifies a client's chain itself (pki::VerifyChain against the CA in
+//    service) instead of letting gRPC do it first, so that every refused client
+//    certificate, a foreign CA's included, is reported to `security_events`.
+//  * CRLs only move forward: the highest CRL number accepted is kept in
+//    `working_dir`/crl-number (synced) and a CRL with a lower number is refused
+//    (reported as a security-configuration event); the newer CRL stays in force.
 //  * The peer identity is the certificate's single hie://org/<id> URI SAN (see
 //    common/pki/identity.h); a channel can demand a particular org and role so that
 //    another member cannot pose as the MPI.
@@ -24,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/config/server_config.h"
+#include "common/grpc/security_events.h"
 #include "common/pki/identity.h"
 #include "common/time/clock.h"
 #include "grpcpp/security/credentials.h"
@@ -41,6 +48,9 @@ struct TlsOptions {
   // Daemons always check revocation.
   bool check_revocation = true;
   Clock* clock = Clock::Real();  // must outlive the context and its credentials
+  // Where refused client certificates (server side) and refused CRLs are reported.
+  // May be null.
+  std::shared_ptr<SecurityEventSink> security_events;
 };
 
 // What a channel demands of the server it connects to.
@@ -57,7 +67,8 @@ class TlsContext {
   virtual ~TlsContext() = default;
 
   // Loads and checks everything: the CA parses; the certificate chains to it, is
-  // current and matches the key; a current CRL of the CA is present and does not list
+  // current and matches the key; a current CRL of the CA is present, is not older
+  // (by CRL number) than one this working_dir has accepted before, and does not list
   // this party's own certificate.
   // Errors: FailedPrecondition (or the underlying code) with the file and the reason.
   static absl::StatusOr<std::shared_ptr<TlsContext>> Create(const TlsOptions& options);

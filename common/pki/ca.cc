@@ -5,9 +5,11 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509v3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -220,9 +222,44 @@ class CertificateAuthorityImpl final : public CertificateAuthority {
   std::string ca_cert_path() const override { return dir_ + "/ca.crt"; }
   std::string crl_dir() const override { return dir_ + "/crl"; }
 
+  // Every CRL gets a CRL number one above the last (kept in DIR/crlnumber, and never
+  // below the number of the CRL in DIR/crl), so daemons can tell a newer CRL from an
+  // older one copied back and refuse the older.
+  absl::StatusOr<uint64_t> NextCrlNumber() const {
+    uint64_t last = 0;
+    if (auto text = ReadWholeFile(dir_ + "/crlnumber"); text.ok()) {
+      if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &last)) {
+        return absl::DataLossError(absl::StrCat(dir_, "/crlnumber: not a number"));
+      }
+    }
+    if (auto current = ReadWholeFile(crl_dir() + "/ca.crl"); current.ok()) {
+      internal::BioPtr bio = internal::MemoryBio(*current);
+      internal::X509CrlPtr old(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+      if (old != nullptr) {
+        internal::Asn1IntegerPtr n(static_cast<ASN1_INTEGER*>(
+            X509_CRL_get_ext_d2i(old.get(), NID_crl_number, nullptr, nullptr)));
+        uint64_t value = 0;
+        if (n != nullptr && ASN1_INTEGER_get_uint64(&value, n.get()) == 1) {
+          last = std::max(last, value);
+        }
+      }
+      ERR_clear_error();
+    }
+    return last + 1;
+  }
+
   absl::Status WriteCrl(const std::set<std::string>& revoked) {
+    HIE_ASSIGN_OR_RETURN(uint64_t number, NextCrlNumber());
+    HIE_RETURN_IF_ERROR(WriteFileAtomic(dir_ + "/crlnumber", absl::StrCat(number, "\n"), 0644));
     internal::X509CrlPtr crl(X509_CRL_new());
     X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2);
+    {
+      internal::Asn1IntegerPtr crl_number(ASN1_INTEGER_new());
+      if (crl_number == nullptr || ASN1_INTEGER_set_uint64(crl_number.get(), number) != 1 ||
+          X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, crl_number.get(), 0, 0) != 1) {
+        return absl::InternalError("setting the CRL number: " + OpenSslError());
+      }
+    }
     X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(cert_.get()));
     absl::Time now = clock_->Now();
     internal::Asn1TimePtr this_update(ASN1_TIME_new());

@@ -3,6 +3,8 @@
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/pki/openssl_internal.h"
@@ -145,6 +147,22 @@ absl::Status CheckKeyPair(std::string_view chain_pem, std::string_view key_pem) 
     }
   }
   return absl::OkStatus();
+}
+
+CertSummary DescribeCertificate(std::string_view pem) {
+  CertSummary summary;
+  auto cert = internal::ParseCertificate(pem);
+  if (!cert.ok()) return summary;
+  summary.serial_hex = internal::SerialHex(X509_get0_serialNumber(cert->get()));
+  internal::BioPtr bio(BIO_new(BIO_s_mem()));
+  if (X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert->get()), 0,
+                         XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+    char* data = nullptr;
+    long len = BIO_get_mem_data(bio.get(), &data);
+    if (len > 0) summary.subject.assign(data, static_cast<size_t>(std::min(len, 256L)));
+  }
+  ERR_clear_error();
+  return summary;
 }
 
 absl::Status VerifyChain(std::string_view chain_pem, std::string_view ca_pem, absl::Time now) {

@@ -59,6 +59,14 @@ absl::StatusOr<CertIdentity> ReadCertIdentity(std::string_view pem);
 // Errors: InvalidArgument naming what does not match.
 absl::Status CheckKeyPair(std::string_view chain_pem, std::string_view key_pem);
 
+// Subject and serial of the first certificate in `pem`, whatever it names or whoever
+// issued it (for refusal reports). Empty fields if it does not parse.
+struct CertSummary {
+  std::string subject;     // one line, e.g. "O=org-a, OU=node, CN=node-a"
+  std::string serial_hex;  // as in CertIdentity
+};
+CertSummary DescribeCertificate(std::string_view pem);
+
 // Verifies `chain_pem` (leaf first) against the trust anchor `ca_pem` at `now`.
 // Errors: Unauthenticated with the OpenSSL reason (expired, not yet valid, unknown CA).
 absl::Status VerifyChain(std::string_view chain_pem, std::string_view ca_pem, absl::Time now);

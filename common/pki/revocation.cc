@@ -2,8 +2,10 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <sstream>
 
@@ -60,6 +62,22 @@ absl::StatusOr<RevocationList> RevocationList::Parse(std::string_view crl_data,
         absl::StrCat("CRL expired at ", absl::FormatTime(list.next_update_),
                      " (nextUpdate); refresh it with 'hiectl ca refresh-crl'"));
   }
+  int critical = 0;
+  ASN1_INTEGER* number = static_cast<ASN1_INTEGER*>(
+      X509_CRL_get_ext_d2i(crl->get(), NID_crl_number, &critical, nullptr));
+  if (number != nullptr) {
+    uint64_t value = 0;
+    int ok = ASN1_INTEGER_get_uint64(&value, number);
+    ASN1_INTEGER_free(number);
+    if (ok != 1) {
+      ERR_clear_error();
+      return absl::InvalidArgumentError("CRL number is negative or longer than 64 bits");
+    }
+    list.number_ = value;
+  } else if (critical != -1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("CRL number extension does not parse");
+  }
   STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl->get());
   for (int i = 0; revoked != nullptr && i < sk_X509_REVOKED_num(revoked); ++i) {
     const X509_REVOKED* entry = sk_X509_REVOKED_value(revoked, i);
@@ -77,13 +95,20 @@ absl::StatusOr<RevocationList> RevocationList::LoadDir(const std::string& dir,
     return absl::NotFoundError(absl::StrCat("CRL directory ", dir, ": ", ec.message()));
   }
   absl::Status last_problem;
+  std::optional<RevocationList> best;
   for (const fs::directory_entry& entry : it) {
     if (!entry.is_regular_file(ec)) continue;
     std::ifstream in(entry.path(), std::ios::binary);
     std::stringstream content;
     content << in.rdbuf();
     auto list = Parse(content.str(), ca_pem, now);
-    if (list.ok()) return list;
+    if (list.ok()) {
+      if (!best.has_value() || list->number_ > best->number_ ||
+          (list->number_ == best->number_ && list->this_update_ > best->this_update_)) {
+        best = *std::move(list);
+      }
+      continue;
+    }
     // A file from another issuer is skipped; a CRL of ours that fails is reported.
     if (list.status().code() != absl::StatusCode::kInvalidArgument &&
         !(list.status().code() == absl::StatusCode::kUnauthenticated &&
@@ -92,6 +117,7 @@ absl::StatusOr<RevocationList> RevocationList::LoadDir(const std::string& dir,
       last_problem = Annotate(list.status(), entry.path().string());
     }
   }
+  if (best.has_value()) return *std::move(best);
   if (!last_problem.ok()) return last_problem;
   return absl::NotFoundError(
       absl::StrCat("no CRL of the exchange CA in ", dir,

@@ -4,6 +4,7 @@
 #ifndef HIE_COMMON_PKI_REVOCATION_H_
 #define HIE_COMMON_PKI_REVOCATION_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -25,10 +26,13 @@ class RevocationList {
   static absl::StatusOr<RevocationList> Parse(std::string_view crl, std::string_view ca_pem,
                                               absl::Time now);
 
-  // Loads every file in `dir` (regular files, any name) and returns the one CRL issued by
-  // the CA `ca_pem`, verified as by Parse.
+  // Loads every file in `dir` (regular files, any name) and returns, of the CRLs issued
+  // by the CA `ca_pem` that verify as by Parse, the newest: the highest CRL number
+  // (RFC 5280 5.2.3; a CRL without one counts as 0), then the latest thisUpdate. An
+  // older CRL copied beside the current one therefore never wins.
   // Errors: NotFound if the directory holds no CRL of that CA (a missing CRL is never
-  // taken as "nothing revoked"); otherwise as Parse.
+  // taken as "nothing revoked"); otherwise as Parse, for the last CRL of the CA that
+  // failed, when none verified.
   static absl::StatusOr<RevocationList> LoadDir(const std::string& dir, std::string_view ca_pem,
                                                 absl::Time now);
 
@@ -37,6 +41,8 @@ class RevocationList {
     return revoked_.contains(absl::string_view(serial_hex.data(), serial_hex.size()));
   }
   size_t size() const { return revoked_.size(); }
+  // The CRL number extension; 0 if the CRL has none.
+  uint64_t number() const { return number_; }
   absl::Time this_update() const { return this_update_; }
   absl::Time next_update() const { return next_update_; }
 
@@ -44,6 +50,7 @@ class RevocationList {
   absl::flat_hash_set<std::string> revoked_;
   absl::Time this_update_;
   absl::Time next_update_;
+  uint64_t number_ = 0;
 };
 
 }  // namespace hie::pki

@@ -18,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/limits/descriptors.h"
 #include "common/log/log.h"
 #include "node/hl7/mllp_framer.h"
 #include "openssl/err.h"
@@ -25,6 +26,9 @@
 
 namespace hie::node {
 namespace {
+
+// Descriptors the MLLP listener leaves free for the rest of the node.
+constexpr int kReservedDescriptors = 64;
 
 std::string OpenSslError() {
   unsigned long code = ERR_get_error();
@@ -108,6 +112,7 @@ class ListenerImpl final : public MllpListener {
         ::close(fd);
         continue;
       }
+      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);  // accept never blocks
       listen_fd_ = fd;
     }
     ::freeaddrinfo(found);
@@ -157,17 +162,26 @@ class ListenerImpl final : public MllpListener {
       Reap();
       if (stopping_ || (fds[1].revents & POLLIN)) return;
       if (!(fds[0].revents & POLLIN)) continue;
-      sockaddr_storage peer{};
-      socklen_t length = sizeof(peer);
-      int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_CLOEXEC);
-      if (fd < 0) continue;
-      char host[INET6_ADDRSTRLEN] = "?";
-      if (peer.ss_family == AF_INET) {
-        ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&peer)->sin_addr, host, sizeof(host));
-      } else if (peer.ss_family == AF_INET6) {
-        ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr, host,
-                    sizeof(host));
+      // Within a descriptor budget, and never stopped by EMFILE: when descriptors run
+      // out the waiting connection is dropped and the loop backs off a little, then
+      // goes on accepting (common/limits/descriptors.h).
+      int fd = -1;
+      std::string address;
+      AcceptGuard::Result result = guard_.Accept(listen_fd_, &fd, &address);
+      if (result == AcceptGuard::Result::kExhausted || result == AcceptGuard::Result::kShed) {
+        if (absl::Now() - last_warning_ >= absl::Seconds(10)) {
+          LogWarning("MLLP: connections dropped: descriptors exhausted or reserved (",
+                     guard_.exhausted(), " exhausted, ", guard_.shed(), " over budget so far)");
+          last_warning_ = absl::Now();
+        }
+        pollfd wake = {wake_[0], POLLIN, 0};
+        ::poll(&wake, 1, 20);
+        continue;
       }
+      if (result != AcceptGuard::Result::kAccepted) continue;
+      // Connections are served with blocking I/O bounded by poll (see Serve).
+      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+      std::string host = address.substr(0, address.rfind(':'));
       absl::MutexLock lock(&mu_);
       if (static_cast<int>(connections_.size()) >= options_.max_connections) {
         LogWarning("MLLP: refused a connection from ", host, ": ", options_.max_connections,
@@ -293,6 +307,8 @@ class ListenerImpl final : public MllpListener {
   const MllpListenerOptions options_;
   const Handler handler_;
   int listen_fd_ = -1;
+  AcceptGuard guard_{kReservedDescriptors};
+  absl::Time last_warning_ = absl::InfinitePast();  // accept thread only
   int port_ = 0;
   int wake_[2] = {-1, -1};
   SSL_CTX* ssl_ctx_ = nullptr;

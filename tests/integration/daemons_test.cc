@@ -263,12 +263,12 @@ TEST_F(DaemonsTest, HiectlMpiReviewsLinksAndExplains) {
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_THAT(refused.err, HasSubstr("may not call"));
 
-  // Two enrolments, B1's automatic link, A2's review, the resolved review and the
-  // unlink are in the audit chain.
+  // Two enrolments, B1's automatic link, A2's review, the resolved review, the unlink
+  // and the node's refused link are in the audit chain.
   CommandResult verified = HiectlAs("operator", port, {"audit", "verify", "--json"});
   ASSERT_EQ(verified.exit_code, 0) << verified.err;
   EXPECT_THAT(verified.out,
-              AllOf(HasSubstr("\"ok\":true"), HasSubstr("\"entries_checked\":\"6\"")));
+              AllOf(HasSubstr("\"ok\":true"), HasSubstr("\"entries_checked\":\"7\"")));
 }
 
 // Demographic search and merge through hiectl mpi against the real hie-mpi: a practice
@@ -391,9 +391,10 @@ TEST_F(DaemonsTest, HiectlMpiFitsTheMatchingModel) {
   CommandResult verified = HiectlAs("operator", port, {"audit", "verify", "--json"});
   ASSERT_EQ(verified.exit_code, 0) << verified.err;
   // Two enrolments, the placements, one registration alert (org-b's links to org-a's
-  // persons pass the default 50 within the hour) and the fit.
+  // persons pass the default 50 within the hour), the fit and the node's refused fit
+  // (audited as REFUSE).
   EXPECT_THAT(verified.out,
-              HasSubstr(absl::StrCat("\"entries_checked\":\"", 4 + placements_audited, "\"")));
+              HasSubstr(absl::StrCat("\"entries_checked\":\"", 5 + placements_audited, "\"")));
 }
 
 TEST_F(DaemonsTest, UnimplementedRpcAnswersUnimplemented) {

@@ -1,0 +1,111 @@
+// Security refusals are aggregated so that a flood cannot fill the audit log: the first
+// of a kind at once, then one summary per window with the count; a bounded table.
+#include "common/grpc/security_events.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/testing/fake_clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace hie {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Written {
+  SecurityEvent event;
+  uint64_t count;
+  bool summary;
+};
+
+class SecurityEventsTest : public ::testing::Test {
+ protected:
+  SecurityEventsTest() {
+    SecurityEventRecorderOptions options;
+    options.window = absl::Seconds(60);
+    options.max_keys = 4;
+    options.clock = &clock_;
+    recorder_ = std::make_unique<SecurityEventRecorder>(options);
+    recorder_->SetWriter([this](const SecurityEvent& e, uint64_t count, bool summary) {
+      absl::MutexLock lock(&mu_);
+      written_.push_back({e, count, summary});
+      return absl::OkStatus();
+    });
+  }
+
+  std::vector<Written> written() {
+    absl::MutexLock lock(&mu_);
+    return written_;
+  }
+
+  static SecurityEvent Refusal(const std::string& org) {
+    SecurityEvent e;
+    e.kind = SecurityEventKind::kAuthorization;
+    e.org_id = org;
+    e.serial_hex = "1A2B";
+    e.method = "/hie.v1.MasterPatientIndex/Merge";
+    e.reason = "role \"node\" may not call /hie.v1.MasterPatientIndex/Merge";
+    return e;
+  }
+
+  testing::FakeClock clock_;
+  absl::Mutex mu_;
+  std::vector<Written> written_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<SecurityEventRecorder> recorder_;
+};
+
+TEST_F(SecurityEventsTest, FirstAtOnceThenOneSummaryPerWindowWithTheCount) {
+  for (int i = 0; i < 1000; ++i) recorder_->Record(Refusal("org-a"));
+  recorder_->Flush();
+  std::vector<Written> w = written();
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_FALSE(w[0].summary);
+  EXPECT_EQ(w[0].event.org_id, "org-a");
+  clock_.Advance(absl::Seconds(61));
+  recorder_->Flush();
+  w = written();
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_TRUE(w[1].summary);
+  EXPECT_EQ(w[1].count, 999u);
+  // A quiet window forgets the key: the next refusal is written at once again.
+  clock_.Advance(absl::Seconds(61));
+  recorder_->Flush();
+  recorder_->Record(Refusal("org-a"));
+  recorder_->Flush();
+  w = written();
+  ASSERT_EQ(w.size(), 3u);
+  EXPECT_FALSE(w[2].summary);
+  EXPECT_EQ(recorder_->counters().authorization, 1001u);
+  EXPECT_EQ(recorder_->counters().entries_written, 3u);
+}
+
+TEST_F(SecurityEventsTest, ManyDistinctPeersShareOneOverflowEntry) {
+  for (int i = 0; i < 500; ++i) recorder_->Record(Refusal(absl::StrCat("org-", i)));
+  recorder_->Flush();
+  // 4 keys, then one overflow key for the rest.
+  std::vector<Written> w = written();
+  ASSERT_EQ(w.size(), 5u);
+  EXPECT_THAT(w[4].event.reason, HasSubstr("more than 4 distinct refusals"));
+  EXPECT_EQ(recorder_->counters().overflowed, 496u);
+  clock_.Advance(absl::Seconds(61));
+  recorder_->Flush();
+  w = written();
+  ASSERT_EQ(w.size(), 6u);  // the overflow key's summary: 495 more
+  EXPECT_EQ(w[5].count, 495u);
+}
+
+TEST_F(SecurityEventsTest, StopWritesOpenWindowsAndDropsTheWriter) {
+  for (int i = 0; i < 3; ++i) recorder_->Record(Refusal("org-a"));
+  recorder_->Stop();
+  std::vector<Written> w = written();
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[1].count, 2u);
+  recorder_->Record(Refusal("org-a"));  // after Stop: counted, never written
+  recorder_->Flush();
+  EXPECT_EQ(written().size(), 2u);
+}
+
+}  // namespace
+}  // namespace hie
