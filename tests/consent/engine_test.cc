@@ -26,7 +26,7 @@ struct Case {
   std::string requester = "org-b";
   std::string holder = "org-h";
   std::string reason;  // break-the-glass reason
-  std::string user_role;
+  std::string user_role = "physician";
   std::string user_npi;
   std::function<void(Policy&)> policy = [](Policy&) {};
   bool permit = false;
@@ -38,6 +38,7 @@ struct Case {
 
 void OptIn(Policy& p) { p.model = Model::kOptIn; }
 void NoBreakGlass(Policy& p) { p.break_glass_allowed = false; }
+void GlassOverDirectives(Policy& p) { p.break_glass_overrides_directives = true; }
 
 const std::string kPermitAll = ProvisionJson("permit", {});
 const std::string kDenyAll = ProvisionJson("deny", {});
@@ -93,10 +94,50 @@ std::vector<Case> Table() {
        .permit = true,
        .withheld = eth},
       {.name = "OptOutBaseDenyTreat", .consents = {Consent("c1", "2025-01-01", kDenyAll)}},
-      {.name = "BaseDenyBreakGlassOverrides",
+      {.name = "BaseDenyBreakGlassDoesNotOverrideTheDirectiveByDefault",
        .consents = {Consent("c1", "2025-01-01", kDenyAll)},
        .purpose = "ETREAT",
        .reason = "anaphylaxis",
+       .check =
+           [](const Decision& d) {
+             EXPECT_THAT(d.reason, ::testing::HasSubstr("does not override the patient's own"));
+             EXPECT_EQ(d.directive_id, "c1");
+           }},
+      {.name = "StudentBreakGlassDeniedEvenWithoutAConsentOnFile",
+       .purpose = "ETREAT",
+       .reason = "curious",
+       .user_role = "student",
+       .check =
+           [](const Decision& d) {
+             EXPECT_THAT(d.reason, ::testing::HasSubstr("not for role \"student\""));
+           }},
+      {.name = "BreakGlassRoleIsCaseInsensitive",
+       .purpose = "ETREAT",
+       .reason = "ED",
+       .user_role = "Paramedic",
+       .policy = OptIn,
+       .permit = true,
+       .withheld = eth,
+       .break_glass = true},
+      {.name = "BreakGlassRolesComeFromThePolicy",
+       .purpose = "ETREAT",
+       .reason = "ED",
+       .policy =
+           [](Policy& p) {
+             OptIn(p);
+             p.break_glass_roles = {"emergency-physician"};
+           }},
+      {.name = "StudentBreakGlassDeniedOverADirective",
+       .consents = {Consent("c1", "2025-01-01", kDenyAll)},
+       .purpose = "ETREAT",
+       .reason = "curious",
+       .user_role = "student",
+       .policy = GlassOverDirectives},
+      {.name = "BaseDenyBreakGlassOverridesWhenThePolicySays",
+       .consents = {Consent("c1", "2025-01-01", kDenyAll)},
+       .purpose = "ETREAT",
+       .reason = "anaphylaxis",
+       .policy = GlassOverDirectives,
        .permit = true,
        .withheld = eth,
        .break_glass = true},
@@ -243,6 +284,7 @@ std::vector<Case> Table() {
            ProvisionJson("deny", {}, {ProvisionJson("permit", {Labels({"ETH"})})}))},
        .purpose = "ETREAT",
        .reason = "ED",
+       .policy = GlassOverDirectives,
        .permit = true,
        .withheld = eth,
        .break_glass = true},
