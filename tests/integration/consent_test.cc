@@ -250,7 +250,8 @@ TEST_F(ConsentDaemonTest, DirectivesDecideAndOnlyThePatientsPracticesWriteThem) 
                   ->Verify(Context().get(), hie::v1::VerifyAuditRequest(), &verified)
                   .ok());
   EXPECT_TRUE(verified.ok());
-  EXPECT_EQ(verified.entries_checked(), 9u);
+  // 5 decisions, 3 directive changes, and the 2 refused PutDirective calls above.
+  EXPECT_EQ(verified.entries_checked(), 10u);
 }
 
 TEST_F(ConsentDaemonTest, RefusalsAreDistinct) {
