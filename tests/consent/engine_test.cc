@@ -515,5 +515,28 @@ TEST(DecideTest, DenyReasonNamesDirectiveAndProvision) {
             "Organization/org-b");
 }
 
+TEST(PolicyTest, BreakGlassDefaultsAndConfig) {
+  Policy defaults;
+  EXPECT_FALSE(defaults.break_glass_overrides_directives);
+  EXPECT_THAT(defaults.break_glass_roles,
+              ElementsAreArray({"nurse", "nurse-practitioner", "paramedic", "physician",
+                                "physician-assistant"}));
+  hie::v1::ConsentPolicy config;
+  config.mutable_break_glass_roles()->add_codes("Physician");
+  config.mutable_break_glass_roles()->add_codes("ed-nurse");
+  config.set_break_glass_overrides_directives(true);
+  ASSERT_OK_AND_ASSIGN(Policy policy, PolicyFromConfig(config));
+  EXPECT_THAT(policy.break_glass_roles, ElementsAreArray({"ed-nurse", "physician"}));
+  EXPECT_TRUE(policy.break_glass_overrides_directives);
+  config.mutable_break_glass_roles()->add_codes("");
+  EXPECT_THAT(PolicyFromConfig(config).status().message(),
+              ::testing::HasSubstr("break_glass_roles"));
+  // An empty list: nobody may break the glass.
+  hie::v1::ConsentPolicy none;
+  none.mutable_break_glass_roles();
+  ASSERT_OK_AND_ASSIGN(Policy closed, PolicyFromConfig(none));
+  EXPECT_TRUE(closed.break_glass_roles.empty());
+}
+
 }  // namespace
 }  // namespace hie::consent
