@@ -2,9 +2,12 @@
 
 #include <limits>
 
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "common/crypto/hash.h"
 #include "common/status/status_macros.h"
 #include "common/store/key_codec.h"
 #include "common/time/proto_time.h"
@@ -12,7 +15,6 @@
 namespace hie::consent {
 namespace {
 
-constexpr absl::string_view kKeyContext("hie.v1.DirectiveChange\0", 23);
 constexpr absl::Duration kPurgeEvery = absl::Minutes(1);
 
 // feed/<seq> -> DirectiveChange; feed-last -> the last sequence (kept when every change
@@ -21,11 +23,19 @@ std::string ChangeKey(int64_t sequence) {
   return store::KeyBuilder().AddString("feed").AddInt64(sequence).Build();
 }
 std::string LastKey() { return store::KeyBuilder().AddString("feed-last").Build(); }
+std::string SecretKey() { return store::KeyBuilder().AddString("feed-secret").Build(); }
 
 }  // namespace
 
-std::string DirectiveChangeKey(absl::string_view euid) {
-  return crypto::Sha256Hex(absl::StrCat(kKeyContext, euid));
+std::string DirectiveFeed::PatientKey(absl::string_view euid) const {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
+           reinterpret_cast<const unsigned char*>(euid.data()), euid.size(), mac,
+           &length) == nullptr) {
+    std::abort();  // OpenSSL's HMAC failing is not something to carry on from
+  }
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(mac), length));
 }
 
 absl::StatusOr<std::unique_ptr<DirectiveFeed>> DirectiveFeed::Open(store::KvStore* store,
@@ -39,14 +49,27 @@ absl::StatusOr<std::unique_ptr<DirectiveFeed>> DirectiveFeed::Open(store::KvStor
   } else if (stored.status().code() != absl::StatusCode::kNotFound) {
     return stored.status();
   }
-  return std::unique_ptr<DirectiveFeed>(new DirectiveFeed(store, clock, last));
+  std::string secret;
+  absl::StatusOr<std::string> stored_secret = store->Get(SecretKey());
+  if (stored_secret.ok()) {
+    secret = *std::move(stored_secret);
+  } else if (stored_secret.status().code() == absl::StatusCode::kNotFound) {
+    unsigned char bytes[32];
+    if (RAND_bytes(bytes, sizeof(bytes)) != 1) std::abort();
+    secret.assign(reinterpret_cast<const char*>(bytes), sizeof(bytes));
+    HIE_RETURN_IF_ERROR(store->Put(SecretKey(), secret));
+  } else {
+    return stored_secret.status();
+  }
+  return std::unique_ptr<DirectiveFeed>(
+      new DirectiveFeed(store, clock, std::move(secret), last));
 }
 
 absl::StatusOr<hie::v1::DirectiveChange> DirectiveFeed::Append(absl::string_view euid) {
   absl::MutexLock lock(&mu_);
   hie::v1::DirectiveChange change;
   change.set_sequence(last_ + 1);
-  change.set_patient_key(DirectiveChangeKey(euid));
+  change.set_patient_key(PatientKey(euid));
   *change.mutable_changed_at() = ToProtoTime(clock_->Now());
   store::WriteBatch batch;
   batch.Put(ChangeKey(change.sequence()), change.SerializeAsString());

@@ -26,16 +26,17 @@ namespace hie::consent {
 // accept, so no grant outlives the change that stops it.
 inline constexpr absl::Duration kDirectiveChangeRetention = absl::Hours(2);
 
-// The lower-case hex SHA-256 of "hie.v1.DirectiveChange\0" followed by `euid`: the
-// feed names patients by this only, so a member learns nothing from it about patients
-// whose EUID it has not seen in a grant.
-std::string DirectiveChangeKey(absl::string_view euid);
-
 // Thread-safe. `store` and `clock` must outlive the feed.
 class DirectiveFeed {
  public:
-  // Errors: the store's.
+  // Loads (or creates, 32 random bytes) the feed's secret. Errors: the store's.
   static absl::StatusOr<std::unique_ptr<DirectiveFeed>> Open(store::KvStore* store, Clock* clock);
+
+  // The patient's key in the feed: lower-case hex HMAC-SHA256 of `euid` under the
+  // feed's secret. The feed names patients by this only, and grants carry it
+  // (DisclosureGrant.directive_key): a member learns nothing from the feed about
+  // patients it holds no grant for, even if it could guess EUIDs.
+  std::string PatientKey(absl::string_view euid) const;
 
   // Appends a change for the patient with `euid`, durable (synced) when it returns,
   // with the next sequence. Append after the directive is stored: a decision that
@@ -54,13 +55,14 @@ class DirectiveFeed {
   absl::StatusOr<int64_t> Purge();
 
  private:
-  DirectiveFeed(store::KvStore* store, Clock* clock, int64_t last)
-      : store_(store), clock_(clock), last_(last) {}
+  DirectiveFeed(store::KvStore* store, Clock* clock, std::string secret, int64_t last)
+      : store_(store), clock_(clock), secret_(std::move(secret)), last_(last) {}
 
   absl::StatusOr<int64_t> PurgeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   store::KvStore* const store_;
   Clock* const clock_;
+  const std::string secret_;
   mutable absl::Mutex mu_;
   int64_t last_ ABSL_GUARDED_BY(mu_);
   absl::Time last_purge_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

@@ -52,7 +52,7 @@ absl::Status DirectiveChanges::Check(const hie::v1::DisclosureGrant& grant, absl
             " ago); try again shortly")),
         hie::v1::ERROR_REASON_DEPENDENCY_UNAVAILABLE);
   }
-  auto it = latest_.find(consent::DirectiveChangeKey(grant.euid()));
+  auto it = latest_.find(grant.directive_key());
   if (it != latest_.end() && it->second.sequence > grant.directive_sequence()) {
     return WithReason(
         absl::PermissionDeniedError(absl::StrCat(

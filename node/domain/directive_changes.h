@@ -41,7 +41,8 @@ class DirectiveChanges {
   bool Fresh(absl::Time now) const;
 
   // OK if `grant` may be served at `now`. Errors: PermissionDenied (GRANT_REVOKED) if
-  // the feed holds a change for the grant's patient after its directive_sequence;
+  // the feed holds a change for the grant's patient (its directive_key) after its
+  // directive_sequence;
   // Unavailable (DEPENDENCY_UNAVAILABLE) if this holder is not Fresh.
   absl::Status Check(const hie::v1::DisclosureGrant& grant, absl::Time now) const;
 

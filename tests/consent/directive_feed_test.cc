@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "common/crypto/hash.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
@@ -25,7 +26,8 @@ class DirectiveFeedTest : public ::testing::Test {
   hie::testing::FakeClock clock_;
 };
 
-TEST_F(DirectiveFeedTest, ChangesAreOrderedDurableAndNameAHashOnly) {
+TEST_F(DirectiveFeedTest, ChangesAreOrderedDurableAndNameAKeyedHashOnly) {
+  std::string key_of_e1;
   {
     ASSERT_OK_AND_ASSIGN(auto kv, store::KvStore::Open(dir_));
     ASSERT_OK_AND_ASSIGN(auto feed, DirectiveFeed::Open(kv.get(), &clock_));
@@ -34,17 +36,29 @@ TEST_F(DirectiveFeedTest, ChangesAreOrderedDurableAndNameAHashOnly) {
     ASSERT_OK_AND_ASSIGN(auto second, feed->Append("E-2"));
     EXPECT_EQ(first.sequence(), 1);
     EXPECT_EQ(second.sequence(), 2);
-    EXPECT_EQ(first.patient_key(), DirectiveChangeKey("E-1"));
-    EXPECT_EQ(first.patient_key().size(), 64u);
-    EXPECT_THAT(first.patient_key(), ::testing::Not(::testing::HasSubstr("E-1")));
-    EXPECT_NE(DirectiveChangeKey("E-1"), DirectiveChangeKey("E-2"));
+    key_of_e1 = feed->PatientKey("E-1");
+    EXPECT_EQ(first.patient_key(), key_of_e1);
+    EXPECT_EQ(key_of_e1.size(), 64u);
+    EXPECT_NE(key_of_e1, crypto::Sha256Hex("E-1"));  // keyed: not computable from the EUID
+    EXPECT_NE(feed->PatientKey("E-1"), feed->PatientKey("E-2"));
+  }
+  {
+    // Another consent service (another secret) keys the same EUID differently.
+    std::string other_dir = dir_ + "-other";
+    std::filesystem::remove_all(other_dir);
+    ASSERT_OK_AND_ASSIGN(auto kv, store::KvStore::Open(other_dir));
+    ASSERT_OK_AND_ASSIGN(auto other, DirectiveFeed::Open(kv.get(), &clock_));
+    EXPECT_NE(other->PatientKey("E-1"), key_of_e1);
+    kv.reset();
+    std::filesystem::remove_all(other_dir);
   }
   ASSERT_OK_AND_ASSIGN(auto kv, store::KvStore::Open(dir_));
   ASSERT_OK_AND_ASSIGN(auto feed, DirectiveFeed::Open(kv.get(), &clock_));
   EXPECT_EQ(feed->LastSequence(), 2);
+  EXPECT_EQ(feed->PatientKey("E-1"), key_of_e1);  // the secret is kept
   ASSERT_OK_AND_ASSIGN(auto all, feed->After(0, 1000));
   ASSERT_EQ(all.size(), 2u);
-  EXPECT_EQ(all[1].patient_key(), DirectiveChangeKey("E-2"));
+  EXPECT_EQ(all[1].patient_key(), feed->PatientKey("E-2"));
   ASSERT_OK_AND_ASSIGN(auto later, feed->After(1, 1000));
   ASSERT_EQ(later.size(), 1u);
   EXPECT_EQ(later[0].sequence(), 2);

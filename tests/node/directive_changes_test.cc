@@ -5,7 +5,7 @@
 #include "common/status/error_detail.h"
 #include "common/testing/status_matchers.h"
 #include "common/time/proto_time.h"
-#include "consent/domain/directive_feed.h"
+#include "consent/domain/directive_feed.h"  // kDirectiveChangeRetention
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -14,10 +14,14 @@ namespace {
 
 using ::hie::testing::StatusIs;
 
+// The feed's patient keys are the consent service's keyed hashes; any string will do
+// here, as long as the change and the grant carry the same one.
+std::string Key(const std::string& euid) { return "key-of-" + euid; }
+
 hie::v1::DirectiveChange Change(int64_t sequence, const std::string& euid, absl::Time at) {
   hie::v1::DirectiveChange c;
   c.set_sequence(sequence);
-  c.set_patient_key(consent::DirectiveChangeKey(euid));
+  c.set_patient_key(Key(euid));
   *c.mutable_changed_at() = ToProtoTime(at);
   return c;
 }
@@ -25,6 +29,7 @@ hie::v1::DirectiveChange Change(int64_t sequence, const std::string& euid, absl:
 hie::v1::DisclosureGrant Grant(const std::string& euid, int64_t directive_sequence) {
   hie::v1::DisclosureGrant g;
   g.set_euid(euid);
+  g.set_directive_key(Key(euid));
   g.set_directive_sequence(directive_sequence);
   return g;
 }
