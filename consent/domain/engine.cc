@@ -198,7 +198,13 @@ absl::StatusOr<Decision> Decide(const Policy& policy,
     return denied;
   }
   Decision decision = Evaluate(policy, directives, request);
-  if (decision.permit || !emergency) return decision;
+  if (!emergency) return decision;
+  if (decision.permit) {
+    // Every use of break-the-glass is reviewed, not only one that overrides a deny.
+    decision.break_glass = true;
+    absl::StrAppend(&decision.reason, "; break-the-glass, reason: ", request.break_glass_reason);
+    return decision;
+  }
   if (!policy.break_glass_allowed) {
     absl::StrAppend(&decision.reason, "; break-the-glass is not allowed by the exchange's policy");
     return decision;

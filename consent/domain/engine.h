@@ -22,7 +22,8 @@
 // 5. ETREAT needs a reason, always, and a user role the policy lists for
 //    break-the-glass. With both, when the policy allows break-the-glass, it is permitted
 //    over the policy's deny (and over a patient's directive only if the policy says
-//    so), withholds the policy's categories, and is flagged for the audit's alert.
+//    so), withholds the policy's categories. Every permitted ETREAT, over a deny or
+//    not, is flagged for the audit's alert.
 // 6. A permit lists the categories withheld: the policy's defaults not released by the
 //    patient plus those the patient withheld.
 #ifndef HIE_CONSENT_DOMAIN_ENGINE_H_
@@ -63,7 +64,7 @@ struct Decision {
   // Sorted, unique.
   std::vector<std::string> withheld;
   std::vector<WithheldData> withheld_data;
-  // ETREAT permitted over a deny.
+  // ETREAT permitted (over a deny or not): the audit raises an alert.
   bool break_glass = false;
   // For a person: which rule decided and how.
   std::string reason;

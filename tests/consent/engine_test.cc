@@ -48,11 +48,12 @@ std::vector<Case> Table() {
   return {
       // Rule 2: no consent on file.
       {.name = "OptOutNoConsentTreatPermits", .permit = true, .withheld = eth},
-      {.name = "OptOutNoConsentEmergencyWithReasonPermits",
+      {.name = "OptOutNoConsentEmergencyWithReasonPermitsAndIsFlagged",
        .purpose = "ETREAT",
        .reason = "unconscious in ED",
        .permit = true,
-       .withheld = eth},
+       .withheld = eth,
+       .break_glass = true},
       {.name = "OptOutNoConsentPaymentDenies", .purpose = "HPAYMT"},
       {.name = "OptOutNoConsentResearchDenies", .purpose = "HRESCH"},
       {.name = "OptInNoConsentTreatDenies", .policy = OptIn},
