@@ -47,6 +47,7 @@ int RunEvaluate(const std::vector<std::string>& args) {
   std::string requester, holder, purpose, reason, role, npi, at;
   std::vector<std::string> withhold;
   bool no_break_glass = false;
+  bool glass_over_directives = false;
   bool json = false;
   FlagSet flags(
       "hiectl consent evaluate --policy opt-in|opt-out --consent F.json... --requester ORG "
@@ -71,6 +72,8 @@ int RunEvaluate(const std::vector<std::string>& args) {
                 "categories the policy withholds by default (repeatable; default ETH; "
                 "42CFRPart2 always)");
   flags.Bool("no-break-glass", &no_break_glass, "the policy forbids break-the-glass");
+  flags.Bool("break-glass-overrides-directives", &glass_over_directives,
+             "break-the-glass may override the patient's own deny (default: it may not)");
   flags.String("at", &at, "DATETIME", "decide as of this FHIR dateTime (default now)");
   flags.Bool("json", &json, "print one JSON document on stdout");
   if (absl::Status s = flags.Parse(args, nullptr); !s.ok())
@@ -90,6 +93,7 @@ int RunEvaluate(const std::vector<std::string>& args) {
   consent::Policy policy;
   policy.model = policy_name == "opt-in" ? consent::Model::kOptIn : consent::Model::kOptOut;
   policy.break_glass_allowed = !no_break_glass;
+  policy.break_glass_overrides_directives = glass_over_directives;
   if (flags.WasSet("withhold")) {
     hie::v1::ConsentPolicy config;
     for (const auto& c : withhold) config.mutable_withheld_categories()->add_codes(c);

@@ -32,6 +32,11 @@ const hie::DaemonDescription kDescription = {
         "    withheld_categories { codes: \"ETH\" ... }  categories withheld unless the\n"
         "                            patient releases them (default ETH, substance use)\n"
         "    break_glass_allowed     ETREAT with a reason overrides a deny (default true)\n"
+        "    break_glass_roles { codes: \"physician\" ... }  the user roles that may use ETREAT\n"
+        "                            at all (default physician, nurse, nurse-practitioner,\n"
+        "                            physician-assistant, paramedic)\n"
+        "    break_glass_overrides_directives   ETREAT may override a patient's own deny\n"
+        "                            (an opt-out on file), not only the policy's (default false)\n"
         "  grants                    how disclosure grants are signed:\n"
         "    validity_seconds        how long a grant is valid (default 300; 30..3600)\n"
         "    key_rotation_days       a signing key's service life (default 30; 1..3650)\n",

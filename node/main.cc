@@ -62,7 +62,13 @@ const hie::DaemonDescription kDescription = {
         "                            (default 67108864, at most 1073741824)\n"
         "    max_record_bytes        largest record sent to a peer or taken into a federated\n"
         "                            answer; a larger one is skipped and named (Type/id) in\n"
-        "                            its holder's status and the audit (default 67108864)\n",
+        "                            its holder's status and the audit (default 67108864)\n"
+        "  directive_feed            the consent service's feed of directive changes, which\n"
+        "                            stops grants decided before a change (docs/consent.md):\n"
+        "    pull_interval_ms        how often it is read (default 2000; 200..5000)\n"
+        "    max_staleness_ms        a grant is served only if the feed was read this recently;\n"
+        "                            else the node reads it first, and refuses if it cannot\n"
+        "                            (default 8000; pull_interval_ms..9000)\n",
     .example_config = R"(# node.textproto
 server {
   listen_address: "127.0.0.1:41003"
@@ -150,6 +156,19 @@ int main(int argc, char** argv) {
         HIE_ASSIGN_OR_RETURN(std::optional<hie::node::MllpServiceOptions> hl7,
                              ValidateHl7Config(file, config, plan.server));
         hie::node::NodeOptions options;
+        const hie::v1::DirectiveFeedConfig& feed = config.directive_feed();
+        uint32_t interval_ms = feed.has_pull_interval_ms() ? feed.pull_interval_ms() : 2000;
+        uint32_t staleness_ms = feed.has_max_staleness_ms() ? feed.max_staleness_ms() : 8000;
+        if (interval_ms < 200 || interval_ms > 5000) {
+          return file.FieldError("directive_feed.pull_interval_ms", "must be in 200..5000");
+        }
+        if (staleness_ms < interval_ms || staleness_ms > 9000) {
+          return file.FieldError("directive_feed.max_staleness_ms",
+                                 "must be in pull_interval_ms..9000 (directive changes must "
+                                 "stop older grants within 10 seconds)");
+        }
+        options.directive_feed_interval = absl::Milliseconds(interval_ms);
+        options.directive_feed_max_staleness = absl::Milliseconds(staleness_ms);
         options.hl7 = hl7;
         options.labelling = config.labelling();
         options.consent_address = consent.address;

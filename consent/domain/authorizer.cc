@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/log/log.h"
 #include "common/status/error_detail.h"
 #include "common/time/proto_time.h"
 #include "consent/domain/codes.h"
@@ -67,6 +68,9 @@ absl::StatusOr<AuthorizeResult> Authorizer::Authorize(ExchangeView& exchange,
 
   // The patient's directives, wherever they were filed (certain links only: a probable
   // link is not yet the same person).
+  // Read before the directives: a change stored after this point has a greater
+  // sequence, and holders stop this grant when they learn of it.
+  const int64_t directive_sequence = feed_ != nullptr ? feed_->LastSequence() : 0;
   std::vector<hie::v1::LocalPatientRef> refs = {Ref(input.requester_org, input.local_patient_id)};
   for (const auto& r : links->registrations) {
     if (r.certain) refs.push_back(Ref(r.org_id, r.local_id));
@@ -178,6 +182,8 @@ absl::StatusOr<AuthorizeResult> Authorizer::Authorize(ExchangeView& exchange,
       *r->mutable_data_period()->mutable_end() = ToProtoTime(w.data_period.end->end);
     for (const auto& c : w.categories) r->add_categories(c);
   }
+  grant.set_directive_sequence(directive_sequence);
+  if (feed_ != nullptr) grant.set_directive_key(feed_->PatientKey(links->euid));
   grant.set_break_glass(break_glass);
   if (break_glass) grant.set_break_glass_reason(input.break_glass_reason);
 
@@ -206,6 +212,9 @@ absl::StatusOr<AuthorizeResult> Authorizer::Authorize(ExchangeView& exchange,
       return absl::UnavailableError(
           absl::StrCat("the break-the-glass alert could not be audited: ", s.status().message()));
     }
+    LogWarning("ALERT break-the-glass: user ", input.user.user_id(), " (role ",
+               input.user.role(), ") of ", input.requester_org, " for patient ", links->euid,
+               " query ", result.query_id, ": ", input.break_glass_reason);
   }
   result.grant = *std::move(signed_grant);
   return result;

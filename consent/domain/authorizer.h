@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "common/audit/audit_log.h"
 #include "common/time/clock.h"
+#include "consent/domain/directive_feed.h"
 #include "consent/domain/directive_store.h"
 #include "consent/domain/engine.h"
 #include "consent/domain/grant_keys.h"
@@ -74,16 +75,21 @@ struct AuthorizeResult {
 // Thread-safe. Everything passed in must outlive the authorizer.
 class Authorizer {
  public:
+  // With `feed`, grants carry the feed's last sequence as read before the directives
+  // (DisclosureGrant.directive_sequence), so that holders can stop them on a change.
   Authorizer(Policy policy, DirectiveStore* directives, GrantKeys* keys, audit::AuditLog* audit,
-             Clock* clock, absl::Duration grant_validity)
+             Clock* clock, absl::Duration grant_validity, const DirectiveFeed* feed = nullptr)
       : policy_(std::move(policy)),
         directives_(directives),
         keys_(keys),
         audit_(audit),
         clock_(clock),
-        grant_validity_(grant_validity) {}
+        grant_validity_(grant_validity),
+        feed_(feed) {}
 
-  // A deny is a result, not an error. Errors: InvalidArgument (unknown purpose, missing
+  // A deny is a result, not an error. Every break-the-glass grant also appends an
+  // AUDIT_ACTION_BREAK_GLASS alert (filed under the patient's EUID, so each of the
+  // patient's practices finds it) and logs a warning. Errors: InvalidArgument (unknown purpose, missing
   // user or patient id); PermissionDenied (ORG_NOT_ACTIVE) for a requester that is not
   // an active member; NotFound (PATIENT_UNKNOWN); Unavailable when the MPI or the audit
   // store fails (no grant leaves without its audit entry).
@@ -96,6 +102,7 @@ class Authorizer {
   audit::AuditLog* const audit_;
   Clock* const clock_;
   const absl::Duration grant_validity_;
+  const DirectiveFeed* const feed_;
 };
 
 }  // namespace hie::consent

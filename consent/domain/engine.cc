@@ -188,10 +188,31 @@ absl::StatusOr<Decision> Decide(const Policy& policy,
     denied.reason = "break-the-glass (ETREAT) needs a reason";
     return denied;
   }
+  if (emergency && !Has(policy.break_glass_roles, absl::AsciiStrToLower(request.user_role))) {
+    Decision denied;
+    denied.reason = absl::StrCat(
+        "break-the-glass (ETREAT) is for ",
+        policy.break_glass_roles.empty() ? std::string("no role")
+                                         : absl::StrJoin(policy.break_glass_roles, ", "),
+        " under the exchange's policy, not for role \"", request.user_role, "\"");
+    return denied;
+  }
   Decision decision = Evaluate(policy, directives, request);
-  if (decision.permit || !emergency) return decision;
+  if (!emergency) return decision;
+  if (decision.permit) {
+    // Every use of break-the-glass is reviewed, not only one that overrides a deny.
+    decision.break_glass = true;
+    absl::StrAppend(&decision.reason, "; break-the-glass, reason: ", request.break_glass_reason);
+    return decision;
+  }
   if (!policy.break_glass_allowed) {
     absl::StrAppend(&decision.reason, "; break-the-glass is not allowed by the exchange's policy");
+    return decision;
+  }
+  if (!decision.directive_id.empty() && !policy.break_glass_overrides_directives) {
+    absl::StrAppend(&decision.reason,
+                    "; break-the-glass does not override the patient's own directive under "
+                    "the exchange's policy");
     return decision;
   }
   // Rule 5: break-the-glass over a deny.

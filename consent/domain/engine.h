@@ -19,9 +19,11 @@
 //    and AUT) they match the requester, as custodian (CST, AUT) the holder. Users match
 //    by NPI or role. Several actors of one kind: any matches; of different kinds: each
 //    kind must match.
-// 5. ETREAT needs a reason, always. With one, when the policy allows break-the-glass, it
-//    is permitted even over a deny, withholds the policy's categories, and is flagged
-//    for the audit's alert.
+// 5. ETREAT needs a reason, always, and a user role the policy lists for
+//    break-the-glass. With both, when the policy allows break-the-glass, it is permitted
+//    over the policy's deny (and over a patient's directive only if the policy says
+//    so), withholds the policy's categories. Every permitted ETREAT, over a deny or
+//    not, is flagged for the audit's alert.
 // 6. A permit lists the categories withheld: the policy's defaults not released by the
 //    patient plus those the patient withheld.
 #ifndef HIE_CONSENT_DOMAIN_ENGINE_H_
@@ -62,7 +64,7 @@ struct Decision {
   // Sorted, unique.
   std::vector<std::string> withheld;
   std::vector<WithheldData> withheld_data;
-  // ETREAT permitted over a deny.
+  // ETREAT permitted (over a deny or not): the audit raises an alert.
   bool break_glass = false;
   // For a person: which rule decided and how.
   std::string reason;

@@ -62,7 +62,7 @@ absl::StatusOr<hie::v1::DisclosureGrant> GrantVerifier::Verify(
   }
   absl::Time now = clock_->Now();
   absl::Time expires = FromProtoTime(grant.expires_at());
-  if (now > expires + skew_) {
+  if (now > AcceptedUntil(grant)) {
     return WithReason(
         absl::UnauthenticatedError(absl::StrCat("grant expired at ", absl::FormatTime(expires),
                                                 "; ask the consent service again")),
@@ -87,6 +87,10 @@ absl::StatusOr<hie::v1::DisclosureGrant> GrantVerifier::Verify(
                       hie::v1::ERROR_REASON_GRANT_WRONG_HOLDER);
   }
   return grant;
+}
+
+absl::Time GrantVerifier::AcceptedUntil(const hie::v1::DisclosureGrant& grant) const {
+  return FromProtoTime(grant.expires_at()) + skew_;
 }
 
 }  // namespace hie::consent

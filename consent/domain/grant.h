@@ -59,6 +59,11 @@ class GrantVerifier {
                                                   absl::string_view requester_org,
                                                   absl::string_view holder_org) const;
 
+  // The last moment this verifier accepts `grant`: its expiry plus the skew allowed.
+  // A holder remembers a used grant's nonce until then (and no longer): this is the
+  // one place that decides how long.
+  absl::Time AcceptedUntil(const hie::v1::DisclosureGrant& grant) const;
+
   const crypto::KeyRing& keys() const { return keys_; }
 
  private:

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "consent/domain/codes.h"
 
@@ -38,6 +39,21 @@ absl::StatusOr<Policy> PolicyFromConfig(const hie::v1::ConsentPolicy& config) {
       std::unique(policy.withheld_categories.begin(), policy.withheld_categories.end()),
       policy.withheld_categories.end());
   if (config.has_break_glass_allowed()) policy.break_glass_allowed = config.break_glass_allowed();
+  if (config.has_break_glass_roles()) {
+    policy.break_glass_roles.clear();
+    for (const std::string& role : config.break_glass_roles().codes()) {
+      std::string lower = absl::AsciiStrToLower(role);
+      if (lower.empty() || lower.find_first_of(" \t\n") != std::string::npos) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("break_glass_roles: \"", role, "\" is not a role name"));
+      }
+      policy.break_glass_roles.push_back(std::move(lower));
+    }
+    std::sort(policy.break_glass_roles.begin(), policy.break_glass_roles.end());
+  }
+  if (config.has_break_glass_overrides_directives()) {
+    policy.break_glass_overrides_directives = config.break_glass_overrides_directives();
+  }
   return policy;
 }
 

@@ -22,6 +22,12 @@ struct Policy {
   std::vector<std::string> withheld_categories = {"42CFRPart2", "ETH"};
   // ETREAT with a reason overrides a deny (and is audited as an alert).
   bool break_glass_allowed = true;
+  // The user roles (lower case) that may use ETREAT at all (sorted).
+  std::vector<std::string> break_glass_roles = {"nurse", "nurse-practitioner", "paramedic",
+                                                "physician", "physician-assistant"};
+  // Break-the-glass may override a patient's own deny (a directive), not only the
+  // policy's default deny.
+  bool break_glass_overrides_directives = false;
 };
 
 // The policy a ConsentPolicy config section describes, defaults filled in.

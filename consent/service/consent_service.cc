@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc/peer_identity.h"
 #include "common/grpc/status_convert.h"
+#include "common/log/log.h"
 #include "common/status/error_detail.h"
 
 namespace hie::consent {
@@ -72,17 +73,75 @@ grpc::ServerUnaryReactor* Done(grpc::ServerUnaryReactor* reactor, const absl::St
   return reactor;
 }
 
+// A directive change for the patient's EUID (and `current_euid` too, if the MPI now
+// gives the patient another one).
+absl::Status AppendChange(ConsentState& state, const std::string& euid,
+                          const std::string* current_euid) {
+  absl::StatusOr<hie::v1::DirectiveChange> change = state.feed->Append(euid);
+  if (!change.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        "the directive is stored but holders could not be told yet (file it again): ",
+        change.status().message()));
+  }
+  if (current_euid != nullptr && !current_euid->empty() && *current_euid != euid) {
+    return AppendChange(state, *current_euid, nullptr);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+grpc::ServerUnaryReactor* ConsentServiceImpl::Finish(grpc::ServerUnaryReactor* reactor,
+                                                     const grpc::CallbackServerContext& context,
+                                                     absl::string_view method,
+                                                     const hie::v1::LocalPatientRef* patient,
+                                                     const absl::Status& status) {
+  if (status.code() == absl::StatusCode::kPermissionDenied ||
+      status.code() == absl::StatusCode::kUnauthenticated) {
+    absl::StatusOr<Peer> peer = PeerFromContext(context);
+    std::string org = peer.ok() ? peer->org_id : std::string("(unknown)");
+    RefusalLimiter::Verdict verdict = state_->refusals.Admit(org, absl::Now());
+    if (verdict.audit) {
+      hie::v1::AuditEntry entry;
+      entry.set_action(hie::v1::AUDIT_ACTION_REFUSE);
+      entry.set_actor_org(org);
+      if (peer.ok()) {
+        entry.mutable_user()->set_user_id(peer->name);
+        entry.mutable_user()->set_role(std::string(pki::RoleName(peer->role)));
+      }
+      if (patient != nullptr && !patient->org_id().empty() && !patient->local_id().empty()) {
+        *entry.mutable_patient() = *patient;
+      }
+      entry.set_outcome("refused");
+      entry.set_detail(absl::StrCat(
+          method, ": ", status.message(),
+          verdict.suppressed_before > 0
+              ? absl::StrCat(" (", verdict.suppressed_before,
+                             " earlier refusals of this organisation not audited: rate limit)")
+              : ""));
+      // The refusal stands whether or not it could be audited.
+      (void)state_->audit->Append(std::move(entry));
+      if (verdict.suppressed_before > 0) {
+        LogWarning("refusals of ", org, " over the audit rate limit: ", verdict.suppressed_before,
+                   " not audited");
+      }
+    }
+  }
+  return Done(reactor, status);
+}
 
 grpc::ServerUnaryReactor* ConsentServiceImpl::PutDirective(
     grpc::CallbackServerContext* context, const hie::v1::PutDirectiveRequest* request,
     hie::v1::Directive* response) {
   auto* reactor = context->DefaultReactor();
-  absl::StatusOr<Peer> peer = ActivePeer(*context, *state_->exchange);
-  if (!peer.ok()) return Done(reactor, peer.status());
   const auto& patient = request->patient();
+  auto finish = [&](const absl::Status& s) {
+    return Finish(reactor, *context, "PutDirective", &patient, s);
+  };
+  absl::StatusOr<Peer> peer = ActivePeer(*context, *state_->exchange);
+  if (!peer.ok()) return finish(peer.status());
   if (absl::Status s = CheckOwnPatient(*peer, patient, "files directives for"); !s.ok()) {
-    return Done(reactor, s);
+    return finish(s);
   }
   absl::StatusOr<PatientLinks> links =
       state_->exchange->CrossReference(patient.org_id(), patient.local_id());
@@ -90,6 +149,10 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::PutDirective(
   absl::StatusOr<hie::v1::Directive> stored =
       state_->directives->Put(patient, links->euid, peer->org_id, request->consent_json());
   if (!stored.ok()) return Done(reactor, stored.status());
+  // After the directive is stored (DirectiveFeed::Append): holders stop older grants.
+  if (absl::Status s = AppendChange(*state_, stored->euid(), nullptr); !s.ok()) {
+    return Done(reactor, s);
+  }
   if (absl::Status s = AuditDirective(*state_, *peer, *stored, "filed"); !s.ok()) {
     return Done(reactor, s);
   }
@@ -102,18 +165,28 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::RevokeDirective(
     hie::v1::Directive* response) {
   auto* reactor = context->DefaultReactor();
   absl::StatusOr<Peer> peer = ActivePeer(*context, *state_->exchange);
-  if (!peer.ok()) return Done(reactor, peer.status());
+  if (!peer.ok()) return Finish(reactor, *context, "RevokeDirective", nullptr, peer.status());
   absl::StatusOr<hie::v1::Directive> current = state_->directives->Get(request->directive_id());
   if (!current.ok()) return Done(reactor, current.status());
+  absl::StatusOr<PatientLinks> links = state_->exchange->CrossReference(
+      current->patient().org_id(), current->patient().local_id());
+  if (!links.ok() && links.status().code() != absl::StatusCode::kNotFound) {
+    return Done(reactor, links.status());
+  }
   if (peer->role == pki::Role::kNode && current->patient().org_id() != peer->org_id) {
-    absl::StatusOr<PatientLinks> links = state_->exchange->CrossReference(
-        current->patient().org_id(), current->patient().local_id());
     if (!links.ok()) return Done(reactor, links.status());
-    if (absl::Status s = CheckPatientsPractice(*peer, *links); !s.ok()) return Done(reactor, s);
+    if (absl::Status s = CheckPatientsPractice(*peer, *links); !s.ok()) {
+      return Finish(reactor, *context, "RevokeDirective", &current->patient(), s);
+    }
   }
   absl::StatusOr<hie::v1::Directive> revoked =
       state_->directives->Revoke(request->directive_id(), peer->org_id, request->reason());
   if (!revoked.ok()) return Done(reactor, revoked.status());
+  // The EUID it was filed under, and the patient's EUID now if the MPI has merged since.
+  if (absl::Status s = AppendChange(*state_, revoked->euid(), links.ok() ? &links->euid : nullptr);
+      !s.ok()) {
+    return Done(reactor, s);
+  }
   if (absl::Status s = AuditDirective(*state_, *peer, *revoked, "revoked"); !s.ok()) {
     return Done(reactor, s);
   }
@@ -125,11 +198,11 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::ListDirectives(
     grpc::CallbackServerContext* context, const hie::v1::ListDirectivesRequest* request,
     hie::v1::ListDirectivesResponse* response) {
   auto* reactor = context->DefaultReactor();
-  absl::StatusOr<Peer> peer = ActivePeer(*context, *state_->exchange);
-  if (!peer.ok()) return Done(reactor, peer.status());
   const auto& patient = request->patient();
+  absl::StatusOr<Peer> peer = ActivePeer(*context, *state_->exchange);
+  if (!peer.ok()) return Finish(reactor, *context, "ListDirectives", &patient, peer.status());
   if (absl::Status s = CheckOwnPatient(*peer, patient, "lists directives of"); !s.ok()) {
-    return Done(reactor, s);
+    return Finish(reactor, *context, "ListDirectives", &patient, s);
   }
   // Directives filed at any practice the patient is linked to for certain.
   std::vector<hie::v1::LocalPatientRef> refs = {patient};
@@ -167,7 +240,12 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::Authorize(grpc::CallbackServerCont
                        .query_id = request->query_id(),
                        .break_glass_reason = request->break_glass_reason()};
   absl::StatusOr<AuthorizeResult> result = state_->authorizer->Authorize(*state_->exchange, input);
-  if (!result.ok()) return Done(reactor, result.status());
+  if (!result.ok()) {
+    hie::v1::LocalPatientRef patient;
+    patient.set_org_id(peer->org_id);
+    patient.set_local_id(request->local_patient_id());
+    return Finish(reactor, *context, "Authorize", &patient, result.status());
+  }
   response->set_query_id(result->query_id);
   if (result->grant.has_value()) {
     *response->mutable_grant() = *std::move(result->grant);
@@ -183,6 +261,23 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::GetPublicKeys(
     hie::v1::GetPublicKeysResponse* response) {
   auto* reactor = context->DefaultReactor();
   for (auto& key : state_->keys->PublicKeys()) *response->add_keys() = std::move(key);
+  return Done(reactor, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ConsentServiceImpl::ListDirectiveChanges(
+    grpc::CallbackServerContext* context, const hie::v1::ListDirectiveChangesRequest* request,
+    hie::v1::ListDirectiveChangesResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  constexpr int kMaxChanges = 1000;
+  int max = request->max_changes() > 0 && request->max_changes() < kMaxChanges
+                ? request->max_changes()
+                : kMaxChanges;
+  // The last sequence first: changes appended meanwhile are returned now or next time.
+  response->set_last_sequence(state_->feed->LastSequence());
+  absl::StatusOr<std::vector<hie::v1::DirectiveChange>> changes =
+      state_->feed->After(request->after_sequence(), max);
+  if (!changes.ok()) return Done(reactor, changes.status());
+  for (auto& c : *changes) *response->add_changes() = std::move(c);
   return Done(reactor, absl::OkStatus());
 }
 

@@ -8,7 +8,9 @@
 #include "common/audit/audit_log.h"
 #include "common/store/kv_store.h"
 #include "consent/domain/authorizer.h"
+#include "consent/domain/directive_feed.h"
 #include "consent/domain/directive_store.h"
+#include "consent/domain/refusal_limiter.h"
 #include "consent/domain/grant_keys.h"
 #include "proto/hie/v1/consent.grpc.pb.h"
 
@@ -20,12 +22,17 @@ struct ConsentState {
   ~ConsentState() {
     // Everything below lives in the store: close it first.
     authorizer.reset();
+    feed.reset();
     directives.reset();
     keys.reset();
     audit.reset();
   }
   std::unique_ptr<store::KvStore> store;
   std::unique_ptr<DirectiveStore> directives;
+  // Every directive change, for holders to stop older grants.
+  std::unique_ptr<DirectiveFeed> feed;
+  // Bounds the refusals audited per organisation.
+  RefusalLimiter refusals;
   std::unique_ptr<GrantKeys> keys;
   // Every decision, grant, break-the-glass and directive change, hash-chained.
   std::unique_ptr<audit::AuditLog> audit;
@@ -33,6 +40,9 @@ struct ConsentState {
   std::unique_ptr<Authorizer> authorizer;
 };
 
+// Refusals (PERMISSION_DENIED, UNAUTHENTICATED) of PutDirective, RevokeDirective,
+// ListDirectives and Authorize are audited as AUDIT_ACTION_REFUSE, at most
+// RefusalLimiter's rate per organisation.
 class ConsentServiceImpl final : public hie::v1::ConsentService::CallbackService {
  public:
   explicit ConsentServiceImpl(std::shared_ptr<ConsentState> state) : state_(std::move(state)) {}
@@ -55,8 +65,17 @@ class ConsentServiceImpl final : public hie::v1::ConsentService::CallbackService
   grpc::ServerUnaryReactor* RotateSigningKey(grpc::CallbackServerContext* context,
                                              const hie::v1::RotateSigningKeyRequest* request,
                                              hie::v1::PublicKey* response) override;
+  grpc::ServerUnaryReactor* ListDirectiveChanges(
+      grpc::CallbackServerContext* context, const hie::v1::ListDirectiveChangesRequest* request,
+      hie::v1::ListDirectiveChangesResponse* response) override;
 
  private:
+  // Finishes `reactor` with `status`, auditing it first if it is a refusal.
+  grpc::ServerUnaryReactor* Finish(grpc::ServerUnaryReactor* reactor,
+                                   const grpc::CallbackServerContext& context,
+                                   absl::string_view method, const hie::v1::LocalPatientRef* patient,
+                                   const absl::Status& status);
+
   std::shared_ptr<ConsentState> state_;
 };
 

@@ -22,6 +22,7 @@ std::shared_ptr<const AuthorizationPolicy> ConsentAuthorizationPolicy() {
       .Allow(std::string(kConsent) + "Authorize", {Role::kNode})
       .Allow(std::string(kConsent) + "GetPublicKeys", {Role::kNode, Role::kMpi, Role::kOperator})
       .Allow(std::string(kConsent) + "RotateSigningKey", {Role::kOperator})
+      .Allow(std::string(kConsent) + "ListDirectiveChanges", {Role::kNode, Role::kOperator})
       // Nodes append their query and disclosure entries to the exchange's log.
       .Allow(std::string(kAudit) + "Append", {Role::kNode, Role::kOperator})
       .Allow(std::string(kAudit) + "QueryByPatient", {Role::kNode, Role::kOperator})
@@ -40,6 +41,9 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenConsentServices(
   if (!store.ok()) return store.status();
   state->store = std::move(*store);
   state->directives = std::make_unique<DirectiveStore>(state->store.get(), Clock::Real());
+  auto feed = DirectiveFeed::Open(state->store.get(), Clock::Real());
+  if (!feed.ok()) return feed.status();
+  state->feed = std::move(*feed);
   auto keys = GrantKeys::Open(state->store.get(), Clock::Real(),
                               {.key_dir = data_dir + "/grant-keys",
                                .rotation = options.key_rotation,
@@ -55,7 +59,8 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenConsentServices(
   state->exchange = std::make_unique<MpiExchange>(channel, options.mpi.address, Clock::Real());
   state->authorizer =
       std::make_unique<Authorizer>(options.policy, state->directives.get(), state->keys.get(),
-                                   state->audit.get(), Clock::Real(), options.grant_validity);
+                                   state->audit.get(), Clock::Real(), options.grant_validity,
+                                   state->feed.get());
 
   // An accounting by a practice's local id also finds the entries filed under the
   // patient's EUID (decisions requested by other practices).

@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/fhir/datetime.h"
+#include "common/status/status_macros.h"
+#include "common/store/key_codec.h"
 #include "common/time/proto_time.h"
 #include "consent/domain/codes.h"
 #include "google/protobuf/util/time_util.h"
@@ -135,16 +137,71 @@ absl::StatusOr<Disclosure> SelectForGrant(const RecordStore& store,
   return out;
 }
 
-absl::Status NonceRegistry::Use(const std::string& nonce, absl::Time expires_at, absl::Time now) {
+namespace {
+
+// nonce/<nonce> -> keep_until (unix micros, decimal); nonce-until/<keep_until>/<nonce>
+// -> "" orders them for the purge.
+std::string NonceKey(absl::string_view nonce) {
+  return store::KeyBuilder().AddString("nonce").AddString(nonce).Build();
+}
+std::string NonceUntilKey(int64_t keep_until_micros, absl::string_view nonce) {
+  return store::KeyBuilder()
+      .AddString("nonce-until")
+      .AddInt64(keep_until_micros)
+      .AddString(nonce)
+      .Build();
+}
+
+constexpr absl::Duration kPurgeEvery = absl::Seconds(10);
+constexpr int kMaxPurgedAtOnce = 10000;
+
+}  // namespace
+
+absl::Status NonceRegistry::Use(const std::string& nonce, absl::Time keep_until,
+                                absl::Time now) {
   absl::MutexLock lock(&mu_);
-  if (seen_.size() > 1024) {
-    absl::erase_if(seen_, [now](const auto& kv) { return kv.second < now; });
+  if (now - last_purge_ >= kPurgeEvery) {
+    last_purge_ = now;
+    // A failed purge only delays the purge; the check below does not depend on it.
+    (void)PurgeLocked(now);
   }
-  if (!seen_.emplace(nonce, expires_at).second) {
+  absl::StatusOr<std::string> seen = store_->Get(NonceKey(nonce));
+  if (seen.ok()) {
     return absl::PermissionDeniedError(
         "this grant was already used here: ask the consent service for a new one");
   }
-  return absl::OkStatus();
+  if (seen.status().code() != absl::StatusCode::kNotFound) return seen.status();
+  int64_t until = absl::ToUnixMicros(keep_until);
+  store::WriteBatch batch;
+  batch.Put(NonceKey(nonce), absl::StrCat(until));
+  batch.Put(NonceUntilKey(until, nonce), "");
+  return store_->Write(batch);  // synced: a restart cannot re-arm the grant
+}
+
+absl::StatusOr<int64_t> NonceRegistry::Purge(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  last_purge_ = now;
+  return PurgeLocked(now);
+}
+
+absl::StatusOr<int64_t> NonceRegistry::PurgeLocked(absl::Time now) {
+  std::string start = store::KeyBuilder().AddString("nonce-until").Build();
+  std::string end = NonceUntilKey(absl::ToUnixMicros(now), "");
+  store::WriteBatch batch;
+  absl::Status scanned = store_->Scan(start, end, [&](absl::string_view key, absl::string_view) {
+    store::KeyReader reader(key);
+    std::string kind, nonce;
+    int64_t until = 0;
+    if (reader.ReadString(&kind) && reader.ReadInt64(&until) && reader.ReadString(&nonce)) {
+      batch.Delete(NonceKey(nonce));
+    }
+    batch.Delete(key);
+    return batch.size() < 2 * kMaxPurgedAtOnce;
+  });
+  if (!scanned.ok()) return scanned;
+  if (batch.empty()) return 0;
+  HIE_RETURN_IF_ERROR(store_->WriteUnsynced(batch));  // losing a purge only delays it
+  return static_cast<int64_t>(batch.size() / 2);
 }
 
 }  // namespace hie::node

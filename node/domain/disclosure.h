@@ -1,6 +1,7 @@
 // What a holder discloses under a verified grant: the patient's current records at this
 // node, less those carrying a withheld category or dated within a withheld period, and
-// the grants already used (a grant serves one fetch per holder).
+// the grants already used (a grant serves one fetch per holder, and the holder
+// remembers it durably).
 #ifndef HIE_NODE_DOMAIN_DISCLOSURE_H_
 #define HIE_NODE_DOMAIN_DISCLOSURE_H_
 
@@ -9,10 +10,10 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/store/kv_store.h"
 #include "node/domain/record_store.h"
 #include "proto/hie/v1/grant.pb.h"
 #include "simdjson.h"
@@ -49,17 +50,31 @@ std::optional<absl::Time> ClinicalDate(absl::string_view fhir_json);
 // The same, of a resource already parsed.
 std::optional<absl::Time> ClinicalDate(const simdjson::dom::element& resource);
 
-// Grants already served, until they expire: a second fetch with the same grant is a
-// replay. Thread-safe.
+// Grants already served, kept in the holder's store until the verifier would refuse
+// them anyway: a second fetch with the same grant is a replay, after a restart of the
+// holder too. Each nonce is kept until its `keep_until` and purged after, so the store
+// holds at most the nonces of grants still acceptable. Thread-safe; `store` must
+// outlive the registry.
 class NonceRegistry {
  public:
-  // OK the first time a nonce is seen; PermissionDenied after. Forgets nonces whose grant
-  // expired before `now`.
-  absl::Status Use(const std::string& nonce, absl::Time expires_at, absl::Time now);
+  explicit NonceRegistry(store::KvStore* store) : store_(store) {}
+
+  // OK the first time `nonce` is seen, once it is durable (synced) in the store;
+  // PermissionDenied after. `keep_until` is the last moment the grant's verifier
+  // accepts the grant (GrantVerifier::AcceptedUntil). Purges, now and then, nonces kept
+  // past `now`. Errors: PermissionDenied for a replay; the store's error if the nonce
+  // could not be stored (then nothing may be served).
+  absl::Status Use(const std::string& nonce, absl::Time keep_until, absl::Time now);
+
+  // Deletes the nonces kept past `now`; returns how many.
+  absl::StatusOr<int64_t> Purge(absl::Time now);
 
  private:
+  absl::StatusOr<int64_t> PurgeLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  store::KvStore* const store_;
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, absl::Time> seen_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_purge_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 }  // namespace hie::node

@@ -66,7 +66,9 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenNodeServices(
   // the generated base classes.
   auto consent_channel = grpc::CreateChannel(options.consent_address, options.consent_credentials);
   auto keys = std::make_shared<GrantKeySource>(consent_channel);
-  services.push_back(std::make_unique<PeerRecordsService>(state, keys));
+  auto feed = std::make_shared<DirectiveFeedFollower>(
+      consent_channel, options.directive_feed_interval, options.directive_feed_max_staleness);
+  services.push_back(std::make_unique<PeerRecordsService>(state, keys, feed));
   services.push_back(std::make_unique<FederatedQueryService>(
       state, consent_channel, options.peer_credentials,
       QueryOptions{.default_holder_timeout_ms = options.holder_timeout_ms}));

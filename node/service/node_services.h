@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/grpc/authorization.h"
 #include "grpcpp/impl/service_type.h"
 #include "grpcpp/security/credentials.h"
@@ -33,6 +34,9 @@ struct NodeOptions {
   std::function<std::shared_ptr<grpc::ChannelCredentials>(const std::string& org_id)>
       peer_credentials;
   int holder_timeout_ms = 5000;
+  // The consent service's directive feed (NodeConfig.directive_feed).
+  absl::Duration directive_feed_interval = absl::Seconds(2);
+  absl::Duration directive_feed_max_staleness = absl::Seconds(8);
   // The MPI, for the registration outbox (no sender when the address is empty).
   std::string mpi_address;
   std::shared_ptr<grpc::ChannelCredentials> mpi_credentials;

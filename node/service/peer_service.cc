@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "common/grpc/peer_identity.h"
 #include "common/grpc/status_convert.h"
+#include "common/log/log.h"
 #include "common/status/error_detail.h"
 #include "common/time/proto_time.h"
 #include "google/protobuf/util/time_util.h"
@@ -43,6 +44,70 @@ absl::StatusOr<std::shared_ptr<const consent::GrantVerifier>> GrantKeySource::Ve
   }
   verifier_ = std::make_shared<const consent::GrantVerifier>(std::move(ring), Clock::Real());
   return verifier_;
+}
+
+DirectiveFeedFollower::DirectiveFeedFollower(std::shared_ptr<grpc::Channel> consent_channel,
+                                             absl::Duration interval,
+                                             absl::Duration max_staleness)
+    : stub_(hie::v1::ConsentService::NewStub(std::move(consent_channel))),
+      interval_(interval),
+      changes_(max_staleness) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+DirectiveFeedFollower::~DirectiveFeedFollower() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  thread_.join();
+}
+
+void DirectiveFeedFollower::Run() {
+  bool failing = false;
+  while (true) {
+    absl::Status pulled = Pull();
+    if (!pulled.ok() && !failing) {
+      LogWarning("cannot read the consent service's directive feed (grants are refused "
+                 "once it is stale): ",
+                 pulled.message());
+    } else if (pulled.ok() && failing) {
+      LogInfo("reading the consent service's directive feed again");
+    }
+    failing = !pulled.ok();
+    absl::MutexLock lock(&mu_);
+    auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+    mu_.AwaitWithTimeout(absl::Condition(&stopping), interval_);
+    if (stopping_) return;
+  }
+}
+
+absl::Status DirectiveFeedFollower::Pull() {
+  absl::MutexLock pulling(&pull_mu_);
+  absl::Time started = absl::Now();
+  for (int page = 0; page < 1000; ++page) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    hie::v1::ListDirectiveChangesRequest request;
+    request.set_after_sequence(changes_.cursor());
+    hie::v1::ListDirectiveChangesResponse response;
+    grpc::Status status = stub_->ListDirectiveChanges(&context, request, &response);
+    if (!status.ok()) {
+      return WithReason(absl::UnavailableError(absl::StrCat(
+                            "cannot read the directive feed: ", status.error_message())),
+                        hie::v1::ERROR_REASON_DEPENDENCY_UNAVAILABLE);
+    }
+    std::vector<hie::v1::DirectiveChange> changes(response.changes().begin(),
+                                                  response.changes().end());
+    changes_.Apply(changes, response.last_sequence(), started, absl::Now());
+    if (changes.empty() || changes_.cursor() >= response.last_sequence()) return absl::OkStatus();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DirectiveFeedFollower::Check(const hie::v1::DisclosureGrant& grant) {
+  if (!changes_.Fresh(absl::Now())) (void)Pull();  // the check below reports a failure
+  return changes_.Check(grant, absl::Now());
 }
 
 namespace {
@@ -131,6 +196,12 @@ absl::StatusOr<PeerRecordsService::Answer> PeerRecordsService::Serve(
     entry.set_outcome("refused");
     entry.set_detail(absl::StrCat("FetchRecords: ", why.message()));
     if (grant != nullptr) {
+      // A verified grant names this holder: the refusal is filed under the patient here.
+      for (const auto& holder : grant->holders()) {
+        if (holder.org_id() != state_->own_org) continue;
+        entry.mutable_patient()->set_org_id(state_->own_org);
+        entry.mutable_patient()->set_local_id(holder.local_id());
+      }
       *entry.mutable_user() = grant->user();
       entry.set_euid(grant->euid());
       entry.set_purpose(grant->purpose());
@@ -145,8 +216,12 @@ absl::StatusOr<PeerRecordsService::Answer> PeerRecordsService::Serve(
   absl::StatusOr<hie::v1::DisclosureGrant> grant =
       (*verifier)->Verify(request.grant(), peer->org_id, state_->own_org);
   if (!grant.ok()) return refuse(grant.status(), nullptr);
-  absl::Time expires = FromProtoTime(grant->expires_at());
-  if (absl::Status s = nonces_.Use(grant->nonce(), expires, absl::Now()); !s.ok()) {
+  // Before the nonce is spent: a grant refused for a stale feed may be tried again.
+  if (feed_ != nullptr) {
+    if (absl::Status s = feed_->Check(*grant); !s.ok()) return refuse(s, &*grant);
+  }
+  if (absl::Status s = nonces_.Use(grant->nonce(), (*verifier)->AcceptedUntil(*grant), absl::Now());
+      !s.ok()) {
     return refuse(s, &*grant);
   }
   std::vector<std::string> types(request.resource_types().begin(), request.resource_types().end());

@@ -1,18 +1,22 @@
 // The PeerRecords gRPC service: another practice's node fetches a patient's records
 // under a grant. The grant is checked with the consent service's public keys (fetched,
 // and fetched again when a grant names a key not yet known), the disclosure is audited
-// before the first record leaves, and withheld records never do.
+// before the first record leaves, and withheld records never do. A grant is refused
+// once used here (durably), and once the patient's directives changed after it was
+// decided (the consent service's directive feed).
 #ifndef HIE_NODE_SERVICE_PEER_SERVICE_H_
 #define HIE_NODE_SERVICE_PEER_SERVICE_H_
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "consent/domain/grant.h"
 #include "grpcpp/channel.h"
+#include "node/domain/directive_changes.h"
 #include "node/domain/disclosure.h"
 #include "node/service/ingest_service.h"
 #include "proto/hie/v1/consent.grpc.pb.h"
@@ -39,10 +43,43 @@ class GrantKeySource {
   absl::Time last_fetch_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
+// Follows the consent service's directive feed: pulls it every `interval` on its own
+// thread, and before a grant is served makes sure the holder's knowledge of it is
+// fresh (pulling at once if it is not). Thread-safe.
+class DirectiveFeedFollower {
+ public:
+  // Starts the pulling thread.
+  DirectiveFeedFollower(std::shared_ptr<grpc::Channel> consent_channel, absl::Duration interval,
+                        absl::Duration max_staleness);
+  // Stops the thread.
+  ~DirectiveFeedFollower();
+
+  // As DirectiveChanges::Check, pulling first if the holder's knowledge is stale.
+  absl::Status Check(const hie::v1::DisclosureGrant& grant);
+
+ private:
+  void Run();
+  // Pulls until up to date. Errors: Unavailable if the consent service cannot be read.
+  absl::Status Pull();
+
+  std::unique_ptr<hie::v1::ConsentService::Stub> stub_;
+  const absl::Duration interval_;
+  DirectiveChanges changes_;
+  absl::Mutex pull_mu_;  // one pull at a time
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
 class PeerRecordsService final : public hie::v1::PeerRecords::CallbackService {
  public:
-  PeerRecordsService(std::shared_ptr<NodeState> state, std::shared_ptr<GrantKeySource> keys)
-      : state_(std::move(state)), keys_(std::move(keys)) {}
+  // Without `feed`, grants are not checked against directive changes (tests only).
+  PeerRecordsService(std::shared_ptr<NodeState> state, std::shared_ptr<GrantKeySource> keys,
+                     std::shared_ptr<DirectiveFeedFollower> feed = nullptr)
+      : state_(std::move(state)),
+        keys_(std::move(keys)),
+        feed_(std::move(feed)),
+        nonces_(state_->store.get()) {}
 
   grpc::ServerWriteReactor<hie::v1::FetchRecordsResponse>* FetchRecords(
       grpc::CallbackServerContext* context, const hie::v1::FetchRecordsRequest* request) override;
@@ -58,6 +95,7 @@ class PeerRecordsService final : public hie::v1::PeerRecords::CallbackService {
 
   std::shared_ptr<NodeState> state_;
   std::shared_ptr<GrantKeySource> keys_;
+  std::shared_ptr<DirectiveFeedFollower> feed_;
   NonceRegistry nonces_;
 };
 

@@ -27,7 +27,7 @@ struct Case {
   std::string requester = "org-b";
   std::string holder = "org-h";
   std::string reason;  // break-the-glass reason
-  std::string user_role;
+  std::string user_role = "physician";
   std::string user_npi;
   std::function<void(Policy&)> policy = [](Policy&) {};
   bool permit = false;
@@ -39,6 +39,7 @@ struct Case {
 
 void OptIn(Policy& p) { p.model = Model::kOptIn; }
 void NoBreakGlass(Policy& p) { p.break_glass_allowed = false; }
+void GlassOverDirectives(Policy& p) { p.break_glass_overrides_directives = true; }
 
 const std::string kPermitAll = ProvisionJson("permit", {});
 const std::string kDenyAll = ProvisionJson("deny", {});
@@ -49,11 +50,12 @@ std::vector<Case> Table() {
   return {
       // Rule 2: no consent on file.
       {.name = "OptOutNoConsentTreatPermits", .permit = true, .withheld = eth},
-      {.name = "OptOutNoConsentEmergencyWithReasonPermits",
+      {.name = "OptOutNoConsentEmergencyWithReasonPermitsAndIsFlagged",
        .purpose = "ETREAT",
        .reason = "unconscious in ED",
        .permit = true,
-       .withheld = eth},
+       .withheld = eth,
+       .break_glass = true},
       {.name = "OptOutNoConsentPaymentDenies", .purpose = "HPAYMT"},
       {.name = "OptOutNoConsentResearchDenies", .purpose = "HRESCH"},
       {.name = "OptInNoConsentTreatDenies", .policy = OptIn},
@@ -95,10 +97,50 @@ std::vector<Case> Table() {
        .permit = true,
        .withheld = eth},
       {.name = "OptOutBaseDenyTreat", .consents = {Consent("c1", "2025-01-01", kDenyAll)}},
-      {.name = "BaseDenyBreakGlassOverrides",
+      {.name = "BaseDenyBreakGlassDoesNotOverrideTheDirectiveByDefault",
        .consents = {Consent("c1", "2025-01-01", kDenyAll)},
        .purpose = "ETREAT",
        .reason = "anaphylaxis",
+       .check =
+           [](const Decision& d) {
+             EXPECT_THAT(d.reason, ::testing::HasSubstr("does not override the patient's own"));
+             EXPECT_EQ(d.directive_id, "c1");
+           }},
+      {.name = "StudentBreakGlassDeniedEvenWithoutAConsentOnFile",
+       .purpose = "ETREAT",
+       .reason = "curious",
+       .user_role = "student",
+       .check =
+           [](const Decision& d) {
+             EXPECT_THAT(d.reason, ::testing::HasSubstr("not for role \"student\""));
+           }},
+      {.name = "BreakGlassRoleIsCaseInsensitive",
+       .purpose = "ETREAT",
+       .reason = "ED",
+       .user_role = "Paramedic",
+       .policy = OptIn,
+       .permit = true,
+       .withheld = eth,
+       .break_glass = true},
+      {.name = "BreakGlassRolesComeFromThePolicy",
+       .purpose = "ETREAT",
+       .reason = "ED",
+       .policy =
+           [](Policy& p) {
+             OptIn(p);
+             p.break_glass_roles = {"emergency-physician"};
+           }},
+      {.name = "StudentBreakGlassDeniedOverADirective",
+       .consents = {Consent("c1", "2025-01-01", kDenyAll)},
+       .purpose = "ETREAT",
+       .reason = "curious",
+       .user_role = "student",
+       .policy = GlassOverDirectives},
+      {.name = "BaseDenyBreakGlassOverridesWhenThePolicySays",
+       .consents = {Consent("c1", "2025-01-01", kDenyAll)},
+       .purpose = "ETREAT",
+       .reason = "anaphylaxis",
+       .policy = GlassOverDirectives,
        .permit = true,
        .withheld = eth,
        .break_glass = true},
@@ -273,6 +315,7 @@ std::vector<Case> Table() {
            ProvisionJson("deny", {}, {ProvisionJson("permit", {Labels({"ETH"})})}))},
        .purpose = "ETREAT",
        .reason = "ED",
+       .policy = GlassOverDirectives,
        .permit = true,
        .withheld = eth,
        .break_glass = true},
@@ -512,6 +555,29 @@ TEST(PolicyTest, Part2IsAlwaysWithheldWhateverTheConfigSays) {
   ASSERT_OK_AND_ASSIGN(policy, PolicyFromConfig(config));
   EXPECT_THAT(policy.withheld_categories, ElementsAreArray({"42CFRPart2"}));
   EXPECT_THAT(Policy().withheld_categories, ElementsAreArray({"42CFRPart2", "ETH"}));
+}
+
+TEST(PolicyTest, BreakGlassDefaultsAndConfig) {
+  Policy defaults;
+  EXPECT_FALSE(defaults.break_glass_overrides_directives);
+  EXPECT_THAT(defaults.break_glass_roles,
+              ElementsAreArray({"nurse", "nurse-practitioner", "paramedic", "physician",
+                                "physician-assistant"}));
+  hie::v1::ConsentPolicy config;
+  config.mutable_break_glass_roles()->add_codes("Physician");
+  config.mutable_break_glass_roles()->add_codes("ed-nurse");
+  config.set_break_glass_overrides_directives(true);
+  ASSERT_OK_AND_ASSIGN(Policy policy, PolicyFromConfig(config));
+  EXPECT_THAT(policy.break_glass_roles, ElementsAreArray({"ed-nurse", "physician"}));
+  EXPECT_TRUE(policy.break_glass_overrides_directives);
+  config.mutable_break_glass_roles()->add_codes("");
+  EXPECT_THAT(PolicyFromConfig(config).status().message(),
+              ::testing::HasSubstr("break_glass_roles"));
+  // An empty list: nobody may break the glass.
+  hie::v1::ConsentPolicy none;
+  none.mutable_break_glass_roles();
+  ASSERT_OK_AND_ASSIGN(Policy closed, PolicyFromConfig(none));
+  EXPECT_TRUE(closed.break_glass_roles.empty());
 }
 
 }  // namespace

@@ -169,13 +169,15 @@ TEST_F(ConsentDaemonTest, DirectivesDecideAndOnlyThePatientsPracticesWriteThem) 
   EXPECT_EQ(response.denial().directive_id(), deny.directive_id());
   EXPECT_THAT(response.denial().reason(), HasSubstr("denies TREAT"));
 
-  // Break-the-glass: without a reason a deny, with one a grant flagged for review.
+  // Break-the-glass: without a reason a deny; with one still a deny, for the default
+  // policy does not let it override the patient's own opt-out (grant_attack_test
+  // covers a policy that does).
   ASSERT_TRUE(Authorize("node-a", "A1", "ETREAT", &response).ok());
   EXPECT_TRUE(response.has_denial());
   ASSERT_TRUE(
       Authorize("node-a", "A1", "ETREAT", &response, "unconscious, suspected overdose").ok());
-  ASSERT_TRUE(response.has_grant());
-  EXPECT_TRUE(VerifiedGrant(response, "org-b").break_glass());
+  ASSERT_TRUE(response.has_denial());
+  EXPECT_THAT(response.denial().reason(), HasSubstr("does not override the patient's own"));
 
   // org-b is one of the patient's practices (linked for certain): it may revoke; the
   // revocation takes effect on the next decision.
@@ -236,7 +238,7 @@ TEST_F(ConsentDaemonTest, DirectivesDecideAndOnlyThePatientsPracticesWriteThem) 
   }
   ASSERT_TRUE(reader->Finish().ok());
   EXPECT_EQ(counts[hie::v1::AUDIT_ACTION_AUTHORIZE], 5);
-  EXPECT_EQ(counts[hie::v1::AUDIT_ACTION_BREAK_GLASS], 1);
+  EXPECT_EQ(counts[hie::v1::AUDIT_ACTION_BREAK_GLASS], 0);
   EXPECT_EQ(counts[hie::v1::AUDIT_ACTION_DIRECTIVE], 3);
   auto other = hie::v1::AuditLog::NewStub(ChannelAs("node-b", consent_port_));
   auto other_context = Context();
@@ -249,7 +251,8 @@ TEST_F(ConsentDaemonTest, DirectivesDecideAndOnlyThePatientsPracticesWriteThem) 
                   ->Verify(Context().get(), hie::v1::VerifyAuditRequest(), &verified)
                   .ok());
   EXPECT_TRUE(verified.ok());
-  EXPECT_EQ(verified.entries_checked(), 9u);
+  // 5 decisions, 3 directive changes, and the 2 refused PutDirective calls above.
+  EXPECT_EQ(verified.entries_checked(), 10u);
 }
 
 TEST_F(ConsentDaemonTest, RefusalsAreDistinct) {

@@ -19,7 +19,7 @@ class ExchangeTest : public DaemonFixture {
     int mpi = StartDaemon("mpi");
     ASSERT_GT(mpi, 0);
     mpi_address_ = absl::StrCat("127.0.0.1:", mpi);
-    int consent = StartDaemon("consent");
+    int consent = StartDaemon("consent", ConsentExtraConfig());
     ASSERT_GT(consent, 0);
     consent_address_ = absl::StrCat("127.0.0.1:", consent);
     consent_port_ = consent;
@@ -41,6 +41,9 @@ class ExchangeTest : public DaemonFixture {
     CommandResult imported = HiectlAs("node-b", holder_port_, {"import", bundle});
     ASSERT_EQ(imported.exit_code, 0) << imported.out << imported.err;
   }
+
+  // More of the consent service's config (a policy, grant validity), for a test to set.
+  virtual std::string ConsentExtraConfig() { return ""; }
 
   // The address org-b is enrolled with; a test may put a proxy in front of the holder.
   virtual std::string HolderEndpoint(int holder_port) {
