@@ -175,7 +175,12 @@ absl::Status NonceRegistry::Use(const std::string& nonce, absl::Time keep_until,
   store::WriteBatch batch;
   batch.Put(NonceKey(nonce), absl::StrCat(until));
   batch.Put(NonceUntilKey(until, nonce), "");
-  return store_->Write(batch);  // synced: a restart cannot re-arm the grant
+  // Synced: a restart cannot re-arm the grant. Without that record nothing may be sent.
+  if (absl::Status written = store_->Write(batch); !written.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        "the grant's use could not be recorded, so nothing is sent: ", written.message()));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> NonceRegistry::Purge(absl::Time now) {

@@ -62,8 +62,8 @@ class NonceRegistry {
   // OK the first time `nonce` is seen, once it is durable (synced) in the store;
   // PermissionDenied after. `keep_until` is the last moment the grant's verifier
   // accepts the grant (GrantVerifier::AcceptedUntil). Purges, now and then, nonces kept
-  // past `now`. Errors: PermissionDenied for a replay; the store's error if the nonce
-  // could not be stored (then nothing may be served).
+  // past `now`. Errors: PermissionDenied for a replay; the store's error reading, and
+  // Unavailable if the nonce could not be stored (then nothing may be served).
   absl::Status Use(const std::string& nonce, absl::Time keep_until, absl::Time now);
 
   // Deletes the nonces kept past `now`; returns how many.

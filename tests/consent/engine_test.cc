@@ -260,7 +260,7 @@ std::vector<Case> Table() {
        .withheld = eth},
       {.name = "Part2NotReleasedByBreakGlassEvenWhenTheConsentNamesIt",
        .consents = {Consent("c1", "2025-01-01",
-                            ProvisionJson("deny", {},
+                            ProvisionJson("permit", {},
                                           {ProvisionJson("permit", {Labels({"42CFRPart2"}),
                                                                     Purposes({"TREAT"})})}))},
        .purpose = "ETREAT",

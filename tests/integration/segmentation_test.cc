@@ -196,13 +196,15 @@ TEST_F(SegmentationTest, HiectlConsentEvaluateShowsThePart2Rule) {
     EXPECT_THAT(evaluated.out,
                 HasSubstr("\"decision\": \"permit\", \"withheld\": [\"42CFRPart2\", \"ETH\"]"));
   }
-  // Break-the-glass over a deny does not release it either.
+  // Break-the-glass by a physician, over a deny where the policy lets it override one,
+  // does not release it either.
   std::string deny = Path("deny-eval.json");
   std::ofstream(deny) << consent::testing::Consent("deny", "2026-01-01",
                                                    consent::testing::ProvisionJson("deny", {}));
   CommandResult emergency =
       Hiectl({"consent", "evaluate", "--json", "--requester", "org-a", "--purpose", "ETREAT",
-              "--reason", "unconscious in ED", "--consent", deny});
+              "--reason", "unconscious in ED", "--user-role", "physician",
+              "--break-glass-overrides-directives", "--consent", deny});
   EXPECT_EQ(emergency.exit_code, 0) << emergency.err;
   EXPECT_THAT(emergency.out,
               HasSubstr("\"decision\": \"permit\", \"withheld\": [\"42CFRPart2\", \"ETH\"]"));

@@ -24,10 +24,15 @@ using ::testing::ElementsAreArray;
 using ::testing::IsSupersetOf;
 
 // The full paths of every method of the services, from their descriptors.
+// `added_by_main` are services the daemon's main adds beside the opened ones (the audit
+// witness, common/grpc/audit_witness.h).
 std::vector<std::string> ServedMethods(const std::vector<std::unique_ptr<grpc::Service>>& services,
-                                       const std::vector<std::string>& service_names) {
+                                       const std::vector<std::string>& service_names,
+                                       const std::vector<std::string>& added_by_main = {}) {
   std::vector<std::string> methods;
-  for (const std::string& name : service_names) {
+  std::vector<std::string> all = service_names;
+  all.insert(all.end(), added_by_main.begin(), added_by_main.end());
+  for (const std::string& name : all) {
     const google::protobuf::ServiceDescriptor* service =
         google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
     EXPECT_NE(service, nullptr) << name;
@@ -55,7 +60,8 @@ TEST(AuthorizationTablesTest, MpiTableCoversExactlyItsServices) {
   auto services = mpi::OpenMpiServices(dir);
   ASSERT_TRUE(services.ok()) << services.status();
   auto served = ServedMethods(*services,
-                              {"hie.v1.AuditLog", "hie.v1.Directory", "hie.v1.MasterPatientIndex"});
+                              {"hie.v1.AuditLog", "hie.v1.Directory", "hie.v1.MasterPatientIndex"},
+                              {"hie.v1.AuditWitness"});
   EXPECT_THAT(DomainMethods(*mpi::MpiAuthorizationPolicy()), ElementsAreArray(served));
   services->clear();
   std::filesystem::remove_all(dir);
@@ -70,7 +76,8 @@ TEST(AuthorizationTablesTest, ConsentTableCoversExactlyItsServices) {
   options.mpi.address = "127.0.0.1:1";
   auto services = consent::OpenConsentServices(dir, grpc::InsecureChannelCredentials(), options);
   ASSERT_TRUE(services.ok()) << services.status();
-  auto served = ServedMethods(*services, {"hie.v1.AuditLog", "hie.v1.ConsentService"});
+  auto served = ServedMethods(*services, {"hie.v1.AuditLog", "hie.v1.ConsentService"},
+                              {"hie.v1.AuditWitness"});
   EXPECT_THAT(DomainMethods(*consent::ConsentAuthorizationPolicy()), ElementsAreArray(served));
   services->clear();
   std::filesystem::remove_all(dir);
