@@ -18,6 +18,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -275,11 +276,28 @@ int RunUp(const std::vector<std::string>& args) {
     return Fail(why);
   };
   int mpi_port = 0, consent_port = 0;
+  // Every port is chosen before anything starts: the MPI names the consent service, which
+  // starts after it, as the witness of its audit checkpoints.
+  std::set<int> chosen;
+  for (auto& s : services) {
+    int port = FreePort();
+    for (int attempt = 0; attempt < 10 && chosen.contains(port); ++attempt) port = FreePort();
+    chosen.insert(port);
+    s.port = port;
+  }
+  int planned_consent_port = 0;
+  for (const auto& s : services) {
+    if (s.role == "consent") planned_consent_port = s.port;
+  }
   for (auto& s : services) {
     std::string config = absl::StrCat(
         "# ", s.binary, " of ", s.org, ", written by hiectl devnet up\nserver {\n",
-        "  listen_address: \"127.0.0.1:", FreePort(), "\"\n  port_file: \"", dir, "/data/", s.name,
+        "  listen_address: \"127.0.0.1:", s.port, "\"\n  port_file: \"", dir, "/data/", s.name,
         ".port\"\n", TlsSection(dir, s.name), "}\ndata_dir: \"", dir, "/data/", s.name, "\"\n");
+    if (s.role == "mpi") {
+      absl::StrAppend(&config, "consent { address: \"127.0.0.1:", planned_consent_port,
+                      "\" expected_org: \"exchange\" }\n");
+    }
     if (s.role != "mpi") {
       absl::StrAppend(&config, "mpi { address: \"127.0.0.1:", mpi_port,
                       "\" expected_org: \"exchange\" }\n");
