@@ -55,4 +55,25 @@ bool ImpliesRestricted(absl::string_view category) {
   return Contains(*codes, category);
 }
 
+std::vector<std::string> EffectiveCategories(const std::vector<std::string>& categories) {
+  // Narrower -> broader (v3 ActInformationSensitivityPolicy), and a broad label -> what it
+  // may stand for.
+  static const auto* implied = new std::vector<std::pair<std::string, std::string>>{
+      {"ALCOHOLUD", "ETH"}, {"DRGUD", "ETH"}, {"ETHUD", "ETH"}, {"OPIOIDUD", "ETH"},
+      {"MH", "PSY"},        {"PSYTHPN", "PSY"}, {"BH", "ETH"},  {"BH", "PSY"}};
+  std::vector<std::string> out = categories;
+  for (const std::string& category : categories) {
+    for (const auto& [narrow, broad] : *implied) {
+      if (narrow == category) out.push_back(broad);
+    }
+  }
+  if (std::any_of(out.begin(), out.end(),
+                  [](const std::string& c) { return ImpliesRestricted(c); })) {
+    out.push_back(kRestricted);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 }  // namespace hie::consent

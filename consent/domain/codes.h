@@ -24,6 +24,15 @@ bool IsSensitivityCategory(absl::string_view code);
 // PSY and the mental-health codes, SEX, SDV, MST, GDIS, SICKLE, SCA, TBOO) and V.
 bool ImpliesRestricted(absl::string_view category);
 
+// The categories a record labelled `categories` is withheld by: its own, the broader
+// categories of the v3 sensitivity hierarchy they belong to (ALCOHOLUD, DRGUD, ETHUD and
+// OPIOIDUD are substance-use information, ETH; MH and PSYTHPN are PSY), the
+// narrower ones a broad label may stand for (BH, behavioural health, may be ETH or PSY:
+// withheld wherever either is), and R where one of them implies it (ImpliesRestricted).
+// Sorted and unique. The labeler stores these; a holder applies them again at every
+// disclosure, so records labelled before a rule existed are covered too.
+std::vector<std::string> EffectiveCategories(const std::vector<std::string>& categories);
+
 // The confidentiality code that ImpliesRestricted categories imply.
 inline constexpr char kRestricted[] = "R";
 // 42 CFR Part 2 (v3 ActCode _ActPrivacyLaw): the policy always withholds it; only a

@@ -20,18 +20,11 @@ bool Has(const google::protobuf::RepeatedPtrField<std::string>& values, absl::st
   return std::find(values.begin(), values.end(), value) != values.end();
 }
 
-// The categories `record` is withheld by: its own, plus R where one implies it
-// (confidentiality is a high-water mark; records labelled before the labeler added R
-// are caught too).
+// The categories `record` is withheld by (consent::EffectiveCategories: the hierarchy
+// and the R high-water mark, applied again so records labelled earlier are caught too).
 std::vector<std::string> EffectiveCategories(const hie::v1::RecordEnvelope& record) {
-  std::vector<std::string> categories(record.sensitivity().begin(), record.sensitivity().end());
-  for (const auto& category : record.sensitivity()) {
-    if (consent::ImpliesRestricted(category)) {
-      categories.push_back(consent::kRestricted);
-      break;
-    }
-  }
-  return categories;
+  return consent::EffectiveCategories(
+      std::vector<std::string>(record.sensitivity().begin(), record.sensitivity().end()));
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 #include <algorithm>
 
 #include "absl/strings/match.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "consent/domain/codes.h"
 
 namespace hie::node {
@@ -14,6 +16,36 @@ constexpr char kIcd10[] = "http://hl7.org/fhir/sid/icd-10";
 constexpr char kSnomed[] = "http://snomed.info/sct";
 constexpr char kLoinc[] = "http://loinc.org";
 constexpr char kRxNorm[] = "http://www.nlm.nih.gov/research/umls/rxnorm";
+
+// The form a code system is compared in: trimmed, without a trailing '/', and the HL7
+// OIDs of the systems the rules use (as C-CDA and HL7 v2 send them, "urn:oid:..." or
+// bare) mapped to their FHIR URIs.
+std::string CanonicalSystem(absl::string_view system) {
+  system = absl::StripAsciiWhitespace(system);
+  while (absl::ConsumeSuffix(&system, "/")) {
+  }
+  absl::string_view oid = system;
+  absl::ConsumePrefix(&oid, "urn:oid:");
+  static constexpr std::pair<const char*, const char*> kOids[] = {
+      {"2.16.840.1.113883.6.90", kIcd10Cm}, {"2.16.840.1.113883.6.3", kIcd10},
+      {"2.16.840.1.113883.6.96", kSnomed},  {"2.16.840.1.113883.6.1", kLoinc},
+      {"2.16.840.1.113883.6.88", kRxNorm}};
+  for (const auto& [known, uri] : kOids) {
+    if (oid == known) return uri;
+  }
+  return std::string(system);
+}
+
+// The form a code is compared in: trimmed, upper case, without dots ("f11.20 " and
+// "F1120" are ICD-10's F11.20; codes of the other systems have no dots or letters that
+// this could confuse).
+std::string CanonicalCode(absl::string_view code) {
+  std::string out;
+  for (char c : absl::StripAsciiWhitespace(code)) {
+    if (c != '.') out.push_back(absl::ascii_toupper(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
 
 // The v3 code systems of security labels, by their FHIR R4 URL and the one before it.
 bool IsV3System(absl::string_view system, absl::string_view name) {
@@ -193,16 +225,19 @@ absl::StatusOr<Labeler> Labeler::FromConfig(const hie::v1::LabellingConfig& conf
 }
 
 void Labeler::AddRule(const hie::v1::SensitivityRule& rule) {
+  const std::string system = CanonicalSystem(rule.system());
   for (const auto& code : rule.codes()) {
-    exact_[absl::StrCat(rule.system(), "|", code)].push_back(rule.category());
+    exact_[absl::StrCat(system, "|", CanonicalCode(code))].push_back(rule.category());
   }
   for (const auto& prefix : rule.code_prefixes()) {
-    prefixes_.push_back({rule.system(), prefix, rule.category()});
+    prefixes_.push_back({system, CanonicalCode(prefix), rule.category()});
   }
 }
 
-void Labeler::Match(absl::string_view system, absl::string_view code,
+void Labeler::Match(absl::string_view raw_system, absl::string_view raw_code,
                     std::vector<std::string>& out) const {
+  const std::string system = CanonicalSystem(raw_system);
+  const std::string code = CanonicalCode(raw_code);
   if (auto it = exact_.find(absl::StrCat(system, "|", code)); it != exact_.end()) {
     out.insert(out.end(), it->second.begin(), it->second.end());
   }
@@ -256,14 +291,8 @@ void Labeler::Security(const simdjson::dom::element& labels, std::vector<std::st
 std::vector<std::string> Labeler::Label(const simdjson::dom::element& resource) const {
   std::vector<std::string> out;
   Walk(resource, false, out);
-  // Confidentiality is a high-water mark: a sensitive category implies R.
-  if (std::any_of(out.begin(), out.end(),
-                  [](const std::string& c) { return consent::ImpliesRestricted(c); })) {
-    out.push_back(consent::kRestricted);
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
+  // The sensitivity hierarchy, and confidentiality as a high-water mark (R).
+  return consent::EffectiveCategories(out);
 }
 
 }  // namespace hie::node

@@ -184,6 +184,53 @@ TEST(WithheldByGrantTest, Part2IsReleasedOnlyWhenTheGrantDoesNotWithholdIt) {
   EXPECT_FALSE(WithheldByGrant(record, named));
 }
 
+TEST_F(LabelerTest, CodesAreMatchedWhateverTheirSpellingAndTheFormOfTheirSystem) {
+  // As EMRs, C-CDA and HL7 v2 send them: lower case, padded, without the dot, the system
+  // as an OID or with a trailing slash.
+  const std::vector<std::pair<std::string, std::string>> variants = {
+      {"http://hl7.org/fhir/sid/icd-10-cm", "f11.20"},
+      {"http://hl7.org/fhir/sid/icd-10-cm", " F11.20 "},
+      {"http://hl7.org/fhir/sid/icd-10-cm", "F1120"},
+      {"http://hl7.org/fhir/sid/icd-10-cm/", "F11.20"},
+      {"urn:oid:2.16.840.1.113883.6.90", "F11.20"},
+      {"2.16.840.1.113883.6.90", "F11.20"},
+      {"urn:oid:2.16.840.1.113883.6.88", "1010600"}};
+  for (const auto& [system, code] : variants) {
+    std::string condition = absl::StrCat(
+        R"({"resourceType":"Condition","id":"c1","code":{"coding":[)", Coding(system, code), "]}}");
+    EXPECT_THAT(Label(condition), ElementsAre("ETH", "R")) << system << " " << code;
+  }
+  std::string z206 = absl::StrCat(R"({"resourceType":"Condition","id":"c2","code":{"coding":[)",
+                                  Coding("http://hl7.org/fhir/sid/icd-10-cm", "Z206"), "]}}");
+  EXPECT_THAT(Label(z206), ElementsAre("HIV", "R"));
+}
+
+TEST_F(LabelerTest, NarrowerSensitivityLabelsCarryTheirBroaderCategory) {
+  EXPECT_THAT(Label(Labelled(Coding(kActCode, "OPIOIDUD"))), ElementsAre("ETH", "OPIOIDUD", "R"));
+  EXPECT_THAT(Label(Labelled(Coding(kActCode, "ETHUD"))), ElementsAre("ETH", "ETHUD", "R"));
+  EXPECT_THAT(Label(Labelled(Coding(kActCode, "PSYTHPN"))), ElementsAre("PSY", "PSYTHPN", "R"));
+  EXPECT_THAT(Label(Labelled(Coding(kActCode, "BH"))), ElementsAre("BH", "ETH", "PSY", "R"));
+}
+
+TEST(WithheldByGrantTest, ANarrowerLabelIsWithheldWhereItsBroaderCategoryIs) {
+  hie::v1::DisclosureGrant grant;  // the default policy: ETH and Part 2 withheld
+  grant.add_withheld_categories("42CFRPart2");
+  grant.add_withheld_categories("ETH");
+  // Stored before the hierarchy was applied at ingest: the holder applies it again.
+  for (const char* category : {"OPIOIDUD", "ETHUD", "ALCOHOLUD", "DRGUD", "BH"}) {
+    hie::v1::RecordEnvelope record;
+    record.add_sensitivity(category);
+    EXPECT_TRUE(WithheldByGrant(record, grant)) << category;
+  }
+  hie::v1::DisclosureGrant deny_psy;
+  deny_psy.add_withheld_categories("PSY");
+  for (const char* category : {"MH", "PSYTHPN", "BH"}) {
+    hie::v1::RecordEnvelope record;
+    record.add_sensitivity(category);
+    EXPECT_TRUE(WithheldByGrant(record, deny_psy)) << category;
+  }
+}
+
 TEST(LabelerConfigTest, PracticeRulesMayNamePart2AndRxNorm) {
   hie::v1::LabellingConfig config;
   auto* rule = config.add_rules();
