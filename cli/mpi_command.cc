@@ -309,8 +309,9 @@ int RunSearch(const std::vector<std::string>& args) {
       "[--postcode P] [--phone P] [--identifier SYSTEM|VALUE]... [--max N] [--min-grade G] "
       "[--json]",
       "Demographic search, for a patient new to the practice: the people the index holds\n"
-      "that match, best first, each with its EUID, score and grade and the names and birth\n"
-      "date of its best-matching registration. Never where they were treated. Says how\n"
+      "that match, best first, each with its EUID, grade (and score, for the operator) and\n"
+      "the names and birth date of its best-matching registration. Never where they were\n"
+      "treated. Says how\n"
       "many candidates were scored and whether the blocking bound cut them (then narrow\n"
       "the search). A node or the operator may search.",
       "hiectl mpi search --profile node.profile --target 127.0.0.1:41001 --family Oyelaran "
@@ -404,8 +405,11 @@ int RunSearch(const std::vector<std::string>& args) {
                             absl::StrJoin(n.given(), " "));
           }
           const hie::v1::Date& born = c.demographics().birth_date();
-          std::cout << absl::StrFormat("%s  %-8s %6.1f  %s", c.euid(), GradeName(c.grade()),
-                                       c.score(), names);
+          // A practice gets no score (0): only the operator sees it.
+          std::cout << absl::StrFormat("%s  %-8s %s  %s", c.euid(), GradeName(c.grade()),
+                                       c.score() != 0 ? absl::StrFormat("%6.1f", c.score())
+                                                      : std::string(6, ' '),
+                                       names);
           if (born.year() != 0) {
             std::cout << absl::StrFormat("  born %04d-%02d-%02d", born.year(), born.month(),
                                          born.day());

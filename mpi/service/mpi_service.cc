@@ -289,7 +289,9 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::SearchPatients(
   for (const auto& c : found.candidates) {
     auto* out = response->add_candidates();
     out->set_euid(c.euid);
-    out->set_score(c.score);
+    // The score moves with each field that agrees: a practice searching with a guessed
+    // identifier would learn from it whether the guess is right. It gets the grade only.
+    if (peer->role != pki::Role::kNode) out->set_score(c.score);
     out->set_grade(ToProto(c.grade));
     // Names and birth date only: a search reveals candidates, never their holders.
     auto stored = state_->index->GetPerson(c.best.org_id, c.best.local_id);

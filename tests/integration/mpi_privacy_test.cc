@@ -160,6 +160,9 @@ TEST_F(MpiPrivacyTest, APracticesCrossReferenceNamesNoOtherHolder) {
   ASSERT_EQ(found.candidates_size(), 1);
   EXPECT_EQ(found.candidates(0).euid(), ra.euid());
   EXPECT_EQ(found.candidates_scored(), 0);
+  // Nor a score, which would tell whether a guessed identifier is right.
+  EXPECT_EQ(found.candidates(0).score(), 0);
+  EXPECT_NE(found.candidates(0).grade(), hie::v1::MATCH_GRADE_UNSPECIFIED);
   std::string bytes = found.SerializeAsString();
   EXPECT_THAT(bytes,
               AllOf(Not(HasSubstr("org-b")), Not(HasSubstr("org-sud")), Not(HasSubstr("H-90211")),
