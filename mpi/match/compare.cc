@@ -93,7 +93,9 @@ PreparedPerson Prepare(const Person& person) {
   }
   for (const auto& [system, value] : person.identifiers) {
     std::string normalized = NormalizeIdentifier(value);
-    if (!normalized.empty()) p.identifiers.emplace_back(system, std::move(normalized));
+    if (!normalized.empty()) {
+      p.identifiers.emplace_back(NormalizeIdentifierSystem(system), std::move(normalized));
+    }
   }
   p.multiple_birth_order = person.multiple_birth_order;
   p.multiple_birth = person.multiple_birth || person.multiple_birth_order > 0;

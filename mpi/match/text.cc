@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace hie::mpi {
 namespace {
@@ -491,6 +492,16 @@ std::string NormalizeIdentifier(absl::string_view value) {
     if (absl::ascii_isalnum(c)) out.push_back(absl::ascii_toupper(c));
   }
   return out;
+}
+
+std::string NormalizeIdentifierSystem(absl::string_view system) {
+  system = absl::StripAsciiWhitespace(system);
+  while (absl::ConsumeSuffix(&system, "/")) {
+  }
+  absl::string_view oid = system;
+  absl::ConsumePrefix(&oid, "urn:oid:");
+  if (oid == "2.16.840.1.113883.4.1") return "http://hl7.org/fhir/sid/us-ssn";
+  return std::string(system);
 }
 
 std::string NormalizeStreet(absl::string_view line) {

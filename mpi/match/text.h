@@ -57,6 +57,12 @@ std::string NormalizePhone(absl::string_view phone);
 // only ("123-45-6789" -> "123456789", "d1234 567" -> "D1234567").
 std::string NormalizeIdentifier(absl::string_view value);
 
+// An identifier system as compared: trimmed, without a trailing '/', and a system known
+// by more than one name given one name (the US SSN's OID, "urn:oid:2.16.840.1.113883.4.1"
+// or bare, is "http://hl7.org/fhir/sid/us-ssn"), so that a number cannot dodge a
+// comparison under another name of its system.
+std::string NormalizeIdentifierSystem(absl::string_view system);
+
 // A street line folded with its common abbreviations unified (street -> st,
 // avenue -> ave, apartment/unit/# -> apt, north -> n, ...).
 std::string NormalizeStreet(absl::string_view line);

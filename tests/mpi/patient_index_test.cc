@@ -10,6 +10,7 @@
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "mpi/match/text.h"
 #include "mpi/testing/synthetic.h"
 
 namespace hie::mpi {
@@ -633,6 +634,25 @@ TEST_F(PatientIndexTest, AContradictingIdentifierGoesToReview) {
   ASSERT_OK_AND_ASSIGN(RegisterResult d, index_->Register("org-d", "D1", both));
   EXPECT_EQ(d.placement, Placement::kLinked);  // to either: each agrees on one SSN
   EXPECT_TRUE(d.euid == a.euid || d.euid == c.euid) << d.euid;
+}
+
+TEST_F(PatientIndexTest, AContradictingSsnUnderTheSsnOidGoesToReviewToo) {
+  Person with_ssn = Jane();
+  with_ssn.identifiers = {{"http://hl7.org/fhir/sid/us-ssn", "123-45-6789"}};
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", with_ssn));
+  // The same system under its OID, as C-CDA and HL7 v2 name it, with another number.
+  for (const char* system : {"urn:oid:2.16.840.1.113883.4.1", "2.16.840.1.113883.4.1",
+                             "http://hl7.org/fhir/sid/us-ssn/"}) {
+    Person other = Jane();
+    other.identifiers = {{system, "987-65-4321"}};
+    ASSERT_OK_AND_ASSIGN(RegisterResult b,
+                         index_->Register("org-b", absl::StrCat("B-", system), other));
+    EXPECT_EQ(b.placement, Placement::kReview) << system;
+    EXPECT_NE(b.euid, a.euid) << system;
+  }
+  EXPECT_EQ(NormalizeIdentifierSystem(" urn:oid:2.16.840.1.113883.4.1 "),
+            "http://hl7.org/fhir/sid/us-ssn");
+  EXPECT_EQ(NormalizeIdentifierSystem("http://example.org/mrn"), "http://example.org/mrn");
 }
 
 TEST_F(PatientIndexTest, BadRegistrationsAreRefused) {
