@@ -151,6 +151,15 @@ TEST(DisclosureTest, ClinicalPeriodKeepsDatedRecordsInsideAndUndatedOnes) {
       OutsidePeriod(Record("org-a", "Patient", "p", R"({"resourceType":"Patient"})"), period));
   EXPECT_EQ(*ClinicalDate(R"({"performedPeriod":{"start":"2019-03-04"}})"),
             absl::FromCivil(absl::CivilDay(2019, 3, 4), absl::UTCTimeZone()));
+  // The other ways FHIR R4 resources date themselves: a dated restriction catches them.
+  for (const char* json :
+       {R"({"onsetPeriod":{"start":"2019-03-04"}})", R"({"effectiveInstant":"2019-03-04T00:00:00Z"})",
+        R"({"started":"2019-03-04"})", R"({"whenHandedOver":"2019-03-04"})",
+        R"({"occurrencePeriod":{"start":"2019-03-04"}})", R"({"dateAsserted":"2019-03-04"})"}) {
+    ASSERT_TRUE(ClinicalDate(json).has_value()) << json;
+    EXPECT_EQ(*ClinicalDate(json), absl::FromCivil(absl::CivilDay(2019, 3, 4), absl::UTCTimeZone()))
+        << json;
+  }
 }
 
 }  // namespace
