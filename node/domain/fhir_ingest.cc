@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -225,7 +226,25 @@ class Ingest {
       return;
     }
     object fields = value.get_object().value_unsafe();
+    // A key twice in one object is refused: readers disagree on which value counts (the
+    // labeler read the first "code", an EMR may read the last), so a record could be
+    // labelled by one code and mean another.
+    absl::InlinedVector<std::string_view, 16> keys;
+    absl::flat_hash_set<std::string_view> many_keys;
     for (auto field : fields) {
+      bool repeated = false;
+      if (keys.size() < keys.capacity()) {
+        repeated = std::find(keys.begin(), keys.end(), field.key) != keys.end();
+        keys.push_back(field.key);
+      } else {
+        if (many_keys.empty()) many_keys.insert(keys.begin(), keys.end());
+        repeated = !many_keys.insert(field.key).second;
+      }
+      if (repeated) {
+        Problem(position, absl::StrCat(path, ".", View(field.key)),
+                "appears twice in one JSON object: each element may be given once");
+        continue;
+      }
       std::string_view text;
       if (field.value.is_string()) {
         text = field.value.get_string().value_unsafe();

@@ -67,6 +67,25 @@ TEST_F(IngestTest, SingleResourceWithPatient) {
   EXPECT_THAT(batch.records[0].sensitivity(), IsEmpty());
 }
 
+TEST_F(IngestTest, AKeyTwiceInOneObjectIsRefused) {
+  // Labelled by the first "code", meant by the last: refused, with the element's path.
+  IngestBatch batch = ingester_->ParseJson(
+      R"({"resourceType":"Condition","id":"c1","subject":{"reference":"Patient/p1"},)"
+      R"("code":{"coding":[{"system":"http://hl7.org/fhir/sid/icd-10-cm","code":"Z00.00","code":"F11.20"}]}})",
+      "dup.json");
+  EXPECT_THAT(batch.records, IsEmpty());
+  ASSERT_EQ(batch.problems.size(), 1u);
+  EXPECT_EQ(batch.problems[0].path, "Condition.code.coding[0].code");
+  EXPECT_THAT(batch.problems[0].message, ::testing::HasSubstr("twice"));
+  // Past the small-object path too.
+  std::string many = R"({"resourceType":"Patient","id":"p2","extension":[{)";
+  for (int i = 0; i < 40; ++i) absl::StrAppend(&many, "\"k", i, "\":1,");
+  absl::StrAppend(&many, R"("k7":2}]})");
+  batch = ingester_->ParseJson(many, "many.json");
+  ASSERT_EQ(batch.problems.size(), 1u);
+  EXPECT_EQ(batch.problems[0].path, "Patient.extension[0].k7");
+}
+
 TEST_F(IngestTest, TransactionResolvesUrnUuidAndLabelsAndInherits) {
   std::string med =
       R"({"resourceType":"MedicationRequest","id":"m1","status":"active","intent":"order",
