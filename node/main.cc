@@ -63,6 +63,9 @@ const hie::DaemonDescription kDescription = {
         "    max_record_bytes        largest record sent to a peer or taken into a federated\n"
         "                            answer; a larger one is skipped and named (Type/id) in\n"
         "                            its holder's status and the audit (default 67108864)\n"
+        "    max_answer_bytes        most record text one holder's answer may bring into a\n"
+        "                            federated query; a holder sending more is cut off and\n"
+        "                            reported failed (default 536870912)\n"
         "  directive_feed            the consent service's feed of directive changes, which\n"
         "                            stops grants decided before a change (docs/consent.md):\n"
         "    pull_interval_ms        how often it is read (default 2000; 200..5000)\n"
@@ -184,6 +187,16 @@ int main(int argc, char** argv) {
         }
         options.max_import_resource_bytes = config.limits().max_import_resource_bytes();
         options.max_record_bytes = config.limits().max_record_bytes();
+        if (uint64_t answer = config.limits().max_answer_bytes(); answer != 0) {
+          const uint64_t record =
+              config.limits().max_record_bytes() != 0 ? config.limits().max_record_bytes()
+                                                      : uint64_t{64} << 20;
+          if (answer < record || answer > (uint64_t{16} << 30)) {
+            return file.FieldError("limits.max_answer_bytes",
+                                   "must be at least max_record_bytes and at most 17179869184");
+          }
+          options.max_answer_bytes = answer;
+        }
         options.max_message_bytes = static_cast<size_t>(plan.server.max_message_bytes);
         HIE_ASSIGN_OR_RETURN(
             hie::audit::CheckpointerOptions checkpoints,

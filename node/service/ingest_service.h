@@ -39,6 +39,8 @@ struct NodeState {
   // larger one is skipped and reported), and the most record or Bundle text one message
   // carries (under the server's message limit).
   size_t max_record_bytes = size_t{64} << 20;
+  // The most record text one holder's answer may bring into a federated query.
+  size_t max_answer_bytes = size_t{512} << 20;
   size_t piece_bytes = size_t{1} << 20;
 };
 

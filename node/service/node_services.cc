@@ -50,6 +50,7 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenNodeServices(
   }
   state->ingester = std::make_unique<FhirIngester>(state->labeler.get(), ingest);
   if (options.max_record_bytes > 0) state->max_record_bytes = options.max_record_bytes;
+  if (options.max_answer_bytes > 0) state->max_answer_bytes = options.max_answer_bytes;
   // Room for the envelope and framing beside the text.
   state->piece_bytes = std::clamp(options.max_message_bytes / 2, size_t{256}, size_t{1} << 20);
   auto outbox = Outbox::Open(state->store.get());

@@ -47,6 +47,7 @@ struct NodeOptions {
   // pieces answers are sent in.
   size_t max_import_resource_bytes = 0;
   size_t max_record_bytes = 0;
+  size_t max_answer_bytes = 0;
   size_t max_message_bytes = size_t{4} << 20;
 };
 

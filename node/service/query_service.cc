@@ -20,6 +20,9 @@ using hie::v1::HolderStatus;
 
 class QueryReactor;
 
+// The longest a query waits for one holder, whatever the caller asks.
+constexpr int kMaxHolderTimeoutMs = 120000;
+
 // What one holder sent, once its stream is over.
 struct HolderAnswer {
   std::vector<hie::v1::RecordEnvelope> records;
@@ -32,8 +35,12 @@ struct HolderAnswer {
 // joined here; one growing past `max_record_bytes` is dropped as it arrives and named.
 class HolderCall final : public grpc::ClientReadReactor<hie::v1::FetchRecordsResponse> {
  public:
-  HolderCall(QueryReactor* parent, hie::v1::GrantHolder holder, size_t max_record_bytes)
-      : parent_(parent), holder_(std::move(holder)), max_record_bytes_(max_record_bytes) {}
+  HolderCall(QueryReactor* parent, hie::v1::GrantHolder holder, size_t max_record_bytes,
+             size_t max_answer_bytes)
+      : parent_(parent),
+        holder_(std::move(holder)),
+        max_record_bytes_(max_record_bytes),
+        max_answer_bytes_(max_answer_bytes) {}
 
   void Start(hie::v1::PeerRecords::Stub* stub, const hie::v1::FetchRecordsRequest& request,
              absl::Duration timeout) {
@@ -47,6 +54,7 @@ class HolderCall final : public grpc::ClientReadReactor<hie::v1::FetchRecordsRes
 
   void OnReadDone(bool ok) override {
     if (!ok) return;  // OnDone follows with the status
+    if (over_budget_) return;  // cancelled: OnDone follows
     if (message_.has_record()) {
       Take(std::move(*message_.mutable_record()));
     } else if (message_.has_record_piece()) {
@@ -62,11 +70,15 @@ class HolderCall final : public grpc::ClientReadReactor<hie::v1::FetchRecordsRes
           answer_.skipped.Add(joining_);
           std::string().swap(*joining_.mutable_fhir_json());
         } else {
+          received_bytes_ += piece->fhir_json().size();
           joining_.mutable_fhir_json()->append(piece->fhir_json());
         }
       }
       if (piece->last()) {
-        if (!dropping_) Take(std::move(joining_));
+        if (!dropping_) {
+          record_was_joined_ = true;  // its pieces are counted already
+          Take(std::move(joining_));
+        }
         joining_.Clear();
         dropping_ = false;
       }
@@ -75,6 +87,14 @@ class HolderCall final : public grpc::ClientReadReactor<hie::v1::FetchRecordsRes
       answer_.withheld = summary.records_withheld();
       answer_.skipped.Add(summary.records_skipped(),
                           {summary.skipped().begin(), summary.skipped().end()});
+    }
+    if (received_bytes_ > max_answer_bytes_) {
+      // A holder may not fill this node's memory: its answer is dropped and the call ended.
+      over_budget_ = true;
+      std::vector<hie::v1::RecordEnvelope>().swap(answer_.records);
+      joining_.Clear();
+      context_.TryCancel();
+      return;
     }
     StartRead(&message_);
   }
@@ -87,6 +107,8 @@ class HolderCall final : public grpc::ClientReadReactor<hie::v1::FetchRecordsRes
       answer_.skipped.Add(record);
       return;
     }
+    if (!record_was_joined_) received_bytes_ += record.fhir_json().size();
+    record_was_joined_ = false;
     // The holder is who its certificate says, whatever the record claims.
     record.set_source_org(holder_.org_id());
     answer_.records.push_back(std::move(record));
@@ -95,6 +117,11 @@ class HolderCall final : public grpc::ClientReadReactor<hie::v1::FetchRecordsRes
   QueryReactor* parent_;
   hie::v1::GrantHolder holder_;
   const size_t max_record_bytes_;
+  const size_t max_answer_bytes_;
+  // Record text received from this holder so far, and whether it passed the budget.
+  size_t received_bytes_ = 0;
+  bool over_budget_ = false;
+  bool record_was_joined_ = false;
   grpc::ClientContext context_;
   hie::v1::FetchRecordsRequest request_;
   hie::v1::FetchRecordsResponse message_;
@@ -346,8 +373,10 @@ class QueryReactor final : public grpc::ServerWriteReactor<hie::v1::QueryEvent> 
   }
 
   void StartMoreHolders() {
+    // The caller's deadline for each holder, at most kMaxHolderTimeoutMs: an answer is
+    // held in memory until its holder is done.
     int timeout_ms = request_.holder_timeout_ms() > 0
-                         ? request_.holder_timeout_ms()
+                         ? std::min(request_.holder_timeout_ms(), kMaxHolderTimeoutMs)
                          : service_->options().default_holder_timeout_ms;
     while (true) {
       hie::v1::GrantHolder holder;
@@ -365,7 +394,8 @@ class QueryReactor final : public grpc::ServerWriteReactor<hie::v1::QueryEvent> 
         stubs_.push_back(hie::v1::PeerRecords::NewStub(channel));
         stub = stubs_.back().get();
       }
-      auto* call = new HolderCall(this, holder, service_->state().max_record_bytes);
+      auto* call = new HolderCall(this, holder, service_->state().max_record_bytes,
+                                  service_->state().max_answer_bytes);
       call->Start(stub, fetch_, absl::Milliseconds(timeout_ms));
     }
   }
@@ -461,6 +491,17 @@ class QueryReactor final : public grpc::ServerWriteReactor<hie::v1::QueryEvent> 
 };
 
 void HolderCall::OnDone(const grpc::Status& status) {
+  if (over_budget_) {
+    answer_ = HolderAnswer();
+    parent_->HolderDone(
+        holder_,
+        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                     absl::StrCat("the holder's answer passed limits.max_answer_bytes (",
+                                  max_answer_bytes_, " bytes): its records are left out")),
+        std::move(answer_), absl::Now() - started_);
+    delete this;
+    return;
+  }
   parent_->HolderDone(holder_, status, std::move(answer_), absl::Now() - started_);
   delete this;
 }

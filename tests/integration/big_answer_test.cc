@@ -331,6 +331,34 @@ TEST_F(BigAnswerTest, RecordAboveTheMaximumIsSkippedByReferenceAndTheRestArrive)
   ReportPeakRss("records above the maximum");
 }
 
+// A holder whose answer passes the requester's limits.max_answer_bytes (a holder sending
+// far more than any patient's record, or a hostile one) costs only its own results: it is
+// cut off and reported failed, and the requester's own records still arrive.
+TEST_F(BigAnswerTest, AHolderAnswerAboveTheBudgetIsCutOffAndTheRestArrives) {
+  StartExchange("", "limits { max_record_bytes: 262144 max_answer_bytes: 1048576 }\n");
+  std::string ndjson;
+  for (int i = 0; i < 12; ++i) {
+    absl::StrAppend(&ndjson, Observation(absl::StrCat("part", i), std::string(200 << 10, 'p')),
+                    "\n");
+  }
+  ImportAt("node-b", holder_port_, "many.ndjson", ndjson);
+  EXPECT_THAT(last_import_, HasSubstr("accepted 12"));
+
+  Answer answer = Query();
+  ASSERT_TRUE(answer.status.ok()) << answer.status.error_message();
+  ASSERT_TRUE(answer.has_result);
+  const hie::v1::HolderStatus* holder = HolderOf(answer, "org-b");
+  ASSERT_NE(holder, nullptr);
+  EXPECT_EQ(holder->state(), hie::v1::HolderStatus::STATE_FAILED);
+  EXPECT_THAT(holder->message(), HasSubstr("max_answer_bytes"));
+  simdjson::dom::parser parser;
+  simdjson::dom::element bundle, found;
+  ASSERT_EQ(parser.parse(answer.bundle).get(bundle), simdjson::SUCCESS);
+  EXPECT_TRUE(FindResource(bundle, "Patient", "A1", &found));  // this practice's own
+  EXPECT_FALSE(FindResource(bundle, "Observation", "part0", &found));
+  ReportPeakRss("a holder answer above the budget");
+}
+
 // Import: a resource above the configured maximum is rejected with the limit named and
 // the rest of the import is stored; one under it, sent in pieces, is stored whole.
 TEST_F(BigAnswerTest, ImportAboveTheConfiguredMaximumIsRejectedAndReported) {
