@@ -29,6 +29,8 @@ namespace {
 
 // Descriptors the MLLP listener leaves free for the rest of the node.
 constexpr int kReservedDescriptors = 64;
+// The most a client may take to finish its TLS handshake.
+constexpr int64_t kHandshakeTimeoutSeconds = 10;
 
 std::string OpenSslError() {
   unsigned long code = ERR_get_error();
@@ -184,8 +186,13 @@ class ListenerImpl final : public MllpListener {
       std::string host = address.substr(0, address.rfind(':'));
       absl::MutexLock lock(&mu_);
       if (static_cast<int>(connections_.size()) >= options_.max_connections) {
-        LogWarning("MLLP: refused a connection from ", host, ": ", options_.max_connections,
-                   " connections already open");
+        ++refused_full_;
+        if (absl::Now() - last_full_warning_ >= absl::Seconds(10)) {  // a flood: one line
+          LogWarning("MLLP: refused connections (the last from ", host, "): ",
+                     options_.max_connections, " connections already open (", refused_full_,
+                     " refused so far)");
+          last_full_warning_ = absl::Now();
+        }
         ::close(fd);
         continue;
       }
@@ -254,8 +261,12 @@ class ListenerImpl final : public MllpListener {
     // Bounded blocking for the TLS handshake and writes; shutdown() ends them on stop.
     timeval timeout{};
     timeout.tv_sec = std::max<int64_t>(1, absl::ToInt64Seconds(options_.idle_timeout));
-    ::setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    ::setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+    // The TLS handshake has its own short deadline: a client that never finishes it
+    // must not hold one of the few connection slots for the idle timeout.
+    timeval handshake{};
+    handshake.tv_sec = std::min<int64_t>(timeout.tv_sec, kHandshakeTimeoutSeconds);
+    ::setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &handshake, sizeof(handshake));
+    ::setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &handshake, sizeof(handshake));
     SSL* ssl = nullptr;
     bool ok = true;
     if (ssl_ctx_ != nullptr) {
@@ -266,6 +277,8 @@ class ListenerImpl final : public MllpListener {
         ok = false;
       }
     }
+    ::setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    ::setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
     hl7::MllpDecoder decoder(options_.max_message_bytes);
     std::vector<std::string> messages;
     char buffer[16384];
@@ -283,9 +296,11 @@ class ListenerImpl final : public MllpListener {
                              : static_cast<int>(::recv(c.fd, buffer, sizeof(buffer), 0));
       if (n < 0 && ssl == nullptr && errno == EINTR) continue;
       if (n <= 0) break;
-      deadline = absl::Now() + options_.idle_timeout;
       messages.clear();
       absl::Status fed = decoder.Feed(absl::string_view(buffer, static_cast<size_t>(n)), &messages);
+      // Only a whole message renews the idle deadline: a byte now and then (a client
+      // holding a slot without ever sending a message) does not.
+      if (!messages.empty()) deadline = absl::Now() + options_.idle_timeout;
       for (const std::string& message : messages) {
         if (!WriteAll(c.fd, ssl, hl7::MllpFrame(handler_(message)))) {
           ok = false;
@@ -309,6 +324,8 @@ class ListenerImpl final : public MllpListener {
   int listen_fd_ = -1;
   AcceptGuard guard_{kReservedDescriptors};
   absl::Time last_warning_ = absl::InfinitePast();  // accept thread only
+  absl::Time last_full_warning_ = absl::InfinitePast();  // accept thread only
+  int64_t refused_full_ = 0;                             // accept thread only
   int port_ = 0;
   int wake_[2] = {-1, -1};
   SSL_CTX* ssl_ctx_ = nullptr;

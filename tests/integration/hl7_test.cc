@@ -2,6 +2,7 @@
 // send over loopback (plain and TLS), the records it stored read back over mutual TLS,
 // resends, refusals, and a clean stop.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -163,6 +164,21 @@ TEST_F(Hl7DaemonTest, IdleAndOversizedConnectionsAreClosedAndOthersServed) {
   EXPECT_GE(waited, absl::Milliseconds(900));
   EXPECT_LT(waited, absl::Seconds(5));
   ::close(idle);
+  // Trickling: a byte every 300 ms and never a whole message does not renew the idle
+  // deadline (it would hold one of the few connection slots for ever).
+  int trickle = connect_raw();
+  ::fcntl(trickle, F_SETFL, ::fcntl(trickle, F_GETFL) | O_NONBLOCK);
+  start = absl::Now();
+  bool closed = false;
+  while (!closed && absl::Now() - start < absl::Seconds(8)) {
+    ::send(trickle, "A", 1, MSG_NOSIGNAL);
+    absl::SleepFor(absl::Milliseconds(300));
+    ssize_t got = ::recv(trickle, &byte, 1, 0);
+    closed = got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+  }
+  EXPECT_TRUE(closed) << "a trickling connection kept its slot";
+  EXPECT_LT(absl::Now() - start, absl::Seconds(4));
+  ::close(trickle);
   // Oversized: a frame start and 4 KiB with no end.
   int big = connect_raw();
   std::string frame = "\x0b" + std::string(4096, 'A');
