@@ -1,0 +1,161 @@
+// Attacks on what the consent service reveals to a practice about the other holders of
+// its patient: a sensitive programme (enrolled sensitive, holding the patient, having
+// filed her directive) must not be named to another practice by the audit accounting
+// (AuditLog.QueryByPatient) nor by the directive list (ListDirectives), while the
+// practice still sees who looked at its patient. Real hie-mpi and hie-consent on
+// loopback.
+#include <chrono>
+
+#include "proto/hie/v1/audit.grpc.pb.h"
+#include "proto/hie/v1/consent.grpc.pb.h"
+#include "tests/consent/consent_json.h"
+#include "tests/integration/daemon_fixture.h"
+
+namespace hie::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using namespace ::hie::consent::testing;  // NOLINT: Consent JSON builders
+
+std::unique_ptr<grpc::ClientContext> Context() {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return context;
+}
+
+class ConsentPrivacyTest : public DaemonFixture {
+ protected:
+  void SetUp() override {
+    DaemonFixture::SetUp();
+    Issue("org-s", "node-s", pki::Role::kNode);
+    mpi_port_ = StartDaemon("mpi");
+    ASSERT_GT(mpi_port_, 0);
+    mpi_address_ = absl::StrCat("127.0.0.1:", mpi_port_);
+    EnrollWith("org-a", false);
+    EnrollWith("org-b", false);
+    EnrollWith("org-s", true);  // a substance-use programme
+    hie::v1::RegisterPatientResponse response;
+    ASSERT_TRUE(Register(MpiAs("node-a", mpi_port_).get(), "A1", Jane(), &response).ok());
+    ASSERT_TRUE(Register(MpiAs("node-b", mpi_port_).get(), "B1", Jane(), &response).ok());
+    ASSERT_TRUE(Register(MpiAs("node-s", mpi_port_).get(), "S-77", Jane(), &response).ok());
+    consent_port_ = StartDaemon("consent");
+    ASSERT_GT(consent_port_, 0);
+  }
+
+  void EnrollWith(const std::string& org, bool sensitive) {
+    auto directory = DirectoryAs("operator", mpi_port_);
+    hie::v1::EnrollOrganizationRequest request;
+    request.set_org_id(org);
+    request.set_display_name("Practice " + org);
+    request.set_endpoint(absl::StrCat("127.0.0.1:9", org.size()));
+    request.set_sensitive(sensitive);
+    hie::v1::Organization out;
+    grpc::Status s = directory->EnrollOrganization(Context().get(), request, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  std::unique_ptr<hie::v1::ConsentService::Stub> ConsentAs(const std::string& who) {
+    return hie::v1::ConsentService::NewStub(ChannelAs(who, consent_port_));
+  }
+
+  grpc::Status Put(const std::string& who, const std::string& org, const std::string& local,
+                   const std::string& json, hie::v1::Directive* out) {
+    hie::v1::PutDirectiveRequest request;
+    request.mutable_patient()->set_org_id(org);
+    request.mutable_patient()->set_local_id(local);
+    request.set_consent_json(json);
+    return ConsentAs(who)->PutDirective(Context().get(), request, out);
+  }
+
+  void Authorize(const std::string& who, const std::string& local,
+                 const std::string& reason = "") {
+    hie::v1::AuthorizeRequest request;
+    request.set_local_patient_id(local);
+    request.set_purpose(reason.empty() ? "TREAT" : "ETREAT");
+    request.mutable_user()->set_user_id("dr." + who);
+    request.mutable_user()->set_role("physician");
+    request.set_break_glass_reason(reason);
+    hie::v1::AuthorizeResponse response;
+    grpc::Status s = ConsentAs(who)->Authorize(Context().get(), request, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  // Everything `who` gets from the consent service's QueryByPatient for org/local.
+  std::vector<hie::v1::AuditEntry> Accounting(const std::string& who, const std::string& org,
+                                              const std::string& local) {
+    auto audit = hie::v1::AuditLog::NewStub(ChannelAs(who, consent_port_));
+    hie::v1::QueryByPatientRequest query;
+    query.mutable_local()->set_org_id(org);
+    query.mutable_local()->set_local_id(local);
+    auto context = Context();
+    auto reader = audit->QueryByPatient(context.get(), query);
+    std::vector<hie::v1::AuditEntry> out;
+    hie::v1::AuditEntry entry;
+    while (reader->Read(&entry)) out.push_back(entry);
+    grpc::Status s = reader->Finish();
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+
+  static std::string Text(const std::vector<hie::v1::AuditEntry>& entries) {
+    std::string all;
+    for (const auto& e : entries) all += e.DebugString();
+    return all;
+  }
+
+  int mpi_port_ = 0;
+  int consent_port_ = 0;
+};
+
+TEST_F(ConsentPrivacyTest, AuditAccountingNeverNamesASensitiveHolderToAnotherPractice) {
+  // The sensitive programme files the patient's directive (a plain permit: it does not
+  // name the programme as a custodian, so no grant may name it).
+  hie::v1::Directive filed;
+  ASSERT_TRUE(Put("node-s", "org-s", "S-77",
+                  Consent("", "2025-01-01", ProvisionJson("permit", {})), &filed)
+                  .ok());
+  // Two practices look at her; org-b breaks the glass.
+  ASSERT_NO_FATAL_FAILURE(Authorize("node-a", "A1"));
+  ASSERT_NO_FATAL_FAILURE(Authorize("node-b", "B1", "unconscious in ED"));
+
+  // The control: the operator's accounting has the programme's directive and local id.
+  EXPECT_THAT(Text(Accounting("operator", "org-a", "A1")), HasSubstr("S-77"));
+
+  // The attack: org-a asks for its patient's accounting.
+  std::vector<hie::v1::AuditEntry> seen = Accounting("node-a", "org-a", "A1");
+  EXPECT_THAT(Text(seen), Not(HasSubstr("org-s")));
+  EXPECT_THAT(Text(seen), Not(HasSubstr("S-77")));
+  EXPECT_THAT(Text(seen), Not(HasSubstr("B1")));
+  int own = 0, others = 0, alerts = 0;
+  for (const auto& e : seen) {
+    EXPECT_NE(e.action(), hie::v1::AUDIT_ACTION_DIRECTIVE) << e.DebugString();
+    if (e.actor_org() == "org-a") {
+      ++own;
+      // Its own decision: the holders its grant names, and only a count of the others.
+      EXPECT_EQ(e.patient().local_id(), "A1");
+      EXPECT_THAT(e.detail(), HasSubstr("holders: org-b"));
+      EXPECT_THAT(e.detail(), HasSubstr("left out: 1"));
+    } else {
+      // Who looked, when, why, and the outcome; not where the patient is held.
+      EXPECT_EQ(e.actor_org(), "org-b");
+      EXPECT_EQ(e.user().user_id(), "dr.node-b");
+      EXPECT_EQ(e.purpose(), "ETREAT");
+      EXPECT_FALSE(e.outcome().empty());
+      EXPECT_FALSE(e.has_patient());
+      if (e.action() == hie::v1::AUDIT_ACTION_BREAK_GLASS) {
+        ++alerts;
+        EXPECT_THAT(e.detail(), HasSubstr("unconscious in ED"));
+      } else {
+        ++others;
+        EXPECT_TRUE(e.detail().empty()) << e.detail();
+      }
+    }
+  }
+  EXPECT_EQ(own, 1);
+  EXPECT_EQ(others, 1);
+  EXPECT_EQ(alerts, 1);
+}
+
+}  // namespace
+}  // namespace hie::testing
