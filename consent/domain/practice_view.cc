@@ -2,8 +2,7 @@
 
 namespace hie::consent {
 
-std::optional<hie::v1::AuditEntry> PracticeView(hie::v1::AuditEntry entry,
-                                                const std::string& org) {
+std::optional<hie::v1::AuditEntry> PracticeView(hie::v1::AuditEntry entry, const std::string& org) {
   if (entry.actor_org() == org) return entry;
   if (entry.has_patient() && entry.patient().org_id() == org) return entry;
   switch (entry.action()) {
@@ -22,6 +21,16 @@ std::optional<hie::v1::AuditEntry> PracticeView(hie::v1::AuditEntry entry,
   if (entry.action() != hie::v1::AUDIT_ACTION_BREAK_GLASS && !deny) entry.clear_detail();
   if (entry.counterpart_org() != org) entry.clear_counterpart_org();
   return entry;
+}
+
+hie::v1::Directive PracticeView(hie::v1::Directive d, const std::string& org) {
+  if (d.filed_by_org() == org) return d;
+  if (d.has_patient() && d.patient().org_id() == org) return d;
+  d.clear_patient();
+  d.clear_filed_by_org();
+  d.clear_reason();
+  d.clear_consent_json();
+  return d;
 }
 
 }  // namespace hie::consent

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "proto/hie/v1/audit.pb.h"
+#include "proto/hie/v1/consent.pb.h"
 
 namespace hie::consent {
 
@@ -25,8 +26,15 @@ namespace hie::consent {
 //  - anything else of another organisation (a directive it filed, a disclosure it made:
 //    the actor is a holder) not at all.
 // The hashes are those of the whole entry (Verify is for operators, who read it whole).
-std::optional<hie::v1::AuditEntry> PracticeView(hie::v1::AuditEntry entry,
-                                                const std::string& org);
+std::optional<hie::v1::AuditEntry> PracticeView(hie::v1::AuditEntry entry, const std::string& org);
+
+// Directive `d` as practice `org` may read it (ListDirectives): whole if `org` filed it
+// or it names `org`'s own registration; otherwise without patient (the filer's local
+// id), filed_by_org, reason and consent_json (the resource names the filer's patient
+// reference and may name holders as actors), keeping directive_id, version, euid,
+// status and recorded_at: the practice learns that the patient has such a directive,
+// not where.
+hie::v1::Directive PracticeView(hie::v1::Directive d, const std::string& org);
 
 }  // namespace hie::consent
 

@@ -5,6 +5,7 @@
 #include "common/grpc/status_convert.h"
 #include "common/log/log.h"
 #include "common/status/error_detail.h"
+#include "consent/domain/practice_view.h"
 
 namespace hie::consent {
 namespace {
@@ -223,7 +224,11 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::ListDirectives(
   absl::StatusOr<std::vector<hie::v1::Directive>> list =
       state_->directives->List(refs, request->include_history());
   if (!list.ok()) return Done(reactor, list.status());
-  for (auto& d : *list) *response->add_directives() = std::move(d);
+  for (auto& d : *list) {
+    // A practice does not learn from the list where else the patient is held.
+    *response->add_directives() =
+        peer->role == pki::Role::kNode ? PracticeView(std::move(d), peer->org_id) : std::move(d);
+  }
   return Done(reactor, absl::OkStatus());
 }
 

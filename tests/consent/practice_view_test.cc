@@ -74,8 +74,30 @@ TEST(PracticeViewTest, AnotherHoldersDirectivesAndDisclosuresAreLeftOut) {
       PracticeView(Entry(hie::v1::AUDIT_ACTION_DIRECTIVE, "org-s", "org-s", "S-77"), "org-a"));
   EXPECT_FALSE(
       PracticeView(Entry(hie::v1::AUDIT_ACTION_DISCLOSE, "org-s", "org-s", "S-77"), "org-a"));
-  EXPECT_FALSE(
-      PracticeView(Entry(hie::v1::AUDIT_ACTION_LINK, "org-s", "org-s", "S-77"), "org-a"));
+  EXPECT_FALSE(PracticeView(Entry(hie::v1::AUDIT_ACTION_LINK, "org-s", "org-s", "S-77"), "org-a"));
+}
+
+TEST(PracticeViewTest, AnotherPracticesDirectiveSaysThatNotWhere) {
+  hie::v1::Directive d;
+  d.set_directive_id("c-1");
+  d.set_version(2);
+  d.set_euid("E-1");
+  d.set_status("inactive");
+  d.set_filed_by_org("org-s");
+  d.mutable_patient()->set_org_id("org-s");
+  d.mutable_patient()->set_local_id("S-77");
+  d.set_reason("patient changed their mind");
+  d.set_consent_json(R"({"resourceType":"Consent","patient":{"reference":"Patient/S-77"}})");
+  hie::v1::Directive seen = PracticeView(d, "org-a");
+  EXPECT_EQ(seen.directive_id(), "c-1");
+  EXPECT_EQ(seen.version(), 2);
+  EXPECT_EQ(seen.euid(), "E-1");
+  EXPECT_EQ(seen.status(), "inactive");
+  EXPECT_TRUE(seen.filed_by_org().empty());
+  EXPECT_FALSE(seen.has_patient());
+  EXPECT_TRUE(seen.reason().empty());
+  EXPECT_TRUE(seen.consent_json().empty());
+  EXPECT_EQ(PracticeView(d, "org-s").SerializeAsString(), d.SerializeAsString());
 }
 
 }  // namespace

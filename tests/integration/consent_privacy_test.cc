@@ -68,8 +68,7 @@ class ConsentPrivacyTest : public DaemonFixture {
     return ConsentAs(who)->PutDirective(Context().get(), request, out);
   }
 
-  void Authorize(const std::string& who, const std::string& local,
-                 const std::string& reason = "") {
+  void Authorize(const std::string& who, const std::string& local, const std::string& reason = "") {
     hie::v1::AuthorizeRequest request;
     request.set_local_patient_id(local);
     request.set_purpose(reason.empty() ? "TREAT" : "ETREAT");
@@ -112,9 +111,9 @@ TEST_F(ConsentPrivacyTest, AuditAccountingNeverNamesASensitiveHolderToAnotherPra
   // The sensitive programme files the patient's directive (a plain permit: it does not
   // name the programme as a custodian, so no grant may name it).
   hie::v1::Directive filed;
-  ASSERT_TRUE(Put("node-s", "org-s", "S-77",
-                  Consent("", "2025-01-01", ProvisionJson("permit", {})), &filed)
-                  .ok());
+  ASSERT_TRUE(
+      Put("node-s", "org-s", "S-77", Consent("", "2025-01-01", ProvisionJson("permit", {})), &filed)
+          .ok());
   // Two practices look at her; org-b breaks the glass.
   ASSERT_NO_FATAL_FAILURE(Authorize("node-a", "A1"));
   ASSERT_NO_FATAL_FAILURE(Authorize("node-b", "B1", "unconscious in ED"));
@@ -155,6 +154,60 @@ TEST_F(ConsentPrivacyTest, AuditAccountingNeverNamesASensitiveHolderToAnotherPra
   EXPECT_EQ(own, 1);
   EXPECT_EQ(others, 1);
   EXPECT_EQ(alerts, 1);
+}
+
+TEST_F(ConsentPrivacyTest, DirectiveListNeverNamesAnotherPracticesFilingToAPractice) {
+  // The sensitive programme files a consent naming itself; org-a files its own.
+  hie::v1::Directive theirs, ours;
+  ASSERT_TRUE(
+      Put("node-s", "org-s", "S-77",
+          Consent("", "2025-01-01",
+                  ProvisionJson("permit", {},
+                                {ProvisionJson("permit", {Actors({OrgActor("org-s", "CST")})})})),
+          &theirs)
+          .ok());
+  ASSERT_TRUE(
+      Put("node-a", "org-a", "A1", Consent("", "2025-02-01", ProvisionJson("permit", {})), &ours)
+          .ok());
+
+  auto list = [&](const std::string& who) {
+    hie::v1::ListDirectivesRequest request;
+    request.mutable_patient()->set_org_id("org-a");
+    request.mutable_patient()->set_local_id("A1");
+    request.set_include_history(true);
+    hie::v1::ListDirectivesResponse listed;
+    grpc::Status s = ConsentAs(who)->ListDirectives(Context().get(), request, &listed);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return listed;
+  };
+  // The control: the operator reads both whole.
+  EXPECT_THAT(list("operator").DebugString(), HasSubstr("S-77"));
+
+  // The attack: org-a lists its patient's directives.
+  hie::v1::ListDirectivesResponse listed = list("node-a");
+  EXPECT_THAT(listed.DebugString(), Not(HasSubstr("org-s")));
+  EXPECT_THAT(listed.DebugString(), Not(HasSubstr("S-77")));
+  ASSERT_EQ(listed.directives_size(), 2);
+  int own = 0, others = 0;
+  for (const auto& d : listed.directives()) {
+    if (d.directive_id() == ours.directive_id()) {
+      ++own;
+      EXPECT_EQ(d.filed_by_org(), "org-a");
+      EXPECT_EQ(d.patient().local_id(), "A1");
+      EXPECT_EQ(d.consent_json(), ours.consent_json());
+    } else {
+      ++others;
+      // That she has such a directive, not where.
+      EXPECT_EQ(d.directive_id(), theirs.directive_id());
+      EXPECT_EQ(d.status(), "active");
+      EXPECT_FALSE(d.euid().empty());
+      EXPECT_TRUE(d.filed_by_org().empty());
+      EXPECT_FALSE(d.has_patient());
+      EXPECT_TRUE(d.consent_json().empty());
+    }
+  }
+  EXPECT_EQ(own, 1);
+  EXPECT_EQ(others, 1);
 }
 
 }  // namespace
