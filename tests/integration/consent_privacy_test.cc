@@ -210,5 +210,75 @@ TEST_F(ConsentPrivacyTest, DirectiveListNeverNamesAnotherPracticesFilingToAPract
   EXPECT_EQ(others, 1);
 }
 
+TEST_F(ConsentPrivacyTest, ConsentDatedInTheFutureCannotOverrideAnOptOut) {
+  hie::v1::Directive optout;
+  ASSERT_TRUE(
+      Put("node-a", "org-a", "A1", Consent("", "2025-01-01", ProvisionJson("deny", {})), &optout)
+          .ok());
+  // The attack: another of her practices files an opt-in dated 2099, which would be the
+  // most recent consent, and so govern, for 73 years.
+  for (const char* date_time : {"2099-01-01", "2099-01-01T00:00:00Z"}) {
+    hie::v1::Directive forged;
+    grpc::Status s =
+        Put("node-b", "org-b", "B1", Consent("", date_time, ProvisionJson("permit", {})), &forged);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << date_time;
+    EXPECT_THAT(s.error_message(), HasSubstr("Consent.dateTime")) << date_time;
+  }
+  // Nothing was filed: her opt-out still governs org-a's and org-b's requests.
+  for (const auto& [who, local] : {std::pair{"node-a", "A1"}, std::pair{"node-b", "B1"}}) {
+    hie::v1::AuthorizeRequest request;
+    request.set_local_patient_id(local);
+    request.set_purpose("TREAT");
+    request.mutable_user()->set_user_id("dr.lee");
+    hie::v1::AuthorizeResponse response;
+    ASSERT_TRUE(ConsentAs(who)->Authorize(Context().get(), request, &response).ok());
+    ASSERT_TRUE(response.has_denial()) << who;
+    EXPECT_EQ(response.denial().directive_id(), optout.directive_id());
+  }
+}
+
+TEST_F(ConsentPrivacyTest, AnotherPracticesDirectiveCannotBeRevoked) {
+  // The sensitive programme records the patient's opt-out.
+  hie::v1::Directive optout;
+  ASSERT_TRUE(
+      Put("node-s", "org-s", "S-77", Consent("", "2025-01-01", ProvisionJson("deny", {})), &optout)
+          .ok());
+  // The attack: org-a, one of her practices, revokes it.
+  hie::v1::RevokeDirectiveRequest revoke;
+  revoke.set_directive_id(optout.directive_id());
+  revoke.set_reason("patient asked at reception");
+  hie::v1::Directive revoked;
+  grpc::Status s = ConsentAs("node-a")->RevokeDirective(Context().get(), revoke, &revoked);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("revokes only the directives it filed"));
+  EXPECT_THAT(s.error_message(), Not(HasSubstr("org-s")));
+  EXPECT_THAT(s.error_message(), Not(HasSubstr("S-77")));
+  // The filer finds the attempt in its accounting.
+  bool found = false;
+  for (const auto& e : Accounting("node-s", "org-s", "S-77")) {
+    if (e.action() == hie::v1::AUDIT_ACTION_REFUSE && e.actor_org() == "org-a") {
+      found = true;
+      EXPECT_THAT(e.detail(), HasSubstr("RevokeDirective"));
+    }
+  }
+  EXPECT_TRUE(found);
+  // Still in force: org-a's request is denied by it.
+  hie::v1::AuthorizeRequest request;
+  request.set_local_patient_id("A1");
+  request.set_purpose("TREAT");
+  request.mutable_user()->set_user_id("dr.lee");
+  hie::v1::AuthorizeResponse response;
+  ASSERT_TRUE(ConsentAs("node-a")->Authorize(Context().get(), request, &response).ok());
+  ASSERT_TRUE(response.has_denial());
+  EXPECT_EQ(response.denial().directive_id(), optout.directive_id());
+  // The filer and an operator may revoke.
+  ASSERT_TRUE(ConsentAs("operator")->RevokeDirective(Context().get(), revoke, &revoked).ok());
+  EXPECT_EQ(revoked.status(), "inactive");
+  ASSERT_TRUE(Put("node-s", "org-s", "S-77",
+                  Consent(optout.directive_id(), "2025-01-01", ProvisionJson("deny", {})), &optout)
+                  .ok());
+  EXPECT_TRUE(ConsentAs("node-s")->RevokeDirective(Context().get(), revoke, &revoked).ok());
+}
+
 }  // namespace
 }  // namespace hie::testing
