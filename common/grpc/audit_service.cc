@@ -80,7 +80,13 @@ grpc::ServerWriteReactor<hie::v1::AuditEntry>* AuditLogService::QueryByPatient(
           google::protobuf::util::TimeUtil::TimestampToNanoseconds(e.time()) < since) {
         continue;
       }
-      if (seen.insert(e.sequence()).second) entries.push_back(std::move(e));
+      if (!seen.insert(e.sequence()).second) continue;
+      if (view_) {
+        std::optional<hie::v1::AuditEntry> visible = view_(*peer, std::move(e));
+        if (visible.has_value()) entries.push_back(*std::move(visible));
+      } else {
+        entries.push_back(std::move(e));
+      }
     }
   }
   std::sort(entries.begin(), entries.end(),

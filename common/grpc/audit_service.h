@@ -5,11 +5,13 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/audit/audit_log.h"
 #include "common/audit/checkpoint.h"
+#include "common/grpc/peer_identity.h"
 #include "grpcpp/channel.h"
 #include "proto/hie/v1/audit.grpc.pb.h"
 
@@ -21,13 +23,23 @@ namespace hie {
 using AuditPatientResolver =
     std::function<absl::StatusOr<std::vector<audit::PatientKey>>(const audit::PatientKey& patient)>;
 
+// What `caller` may read of `entry`: the entry (possibly with fields cleared), or
+// nullopt to leave it out of the answer. The consent service gives practices a view
+// that names no other holder of the patient (consent::PracticeView).
+using AuditEntryView = std::function<std::optional<hie::v1::AuditEntry>(
+    const Peer& caller, hie::v1::AuditEntry entry)>;
+
 class AuditLogService final : public hie::v1::AuditLog::CallbackService {
  public:
   // `log` must outlive the service; `keepalive` (may be null) is held for that purpose.
-  // `resolver` may be empty: then a query reads the key it names.
+  // `resolver` may be empty: then a query reads the key it names. `view` may be empty:
+  // then a query answers entries whole.
   AuditLogService(audit::AuditLog* log, std::shared_ptr<void> keepalive,
-                  AuditPatientResolver resolver = nullptr)
-      : log_(log), keepalive_(std::move(keepalive)), resolver_(std::move(resolver)) {}
+                  AuditPatientResolver resolver = nullptr, AuditEntryView view = nullptr)
+      : log_(log),
+        keepalive_(std::move(keepalive)),
+        resolver_(std::move(resolver)),
+        view_(std::move(view)) {}
 
   // The actor org is the caller's certificate org, whatever the entry says.
   grpc::ServerUnaryReactor* Append(grpc::CallbackServerContext* context,
@@ -35,6 +47,7 @@ class AuditLogService final : public hie::v1::AuditLog::CallbackService {
                                    hie::v1::AuditEntry* response) override;
 
   // Operators may ask about any patient; a node only about its own org's local ids.
+  // Each entry found is answered as the view gives it to the caller.
   grpc::ServerWriteReactor<hie::v1::AuditEntry>* QueryByPatient(
       grpc::CallbackServerContext* context, const hie::v1::QueryByPatientRequest* request) override;
 
@@ -65,6 +78,7 @@ class AuditLogService final : public hie::v1::AuditLog::CallbackService {
   audit::AuditLog* const log_;
   std::shared_ptr<void> keepalive_;
   AuditPatientResolver resolver_;
+  AuditEntryView view_;
   std::vector<WitnessSource> witnesses_;
   // Declared after keepalive_ so that it stops before the log can go away.
   std::unique_ptr<audit::Checkpointer> checkpointer_;

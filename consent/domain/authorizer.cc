@@ -153,13 +153,13 @@ absl::StatusOr<AuthorizeResult> Authorizer::Authorize(ExchangeView& exchange,
   std::set<std::string> withheld(overall->withheld.begin(), overall->withheld.end());
   bool break_glass = overall->permit && overall->break_glass;
   std::vector<std::string> named_orgs;
-  std::vector<std::string> left_out;
+  // Holders left out are counted, never named: the entry is the requester's accounting,
+  // and a holder the grant does not name (a sensitive programme) is not revealed by it.
+  int left_out = 0;
   std::vector<WithheldData> withheld_data = overall->withheld_data;
   for (const auto& h : holders) {
     if (!h.named) {
-      left_out.push_back(h.member.sensitive && h.decision.permit
-                             ? absl::StrCat(h.registration.org_id, " (sensitive, not named)")
-                             : absl::StrCat(h.registration.org_id, " (", h.decision.reason, ")"));
+      ++left_out;
       continue;
     }
     auto* holder = grant.add_holders();
@@ -196,7 +196,7 @@ absl::StatusOr<AuthorizeResult> Authorizer::Authorize(ExchangeView& exchange,
   entry.set_outcome("permit");
   entry.set_detail(absl::StrCat(
       overall->reason, "; holders: ", named_orgs.empty() ? "none" : absl::StrJoin(named_orgs, ", "),
-      left_out.empty() ? "" : absl::StrCat("; left out: ", absl::StrJoin(left_out, "; ")),
+      left_out == 0 ? "" : absl::StrCat("; left out: ", left_out),
       "; withheld: ", withheld.empty() ? "nothing" : absl::StrJoin(withheld, ", ")));
   if (auto s = audit_->Append(entry); !s.ok()) {
     return absl::UnavailableError(

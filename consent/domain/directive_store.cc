@@ -5,12 +5,21 @@
 #include "absl/strings/str_cat.h"
 #include "common/fhir/resource_json.h"
 #include "common/json/json_writer.h"
+#include "common/status/error_detail.h"
 #include "common/store/key_codec.h"
 #include "consent/domain/grant.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace hie::consent {
 namespace {
+
+// How far ahead of this clock a consent's dateTime may be: clock skew, and for a date
+// without a time (taken as UTC midnight) the day starting up to 14 hours early in the
+// easternmost zones.
+absl::Duration MaxFutureDating(const std::string& date_time_text) {
+  constexpr absl::Duration kSkew = absl::Minutes(5);
+  return date_time_text.find('T') == std::string::npos ? kSkew + absl::Hours(14) : kSkew;
+}
 
 using google::protobuf::util::TimeUtil;
 using store::KeyBuilder;
@@ -57,6 +66,14 @@ absl::StatusOr<hie::v1::Directive> DirectiveStore::Put(const hie::v1::LocalPatie
                                                        const std::string& consent_json) {
   absl::StatusOr<ConsentDirective> parsed = ParseConsent(consent_json);
   if (!parsed.ok()) return parsed.status();
+  // The most recent consent governs, so one dated ahead would govern over every consent
+  // the patient gives until then.
+  if (parsed->date_time > clock_->Now() + MaxFutureDating(parsed->date_time_text)) {
+    return InvalidResource(
+        {{"Consent.dateTime",
+          absl::StrCat("\"", parsed->date_time_text,
+                       "\" is in the future: a consent is dated when the patient gave it")}});
+  }
   std::string id = parsed->id.empty() ? NewNonce() : parsed->id;
   absl::StatusOr<std::string> stored_json = fhir::SetMembers(consent_json, {{"id", JsonQuote(id)}});
   if (!stored_json.ok()) return stored_json.status();

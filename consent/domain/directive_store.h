@@ -38,6 +38,8 @@ class DirectiveStore {
 
   // Validates `consent_json` completely, then stores it as a new version (version 1 for
   // a new id; an id is assigned when the resource has none).
+  // A Consent dated in the future (dateTime after now plus 5 minutes of skew, or 14
+  // hours more for a date without a time) is invalid: the latest consent governs.
   // Errors: InvalidArgument (INVALID_RESOURCE, with paths) for an invalid directive;
   // PermissionDenied if the id belongs to another patient's directive.
   absl::StatusOr<hie::v1::Directive> Put(const hie::v1::LocalPatientRef& patient,

@@ -183,7 +183,8 @@ absl::StatusOr<Decision> Decide(const Policy& policy,
                                                    absl::StrJoin(PurposeCodes(), ", "), ")"));
   }
   const bool emergency = request.purpose == kEmergencyPurpose;
-  if (emergency && request.break_glass_reason.empty()) {
+  // A reason of spaces and newlines says nothing for the review to read.
+  if (emergency && absl::StripAsciiWhitespace(request.break_glass_reason).empty()) {
     Decision denied;
     denied.reason = "break-the-glass (ETREAT) needs a reason";
     return denied;

@@ -19,7 +19,7 @@
 //    and AUT) they match the requester, as custodian (CST, AUT) the holder. Users match
 //    by NPI or role. Several actors of one kind: any matches; of different kinds: each
 //    kind must match.
-// 5. ETREAT needs a reason, always, and a user role the policy lists for
+// 5. ETREAT needs a reason (not only whitespace), always, and a user role the policy lists for
 //    break-the-glass. With both, when the policy allows break-the-glass, it is permitted
 //    over the policy's deny (and over a patient's directive only if the policy says
 //    so), withholds the policy's categories. Every permitted ETREAT, over a deny or

@@ -5,6 +5,7 @@
 #include "common/grpc/status_convert.h"
 #include "common/log/log.h"
 #include "common/status/error_detail.h"
+#include "consent/domain/practice_view.h"
 
 namespace hie::consent {
 namespace {
@@ -25,18 +26,6 @@ absl::StatusOr<Peer> ActivePeer(const grpc::CallbackServerContext& context,
                       hie::v1::ERROR_REASON_ORG_NOT_ACTIVE);
   }
   return peer;
-}
-
-// A practice may act for a patient only if it holds a registration the MPI links to
-// them for certain; operators may act for anyone.
-absl::Status CheckPatientsPractice(const Peer& peer, const PatientLinks& links) {
-  if (peer.role == pki::Role::kOperator) return absl::OkStatus();
-  for (const auto& r : links.registrations) {
-    if (r.org_id == peer.org_id && r.certain) return absl::OkStatus();
-  }
-  return absl::PermissionDeniedError(
-      absl::StrCat("only the patient's own practices may change their directives, and ",
-                   peer.org_id, " is not one of them"));
 }
 
 absl::Status AuditDirective(ConsentState& state, const Peer& peer, const hie::v1::Directive& d,
@@ -79,9 +68,9 @@ absl::Status AppendChange(ConsentState& state, const std::string& euid,
                           const std::string* current_euid) {
   absl::StatusOr<hie::v1::DirectiveChange> change = state.feed->Append(euid);
   if (!change.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        "the directive is stored but holders could not be told yet (file it again): ",
-        change.status().message()));
+    return absl::UnavailableError(
+        absl::StrCat("the directive is stored but holders could not be told yet (file it again): ",
+                     change.status().message()));
   }
   if (current_euid != nullptr && !current_euid->empty() && *current_euid != euid) {
     return AppendChange(state, *current_euid, nullptr);
@@ -168,16 +157,21 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::RevokeDirective(
   if (!peer.ok()) return Finish(reactor, *context, "RevokeDirective", nullptr, peer.status());
   absl::StatusOr<hie::v1::Directive> current = state_->directives->Get(request->directive_id());
   if (!current.ok()) return Done(reactor, current.status());
-  absl::StatusOr<PatientLinks> links = state_->exchange->CrossReference(
-      current->patient().org_id(), current->patient().local_id());
+  absl::StatusOr<PatientLinks> links =
+      state_->exchange->CrossReference(current->patient().org_id(), current->patient().local_id());
   if (!links.ok() && links.status().code() != absl::StatusCode::kNotFound) {
     return Done(reactor, links.status());
   }
+  // A practice revokes the directives kept under its own registration of the patient
+  // (those it filed, or an operator filed for it); another practice files a newer
+  // directive instead. The refusal names neither the filer nor its patient, and is
+  // audited under that patient so that the filer sees the attempt.
   if (peer->role == pki::Role::kNode && current->patient().org_id() != peer->org_id) {
-    if (!links.ok()) return Done(reactor, links.status());
-    if (absl::Status s = CheckPatientsPractice(*peer, *links); !s.ok()) {
-      return Finish(reactor, *context, "RevokeDirective", &current->patient(), s);
-    }
+    return Finish(reactor, *context, "RevokeDirective", &current->patient(),
+                  absl::PermissionDeniedError(absl::StrCat(
+                      "a practice revokes only the directives it filed: directive ",
+                      request->directive_id(), " was filed by another organisation (", peer->org_id,
+                      " may file a newer directive for its own patient)")));
   }
   absl::StatusOr<hie::v1::Directive> revoked =
       state_->directives->Revoke(request->directive_id(), peer->org_id, request->reason());
@@ -223,7 +217,11 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::ListDirectives(
   absl::StatusOr<std::vector<hie::v1::Directive>> list =
       state_->directives->List(refs, request->include_history());
   if (!list.ok()) return Done(reactor, list.status());
-  for (auto& d : *list) *response->add_directives() = std::move(d);
+  for (auto& d : *list) {
+    // A practice does not learn from the list where else the patient is held.
+    *response->add_directives() =
+        peer->role == pki::Role::kNode ? PracticeView(std::move(d), peer->org_id) : std::move(d);
+  }
   return Done(reactor, absl::OkStatus());
 }
 

@@ -1,6 +1,7 @@
 #include "consent/service/consent_services.h"
 
 #include "common/grpc/audit_service.h"
+#include "consent/domain/practice_view.h"
 #include "consent/service/consent_service.h"
 #include "consent/service/mpi_exchange.h"
 #include "grpcpp/create_channel.h"
@@ -80,7 +81,14 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenConsentServices(
   };
   std::vector<std::unique_ptr<grpc::Service>> services;
   services.push_back(std::make_unique<ConsentServiceImpl>(state));
-  services.push_back(std::make_unique<AuditLogService>(state->audit.get(), state, resolver));
+  // Practices read other organisations' entries without the holders they name.
+  AuditEntryView view = [](const Peer& caller,
+                           hie::v1::AuditEntry entry) -> std::optional<hie::v1::AuditEntry> {
+    if (caller.role == pki::Role::kOperator) return entry;
+    return PracticeView(std::move(entry), caller.org_id);
+  };
+  services.push_back(
+      std::make_unique<AuditLogService>(state->audit.get(), state, resolver, std::move(view)));
   return services;
 }
 

@@ -67,6 +67,14 @@ std::vector<Case> Table() {
        .withheld = eth,
        .break_glass = true},
       {.name = "BreakGlassWithoutReasonDenies", .purpose = "ETREAT"},
+      {.name = "BreakGlassWithAWhitespaceReasonDenies",
+       .consents = {Consent("c1", "2025-01-01", kPermitAll)},
+       .purpose = "ETREAT",
+       .reason = " \t\r\n  ",
+       .check =
+           [](const Decision& d) {
+             EXPECT_EQ(d.reason, "break-the-glass (ETREAT) needs a reason");
+           }},
       {.name = "BreakGlassWithoutReasonDeniesEvenUnderPermit",
        .consents = {Consent("c1", "2025-01-01", kPermitAll)},
        .purpose = "ETREAT"},

@@ -95,6 +95,30 @@ TEST_F(ConsentStoreTest, VersionsAreKeptAndSurviveReopening) {
   EXPECT_TRUE(none.empty());
 }
 
+TEST_F(ConsentStoreTest, ConsentDatedInTheFutureIsRefused) {
+  DirectiveStore directives(store_.get(), &clock_);
+  auto at = [&](absl::Duration ahead) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", clock_.Now() + ahead, absl::UTCTimeZone());
+  };
+  auto put = [&](const std::string& date_time) {
+    return directives.Put(Patient("org-a", "A1"), "E1", "org-a",
+                          Consent("", date_time, ProvisionJson("permit", {})));
+  };
+  EXPECT_THAT(put("2099-01-01"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("Consent.dateTime")));
+  EXPECT_THAT(put(at(absl::Minutes(10))),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is in the future")));
+  EXPECT_OK(put(at(absl::Minutes(1))).status());  // clock skew
+  EXPECT_OK(put(at(absl::ZeroDuration())).status());
+  // Today's date (UTC midnight) is never in the future, wherever the practice is.
+  EXPECT_OK(put(absl::FormatTime("%Y-%m-%d", clock_.Now(), absl::UTCTimeZone())).status());
+  // Once that time has come, the same consent is accepted.
+  const std::string later = at(absl::Hours(1));
+  EXPECT_THAT(put(later), StatusIs(absl::StatusCode::kInvalidArgument));
+  clock_.Advance(absl::Hours(1));
+  EXPECT_OK(put(later).status());
+}
+
 TEST_F(ConsentStoreTest, GrantKeysRotateAndRetiredKeysVerifyUntilTheirGrantsExpire) {
   GrantKeyOptions options{.key_dir = (dir_ / "keys").string(),
                           .rotation = absl::Hours(24),
