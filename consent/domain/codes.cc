@@ -19,7 +19,7 @@ const std::vector<std::string>& PurposeCodes() {
         "BTG",     "CAREMGT", "CLINTRCH",  "CLINTRL",  "COC",      "COVERAGE", "DECEASED",
         "DONAT",   "ETREAT",  "FAMRQT",    "HDIRECT",  "HLEGAL",   "HMARKT",   "HOPERAT",
         "HPAYMT",  "HRESCH",  "HSYSADMIN", "MEMADMIN", "PATADMIN", "PATRQT",   "POPHLTH",
-        "PUBHLTH", "PWATRNY", "SUPNWK",    "SYSDEV",   "TREAT",    "TRAIN"};
+        "PUBHLTH", "PWATRNY", "SUPNWK",    "SYSDEV",   "TREAT",    "TRAIN",    "ERTREAT"};
     std::sort(v->begin(), v->end());
     return v;
   }();
@@ -74,6 +74,30 @@ std::vector<std::string> EffectiveCategories(const std::vector<std::string>& cat
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
+}
+
+bool PurposeWithin(absl::string_view purpose, absl::string_view ancestor) {
+  // Child -> parent (v3 ActReason, _PurposeOfUse), for the codes PurposeCodes() knows.
+  static const auto* parent = new std::vector<std::pair<std::string, std::string>>{
+      {"CLINTRL", "TREAT"},    {"COC", "TREAT"},        {"ETREAT", "TREAT"},
+      {"POPHLTH", "TREAT"},    {"BTG", "ETREAT"},       {"ERTREAT", "ETREAT"},
+      {"CLINTRCH", "HRESCH"},  {"CAREMGT", "HOPERAT"},  {"DONAT", "HOPERAT"},
+      {"HDIRECT", "HOPERAT"},  {"HLEGAL", "HOPERAT"},   {"HSYSADMIN", "HOPERAT"},
+      {"MEMADMIN", "HOPERAT"}, {"PATADMIN", "HOPERAT"}, {"SYSDEV", "HOPERAT"},
+      {"TRAIN", "HOPERAT"}};
+  std::string current(purpose);
+  for (int depth = 0; depth < 8; ++depth) {  // the hierarchy is shallow; no cycles
+    if (current == ancestor) return true;
+    auto it = std::find_if(parent->begin(), parent->end(),
+                           [&](const auto& edge) { return edge.first == current; });
+    if (it == parent->end()) return false;
+    current = it->second;
+  }
+  return false;
+}
+
+bool IsEmergencyPurpose(absl::string_view purpose) {
+  return PurposeWithin(purpose, kEmergencyPurpose);
 }
 
 }  // namespace hie::consent

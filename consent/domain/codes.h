@@ -46,6 +46,17 @@ const std::vector<std::string>& CategoryCodes();
 // The purpose of break-the-glass access.
 inline constexpr char kEmergencyPurpose[] = "ETREAT";
 
+// True if `purpose` is `ancestor` or one of its specializations in the v3 PurposeOfUse
+// hierarchy: TREAT covers CLINTRL, COC, ETREAT and POPHLTH; ETREAT covers BTG and
+// ERTREAT; HRESCH covers CLINTRCH and the other research purposes; HOPERAT covers
+// CAREMGT and the other operations purposes. A consent or a policy that names a purpose
+// governs its specializations too, so "deny TREAT" also denies COC and ETREAT.
+bool PurposeWithin(absl::string_view purpose, absl::string_view ancestor);
+
+// True for emergency treatment, ETREAT and its specializations (BTG, ERTREAT): the
+// purposes that break the glass.
+bool IsEmergencyPurpose(absl::string_view purpose);
+
 }  // namespace hie::consent
 
 #endif  // HIE_CONSENT_DOMAIN_CODES_H_

@@ -27,7 +27,11 @@ bool Matches(const Provision& p, const DecisionRequest& r) {
   if (!p.user_roles.empty() && !Has(p.user_roles, absl::AsciiStrToLower(r.user_role))) {
     return false;
   }
-  if (!p.purposes.empty() && !Has(p.purposes, r.purpose)) return false;
+  if (!p.purposes.empty() &&
+      std::none_of(p.purposes.begin(), p.purposes.end(),
+                   [&](const std::string& named) { return PurposeWithin(r.purpose, named); })) {
+    return false;
+  }
   return true;
 }
 
@@ -100,7 +104,9 @@ Decision Evaluate(const Policy& policy, const std::vector<const ConsentDirective
       decision.reason = "opt-in policy and no consent on file that covers this request";
       return decision;
     }
-    if (!Has(policy.purposes_without_consent, r.purpose)) {
+    if (std::none_of(policy.purposes_without_consent.begin(),
+                     policy.purposes_without_consent.end(),
+                     [&](const std::string& allowed) { return PurposeWithin(r.purpose, allowed); })) {
       decision.reason =
           absl::StrCat("opt-out policy allows ",
                        policy.purposes_without_consent.empty()
@@ -182,7 +188,7 @@ absl::StatusOr<Decision> Decide(const Policy& policy,
                                                    "\" is not a v3 PurposeOfUse code (",
                                                    absl::StrJoin(PurposeCodes(), ", "), ")"));
   }
-  const bool emergency = request.purpose == kEmergencyPurpose;
+  const bool emergency = IsEmergencyPurpose(request.purpose);
   // A reason of spaces and newlines says nothing for the review to read.
   if (emergency && absl::StripAsciiWhitespace(request.break_glass_reason).empty()) {
     Decision denied;

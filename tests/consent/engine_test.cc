@@ -138,6 +138,41 @@ std::vector<Case> Table() {
              OptIn(p);
              p.break_glass_roles = {"emergency-physician"};
            }},
+      // The v3 PurposeOfUse hierarchy: a consent naming TREAT governs its specializations.
+      {.name = "DenyTreatCoversCoordinationOfCare",
+       .consents = {Consent("c1", "2025-01-01",
+                            ProvisionJson("permit", {},
+                                          {ProvisionJson("deny", {Purposes({"TREAT"}),
+                                                                  Actors({OrgActor("org-b")})})}))},
+       .purpose = "COC"},
+      {.name = "BaseDenyTreatGovernsBreakTheGlassToo",
+       .consents = {Consent("c1", "2025-01-01",
+                            ProvisionJson("deny", {Purposes({"TREAT"})}))},
+       .purpose = "ETREAT",
+       .reason = "anaphylaxis",
+       .check =
+           [](const Decision& d) {
+             EXPECT_THAT(d.reason, ::testing::HasSubstr("does not override the patient's own"));
+           }},
+      {.name = "BtgIsBreakTheGlass",
+       .purpose = "BTG",
+       .reason = "curious",
+       .user_role = "student",
+       .check =
+           [](const Decision& d) {
+             EXPECT_THAT(d.reason, ::testing::HasSubstr("not for role \"student\""));
+           }},
+      {.name = "BtgByAPhysicianIsAlertedBreakTheGlass",
+       .purpose = "BTG",
+       .reason = "unconscious in ED",
+       .policy = OptIn,
+       .permit = true,
+       .withheld = eth,
+       .break_glass = true},
+      {.name = "OptOutPolicyTreatCoversCoordinationOfCare",
+       .purpose = "COC",
+       .permit = true,
+       .withheld = eth},
       {.name = "StudentBreakGlassDeniedOverADirective",
        .consents = {Consent("c1", "2025-01-01", kDenyAll)},
        .purpose = "ETREAT",
@@ -266,7 +301,19 @@ std::vector<Case> Table() {
            ProvisionJson("permit", {}, {ProvisionJson("permit", {Purposes({"TREAT"})})}))},
        .permit = true,
        .withheld = eth},
+      // Named for coordination of care only: break-the-glass does not reach it.
       {.name = "Part2NotReleasedByBreakGlassEvenWhenTheConsentNamesIt",
+       .consents = {Consent("c1", "2025-01-01",
+                            ProvisionJson("permit", {},
+                                          {ProvisionJson("permit", {Labels({"42CFRPart2"}),
+                                                                    Purposes({"COC"})})}))},
+       .purpose = "ETREAT",
+       .reason = "unconscious in ED",
+       .permit = true,
+       .withheld = eth,
+       .break_glass = true},
+      // Named for treatment: emergency treatment is treatment (the v3 hierarchy).
+      {.name = "Part2NamedForTreatmentIsReleasedForEmergencyTreatment",
        .consents = {Consent("c1", "2025-01-01",
                             ProvisionJson("permit", {},
                                           {ProvisionJson("permit", {Labels({"42CFRPart2"}),
@@ -274,7 +321,7 @@ std::vector<Case> Table() {
        .purpose = "ETREAT",
        .reason = "unconscious in ED",
        .permit = true,
-       .withheld = eth,
+       .withheld = {"ETH"},
        .break_glass = true},
       {.name = "LabelledReleaseForAnotherRequesterDoesNotApply",
        .consents = {Consent(
