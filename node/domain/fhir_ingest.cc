@@ -51,12 +51,6 @@ const absl::flat_hash_map<std::string, std::string>& PatientElement() {
   return *m;
 }
 
-// Resource types whose labels flow to the records that reference them.
-bool PassesLabels(absl::string_view type) {
-  return type == "Condition" || type == "Observation" || type == "Procedure" ||
-         type == "DiagnosticReport" || type == "MedicationRequest" ||
-         type == "MedicationStatement" || type == "Claim";
-}
 
 bool IsDateKey(std::string_view key) {
   static constexpr std::string_view kKeys[] = {
@@ -371,7 +365,17 @@ class Ingest {
       return batch;
     }
     if (labeler_.inherit_through_references()) InheritLabels();
-    for (auto& p : pending_) batch.records.push_back(std::move(p.record));
+    for (auto& p : pending_) {
+      std::vector<std::string> stored;
+      if (labeler_.inherit_through_references()) {
+        for (const std::string& ref : p.references) {
+          if (index_.contains(ref)) continue;
+          if (PassesLabels(absl::string_view(ref).substr(0, ref.find('/')))) stored.push_back(ref);
+        }
+      }
+      batch.stored_references.push_back(std::move(stored));
+      batch.records.push_back(std::move(p.record));
+    }
     return batch;
   }
 
@@ -386,6 +390,12 @@ class Ingest {
 };
 
 }  // namespace
+
+bool PassesLabels(absl::string_view type) {
+  return type == "Condition" || type == "Observation" || type == "Procedure" ||
+         type == "DiagnosticReport" || type == "MedicationRequest" ||
+         type == "MedicationStatement" || type == "Medication" || type == "Claim";
+}
 
 std::string OperationOutcomeJson(const std::vector<IngestProblem>& problems) {
   std::vector<std::string> issues;

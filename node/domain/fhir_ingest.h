@@ -34,10 +34,19 @@ struct IngestProblem {
 
 struct IngestBatch {
   std::vector<hie::v1::RecordEnvelope> records;
+  // For each record, the "Type/id" of the resources it references that are not in this
+  // batch and whose labels pass on (PassesLabels): the importer looks them up in the
+  // store, so labels flow from records imported earlier too.
+  std::vector<std::vector<std::string>> stored_references;
   std::vector<IngestProblem> problems;
   // True when a transaction Bundle was refused whole because of `problems`.
   bool transaction_refused = false;
 };
+
+// Resource types whose sensitivity labels flow to the records that reference them (a
+// MedicationRequest whose reasonReference is a substance-use Condition, one whose
+// medicationReference is a buprenorphine Medication).
+bool PassesLabels(absl::string_view type);
 
 struct IngestOptions {
   // The largest single resource accepted (NodeConfig limits.max_import_resource_bytes).

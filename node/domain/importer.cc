@@ -3,9 +3,30 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "consent/domain/codes.h"
 #include "node/domain/patient_demographics.h"
 
 namespace hie::node {
+
+void InheritStoredLabels(const RecordStore& store, IngestBatch& batch) {
+  for (size_t i = 0; i < batch.records.size() && i < batch.stored_references.size(); ++i) {
+    hie::v1::RecordEnvelope& record = batch.records[i];
+    std::vector<std::string> labels(record.sensitivity().begin(), record.sensitivity().end());
+    const size_t before = labels.size();
+    for (const std::string& ref : batch.stored_references[i]) {
+      size_t slash = ref.find('/');
+      absl::StatusOr<hie::v1::RecordEnvelope> target =
+          store.Get(ref.substr(0, slash), ref.substr(slash + 1));
+      if (!target.ok() || target->deleted()) continue;
+      labels.insert(labels.end(), target->sensitivity().begin(), target->sensitivity().end());
+    }
+    if (labels.size() == before) continue;
+    record.clear_sensitivity();
+    for (std::string& label : consent::EffectiveCategories(labels)) {
+      record.add_sensitivity(std::move(label));
+    }
+  }
+}
 
 absl::Status Importer::Store(IngestBatch batch, int64_t line_offset) {
   for (auto& p : batch.problems) {
@@ -13,6 +34,7 @@ absl::Status Importer::Store(IngestBatch batch, int64_t line_offset) {
     totals_.rejected.push_back(std::move(p));
   }
   if (batch.records.empty()) return absl::OkStatus();
+  InheritStoredLabels(*store_, batch);
   std::vector<std::pair<size_t, std::string>> patients;  // index in the batch, id
   for (size_t i = 0; i < batch.records.size(); ++i) {
     const auto& r = batch.records[i];

@@ -25,6 +25,12 @@ struct ImportTotals {
   std::vector<std::string> patients_changed;
 };
 
+// Adds to each record of `batch` the labels of the stored records it references that
+// were imported earlier (batch.stored_references), with the sensitivity hierarchy and
+// the R high-water mark applied again. A reference to a record the store does not hold
+// adds nothing.
+void InheritStoredLabels(const RecordStore& store, IngestBatch& batch);
+
 // Not thread-safe: one per import call.
 class Importer {
  public:

@@ -7,6 +7,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
 #include "common/store/key_codec.h"
+#include "node/domain/importer.h"
 #include "node/domain/patient_demographics.h"
 #include "node/hl7/hl7_to_fhir.h"
 
@@ -246,6 +247,7 @@ Hl7Outcome Hl7Processor::Process(absl::string_view text) {
     outbox_->Stage(writes, request);
     outcome.mpi_work_staged = true;
   };
+  InheritStoredLabels(*records_, batch);
   absl::StatusOr<PutOutcome> put = records_->Put(std::move(batch.records), on_change);
   if (put.ok() && !extras_written) {
     store::WriteBatch writes;

@@ -104,6 +104,53 @@ TEST(ImporterTest, AnOversizedNdjsonLineIsRefusedAndSkipped) {
   std::filesystem::remove_all(dir);
 }
 
+// Labels flow from records imported earlier: an Encounter and a MedicationRequest that
+// reference a substance-use Condition stored by a previous import, and a
+// MedicationDispense whose medicationReference is a buprenorphine Medication.
+TEST(ImporterTest, LabelsFlowFromRecordsOfEarlierImports) {
+  std::string dir = ::testing::TempDir() + "hie-importer-inherit-" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  hie::testing::FakeClock clock;
+  ASSERT_OK_AND_ASSIGN(auto kv, store::KvStore::Open(dir));
+  RecordStore store(kv.get(), &clock);
+  ASSERT_OK_AND_ASSIGN(Labeler labeler, Labeler::FromConfig({}));
+  FhirIngester ingester(&labeler, {});
+  {
+    Importer first(&ingester, &store);
+    ASSERT_OK(first.AddNdjson(
+        R"({"resourceType":"Patient","id":"p1"})"
+        "\n"
+        R"({"resourceType":"Condition","id":"c1","subject":{"reference":"Patient/p1"},"code":{"coding":[{"system":"http://hl7.org/fhir/sid/icd-10-cm","code":"F10.20"}]}})"
+        "\n"
+        R"({"resourceType":"Medication","id":"med1","code":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"1010600"}]}})"
+        "\n",
+        "first.ndjson"));
+    ASSERT_OK(first.Finish());
+    ASSERT_EQ(first.totals().accepted, 3);
+  }
+  Importer second(&ingester, &store);
+  ASSERT_OK(second.AddNdjson(
+      R"({"resourceType":"Encounter","id":"e1","status":"finished","class":{"code":"AMB"},"subject":{"reference":"Patient/p1"},"reasonReference":[{"reference":"Condition/c1"}]})"
+      "\n"
+      R"({"resourceType":"MedicationDispense","id":"d1","status":"completed","subject":{"reference":"Patient/p1"},"medicationReference":{"reference":"Medication/med1"}})"
+      "\n"
+      R"({"resourceType":"Observation","id":"o1","status":"final","code":{"text":"BP"},"subject":{"reference":"Patient/p1"},"focus":[{"reference":"Patient/p1"}]})"
+      "\n",
+      "second.ndjson"));
+  ASSERT_OK(second.Finish());
+  ASSERT_EQ(second.totals().accepted, 3) << (second.totals().rejected.empty()
+                                                ? ""
+                                                : second.totals().rejected[0].message);
+  ASSERT_OK_AND_ASSIGN(hie::v1::RecordEnvelope encounter, store.Get("Encounter", "e1"));
+  EXPECT_THAT(encounter.sensitivity(), ::testing::ElementsAre("ETH", "R"));
+  ASSERT_OK_AND_ASSIGN(hie::v1::RecordEnvelope dispense, store.Get("MedicationDispense", "d1"));
+  EXPECT_THAT(dispense.sensitivity(), ::testing::ElementsAre("ETH", "R"));
+  ASSERT_OK_AND_ASSIGN(hie::v1::RecordEnvelope plain, store.Get("Observation", "o1"));
+  EXPECT_THAT(plain.sensitivity(), ::testing::IsEmpty());
+  kv.reset();
+  std::filesystem::remove_all(dir);
+}
+
 // Found by importer_fuzz: a long line that arrived whole in one chunk used to be judged
 // on its minified size (and a blank one skipped), one that arrived in pieces on its size
 // as sent; the outcome now does not depend on the chunking.
