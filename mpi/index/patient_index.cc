@@ -32,6 +32,7 @@ using store::KeyReader;
 //   M pair                 -> "link" | "unlink: reason" (operator decisions)
 //   A old-euid             -> surviving euid (after a merge)
 //   P                      -> StoredMatchModel (after an operator's fit)
+//   X org local            -> euid      (a removed registration's last person)
 std::string RegistrationKey(const std::string& org, const std::string& local) {
   return KeyBuilder().AddString("R").AddString(org).AddString(local).Build();
 }
@@ -59,6 +60,9 @@ std::string ManualKey(const std::string& pair) {
 }
 
 std::string ModelKey() { return KeyBuilder().AddString("P").Build(); }
+std::string RemovedKey(const std::string& org, const std::string& local) {
+  return KeyBuilder().AddString("X").AddString(org).AddString(local).Build();
+}
 
 internal::StoredMatchModel ToStored(const PatientIndex::FittedModel& fitted) {
   internal::StoredMatchModel stored;
@@ -558,6 +562,9 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
       review_reason = "contradicting identifier";
     } else if (previous != nullptr) {
       review_reason = "moves to another person";
+    } else if (auto removed = store_->Get(RemovedKey(org_id, local_id));
+               removed.ok() && *removed != best->euid) {
+      review_reason = "moves to another person (registered again after its removal)";
     } else {
       euid = best->euid;
       result.placement = Placement::kLinked;
@@ -641,6 +648,9 @@ absl::Status PatientIndex::Remove(const std::string& org_id, const std::string& 
   store::WriteBatch batch;
   batch.Delete(MemberKey(stored.euid(), org_id, local_id));
   batch.Delete(RegistrationKey(org_id, local_id));
+  // Remembered: registering the local id again with another person's demographics is a
+  // move, as if it had never been removed (remove-then-register must not skip review).
+  batch.Put(RemovedKey(org_id, local_id), stored.euid());
   HIE_RETURN_IF_ERROR(store_->Write(batch));
   auto it = cache_.find(absl::StrCat(org_id, "\n", local_id));
   if (it != cache_.end()) {

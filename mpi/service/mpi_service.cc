@@ -202,7 +202,18 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::RemovePatient(
     reactor->Finish(ToGrpcStatus(peer.status()));
     return reactor;
   }
-  reactor->Finish(ToGrpcStatus(state_->index->Remove(peer->org_id, request->local_id())));
+  absl::Status removed = state_->index->Remove(peer->org_id, request->local_id());
+  if (removed.ok()) {
+    // A removal is audited like a link: it changes who the registration belongs to.
+    hie::v1::LocalPatientRef ref;
+    ref.set_org_id(peer->org_id);
+    ref.set_local_id(request->local_id());
+    removed = Audit(*state_, *context, hie::v1::AUDIT_ACTION_LINK, "removed",
+                    absl::StrCat("registration ", peer->org_id, "/", request->local_id(),
+                                 " removed by its organisation"),
+                    &ref, "");
+  }
+  reactor->Finish(ToGrpcStatus(removed));
   return reactor;
 }
 

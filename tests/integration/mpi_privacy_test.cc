@@ -372,6 +372,45 @@ TEST_F(MpiPrivacyTest, AReRegistrationThatWouldMoveGoesToReview) {
   EXPECT_EQ(Find(entries, hie::v1::AUDIT_ACTION_LINK, "automatic link"), nullptr);
 }
 
+// Removing the registration first and registering the local id again is no way around
+// review; the removal itself is audited.
+TEST_F(MpiPrivacyTest, RemovingThenRegisteringAgainIsStillAMove) {
+  int port = StartMpi();
+  auto a = MpiAs("node-a", port);
+  auto b = MpiAs("node-b", port);
+  hie::v1::Demographics bob;
+  bob.add_names()->set_family("Lindqvist");
+  bob.mutable_names(0)->add_given("Robert");
+  bob.mutable_birth_date()->set_year(1950);
+  bob.mutable_birth_date()->set_month(11);
+  bob.mutable_birth_date()->set_day(30);
+  bob.set_sex(hie::v1::SEX_MALE);
+  hie::v1::RegisterPatientResponse jane, own, again;
+  ASSERT_TRUE(Register(b.get(), "H-90211", JaneAtB(), &jane).ok());
+  ASSERT_TRUE(Register(a.get(), "GP-1", bob, &own).ok());
+  {
+    grpc::ClientContext context;
+    hie::v1::RemovePatientRequest request;
+    request.set_local_id("GP-1");
+    hie::v1::RemovePatientResponse removed;
+    grpc::Status s = a->RemovePatient(&context, request, &removed);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  ASSERT_TRUE(Register(a.get(), "GP-1", Jane(), &again).ok());
+  EXPECT_EQ(again.grade(), hie::v1::MATCH_GRADE_PROBABLE);
+  EXPECT_NE(again.euid(), jane.euid());
+  EXPECT_FALSE(again.review_id().empty());
+  auto op = MpiAs("operator", port);
+  hie::v1::CrossReference x;
+  ASSERT_TRUE(Xref(op.get(), "org-b", "H-90211", &x).ok());
+  EXPECT_THAT(Members(x), UnorderedElementsAre("org-b/H-90211"));
+  std::vector<hie::v1::AuditEntry> entries = AuditOf(port, "org-a", "GP-1");
+  const hie::v1::AuditEntry* removal = Find(entries, hie::v1::AUDIT_ACTION_LINK, "removed");
+  ASSERT_NE(removal, nullptr) << entries.size() << " entries";
+  EXPECT_EQ(removal->actor_org(), "org-a");
+  EXPECT_EQ(Find(entries, hie::v1::AUDIT_ACTION_LINK, "automatic link"), nullptr);
+}
+
 // A registration whose SSN contradicts the person's is not linked, however well its
 // name, birth date, sex and address agree: it goes to review, audited.
 TEST_F(MpiPrivacyTest, AContradictingSsnGoesToReview) {

@@ -568,6 +568,25 @@ TEST_F(PatientIndexTest, AnAutomaticLinkCarriesItsEvidence) {
 // does not take that person over: the registration stays with its person (with the new
 // demographics recorded) and a review item is opened. The operator's "same person"
 // moves it alone; its old person keeps its other registrations.
+// Removing a registration and registering the local id again is no way around review.
+TEST_F(PatientIndexTest, RegisteringARemovedLocalIdAsAnotherPersonGoesToReview) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult jane_b, index_->Register("org-b", "B1", Jane()));
+  ASSERT_OK_AND_ASSIGN(RegisterResult bob_a, index_->Register("org-a", "A1", Bob()));
+  ASSERT_OK_AND_ASSIGN(RegisterResult bob_c, index_->Register("org-c", "C1", Bob()));
+  ASSERT_EQ(bob_a.euid, bob_c.euid);
+  ASSERT_OK(index_->Remove("org-a", "A1"));
+  ASSERT_OK_AND_ASSIGN(RegisterResult moved, index_->Register("org-a", "A1", Jane()));
+  EXPECT_EQ(moved.placement, Placement::kReview);
+  EXPECT_THAT(moved.review_reason, ::testing::HasSubstr("moves to another person"));
+  EXPECT_NE(moved.euid, jane_b.euid);
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult jane, index_->CrossReference("org-b", "B1"));
+  EXPECT_THAT(Members(jane), UnorderedElementsAre("org-b/B1"));
+  // Registered again as the person it was: linked as before.
+  ASSERT_OK(index_->Remove("org-c", "C1"));
+  ASSERT_OK_AND_ASSIGN(RegisterResult back, index_->Register("org-c", "C1", Bob()));
+  EXPECT_NE(back.placement, Placement::kReview) << back.review_reason;
+}
+
 TEST_F(PatientIndexTest, AReRegistrationThatWouldMoveGoesToReview) {
   ASSERT_OK_AND_ASSIGN(RegisterResult jane_b, index_->Register("org-b", "B1", Jane()));
   ASSERT_OK_AND_ASSIGN(RegisterResult bob_a, index_->Register("org-a", "A1", Bob()));
