@@ -183,7 +183,10 @@ absl::StatusOr<AuthorizeResult> Authorizer::Authorize(ExchangeView& exchange,
     for (const auto& c : w.categories) r->add_categories(c);
   }
   grant.set_directive_sequence(directive_sequence);
-  if (feed_ != nullptr) grant.set_directive_key(feed_->PatientKey(links->euid));
+  // The requester's registration names the patient in the feed: it survives merges.
+  if (feed_ != nullptr) {
+    grant.set_directive_key(feed_->RegistrationKey(input.requester_org, input.local_patient_id));
+  }
   grant.set_break_glass(break_glass);
   if (break_glass) grant.set_break_glass_reason(input.break_glass_reason);
 

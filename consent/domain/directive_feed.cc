@@ -65,11 +65,25 @@ absl::StatusOr<std::unique_ptr<DirectiveFeed>> DirectiveFeed::Open(store::KvStor
       new DirectiveFeed(store, clock, std::move(secret), last));
 }
 
+std::string DirectiveFeed::RegistrationKey(absl::string_view org_id,
+                                           absl::string_view local_id) const {
+  return PatientKey(absl::StrCat("registration\n", org_id, "\n", local_id));
+}
+
 absl::StatusOr<hie::v1::DirectiveChange> DirectiveFeed::Append(absl::string_view euid) {
+  return AppendKey(PatientKey(euid));
+}
+
+absl::StatusOr<hie::v1::DirectiveChange> DirectiveFeed::AppendRegistration(
+    absl::string_view org_id, absl::string_view local_id) {
+  return AppendKey(RegistrationKey(org_id, local_id));
+}
+
+absl::StatusOr<hie::v1::DirectiveChange> DirectiveFeed::AppendKey(std::string key) {
   absl::MutexLock lock(&mu_);
   hie::v1::DirectiveChange change;
   change.set_sequence(last_ + 1);
-  change.set_patient_key(PatientKey(euid));
+  change.set_patient_key(std::move(key));
   *change.mutable_changed_at() = ToProtoTime(clock_->Now());
   store::WriteBatch batch;
   batch.Put(ChangeKey(change.sequence()), change.SerializeAsString());

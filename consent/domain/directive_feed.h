@@ -38,10 +38,20 @@ class DirectiveFeed {
   // patients it holds no grant for, even if it could guess EUIDs.
   std::string PatientKey(absl::string_view euid) const;
 
+  // A registration's key in the feed: PatientKey of "registration", org and local id.
+  // Grants carry the requester's registration's key: unlike an EUID, a registration
+  // keeps its name when the MPI merges persons, so a change filed after a merge still
+  // reaches a grant decided before it.
+  std::string RegistrationKey(absl::string_view org_id, absl::string_view local_id) const;
+
   // Appends a change for the patient with `euid`, durable (synced) when it returns,
   // with the next sequence. Append after the directive is stored: a decision that
   // read LastSequence() >= this sequence then saw the directive.
   absl::StatusOr<hie::v1::DirectiveChange> Append(absl::string_view euid);
+
+  // The same for one registration of the patient (keyed by RegistrationKey).
+  absl::StatusOr<hie::v1::DirectiveChange> AppendRegistration(absl::string_view org_id,
+                                                              absl::string_view local_id);
 
   // The last sequence assigned (0 if none). Read it before the directives a decision
   // uses: the grant carries it as directive_sequence.
@@ -59,6 +69,7 @@ class DirectiveFeed {
       : store_(store), clock_(clock), secret_(std::move(secret)), last_(last) {}
 
   absl::StatusOr<int64_t> PurgeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<hie::v1::DirectiveChange> AppendKey(std::string key);
 
   store::KvStore* const store_;
   Clock* const clock_;

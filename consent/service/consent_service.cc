@@ -5,6 +5,7 @@
 #include "common/grpc/status_convert.h"
 #include "common/log/log.h"
 #include "common/status/error_detail.h"
+#include "common/status/status_macros.h"
 #include "consent/domain/practice_view.h"
 
 namespace hie::consent {
@@ -63,17 +64,26 @@ grpc::ServerUnaryReactor* Done(grpc::ServerUnaryReactor* reactor, const absl::St
 }
 
 // A directive change for the patient's EUID (and `current_euid` too, if the MPI now
-// gives the patient another one).
+// gives the patient another one), and for every registration the MPI links to the
+// patient now (`links`): grants name the requester's registration, which a merge does
+// not rename.
 absl::Status AppendChange(ConsentState& state, const std::string& euid,
-                          const std::string* current_euid) {
-  absl::StatusOr<hie::v1::DirectiveChange> change = state.feed->Append(euid);
-  if (!change.ok()) {
+                          const std::string* current_euid,
+                          const PatientLinks* links = nullptr) {
+  auto told = [](const absl::StatusOr<hie::v1::DirectiveChange>& change) {
+    if (change.ok()) return absl::OkStatus();
     return absl::UnavailableError(
         absl::StrCat("the directive is stored but holders could not be told yet (file it again): ",
                      change.status().message()));
-  }
+  };
+  HIE_RETURN_IF_ERROR(told(state.feed->Append(euid)));
   if (current_euid != nullptr && !current_euid->empty() && *current_euid != euid) {
-    return AppendChange(state, *current_euid, nullptr);
+    HIE_RETURN_IF_ERROR(told(state.feed->Append(*current_euid)));
+  }
+  if (links != nullptr) {
+    for (const LinkedRegistration& r : links->registrations) {
+      HIE_RETURN_IF_ERROR(told(state.feed->AppendRegistration(r.org_id, r.local_id)));
+    }
   }
   return absl::OkStatus();
 }
@@ -139,7 +149,7 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::PutDirective(
       state_->directives->Put(patient, links->euid, peer->org_id, request->consent_json());
   if (!stored.ok()) return Done(reactor, stored.status());
   // After the directive is stored (DirectiveFeed::Append): holders stop older grants.
-  if (absl::Status s = AppendChange(*state_, stored->euid(), nullptr); !s.ok()) {
+  if (absl::Status s = AppendChange(*state_, stored->euid(), nullptr, &*links); !s.ok()) {
     return Done(reactor, s);
   }
   if (absl::Status s = AuditDirective(*state_, *peer, *stored, "filed"); !s.ok()) {
@@ -177,7 +187,8 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::RevokeDirective(
       state_->directives->Revoke(request->directive_id(), peer->org_id, request->reason());
   if (!revoked.ok()) return Done(reactor, revoked.status());
   // The EUID it was filed under, and the patient's EUID now if the MPI has merged since.
-  if (absl::Status s = AppendChange(*state_, revoked->euid(), links.ok() ? &links->euid : nullptr);
+  if (absl::Status s = AppendChange(*state_, revoked->euid(), links.ok() ? &links->euid : nullptr,
+                                    links.ok() ? &*links : nullptr);
       !s.ok()) {
     return Done(reactor, s);
   }

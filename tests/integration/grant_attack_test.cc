@@ -282,6 +282,52 @@ TEST_F(GrantAttackTest, GrantIssuedBeforeAnOptOutIsRefusedWithinTenSeconds) {
   EXPECT_EQ(Reason(last), hie::v1::ERROR_REASON_GRANT_REVOKED) << last.error_message();
 }
 
+// The MPI merges the patient into another person between the grant and the opt-out:
+// the grant was decided under an EUID that no longer exists, and is still stopped.
+TEST_F(GrantAttackTest, GrantIssuedBeforeAMergeAndAnOptOutIsStillRefused) {
+  // Grants stocked while the patient permits TREAT, under the EUID she has now.
+  std::vector<hie::v1::SignedGrant> grants;
+  for (int i = 0; i < 80; ++i) grants.push_back(NewGrant());
+  int mpi_port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(mpi_address_.substr(mpi_address_.rfind(':') + 1), &mpi_port));
+  hie::v1::Demographics other;
+  other.add_names()->set_family("Lindqvist");
+  other.mutable_names(0)->add_given("Robert");
+  other.mutable_birth_date()->set_year(1950);
+  other.mutable_birth_date()->set_month(11);
+  other.mutable_birth_date()->set_day(30);
+  hie::v1::RegisterPatientResponse jane, bob;
+  ASSERT_TRUE(Register(MpiAs("node-b", mpi_port).get(), "B1", Jane(), &jane).ok());
+  ASSERT_TRUE(Register(MpiAs("node-b", mpi_port).get(), "B2", other, &bob).ok());
+  ASSERT_NE(jane.euid(), bob.euid());
+  {
+    // The operator merges her person into another: her EUID is retired.
+    auto mpi = hie::v1::MasterPatientIndex::NewStub(ChannelAs("operator", mpi_port));
+    hie::v1::MergeRequest merge;
+    merge.set_from_euid(jane.euid());
+    merge.set_into_euid(bob.euid());
+    merge.set_reason("duplicate person");
+    hie::v1::LinkResponse merged;
+    grpc::Status s = mpi->Merge(Context().get(), merge, &merged);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  ASSERT_NO_FATAL_FAILURE(OptOut());
+  absl::Time opted_out = absl::Now();
+  grpc::Status refused;
+  for (const auto& grant : grants) {
+    grpc::Status s = FetchOnce(grant);
+    if (!s.ok()) {
+      refused = s;
+      break;
+    }
+    if (absl::Now() - opted_out > absl::Seconds(30)) break;
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+  ASSERT_FALSE(refused.ok()) << "grants decided before the merge outlived the opt-out";
+  EXPECT_EQ(Reason(refused), hie::v1::ERROR_REASON_GRANT_REVOKED) << refused.error_message();
+  EXPECT_LE(absl::Now() - opted_out, absl::Seconds(10));
+}
+
 TEST_F(GrantAttackTest, StudentBreakingTheGlassIsDeniedAndAudited) {
   ASSERT_NO_FATAL_FAILURE(OptOut());
   hie::v1::AuthorizeResponse response = Ask("ETREAT", "student", "curious");
