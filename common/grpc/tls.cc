@@ -171,6 +171,10 @@ class HieCertificateVerifier final : public grpc::experimental::ExternalCertific
           event.org_id = identity->org_id;
         }
         event.reason = absl::StrCat("TLS handshake refused: ", status.message());
+        if (peer_is_client_) {  // a server's chain was verified by gRPC before this
+          std::shared_ptr<const std::string> ca = revocation_->Ca();
+          event.foreign_issuer = ca == nullptr || !pki::IssuedByCa(leaf, *ca);
+        }
         events_->Record(event);  // logs it too
       } else {
         LogWarning("TLS handshake refused: ", status.message());

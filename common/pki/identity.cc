@@ -188,4 +188,20 @@ absl::Status VerifyChain(std::string_view chain_pem, std::string_view ca_pem, ab
   return absl::OkStatus();
 }
 
+bool IssuedByCa(std::string_view cert_pem, std::string_view ca_pem) {
+  auto leaf = internal::ParseCertificates(cert_pem);
+  auto anchors = internal::ParseCertificates(ca_pem);
+  if (!leaf.ok() || leaf->empty() || !anchors.ok()) return false;
+  bool issued = false;
+  for (auto& anchor : *anchors) {
+    EVP_PKEY* key = X509_get0_pubkey(anchor.get());
+    if (key != nullptr && X509_verify(leaf->front().get(), key) == 1) {
+      issued = true;
+      break;
+    }
+  }
+  ERR_clear_error();
+  return issued;
+}
+
 }  // namespace hie::pki

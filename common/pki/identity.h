@@ -71,6 +71,11 @@ CertSummary DescribeCertificate(std::string_view pem);
 // Errors: Unauthenticated with the OpenSSL reason (expired, not yet valid, unknown CA).
 absl::Status VerifyChain(std::string_view chain_pem, std::string_view ca_pem, absl::Time now);
 
+// Whether the first certificate of `cert_pem` carries a signature of one of the
+// certificates in `ca_pem` (whatever its dates): false for a self-signed or foreign
+// certificate, and if either does not parse.
+bool IssuedByCa(std::string_view cert_pem, std::string_view ca_pem);
+
 }  // namespace hie::pki
 
 #endif  // HIE_COMMON_PKI_IDENTITY_H_
