@@ -33,6 +33,15 @@ SecurityEvent Foreign(const SecurityEvent& e) {
   return out;
 }
 
+// `s` cut to kMaxEventFieldBytes (marker included), at a UTF-8 character boundary.
+void Cap(std::string& s) {
+  if (s.size() <= kMaxEventFieldBytes) return;
+  size_t keep = kMaxEventFieldBytes - (sizeof(kCutMarker) - 1);
+  while (keep > 0 && (static_cast<unsigned char>(s[keep]) & 0xC0) == 0x80) --keep;
+  s.resize(keep);
+  s += kCutMarker;
+}
+
 }  // namespace
 
 absl::string_view SecurityEventKindName(SecurityEventKind kind) {
@@ -70,7 +79,12 @@ void SecurityEventRecorder::SetWriter(Writer writer) {
   writer_ = std::move(writer);
 }
 
-void SecurityEventRecorder::Record(const SecurityEvent& event) {
+void SecurityEventRecorder::Record(const SecurityEvent& original) {
+  SecurityEvent event = original;
+  for (std::string* field : {&event.peer_address, &event.org_id, &event.subject,
+                             &event.serial_hex, &event.method, &event.reason}) {
+    Cap(*field);
+  }
   absl::MutexLock lock(&mu_);
   switch (event.kind) {
     case SecurityEventKind::kAuthentication:

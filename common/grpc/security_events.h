@@ -66,6 +66,11 @@ struct SecurityEvent {
   bool foreign_issuer = false;
 };
 
+// The longest method, reason, subject or org a recorded event keeps, in bytes; longer
+// ones are cut and end in kCutMarker (each is partly the peer's choice).
+inline constexpr size_t kMaxEventFieldBytes = 128;
+inline constexpr char kCutMarker[] = "...(cut)";
+
 // Receives security events. Implementations are thread-safe and never block for long:
 // Record is called on gRPC's threads, in the middle of handshakes and calls.
 class SecurityEventSink {

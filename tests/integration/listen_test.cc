@@ -305,9 +305,37 @@ TEST_F(ListenTest, NodeCallingMergeOrLinkAtTheMpiIsRefusedAndAuditedBoundedly) {
   EXPECT_EQ(refused.size(), 3u);
 }
 
+// A member calls 138 made-up methods, each path ~6 KB and different: each is refused,
+// and the MPI's audit grows by one entry plus one summary, each naming "(unknown
+// method)", never the path (an attacker-chosen path once grew a store by megabytes).
+TEST_F(ListenTest, LongUnknownMethodPathsAreOneAuditKeyAndNeverCopied) {
+  int port = StartWith("mpi", "");
+  ASSERT_GT(port, 0);
+  for (int i = 0; i < 138; ++i) {
+    std::string path = absl::StrCat("/hie.v1.X", i, "/", std::string(6000, 'A' + i % 26));
+    grpc::Status s = CallAs("node-a", port, path);
+    ASSERT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << i << s.error_message();
+    EXPECT_LT(s.error_message().size(), 200u);
+  }
+  Stop("mpi");
+  std::vector<hie::v1::AuditEntry> refused =
+      WithAction(AuditEntries("data/mpi/index"), hie::v1::AUDIT_ACTION_REFUSE);
+  ASSERT_EQ(refused.size(), 2u) << "one at once, one summary";
+  EXPECT_THAT(refused[1].detail(), HasSubstr("137 more refusals"));
+  size_t bytes = 0;
+  for (const auto& e : refused) {
+    EXPECT_THAT(e.detail(), HasSubstr("(unknown method)"));
+    EXPECT_THAT(e.detail(), ::testing::Not(HasSubstr("AAAAAAAA")));
+    bytes += e.ByteSizeLong();
+  }
+  EXPECT_LT(bytes, 2000u);
+  std::cout << "138 refused unknown methods: " << refused.size() << " audit entries, " << bytes
+            << " bytes\n";
+}
+
 // A client presenting a certificate of another CA (same org id, same profile): the
 // handshake is refused by our verifier, which sees it, and the MPI audits it as
-// AUTHENTICATION with the certificate's subject and serial.
+// AUTHENTICATION, naming none of what the foreign certificate claims.
 TEST_F(ListenTest, HandshakeWithAnotherCasCertificateIsRefusedAndAudited) {
   pki::CaInitOptions other_options;
   other_options.common_name = "Not the exchange CA";

@@ -163,5 +163,22 @@ TEST_F(SecurityEventsTest, ForeignCertificateFloodNeverHidesACaIssuedIdentity) {
   EXPECT_TRUE(summarised);
 }
 
+// Whatever a peer puts in a refused call's method or reason, an entry keeps at most
+// kMaxEventFieldBytes of each, marked as cut.
+TEST_F(SecurityEventsTest, LongFieldsAreCutAndMarked) {
+  SecurityEvent e = Refusal("org-a");
+  e.method = "/x/" + std::string(16000, 'm');
+  e.reason = std::string(16000, 'r');
+  recorder_->Record(e);
+  recorder_->Flush();
+  std::vector<Written> w = written();
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0].event.method.size(), kMaxEventFieldBytes);
+  EXPECT_EQ(w[0].event.reason.size(), kMaxEventFieldBytes);
+  EXPECT_THAT(w[0].event.method, ::testing::EndsWith(kCutMarker));
+  EXPECT_THAT(w[0].event.reason, ::testing::EndsWith(kCutMarker));
+  EXPECT_LT(DescribeSecurityEvent(w[0].event).size(), 400u);
+}
+
 }  // namespace
 }  // namespace hie
