@@ -34,9 +34,9 @@ SecurityEvent Foreign(const SecurityEvent& e) {
 }
 
 // `s` cut to kMaxEventFieldBytes (marker included), at a UTF-8 character boundary.
-void Cap(std::string& s) {
-  if (s.size() <= kMaxEventFieldBytes) return;
-  size_t keep = kMaxEventFieldBytes - (sizeof(kCutMarker) - 1);
+void Cap(std::string& s, size_t max = kMaxEventFieldBytes) {
+  if (s.size() <= max) return;
+  size_t keep = max - (sizeof(kCutMarker) - 1);
   while (keep > 0 && (static_cast<unsigned char>(s[keep]) & 0xC0) == 0x80) --keep;
   s.resize(keep);
   s += kCutMarker;
@@ -77,14 +77,21 @@ SecurityEventRecorder::~SecurityEventRecorder() { Stop(); }
 void SecurityEventRecorder::SetWriter(Writer writer) {
   absl::MutexLock lock(&write_mu_);
   writer_ = std::move(writer);
+  held_ = false;
+}
+
+void SecurityEventRecorder::HoldUntilWriter() {
+  absl::MutexLock lock(&write_mu_);
+  held_ = writer_ == nullptr;
 }
 
 void SecurityEventRecorder::Record(const SecurityEvent& original) {
   SecurityEvent event = original;
   for (std::string* field : {&event.peer_address, &event.org_id, &event.subject,
-                             &event.serial_hex, &event.method, &event.reason}) {
+                             &event.serial_hex, &event.method}) {
     Cap(*field);
   }
+  Cap(event.reason, kMaxEventReasonBytes);
   absl::MutexLock lock(&mu_);
   switch (event.kind) {
     case SecurityEventKind::kAuthentication:
@@ -182,6 +189,7 @@ void SecurityEventRecorder::Write(std::deque<Pending> work) {
 
 void SecurityEventRecorder::Flush() {
   absl::MutexLock write_lock(&write_mu_);
+  if (held_) return;
   std::deque<Pending> work;
   {
     absl::MutexLock lock(&mu_);

@@ -66,9 +66,11 @@ struct SecurityEvent {
   bool foreign_issuer = false;
 };
 
-// The longest method, reason, subject or org a recorded event keeps, in bytes; longer
-// ones are cut and end in kCutMarker (each is partly the peer's choice).
+// The longest method, subject, org, serial or address a recorded event keeps, in
+// bytes, and the longest reason; longer ones are cut and end in kCutMarker (each is
+// partly the peer's choice).
 inline constexpr size_t kMaxEventFieldBytes = 128;
+inline constexpr size_t kMaxEventReasonBytes = 256;
 inline constexpr char kCutMarker[] = "...(cut)";
 
 // Receives security events. Implementations are thread-safe and never block for long:
@@ -111,6 +113,11 @@ class SecurityEventRecorder final : public SecurityEventSink {
   // only logged. The writer runs on the recorder's thread only.
   void SetWriter(Writer writer) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Keeps what is recorded queued, rather than only logged, until SetWriter is called
+  // (with a writer or nullptr) or Stop: a daemon's refusals at start (before its audit
+  // chain is open) still reach the chain.
+  void HoldUntilWriter() ABSL_LOCKS_EXCLUDED(mu_);
+
   void Record(const SecurityEvent& event) override ABSL_LOCKS_EXCLUDED(mu_);
 
   // Writes what is queued and the summaries of windows that have ended, now (the thread
@@ -149,6 +156,7 @@ class SecurityEventRecorder final : public SecurityEventSink {
   absl::Mutex write_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // serialises writes
   mutable absl::Mutex mu_;
   Writer writer_ ABSL_GUARDED_BY(write_mu_);
+  bool held_ ABSL_GUARDED_BY(write_mu_) = false;
   absl::flat_hash_map<std::string, Slot> slots_ ABSL_GUARDED_BY(mu_);
   size_t keys_of_kind_[kKinds] ABSL_GUARDED_BY(mu_) = {};  // budgeted slots per kind
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);

@@ -204,4 +204,23 @@ bool IssuedByCa(std::string_view cert_pem, std::string_view ca_pem) {
   return issued;
 }
 
+absl::StatusOr<std::string> CaPublicKeysDer(std::string_view ca_pem) {
+  auto certs = internal::ParseCertificates(ca_pem);
+  if (!certs.ok() || certs->empty()) {
+    return absl::InvalidArgumentError("CA file: no PEM certificate");
+  }
+  std::string out;
+  for (auto& cert : *certs) {
+    unsigned char* der = nullptr;
+    int len = i2d_PUBKEY(X509_get0_pubkey(cert.get()), &der);
+    if (len <= 0) {
+      ERR_clear_error();
+      return absl::InvalidArgumentError("CA file: a certificate's public key does not encode");
+    }
+    out.append(reinterpret_cast<const char*>(der), static_cast<size_t>(len));
+    OPENSSL_free(der);
+  }
+  return out;
+}
+
 }  // namespace hie::pki

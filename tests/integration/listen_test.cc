@@ -333,6 +333,50 @@ TEST_F(ListenTest, LongUnknownMethodPathsAreOneAuditKeyAndNeverCopied) {
             << " bytes\n";
 }
 
+// The CRL-number floor belongs to the CA's key, not to the CA file's bytes: a newline
+// appended to ca.crt with the old CRL copied back is still refused as a rollback. And
+// the floor file deleted from a data directory used before leaves a trace: a warning
+// and a SECURITY_CONFIG audit entry at the next start.
+TEST_F(ListenTest, CrlFloorSurvivesACaFileReformatAndItsDeletionIsAudited) {
+  const std::string crl = Path("ca/crl/ca.crl");
+  const std::string before = ReadWholeFile(crl);
+  int port = StartWith("mpi", "");
+  ASSERT_GT(port, 0);
+  ASSERT_TRUE(Healthy("node-b", port, absl::Seconds(10)));
+  ASSERT_OK(ca_->Revoke(ReadWholeFile(Path("certs/node-b.crt"))));
+  bool refused = false;
+  for (int i = 0; i < 60 && !refused; ++i) {
+    refused = !Healthy("node-b", port);
+    if (!refused) absl::SleepFor(absl::Milliseconds(250));
+  }
+  ASSERT_TRUE(refused) << "the revocation never took effect";
+  Stop("mpi");
+
+  {  // the attack: the CA file re-formatted, the older CRL copied back
+    std::ofstream ca(Path("ca/ca.crt"), std::ios::app);
+    ca << "\n";
+    std::ofstream out(crl, std::ios::binary | std::ios::trunc);
+    out << before;
+  }
+  CommandResult check =
+      RunCommand({BinDir() + "/hie-mpi", "--config", Path("mpi.textproto"), "--check"});
+  EXPECT_EQ(check.exit_code, 1) << check.out;
+  EXPECT_THAT(check.err, HasSubstr("rolled-back CRL is refused"));
+
+  // The floor file deleted: the old CRL gets in (nothing else remembers the floor), but
+  // not silently.
+  ASSERT_TRUE(fs::remove(Path("data/mpi/crl-number")));
+  port = StartWith("mpi", "");
+  ASSERT_GT(port, 0);
+  EXPECT_THAT(ReadWholeFile(Log("mpi")), HasSubstr("CRL-number floor reset"));
+  Stop("mpi");
+  std::vector<hie::v1::AuditEntry> config =
+      WithAction(AuditEntries("data/mpi/index"), hie::v1::AUDIT_ACTION_SECURITY_CONFIG);
+  ASSERT_EQ(config.size(), 1u);
+  EXPECT_THAT(config[0].detail(), HasSubstr("CRL-number floor reset"));
+  EXPECT_THAT(config[0].detail(), HasSubstr("crl-number is missing"));
+}
+
 // A client presenting a certificate of another CA (same org id, same profile): the
 // handshake is refused by our verifier, which sees it, and the MPI audits it as
 // AUTHENTICATION, naming none of what the foreign certificate claims.
