@@ -30,7 +30,9 @@ int RunVerify(const std::vector<std::string>& args) {
       "witnessed size (truncated), or that two checkpoints disagree about (forked): a\n"
       "store edited while the daemon was stopped cannot pass. Entries after the last\n"
       "witnessed checkpoint are checked by the chain alone. Exit status 1 and one line on\n"
-      "stderr if the chain is broken.",
+      "stderr if the chain is broken, or if a witness did not answer (UNVERIFIED: the\n"
+      "chain alone cannot show a cut tail); --json then has \"witnessed\": false and the\n"
+      "witnesses in \"unreachable\".",
       "hiectl audit verify --profile operator.profile --target 127.0.0.1:41001", [](FlagSet&) {},
       [](hie::v1::AuditLog::Stub& stub, grpc::ClientContext& context, bool json,
          const std::string& target) {
@@ -38,6 +40,7 @@ int RunVerify(const std::vector<std::string>& args) {
         grpc::Status status = stub.Verify(&context, {}, &response);
         if (!status.ok()) return FailRpc(status, target);
         std::string witnessed;
+        std::vector<std::string> unreachable, unreachable_json;
         if (response.witnesses_size() == 0) {
           witnessed = "no witness configured";
         } else {
@@ -48,16 +51,37 @@ int RunVerify(const std::vector<std::string>& args) {
                                                   w.name(), w.checkpoints(), w.witnessed_size(),
                                                   w.error().empty() ? "" : " (" + w.error() + ")")
                                 : absl::StrFormat("%s UNREACHABLE (%s)", w.name(), w.error()));
+            if (!w.reachable()) {
+              unreachable.push_back(absl::StrFormat("%s at %s (%s)", w.name(), w.address(),
+                                                    w.error()));
+              unreachable_json.push_back(JsonQuote(w.name()));
+            }
           }
           witnessed = absl::StrJoin(parts, "; ");
         }
+        // A witness that did not answer: the chain was checked on its own only, which a
+        // store cut while the daemon was stopped passes. Unverified, never intact.
+        bool unverified = !unreachable.empty() && response.first_bad_sequence() == 0;
         if (json) {
-          std::cout << ToJson(response) << "\n";
-        } else if (response.ok()) {
+          std::string body = ToJson(response);
+          if (!body.empty() && body.back() == '}') body.pop_back();
+          body += absl::StrCat(body.size() > 1 ? "," : "", "\"witnessed\":",
+                               response.witnesses_size() > 0 && unreachable.empty() ? "true"
+                                                                                    : "false",
+                               ",\"unreachable\":", JsonArray(unreachable_json), "}");
+          std::cout << body << "\n";
+        } else if (response.ok() && !unverified) {
           std::cout << absl::StrFormat(
               "%s: audit chain intact, %d entries, head %s; witnessed up to entry %d (%s)\n",
               target, response.entries_checked(), response.head_hash(), response.witnessed_size(),
               witnessed);
+        }
+        if (unverified) {
+          std::cerr << absl::StrFormat(
+              "%s: audit chain UNVERIFIED: witness %s did not answer; %d entries consistent on "
+              "their own only, which a store cut while the daemon was stopped also is\n",
+              target, absl::StrJoin(unreachable, ", "), response.entries_checked());
+          return kExitFailed;
         }
         if (!response.ok()) {
           std::cerr << absl::StrFormat("%s: audit chain BROKEN at entry %d: %s\n", target,

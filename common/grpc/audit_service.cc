@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/grpc/audit_witness.h"
 #include "common/grpc/peer_identity.h"
 #include "common/grpc/status_convert.h"
@@ -132,14 +133,33 @@ grpc::ServerUnaryReactor* AuditLogService::Verify(grpc::CallbackServerContext* c
   // Outbound calls and a whole-chain walk do not belong on a reactor thread. The
   // witnesses are asked now, never the local store: a rewritten store cannot vouch for
   // itself. Operators only (see each daemon's table), so a thread per call is bounded.
-  std::thread([this, reactor, response] {
+  // The witnesses are asked at once, each within half the caller's remaining time (at
+  // most kWitnessDeadline): a witness that hangs (frozen, or a black hole in between)
+  // must leave time to answer "unverified" rather than let the caller's deadline pass.
+  absl::Duration remaining =
+      absl::FromChrono(context->deadline()) - absl::Now();
+  absl::Duration ask_for =
+      std::clamp(remaining / 2, absl::Milliseconds(200), kWitnessDeadline);
+  std::thread([this, reactor, response, ask_for] {
     std::vector<hie::v1::AuditCheckpoint> witnessed;
-    for (const WitnessSource& w : witnesses_) {
+    std::vector<absl::StatusOr<WitnessedCheckpoints>> answers(
+        witnesses_.size(), absl::UnavailableError("not asked"));
+    {
+      std::vector<std::thread> askers;
+      for (size_t i = 0; i < witnesses_.size(); ++i) {
+        askers.emplace_back([this, i, ask_for, &answers] {
+          const WitnessSource& w = witnesses_[i];
+          answers[i] = FetchWitnessedCheckpoints(w.channel, ask_for, w.self, w.ca_pem);
+        });
+      }
+      for (std::thread& t : askers) t.join();
+    }
+    for (size_t i = 0; i < witnesses_.size(); ++i) {
+      const WitnessSource& w = witnesses_[i];
       hie::v1::WitnessReport* out = response->add_witnesses();
       out->set_name(w.name);
       out->set_address(w.address);
-      absl::StatusOr<WitnessedCheckpoints> held =
-          FetchWitnessedCheckpoints(w.channel, kWitnessDeadline, w.self, w.ca_pem);
+      const absl::StatusOr<WitnessedCheckpoints>& held = answers[i];
       if (!held.ok()) {
         out->set_error(std::string(held.status().message()));
         continue;
@@ -161,6 +181,20 @@ grpc::ServerUnaryReactor* AuditLogService::Verify(grpc::CallbackServerContext* c
       return;
     }
     FillVerifyResponse(*report, response);
+    // A witness that does not answer leaves the chain unverified, never intact: a store
+    // cut while the daemon was stopped passes its own walk, and only the witnesses can
+    // show the cut. An attacker who keeps them unreachable must not get "intact".
+    std::vector<std::string> unreachable;
+    for (const auto& w : response->witnesses()) {
+      if (!w.reachable()) unreachable.push_back(w.name());
+    }
+    if (report->ok && !unreachable.empty()) {
+      response->set_ok(false);
+      response->set_first_bad_sequence(0);
+      response->set_problem(absl::StrCat(kUnverifiedProblem, ": witness ",
+                                         absl::StrJoin(unreachable, ", "),
+                                         " did not answer; the chain was checked on its own only"));
+    }
     reactor->Finish(grpc::Status::OK);
   }).detach();
   return reactor;

@@ -29,6 +29,9 @@ using AuditPatientResolver =
 using AuditEntryView = std::function<std::optional<hie::v1::AuditEntry>(
     const Peer& caller, hie::v1::AuditEntry entry)>;
 
+// VerifyAuditResponse.problem's first word when a configured witness did not answer.
+inline constexpr char kUnverifiedProblem[] = "unverified";
+
 class AuditLogService final : public hie::v1::AuditLog::CallbackService {
  public:
   // `log` must outlive the service; `keepalive` (may be null) is held for that purpose.
@@ -52,7 +55,10 @@ class AuditLogService final : public hie::v1::AuditLog::CallbackService {
       grpc::CallbackServerContext* context, const hie::v1::QueryByPatientRequest* request) override;
 
   // Walks the chain; with witnesses, also asks each of them (from another thread, each
-  // with a deadline) for the checkpoints it holds of this log and compares.
+  // with a deadline) for the checkpoints it holds of this log and compares. If a
+  // configured witness does not answer and nothing else is wrong, the answer is not ok,
+  // first_bad_sequence 0, problem starting with kUnverifiedProblem and naming the
+  // witnesses: unverified, never intact.
   grpc::ServerUnaryReactor* Verify(grpc::CallbackServerContext* context,
                                    const hie::v1::VerifyAuditRequest* request,
                                    hie::v1::VerifyAuditResponse* response) override;

@@ -32,6 +32,9 @@ class AuthorizationPolicy {
   // (an unknown method is denied like any other).
   absl::Status Check(absl::string_view method, pki::Role role) const;
 
+  // Whether the table mentions `method` at all.
+  bool Knows(absl::string_view method) const { return allowed_.contains(method); }
+
   // Every method the table mentions, sorted (for tests that compare against services).
   std::vector<std::string> Methods() const;
 

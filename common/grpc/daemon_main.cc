@@ -238,6 +238,7 @@ int RunDaemon(int argc, char** argv, const DaemonDescription& description,
   recorder_options.window = plan->server.security_audit.window;
   recorder_options.max_keys = static_cast<size_t>(plan->server.security_audit.max_keys);
   auto security_events = std::make_shared<SecurityEventRecorder>(recorder_options);
+  security_events->HoldUntilWriter();  // released below, once the audit chain is open
   // Stopped (pending summaries written, writer dropped) before the services holding the
   // audit log go, on every path out.
   absl::Cleanup stop_security_events = [&security_events] { security_events->Stop(); };
@@ -264,12 +265,15 @@ int RunDaemon(int argc, char** argv, const DaemonDescription& description,
     }
     for (auto& service : *opened) plan->services.push_back(std::move(service));
   }
+  bool audited = false;
   for (auto& service : plan->services) {
     if (auto* audit = dynamic_cast<AuditLogService*>(service.get()); audit != nullptr) {
       security_events->SetWriter(AuditWriter(audit->log()));
+      audited = true;
       break;
     }
   }
+  if (!audited) security_events->SetWriter(nullptr);  // logged only, from now on
   ServerRunnerOptions options;
   options.settings = plan->server;
   options.tls = *tls;

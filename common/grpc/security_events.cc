@@ -18,6 +18,30 @@ std::string OverflowKey(SecurityEventKind kind) {
   return absl::StrCat(static_cast<int>(kind), "\x1f(overflow)");
 }
 
+std::string ForeignKey(SecurityEventKind kind) {
+  return absl::StrCat(static_cast<int>(kind), "\x1f(foreign issuer)");
+}
+
+// What is kept of a certificate the exchange CA did not issue: nothing it names.
+SecurityEvent Foreign(const SecurityEvent& e) {
+  SecurityEvent out;
+  out.kind = e.kind;
+  out.peer_address = e.peer_address;
+  out.method = e.method;
+  out.reason = std::string(kForeignIssuerReason);
+  out.foreign_issuer = true;
+  return out;
+}
+
+// `s` cut to kMaxEventFieldBytes (marker included), at a UTF-8 character boundary.
+void Cap(std::string& s, size_t max = kMaxEventFieldBytes) {
+  if (s.size() <= max) return;
+  size_t keep = max - (sizeof(kCutMarker) - 1);
+  while (keep > 0 && (static_cast<unsigned char>(s[keep]) & 0xC0) == 0x80) --keep;
+  s.resize(keep);
+  s += kCutMarker;
+}
+
 }  // namespace
 
 absl::string_view SecurityEventKindName(SecurityEventKind kind) {
@@ -53,9 +77,21 @@ SecurityEventRecorder::~SecurityEventRecorder() { Stop(); }
 void SecurityEventRecorder::SetWriter(Writer writer) {
   absl::MutexLock lock(&write_mu_);
   writer_ = std::move(writer);
+  held_ = false;
 }
 
-void SecurityEventRecorder::Record(const SecurityEvent& event) {
+void SecurityEventRecorder::HoldUntilWriter() {
+  absl::MutexLock lock(&write_mu_);
+  held_ = writer_ == nullptr;
+}
+
+void SecurityEventRecorder::Record(const SecurityEvent& original) {
+  SecurityEvent event = original;
+  for (std::string* field : {&event.peer_address, &event.org_id, &event.subject,
+                             &event.serial_hex, &event.method}) {
+    Cap(*field);
+  }
+  Cap(event.reason, kMaxEventReasonBytes);
   absl::MutexLock lock(&mu_);
   switch (event.kind) {
     case SecurityEventKind::kAuthentication:
@@ -70,9 +106,23 @@ void SecurityEventRecorder::Record(const SecurityEvent& event) {
   }
   if (stop_) return;
   const absl::Time now = options_.clock->Now();
+  if (event.foreign_issuer) {
+    // One key per kind, not budgeted: the sender can mint any number of these.
+    std::string key = ForeignKey(event.kind);
+    auto it = slots_.find(key);
+    if (it == slots_.end()) {
+      SecurityEvent kept = Foreign(event);
+      slots_.emplace(key, Slot{kept, now, 0, /*budgeted=*/false});
+      queue_.push_back({std::move(kept), 1, false});
+    } else {
+      ++it->second.pending;
+    }
+    return;
+  }
+  const size_t kind = static_cast<size_t>(event.kind);
   std::string key = Key(event);
   auto it = slots_.find(key);
-  if (it == slots_.end() && slots_.size() >= options_.max_keys) {
+  if (it == slots_.end() && keys_of_kind_[kind] >= options_.max_keys) {
     ++counters_.overflowed;
     key = OverflowKey(event.kind);
     it = slots_.find(key);
@@ -82,13 +132,14 @@ void SecurityEventRecorder::Record(const SecurityEvent& event) {
       shared.kind = event.kind;
       shared.reason = absl::StrCat("more than ", options_.max_keys,
                                    " distinct refusals in one window, e.g. ", event.reason);
-      it = slots_.emplace(key, Slot{std::move(shared), now, 0}).first;
+      it = slots_.emplace(key, Slot{std::move(shared), now, 0, /*budgeted=*/false}).first;
       queue_.push_back({it->second.first, 1, false});
       return;
     }
   }
   if (it == slots_.end()) {
     slots_.emplace(key, Slot{event, now, 0});
+    ++keys_of_kind_[kind];
     queue_.push_back({event, 1, false});
     return;
   }
@@ -104,6 +155,7 @@ std::deque<SecurityEventRecorder::Pending> SecurityEventRecorder::TakeWorkLocked
       continue;
     }
     if (slot.pending == 0) {
+      if (slot.budgeted) --keys_of_kind_[static_cast<size_t>(slot.first.kind)];
       slots_.erase(it++);
       continue;
     }
@@ -137,6 +189,7 @@ void SecurityEventRecorder::Write(std::deque<Pending> work) {
 
 void SecurityEventRecorder::Flush() {
   absl::MutexLock write_lock(&write_mu_);
+  if (held_) return;
   std::deque<Pending> work;
   {
     absl::MutexLock lock(&mu_);

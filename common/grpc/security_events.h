@@ -9,10 +9,13 @@
 // Aggregation: events are keyed by (kind, peer, subject, reason). The first event of a
 // key is written at once; further events of that key within `window` are only counted,
 // and one summary entry with the count is written when the window ends. A key with no
-// events in a whole window is forgotten (its next event is written at once again). The
-// table holds at most `max_keys` keys; events of new keys past that share one overflow
-// key per kind ("many peers"). So at most about 2 x (max_keys + 3) entries are written
-// per window, whatever arrives.
+// events in a whole window is forgotten (its next event is written at once again).
+// A certificate the exchange CA did not issue is one key per kind, whatever it names
+// (its subject and serial are the sender's choice and are not kept). Each kind holds at
+// most `max_keys` keys of its own; events of new keys past that share one overflow key
+// of the kind ("many peers"). So a flood of one kind never hides another kind's first
+// refusal, and foreign certificates never hide a CA-issued identity's. At most about
+// 2 x 3 x (max_keys + 1) entries are written per window, whatever arrives.
 #ifndef HIE_COMMON_GRPC_SECURITY_EVENTS_H_
 #define HIE_COMMON_GRPC_SECURITY_EVENTS_H_
 
@@ -41,6 +44,10 @@ enum class SecurityEventKind {
 
 absl::string_view SecurityEventKindName(SecurityEventKind kind);
 
+// The reason kept for every certificate the exchange CA did not issue.
+inline constexpr char kForeignIssuerReason[] =
+    "TLS handshake refused: certificate not issued by the exchange CA";
+
 struct SecurityEvent {
   SecurityEventKind kind = SecurityEventKind::kAuthentication;
   // The peer's address when the layer knows it, else empty (gRPC 1.51 gives neither
@@ -54,7 +61,17 @@ struct SecurityEvent {
   std::string method;
   // Why it was refused, one line.
   std::string reason;
+  // The certificate was not issued by the exchange CA: the recorder aggregates all such
+  // events of a kind under one key and keeps neither subject, serial nor org.
+  bool foreign_issuer = false;
 };
+
+// The longest method, subject, org, serial or address a recorded event keeps, in
+// bytes, and the longest reason; longer ones are cut and end in kCutMarker (each is
+// partly the peer's choice).
+inline constexpr size_t kMaxEventFieldBytes = 128;
+inline constexpr size_t kMaxEventReasonBytes = 256;
+inline constexpr char kCutMarker[] = "...(cut)";
 
 // Receives security events. Implementations are thread-safe and never block for long:
 // Record is called on gRPC's threads, in the middle of handshakes and calls.
@@ -96,6 +113,11 @@ class SecurityEventRecorder final : public SecurityEventSink {
   // only logged. The writer runs on the recorder's thread only.
   void SetWriter(Writer writer) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Keeps what is recorded queued, rather than only logged, until SetWriter is called
+  // (with a writer or nullptr) or Stop: a daemon's refusals at start (before its audit
+  // chain is open) still reach the chain.
+  void HoldUntilWriter() ABSL_LOCKS_EXCLUDED(mu_);
+
   void Record(const SecurityEvent& event) override ABSL_LOCKS_EXCLUDED(mu_);
 
   // Writes what is queued and the summaries of windows that have ended, now (the thread
@@ -114,7 +136,9 @@ class SecurityEventRecorder final : public SecurityEventSink {
     SecurityEvent first;
     absl::Time window_start;
     uint64_t pending = 0;  // events since the last entry written for this key
+    bool budgeted = true;  // counts against its kind's max_keys (not an overflow key)
   };
+  static constexpr int kKinds = 3;
   struct Pending {
     SecurityEvent event;
     uint64_t count;
@@ -132,7 +156,9 @@ class SecurityEventRecorder final : public SecurityEventSink {
   absl::Mutex write_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // serialises writes
   mutable absl::Mutex mu_;
   Writer writer_ ABSL_GUARDED_BY(write_mu_);
+  bool held_ ABSL_GUARDED_BY(write_mu_) = false;
   absl::flat_hash_map<std::string, Slot> slots_ ABSL_GUARDED_BY(mu_);
+  size_t keys_of_kind_[kKinds] ABSL_GUARDED_BY(mu_) = {};  // budgeted slots per kind
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
   SecurityEventCounters counters_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

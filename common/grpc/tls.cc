@@ -171,6 +171,10 @@ class HieCertificateVerifier final : public grpc::experimental::ExternalCertific
           event.org_id = identity->org_id;
         }
         event.reason = absl::StrCat("TLS handshake refused: ", status.message());
+        if (peer_is_client_) {  // a server's chain was verified by gRPC before this
+          std::shared_ptr<const std::string> ca = revocation_->Ca();
+          event.foreign_issuer = ca == nullptr || !pki::IssuedByCa(leaf, *ca);
+        }
         events_->Record(event);  // logs it too
       } else {
         LogWarning("TLS handshake refused: ", status.message());
@@ -378,11 +382,22 @@ class TlsContextImpl final : public TlsContext {
   std::string CrlFloorPath() const { return options_.working_dir + "/crl-number"; }
 
   // Reads the highest CRL number accepted by an earlier run, and of which CA (the
-  // SHA-256 of its certificate): "<number> <hash>". None: 0.
+  // SHA-256 of its public keys, CaKeyHash): "<number> <hash>". None: 0; if an earlier
+  // run did start here (its TLS staging directory is there), the missing file is
+  // logged and audited: deleting it is how a rolled-back CRL would get back in.
   absl::Status ReadCrlFloor() {
     if (options_.working_dir.empty()) return absl::OkStatus();
     std::ifstream in(CrlFloorPath());
-    if (!in) return absl::OkStatus();
+    if (!in) {
+      std::error_code ec;
+      if (fs::exists(StagingRoot(), ec)) {
+        LogWarning(CrlFloorPath(), " is missing");
+        ReportFloorReset(
+            "CRL-number floor reset: crl-number is missing from a data directory used "
+            "before; a rolled-back CRL would be accepted");
+      }
+      return absl::OkStatus();
+    }
     uint64_t floor = 0;
     std::string ca_hash;
     if (!(in >> floor >> ca_hash) || ca_hash.size() != 64) {
@@ -421,13 +436,37 @@ class TlsContextImpl final : public TlsContext {
     return absl::OkStatus();
   }
 
+  // Logged and audited (SECURITY_CONFIG): the rollback floor no longer holds.
+  void ReportFloorReset(const std::string& what) {
+    LogWarning(what);
+    if (options_.security_events != nullptr) {
+      SecurityEvent event;
+      event.kind = SecurityEventKind::kSecurityConfig;
+      event.subject = options_.files.crl_dir;
+      event.reason = what;
+      options_.security_events->Record(event);
+    }
+  }
+
+  // Which CA a CRL floor belongs to: the SHA-256 of its public keys, so that the CA
+  // file's formatting (a newline appended, the PEM re-wrapped) changes nothing.
+  static absl::StatusOr<std::string> CaKeyHash(const std::string& ca_pem) {
+    HIE_ASSIGN_OR_RETURN(std::string keys, pki::CaPublicKeysDer(ca_pem));
+    return crypto::Sha256Hex(keys);
+  }
+
   absl::Status LoadCrl(const std::string& ca_pem) {
     absl::StatusOr<pki::RevocationList> crl =
         pki::RevocationList::LoadDir(options_.files.crl_dir, ca_pem, options_.clock->Now());
     if (!crl.ok()) return crl.status();
+    HIE_ASSIGN_OR_RETURN(const std::string ca_hash, CaKeyHash(ca_pem));
     absl::MutexLock floor_lock(&floor_mu_);
-    const std::string ca_hash = crypto::Sha256Hex(ca_pem);
-    // CRL numbers are per CA: a new CA starts again from its first CRL.
+    // A floor written by an earlier version names the SHA-256 of the CA file's bytes.
+    if (!crl_floor_ca_.empty() && crl_floor_ca_ != ca_hash &&
+        crl_floor_ca_ == crypto::Sha256Hex(ca_pem)) {
+      crl_floor_ca_ = ca_hash;
+    }
+    // CRL numbers are per CA: a new CA (another key) starts again from its first CRL.
     const uint64_t floor = ca_hash == crl_floor_ca_ ? crl_floor_ : 0;
     if (crl->number() < floor) {
       absl::Status refused = absl::FailedPreconditionError(
@@ -443,6 +482,11 @@ class TlsContextImpl final : public TlsContext {
       return refused;
     }
     if (crl->number() > floor || ca_hash != crl_floor_ca_) {
+      if (!crl_floor_ca_.empty() && ca_hash != crl_floor_ca_) {
+        ReportFloorReset(absl::StrCat("CRL-number floor reset: the CA's key changed; CRL number ",
+                                      crl->number(), " accepted, the previous CA's floor was ",
+                                      crl_floor_));
+      }
       if (!options_.working_dir.empty()) {
         HIE_RETURN_IF_ERROR(WriteCrlFloor(crl->number(), ca_hash));
       }

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -244,6 +245,11 @@ class CertificateAuthorityImpl final : public CertificateAuthority {
         }
       }
       ERR_clear_error();
+    }
+    if (last == std::numeric_limits<uint64_t>::max()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "CRL number ", last, " is the highest this CA can write: no newer CRL can be "
+          "numbered above it; set up a new CA (daemons count CRL numbers per CA key)"));
     }
     return last + 1;
   }

@@ -188,4 +188,39 @@ absl::Status VerifyChain(std::string_view chain_pem, std::string_view ca_pem, ab
   return absl::OkStatus();
 }
 
+bool IssuedByCa(std::string_view cert_pem, std::string_view ca_pem) {
+  auto leaf = internal::ParseCertificates(cert_pem);
+  auto anchors = internal::ParseCertificates(ca_pem);
+  if (!leaf.ok() || leaf->empty() || !anchors.ok()) return false;
+  bool issued = false;
+  for (auto& anchor : *anchors) {
+    EVP_PKEY* key = X509_get0_pubkey(anchor.get());
+    if (key != nullptr && X509_verify(leaf->front().get(), key) == 1) {
+      issued = true;
+      break;
+    }
+  }
+  ERR_clear_error();
+  return issued;
+}
+
+absl::StatusOr<std::string> CaPublicKeysDer(std::string_view ca_pem) {
+  auto certs = internal::ParseCertificates(ca_pem);
+  if (!certs.ok() || certs->empty()) {
+    return absl::InvalidArgumentError("CA file: no PEM certificate");
+  }
+  std::string out;
+  for (auto& cert : *certs) {
+    unsigned char* der = nullptr;
+    int len = i2d_PUBKEY(X509_get0_pubkey(cert.get()), &der);
+    if (len <= 0) {
+      ERR_clear_error();
+      return absl::InvalidArgumentError("CA file: a certificate's public key does not encode");
+    }
+    out.append(reinterpret_cast<const char*>(der), static_cast<size_t>(len));
+    OPENSSL_free(der);
+  }
+  return out;
+}
+
 }  // namespace hie::pki

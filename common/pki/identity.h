@@ -71,6 +71,16 @@ CertSummary DescribeCertificate(std::string_view pem);
 // Errors: Unauthenticated with the OpenSSL reason (expired, not yet valid, unknown CA).
 absl::Status VerifyChain(std::string_view chain_pem, std::string_view ca_pem, absl::Time now);
 
+// Whether the first certificate of `cert_pem` carries a signature of one of the
+// certificates in `ca_pem` (whatever its dates): false for a self-signed or foreign
+// certificate, and if either does not parse.
+bool IssuedByCa(std::string_view cert_pem, std::string_view ca_pem);
+
+// The DER-encoded public keys (SubjectPublicKeyInfo) of every certificate in `ca_pem`,
+// concatenated in file order: what identifies a CA whatever the file's formatting.
+// Errors: InvalidArgument if no certificate parses.
+absl::StatusOr<std::string> CaPublicKeysDer(std::string_view ca_pem);
+
 }  // namespace hie::pki
 
 #endif  // HIE_COMMON_PKI_IDENTITY_H_

@@ -292,6 +292,48 @@ TEST_F(AuditWitnessTest, TruncatedTailWithRewrittenHeadIsFound) {
   EXPECT_THAT(json.out, HasSubstr("\"first_bad_sequence\""));
 }
 
+// The attack of the truncated tail, with the witnesses kept out of reach: the MPI is
+// stopped and the consent service frozen (SIGSTOP: it accepts, never answers). The cut
+// chain is consistent on its own, so verify may not say intact: it says UNVERIFIED,
+// names both witnesses and exits 1; --json says "witnessed": false.
+TEST_F(AuditWitnessTest, UnreachableWitnessesMakeVerifyUnverifiedNeverIntact) {
+  int node = StartWitnessed("node");
+  ASSERT_GT(node, 0);
+  AppendEntries(node, 9);
+  AwaitWitnessed(9);
+  Stop("node");
+  {
+    auto store = store::KvStore::Open(Path("data/node/records"));
+    ASSERT_TRUE(store.ok()) << store.status();
+    for (uint64_t i = 7; i <= 9; ++i) {
+      ASSERT_TRUE((*store)->Delete(audit::internal::EntryKey("audit", i)).ok());
+    }
+    auto sixth = (*store)->Get(audit::internal::EntryKey("audit", 6));
+    ASSERT_TRUE(sixth.ok());
+    ASSERT_TRUE((*store)
+                    ->Put(audit::internal::HeadKey("audit"),
+                          audit::internal::HeadValue(6, sixth->substr(0, 64)))
+                    .ok());
+  }
+  Stop("mpi");
+  pid_t consent = processes_.at("consent").pid();
+  ASSERT_EQ(kill(consent, SIGSTOP), 0);
+  node = StartWitnessed("node");
+  ASSERT_GT(node, 0);
+  CommandResult after = Verify(node);
+  CommandResult json = HiectlAs("operator", node, {"audit", "verify", "--json"});
+  ASSERT_EQ(kill(consent, SIGCONT), 0);
+  EXPECT_EQ(after.exit_code, 1) << after.out << after.err;
+  EXPECT_THAT(after.out, ::testing::Not(HasSubstr("intact")));
+  EXPECT_THAT(after.err, HasSubstr("audit chain UNVERIFIED: witness consent at"));
+  EXPECT_THAT(after.err, HasSubstr("mpi at"));
+  EXPECT_EQ(json.exit_code, 1) << json.out << json.err;
+  EXPECT_THAT(json.out, HasSubstr("\"witnessed\":false"));
+  EXPECT_THAT(json.out, HasSubstr("\"unreachable\":[\"consent\", \"mpi\"]"));
+  EXPECT_THAT(json.out, HasSubstr("\"problem\":\"unverified: witness consent, mpi"));
+  EXPECT_THAT(json.out, ::testing::Not(HasSubstr("\"ok\":true")));
+}
+
 // org-b deposits a checkpoint naming org-a, and one naming itself signed with org-a's
 // key: both refused at the witness, nothing kept, both audited.
 TEST_F(AuditWitnessTest, DepositForAnotherPartyOrWithAnotherKeyIsRefusedAndAudited) {

@@ -6,6 +6,7 @@
 #include <random>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "proto/hie/v1/audit.grpc.pb.h"
 #include "proto/hie/v1/consent.grpc.pb.h"
 #include "proto/hie/v1/node.grpc.pb.h"
@@ -71,8 +72,15 @@ class CrashTest : public DaemonFixture {
     hie::v1::VerifyAuditResponse verified;
     grpc::Status s = audit->Verify(&context, {}, &verified);
     ASSERT_TRUE(s.ok()) << "round " << round << ": " << s.error_message();
-    EXPECT_TRUE(verified.ok()) << "round " << round << ": " << verified.problem() << " at "
-                               << verified.first_bad_sequence();
+    // A witness this test does not run (the consent service) makes the answer
+    // "unverified", never intact; the chain itself must have no bad entry.
+    bool witness_missing = false;
+    for (const auto& w : verified.witnesses()) witness_missing |= !w.reachable();
+    EXPECT_TRUE(verified.ok() ||
+                (witness_missing && verified.first_bad_sequence() == 0 &&
+                 absl::StartsWith(verified.problem(), "unverified")))
+        << "round " << round << ": " << verified.problem() << " at "
+        << verified.first_bad_sequence();
   }
 
   static std::unique_ptr<grpc::ClientContext> Context() {

@@ -107,5 +107,78 @@ TEST_F(SecurityEventsTest, StopWritesOpenWindowsAndDropsTheWriter) {
   EXPECT_EQ(written().size(), 2u);
 }
 
+// 300 handshakes with self-signed certificates (distinct serials and subjects, chosen by
+// the sender), then a refusal of a real, CA-issued identity, then many authorization
+// refusals: the foreign flood is one entry naming none of them, and the CA-issued
+// identity's refusal is written at once with its serial, not folded into an overflow.
+TEST_F(SecurityEventsTest, ForeignCertificateFloodNeverHidesACaIssuedIdentity) {
+  for (int i = 0; i < 300; ++i) {
+    SecurityEvent e;
+    e.kind = SecurityEventKind::kAuthentication;
+    e.org_id = absl::StrCat("org-", i);
+    e.subject = absl::StrCat("CN=flood-", i);
+    e.serial_hex = absl::StrCat("F", i);
+    e.reason = "TLS handshake refused: client certificate is not of the exchange CA";
+    e.foreign_issuer = true;
+    recorder_->Record(e);
+  }
+  for (int i = 0; i < 50; ++i) recorder_->Record(Refusal(absl::StrCat("org-", i)));
+  SecurityEvent revoked;
+  revoked.kind = SecurityEventKind::kAuthentication;
+  revoked.org_id = "org-b";
+  revoked.serial_hex = "5EED";
+  revoked.reason = "TLS handshake refused: certificate of org \"org-b\" is revoked";
+  recorder_->Record(revoked);
+  recorder_->Flush();
+  std::vector<Written> w = written();
+  int foreign = 0;
+  bool revoked_written = false;
+  for (const Written& x : w) {
+    if (x.event.foreign_issuer) {
+      ++foreign;
+      EXPECT_EQ(x.event.reason, kForeignIssuerReason);
+      EXPECT_TRUE(x.event.serial_hex.empty() && x.event.subject.empty() &&
+                  x.event.org_id.empty());
+    }
+    if (x.event.serial_hex == "5EED") {
+      revoked_written = true;
+      EXPECT_THAT(DescribeSecurityEvent(x.event), HasSubstr("org-b"));
+      EXPECT_FALSE(x.summary);
+    }
+  }
+  EXPECT_EQ(foreign, 1);
+  EXPECT_TRUE(revoked_written) << "the CA-issued identity's refusal was hidden";
+  // Authorization's own budget (4) overflowed; authentication's did not.
+  EXPECT_EQ(recorder_->counters().overflowed, 46u);
+  clock_.Advance(absl::Seconds(61));
+  recorder_->Flush();
+  w = written();
+  bool summarised = false;
+  for (const Written& x : w) {
+    if (x.summary && x.event.foreign_issuer) {
+      summarised = true;
+      EXPECT_EQ(x.count, 299u);
+    }
+  }
+  EXPECT_TRUE(summarised);
+}
+
+// Whatever a peer puts in a refused call's method or reason, an entry keeps at most
+// kMaxEventFieldBytes of each, marked as cut.
+TEST_F(SecurityEventsTest, LongFieldsAreCutAndMarked) {
+  SecurityEvent e = Refusal("org-a");
+  e.method = "/x/" + std::string(16000, 'm');
+  e.reason = std::string(16000, 'r');
+  recorder_->Record(e);
+  recorder_->Flush();
+  std::vector<Written> w = written();
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0].event.method.size(), kMaxEventFieldBytes);
+  EXPECT_EQ(w[0].event.reason.size(), kMaxEventReasonBytes);
+  EXPECT_THAT(w[0].event.method, ::testing::EndsWith(kCutMarker));
+  EXPECT_THAT(w[0].event.reason, ::testing::EndsWith(kCutMarker));
+  EXPECT_LT(DescribeSecurityEvent(w[0].event).size(), 500u);
+}
+
 }  // namespace
 }  // namespace hie

@@ -95,5 +95,17 @@ TEST_F(CrlNumberTest, OfTwoCrlsInTheDirectoryTheNewestWinsWhateverTheirNames) {
   }
 }
 
+// A CA whose last CRL number is the largest it can write refuses to write another (it
+// would wrap to 0, below every floor) with a clear error, and the CRL in place stays.
+TEST_F(CrlNumberTest, AtTheLargestCrlNumberTheCaRefusesToWriteAnother) {
+  std::ofstream(dir_ + "/ca/crlnumber", std::ios::trunc) << "18446744073709551615\n";
+  const std::string before = ReadFile(ca_->crl_dir() + "/ca.crl");
+  absl::Status refreshed = ca_->RefreshCrl();
+  EXPECT_EQ(refreshed.code(), absl::StatusCode::kFailedPrecondition) << refreshed;
+  EXPECT_THAT(std::string(refreshed.message()), ::testing::HasSubstr("highest this CA can write"));
+  EXPECT_EQ(ReadFile(ca_->crl_dir() + "/ca.crl"), before);
+  EXPECT_EQ(ReadFile(dir_ + "/ca/crlnumber"), "18446744073709551615\n");
+}
+
 }  // namespace
 }  // namespace hie::pki
