@@ -245,6 +245,18 @@ data_dir: "data/)",
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
 
+  // Another person: Robert Lindqvist, born 1950-11-30.
+  static hie::v1::Demographics Robert() {
+    hie::v1::Demographics d;
+    d.add_names()->set_family("Lindqvist");
+    d.mutable_names(0)->add_given("Robert");
+    d.mutable_birth_date()->set_year(1950);
+    d.mutable_birth_date()->set_month(11);
+    d.mutable_birth_date()->set_day(30);
+    d.set_sex(hie::v1::SEX_MALE);
+    return d;
+  }
+
   static hie::v1::Demographics Jane(const std::string& given = "Jane") {
     hie::v1::Demographics d;
     auto* name = d.add_names();

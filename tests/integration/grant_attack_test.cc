@@ -290,12 +290,7 @@ TEST_F(GrantAttackTest, GrantIssuedBeforeAMergeAndAnOptOutIsStillRefused) {
   for (int i = 0; i < 80; ++i) grants.push_back(NewGrant());
   int mpi_port = 0;
   ASSERT_TRUE(absl::SimpleAtoi(mpi_address_.substr(mpi_address_.rfind(':') + 1), &mpi_port));
-  hie::v1::Demographics other;
-  other.add_names()->set_family("Lindqvist");
-  other.mutable_names(0)->add_given("Robert");
-  other.mutable_birth_date()->set_year(1950);
-  other.mutable_birth_date()->set_month(11);
-  other.mutable_birth_date()->set_day(30);
+  hie::v1::Demographics other = Robert();
   hie::v1::RegisterPatientResponse jane, bob;
   ASSERT_TRUE(Register(MpiAs("node-b", mpi_port).get(), "B1", Jane(), &jane).ok());
   ASSERT_TRUE(Register(MpiAs("node-b", mpi_port).get(), "B2", other, &bob).ok());
