@@ -52,8 +52,8 @@ int RunVerify(const std::vector<std::string>& args) {
                                                   w.error().empty() ? "" : " (" + w.error() + ")")
                                 : absl::StrFormat("%s UNREACHABLE (%s)", w.name(), w.error()));
             if (!w.reachable()) {
-              unreachable.push_back(absl::StrFormat("%s at %s (%s)", w.name(), w.address(),
-                                                    w.error()));
+              unreachable.push_back(
+                  absl::StrFormat("%s at %s (%s)", w.name(), w.address(), w.error()));
               unreachable_json.push_back(JsonQuote(w.name()));
             }
           }
@@ -65,10 +65,10 @@ int RunVerify(const std::vector<std::string>& args) {
         if (json) {
           std::string body = ToJson(response);
           if (!body.empty() && body.back() == '}') body.pop_back();
-          body += absl::StrCat(body.size() > 1 ? "," : "", "\"witnessed\":",
-                               response.witnesses_size() > 0 && unreachable.empty() ? "true"
-                                                                                    : "false",
-                               ",\"unreachable\":", JsonArray(unreachable_json), "}");
+          body +=
+              absl::StrCat(body.size() > 1 ? "," : "", "\"witnessed\":",
+                           response.witnesses_size() > 0 && unreachable.empty() ? "true" : "false",
+                           ",\"unreachable\":", JsonArray(unreachable_json), "}");
           std::cout << body << "\n";
         } else if (response.ok() && !unverified) {
           std::cout << absl::StrFormat(

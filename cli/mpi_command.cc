@@ -406,10 +406,9 @@ int RunSearch(const std::vector<std::string>& args) {
           }
           const hie::v1::Date& born = c.demographics().birth_date();
           // A practice gets no score (0): only the operator sees it.
-          std::cout << absl::StrFormat("%s  %-8s %s  %s", c.euid(), GradeName(c.grade()),
-                                       c.score() != 0 ? absl::StrFormat("%6.1f", c.score())
-                                                      : std::string(6, ' '),
-                                       names);
+          std::cout << absl::StrFormat(
+              "%s  %-8s %s  %s", c.euid(), GradeName(c.grade()),
+              c.score() != 0 ? absl::StrFormat("%6.1f", c.score()) : std::string(6, ' '), names);
           if (born.year() != 0) {
             std::cout << absl::StrFormat("  born %04d-%02d-%02d", born.year(), born.month(),
                                          born.day());

@@ -136,14 +136,12 @@ grpc::ServerUnaryReactor* AuditLogService::Verify(grpc::CallbackServerContext* c
   // The witnesses are asked at once, each within half the caller's remaining time (at
   // most kWitnessDeadline): a witness that hangs (frozen, or a black hole in between)
   // must leave time to answer "unverified" rather than let the caller's deadline pass.
-  absl::Duration remaining =
-      absl::FromChrono(context->deadline()) - absl::Now();
-  absl::Duration ask_for =
-      std::clamp(remaining / 2, absl::Milliseconds(200), kWitnessDeadline);
+  absl::Duration remaining = absl::FromChrono(context->deadline()) - absl::Now();
+  absl::Duration ask_for = std::clamp(remaining / 2, absl::Milliseconds(200), kWitnessDeadline);
   std::thread([this, reactor, response, ask_for] {
     std::vector<hie::v1::AuditCheckpoint> witnessed;
-    std::vector<absl::StatusOr<WitnessedCheckpoints>> answers(
-        witnesses_.size(), absl::UnavailableError("not asked"));
+    std::vector<absl::StatusOr<WitnessedCheckpoints>> answers(witnesses_.size(),
+                                                              absl::UnavailableError("not asked"));
     {
       std::vector<std::thread> askers;
       for (size_t i = 0; i < witnesses_.size(); ++i) {

@@ -26,8 +26,8 @@ using AuditPatientResolver =
 // What `caller` may read of `entry`: the entry (possibly with fields cleared), or
 // nullopt to leave it out of the answer. The consent service gives practices a view
 // that names no other holder of the patient (consent::PracticeView).
-using AuditEntryView = std::function<std::optional<hie::v1::AuditEntry>(
-    const Peer& caller, hie::v1::AuditEntry entry)>;
+using AuditEntryView = std::function<std::optional<hie::v1::AuditEntry>(const Peer& caller,
+                                                                        hie::v1::AuditEntry entry)>;
 
 // VerifyAuditResponse.problem's first word when a configured witness did not answer.
 inline constexpr char kUnverifiedProblem[] = "unverified";

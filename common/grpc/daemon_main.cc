@@ -20,8 +20,8 @@
 #include "common/grpc/audit_service.h"
 #include "common/grpc/security_events.h"
 #include "common/grpc/server_runner.h"
-#include "common/limits/descriptors.h"
 #include "common/grpc/tls.h"
+#include "common/limits/descriptors.h"
 #include "common/log/log.h"
 #include "common/status/status_macros.h"
 
@@ -157,7 +157,8 @@ SecurityEventRecorder::Writer AuditWriter(audit::AuditLog* log) {
     entry.set_actor_org(event.org_id);
     entry.set_outcome("refused");
     std::string detail = DescribeSecurityEvent(event);
-    if (summary) detail = absl::StrCat(count, " more refusals like this in the last window: ", detail);
+    if (summary)
+      detail = absl::StrCat(count, " more refusals like this in the last window: ", detail);
     entry.set_detail(detail);
     return log->Append(std::move(entry)).status();
   };

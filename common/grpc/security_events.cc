@@ -59,7 +59,8 @@ absl::string_view SecurityEventKindName(SecurityEventKind kind) {
 std::string DescribeSecurityEvent(const SecurityEvent& e) {
   std::string who;
   if (!e.org_id.empty()) absl::StrAppend(&who, "org \"", e.org_id, "\"");
-  if (!e.subject.empty()) absl::StrAppend(&who, who.empty() ? "" : " ", "subject \"", e.subject, "\"");
+  if (!e.subject.empty())
+    absl::StrAppend(&who, who.empty() ? "" : " ", "subject \"", e.subject, "\"");
   if (!e.serial_hex.empty()) absl::StrAppend(&who, who.empty() ? "" : " ", "serial ", e.serial_hex);
   if (!e.peer_address.empty()) absl::StrAppend(&who, who.empty() ? "" : " ", "at ", e.peer_address);
   if (who.empty()) who = "unidentified peer";
@@ -87,8 +88,8 @@ void SecurityEventRecorder::HoldUntilWriter() {
 
 void SecurityEventRecorder::Record(const SecurityEvent& original) {
   SecurityEvent event = original;
-  for (std::string* field : {&event.peer_address, &event.org_id, &event.subject,
-                             &event.serial_hex, &event.method}) {
+  for (std::string* field :
+       {&event.peer_address, &event.org_id, &event.subject, &event.serial_hex, &event.method}) {
     Cap(*field);
   }
   Cap(event.reason, kMaxEventReasonBytes);

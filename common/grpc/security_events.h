@@ -83,7 +83,7 @@ class SecurityEventSink {
 
 // Counters a /metrics page can read (monotonic).
 struct SecurityEventCounters {
-  uint64_t authentication = 0;   // events recorded, by kind
+  uint64_t authentication = 0;  // events recorded, by kind
   uint64_t authorization = 0;
   uint64_t security_config = 0;
   uint64_t entries_written = 0;  // audit entries written (first + summary)

@@ -11,12 +11,11 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstring>
-#include <thread>
-
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -25,8 +24,8 @@
 #include "absl/time/clock.h"
 #include "common/grpc/peer_identity.h"
 #include "common/limits/descriptors.h"
-#include "common/status/status_macros.h"
 #include "common/log/log.h"
+#include "common/status/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
@@ -166,8 +165,8 @@ absl::StatusOr<int> Listen(const std::string& address) {
     ::close(fd);
   }
   ::freeaddrinfo(found);
-  return absl::UnavailableError(absl::StrCat("cannot listen on ", address, ": ", problem,
-                                             " (address in use or not local)"));
+  return absl::UnavailableError(
+      absl::StrCat("cannot listen on ", address, ": ", problem, " (address in use or not local)"));
 }
 
 int BoundPort(int fd) {
@@ -236,8 +235,8 @@ class AcceptLoop {
       if ((guard_.shed() != reported_shed || guard_.exhausted() != reported_exhausted) &&
           now - last_report >= absl::Seconds(10)) {
         LogWarning("listener: ", guard_.shed() - reported_shed,
-                   " connections closed on accept to keep ", reserved_note_,
-                   " descriptors free, ", guard_.exhausted() - reported_exhausted,
+                   " connections closed on accept to keep ", reserved_note_, " descriptors free, ",
+                   guard_.exhausted() - reported_exhausted,
                    " dropped with descriptors exhausted (limit ", DescriptorLimit(), ")");
         reported_shed = guard_.shed();
         reported_exhausted = guard_.exhausted();
@@ -311,15 +310,15 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(ServerRunnerOp
   std::shared_ptr<PeerLimiter> limiter = options.limiter;
   if (limiter == nullptr) limiter = PeerLimiter::Create(options.settings.peer_limits);
   credentials->SetAuthMetadataProcessor(MakeCallGuard(options.tls, options.policy,
-                                                     options.settings.log_requests, limiter,
-                                                     options.security_events));
+                                                      options.settings.log_requests, limiter,
+                                                      options.security_events));
 
   const ConnectionLimits& limits = options.settings.connection_limits;
   if (static_cast<uint64_t>(limits.reserved_descriptors) * 2 > DescriptorLimit()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "connection_limits.reserved_descriptors (", limits.reserved_descriptors,
-        ") must be at most half the descriptor limit (", DescriptorLimit(),
-        "); raise the limit (LimitNOFILE) or lower the reserve"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("connection_limits.reserved_descriptors (", limits.reserved_descriptors,
+                     ") must be at most half the descriptor limit (", DescriptorLimit(),
+                     "); raise the limit (LimitNOFILE) or lower the reserve"));
   }
   HIE_ASSIGN_OR_RETURN(int listen_fd, Listen(options.settings.listen_address));
   const int port = BoundPort(listen_fd);
@@ -344,10 +343,11 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(ServerRunnerOp
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     ::close(listen_fd);
-    return absl::UnavailableError(absl::StrCat("cannot serve on ", options.settings.listen_address));
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve on ", options.settings.listen_address));
   }
-  auto accept = std::make_unique<AcceptLoop>(listen_fd, limits.reserved_descriptors,
-                                             std::move(acceptor));
+  auto accept =
+      std::make_unique<AcceptLoop>(listen_fd, limits.reserved_descriptors, std::move(acceptor));
   if (!options.settings.port_file.empty()) {
     if (absl::Status s = WritePortFile(options.settings.port_file, port); !s.ok()) {
       accept->Stop();

@@ -26,8 +26,7 @@ absl::StatusOr<uint64_t> RaiseDescriptorLimit() {
   if (limit.rlim_cur < limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
     if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
-      return absl::InternalError(
-          absl::StrCat("setrlimit(RLIMIT_NOFILE): ", std::strerror(errno)));
+      return absl::InternalError(absl::StrCat("setrlimit(RLIMIT_NOFILE): ", std::strerror(errno)));
     }
   }
   return static_cast<uint64_t>(limit.rlim_cur);
