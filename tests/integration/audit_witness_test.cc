@@ -261,6 +261,22 @@ TEST_F(AuditWitnessTest, StoreRewrittenWhileStoppedIsFoundAtTheFirstBadEntry) {
   EXPECT_THAT(refusals.front().detail(), HasSubstr("entry 5"));
 }
 
+// The stopped node's store loses entries 7-9, and its head is rewritten to entry 6:
+// the chain is consistent on its own.
+void CutTailAfterSix(const std::string& records_dir) {
+  auto store = store::KvStore::Open(records_dir);
+  ASSERT_TRUE(store.ok()) << store.status();
+  for (uint64_t i = 7; i <= 9; ++i) {
+    ASSERT_TRUE((*store)->Delete(audit::internal::EntryKey("audit", i)).ok());
+  }
+  auto sixth = (*store)->Get(audit::internal::EntryKey("audit", 6));
+  ASSERT_TRUE(sixth.ok());
+  ASSERT_TRUE((*store)
+                  ->Put(audit::internal::HeadKey("audit"),
+                        audit::internal::HeadValue(6, sixth->substr(0, 64)))
+                  .ok());
+}
+
 // With the node stopped, the last entries are deleted and the head rewritten to the new
 // last entry: the chain verifies on its own; the witnesses show the cut.
 TEST_F(AuditWitnessTest, TruncatedTailWithRewrittenHeadIsFound) {
@@ -269,19 +285,7 @@ TEST_F(AuditWitnessTest, TruncatedTailWithRewrittenHeadIsFound) {
   AppendEntries(node, 9);
   AwaitWitnessed(9);
   Stop("node");
-  {
-    auto store = store::KvStore::Open(Path("data/node/records"));
-    ASSERT_TRUE(store.ok()) << store.status();
-    for (uint64_t i = 7; i <= 9; ++i) {
-      ASSERT_TRUE((*store)->Delete(audit::internal::EntryKey("audit", i)).ok());
-    }
-    auto sixth = (*store)->Get(audit::internal::EntryKey("audit", 6));
-    ASSERT_TRUE(sixth.ok());
-    ASSERT_TRUE((*store)
-                    ->Put(audit::internal::HeadKey("audit"),
-                          audit::internal::HeadValue(6, sixth->substr(0, 64)))
-                    .ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(CutTailAfterSix(Path("data/node/records")));
   node = StartWitnessed("node");
   ASSERT_GT(node, 0);
   CommandResult after = Verify(node);
@@ -302,19 +306,7 @@ TEST_F(AuditWitnessTest, UnreachableWitnessesMakeVerifyUnverifiedNeverIntact) {
   AppendEntries(node, 9);
   AwaitWitnessed(9);
   Stop("node");
-  {
-    auto store = store::KvStore::Open(Path("data/node/records"));
-    ASSERT_TRUE(store.ok()) << store.status();
-    for (uint64_t i = 7; i <= 9; ++i) {
-      ASSERT_TRUE((*store)->Delete(audit::internal::EntryKey("audit", i)).ok());
-    }
-    auto sixth = (*store)->Get(audit::internal::EntryKey("audit", 6));
-    ASSERT_TRUE(sixth.ok());
-    ASSERT_TRUE((*store)
-                    ->Put(audit::internal::HeadKey("audit"),
-                          audit::internal::HeadValue(6, sixth->substr(0, 64)))
-                    .ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(CutTailAfterSix(Path("data/node/records")));
   Stop("mpi");
   pid_t consent = processes_.at("consent").pid();
   ASSERT_EQ(kill(consent, SIGSTOP), 0);

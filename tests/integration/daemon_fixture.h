@@ -185,9 +185,16 @@ data_dir: "data/)",
   grpc::Status CallAs(const std::string& who, int port, const std::string& method) {
     auto channel = ChannelAs(who, port);
     if (channel == nullptr) return grpc::Status(grpc::StatusCode::INTERNAL, "no credentials");
+    return CallOn(channel, method);
+  }
+
+  // `method` with an empty request on `channel` (kept open between calls).
+  static grpc::Status CallOn(const std::shared_ptr<grpc::Channel>& channel,
+                             const std::string& method,
+                             absl::Duration deadline = absl::Seconds(5)) {
     grpc::GenericStub stub(channel);
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
     grpc::Slice empty_message("");  // an empty protobuf message: zero bytes, one slice
     grpc::ByteBuffer request(&empty_message, 1);
     grpc::ByteBuffer response;

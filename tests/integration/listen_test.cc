@@ -95,24 +95,7 @@ class ListenTest : public DaemonFixture {
   bool Healthy(const std::string& who, int port, absl::Duration deadline = absl::Seconds(2)) {
     auto channel = ChannelAs(who, port);
     if (channel == nullptr) return false;
-    grpc::GenericStub stub(channel);
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-    grpc::Slice empty("");
-    grpc::ByteBuffer request(&empty, 1);
-    grpc::ByteBuffer response;
-    absl::Mutex mu;
-    bool done = false;
-    grpc::Status status;
-    stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
-                   &response, [&](grpc::Status s) {
-                     absl::MutexLock lock(&mu);
-                     status = s;
-                     done = true;
-                   });
-    absl::MutexLock lock(&mu);
-    mu.Await(absl::Condition(&done));
-    return status.ok();
+    return CallOn(channel, "/grpc.health.v1.Health/Check", deadline).ok();
   }
 
   // Opens `count` plain TCP connections to `port` (no TLS, nothing sent). Returns the
@@ -265,25 +248,9 @@ TEST_F(ListenTest, NodeCallingMergeOrLinkAtTheMpiIsRefusedAndAuditedBoundedly) {
   EXPECT_EQ(link.error_code(), grpc::StatusCode::PERMISSION_DENIED) << link.error_message();
   {
     auto channel = ChannelAs("node-a", port);
-    grpc::GenericStub stub(channel);
     for (int i = 0; i < 300; ++i) {
-      grpc::ClientContext context;
-      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-      grpc::Slice empty("");
-      grpc::ByteBuffer request(&empty, 1);
-      grpc::ByteBuffer response;
-      absl::Mutex mu;
-      bool done = false;
-      grpc::Status status;
-      stub.UnaryCall(&context, "/hie.v1.MasterPatientIndex/Merge", grpc::StubOptions(), &request,
-                     &response, [&](grpc::Status s) {
-                       absl::MutexLock lock(&mu);
-                       status = s;
-                       done = true;
-                     });
-      absl::MutexLock lock(&mu);
-      mu.Await(absl::Condition(&done));
-      ASSERT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+      ASSERT_EQ(CallOn(channel, "/hie.v1.MasterPatientIndex/Merge").error_code(),
+                grpc::StatusCode::PERMISSION_DENIED);
     }
   }
   Stop("mpi");  // a clean stop writes the open window's summary
@@ -383,7 +350,8 @@ TEST_F(ListenTest, CrlFloorSurvivesACaFileReformatAndItsDeletionIsAudited) {
 TEST_F(ListenTest, HandshakeWithAnotherCasCertificateIsRefusedAndAudited) {
   pki::CaInitOptions other_options;
   other_options.common_name = "Not the exchange CA";
-  ASSERT_OK_AND_ASSIGN(auto other, pki::CertificateAuthority::Init(Path("other-ca"), other_options));
+  ASSERT_OK_AND_ASSIGN(auto other,
+                       pki::CertificateAuthority::Init(Path("other-ca"), other_options));
   pki::IssueOptions issue;
   issue.org_id = "org-a";
   issue.name = "intruder";
