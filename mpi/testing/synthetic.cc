@@ -155,26 +155,85 @@ const std::vector<std::pair<std::string, std::string>>& Nicknames() {
   return *v;
 }
 
+// Draws from a generator owned by someone else; the same draws SyntheticPeople makes.
+class Draw {
+ public:
+  explicit Draw(std::mt19937_64* rng) : rng_(rng) {}
+  int Uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(*rng_); }
+  bool Chance(double p) { return std::bernoulli_distribution(p)(*rng_); }
+  template <typename T>
+  const T& Pick(const std::vector<T>& v) {
+    return v[static_cast<size_t>(Uniform(0, static_cast<int>(v.size()) - 1))];
+  }
+
+ private:
+  std::mt19937_64* rng_;
+};
+
+std::string RandomSsn(Draw& d) {
+  return absl::StrFormat("%03d-%02d-%04d", d.Uniform(100, 899), d.Uniform(10, 99),
+                         d.Uniform(1000, 9999));
+}
+
+std::string RandomPhone(Draw& d) {
+  return absl::StrFormat("(%03d) %03d-%04d", d.Uniform(201, 989), d.Uniform(200, 999),
+                         d.Uniform(0, 9999));
+}
+
+// A new street address, town and phone (none for 30%).
+void MoveHouse(Draw& d, Person* p) {
+  p->street = {
+      absl::StrCat(d.Uniform(1, 9999), " ", d.Pick(Streets()), " ", d.Pick(StreetTypes()))};
+  if (d.Chance(0.2))
+    p->street.push_back(
+        absl::StrCat("Apt ", d.Uniform(1, 40), std::string(1, "ABCD"[d.Uniform(0, 3)])));
+  const City& city = d.Pick(Cities());
+  p->city = city.name;
+  p->state = city.state;
+  p->postal_code = absl::StrFormat("%05d", city.first_postal + d.Uniform(0, 5));
+  p->phones.clear();
+  if (d.Chance(0.7)) p->phones.push_back(RandomPhone(d));
+}
+
+// One Febrl-style typing error (insert, delete, substitute, transpose) on ASCII letters.
+std::string TypoOf(Draw& d, const std::string& s) {
+  // Typos land on ASCII letters only, so that the result stays valid UTF-8.
+  std::vector<size_t> ascii;
+  for (size_t i = 0; i + 1 < s.size(); ++i) {
+    if (static_cast<unsigned char>(s[i]) < 0x80 && static_cast<unsigned char>(s[i + 1]) < 0x80) {
+      ascii.push_back(i);
+    }
+  }
+  if (ascii.empty()) return s;
+  std::string out = s;
+  size_t at = ascii[static_cast<size_t>(d.Uniform(0, static_cast<int>(ascii.size()) - 1))];
+  switch (d.Uniform(0, 3)) {
+    case 0:
+      out.insert(at, 1, static_cast<char>('a' + d.Uniform(0, 25)));
+      break;
+    case 1:
+      out.erase(at, 1);
+      break;
+    case 2:
+      out[at] = static_cast<char>('a' + d.Uniform(0, 25));
+      break;
+    default:
+      std::swap(out[at], out[at + 1]);
+      break;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string SyntheticPeople::NewSsn() {
-  return absl::StrFormat("%03d-%02d-%04d", Uniform(100, 899), Uniform(10, 99), Uniform(1000, 9999));
+  Draw d(&rng_);
+  return RandomSsn(d);
 }
 
 void SyntheticPeople::NewAddress(Person* p) {
-  p->street = {absl::StrCat(Uniform(1, 9999), " ", Pick(Streets()), " ", Pick(StreetTypes()))};
-  if (Chance(0.2))
-    p->street.push_back(
-        absl::StrCat("Apt ", Uniform(1, 40), std::string(1, "ABCD"[Uniform(0, 3)])));
-  const City& city = Pick(Cities());
-  p->city = city.name;
-  p->state = city.state;
-  p->postal_code = absl::StrFormat("%05d", city.first_postal + Uniform(0, 5));
-  p->phones.clear();
-  if (Chance(0.7)) {
-    p->phones.push_back(absl::StrFormat("(%03d) %03d-%04d", Uniform(201, 989), Uniform(200, 999),
-                                        Uniform(0, 9999)));
-  }
+  Draw d(&rng_);
+  MoveHouse(d, p);
 }
 
 Person SyntheticPeople::NewPerson() {
@@ -222,31 +281,8 @@ Person SyntheticPeople::TwinOf(const Person& person) {
 }
 
 std::string SyntheticPeople::Typo(const std::string& s) {
-  // Typos land on ASCII letters only, so that the result stays valid UTF-8.
-  std::vector<size_t> ascii;
-  for (size_t i = 0; i + 1 < s.size(); ++i) {
-    if (static_cast<unsigned char>(s[i]) < 0x80 && static_cast<unsigned char>(s[i + 1]) < 0x80) {
-      ascii.push_back(i);
-    }
-  }
-  if (ascii.empty()) return s;
-  std::string out = s;
-  size_t at = ascii[static_cast<size_t>(Uniform(0, static_cast<int>(ascii.size()) - 1))];
-  switch (Uniform(0, 3)) {
-    case 0:
-      out.insert(at, 1, static_cast<char>('a' + Uniform(0, 25)));
-      break;
-    case 1:
-      out.erase(at, 1);
-      break;
-    case 2:
-      out[at] = static_cast<char>('a' + Uniform(0, 25));
-      break;
-    default:
-      std::swap(out[at], out[at + 1]);
-      break;
-  }
-  return out;
+  Draw d(&rng_);
+  return TypoOf(d, s);
 }
 
 Person SyntheticPeople::ClinicVariant(const Person& person) {
