@@ -1,5 +1,11 @@
 #include "mpi/testing/synthetic.h"
 
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <optional>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "mpi/match/text.h"
@@ -224,6 +230,616 @@ std::string TypoOf(Draw& d, const std::string& s) {
   return out;
 }
 
+const std::vector<std::string>& GivenNames(Sex sex) {
+  return sex == Sex::kMale ? MaleNames() : FemaleNames();
+}
+
+// Names that are different names, yet an edit or two apart or cognates. `variant` marks
+// spellings of one name (Erik / Eric): distinct people may carry them, twins do not.
+struct SimilarNames {
+  std::string a;
+  Sex sex_a;
+  std::string b;
+  Sex sex_b;
+  bool variant = false;
+};
+
+const std::vector<SimilarNames>& SimilarGivenNames() {
+  constexpr Sex m = Sex::kMale;
+  constexpr Sex f = Sex::kFemale;
+  static const auto* v = new std::vector<SimilarNames>{{"Jon", m, "Joan", f},
+                                                       {"Daniel", m, "Danielle", f},
+                                                       {"Francis", m, "Frances", f},
+                                                       {"Paul", m, "Paula", f},
+                                                       {"Louis", m, "Louise", f},
+                                                       {"Gabriel", m, "Gabrielle", f},
+                                                       {"Eric", m, "Erica", f},
+                                                       {"Carl", m, "Carla", f},
+                                                       {"Adrian", m, "Adriana", f},
+                                                       {"Christian", m, "Christina", f},
+                                                       {"Simon", m, "Simone", f},
+                                                       {"Joel", m, "Joelle", f},
+                                                       {"Ethan", m, "Evan", m},
+                                                       {"Leon", m, "Leo", m},
+                                                       {"Martin", m, "Marvin", m},
+                                                       {"Dean", m, "Sean", m},
+                                                       {"Ian", m, "Ivan", m},
+                                                       {"Julian", m, "Julio", m},
+                                                       {"Mason", m, "Jason", m},
+                                                       {"Ryan", m, "Bryan", m},
+                                                       {"Aidan", m, "Adrian", m},
+                                                       {"Anna", f, "Anne", f},
+                                                       {"Maria", f, "Marie", f},
+                                                       {"Julia", f, "Julie", f},
+                                                       {"Laura", f, "Lara", f},
+                                                       {"Carla", f, "Clara", f},
+                                                       {"Ava", f, "Eva", f},
+                                                       {"Ellen", f, "Helen", f},
+                                                       {"Mia", f, "Maya", f},
+                                                       {"Elena", f, "Helena", f},
+                                                       {"Tina", f, "Gina", f},
+                                                       {"Lily", f, "Lila", f},
+                                                       {"Joan", f, "Jean", f},
+                                                       {"Diana", f, "Dina", f},
+                                                       {"François", m, "Francisco", m},
+                                                       {"Erik", m, "Eric", m, true},
+                                                       {"Jon", m, "John", m, true},
+                                                       {"Marc", m, "Mark", m, true},
+                                                       {"Alan", m, "Allan", m, true},
+                                                       {"Katherine", f, "Kathryn", f, true},
+                                                       {"Sara", f, "Sarah", f, true},
+                                                       {"Ann", f, "Anne", f, true}};
+  return *v;
+}
+
+// Family names a letter or two apart that belong to different families.
+const std::vector<std::pair<std::string, std::string>>& SimilarFamilyNames() {
+  static const auto* v = new std::vector<std::pair<std::string, std::string>>{
+      {"Johnson", "Johnston"}, {"Peterson", "Petersen"}, {"Smith", "Smyth"},
+      {"Meyer", "Meier"},      {"Thompson", "Thomson"},  {"Anderson", "Andersen"},
+      {"Clark", "Clarke"},     {"Reid", "Reed"},         {"Gray", "Grey"},
+      {"Phillips", "Philips"}, {"Hansen", "Hanson"},     {"Schmidt", "Schmitt"},
+      {"Fischer", "Fisher"},   {"Stewart", "Stuart"},    {"Nielsen", "Nilsen"},
+      {"Garcia", "Garza"},     {"Martin", "Martins"},    {"Kowalski", "Kowalsky"}};
+  return *v;
+}
+
+// True if no clerk would write one name for the other: they differ after folding, are
+// not nicknames of one name and (unless `allow_close`) are more than one edit apart.
+bool DifferentNames(const std::string& a, const std::string& b, bool allow_close) {
+  std::string fa = FoldText(a);
+  std::string fb = FoldText(b);
+  if (fa == fb || (!allow_close && WithinOneEdit(fa, fb))) return false;
+  std::vector<std::string> forms_b = GivenNameForms(fb);
+  for (const std::string& form : GivenNameForms(fa)) {
+    if (std::binary_search(forms_b.begin(), forms_b.end(), form)) return false;
+  }
+  return true;
+}
+
+// "YYYYMMDD", as registered, real date or not.
+std::string DateDigits(const Date& d) {
+  return absl::StrFormat("%04d%02d%02d", d.year, d.month, d.day);
+}
+
+Date DateFromDigits(const std::string& digits) {
+  Date d;
+  (void)absl::SimpleAtoi(digits.substr(0, 4), &d.year);
+  (void)absl::SimpleAtoi(digits.substr(4, 2), &d.month);
+  (void)absl::SimpleAtoi(digits.substr(6, 2), &d.day);
+  return d;
+}
+
+// One digit of the date typed wrong (never the first, so that the year stays a year).
+// The result need not be a real date (19691194).
+Date DigitTypo(Draw& d, const Date& date) {
+  std::string digits = DateDigits(date);
+  size_t at = static_cast<size_t>(d.Uniform(1, 7));
+  char typed = static_cast<char>('0' + d.Uniform(0, 8));
+  if (typed >= digits[at]) ++typed;  // any digit but the one there
+  digits[at] = typed;
+  return DateFromDigits(digits);
+}
+
+bool CanSwapDayAndMonth(const Date& date) {
+  return date.day >= 1 && date.day <= 12 && date.day != date.month;
+}
+
+bool RealDate(const Date& date) {
+  return date.year >= 1920 && date.year <= 2023 && date.month >= 1 && date.month <= 12 &&
+         date.day >= 1 && date.day <= 28;
+}
+
+void CopyAddress(const Person& from, Person* to) {
+  to->street = from.street;
+  to->city = from.city;
+  to->postal_code = from.postal_code;
+  to->state = from.state;
+}
+
+// The first character of a UTF-8 string.
+std::string FirstCharacter(const std::string& s) {
+  if (s.empty()) return s;
+  auto lead = static_cast<unsigned char>(s[0]);
+  size_t n = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+  return s.substr(0, std::min(n, s.size()));
+}
+
+// A person as they are, before a clerk registers them.
+struct TruePerson {
+  Person person;
+  // As registered after a change of name and address (a marriage): registrations after
+  // the first use it.
+  std::optional<Person> later;
+  std::string maiden_name;
+  int min_registrations = 1;
+  // Twins: 1 or 2; 0 otherwise.
+  int birth_order = 0;
+};
+
+// Shares of `persons` (see synthetic.h).
+constexpr double kTwinPairShare = 0.025;
+constexpr double kSiblingPairShare = 0.02;
+constexpr double kMarriedShare = 0.04;
+constexpr double kNamesakeShare = 0.6;  // of married women
+constexpr double kJuniorSeniorPairShare = 0.015;
+constexpr double kNearBirthDatePairShare = 0.015;
+constexpr double kSimilarNamePairShare = 0.02;
+constexpr double kCommonNameShare = 0.06;
+constexpr double kSsnOnFile = 0.6;
+constexpr double kSsnSent = 2.0 / 3;
+
+class ClinicSetBuilder {
+ public:
+  ClinicSetBuilder(uint64_t seed, int orgs)
+      : people_(seed), rng_(seed ^ 0x636c696e6963ULL), d_(&rng_), orgs_(orgs) {}
+
+  std::vector<ClinicRegistration> Build(int persons, ClinicSetCounts* counts);
+
+ private:
+  Sex AnySex() { return d_.Chance(0.5) ? Sex::kMale : Sex::kFemale; }
+  // A new person of `sex` (kUnknown: either), with an SSN on file for kSsnOnFile.
+  Person NewPerson(Sex sex);
+  void NewSsnOnFile(Person* p);
+  // A given name of `sex` that is a different name from `other`.
+  std::string OtherGivenName(Sex sex, const std::string& other);
+  const SimilarNames& PickSimilarNames(bool allow_variants);
+  // A real birth date one digit or a day/month swap away from `date`.
+  Date NearDate(const Date& date);
+
+  // Each adds its people to truths_ and returns false if there is no room left.
+  bool AddTwins(bool similar_names);
+  bool AddSiblings();
+  bool AddMarried(bool* namesake);
+  bool AddJuniorSenior();
+  bool AddCousins();
+  bool AddSimilarNames();
+  void AddCommonName();
+  // Adds one person.
+  void Keep(Person p, int birth_order = 0);
+
+  // One registration of `truth`: the k-th of that person.
+  Person Register(const TruePerson& truth, int k, bool* birth_date_error);
+  bool ClerkError(Person* p, bool* birth_date_error);
+  int RegistrationCount(int at_least);
+
+  SyntheticPeople people_;
+  std::mt19937_64 rng_;
+  Draw d_;
+  int orgs_;
+  int room_ = 0;
+  std::vector<TruePerson> truths_;
+  std::vector<std::pair<std::string, int>> common_names_born_;  // name, birth year
+};
+
+Person ClinicSetBuilder::NewPerson(Sex sex) {
+  Person p = people_.NewPerson();
+  if (sex != Sex::kUnknown && p.sex != sex) {
+    p.sex = sex;
+    for (std::string& g : p.given) g = d_.Pick(GivenNames(sex));
+  }
+  NewSsnOnFile(&p);
+  return p;
+}
+
+void ClinicSetBuilder::NewSsnOnFile(Person* p) {
+  p->identifiers.clear();
+  if (d_.Chance(kSsnOnFile)) p->identifiers.emplace_back("ssn", RandomSsn(d_));
+}
+
+std::string ClinicSetBuilder::OtherGivenName(Sex sex, const std::string& other) {
+  for (;;) {
+    const std::string& name = d_.Pick(GivenNames(sex));
+    if (DifferentNames(name, other, /*allow_close=*/false)) return name;
+  }
+}
+
+const SimilarNames& ClinicSetBuilder::PickSimilarNames(bool allow_variants) {
+  for (;;) {
+    const SimilarNames& names = d_.Pick(SimilarGivenNames());
+    if (allow_variants) return names;
+    if (!names.variant && DifferentNames(names.a, names.b, /*allow_close=*/true)) return names;
+  }
+}
+
+Date ClinicSetBuilder::NearDate(const Date& date) {
+  if (CanSwapDayAndMonth(date) && d_.Chance(0.4)) return {date.year, date.day, date.month};
+  for (;;) {
+    Date near = DigitTypo(d_, date);
+    if (RealDate(near)) return near;
+  }
+}
+
+bool ClinicSetBuilder::AddTwins(bool similar_names) {
+  if (room_ < 2) return false;
+  Person a = NewPerson(AnySex());
+  Person b = a;
+  NewSsnOnFile(&b);
+  if (similar_names) {
+    const SimilarNames& names = PickSimilarNames(/*allow_variants=*/false);
+    Sex sex = d_.Chance(0.5) ? names.sex_a : names.sex_b;
+    a.sex = sex;
+    b.sex = sex;
+    a.given = {names.a};
+    b.given = {names.b};
+  } else {
+    b.sex = AnySex();
+    b.given = {OtherGivenName(b.sex, a.given.front())};
+    a.given.resize(1);
+  }
+  if (d_.Chance(0.5)) a.given.push_back(d_.Pick(GivenNames(a.sex)));
+  if (d_.Chance(0.5)) b.given.push_back(d_.Pick(GivenNames(b.sex)));
+  if (d_.Chance(0.15)) {
+    MoveHouse(d_, &b);  // one of them moved out
+  } else if (d_.Chance(0.2)) {
+    b.phones.clear();  // a phone of their own, or none
+    if (d_.Chance(0.7)) b.phones.push_back(RandomPhone(d_));
+  }
+  bool a_first = d_.Chance(0.5);
+  Keep(a, a_first ? 1 : 2);
+  Keep(b, a_first ? 2 : 1);
+  return true;
+}
+
+bool ClinicSetBuilder::AddSiblings() {
+  if (room_ < 2) return false;
+  Person a = NewPerson(AnySex());
+  a.birth_date.year = d_.Uniform(1935, 2014);
+  Person b = a;
+  NewSsnOnFile(&b);
+  b.sex = AnySex();
+  b.given = {OtherGivenName(b.sex, a.given.front())};
+  if (d_.Chance(0.5)) b.given.push_back(d_.Pick(GivenNames(b.sex)));
+  int apart = d_.Uniform(1, 8);
+  b.birth_date = {a.birth_date.year + (d_.Chance(0.5) ? apart : -apart), d_.Uniform(1, 12),
+                  d_.Uniform(1, 28)};
+  if (d_.Chance(0.15)) MoveHouse(d_, &b);
+  Keep(a);
+  Keep(b);
+  return true;
+}
+
+bool ClinicSetBuilder::AddMarried(bool* namesake) {
+  *namesake = false;
+  if (room_ < 1) return false;
+  TruePerson woman;
+  woman.person = NewPerson(Sex::kFemale);
+  woman.person.birth_date.year = d_.Uniform(1940, 2000);
+  woman.maiden_name = woman.person.family;
+  Person married = woman.person;
+  do {
+    married.family = d_.Chance(0.5) ? d_.Pick(FamilyNames()) : SynthesizedSurname(rng_);
+  } while (FoldText(married.family) == FoldText(woman.maiden_name));
+  MoveHouse(d_, &married);  // moved in with her husband
+  woman.later = married;
+  woman.min_registrations = 2;
+  truths_.push_back(woman);
+  room_ -= 1;
+  if (room_ < 1 || !d_.Chance(kNamesakeShare)) return true;
+  // Her husband's relative, or a woman who happens to have her new name.
+  Person other = NewPerson(Sex::kFemale);
+  other.given = {married.given.front()};
+  if (d_.Chance(0.5)) other.given.push_back(d_.Pick(FemaleNames()));
+  other.family = married.family;
+  do {
+    int year = d_.Chance(0.2) ? married.birth_date.year : d_.Uniform(1930, 2005);
+    int month = d_.Uniform(1, 12);
+    other.birth_date = {year, month, d_.Uniform(1, 28)};
+  } while (DateDigits(other.birth_date) == DateDigits(married.birth_date));
+  if (d_.Chance(0.4)) {
+    CopyAddress(married, &other);
+    if (d_.Chance(0.5)) other.phones = married.phones;
+  }
+  Keep(other);
+  *namesake = true;
+  return true;
+}
+
+bool ClinicSetBuilder::AddJuniorSenior() {
+  if (room_ < 2) return false;
+  Person senior = NewPerson(Sex::kMale);
+  senior.birth_date.year = d_.Uniform(1930, 1985);
+  Person junior = senior;
+  NewSsnOnFile(&junior);
+  int year = senior.birth_date.year + d_.Uniform(20, 35);
+  int month = d_.Uniform(1, 12);
+  junior.birth_date = {year, month, d_.Uniform(1, 28)};
+  if (junior.given.size() > 1 && d_.Chance(0.3)) junior.given.resize(1);
+  Keep(senior);
+  Keep(junior);
+  return true;
+}
+
+bool ClinicSetBuilder::AddCousins() {
+  if (room_ < 2) return false;
+  const SimilarNames& names = PickSimilarNames(/*allow_variants=*/true);
+  Person a = NewPerson(names.sex_a);
+  a.given.front() = names.a;
+  Person b = NewPerson(names.sex_b);
+  b.given.front() = names.b;
+  b.family = a.family;
+  b.birth_date = NearDate(a.birth_date);
+  if (d_.Chance(0.5)) {  // the same town, another street
+    b.city = a.city;
+    b.state = a.state;
+    b.postal_code = a.postal_code;
+  }
+  Keep(a);
+  Keep(b);
+  return true;
+}
+
+bool ClinicSetBuilder::AddSimilarNames() {
+  if (room_ < 2) return false;
+  const SimilarNames& names = PickSimilarNames(/*allow_variants=*/true);
+  Person a = NewPerson(names.sex_a);
+  a.given.front() = names.a;
+  Person b = NewPerson(names.sex_b);
+  b.given.front() = names.b;
+  if (d_.Chance(0.5)) {
+    b.family = a.family;
+  } else {
+    const auto& [family_a, family_b] = d_.Pick(SimilarFamilyNames());
+    a.family = family_a;
+    b.family = family_b;
+  }
+  while (DateDigits(b.birth_date) == DateDigits(a.birth_date)) b.birth_date.day = d_.Uniform(1, 28);
+  if (d_.Chance(0.3)) {
+    b.city = a.city;
+    b.state = a.state;
+    b.postal_code = a.postal_code;
+  }
+  Keep(a);
+  Keep(b);
+  return true;
+}
+
+void ClinicSetBuilder::AddCommonName() {
+  Person p = people_.CommonNamePerson();
+  NewSsnOnFile(&p);
+  std::string name = absl::StrCat(p.given.front(), " ", p.family);
+  std::vector<int> years;
+  for (const auto& [seen, year] : common_names_born_) {
+    if (seen == name) years.push_back(year);
+  }
+  if (!years.empty() && d_.Chance(0.25)) p.birth_date.year = d_.Pick(years);
+  common_names_born_.emplace_back(name, p.birth_date.year);
+  Keep(p);
+}
+
+void ClinicSetBuilder::Keep(Person p, int birth_order) {
+  TruePerson truth;
+  truth.person = std::move(p);
+  truth.birth_order = birth_order;
+  truths_.push_back(std::move(truth));
+  --room_;
+}
+
+int ClinicSetBuilder::RegistrationCount(int at_least) {
+  static const std::vector<double> kWeights = {0.62, 0.24, 0.09, 0.05};  // 1 to 4
+  std::vector<double> weights = kWeights;
+  for (int n = 1; n < at_least; ++n) weights[static_cast<size_t>(n - 1)] = 0;
+  int count = std::discrete_distribution<int>(weights.begin(), weights.end())(rng_) + 1;
+  return std::min(count, orgs_);
+}
+
+// The errors a clerk makes, by weight.
+enum class ClerkErrorKind {
+  kNickname,
+  kInitial,
+  kMiddleName,
+  kAccentsLost,
+  kHyphenated,
+  kNamesSwapped,
+  kGivenTypo,
+  kFamilyTypo,
+  kBirthDateDigit,
+  kBirthDateSwap,
+  kMoved,
+  kNewPhone,
+  kAddressTypo,
+};
+
+bool ClinicSetBuilder::ClerkError(Person* p, bool* birth_date_error) {
+  static const std::vector<double> kWeights = {2, 1, 1, 1, 1, 0.5, 2, 2, 0.8, 0.5, 1.5, 1, 1};
+  auto kind = static_cast<ClerkErrorKind>(
+      std::discrete_distribution<int>(kWeights.begin(), kWeights.end())(rng_));
+  switch (kind) {
+    case ClerkErrorKind::kNickname:
+      for (const auto& [formal, nick] : Nicknames()) {
+        if (p->given.front() == formal) {
+          p->given.front() = nick;
+          return true;
+        }
+      }
+      return false;
+    case ClerkErrorKind::kInitial:
+      p->given.front() = FirstCharacter(p->given.front()) + (d_.Chance(0.5) ? "." : "");
+      return true;
+    case ClerkErrorKind::kMiddleName:
+      if (p->given.size() < 2) return false;
+      if (d_.Chance(0.5)) {
+        p->given.resize(1);
+      } else {
+        p->given[1] = FirstCharacter(p->given[1]);
+      }
+      return true;
+    case ClerkErrorKind::kAccentsLost: {
+      Person plain = *p;
+      for (std::string& g : plain.given) g = StripAccents(g);
+      plain.family = StripAccents(plain.family);
+      if (plain.given == p->given && plain.family == p->family) return false;
+      *p = plain;
+      return true;
+    }
+    case ClerkErrorKind::kHyphenated: {
+      size_t hyphen = p->family.find('-');
+      if (hyphen == std::string::npos) {
+        p->family = absl::StrCat(p->family, "-", d_.Pick(FamilyNames()));
+      } else {
+        p->family = d_.Chance(0.7) ? p->family.substr(0, hyphen) : p->family.substr(hyphen + 1);
+      }
+      return true;
+    }
+    case ClerkErrorKind::kNamesSwapped:
+      std::swap(p->given.front(), p->family);
+      return true;
+    case ClerkErrorKind::kGivenTypo:
+      p->given.front() = TypoOf(d_, p->given.front());
+      return true;
+    case ClerkErrorKind::kFamilyTypo:
+      p->family = TypoOf(d_, p->family);
+      return true;
+    case ClerkErrorKind::kBirthDateDigit:
+      if (!p->birth_date.known()) return false;
+      p->birth_date = DigitTypo(d_, p->birth_date);
+      *birth_date_error = true;
+      return true;
+    case ClerkErrorKind::kBirthDateSwap:
+      if (!CanSwapDayAndMonth(p->birth_date)) return false;
+      std::swap(p->birth_date.day, p->birth_date.month);
+      *birth_date_error = true;
+      return true;
+    case ClerkErrorKind::kMoved:
+      MoveHouse(d_, p);
+      return true;
+    case ClerkErrorKind::kNewPhone:
+      p->phones = {RandomPhone(d_)};
+      return true;
+    case ClerkErrorKind::kAddressTypo:
+      if (p->street.empty() || d_.Chance(0.3)) {
+        p->city = TypoOf(d_, p->city);
+      } else {
+        p->street.front() = TypoOf(d_, p->street.front());
+      }
+      return true;
+  }
+  return false;
+}
+
+Person ClinicSetBuilder::Register(const TruePerson& truth, int k, bool* birth_date_error) {
+  *birth_date_error = false;
+  Person p = truth.person;
+  if (k > 0 && truth.later.has_value()) {
+    p = *truth.later;
+    if (d_.Chance(0.5)) p.former_family = {truth.maiden_name};
+    if (d_.Chance(0.15)) p.family = absl::StrCat(truth.maiden_name, "-", p.family);
+  }
+  static const std::vector<double> kErrorCounts = {0.5, 0.3, 0.15, 0.05};  // 0 to 3
+  int errors = std::discrete_distribution<int>(kErrorCounts.begin(), kErrorCounts.end())(rng_);
+  for (int e = 0; e < errors; ++e) {
+    // Some errors do not apply to everyone (a nickname, a middle name): draw another.
+    for (int attempt = 0; attempt < 10 && !ClerkError(&p, birth_date_error); ++attempt) {
+    }
+  }
+  // What this practice did not ask for or did not write down.
+  if (!p.identifiers.empty() && !d_.Chance(kSsnSent)) p.identifiers.clear();
+  if (!p.phones.empty() && d_.Chance(0.15)) p.phones.clear();
+  if (d_.Chance(0.04)) {
+    p.street.clear();
+  } else if (p.street.size() > 1 && d_.Chance(0.3)) {
+    p.street.resize(1);
+  }
+  if (d_.Chance(0.05)) p.postal_code.clear();
+  if (d_.Chance(0.02)) p.city.clear();
+  if (d_.Chance(0.03)) p.state.clear();
+  if (d_.Chance(0.02)) p.sex = Sex::kUnknown;
+  if (d_.Chance(0.01)) {
+    p.birth_date = {};
+    *birth_date_error = false;
+  }
+  if (p.given.size() > 1 && d_.Chance(0.3)) p.given.resize(1);
+  if (truth.birth_order > 0 && d_.Chance(0.4)) {
+    p.multiple_birth_order = truth.birth_order;
+    p.multiple_birth = true;
+  }
+  return p;
+}
+
+std::vector<ClinicRegistration> ClinicSetBuilder::Build(int persons, ClinicSetCounts* counts) {
+  ClinicSetCounts c;
+  room_ = persons;
+  auto quota = [&](double share) { return static_cast<int>(std::lround(share * persons)); };
+  int twins = quota(kTwinPairShare);
+  for (int i = 0; i < twins && AddTwins(/*similar_names=*/i % 2 == 1); ++i) {
+    ++c.twin_pairs;
+    c.similar_name_twin_pairs += i % 2 == 1;
+  }
+  // A married name needs a second practice to register it.
+  for (int i = 0, n = orgs_ > 1 ? quota(kMarriedShare) : 0; i < n; ++i) {
+    bool namesake = false;
+    if (!AddMarried(&namesake)) break;
+    ++c.married_women;
+    c.married_name_namesakes += namesake;
+  }
+  for (int i = 0, n = quota(kJuniorSeniorPairShare); i < n && AddJuniorSenior(); ++i) {
+    ++c.junior_senior_pairs;
+  }
+  for (int i = 0, n = quota(kSiblingPairShare); i < n && AddSiblings(); ++i) ++c.sibling_pairs;
+  for (int i = 0, n = quota(kNearBirthDatePairShare); i < n && AddCousins(); ++i) {
+    ++c.near_birth_date_pairs;
+  }
+  for (int i = 0, n = quota(kSimilarNamePairShare); i < n && AddSimilarNames(); ++i) {
+    ++c.similar_name_pairs;
+  }
+  for (int i = 0, n = quota(kCommonNameShare); i < n && room_ > 0; ++i) {
+    AddCommonName();
+    ++c.common_name_persons;
+  }
+  while (room_ > 0) {
+    Keep(NewPerson(Sex::kUnknown));
+  }
+
+  // Person indices shuffled across families, so that an index says nothing of kinship.
+  std::vector<int> index(truths_.size());
+  std::iota(index.begin(), index.end(), 0);
+  std::shuffle(index.begin(), index.end(), rng_);
+  std::vector<int> practices(static_cast<size_t>(orgs_));
+  std::iota(practices.begin(), practices.end(), 0);
+  std::vector<ClinicRegistration> registrations;
+  for (size_t t = 0; t < truths_.size(); ++t) {
+    const TruePerson& truth = truths_[t];
+    int count = RegistrationCount(truth.min_registrations);
+    std::shuffle(practices.begin(), practices.end(), rng_);
+    for (int k = 0; k < count; ++k) {
+      int org = practices[static_cast<size_t>(k)];
+      bool birth_date_error = false;
+      Person p = Register(truth, k, &birth_date_error);
+      c.birth_date_error_registrations += birth_date_error;
+      registrations.push_back({absl::StrCat("rec-", index[t], "-", org, "-", k),
+                               absl::StrCat("org-", std::string(1, static_cast<char>('a' + org))),
+                               std::move(p)});
+    }
+    c.true_pairs += static_cast<int64_t>(count) * (count - 1) / 2;
+  }
+  // Practices send their loads over time: a person's registrations are not adjacent.
+  std::shuffle(registrations.begin(), registrations.end(), rng_);
+  c.persons = static_cast<int>(truths_.size());
+  c.registrations = static_cast<int>(registrations.size());
+  if (counts != nullptr) *counts = c;
+  return registrations;
+}
+
 }  // namespace
 
 std::string SyntheticPeople::NewSsn() {
@@ -377,6 +993,11 @@ LabelledSet MakeClinicSet(uint64_t seed, int persons, double variant_share) {
     set.truth.push_back(absl::StrCat("p", i));
   }
   return set;
+}
+
+std::vector<ClinicRegistration> MakeClinicRegistrations(uint64_t seed, int persons, int orgs,
+                                                        ClinicSetCounts* counts) {
+  return ClinicSetBuilder(seed, orgs).Build(persons, counts);
 }
 
 }  // namespace hie::mpi::testing
