@@ -1,16 +1,21 @@
-// hiectl mpi evaluate: the MPI's own matching engine over CSV files, offline, with
+// hiectl mpi evaluate: registrations placed through the MPI's own index, offline, with
 // precision, recall and F1 when the records carry their true identity.
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <map>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "cli/command.h"
@@ -19,39 +24,49 @@
 #include "common/fhir/datetime.h"
 #include "common/json/json_writer.h"
 #include "common/time/proto_time.h"
+#include "mpi/index/index_evaluation.h"
+#include "mpi/index/person_proto.h"
 #include "mpi/match/engine.h"
 #include "mpi/match/evaluation.h"
+#include "node/domain/patient_demographics.h"
 #include "proto/hie/v1/mpi.grpc.pb.h"
+#include "simdjson.h"
 
 namespace hie::cli {
 namespace {
 
-// Prints up to `limit` true pairs the clustering left apart, with each field's level and
-// weight, and whether blocking made them candidates at all.
-void ExplainMisses(const std::vector<mpi::Person>& people, const std::vector<std::string>& ids,
-                   const std::vector<std::string>& truth, const std::vector<int>& side,
-                   const mpi::BatchResult& result, int limit) {
+// Prints up to `limit` true pairs the index left apart and no review item joins, with each field's
+// level and weight as the index scored them, what decided, and whether blocking made them
+// candidates at all.
+void ExplainMisses(mpi::PatientIndex& index,
+                   const std::vector<mpi::PatientIndex::Registration>& regs,
+                   const std::vector<std::string>& ids, const std::vector<std::string>& truth,
+                   const std::vector<int>& side, const mpi::PlacementRun& run, int limit) {
   absl::flat_hash_map<std::string, std::vector<size_t>> by_truth;
   for (size_t i = 0; i < truth.size(); ++i) by_truth[truth[i]].push_back(i);
+  // Pairs whose persons a review item joins are found: not shown.
+  absl::flat_hash_set<std::pair<std::string, std::string>> reviewed;
+  for (const auto& r : run.reviews) reviewed.insert(std::minmax(run.euid[r.a], run.euid[r.b]));
   int shown = 0;
   for (const auto& [entity, members] : by_truth) {
     for (size_t x = 0; x < members.size() && shown < limit; ++x) {
       for (size_t y = x + 1; y < members.size() && shown < limit; ++y) {
         size_t i = members[x], j = members[y];
         if (!side.empty() && side[i] == side[j]) continue;
-        if (result.cluster[i] == result.cluster[j]) continue;
-        mpi::PreparedPerson a = mpi::Prepare(people[i]);
-        mpi::PreparedPerson b = mpi::Prepare(people[j]);
-        std::vector<std::string> ka = mpi::BlockingKeys(a), kb = mpi::BlockingKeys(b);
+        if (run.euid[i] == run.euid[j] ||
+            reviewed.contains(std::minmax(run.euid[i], run.euid[j]))) {
+          continue;
+        }
+        std::vector<std::string> ka = mpi::BlockingKeys(mpi::Prepare(regs[i].person));
+        std::vector<std::string> kb = mpi::BlockingKeys(mpi::Prepare(regs[j].person));
         bool blocked = false;
         for (const auto& k : ka) blocked |= std::find(kb.begin(), kb.end(), k) != kb.end();
-        mpi::Comparison c = mpi::Compare(a, b);
-        mpi::Score score = result.model.Evaluate(a, b, c, &result.frequencies);
+        auto e =
+            index.Explain({regs[i].org_id, regs[i].local_id}, {regs[j].org_id, regs[j].local_id});
+        if (!e.ok()) continue;
         std::cerr << ids[i] << " ~ " << ids[j] << (blocked ? "" : " (never a candidate)")
-                  << absl::StrFormat(" total %.1f", score.total)
-                  << (mpi::CheckGuards(a, b, c) != mpi::Guard::kNone ? " [twin guard]" : "")
-                  << "\n";
-        for (const auto& f : score.fields) {
+                  << absl::StrFormat(" total %.1f: %s\n", e->score.total, e->decision.decided_by);
+        for (const auto& f : e->score.fields) {
           std::cerr << absl::StrFormat("    %-12s %-10s %+6.1f\n", mpi::FieldName(f.field),
                                        mpi::LevelName(f.level), f.weight);
         }
@@ -69,53 +84,109 @@ std::string LevelWeightLine(absl::string_view field, absl::string_view level, do
                          weight);
 }
 
+// Patients of a FHIR NDJSON file (one Patient a line), read as a node reads them for the
+// MPI; the record id is Patient.id. Errors name the line.
+absl::StatusOr<std::vector<mpi::LabelledRecord>> LoadPatientNdjson(const std::string& path,
+                                                                   bool drop_identifiers) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  std::vector<mpi::LabelledRecord> records;
+  simdjson::dom::parser parser;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    absl::StatusOr<hie::v1::Demographics> demographics = node::DemographicsFromFhirPatient(line);
+    if (!demographics.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", number, ": ", demographics.status().message()));
+    }
+    simdjson::dom::element root;
+    std::string_view id;
+    if (parser.parse(line).get(root) || root["id"].get_string().get(id) || id.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", number, ": a Patient without an id"));
+    }
+    mpi::LabelledRecord r;
+    r.id = std::string(id);
+    r.person = mpi::PersonFromDemographics(*demographics);
+    if (drop_identifiers) r.person.identifiers.clear();
+    records.push_back(std::move(r));
+  }
+  return records;
+}
+
 int RunEvaluate(const std::vector<std::string>& args) {
   std::string format = "febrl";
-  std::vector<std::string> csvs;
-  std::string clusters_out;
+  std::vector<std::string> csvs, inputs;
+  std::string clusters_out, reviews_out, org_column;
   bool drop_ssn = false;
   bool json = false;
   std::string upper, lower;
   int explain_misses = 0;
   bool show_model = false;
   FlagSet flags(
-      "hiectl mpi evaluate --format febrl --csv A [--csv B] --clusters-out F [--drop-ssn] "
-      "[--upper W] [--lower W] [--json]",
-      "Runs the MPI's matching engine (the code hie-mpi runs) over registrations in CSV: one\n"
-      "file is deduplicated, two are linked across. Writes `rec_id,euid` for every record to\n"
-      "F and prints the counts, the throughput and, when record ids carry the true person\n"
-      "(Febrl's rec-<N>-...), pairwise precision, recall and F1. --drop-ssn blanks the\n"
-      "identifier column, as most registrations lack one. --upper/--lower override the\n"
-      "auto-link and review thresholds (total log2 weight).",
-      "hiectl mpi evaluate --format febrl --csv dataset4a.csv --csv dataset4b.csv "
-      "--clusters-out clusters.csv");
-  flags.String("format", &format, "FORMAT", "input format; only febrl for now");
+      "hiectl mpi evaluate (--csv A [--csv B] | --format fhir-ndjson --input A [--input B]) "
+      "--clusters-out F [--reviews-out R] [--org-column NAME] [--drop-ssn] [--upper W] "
+      "[--lower W] [--json]",
+      "Places registrations through the MPI's own index (the code hie-mpi runs, with its\n"
+      "default configuration) in a temporary directory, one after another in input order,\n"
+      "and scores what it did. One input is deduplicated (each record its own practice,\n"
+      "unless --org-column names the column that holds it); two are linked across, each\n"
+      "input one practice. Writes `rec_id,euid` for every record to F and, with\n"
+      "--reviews-out, `rec_a,rec_b,score` for every pair the index put in its review\n"
+      "queue. Prints the counts and the throughput and, when record ids carry the true\n"
+      "person (rec-<N>-...), auto-link precision, recall and F1, and recall counting\n"
+      "review pairs as found.\n"
+      "CSV: a header naming the columns (Febrl's rec_id, given_name, surname,\n"
+      "street_number, address_1, address_2, suburb, postcode, state, date_of_birth,\n"
+      "soc_sec_id; optionally middle_name, former_surname, sex, phone, multiple_birth).\n"
+      "FHIR NDJSON: one Patient a line, read as a node reads it; the record id is\n"
+      "Patient.id. --drop-ssn drops identifiers, as most registrations lack one.\n"
+      "--upper/--lower override the auto-link and review thresholds (total log2 weight).",
+      "hiectl mpi evaluate --csv dataset4a.csv --csv dataset4b.csv --clusters-out clusters.csv "
+      "--reviews-out reviews.csv");
+  flags.String("format", &format, "FORMAT", "febrl (CSV, the default) or fhir-ndjson");
   flags.Strings("csv", &csvs, "FILE", "a CSV file (give one to deduplicate, two to link)");
+  flags.Strings("input", &inputs, "FILE", "an input file of --format (as --csv)");
   flags.String("clusters-out", &clusters_out, "F", "where to write rec_id,euid");
-  flags.Bool("drop-ssn", &drop_ssn, "ignore the soc_sec_id column");
+  flags.String("reviews-out", &reviews_out, "F", "where to write rec_a,rec_b,score");
+  flags.String("org-column", &org_column, "NAME",
+               "the CSV column naming each record's practice (deduplicating one file)");
+  flags.Bool("drop-ssn", &drop_ssn, "ignore identifiers (the soc_sec_id column)");
   flags.String("upper", &upper, "W", "auto-link threshold (default 16)");
   flags.String("lower", &lower, "W", "review threshold (default 8)");
-  flags.Int("explain-misses", &explain_misses, "N",
-            "print, for up to N true pairs left apart, how each field compared (for tuning)");
+  flags.Int(
+      "explain-misses", &explain_misses, "N",
+      "print, for up to N true pairs left apart and not in review, how the index scored them");
   flags.Bool("show-model", &show_model,
-             "print the fitted m and u probabilities and the weight of every field level");
+             "print the m and u probabilities and the weight of every field level");
   flags.Bool("json", &json, "print one JSON document on stdout");
   if (absl::Status s = flags.Parse(args, nullptr); !s.ok()) return UsageError("mpi evaluate", s);
   if (flags.help_requested()) {
     std::cout << flags.Help();
     return kExitOk;
   }
-  if (format != "febrl") {
+  if (format != "febrl" && format != "csv" && format != "fhir-ndjson") {
     return UsageError("mpi evaluate",
-                      absl::InvalidArgumentError("--format: only febrl is supported"));
+                      absl::InvalidArgumentError("--format: febrl (CSV) or fhir-ndjson"));
   }
-  if (csvs.empty() || csvs.size() > 2) {
-    return UsageError("mpi evaluate", absl::InvalidArgumentError("give --csv once or twice"));
+  const bool ndjson = format == "fhir-ndjson";
+  for (const std::string& f : csvs) inputs.push_back(f);
+  if (ndjson && !csvs.empty()) {
+    return UsageError("mpi evaluate", absl::InvalidArgumentError(
+                                          "--csv is for CSV; give --input with fhir-ndjson"));
+  }
+  if (inputs.empty() || inputs.size() > 2) {
+    return UsageError("mpi evaluate", absl::InvalidArgumentError("give one input or two"));
+  }
+  if (!org_column.empty() && (ndjson || inputs.size() == 2)) {
+    return UsageError("mpi evaluate",
+                      absl::InvalidArgumentError("--org-column is for deduplicating one CSV file"));
   }
   if (clusters_out.empty()) {
     return UsageError("mpi evaluate", absl::InvalidArgumentError("--clusters-out F is required"));
   }
-  mpi::BatchOptions options;
+  mpi::IndexOptions options;
   if (!upper.empty() && !absl::SimpleAtod(upper, &options.thresholds.upper)) {
     return UsageError("mpi evaluate", absl::InvalidArgumentError("--upper: not a number"));
   }
@@ -128,27 +199,56 @@ int RunEvaluate(const std::vector<std::string>& args) {
   }
 
   std::vector<std::string> ids;
-  std::vector<mpi::Person> people;
+  std::vector<mpi::PatientIndex::Registration> regs;
   std::vector<int> side;
-  for (size_t f = 0; f < csvs.size(); ++f) {
-    auto records = mpi::LoadFebrlCsv(csvs[f], drop_ssn);
+  for (size_t f = 0; f < inputs.size(); ++f) {
+    auto records = ndjson ? LoadPatientNdjson(inputs[f], drop_ssn)
+                          : mpi::LoadRegistrationCsv(inputs[f], {drop_ssn, org_column});
     if (!records.ok()) return Fail(records.status());
     for (auto& r : *records) {
+      // Linking: each input a practice. Deduplicating: each record its own practice,
+      // unless a column says which.
+      std::string org = inputs.size() == 2    ? absl::StrCat("input-", f + 1)
+                        : !org_column.empty() ? r.org
+                                              : absl::StrCat("record-", ids.size() + 1);
+      if (org.empty()) org = "(none)";
       ids.push_back(r.id);
-      people.push_back(std::move(r.person));
-      if (csvs.size() == 2) side.push_back(static_cast<int>(f));
+      regs.push_back({org, r.id, std::move(r.person)});
+      if (inputs.size() == 2) side.push_back(static_cast<int>(f));
     }
   }
-  auto start = std::chrono::steady_clock::now();
-  mpi::BatchResult result = mpi::LinkBatch(people, side, options);
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  auto scratch = mpi::ScratchIndex::Create(options);
+  if (!scratch.ok()) return Fail(scratch.status());
+  const bool progress = !json && isatty(STDERR_FILENO);
+  auto run = mpi::PlaceAll((*scratch)->index(), regs, 1000, [&](size_t done) {
+    if (progress) std::cerr << "\rplaced " << done << " of " << regs.size() << std::flush;
+  });
+  if (progress) std::cerr << "\n";
+  if (!run.ok()) return Fail(run.status());
 
+  absl::flat_hash_map<std::string, int> numbering;
+  std::vector<int> cluster;
+  for (const std::string& euid : run->euid) {
+    cluster.push_back(numbering.emplace(euid, static_cast<int>(numbering.size())).first->second);
+  }
   std::ofstream out(clusters_out, std::ios::trunc);
   if (!out) return Fail(absl::PermissionDeniedError(absl::StrCat(clusters_out, ": cannot write")));
   out << "rec_id,euid\n";
-  for (size_t i = 0; i < ids.size(); ++i) out << ids[i] << ",E" << result.cluster[i] << "\n";
+  for (size_t i = 0; i < ids.size(); ++i) out << ids[i] << "," << run->euid[i] << "\n";
   out.close();
   if (!out) return Fail(absl::InternalError(absl::StrCat(clusters_out, ": write failed")));
+  if (!reviews_out.empty()) {
+    std::ofstream rout(reviews_out, std::ios::trunc);
+    if (!rout) {
+      return Fail(absl::PermissionDeniedError(absl::StrCat(reviews_out, ": cannot write")));
+    }
+    rout << "rec_a,rec_b,score\n";
+    for (const auto& r : run->reviews) {
+      rout << ids[r.a] << "," << ids[r.b] << "," << absl::StrFormat("%.2f", r.score) << "\n";
+    }
+    rout.close();
+    if (!rout) return Fail(absl::InternalError(absl::StrCat(reviews_out, ": write failed")));
+  }
 
   std::vector<std::string> truth;
   bool labelled = true;
@@ -157,33 +257,40 @@ int RunEvaluate(const std::vector<std::string>& args) {
     if (truth.back().empty()) labelled = false;
   }
   mpi::PairwiseMetrics metrics;
-  if (labelled) metrics = mpi::ComparePairs(result.cluster, truth, side);
+  double recall_with_reviews = 0;
+  if (labelled) {
+    metrics = mpi::ComparePairs(cluster, truth, side);
+    std::vector<std::pair<size_t, size_t>> review_pairs;
+    for (const auto& r : run->reviews) review_pairs.emplace_back(r.a, r.b);
+    recall_with_reviews = mpi::RecallWithReviews(cluster, truth, side, review_pairs);
+  }
   if (show_model) {
-    std::cerr << absl::StrFormat("match prior among candidates %.4f\n", result.model.prior());
+    mpi::MatchModel model = (*scratch)->index().Model().model;
     for (int f = 0; f < mpi::kFieldCount; ++f) {
       for (int l = 0; l + 1 < mpi::kLevelCount; ++l) {
         auto field = static_cast<mpi::Field>(f);
         auto level = static_cast<mpi::Level>(l);
         std::cerr << LevelWeightLine(mpi::FieldName(field), mpi::LevelName(level),
-                                     result.model.m(field, level), result.model.u(field, level),
-                                     result.model.Weight(field, level));
+                                     model.m(field, level), model.u(field, level),
+                                     model.Weight(field, level));
       }
     }
   }
-  if (labelled && explain_misses > 0)
-    ExplainMisses(people, ids, truth, side, result, explain_misses);
-  double rate = seconds > 0 ? people.size() / seconds : 0;
-  const mpi::BatchStats& s = result.stats;
+  if (labelled && explain_misses > 0) {
+    ExplainMisses((*scratch)->index(), regs, ids, truth, side, *run, explain_misses);
+  }
+  const double rate = run->seconds > 0 ? regs.size() / run->seconds : 0;
+  const int64_t persons = static_cast<int64_t>(numbering.size());
+  const int64_t reviews = static_cast<int64_t>(run->reviews.size());
   if (json) {
     JsonObject doc;
-    doc.Add("records", static_cast<int64_t>(s.records))
-        .Add("candidate_pairs", static_cast<int64_t>(s.candidate_pairs))
-        .Add("blocks_truncated", static_cast<int64_t>(s.blocks_truncated))
-        .Add("links", static_cast<int64_t>(s.links))
-        .Add("reviews", static_cast<int64_t>(s.reviews))
-        .Add("guarded", static_cast<int64_t>(s.guarded))
-        .Add("em_iterations", s.em_iterations)
-        .Add("seconds", seconds)
+    doc.Add("records", static_cast<int64_t>(regs.size()))
+        .Add("persons", persons)
+        .Add("links", run->links)
+        .Add("review_pairs", reviews)
+        .Add("review_share", regs.empty() ? 0.0 : static_cast<double>(reviews) / regs.size())
+        .Add("refused", run->refused)
+        .Add("seconds", run->seconds)
         .Add("records_per_second", rate);
     if (labelled) {
       doc.Add("true_pairs", metrics.true_pairs)
@@ -191,21 +298,35 @@ int RunEvaluate(const std::vector<std::string>& args) {
           .Add("correct_pairs", metrics.correct_pairs)
           .Add("precision", metrics.precision)
           .Add("recall", metrics.recall)
-          .Add("f1", metrics.f1);
+          .Add("f1", metrics.f1)
+          .Add("recall_with_reviews", recall_with_reviews);
     }
     std::cout << doc.Build() << "\n";
   } else {
     std::cout << absl::StrFormat(
-        "%d records, %d candidate pairs (%d blocks cut), %d links, %d for review, %d guarded\n",
-        s.records, s.candidate_pairs, s.blocks_truncated, s.links, s.reviews, s.guarded);
+        "%d records placed: %d persons, %d automatic links, %d review pairs (%.2f%% of "
+        "records), %d refused\n",
+        regs.size(), persons, run->links, reviews,
+        regs.empty() ? 0.0 : 100.0 * reviews / regs.size(), run->refused);
+    std::map<std::string, int> by_reason;
+    for (const auto& r : run->reviews) ++by_reason[r.reason.empty() ? "?" : r.reason];
+    if (!by_reason.empty()) {
+      std::cout << "review reasons:";
+      for (const auto& [reason, count] : by_reason)
+        std::cout << " " << reason << " " << count << ";";
+      std::cout << "\n";
+    }
     if (labelled) {
       std::cout << absl::StrFormat(
-          "precision %.5f  recall %.5f  F1 %.5f  (%d true pairs, %d predicted, %d correct)\n",
+          "auto-link precision %.5f  recall %.5f  F1 %.5f  (%d true pairs, %d linked, %d "
+          "correct)\n"
+          "recall counting review pairs as found %.5f\n",
           metrics.precision, metrics.recall, metrics.f1, metrics.true_pairs,
-          metrics.predicted_pairs, metrics.correct_pairs);
+          metrics.predicted_pairs, metrics.correct_pairs, recall_with_reviews);
     }
-    std::cout << absl::StrFormat("%.0f records/s (%.2f s); clusters in %s\n", rate, seconds,
-                                 clusters_out);
+    std::cout << absl::StrFormat(
+        "%.0f records/s (%.2f s); clusters in %s%s\n", rate, run->seconds, clusters_out,
+        reviews_out.empty() ? "" : absl::StrCat(", reviews in ", reviews_out));
   }
   return kExitOk;
 }
@@ -677,7 +798,7 @@ int RunFit(const std::vector<std::string>& args) {
 std::vector<Command> MpiCommands() {
   return {
       {{"mpi", "evaluate"},
-       "run the MPI's matching engine over CSV registrations and score it",
+       "place registrations through the MPI's index offline and score it",
        RunEvaluate},
       {{"mpi", "xref"},
        "the person a registration belongs to, and its other registrations",

@@ -18,6 +18,7 @@
 #include "common/store/key_codec.h"
 #include "mpi/index/index_record.pb.h"
 #include "mpi/index/person_proto.h"
+#include "mpi/match/text.h"
 
 namespace hie::mpi {
 namespace {
@@ -445,8 +446,11 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
   }
   PreparedPerson prepared =
       precomputed != nullptr ? std::move(precomputed->prepared) : Prepare(person);
-  if (prepared.given.empty() && prepared.family.empty()) {
-    return absl::InvalidArgumentError("demographics need at least one name");
+  // A newborn may be registered before it is named: a birth date or an identifier is
+  // enough to hold a registration (the no-name guard keeps it from linking by itself).
+  if (prepared.given.empty() && prepared.family.empty() && prepared.birth_digits.empty() &&
+      prepared.identifiers.empty()) {
+    return absl::InvalidArgumentError("demographics need a name, a birth date or an identifier");
   }
   std::vector<std::string> keys =
       precomputed != nullptr ? std::move(precomputed->keys) : BlockingKeys(prepared);
@@ -487,11 +491,21 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
   }
   result.candidates_scored = candidates.size();
 
-  // Score them; keep the best.
+  // Score them; keep the best, and the best of each other person.
   double best_score = -1e9;
   Guard best_guard = Guard::kNone;
   const Cached* best = nullptr;
   Score best_evidence;
+  struct PersonBest {
+    const Cached* registration = nullptr;
+    double score = -1e9;
+  };
+  // The best guarded candidate: a review item if nothing else is decided.
+  PersonBest guarded;
+  Guard guarded_by = Guard::kNone;
+  Score guarded_evidence;
+  // Per person, its best unguarded candidate.
+  absl::flat_hash_map<absl::string_view, PersonBest> by_person;
   const bool self_decided = manual_refs_.contains(self);  // by an operator, with anyone
   const MatchModel::NameAdjustments adjustments = model_.model.Adjustments(prepared, &frequencies_);
   for (size_t n = 0; n < candidates.size(); ++n) {
@@ -506,6 +520,14 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
     Comparison c = known != nullptr ? known->comparison : Compare(prepared, other->prepared);
     Score score = model_.model.Evaluate(c, adjustments);
     Guard guard = known != nullptr ? known->guard : CheckGuards(prepared, other->prepared, c);
+    if (guard == Guard::kNone) {
+      PersonBest& slot = by_person[other->euid];
+      if (slot.registration == nullptr || score.total > slot.score) slot = {other, score.total};
+    } else if (guarded.registration == nullptr || score.total > guarded.score) {
+      guarded = {other, score.total};
+      guarded_by = guard;
+      guarded_evidence = score;
+    }
     // Prefer unguarded matches; among equals, the higher score.
     bool better = best == nullptr || (best_guard != Guard::kNone && guard == Guard::kNone) ||
                   (guard == best_guard && score.total > best_score);
@@ -514,6 +536,20 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
       best_score = score.total;
       best_guard = guard;
       best_evidence = score;
+    }
+  }
+  // The best other person a certain match would also join, if any.
+  PersonBest second;
+  if (best != nullptr && best_guard == Guard::kNone) {
+    for (const auto& [euid, candidate] : by_person) {
+      if (euid == best->euid || candidate.score < options_.thresholds.upper) continue;
+      // Ties go by registration, never by the (random) EUID or the map's order.
+      if (second.registration == nullptr || candidate.score > second.score ||
+          (candidate.score == second.score &&
+           std::tie(candidate.registration->org_id, candidate.registration->local_id) <
+               std::tie(second.registration->org_id, second.registration->local_id))) {
+        second = candidate;
+      }
     }
   }
 
@@ -549,7 +585,8 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
   // and never joins a person one of whose registrations carries the same identifier
   // system with another value.
   std::string review_reason;
-  std::string new_review;  // the pair of a review item this call opens
+  // The review items this call opens, by pair.
+  std::vector<std::pair<std::string, std::string>> new_reviews;
   if (manually_linked) {
     euid = previous->euid;  // an operator linked it: automatic matching does not move it
     result.placement = Placement::kKept;
@@ -558,8 +595,14 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
     euid = previous->euid;
     result.placement = Placement::kKept;
   } else if (best != nullptr && decision.grade == Grade::kCertain && !same_org) {
-    if (ContradictsIdentifiers(prepared, best->euid)) {
+    if (previous != nullptr && ContradictsIdentifiers(prepared, best->euid)) {
       review_reason = "contradicting identifier";
+    } else if (second.registration != nullptr &&
+               best_score - second.score < options_.thresholds.margin &&
+               Distinct(*best, *second.registration)) {
+      review_reason = "matches two persons";
+    } else if (!ConsistentWithPerson(prepared, adjustments, best)) {
+      review_reason = "disagrees with another registration of the person";
     } else if (previous != nullptr) {
       review_reason = "moves to another person";
     } else if (auto removed = store_->Get(RemovedKey(org_id, local_id));
@@ -580,24 +623,28 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
       } else if (decision.grade == Grade::kProbable) {
         review_reason = "between thresholds";
       } else if (best_guard != Guard::kNone && best_score >= options_.thresholds.lower) {
-        review_reason = "twin guard";
+        review_reason = GuardName(best_guard);
+      } else if (guarded.registration != nullptr && guarded.score >= options_.thresholds.lower &&
+                 guarded.score > best_score) {
+        // A guarded candidate outscoring the best unguarded one is the question to ask.
+        review_reason = GuardName(guarded_by);
+        best = guarded.registration;
+        best_score = guarded.score;
+        best_evidence = guarded_evidence;
       }
     }
     if (!review_reason.empty()) {
       result.grade = Grade::kProbable;
       result.placement = Placement::kReview;
       result.review_reason = review_reason;
-      const std::string pair = absl::StrCat(self, "\n", best->org_id, "\n", best->local_id);
-      auto open = open_reviews_.find(pair);
-      if (open != open_reviews_.end()) {
-        result.review_id = open->second;  // the same question is already queued
-      } else {
-        result.review_id = absl::StrFormat("%016x", rng_());
-        batch.Put(ReviewKey(result.review_id),
-                  absl::StrCat(pair, "\n", best_score, "\n", review_reason));
-        new_review = pair;
-      }
+      result.review_id = OpenReview(self, *best, best_score, review_reason, &batch, &new_reviews);
     }
+  }
+  // A certain match with another person too is that person's question for an operator:
+  // never a merge of the two by itself.
+  if (second.registration != nullptr && euid != second.registration->euid) {
+    result.also_review_id = OpenReview(self, *second.registration, second.score,
+                                       "matches two persons", &batch, &new_reviews);
   }
   if (best != nullptr) {
     result.has_match = true;
@@ -622,7 +669,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
   batch.Put(MemberKey(euid, org_id, local_id), "");
   NoteMember(euid, org_id);
   HIE_RETURN_IF_ERROR(sync ? store_->Write(batch) : store_->WriteUnsynced(batch));
-  if (!new_review.empty()) open_reviews_[new_review] = result.review_id;
+  for (auto& [pair, id] : new_reviews) open_reviews_[std::move(pair)] = std::move(id);
   if (previous != nullptr) {
     if (changes != nullptr) {
       changes->registrations.insert(previous);
@@ -639,6 +686,45 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
   for (std::string& key : keys) blocks_[std::move(key)].push_back(&entry);
   result.version = stored.version();
   return result;
+}
+
+std::string PatientIndex::OpenReview(const std::string& self, const Cached& candidate, double score,
+                                     const std::string& reason, store::WriteBatch* batch,
+                                     std::vector<std::pair<std::string, std::string>>* opened) {
+  const std::string pair = absl::StrCat(self, "\n", candidate.org_id, "\n", candidate.local_id);
+  auto open = open_reviews_.find(pair);
+  if (open != open_reviews_.end()) return open->second;  // the same question is queued
+  for (const auto& [p, id] : *opened) {
+    if (p == pair) return id;
+  }
+  std::string id = absl::StrFormat("%016x", rng_());
+  batch->Put(ReviewKey(id), absl::StrCat(pair, "\n", score, "\n", reason));
+  opened->emplace_back(pair, id);
+  return id;
+}
+
+bool PatientIndex::Distinct(const Cached& x, const Cached& y) const {
+  Comparison c = Compare(x.prepared, y.prepared);
+  if (CheckGuards(x.prepared, y.prepared, c) != Guard::kNone) return true;
+  const MatchModel::NameAdjustments adjustments =
+      model_.model.Adjustments(x.prepared, &frequencies_);
+  return model_.model.Evaluate(c, adjustments).total < options_.thresholds.lower;
+}
+
+bool PatientIndex::ConsistentWithPerson(const PreparedPerson& person,
+                                        const MatchModel::NameAdjustments& adjustments,
+                                        const Cached* matched) const {
+  absl::StatusOr<CrossReferenceResult> cluster = CrossReferenceByEuid(matched->euid);
+  if (!cluster.ok()) return true;
+  for (const RegistrationRef& member : cluster->registrations) {
+    auto it = cache_.find(RefKey(member.org_id, member.local_id));
+    if (it == cache_.end() || &it->second == matched) continue;
+    const PreparedPerson& theirs = it->second.prepared;
+    Comparison c = Compare(person, theirs);
+    if (CheckGuards(person, theirs, c) != Guard::kNone) return false;
+    if (model_.model.Evaluate(c, adjustments).total < options_.thresholds.lower) return false;
+  }
+  return true;
 }
 
 absl::Status PatientIndex::Remove(const std::string& org_id, const std::string& local_id) {
@@ -843,8 +929,9 @@ bool PatientIndex::ContradictsIdentifiers(const PreparedPerson& person,
   for (const RegistrationRef& member : cluster->registrations) {
     auto it = cache_.find(RefKey(member.org_id, member.local_id));
     if (it == cache_.end()) continue;
-    // Per system both carry: contradicting unless some value agrees (a person may
-    // carry an old and a new number of one system).
+    // Per system both carry: contradicting unless some value agrees, or is a typo of
+    // it (a person may carry an old and a new number of one system; a number mistyped
+    // by one character weighs as a close match, not as a contradiction).
     const auto& theirs = it->second.prepared.identifiers;
     for (const auto& [system, value] : person.identifiers) {
       bool shared_system = false, agrees = false;
@@ -852,7 +939,11 @@ bool PatientIndex::ContradictsIdentifiers(const PreparedPerson& person,
         if (their_system != system) continue;
         shared_system = true;
         for (const auto& [my_system, my_value] : person.identifiers) {
-          if (my_system == system && my_value == their_value) agrees = true;
+          if (my_system == system &&
+              (my_value == their_value ||
+               (my_value.size() == their_value.size() && WithinOneEdit(my_value, their_value)))) {
+            agrees = true;
+          }
         }
       }
       if (shared_system && !agrees) return true;

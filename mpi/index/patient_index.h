@@ -60,6 +60,9 @@ struct RegisterResult {
   Grade grade = Grade::kCertain;
   double score = 0;
   std::string review_id;
+  // A second review item: the registration also matched another person certainly
+  // ("matches two persons"); the registration stays where review_id/placement say.
+  std::string also_review_id;
   size_t candidates_scored = 0;
   bool candidates_truncated = false;
 
@@ -325,6 +328,24 @@ class PatientIndex {
   absl::StatusOr<CrossReferenceResult> LinkRegistration(const RegistrationRef& a,
                                                         const RegistrationRef& b,
                                                         const std::string& reason);
+  // Opens a review item (`self` against `candidate`), unless the same pair is open
+  // already or opened in this call: its id. Adds what it opens to `opened`.
+  std::string OpenReview(const std::string& self, const Cached& candidate, double score,
+                         const std::string& reason, store::WriteBatch* batch,
+                         std::vector<std::pair<std::string, std::string>>* opened)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // True if two registrations of two persons look like two people: guarded against
+  // each other, or scoring below the review threshold. A registration matching both
+  // certainly is then ambiguous; otherwise the two are likely one person split in two,
+  // and it joins the better while an operator is asked about the other.
+  bool Distinct(const Cached& x, const Cached& y) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // True if `person`, matched to the person of `matched`, agrees with every other
+  // registration of that person too: none guarded against it, none scoring below the
+  // review threshold. A record joins a person, not one of its registrations: otherwise
+  // A links to B and C to B though A and C are two people.
+  bool ConsistentWithPerson(const PreparedPerson& person,
+                            const MatchModel::NameAdjustments& adjustments,
+                            const Cached* matched) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // True if `person` carries an identifier system that one of `euid`'s registrations
   // also carries, and no value of that system agrees between them.
   bool ContradictsIdentifiers(const PreparedPerson& person, const std::string& euid) const

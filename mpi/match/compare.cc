@@ -156,6 +156,8 @@ Level CompareGiven(const PreparedPerson& a, const PreparedPerson& b) {
     return Level::kEquivalent;
   }
   if (Close(x, y)) return Level::kClose;
+  // An initial for the name ("J" for John): weak agreement, as a typo is.
+  if ((x.size() == 1 || y.size() == 1) && x.front() == y.front()) return Level::kClose;
   // The joined words differ from the first word only when there are several.
   bool several = a.given.size() > 1 || b.given.size() > 1;
   if (several && Close(a.given_joined, b.given_joined)) return Level::kClose;

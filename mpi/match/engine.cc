@@ -1,12 +1,7 @@
 #include "mpi/match/engine.h"
 
 #include <algorithm>
-#include <array>
-#include <numeric>
-#include <random>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -85,45 +80,103 @@ std::vector<std::string> BlockingKeys(const PreparedPerson& p) {
   return keys;
 }
 
+const char* GuardName(Guard guard) {
+  switch (guard) {
+    case Guard::kNone:
+      return "none";
+    case Guard::kTwins:
+      return "twin guard";
+    case Guard::kBirthDate:
+      return "birth date guard";
+    case Guard::kSimilarNames:
+      return "similar names guard";
+    case Guard::kNoName:
+      return "no name guard";
+  }
+  return "?";
+}
+
 Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Comparison& c) {
-  bool same_family = c.at(Field::kFamilyName) <= Level::kEquivalent;
-  bool same_birth = c.at(Field::kBirthDate) == Level::kExact;
-  if (!same_family || !same_birth) return Guard::kNone;
-  if (a.multiple_birth_order > 0 && b.multiple_birth_order > 0 &&
-      a.multiple_birth_order != b.multiple_birth_order) {
-    return Guard::kTwins;
+  if ((a.given.empty() && a.family.empty()) || (b.given.empty() && b.family.empty())) {
+    return Guard::kNoName;
   }
-  // With a multiple birth on record, first names that differ (even where one is the
-  // other's middle name) are two children.
-  if (a.multiple_birth || b.multiple_birth) {
-    bool same_first =
-        !a.given.empty() && !b.given.empty() &&
-        (a.given.front() == b.given.front() || c.at(Field::kGivenName) == Level::kClose ||
-         std::any_of(a.given_forms.begin(), a.given_forms.end(), [&](const auto& f) {
-           return std::find(b.given_forms.begin(), b.given_forms.end(), f) != b.given_forms.end();
-         }));
-    if (!same_first && !c.names_swapped) return Guard::kTwins;
+  const Level given = c.at(Field::kGivenName);
+  const Level family = c.at(Field::kFamilyName);
+  const Level birth = c.at(Field::kBirthDate);
+  const bool same_family = family <= Level::kEquivalent;
+  // One identifier value on both sides is one person, whatever the first names say.
+  const bool same_identifier = c.at(Field::kIdentifier) == Level::kExact;
+  if (same_family && birth == Level::kExact) {
+    if (a.multiple_birth_order > 0 && b.multiple_birth_order > 0 &&
+        a.multiple_birth_order != b.multiple_birth_order) {
+      return Guard::kTwins;
+    }
+    // With a multiple birth on record, first names that differ (even a letter apart,
+    // Christian / Christina, or where one is the other's middle name) are two children.
+    if (a.multiple_birth || b.multiple_birth) {
+      bool same_first =
+          !a.given.empty() && !b.given.empty() &&
+          (a.given.front() == b.given.front() ||
+           std::any_of(a.given_forms.begin(), a.given_forms.end(), [&](const auto& f) {
+             return std::find(b.given_forms.begin(), b.given_forms.end(), f) != b.given_forms.end();
+           }));
+      if (!same_first && !c.names_swapped && !same_identifier) return Guard::kTwins;
+    }
+    // First names that are not equal, a nickname, an initial, a middle name or a typo
+    // of each other are siblings of one birth wherever the registrations can tell: a
+    // sex on both, a multiple birth, an identifier on either side (one on one side only
+    // is no evidence of one person), a phone on both. Bare records with none of these
+    // (research extracts) cannot tell a twin from a replaced first name, and the score
+    // decides; see docs/matching.md.
+    const bool different_first =
+        (given == Level::kDifferent || given == Level::kPhonetic) && !c.names_swapped;
+    const bool can_tell = c.at(Field::kSex) != Level::kMissing || !a.identifiers.empty() ||
+                          !b.identifiers.empty() || c.at(Field::kPhone) != Level::kMissing;
+    if (different_first && can_tell && !same_identifier) return Guard::kTwins;
+    // First names a letter apart with the sexes on record differing: Jon and Joan,
+    // Daniel and Danielle.
+    if (given == Level::kClose && !same_identifier &&
+        (c.at(Field::kSex) == Level::kDifferent || c.at(Field::kIdentifier) == Level::kDifferent)) {
+      return Guard::kTwins;
+    }
   }
-  // Different given names that are not a typo, nickname or swap of each other...
-  if (c.at(Field::kGivenName) != Level::kDifferent || c.names_swapped) return Guard::kNone;
-  // ...are twins whenever the registrations can tell: a multiple birth on record,
-  // identifiers of one system that differ outright, or the sex recorded on both (the
-  // same sex or not). Registrations that record none of these (research extracts, bare
-  // lab feeds) cannot tell a twin from a replaced first name, and the score decides.
-  // One identifier on both is one person, whatever the first names say.
-  if (c.at(Field::kIdentifier) == Level::kExact) return Guard::kNone;
-  bool multiple_birth = a.multiple_birth || b.multiple_birth;
-  bool identifiers_differ = c.at(Field::kIdentifier) == Level::kDifferent;
-  bool sex_recorded = c.at(Field::kSex) != Level::kMissing;
-  return multiple_birth || identifiers_differ || sex_recorded ? Guard::kTwins : Guard::kNone;
+  if (birth == Level::kClose || birth == Level::kEquivalent) {
+    // A birth date a digit apart (or day and month swapped) is the same date only when
+    // the names agree and an address, phone or identifier agrees too.
+    const bool names_agree = given <= Level::kClose && family <= Level::kClose;
+    const Level street = c.at(Field::kStreet);
+    const bool confirmed =
+        street <= Level::kClose || c.at(Field::kPhone) == Level::kExact || same_identifier;
+    if (!names_agree || !confirmed) return Guard::kBirthDate;
+  }
+  // No birth date on one side: an address, phone or identifier must confirm (a
+  // common name in one town is not a person).
+  if (birth == Level::kMissing) {
+    const bool confirmed = c.at(Field::kStreet) <= Level::kClose ||
+                           c.at(Field::kPhone) == Level::kExact || same_identifier;
+    if (!confirmed) return Guard::kBirthDate;
+  }
+  // Names only alike (a letter apart, or sounding alike) on another birth date and at
+  // another address.
+  const bool same_address =
+      c.at(Field::kStreet) <= Level::kClose || c.at(Field::kPhone) == Level::kExact;
+  if ((given == Level::kClose || given == Level::kPhonetic) && birth == Level::kDifferent &&
+      !same_address && !same_identifier) {
+    return Guard::kSimilarNames;
+  }
+  // Another birth date altogether: a parent and a child of one name at one address
+  // (junior and senior), whatever else agrees, unless an identifier says one person.
+  if (birth == Level::kDifferent && !same_identifier) return Guard::kBirthDate;
+  return Guard::kNone;
 }
 
 Decision Decide(double score, Guard guard, const Thresholds& thresholds) {
   Decision d;
   d.score = score;
-  if (guard == Guard::kTwins) {
+  if (guard != Guard::kNone && score >= thresholds.lower) {
+    // A guard decides only a pair the score would have linked or queued.
     d.grade = score >= thresholds.possible ? Grade::kPossible : Grade::kNone;
-    d.decided_by = "twin guard";
+    d.decided_by = GuardName(guard);
   } else if (score >= thresholds.upper) {
     d.grade = Grade::kCertain;
     d.decided_by = "above upper threshold";
@@ -135,135 +188,6 @@ Decision Decide(double score, Guard guard, const Thresholds& thresholds) {
     d.decided_by = "below lower threshold";
   }
   return d;
-}
-
-namespace {
-
-int Find(std::vector<int>& parent, int x) {
-  while (parent[x] != x) {
-    parent[x] = parent[parent[x]];
-    x = parent[x];
-  }
-  return x;
-}
-
-}  // namespace
-
-BatchResult LinkBatch(const std::vector<Person>& records, const std::vector<int>& side,
-                      const BatchOptions& options) {
-  BatchResult result;
-  const size_t n = records.size();
-  result.stats.records = n;
-  std::vector<PreparedPerson> prepared;
-  prepared.reserve(n);
-  NameFrequencies& frequencies = result.frequencies;
-  for (const Person& p : records) {
-    prepared.push_back(Prepare(p));
-    frequencies.Add(prepared.back());
-  }
-  auto across = [&](size_t i, size_t j) { return side.empty() || side[i] != side[j]; };
-
-  // Blocking.
-  absl::flat_hash_map<std::string, std::vector<uint32_t>> blocks;
-  for (uint32_t i = 0; i < n; ++i) {
-    for (std::string& key : BlockingKeys(prepared[i])) blocks[key].push_back(i);
-  }
-  absl::flat_hash_set<uint64_t> pairs;
-  for (auto& [key, members] : blocks) {
-    if (members.size() < 2) continue;
-    ++result.stats.blocks;
-    if (members.size() > options.max_block_size) {
-      ++result.stats.blocks_truncated;
-      members.resize(options.max_block_size);
-    }
-    for (size_t x = 0; x < members.size(); ++x) {
-      for (size_t y = x + 1; y < members.size(); ++y) {
-        uint32_t i = members[x], j = members[y];
-        if (!across(i, j)) continue;
-        if (i > j) std::swap(i, j);
-        pairs.insert((static_cast<uint64_t>(i) << 32) | j);
-      }
-    }
-  }
-  std::vector<uint64_t> pair_list(pairs.begin(), pairs.end());
-  std::sort(pair_list.begin(), pair_list.end());
-  result.stats.candidate_pairs = pair_list.size();
-
-  // u from random pairs, m by EM over the candidates.
-  std::mt19937_64 rng(options.seed);
-  std::vector<Comparison> random;
-  if (n >= 2) {
-    std::uniform_int_distribution<size_t> pick(0, n - 1);
-    for (size_t k = 0; k < options.random_pairs; ++k) {
-      size_t i = pick(rng), j = pick(rng);
-      if (i == j || !across(i, j)) continue;
-      random.push_back(Compare(prepared[i], prepared[j]));
-    }
-  }
-  result.model.FitU(random);
-  std::vector<Comparison> comparisons;
-  comparisons.reserve(pair_list.size());
-  for (uint64_t pair : pair_list) {
-    comparisons.push_back(Compare(prepared[pair >> 32], prepared[pair & 0xffffffff]));
-  }
-  result.stats.em_iterations = result.model.FitM(comparisons);
-
-  // Score and decide every candidate pair.
-  struct Link {
-    double score;
-    uint32_t i, j;
-  };
-  std::vector<Link> certain;
-  for (size_t k = 0; k < pair_list.size(); ++k) {
-    uint32_t i = pair_list[k] >> 32, j = pair_list[k] & 0xffffffff;
-    const Comparison& c = comparisons[k];
-    Score score = result.model.Evaluate(prepared[i], prepared[j], c, &frequencies);
-    Guard guard = CheckGuards(prepared[i], prepared[j], c);
-    Decision d = Decide(score.total, guard, options.thresholds);
-    if (guard != Guard::kNone) ++result.stats.guarded;
-    if (d.grade == Grade::kCertain) {
-      certain.push_back({score.total, i, j});
-    } else if (d.grade == Grade::kProbable) {
-      ++result.stats.reviews;
-    }
-  }
-
-  // Cluster the automatic links, strongest first. Linking two files, a person has at
-  // most one record in each (as the index never links two registrations of one
-  // organisation automatically): a link that would put two records of one file in a
-  // cluster goes to review instead, so that one weak link cannot chain two people.
-  std::stable_sort(certain.begin(), certain.end(),
-                   [](const Link& x, const Link& y) { return x.score > y.score; });
-  std::vector<int> parent(n);
-  std::iota(parent.begin(), parent.end(), 0);
-  std::vector<std::array<bool, 2>> has_side(side.empty() ? 0 : n);
-  for (size_t i = 0; i < has_side.size(); ++i) has_side[i][side[i]] = true;
-  for (const Link& link : certain) {
-    int ri = Find(parent, link.i), rj = Find(parent, link.j);
-    if (ri == rj) {
-      ++result.stats.links;
-      continue;
-    }
-    if (!side.empty() &&
-        ((has_side[ri][0] && has_side[rj][0]) || (has_side[ri][1] && has_side[rj][1]))) {
-      ++result.stats.reviews;
-      continue;
-    }
-    ++result.stats.links;
-    parent[ri] = rj;
-    if (!side.empty()) {
-      has_side[rj][0] = has_side[rj][0] || has_side[ri][0];
-      has_side[rj][1] = has_side[rj][1] || has_side[ri][1];
-    }
-  }
-  absl::flat_hash_map<int, int> numbering;
-  result.cluster.resize(n);
-  for (size_t i = 0; i < n; ++i) {
-    int root = Find(parent, i);
-    auto [it, inserted] = numbering.emplace(root, static_cast<int>(numbering.size()));
-    result.cluster[i] = it->second;
-  }
-  return result;
 }
 
 }  // namespace hie::mpi

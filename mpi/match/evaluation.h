@@ -1,5 +1,6 @@
 // Measuring the engine against labelled data: loading registrations from CSV (the Febrl
-// benchmark format) and pairwise precision, recall and F1 of a clustering.
+// benchmark format, and the same with more columns) and pairwise precision, recall and
+// F1 of a clustering.
 #ifndef HIE_MPI_MATCH_EVALUATION_H_
 #define HIE_MPI_MATCH_EVALUATION_H_
 
@@ -13,15 +14,31 @@
 namespace hie::mpi {
 
 struct LabelledRecord {
-  std::string id;  // the file's record id (rec_id)
+  std::string id;   // the file's record id (rec_id)
+  std::string org;  // the registering organisation, from CsvOptions::org_column ("" if none)
   Person person;
 };
 
-// Reads a Febrl CSV: header `rec_id, given_name, surname, street_number, address_1,
-// address_2, suburb, postcode, state, date_of_birth, soc_sec_id`; blanks after commas,
-// CRLF or LF, empty fields missing. The SSN becomes an identifier of system "ssn"
-// unless `drop_ssn`. Errors: NotFound for a missing file; InvalidArgument naming the
-// line for a row with the wrong number of fields or an unexpected header.
+struct CsvOptions {
+  // Blank the identifier column, as most registrations lack one.
+  bool drop_ssn = false;
+  // The column naming each record's organisation; "" when there is none.
+  std::string org_column;
+};
+
+// Reads registrations from CSV whose header names the columns, in any order: Febrl's
+// `rec_id, given_name, surname, street_number, address_1, address_2, suburb, postcode,
+// state, date_of_birth, soc_sec_id`, and optionally `middle_name`, `former_surname`,
+// `sex` (m / f / male / female), `phone`, `multiple_birth` (the birth order) and the
+// organisation column. Other columns are ignored. Blanks after commas, CRLF or LF,
+// empty fields missing; date_of_birth is YYYYMMDD or YYYY-MM-DD, kept as written even
+// when it is not a real date. The SSN becomes an identifier of system "ssn".
+// Errors: NotFound for a missing file; InvalidArgument naming the line for a row with
+// the wrong number of fields, a header without rec_id or any name column, or an
+// org_column the header lacks.
+absl::StatusOr<std::vector<LabelledRecord>> LoadRegistrationCsv(const std::string& path,
+                                                                const CsvOptions& options);
+// The same for a Febrl file.
 absl::StatusOr<std::vector<LabelledRecord>> LoadFebrlCsv(const std::string& path, bool drop_ssn);
 
 // The true person of a Febrl record id ("rec-552-dup-3" -> "552"), or "" if the id does
@@ -41,6 +58,14 @@ struct PairwiseMetrics {
 // person). With `side` non-empty, only pairs across sides count (linking two files).
 PairwiseMetrics ComparePairs(const std::vector<int>& cluster, const std::vector<std::string>& truth,
                              const std::vector<int>& side);
+
+// The true pairs (by `truth`, across sides when `side` is non-empty) that are found: in
+// one cluster, or in two clusters that a review pair (indices of two records) joins,
+// as an operator deciding that item "same person" would bring them together. Returns
+// the share of true pairs found (1 when there are none).
+double RecallWithReviews(const std::vector<int>& cluster, const std::vector<std::string>& truth,
+                         const std::vector<int>& side,
+                         const std::vector<std::pair<size_t, size_t>>& review_pairs);
 
 }  // namespace hie::mpi
 

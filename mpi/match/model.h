@@ -46,6 +46,10 @@ struct Thresholds {
   double lower = 8.0;
   // At or above this a search reports the candidate as possible.
   double possible = 0.0;
+  // A registration that matches two persons certainly is linked to the better one only
+  // when it scores at least this much more (log2: 2^10 to 1); otherwise neither link is
+  // made and both go to review. The other person goes to review either way.
+  double margin = 10.0;
 };
 
 struct FieldScore {

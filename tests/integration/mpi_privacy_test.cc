@@ -407,6 +407,8 @@ TEST_F(MpiPrivacyTest, AContradictingSsnGoesToReview) {
   auto b = MpiAs("node-b", port);
   hie::v1::RegisterPatientResponse rb, ra;
   ASSERT_TRUE(Register(b.get(), "H-90211", JaneAtB(), &rb).ok());
+  // org-a's GP-7 is someone else; re-registered with Jane's demographics and another SSN.
+  ASSERT_TRUE(Register(a.get(), "GP-7", Robert(), &ra).ok());
   hie::v1::Demographics claim = JaneAtB();
   claim.mutable_identifiers(0)->set_value("987-65-4321");
   ASSERT_TRUE(Register(a.get(), "GP-7", claim, &ra).ok());

@@ -41,6 +41,10 @@ TEST(CompareTest, GivenNameLevels) {
   EXPECT_EQ(CompareField(Base(), b, Field::kGivenName), Level::kClose);
   b.given = {"Wil liam", "Henry"};  // a blank typed inside
   EXPECT_EQ(CompareField(Base(), b, Field::kGivenName), Level::kExact);
+  b.given = {"W."};  // an initial: weak agreement, as a typo
+  EXPECT_EQ(CompareField(Base(), b, Field::kGivenName), Level::kClose);
+  b.given = {"O"};
+  EXPECT_EQ(CompareField(Base(), b, Field::kGivenName), Level::kDifferent);
   b.given = {"Oscar"};
   EXPECT_EQ(CompareField(Base(), b, Field::kGivenName), Level::kDifferent);
   b.given = {};
@@ -87,6 +91,7 @@ TEST(CompareTest, AFamilyNameTypedAsTheGivenName) {
   a.family = "Weller";
   a.sex = Sex::kUnknown;
   a.identifiers.clear();
+  a.phones.clear();
   Person b = a;
   b.given = {"Weller"};
   b.family = "Ebony";
@@ -193,9 +198,71 @@ TEST(GuardTest, ADifferentGivenNameIsATwinWhereTheRegistrationsCanTell) {
   b.given = {"Oscar"};  // same sex, no multiple birth on record, no identifiers
   PreparedPerson pa = Prepare(a), pb = Prepare(b);
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kTwins);
+  // Without a sex on one side, the phone both carry still tells: a household.
   b.sex = Sex::kUnknown;
   pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kTwins);
+  // An SSN on one side only is no evidence of one person: still twins.
+  b.phones.clear();
+  a.phones.clear();
+  a.identifiers = {{"ssn", "123-45-6789"}};
+  pa = Prepare(a);
+  pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kTwins);
+  // Bare records (no sex, phone or identifier on either side) cannot tell a twin from a
+  // replaced first name: the score decides.
+  a.identifiers.clear();
+  pa = Prepare(a);
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+  // A letter apart with the sexes differing: Jon and Joan.
+  a.given = {"Jon"};
+  b.given = {"Joan"};
+  a.sex = Sex::kMale;
+  b.sex = Sex::kFemale;
+  pa = Prepare(a);
+  pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kTwins);
+}
+
+// A birth date a digit apart links only when the names and an address, phone or
+// identifier confirm it; names only alike on another birth date and address are two
+// people; a registration without a name never links by its other fields.
+TEST(GuardTest, BirthDateSimilarNamesAndNoName) {
+  Person a = Base();
+  Person b = a;
+  b.birth_date = {1980, 3, 8};
+  PreparedPerson pa = Prepare(a), pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);  // all else confirms
+  b.street = {"7 Other Road"};
+  b.phones = {"+1 (312) 555-0199"};
+  b.identifiers.clear();
+  pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);  // nothing confirms
+  b = a;
+  b.birth_date = {1980, 7, 3};  // day and month swapped
+  b.given = {"Oscar"};
+  pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);  // another given name
+
+  Person francois = Base();
+  francois.given = {"François"};
+  francois.identifiers.clear();
+  Person francisco = francois;
+  francisco.given = {"Francisco"};
+  francisco.birth_date = {1975, 9, 21};
+  francisco.street = {"7 Other Road"};
+  francisco.phones.clear();
+  pa = Prepare(francois);
+  pb = Prepare(francisco);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kSimilarNames);
+
+  Person unnamed = Base();
+  unnamed.given.clear();
+  unnamed.family.clear();
+  pb = Prepare(unnamed);
+  pa = Prepare(Base());
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNoName);
+  EXPECT_EQ(Decide(100, Guard::kNoName, Thresholds{}).grade, Grade::kPossible);
 }
 
 TEST(GuardTest, AnAgreeingIdentifierOverridesTheTwinGuard) {

@@ -9,7 +9,6 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "mpi/match/engine.h"
 
 namespace hie::mpi {
 namespace {
@@ -80,63 +79,41 @@ TEST(PairwiseTest, CountsPairsWithinAndAcross) {
   EXPECT_EQ(across.correct_pairs, 1);
 }
 
-// The i-th of a few hundred distinct people, each at an address of their own.
-Person Stranger(int i) {
-  static const std::vector<std::string> given = {
-      "oliver", "amelia", "harry", "isla",  "george", "ava",    "noah",  "mia",   "jack",
-      "ivy",    "leo",    "grace", "oscar", "lily",   "arthur", "freya", "henry", "emily"};
-  static const std::vector<std::string> family = {
-      "smith",   "jones",  "taylor", "brown",    "wilson",   "evans", "thomas",
-      "roberts", "walker", "wright", "robinson", "thompson", "white", "hughes",
-      "edwards", "green",  "hall",   "wood",     "harris",   "lewis"};
-  Person p;
-  p.given = {given[i % given.size()]};
-  p.family = family[(i / given.size()) % family.size()];
-  p.birth_date = {1930 + i % 70, 1 + i % 12, 1 + i % 28};
-  p.street = {absl::StrCat(i, " main street")};
-  p.postal_code = absl::StrCat(10000 + i);
-  return p;
+// A review pair counts as found: an operator deciding it would join the two persons.
+TEST(PairwiseTest, RecallCountsReviewPairsAsFound) {
+  // Truth {0,1,2} and {3}; clusters {0,1}, {2}, {3}.
+  std::vector<std::string> truth = {"a", "a", "a", "b"};
+  std::vector<int> cluster = {0, 0, 1, 2};
+  EXPECT_DOUBLE_EQ(RecallWithReviews(cluster, truth, {}, {}), 1.0 / 3);
+  // A review between record 2 and record 0 joins cluster 1 to cluster 0: all three found.
+  EXPECT_DOUBLE_EQ(RecallWithReviews(cluster, truth, {}, {{2, 0}}), 1.0);
+  // A review to the wrong person finds nothing more.
+  EXPECT_DOUBLE_EQ(RecallWithReviews(cluster, truth, {}, {{2, 3}}), 1.0 / 3);
 }
 
-TEST(LinkBatchTest, LinksTyposAndKeepsStrangersApart) {
-  std::vector<Person> people;
-  // 300 distinct people, then typo'd copies of the first 100.
-  for (int i = 0; i < 300; ++i) people.push_back(Stranger(i));
-  for (int i = 0; i < 100; ++i) {
-    Person copy = people[i];
-    copy.family += "x";  // one typo
-    people.push_back(copy);
-  }
-  BatchResult result = LinkBatch(people, {}, BatchOptions{});
-  for (int i = 0; i < 100; ++i) EXPECT_EQ(result.cluster[i], result.cluster[300 + i]) << i;
-  for (int i = 0; i < 299; ++i) EXPECT_NE(result.cluster[i], result.cluster[i + 1]) << i;
-}
-
-// Linking two files, a record of one file joins at most one record of the other, as the
-// index never links two registrations of one organisation automatically: two records of
-// file A that both match a record of file B are not chained into one person.
-TEST(LinkBatchTest, LinkingTwoFilesNeverPutsTwoRecordsOfOneFileTogether) {
-  std::vector<Person> people;
-  std::vector<int> side;
-  for (int i = 0; i < 300; ++i) {
-    people.push_back(Stranger(i));
-    side.push_back(0);
-  }
-  people.push_back(Stranger(0));  // file A holds person 0 twice
-  side.push_back(0);
-  for (int i = 0; i < 300; ++i) {
-    Person copy = Stranger(i);
-    copy.family += "x";
-    people.push_back(copy);
-    side.push_back(1);
-  }
-  BatchResult result = LinkBatch(people, side, BatchOptions{});
-  const std::vector<int>& cluster = result.cluster;
-  for (int i = 1; i < 300; ++i) EXPECT_EQ(cluster[i], cluster[301 + i]) << i;
-  // Person 0's copy in file B joins one of the two records in file A, not both.
-  EXPECT_NE(cluster[0], cluster[300]);
-  EXPECT_TRUE(cluster[301] == cluster[0] || cluster[301] == cluster[300]);
-  EXPECT_GE(result.stats.reviews, 1u);
+// More columns than Febrl's, in another order, with the practice in a column of its own.
+TEST(RegistrationCsvTest, ReadsNamedColumnsInAnyOrder) {
+  std::string path = WriteTemp(
+      "c.csv",
+      "rec_id,org,surname,given_name,middle_name,former_surname,sex,date_of_birth,phone,"
+      "soc_sec_id,multiple_birth,extra\n"
+      "rec-7-0-0,org-b,Oyelaran,Jane,Marie,Smith,f,1984-06-02,217-555-0101,123-45-6789,2,x\n");
+  auto records = LoadRegistrationCsv(path, CsvOptions{false, "org"});
+  ASSERT_TRUE(records.ok()) << records.status();
+  ASSERT_EQ(records->size(), 1u);
+  const LabelledRecord& r = (*records)[0];
+  EXPECT_EQ(r.org, "org-b");
+  EXPECT_EQ(r.person.given, (std::vector<std::string>{"Jane", "Marie"}));
+  EXPECT_EQ(r.person.former_family, std::vector<std::string>{"Smith"});
+  EXPECT_EQ(r.person.sex, Sex::kFemale);
+  EXPECT_EQ(r.person.birth_date.day, 2);
+  EXPECT_EQ(r.person.phones.size(), 1u);
+  EXPECT_EQ(r.person.multiple_birth_order, 2);
+  EXPECT_EQ(FebrlEntity(r.id), "7");
+  auto no_org = LoadRegistrationCsv(path, CsvOptions{false, "practice"});
+  EXPECT_EQ(no_org.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(no_org.status().message()), ::testing::HasSubstr("practice"));
+  std::remove(path.c_str());
 }
 
 }  // namespace

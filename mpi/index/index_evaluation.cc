@@ -1,0 +1,89 @@
+#include "mpi/index/index_evaluation.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "common/status/status_macros.h"
+#include "common/time/clock.h"
+
+namespace hie::mpi {
+
+absl::StatusOr<std::unique_ptr<ScratchIndex>> ScratchIndex::Create(const IndexOptions& options) {
+  std::string pattern =
+      (std::filesystem::temp_directory_path() / "hie-mpi-evaluate-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return absl::InternalError(absl::StrCat("cannot create a temporary directory in ",
+                                            std::filesystem::temp_directory_path().string()));
+  }
+  std::unique_ptr<ScratchIndex> scratch(new ScratchIndex);
+  scratch->dir_ = pattern;
+  HIE_ASSIGN_OR_RETURN(scratch->store_, store::KvStore::Open(scratch->dir_, IndexStoreOptions()));
+  HIE_ASSIGN_OR_RETURN(scratch->index_,
+                       PatientIndex::Open(scratch->store_.get(), Clock::Real(), options));
+  return scratch;
+}
+
+ScratchIndex::~ScratchIndex() {
+  index_.reset();
+  store_.reset();
+  std::error_code ignored;
+  if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
+}
+
+absl::StatusOr<PlacementRun> PlaceAll(PatientIndex& index,
+                                      const std::vector<PatientIndex::Registration>& registrations,
+                                      size_t batch_size,
+                                      const std::function<void(size_t)>& progress) {
+  absl::flat_hash_map<std::string, size_t> position;
+  for (size_t i = 0; i < registrations.size(); ++i) {
+    const auto& r = registrations[i];
+    if (!position.emplace(absl::StrCat(r.org_id, "\n", r.local_id), i).second) {
+      return absl::InvalidArgumentError(absl::StrCat("registration ", r.org_id, "/", r.local_id,
+                                                     " appears twice (record ", i + 1, ")"));
+    }
+  }
+  PlacementRun run;
+  run.euid.resize(registrations.size());
+  if (batch_size == 0) batch_size = 1;
+  auto start = std::chrono::steady_clock::now();
+  for (size_t first = 0; first < registrations.size(); first += batch_size) {
+    const size_t last = std::min(registrations.size(), first + batch_size);
+    std::vector<PatientIndex::Registration> batch(registrations.begin() + first,
+                                                  registrations.begin() + last);
+    HIE_ASSIGN_OR_RETURN(auto results, index.RegisterBatch(batch));
+    for (size_t k = 0; k < results.size(); ++k) {
+      if (!results[k].ok()) {
+        ++run.refused;
+        run.euid[first + k] = absl::StrCat("refused:", first + k);
+      } else if (results[k]->placement == Placement::kLinked) {
+        ++run.links;
+      }
+    }
+    if (progress) progress(last);
+  }
+  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // Read back: a person may have changed since a registration was placed (a later one
+  // cannot move it, but reading the end state is what a clinician would see).
+  for (size_t i = 0; i < registrations.size(); ++i) {
+    if (!run.euid[i].empty()) continue;
+    HIE_ASSIGN_OR_RETURN(CrossReferenceResult x,
+                         index.CrossReference(registrations[i].org_id, registrations[i].local_id));
+    run.euid[i] = x.euid;
+  }
+  HIE_ASSIGN_OR_RETURN(std::vector<PatientIndex::ReviewItem> items, index.ListReviews());
+  for (const auto& item : items) {
+    auto a = position.find(absl::StrCat(item.a.org_id, "\n", item.a.local_id));
+    auto b = position.find(absl::StrCat(item.b.org_id, "\n", item.b.local_id));
+    if (a == position.end() || b == position.end()) continue;
+    run.reviews.push_back({a->second, b->second, item.score, item.reason});
+  }
+  return run;
+}
+
+}  // namespace hie::mpi
