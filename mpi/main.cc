@@ -1,10 +1,12 @@
 // hie-mpi: the exchange's master patient index and directory of member organisations.
 
+#include "absl/strings/str_cat.h"
 #include "common/config/server_config.h"
 #include "common/grpc/audit_witness.h"
 #include "common/grpc/daemon_main.h"
 #include "common/grpc/server_runner.h"
 #include "common/status/status_macros.h"
+#include "mpi/match/text.h"
 #include "mpi/service/mpi_services.h"
 #include "proto/hie/v1/config.pb.h"
 
@@ -31,11 +33,17 @@ const hie::DaemonDescription kDescription = {
         "                            fewer false links\n"
         "    review_weight           review queue at or above (default 8; <= auto_link_weight)\n"
         "    max_candidates_per_key  registrations scored per blocking key (default 100)\n"
+        "    identifier_systems { system org_id }   (repeated) an identifier system a\n"
+        "                            member assigns (its MRNs): evidence only in that\n"
+        "                            member's own registrations, never when another\n"
+        "                            member asserts it\n"
         "  }\n"
         "  registration_alert {      when a member's registrations raise an alert (log line,\n"
         "                            ALERT audit entry): its automatic links to persons other\n"
         "                            members hold exceed max_cross_org_links within the window\n"
-        "    max_cross_org_links     default 50; 0 turns the alert off (links are still audited)\n"
+        "    max_cross_org_links     default 50; 0 turns the alert off (links are still audited);\n"
+        "                            above it, the member's further links to persons others\n"
+        "                            hold wait in the review queue until the window passes\n"
         "    window_seconds          default 3600; range 1..604800\n"
         "  }\n"
         "  consent { address expected_org }   the consent service, which witnesses the\n"
@@ -87,6 +95,19 @@ int main(int argc, char** argv) {
           }
           options.max_candidates_per_key = m.max_candidates_per_key();
         }
+        for (int i = 0; i < m.identifier_systems_size(); ++i) {
+          const hie::v1::IdentifierSystemOwner& owner = m.identifier_systems(i);
+          const std::string field = absl::StrCat("matching.identifier_systems[", i, "]");
+          if (owner.system().empty() || owner.org_id().empty()) {
+            return file.FieldError(field, "needs a system and an org_id");
+          }
+          auto [it, inserted] = options.identifier_system_owners.emplace(
+              hie::mpi::NormalizeIdentifierSystem(owner.system()), owner.org_id());
+          if (!inserted && it->second != owner.org_id()) {
+            return file.FieldError(field, absl::StrCat("system ", owner.system(),
+                                                       " is already assigned by ", it->second));
+          }
+        }
         hie::mpi::RegistrationAlertOptions alerts;
         const hie::v1::RegistrationAlertConfig& a = config.registration_alert();
         if (a.has_max_cross_org_links()) alerts.max_cross_org_links = a.max_cross_org_links();
@@ -109,10 +130,9 @@ int main(int argc, char** argv) {
                                  const std::string& data_dir,
                                  const std::shared_ptr<hie::TlsContext>& tls)
             -> absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> {
-          HIE_ASSIGN_OR_RETURN(auto services,
-                               hie::mpi::OpenMpiServices(data_dir, options, alerts));
+          HIE_ASSIGN_OR_RETURN(auto services, hie::mpi::OpenMpiServices(data_dir, options, alerts));
           HIE_RETURN_IF_ERROR(hie::EnableAuditWitnessing(&services, tls, checkpoints, witnesses,
-                                                          /*serve_witness=*/true));
+                                                         /*serve_witness=*/true));
           return services;
         };
         return plan;

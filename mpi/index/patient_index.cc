@@ -261,7 +261,7 @@ absl::Status PatientIndex::Load() {
           return false;
         }
         Cached entry{stored.org_id(), stored.local_id(), stored.euid(), stored.version(),
-                     Prepare(PersonFromDemographics(stored.demographics()))};
+                     PrepareFor(stored.org_id(), PersonFromDemographics(stored.demographics()))};
         frequencies_.Add(entry.prepared);
         NoteMember(entry.euid, entry.org_id);
         auto [it, inserted] = cache_.insert_or_assign(
@@ -337,17 +337,32 @@ int64_t PatientIndex::size() const {
   return frequencies_.total();
 }
 
+PreparedPerson PatientIndex::PrepareFor(const std::string& org_id, const Person& person) const {
+  PreparedPerson prepared = Prepare(person);
+  if (options_.identifier_system_owners.empty()) return prepared;
+  auto& ids = prepared.identifiers;
+  ids.erase(std::remove_if(ids.begin(), ids.end(),
+                           [&](const std::pair<std::string, std::string>& id) {
+                             auto owner = options_.identifier_system_owners.find(id.first);
+                             return owner != options_.identifier_system_owners.end() &&
+                                    owner->second != org_id;
+                           }),
+            ids.end());
+  return prepared;
+}
+
 absl::StatusOr<RegisterResult> PatientIndex::Register(const std::string& org_id,
                                                       const std::string& local_id,
-                                                      const Person& person) {
+                                                      const Person& person,
+                                                      const RegisterOptions& register_options) {
   absl::MutexLock lock(&mu_);
-  return RegisterLocked(org_id, local_id, person, /*sync=*/true);
+  return RegisterLocked(org_id, local_id, person, /*sync=*/true, register_options);
 }
 
 absl::StatusOr<RegisterResult> PatientIndex::Update(const std::string& org_id,
                                                     const std::string& local_id,
-                                                    const Person& person,
-                                                    int64_t expected_version) {
+                                                    const Person& person, int64_t expected_version,
+                                                    const RegisterOptions& register_options) {
   absl::MutexLock lock(&mu_);
   auto it = cache_.find(RefKey(org_id, local_id));
   if (it == cache_.end()) {
@@ -357,7 +372,7 @@ absl::StatusOr<RegisterResult> PatientIndex::Update(const std::string& org_id,
     return absl::AbortedError(absl::StrCat("registration is at version ", it->second.version,
                                            ", not ", expected_version));
   }
-  return RegisterLocked(org_id, local_id, person, /*sync=*/true);
+  return RegisterLocked(org_id, local_id, person, /*sync=*/true, register_options);
 }
 
 absl::StatusOr<std::vector<absl::StatusOr<RegisterResult>>> PatientIndex::RegisterBatch(
@@ -375,7 +390,7 @@ absl::StatusOr<std::vector<absl::StatusOr<RegisterResult>>> PatientIndex::Regist
     for (size_t i = next++; i < registrations.size(); i = next++) {
       const Registration& r = registrations[i];
       Precomputed& p = precomputed[i];
-      p.prepared = Prepare(r.person);
+      p.prepared = PrepareFor(r.org_id, r.person);
       p.keys = BlockingKeys(p.prepared);
       auto previous = cache.find(RefKey(r.org_id, r.local_id));
       std::vector<const Cached*> candidates =
@@ -404,8 +419,8 @@ absl::StatusOr<std::vector<absl::StatusOr<RegisterResult>>> PatientIndex::Regist
   results.reserve(registrations.size());
   for (size_t i = 0; i < registrations.size(); ++i) {
     const Registration& r = registrations[i];
-    results.push_back(
-        RegisterLocked(r.org_id, r.local_id, r.person, /*sync=*/false, &precomputed[i], &changes));
+    results.push_back(RegisterLocked(r.org_id, r.local_id, r.person, /*sync=*/false,
+                                     RegisterOptions{}, &precomputed[i], &changes));
   }
   HIE_RETURN_IF_ERROR(store_->Sync());
   return results;
@@ -433,11 +448,9 @@ std::vector<const PatientIndex::Cached*> PatientIndex::Candidates(
   return candidates;
 }
 
-absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& org_id,
-                                                            const std::string& local_id,
-                                                            const Person& person, bool sync,
-                                                            Precomputed* precomputed,
-                                                            BatchChanges* changes) {
+absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
+    const std::string& org_id, const std::string& local_id, const Person& person, bool sync,
+    const RegisterOptions& register_options, Precomputed* precomputed, BatchChanges* changes) {
   if (org_id.empty() || local_id.empty()) {
     return absl::InvalidArgumentError("a registration needs an org id and a local id");
   }
@@ -445,7 +458,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
     return absl::InvalidArgumentError("demographics are not valid UTF-8");
   }
   PreparedPerson prepared =
-      precomputed != nullptr ? std::move(precomputed->prepared) : Prepare(person);
+      precomputed != nullptr ? std::move(precomputed->prepared) : PrepareFor(org_id, person);
   // A newborn may be registered before it is named: a birth date or an identifier is
   // enough to hold a registration (the no-name guard keeps it from linking by itself).
   if (prepared.given.empty() && prepared.family.empty() && prepared.birth_digits.empty() &&
@@ -504,7 +517,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
   PersonBest guarded;
   Guard guarded_by = Guard::kNone;
   Score guarded_evidence;
-  // Per person, its best unguarded candidate.
+  // Per person, its best unguarded certain candidate.
   absl::flat_hash_map<absl::string_view, PersonBest> by_person;
   const bool self_decided = manual_refs_.contains(self);  // by an operator, with anyone
   const MatchModel::NameAdjustments adjustments = model_.model.Adjustments(prepared, &frequencies_);
@@ -520,7 +533,8 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
     Comparison c = known != nullptr ? known->comparison : Compare(prepared, other->prepared);
     Score score = model_.model.Evaluate(c, adjustments);
     Guard guard = known != nullptr ? known->guard : CheckGuards(prepared, other->prepared, c);
-    if (guard == Guard::kNone) {
+    if (guard == Guard::kNone && score.total >= options_.thresholds.upper) {
+      // Only certain matches can make a registration match two persons.
       PersonBest& slot = by_person[other->euid];
       if (slot.registration == nullptr || score.total > slot.score) slot = {other, score.total};
     } else if (guarded.registration == nullptr || score.total > guarded.score) {
@@ -603,6 +617,8 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(const std::string& o
       review_reason = "matches two persons";
     } else if (!ConsistentWithPerson(prepared, adjustments, best)) {
       review_reason = "disagrees with another registration of the person";
+    } else if (register_options.hold_cross_org_links) {
+      review_reason = "registration burst";
     } else if (previous != nullptr) {
       review_reason = "moves to another person";
     } else if (auto removed = store_->Get(RemovedKey(org_id, local_id));

@@ -34,6 +34,16 @@ struct IndexOptions {
   Thresholds thresholds;
   // Candidates read per blocking key; a larger block is cut and the cut reported.
   size_t max_candidates_per_key = 100;
+  // Identifier systems a member assigns (normalized system -> org id): link evidence
+  // only in that member's own registrations (MatchingConfig.identifier_systems).
+  absl::flat_hash_map<std::string, std::string> identifier_system_owners;
+};
+
+// How one registration is to be placed.
+struct RegisterOptions {
+  // Hold links to persons other organisations hold for review ("registration burst"):
+  // the registering organisation has linked more than its share lately.
+  bool hold_cross_org_links = false;
 };
 
 struct RegistrationRef {
@@ -123,13 +133,15 @@ class PatientIndex {
   // same organisation, a probable match or a twin-guarded one opens a review item.
   // Errors: InvalidArgument for an empty org or local id or a person without any name.
   absl::StatusOr<RegisterResult> Register(const std::string& org_id, const std::string& local_id,
-                                          const Person& person);
+                                          const Person& person,
+                                          const RegisterOptions& register_options = {});
 
   // Re-registers an existing registration, only if it is at `expected_version` (0:
   // any version). Errors: NotFound if not registered; Aborted on a version mismatch;
   // as Register otherwise.
   absl::StatusOr<RegisterResult> Update(const std::string& org_id, const std::string& local_id,
-                                        const Person& person, int64_t expected_version);
+                                        const Person& person, int64_t expected_version,
+                                        const RegisterOptions& register_options = {});
 
   struct Registration {
     std::string org_id;
@@ -304,9 +316,13 @@ class PatientIndex {
   // batch has not re-registered) and `changes` updated; both null otherwise.
   absl::StatusOr<RegisterResult> RegisterLocked(const std::string& org_id,
                                                 const std::string& local_id, const Person& person,
-                                                bool sync, Precomputed* precomputed = nullptr,
+                                                bool sync, const RegisterOptions& register_options,
+                                                Precomputed* precomputed = nullptr,
                                                 BatchChanges* changes = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `person` of `org_id` prepared for comparison: identifiers of a system another
+  // member assigns are left out (kept in the stored demographics, never evidence).
+  PreparedPerson PrepareFor(const std::string& org_id, const Person& person) const;
 
   // Every registration, prepared for comparison, by "org\nlocal": candidates are
   // scored from memory instead of being read and prepared again for every newcomer.

@@ -32,6 +32,17 @@ std::optional<RegistrationMonitor::Alert> RegistrationMonitor::NoteCrossOrgLink(
   return Alert{org_id, static_cast<int64_t>(times.size()), options_.window};
 }
 
+bool RegistrationMonitor::Holding(const std::string& org_id) const {
+  if (options_.max_cross_org_links <= 0) return false;
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  auto it = recent_.find(org_id);
+  if (it == recent_.end()) return false;
+  int64_t in_window = 0;
+  for (absl::Time t : it->second) in_window += t > now - options_.window;
+  return in_window >= options_.max_cross_org_links;
+}
+
 int64_t RegistrationMonitor::cross_org_links_total() const {
   absl::MutexLock lock(&mu_);
   return links_total_;

@@ -3,7 +3,8 @@
 // links to persons known elsewhere now and then; one that links many in a short time is
 // either loading its existing patients (announced, and expected) or claiming other
 // practices' patients to reach their records. The monitor cannot tell which: it raises
-// an alert for an operator to look at, and counts.
+// an alert for an operator to look at, counts, and says when the organisation's further
+// links are to be held for review until its rate falls back.
 //
 // Thread-safe.
 #ifndef HIE_MPI_INDEX_REGISTRATION_MONITOR_H_
@@ -48,6 +49,12 @@ class RegistrationMonitor {
   // exceed the threshold, at most once per window per organisation (a burst raises one
   // alert, a burst that goes on one per window).
   std::optional<Alert> NoteCrossOrgLink(const std::string& org_id);
+
+  // True while `org_id` has at least max_cross_org_links links (or held attempts)
+  // within the window: its next link to a person held elsewhere is to wait for an
+  // operator. Note each held attempt with NoteCrossOrgLink too, so that a burst that
+  // goes on stays held.
+  bool Holding(const std::string& org_id) const;
 
   // For metrics: every cross-organisation link noted, and every alert raised, since
   // start.

@@ -160,7 +160,8 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::RegisterPatient(
   }
   // The registering organisation is the caller's, from its certificate.
   absl::StatusOr<RegisterResult> result = state_->index->Register(
-      peer->org_id, request->local_id(), PersonFromDemographics(request->demographics()));
+      peer->org_id, request->local_id(), PersonFromDemographics(request->demographics()),
+      {.hold_cross_org_links = state_->monitor->Holding(peer->org_id)});
   return AnswerRegistration(*context, *peer, request->local_id(), std::move(result), response);
 }
 
@@ -175,7 +176,11 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::AnswerRegistration(
     patient.set_local_id(local_id);
     absl::Status audited = Audit(*state_, context, hie::v1::AUDIT_ACTION_LINK, audit->outcome,
                                  audit->detail, &patient, result->euid);
-    if (audited.ok() && result->placement == Placement::kLinked) {
+    // A link, or one held because the organisation links too often: both count, so
+    // that a burst that goes on stays held.
+    const bool link_attempt =
+        result->placement == Placement::kLinked || result->review_reason == "registration burst";
+    if (audited.ok() && link_attempt) {
       if (auto alert = state_->monitor->NoteCrossOrgLink(peer.org_id)) {
         std::string detail = RegistrationMonitor::Describe(*alert);
         LogWarning("registration alert: ", detail);
@@ -255,7 +260,8 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::UpdatePatient(
   }
   absl::StatusOr<RegisterResult> result = state_->index->Update(
       peer->org_id, request->local_id(), PersonFromDemographics(request->demographics()),
-      request->expected_version());
+      request->expected_version(),
+      {.hold_cross_org_links = state_->monitor->Holding(peer->org_id)});
   return AnswerRegistration(*context, *peer, request->local_id(), std::move(result), response);
 }
 

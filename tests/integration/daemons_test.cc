@@ -88,6 +88,27 @@ TEST_F(DaemonsTest, DeployExampleConfigsPassCheck) {
   }
 }
 
+// A matching configuration that names one identifier system as two members' own is
+// refused by --check, naming the field.
+TEST_F(DaemonsTest, AnIdentifierSystemOfTwoMembersIsRefused) {
+  const char* source = HIE_TEST_SOURCE_DIR;
+  fs::create_directory_symlink(Path("ca"), Path("exchange-ca"));
+  std::string text = ReadWholeFile(absl::StrCat(source, "/deploy/config/mpi.textproto"));
+  size_t at = text.find("/var/lib/hie/mpi");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, std::string("/var/lib/hie/mpi").size(), Path("data/mpi"));
+  at = text.find("identifier_systems {");
+  ASSERT_NE(at, std::string::npos);
+  text.insert(at,
+              "identifier_systems { system: \"urn:oid:2.16.840.1.113883.19.5\" org_id: "
+              "\"org-b\" }\n  ");
+  std::string config = WriteConfig("mpi-two-owners", text);
+  CommandResult result = RunCommand({BinDir() + "/hie-mpi", "--config", config, "--check"});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_THAT(result.err, AllOf(HasSubstr("matching.identifier_systems[1]"),
+                                HasSubstr("already assigned by org-b")));
+}
+
 // Two practices register the same patient over mTLS; the org of each registration is
 // the caller's certificate org. The consent service sees both; a practice may look up
 // only its own patients; all of it survives a restart of hie-mpi.

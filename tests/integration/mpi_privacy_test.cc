@@ -428,8 +428,8 @@ TEST_F(MpiPrivacyTest, AContradictingSsnGoesToReview) {
 }
 
 // One practice registering, in a burst, patients other practices hold raises an alert:
-// a warning in the log and an ALERT audit entry naming the practice; practices
-// registering within the threshold raise nothing.
+// a warning in the log and an ALERT audit entry naming the practice, and its further
+// links are held for review; practices registering within the threshold raise nothing.
 TEST_F(MpiPrivacyTest, ABurstOfCrossOrgLinksRaisesAnAlert) {
   int port = StartMpi("registration_alert { max_cross_org_links: 3 window_seconds: 3600 }\n");
   auto a = MpiAs("node-a", port);
@@ -447,13 +447,23 @@ TEST_F(MpiPrivacyTest, ABurstOfCrossOrgLinksRaisesAnAlert) {
     hie::v1::RegisterPatientResponse r;
     ASSERT_TRUE(Register(sud.get(), absl::StrCat("S-", i), people[i], &r).ok());
   }
-  int linked = 0;
+  int linked = 0, held = 0;
   std::vector<hie::v1::RegisterPatientResponse> claims(people.size());
   for (size_t i = 0; i < people.size(); ++i) {
     ASSERT_TRUE(Register(a.get(), absl::StrCat("GP-", i), people[i], &claims[i]).ok());
     linked += claims[i].grade() == hie::v1::MATCH_GRADE_CERTAIN;
+    held += claims[i].grade() == hie::v1::MATCH_GRADE_PROBABLE;
   }
-  ASSERT_GE(linked, 4) << "the synthetic people should link to themselves";
+  ASSERT_GE(linked + held, 4) << "the synthetic people should match themselves";
+  // At the threshold the burst is held: org-a's further links wait for an operator.
+  EXPECT_LE(linked, 3);
+  EXPECT_GE(held, 1);
+  int burst_reviews = 0;
+  for (size_t i = 0; i < people.size(); ++i) {
+    burst_reviews += Find(AuditOf(port, "org-a", absl::StrCat("GP-", i)),
+                          hie::v1::AUDIT_ACTION_LINK, "review: registration burst") != nullptr;
+  }
+  EXPECT_EQ(burst_reviews, held);
 
   // The alert is filed under the registration that crossed the threshold.
   const hie::v1::AuditEntry* alert = nullptr;

@@ -11,6 +11,7 @@
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "mpi/index/index_evaluation.h"
 #include "mpi/match/text.h"
 #include "mpi/testing/synthetic.h"
 
@@ -755,6 +756,92 @@ TEST(PatientIndexPowerCutTest, AcknowledgedRegistrationsSurvive) {
     }
   }
   fs::remove_all(dir);
+}
+
+// Poisoning: a registration crafted to collide with many persons (a common name, a
+// placeholder birth date, a phone they share) merges no one and links to no one.
+TEST_F(PatientIndexTest, ACraftedCollisionMergesNoOne) {
+  std::vector<std::string> euids;
+  for (int i = 0; i < 8; ++i) {
+    Person p;
+    p.given = {"James"};
+    p.family = "Smith";
+    p.sex = Sex::kMale;
+    p.birth_date = {1950 + i, 1 + i, 10 + i};
+    p.street = {absl::StrCat(10 + i, " Oak Street")};
+    p.city = "Springfield";
+    p.postal_code = "62701";
+    p.phones = {"217-555-0100"};  // a shared line: a care home, a clinic's own number
+    ASSERT_OK_AND_ASSIGN(RegisterResult r, index_->Register("org-b", absl::StrCat("B", i), p));
+    euids.push_back(r.euid);
+  }
+  Person crafted;
+  crafted.given = {"James"};
+  crafted.family = "Smith";
+  crafted.sex = Sex::kMale;
+  crafted.birth_date = {1900, 1, 1};
+  crafted.city = "Springfield";
+  crafted.postal_code = "62701";
+  crafted.phones = {"217-555-0100"};
+  ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-a", "X1", crafted));
+  EXPECT_NE(c.placement, Placement::kLinked);
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_OK_AND_ASSIGN(CrossReferenceResult x,
+                         index_->CrossReference("org-b", absl::StrCat("B", i)));
+    EXPECT_EQ(x.euid, euids[i]);
+    EXPECT_EQ(x.registrations.size(), 1u) << "person " << i << " was merged";
+  }
+}
+
+// Poisoning: a member asserting another member's MRN is not believed. org-a assigns
+// urn:oid:1.2.3.4; org-b registers someone else with org-a's MRN for Jane and a bare
+// name: linked without the rule (the MRN confirms the names), kept apart with it. org-a's own MRN
+// still counts.
+TEST(PatientIndexPoisoningTest, AnotherMembersIdentifierSystemIsNoEvidence) {
+  const std::string system = "urn:oid:1.2.3.4";
+  Person jane = Jane();
+  jane.identifiers = {{system, "MRN-1"}};
+  Person claim;
+  claim.given = {"Jane"};
+  claim.family = "Oyelaran";
+  claim.identifiers = {{system, "MRN-1"}};
+  for (bool owned : {false, true}) {
+    SCOPED_TRACE(owned ? "system owned by org-a" : "system owned by no one");
+    IndexOptions options;
+    if (owned) options.identifier_system_owners[system] = "org-a";
+    ASSERT_OK_AND_ASSIGN(auto scratch, ScratchIndex::Create(options));
+    PatientIndex& index = scratch->index();
+    ASSERT_OK_AND_ASSIGN(RegisterResult a, index.Register("org-a", "A1", jane));
+    ASSERT_OK_AND_ASSIGN(RegisterResult b, index.Register("org-b", "B1", claim));
+    if (owned) {
+      EXPECT_NE(b.euid, a.euid);
+      EXPECT_NE(b.evidence.fields[static_cast<int>(Field::kIdentifier)].level, Level::kExact);
+    } else {
+      EXPECT_EQ(b.euid, a.euid);  // what the rule prevents
+    }
+    // org-a's own registrations carrying its MRN still agree on it.
+    ASSERT_THAT(index.Register("org-a", "A2", jane), IsOk());
+    ASSERT_OK_AND_ASSIGN(auto e, index.Explain({"org-a", "A1"}, {"org-a", "A2"}));
+    EXPECT_EQ(e.score.fields[static_cast<int>(Field::kIdentifier)].level, Level::kExact);
+  }
+}
+
+// Poisoning: an organisation over its registration rate has its further links held for
+// review, not applied.
+TEST_F(PatientIndexTest, ALinkHeldForABurstGoesToReview) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
+  ASSERT_OK_AND_ASSIGN(RegisterResult b,
+                       index_->Register("org-b", "B1", Jane(), {.hold_cross_org_links = true}));
+  EXPECT_EQ(b.placement, Placement::kReview);
+  EXPECT_EQ(b.review_reason, "registration burst");
+  EXPECT_NE(b.euid, a.euid);
+  ASSERT_OK_AND_ASSIGN(auto reviews, index_->ListReviews());
+  int burst = 0;
+  for (const auto& item : reviews) {
+    burst +=
+        item.reason == "registration burst" && item.a.local_id == "B1" && item.b.local_id == "A1";
+  }
+  EXPECT_EQ(burst, 1);
 }
 
 }  // namespace

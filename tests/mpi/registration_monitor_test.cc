@@ -59,5 +59,22 @@ TEST(RegistrationMonitorTest, ZeroTurnsTheAlertOffButStillCounts) {
   EXPECT_EQ(monitor.cross_org_links_total(), 100);
 }
 
+// At the threshold within the window an organisation's further links are held; a window
+// without links lets them through again; other organisations are not held.
+TEST(RegistrationMonitorTest, HoldsAtTheThresholdUntilTheWindowPasses) {
+  ManualClock clock;
+  RegistrationMonitor monitor(&clock, {.max_cross_org_links = 3, .window = absl::Hours(1)});
+  for (int i = 0; i < 2; ++i) monitor.NoteCrossOrgLink("org-a");
+  EXPECT_FALSE(monitor.Holding("org-a"));
+  monitor.NoteCrossOrgLink("org-a");
+  EXPECT_TRUE(monitor.Holding("org-a"));
+  EXPECT_FALSE(monitor.Holding("org-b"));
+  clock.Advance(absl::Minutes(61));
+  EXPECT_FALSE(monitor.Holding("org-a"));
+  RegistrationMonitor off(&clock, {.max_cross_org_links = 0, .window = absl::Hours(1)});
+  for (int i = 0; i < 10; ++i) off.NoteCrossOrgLink("org-a");
+  EXPECT_FALSE(off.Holding("org-a"));
+}
+
 }  // namespace
 }  // namespace hie::mpi
