@@ -308,12 +308,21 @@ int RunEvaluate(const std::vector<std::string>& args) {
         "records), %d refused\n",
         regs.size(), persons, run->links, reviews,
         regs.empty() ? 0.0 : 100.0 * reviews / regs.size(), run->refused);
-    std::map<std::string, int> by_reason;
-    for (const auto& r : run->reviews) ++by_reason[r.reason.empty() ? "?" : r.reason];
+    // Per reason, how many items there are and, when the truth is known, how many of
+    // them are one person (what an operator would link).
+    std::map<std::string, std::pair<int, int>> by_reason;
+    for (const auto& r : run->reviews) {
+      auto& [count, same] = by_reason[r.reason.empty() ? "?" : r.reason];
+      ++count;
+      if (labelled && truth[r.a] == truth[r.b]) ++same;
+    }
     if (!by_reason.empty()) {
       std::cout << "review reasons:";
-      for (const auto& [reason, count] : by_reason)
-        std::cout << " " << reason << " " << count << ";";
+      for (const auto& [reason, counts] : by_reason) {
+        std::cout << " " << reason << " " << counts.first;
+        if (labelled) std::cout << " (" << counts.second << " one person)";
+        std::cout << ";";
+      }
       std::cout << "\n";
     }
     if (labelled) {

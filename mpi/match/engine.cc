@@ -96,6 +96,20 @@ const char* GuardName(Guard guard) {
   return "?";
 }
 
+namespace {
+
+// True if the first given names are one name: equal, or a nickname or formal form of
+// each other (not merely alike: Christian / Christina are two).
+bool SameFirstName(const PreparedPerson& a, const PreparedPerson& b) {
+  if (a.given.empty() || b.given.empty()) return false;
+  if (a.given.front() == b.given.front()) return true;
+  return std::any_of(a.given_forms.begin(), a.given_forms.end(), [&](const std::string& f) {
+    return std::find(b.given_forms.begin(), b.given_forms.end(), f) != b.given_forms.end();
+  });
+}
+
+}  // namespace
+
 Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Comparison& c) {
   if ((a.given.empty() && a.family.empty()) || (b.given.empty() && b.family.empty())) {
     return Guard::kNoName;
@@ -103,25 +117,40 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   const Level given = c.at(Field::kGivenName);
   const Level family = c.at(Field::kFamilyName);
   const Level birth = c.at(Field::kBirthDate);
-  const bool same_family = family <= Level::kEquivalent;
-  // One identifier value on both sides is one person, whatever the first names say.
+  // One family, allowing a typo.
+  const bool same_family = family <= Level::kClose;
+  // One identifier value on both sides is one person, whatever the names say.
   const bool same_identifier = c.at(Field::kIdentifier) == Level::kExact;
-  if (same_family && birth == Level::kExact) {
+  // A birth date a typed digit from the other, day and month swapped, or two digits of
+  // the month and day mistyped in the same year (a placeholder such as 1900-01-01 is
+  // not near anyone's 1950-01-10).
+  const bool near_birth = birth == Level::kClose || birth == Level::kEquivalent ||
+                          (birth == Level::kDifferent && a.birth_date.year == b.birth_date.year &&
+                           EditDistance(a.birth_digits, b.birth_digits) <= 2);
+  const bool same_address =
+      c.at(Field::kStreet) <= Level::kClose || c.at(Field::kPhone) == Level::kExact;
+
+  // Twins and siblings of one birth.
+  if (same_family && !same_identifier) {
+    // Birth orders that differ, whatever else agrees.
     if (a.multiple_birth_order > 0 && b.multiple_birth_order > 0 &&
         a.multiple_birth_order != b.multiple_birth_order) {
       return Guard::kTwins;
     }
-    // With a multiple birth on record, first names that differ (even a letter apart,
-    // Christian / Christina, or where one is the other's middle name) are two children.
-    if (a.multiple_birth || b.multiple_birth) {
-      bool same_first =
-          !a.given.empty() && !b.given.empty() &&
-          (a.given.front() == b.given.front() ||
-           std::any_of(a.given_forms.begin(), a.given_forms.end(), [&](const auto& f) {
-             return std::find(b.given_forms.begin(), b.given_forms.end(), f) != b.given_forms.end();
-           }));
-      if (!same_first && !c.names_swapped && !same_identifier) return Guard::kTwins;
+    // With a multiple birth on record, first names that are not one name (even a
+    // letter apart, Christian / Christina, or one the other's middle name) are two
+    // children.
+    if ((a.multiple_birth || b.multiple_birth) && birth != Level::kDifferent &&
+        !SameFirstName(a, b) && !c.names_swapped) {
+      return Guard::kTwins;
     }
+  }
+  // Whether the registrations carry what a registration desk records (a sex, a phone,
+  // an identifier): research extracts without any of these cannot tell a twin from a
+  // replaced first name, or a parent from a mistyped birth date.
+  const bool can_tell = c.at(Field::kSex) != Level::kMissing || !a.identifiers.empty() ||
+                        !b.identifiers.empty() || c.at(Field::kPhone) != Level::kMissing;
+  if (same_family && birth == Level::kExact && !same_identifier) {
     // First names that are not equal, a nickname, an initial, a middle name or a typo
     // of each other are siblings of one birth wherever the registrations can tell: a
     // sex on both, a multiple birth, an identifier on either side (one on one side only
@@ -130,43 +159,32 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
     // decides; see docs/matching.md.
     const bool different_first =
         (given == Level::kDifferent || given == Level::kPhonetic) && !c.names_swapped;
-    const bool can_tell = c.at(Field::kSex) != Level::kMissing || !a.identifiers.empty() ||
-                          !b.identifiers.empty() || c.at(Field::kPhone) != Level::kMissing;
-    if (different_first && can_tell && !same_identifier) return Guard::kTwins;
-    // First names a letter apart with the sexes on record differing: Jon and Joan,
-    // Daniel and Danielle.
-    if (given == Level::kClose && !same_identifier &&
+    if (different_first && can_tell) return Guard::kTwins;
+    // First names a letter apart with the sexes or the identifiers on record differing:
+    // Jon and Joan, Daniel and Danielle.
+    if (given == Level::kClose &&
         (c.at(Field::kSex) == Level::kDifferent || c.at(Field::kIdentifier) == Level::kDifferent)) {
       return Guard::kTwins;
     }
   }
-  if (birth == Level::kClose || birth == Level::kEquivalent) {
-    // A birth date a digit apart (or day and month swapped) is the same date only when
-    // the names agree and an address, phone or identifier agrees too.
-    const bool names_agree = given <= Level::kClose && family <= Level::kClose;
-    const Level street = c.at(Field::kStreet);
-    const bool confirmed =
-        street <= Level::kClose || c.at(Field::kPhone) == Level::kExact || same_identifier;
-    if (!names_agree || !confirmed) return Guard::kBirthDate;
-  }
-  // No birth date on one side: an address, phone or identifier must confirm (a
-  // common name in one town is not a person).
-  if (birth == Level::kMissing) {
-    const bool confirmed = c.at(Field::kStreet) <= Level::kClose ||
-                           c.at(Field::kPhone) == Level::kExact || same_identifier;
-    if (!confirmed) return Guard::kBirthDate;
-  }
+  if (same_identifier) return Guard::kNone;
+
   // Names only alike (a letter apart, or sounding alike) on another birth date and at
-  // another address.
-  const bool same_address =
-      c.at(Field::kStreet) <= Level::kClose || c.at(Field::kPhone) == Level::kExact;
+  // another address: François / Francisco.
   if ((given == Level::kClose || given == Level::kPhonetic) && birth == Level::kDifferent &&
-      !same_address && !same_identifier) {
+      !same_address) {
     return Guard::kSimilarNames;
   }
-  // Another birth date altogether: a parent and a child of one name at one address
-  // (junior and senior), whatever else agrees, unless an identifier says one person.
-  if (birth == Level::kDifferent && !same_identifier) return Guard::kBirthDate;
+  const bool names_agree = given <= Level::kClose && family <= Level::kClose;
+  // Another birth date altogether (more than two digits): a parent and a child of one
+  // name at one address (junior and senior), a namesake; wherever the records can tell
+  // (as for twins: bare records cannot tell a parent from a mistyped birth date).
+  if (birth == Level::kDifferent && !near_birth && can_tell) return Guard::kBirthDate;
+  // A birth date a digit or two apart, or day and month swapped, is the same date only
+  // when the names agree and an address or phone agrees too.
+  if (near_birth && (!names_agree || !same_address)) return Guard::kBirthDate;
+  // No birth date on one side: the same (a common name in one town is not a person).
+  if (birth == Level::kMissing && (!names_agree || !same_address)) return Guard::kBirthDate;
   return Guard::kNone;
 }
 

@@ -239,10 +239,55 @@ TEST(GuardTest, BirthDateSimilarNamesAndNoName) {
   pb = Prepare(b);
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);  // nothing confirms
   b = a;
+  b.identifiers.clear();
   b.birth_date = {1980, 7, 3};  // day and month swapped
   b.given = {"Oscar"};
   pb = Prepare(b);
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);  // another given name
+
+  // Junior and senior: one name, address and phone, a generation apart.
+  b = a;
+  b.identifiers.clear();
+  b.birth_date = {1955, 11, 20};
+  pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
+  // Two digits mistyped is a typo: linked when the names and the address agree.
+  b.birth_date = {1980, 8, 3};  // 19800307 -> 19800803
+  pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+  // Bare records (no sex, phone or identifier) cannot tell a parent from a mistyped
+  // birth date: the score decides.
+  Person bare_a = a, bare_b = a;
+  for (Person* p : {&bare_a, &bare_b}) {
+    p->sex = Sex::kUnknown;
+    p->phones.clear();
+    p->identifiers.clear();
+  }
+  bare_b.birth_date = {1955, 11, 20};
+  EXPECT_EQ(
+      CheckGuards(Prepare(bare_a), Prepare(bare_b), Compare(Prepare(bare_a), Prepare(bare_b))),
+      Guard::kNone);
+  // No birth date on one side: the names and an address or phone must agree.
+  b = a;
+  b.identifiers.clear();
+  b.birth_date = {};
+  pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+  b.street = {"7 Other Road"};
+  b.phones.clear();
+  pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
+  // Birth orders that differ are two children, with or without birth dates.
+  b = a;
+  b.identifiers.clear();
+  b.birth_date = {};
+  a.multiple_birth_order = 1;
+  b.multiple_birth_order = 2;
+  pa = Prepare(a);
+  pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kTwins);
+  a.multiple_birth_order = 0;
+  pa = Prepare(a);
 
   Person francois = Base();
   francois.given = {"François"};
