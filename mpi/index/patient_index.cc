@@ -267,6 +267,7 @@ absl::Status PatientIndex::Load() {
         auto [it, inserted] = cache_.insert_or_assign(
             absl::StrCat(stored.org_id(), "\n", stored.local_id()), std::move(entry));
         AddToBlocks(&it->second);
+        members_[it->second.euid].push_back(&it->second);
         return true;
       }));
   HIE_RETURN_IF_ERROR(parse_error);
@@ -698,10 +699,37 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
   if (changes != nullptr) changes->keys.insert(keys.begin(), keys.end());
   frequencies_.Add(prepared);
   Cached& entry = cache_[self];
+  if (previous != nullptr) SetPerson(&entry, euid);
   entry = Cached{org_id, local_id, euid, stored.version(), std::move(prepared)};
+  if (previous == nullptr) members_[euid].push_back(&entry);
   for (std::string& key : keys) blocks_[std::move(key)].push_back(&entry);
   result.version = stored.version();
   return result;
+}
+
+void PatientIndex::SetPerson(Cached* entry, const std::string& euid) {
+  if (entry->euid == euid) return;
+  auto it = members_.find(entry->euid);
+  if (it != members_.end()) {
+    auto& list = it->second;
+    list.erase(std::remove(list.begin(), list.end(), entry), list.end());
+    if (list.empty()) members_.erase(it);
+  }
+  entry->euid = euid;
+  if (!euid.empty()) members_[euid].push_back(entry);
+}
+
+void PatientIndex::MovePerson(const std::string& from, const std::string& to) {
+  if (from == to) return;
+  auto it = members_.find(from);
+  if (it == members_.end()) return;
+  std::vector<Cached*> moving = std::move(it->second);
+  members_.erase(it);
+  std::vector<Cached*>& into = members_[to];
+  for (Cached* entry : moving) {
+    entry->euid = to;
+    into.push_back(entry);
+  }
 }
 
 std::string PatientIndex::OpenReview(const std::string& self, const Cached& candidate, double score,
@@ -730,12 +758,11 @@ bool PatientIndex::Distinct(const Cached& x, const Cached& y) const {
 bool PatientIndex::ConsistentWithPerson(const PreparedPerson& person,
                                         const MatchModel::NameAdjustments& adjustments,
                                         const Cached* matched) const {
-  absl::StatusOr<CrossReferenceResult> cluster = CrossReferenceByEuid(matched->euid);
-  if (!cluster.ok()) return true;
-  for (const RegistrationRef& member : cluster->registrations) {
-    auto it = cache_.find(RefKey(member.org_id, member.local_id));
-    if (it == cache_.end() || &it->second == matched) continue;
-    const PreparedPerson& theirs = it->second.prepared;
+  auto members = members_.find(matched->euid);
+  if (members == members_.end()) return true;
+  for (const Cached* member : members->second) {
+    if (member == matched) continue;
+    const PreparedPerson& theirs = member->prepared;
     Comparison c = Compare(person, theirs);
     if (CheckGuards(person, theirs, c) != Guard::kNone) return false;
     if (model_.model.Evaluate(c, adjustments).total < options_.thresholds.lower) return false;
@@ -758,6 +785,7 @@ absl::Status PatientIndex::Remove(const std::string& org_id, const std::string& 
   if (it != cache_.end()) {
     frequencies_.Remove(it->second.prepared);
     RemoveFromBlocks(&it->second);
+    SetPerson(&it->second, "");
     cache_.erase(it);
   }
   return absl::OkStatus();
@@ -899,10 +927,7 @@ absl::StatusOr<CrossReferenceResult> PatientIndex::Link(const RegistrationRef& a
   HIE_RETURN_IF_ERROR(RecordDecision(a, b, /*same_person=*/true, reason, &batch));
   HIE_RETURN_IF_ERROR(store_->Write(batch));
   const Cached& target = cache_[RefKey(a.org_id, a.local_id)];
-  const std::string from = cache_[RefKey(b.org_id, b.local_id)].euid;
-  for (auto& [key, entry] : cache_) {
-    if (entry.euid == from) entry.euid = target.euid;
-  }
+  MovePerson(cache_[RefKey(b.org_id, b.local_id)].euid, target.euid);
   NoteManual(RefKey(a.org_id, a.local_id), RefKey(b.org_id, b.local_id), /*linked=*/true);
   return CrossReferenceByEuid(target.euid);
 }
@@ -931,7 +956,7 @@ absl::StatusOr<CrossReferenceResult> PatientIndex::LinkRegistration(const Regist
   }
   batch.Put(ManualKey(PairKey(ita->first, itb->first)), absl::StrCat("link: ", reason));
   HIE_RETURN_IF_ERROR(store_->Write(batch));
-  itb->second.euid = to;
+  SetPerson(&itb->second, to);
   NoteMember(to, b.org_id);
   NoteManual(ita->first, itb->first, /*linked=*/true);
   return CrossReferenceByEuid(to);
@@ -940,15 +965,13 @@ absl::StatusOr<CrossReferenceResult> PatientIndex::LinkRegistration(const Regist
 bool PatientIndex::ContradictsIdentifiers(const PreparedPerson& person,
                                           const std::string& euid) const {
   if (person.identifiers.empty()) return false;
-  absl::StatusOr<CrossReferenceResult> cluster = CrossReferenceByEuid(euid);
-  if (!cluster.ok()) return false;
-  for (const RegistrationRef& member : cluster->registrations) {
-    auto it = cache_.find(RefKey(member.org_id, member.local_id));
-    if (it == cache_.end()) continue;
+  auto members = members_.find(euid);
+  if (members == members_.end()) return false;
+  for (const Cached* member : members->second) {
     // Per system both carry: contradicting unless some value agrees, or is a typo of
     // it (a person may carry an old and a new number of one system; a number mistyped
     // by one character weighs as a close match, not as a contradiction).
-    const auto& theirs = it->second.prepared.identifiers;
+    const auto& theirs = member->prepared.identifiers;
     for (const auto& [system, value] : person.identifiers) {
       bool shared_system = false, agrees = false;
       for (const auto& [their_system, their_value] : theirs) {
@@ -977,7 +1000,7 @@ absl::StatusOr<CrossReferenceResult> PatientIndex::Unlink(const RegistrationRef&
   HIE_RETURN_IF_ERROR(store_->Write(batch));
   HIE_ASSIGN_OR_RETURN(internal::StoredRegistration stored,
                        ReadRegistration(*store_, b.org_id, b.local_id));
-  cache_[RefKey(b.org_id, b.local_id)].euid = stored.euid();
+  SetPerson(&cache_[RefKey(b.org_id, b.local_id)], stored.euid());
   NoteManual(RefKey(a.org_id, a.local_id), RefKey(b.org_id, b.local_id), /*linked=*/false);
   return CrossReferenceByEuid(stored.euid());
 }
@@ -1116,9 +1139,7 @@ absl::StatusOr<CrossReferenceResult> PatientIndex::Merge(const std::string& from
   const std::string x_ref = RefKey(x.org_id, x.local_id), y_ref = RefKey(y.org_id, y.local_id);
   batch.Put(ManualKey(PairKey(x_ref, y_ref)), absl::StrCat("link: merge: ", reason));
   HIE_RETURN_IF_ERROR(store_->Write(batch));
-  for (auto& [key, entry] : cache_) {
-    if (entry.euid == from.euid) entry.euid = into.euid;
-  }
+  MovePerson(from.euid, into.euid);
   NoteManual(x_ref, y_ref, /*linked=*/true);
   return CrossReferenceByEuid(into.euid);
 }

@@ -334,6 +334,13 @@ class PatientIndex {
     PreparedPerson prepared;
   };
   void AddToBlocks(const Cached* entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves a cached registration to person `euid` ("": out of every person, before it
+  // is erased), keeping members_ in step. Every change of a cached registration's
+  // person goes through here or MovePerson.
+  void SetPerson(Cached* entry, const std::string& euid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves every cached registration of person `from` to `to`.
+  void MovePerson(const std::string& from, const std::string& to)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Moves every member of `from_euid` to `to_euid` in `batch` and the cache.
   absl::Status MoveCluster(const std::string& from_euid, const std::string& to_euid,
                            store::WriteBatch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -391,6 +398,9 @@ class PatientIndex {
   // stable). Kept in memory only and rebuilt at open: it is derived from the stored
   // registrations, and scanning it costs a fraction of LevelDB prefix scans.
   Blocks blocks_ ABSL_GUARDED_BY(mu_);
+  // Person (EUID) -> its registrations, pointing into cache_: a newcomer is checked
+  // against every registration of the person it would join without reading the store.
+  absl::flat_hash_map<std::string, std::vector<Cached*>> members_ ABSL_GUARDED_BY(mu_);
   // Operator decisions by pair key ("orgA\nlocalA\norgB\nlocalB", ordered): true =
   // linked, false = kept apart.
   absl::flat_hash_map<std::string, bool> manual_ ABSL_GUARDED_BY(mu_);
