@@ -108,6 +108,22 @@ bool SameFirstName(const PreparedPerson& a, const PreparedPerson& b) {
   });
 }
 
+// True if one first name is the other with a feminine ending: a second name, which a
+// typo rarely makes.
+bool GenderedPair(const PreparedPerson& a, const PreparedPerson& b) {
+  if (a.given.empty() || b.given.empty()) return false;
+  const std::string& x = a.given.front();
+  const std::string& y = b.given.front();
+  const std::string& shorter = x.size() < y.size() ? x : y;
+  const std::string& longer = x.size() < y.size() ? y : x;
+  if (shorter.size() < 3 || !absl::StartsWith(longer, shorter)) return false;
+  absl::string_view ending = absl::string_view(longer).substr(shorter.size());
+  for (absl::string_view feminine : {"a", "e", "ne", "le", "lle", "ine", "ina", "ette"}) {
+    if (ending == feminine) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Comparison& c) {
@@ -117,8 +133,8 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   const Level given = c.at(Field::kGivenName);
   const Level family = c.at(Field::kFamilyName);
   const Level birth = c.at(Field::kBirthDate);
-  // One family, allowing a typo.
-  const bool same_family = family <= Level::kClose;
+  // One family, allowing typos (a family name that sounds the same).
+  const bool same_family = family <= Level::kPhonetic;
   // One identifier value on both sides is one person, whatever the names say.
   const bool same_identifier = c.at(Field::kIdentifier) == Level::kExact;
   // A birth date a typed digit from the other, day and month swapped, or two digits of
@@ -146,10 +162,11 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
     }
   }
   // Whether the registrations carry what a registration desk records (a sex, a phone,
-  // an identifier): research extracts without any of these cannot tell a twin from a
-  // replaced first name, or a parent from a mistyped birth date.
-  const bool can_tell = c.at(Field::kSex) != Level::kMissing || !a.identifiers.empty() ||
-                        !b.identifiers.empty() || c.at(Field::kPhone) != Level::kMissing;
+  // an identifier, on either side): research extracts without any of these cannot tell a twin from
+  // a replaced first name, or a parent from a mistyped birth date.
+  const bool can_tell = a.sex != Sex::kUnknown || b.sex != Sex::kUnknown ||
+                        !a.identifiers.empty() || !b.identifiers.empty() || !a.phones.empty() ||
+                        !b.phones.empty();
   if (same_family && birth == Level::kExact && !same_identifier) {
     // First names that are not equal, a nickname, an initial, a middle name or a typo
     // of each other are siblings of one birth wherever the registrations can tell: a
@@ -160,10 +177,12 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
     const bool different_first =
         (given == Level::kDifferent || given == Level::kPhonetic) && !c.names_swapped;
     if (different_first && can_tell) return Guard::kTwins;
-    // First names a letter apart with the sexes or the identifiers on record differing:
-    // Jon and Joan, Daniel and Danielle.
+    // First names a letter apart with the sexes or the identifiers on record differing
+    // (Jon and Joan), or one the other with a feminine ending (Simon and Simone, Carl
+    // and Carla, Daniel and Danielle): two names, not a typo.
     if (given == Level::kClose &&
-        (c.at(Field::kSex) == Level::kDifferent || c.at(Field::kIdentifier) == Level::kDifferent)) {
+        (c.at(Field::kSex) == Level::kDifferent || c.at(Field::kIdentifier) == Level::kDifferent ||
+         (can_tell && GenderedPair(a, b)))) {
       return Guard::kTwins;
     }
   }

@@ -212,9 +212,19 @@ TEST(GuardTest, ADifferentGivenNameIsATwinWhereTheRegistrationsCanTell) {
   // Bare records (no sex, phone or identifier on either side) cannot tell a twin from a
   // replaced first name: the score decides.
   a.identifiers.clear();
+  a.sex = Sex::kUnknown;
   pa = Prepare(a);
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
   // A letter apart with the sexes differing: Jon and Joan.
+  // One name the other with a feminine ending, the same sex on record: Simon and
+  // Simone are two names, not a typo.
+  a.given = {"Simon"};
+  b.given = {"Simone"};
+  a.sex = Sex::kMale;
+  b.sex = Sex::kMale;
+  pa = Prepare(a);
+  pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kTwins);
   a.given = {"Jon"};
   b.given = {"Joan"};
   a.sex = Sex::kMale;
