@@ -35,14 +35,15 @@
 namespace hie::cli {
 namespace {
 
-// Prints up to `limit` true pairs the index left apart and no review item joins, with each field's
-// level and weight as the index scored them, what decided, and whether blocking made them
-// candidates at all.
+// Prints up to `limit` true pairs the index left apart and no review item joins, with
+// each field's level and weight as the index scored them, what decided, and whether
+// blocking made them candidates at all.
 void ExplainMisses(mpi::PatientIndex& index,
                    const std::vector<mpi::PatientIndex::Registration>& regs,
                    const std::vector<std::string>& ids, const std::vector<std::string>& truth,
                    const std::vector<int>& side, const mpi::PlacementRun& run, int limit) {
-  absl::flat_hash_map<std::string, std::vector<size_t>> by_truth;
+  // In input order: the same misses every run.
+  std::map<std::string, std::vector<size_t>> by_truth;
   for (size_t i = 0; i < truth.size(); ++i) by_truth[truth[i]].push_back(i);
   // Pairs whose persons a review item joins are found: not shown.
   absl::flat_hash_set<std::pair<std::string, std::string>> reviewed;
@@ -260,9 +261,7 @@ int RunEvaluate(const std::vector<std::string>& args) {
   double recall_with_reviews = 0;
   if (labelled) {
     metrics = mpi::ComparePairs(cluster, truth, side);
-    std::vector<std::pair<size_t, size_t>> review_pairs;
-    for (const auto& r : run->reviews) review_pairs.emplace_back(r.a, r.b);
-    recall_with_reviews = mpi::RecallWithReviews(cluster, truth, side, review_pairs);
+    recall_with_reviews = mpi::RecallWithReviews(cluster, truth, side, mpi::ReviewJoins(*run));
   }
   if (show_model) {
     mpi::MatchModel model = (*scratch)->index().Model().model;

@@ -2,10 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <system_error>
+#include <tuple>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -15,11 +17,13 @@
 namespace hie::mpi {
 
 absl::StatusOr<std::unique_ptr<ScratchIndex>> ScratchIndex::Create(const IndexOptions& options) {
-  std::string pattern =
-      (std::filesystem::temp_directory_path() / "hie-mpi-evaluate-XXXXXX").string();
+  std::error_code error;
+  std::filesystem::path temp = std::filesystem::temp_directory_path(error);
+  if (error) return absl::InternalError(absl::StrCat("no temporary directory: ", error.message()));
+  std::string pattern = (temp / "hie-mpi-evaluate-XXXXXX").string();
   if (mkdtemp(pattern.data()) == nullptr) {
-    return absl::InternalError(absl::StrCat("cannot create a temporary directory in ",
-                                            std::filesystem::temp_directory_path().string()));
+    return absl::InternalError(
+        absl::StrCat("cannot create a temporary directory in ", temp.string()));
   }
   std::unique_ptr<ScratchIndex> scratch(new ScratchIndex);
   scratch->dir_ = pattern;
@@ -34,6 +38,14 @@ ScratchIndex::~ScratchIndex() {
   store_.reset();
   std::error_code ignored;
   if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
+}
+
+std::vector<ReviewJoin> ReviewJoins(const PlacementRun& run) {
+  std::vector<ReviewJoin> joins;
+  for (const PlacementRun::Review& r : run.reviews) {
+    joins.push_back({r.a, r.b, r.reason == kMatchesTwoPersons});
+  }
+  return joins;
 }
 
 absl::StatusOr<PlacementRun> PlaceAll(PatientIndex& index,
@@ -59,6 +71,9 @@ absl::StatusOr<PlacementRun> PlaceAll(PatientIndex& index,
     HIE_ASSIGN_OR_RETURN(auto results, index.RegisterBatch(batch));
     for (size_t k = 0; k < results.size(); ++k) {
       if (!results[k].ok()) {
+        // A registration the index refuses (no name, birth date or identifier) is a
+        // person of its own; anything else is the store failing, and the run with it.
+        if (!absl::IsInvalidArgument(results[k].status())) return results[k].status();
         ++run.refused;
         run.euid[first + k] = absl::StrCat("refused:", first + k);
       } else if (results[k]->placement == Placement::kLinked) {
@@ -83,6 +98,11 @@ absl::StatusOr<PlacementRun> PlaceAll(PatientIndex& index,
     if (a == position.end() || b == position.end()) continue;
     run.reviews.push_back({a->second, b->second, item.score, item.reason});
   }
+  // In input order (review ids are random).
+  std::sort(run.reviews.begin(), run.reviews.end(),
+            [](const PlacementRun::Review& x, const PlacementRun::Review& y) {
+              return std::tie(x.a, x.b) < std::tie(y.a, y.b);
+            });
   return run;
 }
 

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "common/store/kv_store.h"
 #include "mpi/index/patient_index.h"
+#include "mpi/match/evaluation.h"
 
 namespace hie::mpi {
 
@@ -52,6 +53,10 @@ struct PlacementRun {
   int64_t refused = 0;  // registrations the index refused (no name, say)
   double seconds = 0;   // placing only (not reading back)
 };
+
+// The review queue of `run` as an operator's "same person" would resolve each item
+// (PatientIndex::ResolveReview), for RecallWithReviews.
+std::vector<ReviewJoin> ReviewJoins(const PlacementRun& run);
 
 // Places `registrations` in order, in batches of `batch_size` (PatientIndex::RegisterBatch,
 // which places each exactly as one registration after another would), calling

@@ -534,11 +534,14 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
     Comparison c = known != nullptr ? known->comparison : Compare(prepared, other->prepared);
     Score score = model_.model.Evaluate(c, adjustments);
     Guard guard = known != nullptr ? known->guard : CheckGuards(prepared, other->prepared, c);
-    if (guard == Guard::kNone && score.total >= options_.thresholds.upper) {
+    if (guard == Guard::kNone) {
       // Only certain matches can make a registration match two persons.
-      PersonBest& slot = by_person[other->euid];
-      if (slot.registration == nullptr || score.total > slot.score) slot = {other, score.total};
+      if (score.total >= options_.thresholds.upper) {
+        PersonBest& slot = by_person[other->euid];
+        if (slot.registration == nullptr || score.total > slot.score) slot = {other, score.total};
+      }
     } else if (guarded.registration == nullptr || score.total > guarded.score) {
+      // Whatever the guard, the higher score is the question for an operator.
       guarded = {other, score.total};
       guarded_by = guard;
       guarded_evidence = score;
@@ -615,16 +618,17 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
     } else if (second.registration != nullptr &&
                best_score - second.score < options_.thresholds.margin &&
                Distinct(*best, *second.registration)) {
-      review_reason = "matches two persons";
+      review_reason = kMatchesTwoPersons;
     } else if (!ConsistentWithPerson(prepared, adjustments, best)) {
       review_reason = "disagrees with another registration of the person";
-    } else if (register_options.hold_cross_org_links) {
-      review_reason = "registration burst";
     } else if (previous != nullptr) {
       review_reason = "moves to another person";
     } else if (auto removed = store_->Get(RemovedKey(org_id, local_id));
                removed.ok() && *removed != best->euid) {
       review_reason = "moves to another person (registered again after its removal)";
+    } else if (register_options.hold_cross_org_links) {
+      review_reason = "registration burst";
+      result.held = true;
     } else {
       euid = best->euid;
       result.placement = Placement::kLinked;
@@ -660,8 +664,8 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
   // A certain match with another person too is that person's question for an operator:
   // never a merge of the two by itself.
   if (second.registration != nullptr && euid != second.registration->euid) {
-    result.also_review_id = OpenReview(self, *second.registration, second.score,
-                                       "matches two persons", &batch, &new_reviews);
+    result.also_review_id = OpenReview(self, *second.registration, second.score, kMatchesTwoPersons,
+                                       &batch, &new_reviews);
   }
   if (best != nullptr) {
     result.has_match = true;
@@ -1023,6 +1027,24 @@ absl::StatusOr<std::vector<PatientIndex::ReviewItem>> PatientIndex::ListReviews(
   return items;
 }
 
+absl::StatusOr<CrossReferenceResult> PatientIndex::MergePersonsOf(const RegistrationRef& a,
+                                                                  const RegistrationRef& b,
+                                                                  const std::string& reason) {
+  std::string from, into;
+  {
+    absl::MutexLock lock(&mu_);
+    auto ita = cache_.find(RefKey(a.org_id, a.local_id));
+    auto itb = cache_.find(RefKey(b.org_id, b.local_id));
+    if (ita == cache_.end() || itb == cache_.end()) {
+      return absl::NotFoundError("a registration of the review item is no longer registered");
+    }
+    from = ita->second.euid;
+    into = itb->second.euid;
+  }
+  if (from == into) return CrossReferenceByEuid(into);  // merged meanwhile
+  return Merge(from, into, reason);
+}
+
 absl::StatusOr<CrossReferenceResult> PatientIndex::ResolveReview(const std::string& review_id,
                                                                  bool same_person,
                                                                  const std::string& reason) {
@@ -1030,8 +1052,15 @@ absl::StatusOr<CrossReferenceResult> PatientIndex::ResolveReview(const std::stri
   for (const ReviewItem& item : items) {
     if (item.review_id != review_id) continue;
     // The item goes with the decision: delete it first, so a failed decision leaves it.
-    auto result =
-        same_person ? LinkRegistration(item.b, item.a, reason) : Unlink(item.b, item.a, reason);
+    // "Matches two persons" asks whether two persons are one: "same person" merges them
+    // (moving the registration alone would undo its link to the first person).
+    absl::StatusOr<CrossReferenceResult> result;
+    if (same_person && item.reason == kMatchesTwoPersons) {
+      result = MergePersonsOf(item.a, item.b, reason);
+    } else {
+      result =
+          same_person ? LinkRegistration(item.b, item.a, reason) : Unlink(item.b, item.a, reason);
+    }
     if (!result.ok()) return result;
     HIE_RETURN_IF_ERROR(store_->Delete(ReviewKey(review_id)));
     absl::MutexLock lock(&mu_);
@@ -1145,9 +1174,13 @@ absl::StatusOr<CrossReferenceResult> PatientIndex::Merge(const std::string& from
 }
 
 PatientIndex::SearchResult PatientIndex::Search(const Person& person, size_t max_results,
-                                                Grade min_grade) const {
+                                                Grade min_grade,
+                                                const std::string& searcher_org) const {
   SearchResult result;
-  PreparedPerson prepared = Prepare(person);
+  // A member's search weighs identifiers as its registration would: another member's
+  // MRN is no evidence. The operator's search (no org) weighs them all.
+  PreparedPerson prepared =
+      searcher_org.empty() ? Prepare(person) : PrepareFor(searcher_org, person);
   absl::MutexLock lock(&mu_);
   std::vector<const Cached*> candidates =
       Candidates(blocks_, BlockingKeys(prepared), /*previous=*/nullptr,

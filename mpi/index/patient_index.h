@@ -51,6 +51,10 @@ struct RegistrationRef {
   std::string local_id;
 };
 
+// The review reason of a registration that matched two persons certainly. Deciding such
+// an item "same person" merges the two persons.
+inline constexpr char kMatchesTwoPersons[] = "matches two persons";
+
 // How a registration was placed, for the MPI's audit and its alerts.
 enum class Placement {
   kNewPerson,  // no certain match: a person of its own
@@ -73,6 +77,9 @@ struct RegisterResult {
   // A second review item: the registration also matched another person certainly
   // ("matches two persons"); the registration stays where review_id/placement say.
   std::string also_review_id;
+  // The link was held for review because the organisation has linked to persons others
+  // hold more often than allowed (RegisterOptions::hold_cross_org_links).
+  bool held = false;
   size_t candidates_scored = 0;
   bool candidates_truncated = false;
 
@@ -80,8 +87,10 @@ struct RegisterResult {
   // holder). `matched` is the best-scoring candidate when there was one, `evidence`
   // its score per field.
   Placement placement = Placement::kNewPerson;
-  // Why a review item was opened: "between thresholds", "same organisation", "twin
-  // guard", "moves to another person", "contradicting identifier".
+  // Why a review item was opened: "between thresholds", "same organisation", a guard's
+  // name ("twin guard", "birth date guard", "similar names guard", "no name guard"),
+  // "matches two persons", "disagrees with another registration of the person",
+  // "moves to another person", "contradicting identifier", "registration burst".
   std::string review_reason;
   bool has_match = false;
   RegistrationRef matched;
@@ -130,8 +139,10 @@ class PatientIndex {
 
   // Registers (or re-registers, replacing the demographics) one organisation's patient
   // and places it: linked to the best certain match, or a new person. A match from the
-  // same organisation, a probable match or a twin-guarded one opens a review item.
-  // Errors: InvalidArgument for an empty org or local id or a person without any name.
+  // same organisation, a probable match, a guarded one, or a link the rules of
+  // docs/matching.md hold back opens a review item.
+  // Errors: InvalidArgument for an empty org or local id, or demographics with neither a
+  // name, a birth date nor an identifier.
   absl::StatusOr<RegisterResult> Register(const std::string& org_id, const std::string& local_id,
                                           const Person& person,
                                           const RegisterOptions& register_options = {});
@@ -234,7 +245,10 @@ class PatientIndex {
   };
   // Demographic search: ranked persons whose registrations match `person`, at least
   // `min_grade`, at most `max_results`. Nothing is registered.
-  SearchResult Search(const Person& person, size_t max_results, Grade min_grade) const;
+  // `searcher_org` is the member searching ("" for the operator): identifiers of a system
+  // another member assigns are no evidence in its search, as in its registrations.
+  SearchResult Search(const Person& person, size_t max_results, Grade min_grade,
+                      const std::string& searcher_org = "") const;
 
   // The version of a registration (1 on first registration). Errors: NotFound.
   absl::StatusOr<int64_t> Version(const std::string& org_id, const std::string& local_id) const;
@@ -347,6 +361,11 @@ class PatientIndex {
   absl::Status RecordDecision(const RegistrationRef& a, const RegistrationRef& b, bool same_person,
                               const std::string& reason, store::WriteBatch* batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Merges the person of `a` into the person of `b` (a "matches two persons" item
+  // decided "same person").
+  absl::StatusOr<CrossReferenceResult> MergePersonsOf(const RegistrationRef& a,
+                                                      const RegistrationRef& b,
+                                                      const std::string& reason);
   // Moves registration `b` alone to `a`'s person, recording an operator's link.
   absl::StatusOr<CrossReferenceResult> LinkRegistration(const RegistrationRef& a,
                                                         const RegistrationRef& b,

@@ -44,16 +44,29 @@ class RegistrationMonitor {
     int64_t links = 0;  // in the window, at least max_cross_org_links + 1
     absl::Duration window;
   };
-  // Notes that `org_id` registered a patient linked automatically to a person held by
-  // another organisation. Returns an alert when the organisation's links in the window
-  // exceed the threshold, at most once per window per organisation (a burst raises one
-  // alert, a burst that goes on one per window).
+  // Before placing a registration of `org_id`: counts it, now, as an attempt to link to
+  // a person another organisation holds, and says whether such a link is to be held
+  // for review (the organisation has reached max_cross_org_links within the window).
+  // Counting before placing keeps registrations placed at the same time from all
+  // getting under the limit. Follow with Confirm if the registration linked (or was
+  // held), Withdraw otherwise.
+  struct Admission {
+    bool hold = false;
+    absl::Time at;
+  };
+  Admission Admit(const std::string& org_id);
+  // The admitted registration linked to a person held elsewhere (or was held): it
+  // stays counted. Returns an alert when the organisation's links in the window exceed
+  // the threshold, at most once per window per organisation.
+  std::optional<Alert> Confirm(const std::string& org_id, const Admission& admission);
+  // The admitted registration did not link elsewhere: uncounted.
+  void Withdraw(const std::string& org_id, const Admission& admission);
+
+  // Notes a link made without Admit (a test's shorthand for Admit then Confirm).
   std::optional<Alert> NoteCrossOrgLink(const std::string& org_id);
 
   // True while `org_id` has at least max_cross_org_links links (or held attempts)
-  // within the window: its next link to a person held elsewhere is to wait for an
-  // operator. Note each held attempt with NoteCrossOrgLink too, so that a burst that
-  // goes on stays held.
+  // within the window.
   bool Holding(const std::string& org_id) const;
 
   // For metrics: every cross-organisation link noted, and every alert raised, since
@@ -65,8 +78,8 @@ class RegistrationMonitor {
   Clock* const clock_;
   const RegistrationAlertOptions options_;
   mutable absl::Mutex mu_;
-  // Per organisation, the times of its most recent links, at most
-  // max_cross_org_links + 1 of them (memory stays bounded whatever the rate).
+  // Per organisation, the times of its most recent links and admissions, at most
+  // 2 * max_cross_org_links + 64 of them (memory stays bounded whatever the rate).
   absl::flat_hash_map<std::string, std::deque<absl::Time>> recent_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, absl::Time> last_alert_ ABSL_GUARDED_BY(mu_);
   int64_t links_total_ ABSL_GUARDED_BY(mu_) = 0;

@@ -24,17 +24,20 @@ std::vector<std::string> BlockingKeys(const PreparedPerson& p);
 // without an operator. See docs/matching.md for each rule's reasoning.
 enum class Guard {
   kNone,
-  // Same family name and birth date, first names that are neither equal, nicknames or
-  // initials of each other nor a typo apart: twins or siblings, whatever the sex or
-  // identifiers on record (an identifier on one side only is no evidence); or
-  // multiple-birth orders that differ. Only one identifier value on both sides (of a
-  // system no organisation owns) says one person.
+  // Same family name (allowing typos) and birth date, first names that are neither
+  // equal, nicknames, initials nor a typo of each other, wherever the records can tell
+  // (a sex, phone or identifier on either side; an identifier on one side only is no
+  // evidence of one person); or names a letter apart with the sexes or identifiers
+  // differing, or one the other with a feminine ending (Simon / Simone); or, with a
+  // multiple birth on record, first names that are not one name; or birth orders that
+  // differ. One identifier value on both sides says one person.
   kTwins,
-  // Birth dates a digit apart or with day and month swapped, and the names and an
-  // address, phone or identifier do not all confirm it.
+  // A birth date a digit or two apart or with day and month swapped, or none on one
+  // side, without the names and an address or phone agreeing; or another birth date
+  // altogether (a parent and child of one name) wherever the records can tell.
   kBirthDate,
-  // Given names only alike (François / Francisco, Jon / Joan), with a different birth
-  // date: two people, whatever else agrees.
+  // Given names only alike (François / Francisco, Jon / Joan), on another birth date
+  // and at another address: two people, whatever else agrees.
   kSimilarNames,
   // One side has no name at all: demographics alone never link it.
   kNoName,

@@ -54,9 +54,22 @@ absl::StatusOr<std::vector<LabelledRecord>> LoadRegistrationCsv(const std::strin
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (absl::StripAsciiWhitespace(line).empty()) continue;
+    if (header.empty() && absl::StartsWith(line, "\xEF\xBB\xBF")) line.erase(0, 3);  // a BOM
+    if (line.find('"') != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ":", line_number, ": quoted fields are not supported (no value may hold a comma)"));
+    }
     std::vector<std::string> fields = absl::StrSplit(line, ',');
     for (std::string& f : fields) f = std::string(absl::StripAsciiWhitespace(f));
     if (header.empty()) {
+      for (size_t a = 0; a < fields.size(); ++a) {
+        for (size_t b = a + 1; b < fields.size(); ++b) {
+          if (absl::EqualsIgnoreCase(fields[a], fields[b])) {
+            return absl::InvalidArgumentError(
+                absl::StrCat(path, ":1: column ", fields[a], " appears twice"));
+          }
+        }
+      }
       header = fields;
       auto at = [&](absl::string_view a, absl::string_view b = "") {
         int i = Column(header, a);
@@ -184,26 +197,34 @@ PairwiseMetrics ComparePairs(const std::vector<int>& cluster, const std::vector<
 }
 
 double RecallWithReviews(const std::vector<int>& cluster, const std::vector<std::string>& truth,
-                         const std::vector<int>& side,
-                         const std::vector<std::pair<size_t, size_t>>& review_pairs) {
-  absl::flat_hash_set<std::pair<int, int>> joined;
-  for (const auto& [a, b] : review_pairs) {
-    joined.insert(std::minmax(cluster[a], cluster[b]));
+                         const std::vector<int>& side, const std::vector<ReviewJoin>& reviews) {
+  absl::flat_hash_set<std::pair<int, int>> merged;           // two clusters become one
+  absl::flat_hash_set<std::pair<size_t, int>> record_joins;  // a record joins a cluster
+  for (const ReviewJoin& r : reviews) {
+    if (r.merges_persons) {
+      merged.insert(std::minmax(cluster[r.a], cluster[r.b]));
+    } else {
+      record_joins.insert({r.a, cluster[r.b]});
+    }
   }
+  auto found = [&](size_t i, size_t j) {
+    return cluster[i] == cluster[j] || merged.contains(std::minmax(cluster[i], cluster[j])) ||
+           record_joins.contains({i, cluster[j]}) || record_joins.contains({j, cluster[i]});
+  };
   absl::flat_hash_map<std::string, std::vector<size_t>> by_truth;
   for (size_t i = 0; i < truth.size(); ++i) by_truth[truth[i]].push_back(i);
-  int64_t pairs = 0, found = 0;
+  int64_t pairs = 0, hits = 0;
   for (const auto& [entity, members] : by_truth) {
     for (size_t x = 0; x < members.size(); ++x) {
       for (size_t y = x + 1; y < members.size(); ++y) {
         size_t i = members[x], j = members[y];
         if (!side.empty() && side[i] == side[j]) continue;
         ++pairs;
-        found += cluster[i] == cluster[j] || joined.contains(std::minmax(cluster[i], cluster[j]));
+        hits += found(i, j);
       }
     }
   }
-  return pairs == 0 ? 1.0 : static_cast<double>(found) / pairs;
+  return pairs == 0 ? 1.0 : static_cast<double>(hits) / pairs;
 }
 
 }  // namespace hie::mpi

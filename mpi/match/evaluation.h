@@ -59,13 +59,20 @@ struct PairwiseMetrics {
 PairwiseMetrics ComparePairs(const std::vector<int>& cluster, const std::vector<std::string>& truth,
                              const std::vector<int>& side);
 
-// The true pairs (by `truth`, across sides when `side` is non-empty) that are found: in
-// one cluster, or in two clusters that a review pair (indices of two records) joins,
-// as an operator deciding that item "same person" would bring them together. Returns
-// the share of true pairs found (1 when there are none).
+// A review item as an operator's "same person" would resolve it: registration `a`
+// joins the person of `b`, or (`merges_persons`, for "matches two persons") the two
+// persons become one.
+struct ReviewJoin {
+  size_t a = 0;
+  size_t b = 0;
+  bool merges_persons = false;
+};
+
+// The share of true pairs (by `truth`, across sides when `side` is non-empty) that are
+// found: in one cluster, or joined by deciding one review item "same person" (1 when
+// there are none).
 double RecallWithReviews(const std::vector<int>& cluster, const std::vector<std::string>& truth,
-                         const std::vector<int>& side,
-                         const std::vector<std::pair<size_t, size_t>>& review_pairs);
+                         const std::vector<int>& side, const std::vector<ReviewJoin>& reviews);
 
 }  // namespace hie::mpi
 

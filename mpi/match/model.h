@@ -46,9 +46,11 @@ struct Thresholds {
   double lower = 8.0;
   // At or above this a search reports the candidate as possible.
   double possible = 0.0;
-  // A registration that matches two persons certainly is linked to the better one only
-  // when it scores at least this much more (log2: 2^10 to 1); otherwise neither link is
-  // made and both go to review. The other person goes to review either way.
+  // A registration that matches two persons certainly, scoring less than this much more
+  // with the better (log2: 2^10 to 1), where the two persons look like two people
+  // (guarded or below the review threshold against each other), is linked to neither:
+  // both go to review. Otherwise it joins the better, and the other person goes to
+  // review ("matches two persons": deciding it "same person" merges the two).
   double margin = 10.0;
 };
 

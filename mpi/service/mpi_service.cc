@@ -159,15 +159,29 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::RegisterPatient(
     return reactor;
   }
   // The registering organisation is the caller's, from its certificate.
+  RegistrationMonitor::Admission admission = state_->monitor->Admit(peer->org_id);
   absl::StatusOr<RegisterResult> result = state_->index->Register(
       peer->org_id, request->local_id(), PersonFromDemographics(request->demographics()),
-      {.hold_cross_org_links = state_->monitor->Holding(peer->org_id)});
-  return AnswerRegistration(*context, *peer, request->local_id(), std::move(result), response);
+      {.hold_cross_org_links = admission.hold});
+  return AnswerRegistration(*context, *peer, request->local_id(), admission, std::move(result),
+                            response);
 }
 
 grpc::ServerUnaryReactor* MasterPatientIndexService::AnswerRegistration(
     grpc::CallbackServerContext& context, const Peer& peer, const std::string& local_id,
-    absl::StatusOr<RegisterResult> result, hie::v1::RegisterPatientResponse* response) {
+    const RegistrationMonitor::Admission& admission, absl::StatusOr<RegisterResult> result,
+    hie::v1::RegisterPatientResponse* response) {
+  // A link to a person held elsewhere, or one held because the organisation links too
+  // often, stays counted (so that a burst that goes on stays held); anything else is
+  // withdrawn from the count.
+  const bool link_attempt =
+      result.ok() && (result->placement == Placement::kLinked || result->held);
+  std::optional<RegistrationMonitor::Alert> alert;
+  if (link_attempt) {
+    alert = state_->monitor->Confirm(peer.org_id, admission);
+  } else {
+    state_->monitor->Withdraw(peer.org_id, admission);
+  }
   std::optional<PlacementAudit> audit =
       result.ok() ? AuditOfPlacement(*result, state_->index->thresholds()) : std::nullopt;
   if (audit.has_value()) {
@@ -176,18 +190,12 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::AnswerRegistration(
     patient.set_local_id(local_id);
     absl::Status audited = Audit(*state_, context, hie::v1::AUDIT_ACTION_LINK, audit->outcome,
                                  audit->detail, &patient, result->euid);
-    // A link, or one held because the organisation links too often: both count, so
-    // that a burst that goes on stays held.
-    const bool link_attempt =
-        result->placement == Placement::kLinked || result->review_reason == "registration burst";
-    if (audited.ok() && link_attempt) {
-      if (auto alert = state_->monitor->NoteCrossOrgLink(peer.org_id)) {
-        std::string detail = RegistrationMonitor::Describe(*alert);
-        LogWarning("registration alert: ", detail);
-        // Filed under the registration that crossed the threshold.
-        audited = Audit(*state_, context, hie::v1::AUDIT_ACTION_ALERT, "registration rate", detail,
-                        &patient, result->euid);
-      }
+    if (audited.ok() && alert.has_value()) {
+      std::string detail = RegistrationMonitor::Describe(*alert);
+      LogWarning("registration alert: ", detail);
+      // Filed under the registration that crossed the threshold.
+      audited = Audit(*state_, context, hie::v1::AUDIT_ACTION_ALERT, "registration rate", detail,
+                      &patient, result->euid);
     }
     if (!audited.ok()) result = audited;
   }
@@ -258,11 +266,12 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::UpdatePatient(
     reactor->Finish(ToGrpcStatus(peer.status()));
     return reactor;
   }
+  RegistrationMonitor::Admission admission = state_->monitor->Admit(peer->org_id);
   absl::StatusOr<RegisterResult> result = state_->index->Update(
       peer->org_id, request->local_id(), PersonFromDemographics(request->demographics()),
-      request->expected_version(),
-      {.hold_cross_org_links = state_->monitor->Holding(peer->org_id)});
-  return AnswerRegistration(*context, *peer, request->local_id(), std::move(result), response);
+      request->expected_version(), {.hold_cross_org_links = admission.hold});
+  return AnswerRegistration(*context, *peer, request->local_id(), admission, std::move(result),
+                            response);
 }
 
 grpc::ServerUnaryReactor* MasterPatientIndexService::SearchPatients(
@@ -296,7 +305,8 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::SearchPatients(
       break;
   }
   PatientIndex::SearchResult found =
-      state_->index->Search(person, static_cast<size_t>(max), min_grade);
+      state_->index->Search(person, static_cast<size_t>(max), min_grade,
+                            peer->role == pki::Role::kNode ? peer->org_id : "");
   // How many registrations were scored counts registrations like the patient's: a
   // practice is not told (it would tell how many hold someone).
   if (peer->role != pki::Role::kNode) {

@@ -62,15 +62,14 @@ TEST(ClinicErrorsTest, ClinicStyleSetThroughTheIndex) {
     cluster.push_back(numbering.emplace(euid, static_cast<int>(numbering.size())).first->second);
   }
   PairwiseMetrics m = ComparePairs(cluster, truth, {});
-  std::vector<std::pair<size_t, size_t>> reviews;
-  for (const auto& r : run->reviews) reviews.emplace_back(r.a, r.b);
-  double with_reviews = RecallWithReviews(cluster, truth, {}, reviews);
+  double with_reviews = RecallWithReviews(cluster, truth, {}, ReviewJoins(*run));
   std::cout << "clinic-style: precision " << m.precision << " recall " << m.recall
-            << " recall with reviews " << with_reviews << " review pairs " << reviews.size()
+            << " recall with reviews " << with_reviews << " review pairs " << run->reviews.size()
             << " of " << registrations.size() << "\n";
-  // Measured on seeds 2-4: precision 0.990-0.993, recall with reviews 0.982-0.987.
-  EXPECT_THAT(m.precision, Ge(0.985));
-  EXPECT_THAT(with_reviews, Ge(0.98));
+  // Measured on this seed: precision 0.9924, recall with reviews 0.9813 (docs/matching.md
+  // has seeds 2-9).
+  EXPECT_THAT(m.precision, Ge(0.99));
+  EXPECT_THAT(with_reviews, Ge(0.978));
 }
 
 }  // namespace

@@ -85,10 +85,16 @@ TEST(PairwiseTest, RecallCountsReviewPairsAsFound) {
   std::vector<std::string> truth = {"a", "a", "a", "b"};
   std::vector<int> cluster = {0, 0, 1, 2};
   EXPECT_DOUBLE_EQ(RecallWithReviews(cluster, truth, {}, {}), 1.0 / 3);
-  // A review between record 2 and record 0 joins cluster 1 to cluster 0: all three found.
-  EXPECT_DOUBLE_EQ(RecallWithReviews(cluster, truth, {}, {{2, 0}}), 1.0);
+  // A review between record 2 and record 0 joins record 2 to cluster 0: all three found.
+  EXPECT_DOUBLE_EQ(RecallWithReviews(cluster, truth, {}, {{2, 0, false}}), 1.0);
   // A review to the wrong person finds nothing more.
-  EXPECT_DOUBLE_EQ(RecallWithReviews(cluster, truth, {}, {{2, 3}}), 1.0 / 3);
+  EXPECT_DOUBLE_EQ(RecallWithReviews(cluster, truth, {}, {{2, 3, false}}), 1.0 / 3);
+  // Truth {0,1,2,3} one person; clusters {0,1} and {2,3}. Joining record 2 alone to
+  // cluster 0 finds 0-2 and 1-2 but not 0-3, 1-3; merging the persons finds all.
+  std::vector<std::string> one = {"a", "a", "a", "a"};
+  std::vector<int> two = {0, 0, 1, 1};
+  EXPECT_DOUBLE_EQ(RecallWithReviews(two, one, {}, {{2, 0, false}}), 4.0 / 6);
+  EXPECT_DOUBLE_EQ(RecallWithReviews(two, one, {}, {{2, 0, true}}), 1.0);
 }
 
 // More columns than Febrl's, in another order, with the practice in a column of its own.

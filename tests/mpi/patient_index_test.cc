@@ -844,5 +844,64 @@ TEST_F(PatientIndexTest, ALinkHeldForABurstGoesToReview) {
   EXPECT_EQ(burst, 1);
 }
 
+// A registration that matched two persons certainly opens "matches two persons"; the
+// operator's "same person" merges the two persons (moving the registration alone would
+// undo its link to the first).
+TEST_F(PatientIndexTest, MatchesTwoPersonsResolvedSamePersonMergesThem) {
+  Person jane = Jane();
+  Person jane_moved = Jane();
+  jane_moved.street = {"40 Oak Avenue"};
+  jane_moved.city = "Salem";
+  jane_moved.postal_code = "97301";
+  jane_moved.phones = {"503-555-0199"};
+  // The same Jane held twice: an operator kept two registrations apart, so they are
+  // two persons the index will not join by itself.
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", jane));
+  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", jane_moved));
+  if (a.euid == b.euid) {
+    ASSERT_THAT(index_->Unlink({"org-a", "A1"}, {"org-b", "B1"}, "test: two persons"), IsOk());
+  }
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult xa, index_->CrossReference("org-a", "A1"));
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult xb, index_->CrossReference("org-b", "B1"));
+  ASSERT_NE(xa.euid, xb.euid);
+  // A third registration matching both.
+  Person both = Jane();
+  both.phones = {"217-555-0101", "503-555-0199"};
+  ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-c", "C1", both));
+  ASSERT_OK_AND_ASSIGN(auto items, index_->ListReviews());
+  std::string item_id;
+  for (const auto& item : items) {
+    if (item.reason == kMatchesTwoPersons && item.a.local_id == "C1") item_id = item.review_id;
+  }
+  ASSERT_FALSE(item_id.empty()) << "no 'matches two persons' item for C1";
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult merged,
+                       index_->ResolveReview(item_id, /*same_person=*/true, "one Jane"));
+  EXPECT_EQ(merged.registrations.size(), 3u);
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult x1, index_->CrossReference("org-a", "A1"));
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult x2, index_->CrossReference("org-b", "B1"));
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult x3, index_->CrossReference("org-c", "C1"));
+  EXPECT_EQ(x1.euid, x2.euid);
+  EXPECT_EQ(x1.euid, x3.euid);
+}
+
+// A member's search weighs another member's MRN as its registration would: not at all.
+TEST(PatientIndexPoisoningTest, AMembersSearchIgnoresAnotherMembersMrn) {
+  const std::string system = "urn:oid:1.2.3.4";
+  IndexOptions options;
+  options.identifier_system_owners[system] = "org-a";
+  ASSERT_OK_AND_ASSIGN(auto scratch, ScratchIndex::Create(options));
+  PatientIndex& index = scratch->index();
+  Person jane = Jane();
+  jane.identifiers = {{system, "MRN-1"}};
+  ASSERT_THAT(index.Register("org-a", "A1", jane), IsOk());
+  Person probe;
+  probe.family = "Oyelaran";
+  probe.identifiers = {{system, "MRN-1"}};
+  PatientIndex::SearchResult as_member = index.Search(probe, 5, Grade::kCertain, "org-b");
+  EXPECT_TRUE(as_member.candidates.empty());
+  PatientIndex::SearchResult as_owner = index.Search(probe, 5, Grade::kCertain, "org-a");
+  EXPECT_EQ(as_owner.candidates.size(), 1u);
+}
+
 }  // namespace
 }  // namespace hie::mpi

@@ -1,5 +1,7 @@
 #include "mpi/index/registration_monitor.h"
 
+#include <vector>
+
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 
@@ -74,6 +76,27 @@ TEST(RegistrationMonitorTest, HoldsAtTheThresholdUntilTheWindowPasses) {
   RegistrationMonitor off(&clock, {.max_cross_org_links = 0, .window = absl::Hours(1)});
   for (int i = 0; i < 10; ++i) off.NoteCrossOrgLink("org-a");
   EXPECT_FALSE(off.Holding("org-a"));
+}
+
+// Registrations placed at the same time are counted when admitted, so they cannot all
+// get under the limit; one that did not link is withdrawn from the count.
+TEST(RegistrationMonitorTest, AdmissionsCountBeforePlacingAndWithdrawalsUncount) {
+  ManualClock clock;
+  RegistrationMonitor monitor(&clock, {.max_cross_org_links = 3, .window = absl::Hours(1)});
+  std::vector<RegistrationMonitor::Admission> in_flight;
+  for (int i = 0; i < 5; ++i) in_flight.push_back(monitor.Admit("org-a"));
+  int held = 0;
+  for (const auto& a : in_flight) held += a.hold;
+  EXPECT_EQ(held, 2);  // the fourth and fifth, though none has been placed yet
+  // Three of them turned out not to link anywhere: the organisation is under the
+  // limit again.
+  for (int i = 0; i < 3; ++i) monitor.Withdraw("org-a", in_flight[i]);
+  EXPECT_FALSE(monitor.Holding("org-a"));
+  EXPECT_FALSE(monitor.Admit("org-a").hold);
+  // Confirmed links above the threshold raise the alert once.
+  auto alert = monitor.Confirm("org-a", monitor.Admit("org-a"));
+  EXPECT_TRUE(alert.has_value());
+  EXPECT_FALSE(monitor.Confirm("org-a", monitor.Admit("org-a")).has_value());
 }
 
 }  // namespace
