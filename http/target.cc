@@ -1,0 +1,78 @@
+#include "http/target.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace hie::http {
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::optional<std::string> PercentDecode(absl::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '+' && plus_is_space) {
+      out += ' ';
+    } else if (c != '%') {
+      out += c;
+    } else {
+      if (i + 2 >= text.size()) return std::nullopt;
+      int high = HexValue(text[i + 1]);
+      int low = HexValue(text[i + 2]);
+      if (high < 0 || low < 0) return std::nullopt;
+      // A NUL would cut the value short wherever it meets a C string.
+      if (high == 0 && low == 0) return std::nullopt;
+      out += static_cast<char>(high * 16 + low);
+      i += 2;
+    }
+  }
+  return out;
+}
+
+std::optional<std::vector<std::string>> PathSegments(absl::string_view path) {
+  std::vector<std::string> segments;
+  if (path == "/") return segments;
+  for (absl::string_view raw : absl::StrSplit(path.substr(1), '/')) {
+    std::optional<std::string> segment = PercentDecode(raw, /*plus_is_space=*/false);
+    if (!segment) return std::nullopt;
+    segments.push_back(*std::move(segment));
+  }
+  return segments;
+}
+
+absl::StatusOr<Target> ParseTarget(absl::string_view target) {
+  if (target.empty() || target.front() != '/') {
+    return absl::InvalidArgumentError("the request target must be a path starting with '/'");
+  }
+  Target out;
+  size_t question = target.find('?');
+  out.path = std::string(target.substr(0, question));
+  if (!PathSegments(out.path)) {
+    return absl::InvalidArgumentError("the request path has a malformed percent escape");
+  }
+  if (question == absl::string_view::npos) return out;
+  for (absl::string_view pair : absl::StrSplit(target.substr(question + 1), '&')) {
+    if (pair.empty()) continue;
+    size_t equals = pair.find('=');
+    std::optional<std::string> name = PercentDecode(pair.substr(0, equals), true);
+    std::optional<std::string> value = PercentDecode(
+        equals == absl::string_view::npos ? absl::string_view() : pair.substr(equals + 1), true);
+    if (!name || !value) {
+      return absl::InvalidArgumentError(absl::StrCat("query parameter ", out.query.size() + 1,
+                                                     " has a malformed percent escape"));
+    }
+    out.query.push_back({*std::move(name), *std::move(value)});
+  }
+  return out;
+}
+
+}  // namespace hie::http
