@@ -181,7 +181,7 @@ constexpr char kCondition[] =
     R"("code":{"coding":[{"system":"http://snomed.info/sct","code":"44054006"}]},)"
     R"("onsetDateTime":"2020-01-01"})";
 
-class FederatedQueryTest : public ::testing::Test {
+class FederatedQueryDomainTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = ::testing::TempDir() + "hie-federated-query-" + std::to_string(getpid());
@@ -266,7 +266,7 @@ class FederatedQueryTest : public ::testing::Test {
   Observer observer_;
 };
 
-TEST_F(FederatedQueryTest, EveryHolderSettlesInItsOwnWayAndTheAnswerFoldsDuplicates) {
+TEST_F(FederatedQueryDomainTest, EveryHolderSettlesInItsOwnWayAndTheAnswerFoldsDuplicates) {
   hie::v1::RecordEnvelope immunization =
       Record("Immunization", "i1", "org-b-patient",
              R"({"resourceType":"Immunization","id":"i1","occurrenceDateTime":"2021-05-01"})");
@@ -352,7 +352,7 @@ TEST_F(FederatedQueryTest, EveryHolderSettlesInItsOwnWayAndTheAnswerFoldsDuplica
             "org-e TIMED_OUT 0");
 }
 
-TEST_F(FederatedQueryTest, OnlyTheGrantsHoldersAreAskedAndThisNodeAloneAnswersAlone) {
+TEST_F(FederatedQueryDomainTest, OnlyTheGrantsHoldersAreAskedAndThisNodeAloneAnswersAlone) {
   grant_.clear_holders();
   grant_.add_holders()->set_org_id("org-a");
   Permit();
@@ -365,7 +365,7 @@ TEST_F(FederatedQueryTest, OnlyTheGrantsHoldersAreAskedAndThisNodeAloneAnswersAl
   EXPECT_EQ(audit_->entries[0].detail(), "asking 0 holder(s)");
 }
 
-TEST_F(FederatedQueryTest, HolderDeadlineIsTheCallersUpToACapOrTheNodesDefault) {
+TEST_F(FederatedQueryDomainTest, HolderDeadlineIsTheCallersUpToACapOrTheNodesDefault) {
   options_.default_holder_timeout = absl::Seconds(7);
   FederatedQueryRequest long_wait = Request();
   long_wait.holder_timeout = absl::Hours(1);
@@ -389,7 +389,7 @@ TEST_F(FederatedQueryTest, HolderDeadlineIsTheCallersUpToACapOrTheNodesDefault) 
   EXPECT_OK(second.done->status());
 }
 
-TEST_F(FederatedQueryTest, AtMostMaxInFlightHoldersAreAskedAtOnce) {
+TEST_F(FederatedQueryDomainTest, AtMostMaxInFlightHoldersAreAskedAtOnce) {
   options_.max_in_flight = 2;
   Engine().Run(Request(), &observer_);
   EXPECT_EQ(holders_->calls.size(), 2u);
@@ -405,7 +405,7 @@ TEST_F(FederatedQueryTest, AtMostMaxInFlightHoldersAreAskedAtOnce) {
   EXPECT_OK(observer_.done->status());
 }
 
-TEST_F(FederatedQueryTest, ConsentDenialIsAuditedAndNothingIsFetched) {
+TEST_F(FederatedQueryDomainTest, ConsentDenialIsAuditedAndNothingIsFetched) {
   Authorization deny;
   deny.query_id = "q-2";
   deny.denied = true;
@@ -423,7 +423,7 @@ TEST_F(FederatedQueryTest, ConsentDenialIsAuditedAndNothingIsFetched) {
   EXPECT_EQ(audit_->entries[0].detail(), "opt-in policy and no consent on file");
 }
 
-TEST_F(FederatedQueryTest, UnreachableConsentServiceIsADependencyFailure) {
+TEST_F(FederatedQueryDomainTest, UnreachableConsentServiceIsADependencyFailure) {
   consent_->answer = absl::DeadlineExceededError("Deadline Exceeded");
   Engine().Run(Request(), &observer_);
   ASSERT_TRUE(observer_.done.has_value());
@@ -436,7 +436,7 @@ TEST_F(FederatedQueryTest, UnreachableConsentServiceIsADependencyFailure) {
   EXPECT_TRUE(holders_->calls.empty());
 }
 
-TEST_F(FederatedQueryTest, ConsentServiceErrorsPassThroughWithTheirReason) {
+TEST_F(FederatedQueryDomainTest, ConsentServiceErrorsPassThroughWithTheirReason) {
   consent_->answer =
       WithReason(absl::NotFoundError("no such patient"), hie::v1::ERROR_REASON_PATIENT_UNKNOWN);
   Engine().Run(Request(), &observer_);
@@ -446,7 +446,7 @@ TEST_F(FederatedQueryTest, ConsentServiceErrorsPassThroughWithTheirReason) {
   EXPECT_THAT(audit_->Outcomes(), ElementsAre("error"));
 }
 
-TEST_F(FederatedQueryTest, UnreadableGrantIsAnInternalError) {
+TEST_F(FederatedQueryDomainTest, UnreadableGrantIsAnInternalError) {
   Authorization permit;
   permit.grant.set_grant("\xff\xff\xff");
   consent_->answer = permit;
@@ -456,7 +456,7 @@ TEST_F(FederatedQueryTest, UnreadableGrantIsAnInternalError) {
   EXPECT_TRUE(holders_->calls.empty());
 }
 
-TEST_F(FederatedQueryTest, MissingPatientOrPurposeIsRefusedBeforeAnyoneIsAsked) {
+TEST_F(FederatedQueryDomainTest, MissingPatientOrPurposeIsRefusedBeforeAnyoneIsAsked) {
   FederatedQueryRequest request = Request();
   request.purpose.clear();
   Engine().Run(request, &observer_);
@@ -466,7 +466,7 @@ TEST_F(FederatedQueryTest, MissingPatientOrPurposeIsRefusedBeforeAnyoneIsAsked) 
   EXPECT_TRUE(audit_->entries.empty());
 }
 
-TEST_F(FederatedQueryTest, AuditRefusedAtTheStartRefusesTheQuery) {
+TEST_F(FederatedQueryDomainTest, AuditRefusedAtTheStartRefusesTheQuery) {
   audit_->refuse_outcome = "started";
   Engine().Run(Request(), &observer_);
   ASSERT_TRUE(observer_.done.has_value());
@@ -477,7 +477,7 @@ TEST_F(FederatedQueryTest, AuditRefusedAtTheStartRefusesTheQuery) {
   EXPECT_TRUE(holders_->calls.empty());
 }
 
-TEST_F(FederatedQueryTest, AuditRefusedAtTheEndAnswersNothing) {
+TEST_F(FederatedQueryDomainTest, AuditRefusedAtTheEndAnswersNothing) {
   audit_->refuse_outcome = "ok";
   for (const char* org : {"org-b", "org-c", "org-d", "org-e"}) {
     holders_->scripts[org] = Answers({});
@@ -491,7 +491,7 @@ TEST_F(FederatedQueryTest, AuditRefusedAtTheEndAnswersNothing) {
   EXPECT_TRUE(observer_.bundle_json.empty());
 }
 
-TEST_F(FederatedQueryTest, RecordsInPiecesAreJoinedAndTooLargeOnesNamed) {
+TEST_F(FederatedQueryDomainTest, RecordsInPiecesAreJoinedAndTooLargeOnesNamed) {
   options_.max_record_bytes = 100;
   const std::string joined =
       R"({"resourceType":"Observation","id":"o1","valueString":")" + std::string(40, 'x') + R"("})";
@@ -518,7 +518,7 @@ TEST_F(FederatedQueryTest, RecordsInPiecesAreJoinedAndTooLargeOnesNamed) {
   EXPECT_THAT(observer_.bundle_json, HasSubstr(std::string(40, 'x')));
 }
 
-TEST_F(FederatedQueryTest, AHolderSendingMoreThanTheBudgetIsCutOffAndCostsOnlyItsOwnRecords) {
+TEST_F(FederatedQueryDomainTest, AHolderSendingMoreThanTheBudgetIsCutOffAndCostsOnlyItsOwnRecords) {
   options_.max_answer_bytes = 150;
   std::vector<hie::v1::RecordEnvelope> many;
   for (int i = 0; i < 10; ++i) {
