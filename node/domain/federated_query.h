@@ -85,11 +85,14 @@ struct HolderOutcome {
   bool local = false;
   HolderState state = HolderState::kOk;
   // Records taken into the answer, and those the holder withheld under the grant (a
-  // count only). Zero unless kOk.
+  // count only). Another holder's are counted only when kOk, though records it sent
+  // before it failed are in the answer too (not those of one cut off for
+  // max_answer_bytes); this node's own are counted even if reading them failed
+  // part-way.
   int64_t records = 0;
   int64_t withheld = 0;
   // Records left out because each is longer than the holder's or this node's
-  // max_record_bytes (kOk only).
+  // max_record_bytes (for another holder, kOk only).
   SkippedRecords skipped;
   absl::Duration elapsed;
   // Why, when not kOk.
@@ -234,9 +237,11 @@ class FederatedQuery {
   FederatedQuery(const FederatedQuery&) = delete;
   FederatedQuery& operator=(const FederatedQuery&) = delete;
 
-  // Starts one query for the practice's own user and returns; reports to `observer`,
-  // which must stay valid until its OnQueryDone returns. This engine must stay valid
-  // until then too.
+  // Starts one query and returns; reports to `observer`, which must stay valid until
+  // its OnQueryDone returns. This engine must stay valid until then too. REQUIRES: the
+  // front has established that the request comes from this practice (the gRPC front:
+  // the caller's certificate names own_org; a web front: its session or token) and
+  // vouches for `request.user`.
   //
   // Audit: an AUDIT_ACTION_QUERY entry "started" before anything is read or fetched,
   // and "ok" with every holder's status before the answer is given (either failing
