@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/fhir/datetime.h"
 #include "common/status/status_macros.h"
 #include "common/store/key_codec.h"
@@ -158,8 +159,7 @@ constexpr int kMaxPurgedAtOnce = 10000;
 
 }  // namespace
 
-absl::Status NonceRegistry::Use(const std::string& nonce, absl::Time keep_until,
-                                absl::Time now) {
+absl::Status NonceRegistry::Use(const std::string& nonce, absl::Time keep_until, absl::Time now) {
   absl::MutexLock lock(&mu_);
   if (now - last_purge_ >= kPurgeEvery) {
     last_purge_ = now;
@@ -208,6 +208,85 @@ absl::StatusOr<int64_t> NonceRegistry::PurgeLocked(absl::Time now) {
   if (batch.empty()) return 0;
   HIE_RETURN_IF_ERROR(store_->WriteUnsynced(batch));  // losing a purge only delays it
   return static_cast<int64_t>(batch.size() / 2);
+}
+
+absl::Status Discloser::Refuse(const std::string& peer_org, const absl::Status& why,
+                               const hie::v1::DisclosureGrant* grant) {
+  hie::v1::AuditEntry entry;
+  entry.set_action(hie::v1::AUDIT_ACTION_REFUSE);
+  entry.set_actor_org(peer_org);
+  entry.set_counterpart_org(peer_org);
+  entry.set_outcome("refused");
+  entry.set_detail(absl::StrCat("FetchRecords: ", why.message()));
+  if (grant != nullptr) {
+    // A verified grant names this holder: the refusal is filed under the patient here.
+    for (const auto& holder : grant->holders()) {
+      if (holder.org_id() != own_org_) continue;
+      entry.mutable_patient()->set_org_id(own_org_);
+      entry.mutable_patient()->set_local_id(holder.local_id());
+    }
+    *entry.mutable_user() = grant->user();
+    entry.set_euid(grant->euid());
+    entry.set_purpose(grant->purpose());
+    entry.set_query_id(grant->query_id());
+  }
+  (void)audit_->Append(std::move(entry));
+  return why;
+}
+
+absl::StatusOr<FetchAnswer> Discloser::Serve(const FetchInput& input) {
+  const std::string& peer_org = input.peer_org;
+  absl::StatusOr<std::shared_ptr<const consent::GrantVerifier>> verifier =
+      verifiers_->VerifierFor(input.grant.key_id());
+  if (!verifier.ok()) return verifier.status();
+  absl::StatusOr<hie::v1::DisclosureGrant> grant =
+      (*verifier)->Verify(input.grant, peer_org, own_org_);
+  if (!grant.ok()) return Refuse(peer_org, grant.status(), nullptr);
+  // Before the nonce is spent: a grant refused for a stale feed may be tried again.
+  if (directives_ != nullptr) {
+    if (absl::Status s = directives_->Check(*grant); !s.ok()) return Refuse(peer_org, s, &*grant);
+  }
+  if (absl::Status s =
+          nonces_.Use(grant->nonce(), (*verifier)->AcceptedUntil(*grant), clock_->Now());
+      !s.ok()) {
+    return Refuse(peer_org, s, &*grant);
+  }
+  absl::StatusOr<Disclosure> disclosure =
+      SelectForGrant(*records_, *grant, own_org_, input.resource_types,
+                     input.clinical_period.has_value() ? &*input.clinical_period : nullptr);
+  if (!disclosure.ok()) return Refuse(peer_org, disclosure.status(), &*grant);
+  // A record larger than the limit is named, not sent; the rest go.
+  FetchAnswer answer;
+  LeaveOutLarger(&disclosure->records, max_record_bytes_, &answer.skipped);
+
+  // No disclosure without its audit entry: it is durable before the first record leaves.
+  hie::v1::AuditEntry entry;
+  entry.set_action(grant->break_glass() ? hie::v1::AUDIT_ACTION_BREAK_GLASS
+                                        : hie::v1::AUDIT_ACTION_DISCLOSE);
+  entry.set_actor_org(peer_org);
+  *entry.mutable_user() = grant->user();
+  entry.mutable_patient()->set_org_id(own_org_);
+  entry.mutable_patient()->set_local_id(disclosure->patient_local_id);
+  entry.set_euid(grant->euid());
+  entry.set_purpose(grant->purpose());
+  entry.set_query_id(grant->query_id());
+  entry.set_counterpart_org(peer_org);
+  entry.set_outcome("ok");
+  entry.set_detail(absl::StrCat(
+      "sent ", disclosure->records.size(), ", withheld ", disclosure->withheld,
+      answer.skipped.count == 0
+          ? ""
+          : absl::StrCat(", skipped ", answer.skipped.count, " larger than ", max_record_bytes_,
+                         " bytes: ", absl::StrJoin(answer.skipped.references, " ")),
+      grant->break_glass() ? absl::StrCat(" (break-the-glass: ", grant->break_glass_reason(), ")")
+                           : ""));
+  if (absl::Status appended = audit_->Append(std::move(entry)); !appended.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        "the disclosure could not be audited, so nothing is sent: ", appended.message()));
+  }
+  answer.records = std::move(disclosure->records);
+  answer.withheld = disclosure->withheld;
+  return answer;
 }
 
 }  // namespace hie::node

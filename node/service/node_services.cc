@@ -4,8 +4,11 @@
 
 #include "common/grpc/audit_service.h"
 #include "grpcpp/create_channel.h"
+#include "node/domain/audit_sink.h"
+#include "node/domain/federated_query.h"
 #include "node/service/ingest_service.h"
 #include "node/service/peer_service.h"
+#include "node/service/query_clients.h"
 #include "node/service/query_service.h"
 #include "proto/hie/v1/audit.grpc.pb.h"
 #include "proto/hie/v1/node.grpc.pb.h"
@@ -70,9 +73,16 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenNodeServices(
   auto feed = std::make_shared<DirectiveFeedFollower>(
       consent_channel, options.directive_feed_interval, options.directive_feed_max_staleness);
   services.push_back(std::make_unique<PeerRecordsService>(state, keys, feed));
-  services.push_back(std::make_unique<FederatedQueryService>(
-      state, consent_channel, options.peer_credentials,
-      QueryOptions{.default_holder_timeout_ms = options.holder_timeout_ms}));
+  FederatedQueryOptions query_options;
+  query_options.own_org = options.own_org;
+  query_options.default_holder_timeout = absl::Milliseconds(options.holder_timeout_ms);
+  query_options.max_record_bytes = state->max_record_bytes;
+  query_options.max_answer_bytes = state->max_answer_bytes;
+  auto query = std::make_shared<FederatedQuery>(
+      query_options, state->records.get(), std::make_unique<GrpcConsentClient>(consent_channel),
+      std::make_unique<GrpcHolderClient>(options.peer_credentials),
+      AuditSink::ForLog(state->audit.get()), Clock::Real());
+  services.push_back(std::make_unique<FederatedQueryService>(state, std::move(query)));
   services.push_back(std::make_unique<hie::v1::NodeStatus::CallbackService>());
   services.push_back(std::make_unique<AuditLogService>(state->audit.get(), state));
   if (options.hl7.has_value()) {

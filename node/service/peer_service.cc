@@ -4,15 +4,11 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/grpc/peer_identity.h"
 #include "common/grpc/status_convert.h"
 #include "common/log/log.h"
 #include "common/status/error_detail.h"
-#include "common/time/proto_time.h"
-#include "google/protobuf/util/time_util.h"
 #include "grpcpp/client_context.h"
-#include "node/domain/merge.h"
 
 namespace hie::node {
 
@@ -47,8 +43,7 @@ absl::StatusOr<std::shared_ptr<const consent::GrantVerifier>> GrantKeySource::Ve
 }
 
 DirectiveFeedFollower::DirectiveFeedFollower(std::shared_ptr<grpc::Channel> consent_channel,
-                                             absl::Duration interval,
-                                             absl::Duration max_staleness)
+                                             absl::Duration interval, absl::Duration max_staleness)
     : stub_(hie::v1::ConsentService::NewStub(std::move(consent_channel))),
       interval_(interval),
       changes_(max_staleness) {
@@ -68,9 +63,10 @@ void DirectiveFeedFollower::Run() {
   while (true) {
     absl::Status pulled = Pull();
     if (!pulled.ok() && !failing) {
-      LogWarning("cannot read the consent service's directive feed (grants are refused "
-                 "once it is stale): ",
-                 pulled.message());
+      LogWarning(
+          "cannot read the consent service's directive feed (grants are refused "
+          "once it is stale): ",
+          pulled.message());
     } else if (pulled.ok() && failing) {
       LogInfo("reading the consent service's directive feed again");
     }
@@ -93,8 +89,8 @@ absl::Status DirectiveFeedFollower::Pull() {
     hie::v1::ListDirectiveChangesResponse response;
     grpc::Status status = stub_->ListDirectiveChanges(&context, request, &response);
     if (!status.ok()) {
-      return WithReason(absl::UnavailableError(absl::StrCat(
-                            "cannot read the directive feed: ", status.error_message())),
+      return WithReason(absl::UnavailableError(absl::StrCat("cannot read the directive feed: ",
+                                                            status.error_message())),
                         hie::v1::ERROR_REASON_DEPENDENCY_UNAVAILABLE);
     }
     std::vector<hie::v1::DirectiveChange> changes(response.changes().begin(),
@@ -184,98 +180,33 @@ class AnswerWriter final : public grpc::ServerWriteReactor<hie::v1::FetchRecords
 
 }  // namespace
 
-absl::StatusOr<PeerRecordsService::Answer> PeerRecordsService::Serve(
-    const grpc::CallbackServerContext& context, const hie::v1::FetchRecordsRequest& request) {
-  absl::StatusOr<Peer> peer = PeerFromContext(context);
-  if (!peer.ok()) return peer.status();
-  auto refuse = [&](const absl::Status& why, const hie::v1::DisclosureGrant* grant) {
-    hie::v1::AuditEntry entry;
-    entry.set_action(hie::v1::AUDIT_ACTION_REFUSE);
-    entry.set_actor_org(peer->org_id);
-    entry.set_counterpart_org(peer->org_id);
-    entry.set_outcome("refused");
-    entry.set_detail(absl::StrCat("FetchRecords: ", why.message()));
-    if (grant != nullptr) {
-      // A verified grant names this holder: the refusal is filed under the patient here.
-      for (const auto& holder : grant->holders()) {
-        if (holder.org_id() != state_->own_org) continue;
-        entry.mutable_patient()->set_org_id(state_->own_org);
-        entry.mutable_patient()->set_local_id(holder.local_id());
-      }
-      *entry.mutable_user() = grant->user();
-      entry.set_euid(grant->euid());
-      entry.set_purpose(grant->purpose());
-      entry.set_query_id(grant->query_id());
-    }
-    (void)state_->audit->Append(std::move(entry));
-    return why;
-  };
-  absl::StatusOr<std::shared_ptr<const consent::GrantVerifier>> verifier =
-      keys_->VerifierFor(request.grant().key_id());
-  if (!verifier.ok()) return verifier.status();
-  absl::StatusOr<hie::v1::DisclosureGrant> grant =
-      (*verifier)->Verify(request.grant(), peer->org_id, state_->own_org);
-  if (!grant.ok()) return refuse(grant.status(), nullptr);
-  // Before the nonce is spent: a grant refused for a stale feed may be tried again.
-  if (feed_ != nullptr) {
-    if (absl::Status s = feed_->Check(*grant); !s.ok()) return refuse(s, &*grant);
-  }
-  if (absl::Status s = nonces_.Use(grant->nonce(), (*verifier)->AcceptedUntil(*grant), absl::Now());
-      !s.ok()) {
-    return refuse(s, &*grant);
-  }
-  std::vector<std::string> types(request.resource_types().begin(), request.resource_types().end());
-  absl::StatusOr<Disclosure> disclosure =
-      SelectForGrant(*state_->records, *grant, state_->own_org, types,
-                     request.has_clinical_period() ? &request.clinical_period() : nullptr);
-  if (!disclosure.ok()) return refuse(disclosure.status(), &*grant);
-  // A record larger than the limit is named, not sent; the rest go.
-  Answer answer;
-  std::vector<hie::v1::RecordEnvelope>& records = disclosure->records;
-  SkippedRecords skipped;
-  LeaveOutLarger(&records, state_->max_record_bytes, &skipped);
-
-  // No disclosure without its audit entry: it is durable before the first record leaves.
-  hie::v1::AuditEntry entry;
-  entry.set_action(grant->break_glass() ? hie::v1::AUDIT_ACTION_BREAK_GLASS
-                                        : hie::v1::AUDIT_ACTION_DISCLOSE);
-  entry.set_actor_org(peer->org_id);
-  *entry.mutable_user() = grant->user();
-  entry.mutable_patient()->set_org_id(state_->own_org);
-  entry.mutable_patient()->set_local_id(disclosure->patient_local_id);
-  entry.set_euid(grant->euid());
-  entry.set_purpose(grant->purpose());
-  entry.set_query_id(grant->query_id());
-  entry.set_counterpart_org(peer->org_id);
-  entry.set_outcome("ok");
-  entry.set_detail(absl::StrCat(
-      "sent ", disclosure->records.size(), ", withheld ", disclosure->withheld,
-      skipped.count == 0
-          ? ""
-          : absl::StrCat(", skipped ", skipped.count, " larger than ", state_->max_record_bytes,
-                         " bytes: ", absl::StrJoin(skipped.references, " ")),
-      grant->break_glass() ? absl::StrCat(" (break-the-glass: ", grant->break_glass_reason(), ")")
-                           : ""));
-  if (auto appended = state_->audit->Append(std::move(entry)); !appended.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("the disclosure could not be audited, so nothing "
-                     "is sent: ",
-                     appended.status().message()));
-  }
-  answer.summary.set_records_sent(static_cast<int64_t>(records.size()));
-  answer.summary.set_records_withheld(disclosure->withheld);
-  answer.summary.set_records_skipped(skipped.count);
-  for (auto& ref : skipped.references) answer.summary.add_skipped(std::move(ref));
-  answer.records = std::move(records);
-  return answer;
-}
+PeerRecordsService::PeerRecordsService(std::shared_ptr<NodeState> state,
+                                       std::shared_ptr<GrantKeySource> keys,
+                                       std::shared_ptr<DirectiveFeedFollower> feed)
+    : state_(std::move(state)),
+      keys_(std::move(keys)),
+      feed_(std::move(feed)),
+      audit_(AuditSink::ForLog(state_->audit.get())),
+      discloser_(state_->own_org, state_->max_record_bytes, state_->records.get(),
+                 state_->store.get(), audit_.get(), keys_.get(), feed_.get(), Clock::Real()) {}
 
 grpc::ServerWriteReactor<hie::v1::FetchRecordsResponse>* PeerRecordsService::FetchRecords(
     grpc::CallbackServerContext* context, const hie::v1::FetchRecordsRequest* request) {
-  absl::StatusOr<Answer> answer = Serve(*context, *request);
+  absl::StatusOr<Peer> peer = PeerFromContext(*context);
+  if (!peer.ok()) return new AnswerWriter(ToGrpcStatus(peer.status()));
+  FetchInput input;
+  input.peer_org = peer->org_id;
+  input.grant = request->grant();
+  input.resource_types.assign(request->resource_types().begin(), request->resource_types().end());
+  if (request->has_clinical_period()) input.clinical_period = request->clinical_period();
+  absl::StatusOr<FetchAnswer> answer = discloser_.Serve(input);
   if (!answer.ok()) return new AnswerWriter(ToGrpcStatus(answer.status()));
-  return new AnswerWriter(std::move(answer->records), std::move(answer->summary),
-                          state_->piece_bytes);
+  hie::v1::FetchSummary summary;
+  summary.set_records_sent(static_cast<int64_t>(answer->records.size()));
+  summary.set_records_withheld(answer->withheld);
+  summary.set_records_skipped(answer->skipped.count);
+  for (auto& ref : answer->skipped.references) summary.add_skipped(std::move(ref));
+  return new AnswerWriter(std::move(answer->records), std::move(summary), state_->piece_bytes);
 }
 
 }  // namespace hie::node

@@ -1,9 +1,10 @@
 // The PeerRecords gRPC service: another practice's node fetches a patient's records
-// under a grant. The grant is checked with the consent service's public keys (fetched,
-// and fetched again when a grant names a key not yet known), the disclosure is audited
-// before the first record leaves, and withheld records never do. A grant is refused
-// once used here (durably), and once the patient's directives changed after it was
-// decided (the consent service's directive feed).
+// under a grant, answered by the domain's Discloser (node/domain/disclosure.h): the
+// grant is checked with the consent service's public keys (fetched here, and fetched
+// again when a grant names a key not yet known), the disclosure is audited before the
+// first record leaves, and withheld records never do. A grant is refused once used here
+// (durably), and once the patient's directives changed after it was decided (the
+// consent service's directive feed, followed here).
 #ifndef HIE_NODE_SERVICE_PEER_SERVICE_H_
 #define HIE_NODE_SERVICE_PEER_SERVICE_H_
 
@@ -16,6 +17,7 @@
 #include "absl/time/time.h"
 #include "consent/domain/grant.h"
 #include "grpcpp/channel.h"
+#include "node/domain/audit_sink.h"
 #include "node/domain/directive_changes.h"
 #include "node/domain/disclosure.h"
 #include "node/service/ingest_service.h"
@@ -25,7 +27,7 @@
 namespace hie::node {
 
 // The consent service's grant keys as this node knows them. Thread-safe.
-class GrantKeySource {
+class GrantKeySource final : public GrantVerifiers {
  public:
   explicit GrantKeySource(std::shared_ptr<grpc::Channel> consent_channel)
       : stub_(hie::v1::ConsentService::NewStub(std::move(consent_channel))) {}
@@ -34,7 +36,7 @@ class GrantKeySource {
   // a second). Errors: Unavailable if the consent service cannot be asked and the key
   // is not known yet.
   absl::StatusOr<std::shared_ptr<const consent::GrantVerifier>> VerifierFor(
-      const std::string& key_id);
+      const std::string& key_id) override;
 
  private:
   std::unique_ptr<hie::v1::ConsentService::Stub> stub_;
@@ -46,7 +48,7 @@ class GrantKeySource {
 // Follows the consent service's directive feed: pulls it every `interval` on its own
 // thread, and before a grant is served makes sure the holder's knowledge of it is
 // fresh (pulling at once if it is not). Thread-safe.
-class DirectiveFeedFollower {
+class DirectiveFeedFollower final : public DirectiveCheck {
  public:
   // Starts the pulling thread.
   DirectiveFeedFollower(std::shared_ptr<grpc::Channel> consent_channel, absl::Duration interval,
@@ -55,7 +57,7 @@ class DirectiveFeedFollower {
   ~DirectiveFeedFollower();
 
   // As DirectiveChanges::Check, pulling first if the holder's knowledge is stale.
-  absl::Status Check(const hie::v1::DisclosureGrant& grant);
+  absl::Status Check(const hie::v1::DisclosureGrant& grant) override;
 
  private:
   void Run();
@@ -71,32 +73,23 @@ class DirectiveFeedFollower {
   std::thread thread_;
 };
 
+// Translation only: the caller's certificate org and the request to the Discloser, its
+// answer to bounded messages.
 class PeerRecordsService final : public hie::v1::PeerRecords::CallbackService {
  public:
   // Without `feed`, grants are not checked against directive changes (tests only).
   PeerRecordsService(std::shared_ptr<NodeState> state, std::shared_ptr<GrantKeySource> keys,
-                     std::shared_ptr<DirectiveFeedFollower> feed = nullptr)
-      : state_(std::move(state)),
-        keys_(std::move(keys)),
-        feed_(std::move(feed)),
-        nonces_(state_->store.get()) {}
+                     std::shared_ptr<DirectiveFeedFollower> feed = nullptr);
 
   grpc::ServerWriteReactor<hie::v1::FetchRecordsResponse>* FetchRecords(
       grpc::CallbackServerContext* context, const hie::v1::FetchRecordsRequest* request) override;
 
  private:
-  // What a fetch is answered with: the records to send and the closing summary.
-  struct Answer {
-    std::vector<hie::v1::RecordEnvelope> records;
-    hie::v1::FetchSummary summary;
-  };
-  absl::StatusOr<Answer> Serve(const grpc::CallbackServerContext& context,
-                               const hie::v1::FetchRecordsRequest& request);
-
   std::shared_ptr<NodeState> state_;
   std::shared_ptr<GrantKeySource> keys_;
   std::shared_ptr<DirectiveFeedFollower> feed_;
-  NonceRegistry nonces_;
+  std::unique_ptr<AuditSink> audit_;
+  Discloser discloser_;
 };
 
 }  // namespace hie::node

@@ -1,0 +1,60 @@
+// The federated query's parties over mutual-TLS gRPC, with the callback API (no thread
+// per call): the consent service's Authorize and each holder's FetchRecords stream.
+// Translation only; the query itself is node/domain/federated_query.h.
+#ifndef HIE_NODE_SERVICE_QUERY_CLIENTS_H_
+#define HIE_NODE_SERVICE_QUERY_CLIENTS_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/security/credentials.h"
+#include "node/domain/federated_query.h"
+#include "proto/hie/v1/consent.grpc.pb.h"
+#include "proto/hie/v1/node.grpc.pb.h"
+
+namespace hie::node {
+
+// Credentials for a channel to another practice's node, demanding its org.
+using PeerCredentials =
+    std::function<std::shared_ptr<grpc::ChannelCredentials>(const std::string& org_id)>;
+
+// ConsentService.Authorize. Thread-safe.
+class GrpcConsentClient final : public ConsentClient {
+ public:
+  explicit GrpcConsentClient(std::shared_ptr<grpc::Channel> consent_channel)
+      : stub_(hie::v1::ConsentService::NewStub(std::move(consent_channel))) {}
+
+  void Authorize(const AuthorizeQuery& query,
+                 std::function<void(absl::StatusOr<Authorization>)> done) override;
+
+ private:
+  std::unique_ptr<hie::v1::ConsentService::Stub> stub_;
+};
+
+// PeerRecords.FetchRecords on each holder's node, over a channel per holder (cached by
+// org and address) whose credentials demand the holder's org. Thread-safe.
+class GrpcHolderClient final : public HolderClient {
+ public:
+  explicit GrpcHolderClient(PeerCredentials peer_credentials)
+      : peer_credentials_(std::move(peer_credentials)) {}
+
+  void Fetch(const hie::v1::GrantHolder& holder, const HolderFetch& fetch, absl::Duration timeout,
+             HolderStream* stream) override;
+
+ private:
+  hie::v1::PeerRecords::Stub* StubFor(const std::string& address, const std::string& org);
+
+  PeerCredentials peer_credentials_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<hie::v1::PeerRecords::Stub>> stubs_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace hie::node
+
+#endif  // HIE_NODE_SERVICE_QUERY_CLIENTS_H_
