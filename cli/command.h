@@ -43,6 +43,7 @@ std::vector<Command> ImportCommands();
 std::vector<Command> QueryCommands();
 std::vector<Command> DevnetCommands();
 std::vector<Command> Hl7Commands();
+std::vector<Command> FhirCommands();
 
 }  // namespace hie::cli
 

@@ -32,9 +32,9 @@ namespace {
 
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
-  for (auto group :
-       {CaCommands(), HealthCommands(), MpiCommands(), OrgCommands(), AuditCommands(),
-        ConsentCommands(), ImportCommands(), QueryCommands(), DevnetCommands(), Hl7Commands()}) {
+  for (auto group : {CaCommands(), HealthCommands(), MpiCommands(), OrgCommands(), AuditCommands(),
+                     ConsentCommands(), ImportCommands(), QueryCommands(), DevnetCommands(),
+                     Hl7Commands(), FhirCommands()}) {
     for (auto& command : group) all.push_back(std::move(command));
   }
   return all;

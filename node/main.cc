@@ -10,6 +10,7 @@
 #include "common/grpc/server_runner.h"
 #include "common/status/status_macros.h"
 #include "node/domain/labeler.h"
+#include "node/rest/fhir_api.h"
 #include "node/service/node_services.h"
 #include "proto/hie/v1/config.pb.h"
 
@@ -56,6 +57,17 @@ const hie::DaemonDescription kDescription = {
         "    max_connections         connections at once (default 16)\n"
         "    application             MSH-3 of the ACKs when a message names no receiving\n"
         "                            application (default HIE; MSH-4 defaults to the org)\n"
+        "  fhir_api                  the FHIR R4 REST API over HTTPS (docs/fhir-api.md); absent:\n"
+        "                            none. TLS with the node's certificate (server.tls); callers\n"
+        "                            bring a SMART Backend Services token from /auth/token\n"
+        "                            (clients registered with `hiectl fhir client add`)\n"
+        "    listen_address          host:port (required; port 0 picks one)\n"
+        "    port_file               write the bound port here (for port 0)\n"
+        "    base_url                the https:// URL clients use (token assertions' aud is\n"
+        "                            base_url + /auth/token); default https://<listen_address>\n"
+        "    token_lifetime_seconds  access token lifetime (default 300; 60..3600)\n"
+        "    workers                 threads for store work (default 4; 1..64); beyond them\n"
+        "                            and a queue of 256 requests are answered 429\n"
         "  limits                    sizes of single records (answers always travel in\n"
         "                            bounded pieces, whatever these are)\n"
         "    max_import_resource_bytes   largest resource (or JSON document) accepted on\n"
@@ -133,6 +145,45 @@ absl::StatusOr<std::optional<hie::node::MllpServiceOptions>> ValidateHl7Config(
   return out;
 }
 
+// NodeConfig.fhir_api -> the REST front's options; nullopt when it is absent.
+absl::StatusOr<std::optional<hie::node::FhirApiOptions>> ValidateFhirApiConfig(
+    const hie::ConfigFile& file, const hie::v1::NodeConfig& config,
+    const hie::ServerSettings& server) {
+  if (!config.has_fhir_api()) return std::nullopt;
+  const hie::v1::FhirApiConfig& api = config.fhir_api();
+  hie::node::FhirApiOptions out;
+  const std::string& address = api.listen_address();
+  size_t colon = address.rfind(':');
+  int port = 0;
+  if (address.empty() || colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 || port > 65535) {
+    return file.FieldError("fhir_api.listen_address", "must be host:port (127.0.0.1:8443, say)");
+  }
+  out.server.listen_address = address;
+  out.server.cert_file = server.tls.cert_file;
+  out.server.key_file = server.tls.key_file;
+  out.server.ca_file = server.tls.ca_file;
+  if (api.has_token_lifetime_seconds()) {
+    if (api.token_lifetime_seconds() < 60 || api.token_lifetime_seconds() > 3600) {
+      return file.FieldError("fhir_api.token_lifetime_seconds", "must be in 60..3600");
+    }
+    out.token_lifetime = absl::Seconds(api.token_lifetime_seconds());
+  }
+  if (api.has_workers()) {
+    if (api.workers() < 1 || api.workers() > 64) {
+      return file.FieldError("fhir_api.workers", "must be in 1..64");
+    }
+    out.workers = static_cast<int>(api.workers());
+  }
+  if (!api.base_url().empty() && api.base_url().rfind("https://", 0) != 0) {
+    return file.FieldError("fhir_api.base_url", "must start with https://");
+  }
+  out.base_url = api.base_url();
+  while (!out.base_url.empty() && out.base_url.back() == '/') out.base_url.pop_back();
+  if (!api.port_file().empty()) out.port_file = file.ResolvePath(api.port_file());
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -159,6 +210,8 @@ int main(int argc, char** argv) {
         plan.policy = hie::node::NodeAuthorizationPolicy();
         HIE_ASSIGN_OR_RETURN(std::optional<hie::node::MllpServiceOptions> hl7,
                              ValidateHl7Config(file, config, plan.server));
+        HIE_ASSIGN_OR_RETURN(std::optional<hie::node::FhirApiOptions> fhir_api,
+                             ValidateFhirApiConfig(file, config, plan.server));
         hie::node::NodeOptions options;
         const hie::v1::DirectiveFeedConfig& feed = config.directive_feed();
         uint32_t interval_ms = feed.has_pull_interval_ms() ? feed.pull_interval_ms() : 2000;
@@ -174,6 +227,13 @@ int main(int argc, char** argv) {
         options.directive_feed_interval = absl::Milliseconds(interval_ms);
         options.directive_feed_max_staleness = absl::Milliseconds(staleness_ms);
         options.hl7 = hl7;
+        if (fhir_api.has_value()) {
+          options.fronts.push_back(
+              [api = *fhir_api](std::shared_ptr<hie::node::NodeState> state,
+                                std::shared_ptr<hie::node::FederatedQuery> query) {
+                return hie::node::StartFhirApi(std::move(state), std::move(query), api);
+              });
+        }
         options.labelling = config.labelling();
         options.consent_address = consent.address;
         options.mpi_address = mpi.address;
@@ -189,9 +249,9 @@ int main(int argc, char** argv) {
         options.max_import_resource_bytes = config.limits().max_import_resource_bytes();
         options.max_record_bytes = config.limits().max_record_bytes();
         if (uint64_t answer = config.limits().max_answer_bytes(); answer != 0) {
-          const uint64_t record =
-              config.limits().max_record_bytes() != 0 ? config.limits().max_record_bytes()
-                                                      : uint64_t{64} << 20;
+          const uint64_t record = config.limits().max_record_bytes() != 0
+                                      ? config.limits().max_record_bytes()
+                                      : uint64_t{64} << 20;
           if (answer < record || answer > (uint64_t{16} << 30)) {
             return file.FieldError("limits.max_answer_bytes",
                                    "must be at least max_record_bytes and at most 17179869184");

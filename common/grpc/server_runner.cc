@@ -258,19 +258,6 @@ class AcceptLoop {
   std::thread thread_;
 };
 
-absl::Status WritePortFile(const std::string& path, int port) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << port << "\n";
-    if (!out) return absl::InternalError(absl::StrCat("cannot write ", tmp));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot write ", path, ": ", ec.message()));
-  return absl::OkStatus();
-}
-
 class ServerRunnerImpl final : public ServerRunner {
  public:
   ServerRunnerImpl(std::unique_ptr<grpc::Server> server, std::unique_ptr<AcceptLoop> accept,
@@ -301,6 +288,19 @@ class ServerRunnerImpl final : public ServerRunner {
 };
 
 }  // namespace
+
+absl::Status WritePortFile(const std::string& path, int port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out) return absl::InternalError(absl::StrCat("cannot write ", tmp));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot write ", path, ": ", ec.message()));
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(ServerRunnerOptions options) {
   grpc::EnableDefaultHealthCheckService(true);

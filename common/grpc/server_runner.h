@@ -60,6 +60,10 @@ void BlockTerminationSignals();
 // Waits for SIGTERM or SIGINT (blocked by BlockTerminationSignals) and returns its number.
 int WaitForTerminationSignal();
 
+// Writes `port` and a newline to `path` atomically (a temporary file renamed), for a
+// listener on port 0 to tell a test or a script where it listens.
+absl::Status WritePortFile(const std::string& path, int port);
+
 }  // namespace hie
 
 #endif  // HIE_COMMON_GRPC_SERVER_RUNNER_H_

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/grpc/server_runner.h"
 #include "common/log/log.h"
 #include "grpcpp/client_context.h"
 #include "proto/hie/v1/mpi.grpc.pb.h"
@@ -27,19 +28,6 @@ class MllpService final : public grpc::Service {
   }
   int listener_port_ = 0;
 };
-
-absl::Status WritePortFile(const std::string& path, int port) {
-  std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary);
-    out << port << "\n";
-    if (!out) return absl::InternalError(absl::StrCat("cannot write ", temporary));
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("cannot rename ", temporary, " to ", path));
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include "grpcpp/create_channel.h"
 #include "node/domain/audit_sink.h"
 #include "node/domain/federated_query.h"
+#include "node/service/fhir_clients_service.h"
 #include "node/service/ingest_service.h"
 #include "node/service/peer_service.h"
 #include "node/service/query_clients.h"
@@ -19,14 +20,18 @@ using pki::Role;
 
 std::shared_ptr<const AuthorizationPolicy> NodeAuthorizationPolicy() {
   auto policy = std::make_shared<AuthorizationPolicy>();
-  // The role table admits callers by role; that Ingest, FederatedQuery and NodeStatus
-  // callers with role node belong to this node's own org is checked by the services.
+  // The role table admits callers by role; that Ingest, FederatedQuery, NodeStatus and
+  // FhirClients callers with role node belong to this node's own org is checked by the
+  // services.
   policy->AllowInfrastructure()
       .Allow("/hie.v1.Ingest/Import", {Role::kNode, Role::kOperator})
       .Allow("/hie.v1.Ingest/GetRecord", {Role::kNode, Role::kOperator})
       .Allow("/hie.v1.PeerRecords/FetchRecords", {Role::kNode})
       .Allow("/hie.v1.FederatedQuery/Query", {Role::kNode})
       .Allow("/hie.v1.NodeStatus/GetStatus", {Role::kNode, Role::kOperator})
+      .Allow("/hie.v1.FhirClients/RegisterClient", {Role::kNode, Role::kOperator})
+      .Allow("/hie.v1.FhirClients/RevokeClient", {Role::kNode, Role::kOperator})
+      .Allow("/hie.v1.FhirClients/ListClients", {Role::kNode, Role::kOperator})
       .Allow("/hie.v1.AuditLog/Append", {Role::kOperator})
       .Allow("/hie.v1.AuditLog/QueryByPatient", {Role::kNode, Role::kOperator})
       .Allow("/hie.v1.AuditLog/Verify", {Role::kOperator});
@@ -82,13 +87,19 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenNodeServices(
       query_options, state->records.get(), std::make_unique<GrpcConsentClient>(consent_channel),
       std::make_unique<GrpcHolderClient>(options.peer_credentials),
       AuditSink::ForLog(state->audit.get()), Clock::Real());
-  services.push_back(std::make_unique<FederatedQueryService>(state, std::move(query)));
+  services.push_back(std::make_unique<FederatedQueryService>(state, query));
   services.push_back(std::make_unique<hie::v1::NodeStatus::CallbackService>());
   services.push_back(std::make_unique<AuditLogService>(state->audit.get(), state));
+  services.push_back(std::make_unique<FhirClientsService>(state));
   if (options.hl7.has_value()) {
     auto feed = StartMllpService(state, *options.hl7);
     if (!feed.ok()) return feed.status();
     services.push_back(*std::move(feed));
+  }
+  for (const auto& start : options.fronts) {
+    auto front = start(state, query);
+    if (!front.ok()) return front.status();
+    services.push_back(*std::move(front));
   }
   return services;
 }

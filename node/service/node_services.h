@@ -13,6 +13,7 @@
 #include "common/grpc/authorization.h"
 #include "grpcpp/impl/service_type.h"
 #include "grpcpp/security/credentials.h"
+#include "node/domain/federated_query.h"
 #include "node/service/mllp_service.h"
 #include "proto/hie/v1/config.pb.h"
 
@@ -49,6 +50,12 @@ struct NodeOptions {
   size_t max_record_bytes = 0;
   size_t max_answer_bytes = 0;
   size_t max_message_bytes = size_t{4} << 20;
+  // Fronts beside gRPC on the node's state and its federated query (in a daemon: the
+  // FHIR REST API), started after the services; each is held among them and lives as
+  // long as they do.
+  std::vector<std::function<absl::StatusOr<std::unique_ptr<grpc::Service>>(
+      std::shared_ptr<NodeState>, std::shared_ptr<FederatedQuery>)>>
+      fronts;
 };
 
 // Opens the node's store in `data_dir` and returns the services hie-node registers.

@@ -105,7 +105,7 @@ TEST(AuthorizationTablesTest, NodeTableCoversExactlyItsServices) {
   ASSERT_TRUE(services.ok()) << services.status();
   auto served =
       ServedMethods(*services, {"hie.v1.AuditLog", "hie.v1.FederatedQuery", "hie.v1.Ingest",
-                                "hie.v1.NodeStatus", "hie.v1.PeerRecords"});
+                                "hie.v1.NodeStatus", "hie.v1.PeerRecords", "hie.v1.FhirClients"});
   EXPECT_THAT(DomainMethods(*node::NodeAuthorizationPolicy()), ElementsAreArray(served));
   services->clear();
   std::filesystem::remove_all(dir);

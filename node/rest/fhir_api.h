@@ -1,0 +1,53 @@
+// hie-node's FHIR R4 REST API: the second front beside gRPC (DESIGN.md, "The HTTPS
+// front"), on the same domain code. It serves the practice's own records to callers
+// holding a SMART Backend Services token, and the discovery documents a client needs to
+// get one. Handlers translate: parse, one domain call on a worker thread, render.
+//
+// Routes (each in the route table with its access rule; docs/fhir-api.md):
+//   GET  /metadata                            anyone   CapabilityStatement
+//   GET  /.well-known/smart-configuration     anyone   SMART configuration
+//   POST /auth/token                          anyone   client_credentials + JWT assertion
+//   GET  /{type}/{id}                         token    read
+//   GET  /{type}/{id}/_history                token    the resource's versions
+//   GET  /{type}/{id}/_history/{vid}          token    vread
+//
+// Held as a grpc::Service with no RPCs among the node's services, as the MLLP feed is,
+// so that it lives exactly as long as they do: destroying it drains the listener and
+// joins its workers before the store closes.
+#ifndef HIE_NODE_REST_FHIR_API_H_
+#define HIE_NODE_REST_FHIR_API_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/impl/service_type.h"
+#include "http/server.h"
+#include "node/domain/federated_query.h"
+#include "node/service/ingest_service.h"
+
+namespace hie::node {
+
+struct FhirApiOptions {
+  // Listen address and TLS files (the node's certificate and the exchange CA).
+  http::ServerOptions server;
+  // The URL clients reach the API at; "" for "https://<listen host>:<bound port>".
+  std::string base_url;
+  // If set, the bound port is written here (atomically) once listening.
+  std::string port_file;
+  absl::Duration token_lifetime = absl::Seconds(300);
+  int workers = 4;
+  size_t max_queued = 256;
+};
+
+// Starts the listener. Errors: the server's (bad address, TLS files, port taken), the
+// token service's (options out of range), or writing the port file.
+// `query` runs $everything, as it runs the gRPC FederatedQuery.
+absl::StatusOr<std::unique_ptr<grpc::Service>> StartFhirApi(std::shared_ptr<NodeState> state,
+                                                            std::shared_ptr<FederatedQuery> query,
+                                                            FhirApiOptions options);
+
+}  // namespace hie::node
+
+#endif  // HIE_NODE_REST_FHIR_API_H_

@@ -1,0 +1,213 @@
+// The node's FHIR R4 REST API on a real hie-node with real certificates: discovery,
+// the SMART Backend Services token flow done by hiectl as a practice would, reads of the
+// practice's records, and every refusal (no token, a forged one, a narrow scope, a
+// revoked client, an unknown type or id, a format it does not speak).
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "cli/https_client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "simdjson.h"
+#include "tests/integration/daemon_fixture.h"
+
+namespace hie::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class FhirApiTest : public DaemonFixture {
+ protected:
+  // Starts org-a's node with the FHIR API on a port of its choosing; returns the gRPC
+  // port, and sets base_.
+  int StartNodeWithApi() {
+    fs::remove(Path("fhir.port"));
+    int port = StartDaemon("node", absl::StrCat("fhir_api { listen_address: \"127.0.0.1:0\" "
+                                                "port_file: \"",
+                                                Path("fhir.port"), "\" }\n"));
+    auto fhir_port = WaitForPortFile(Path("fhir.port"), absl::Seconds(30));
+    EXPECT_TRUE(fhir_port.ok()) << fhir_port.status();
+    base_ = absl::StrCat("https://127.0.0.1:", fhir_port.ok() ? *fhir_port : 0);
+    return port;
+  }
+
+  cli::HttpsResponse Get(const std::string& path, const std::string& token = "") {
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
+    auto r = cli::HttpsRequest("GET", base_ + path, Path("ca/ca.crt"), "", "", absl::Seconds(10),
+                               headers);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : cli::HttpsResponse{};
+  }
+
+  // An EC P-384 key pair in PEM files, as a practice's IT would make with openssl.
+  void MakeKey(const std::string& name) {
+    EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384");
+    ASSERT_NE(key, nullptr);
+    for (bool is_private : {true, false}) {
+      std::string path = Path(name + (is_private ? ".key.pem" : ".pub.pem"));
+      BIO* out = BIO_new_file(path.c_str(), "w");
+      ASSERT_NE(out, nullptr);
+      int ok = is_private
+                   ? PEM_write_bio_PrivateKey(out, key, nullptr, nullptr, 0, nullptr, nullptr)
+                   : PEM_write_bio_PUBKEY(out, key);
+      BIO_free(out);
+      ASSERT_EQ(ok, 1) << path;
+    }
+    EVP_PKEY_free(key);
+  }
+
+  // Registers a client of org-a's node with `scope`; returns its id.
+  std::string AddClient(int port, const std::string& name, const std::string& scope) {
+    MakeKey(name);
+    CommandResult r = HiectlAs("node-a", port,
+                               {"fhir", "client", "add", "--name", name, "--public-key",
+                                Path(name + ".pub.pem"), "--scope", scope, "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    std::string_view id;
+    if (parser.parse(r.out).get(root) || root["client_id"].get_string().get(id)) return "";
+    return std::string(id);
+  }
+
+  // A token from hiectl fhir token, with a profile naming the API and the client.
+  CommandResult Token(const std::string& client_id, const std::string& name,
+                      std::vector<std::string> extra = {}) {
+    std::string profile = Path(name + ".profile");
+    std::ofstream(profile) << "ca_file: \"" << Path("ca/ca.crt") << "\"\n"
+                           << "fhir_base: \"" << base_ << "\"\n"
+                           << "fhir_client_id: \"" << client_id << "\"\n"
+                           << "fhir_client_key_file: \"" << Path(name + ".key.pem") << "\"\n";
+    std::vector<std::string> argv = {BinDir() + "/hiectl", "fhir", "token", "--profile", profile};
+    for (auto& word : extra) argv.push_back(word);
+    return RunCommand(argv);
+  }
+
+  static std::string Trim(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    return s;
+  }
+
+  std::string base_;
+};
+
+TEST_F(FhirApiTest, DiscoveryTokenAndReadsOfThePracticesRecords) {
+  int port = StartNodeWithApi();
+  ASSERT_GT(port, 0);
+  std::string bundle = Path("patient.json");
+  std::ofstream(bundle)
+      << R"({"resourceType":"Patient","id":"p-1","name":[{"family":"Oyelaran","given":["Jane"]}],"birthDate":"1984-06-02"})";
+  ASSERT_EQ(HiectlAs("node-a", port, {"import", bundle}).exit_code, 0);
+  std::ofstream(bundle)
+      << R"({"resourceType":"Patient","id":"p-1","name":[{"family":"Oyelaran","given":["Jane","Marie"]}],"birthDate":"1984-06-02"})";
+  ASSERT_EQ(HiectlAs("node-a", port, {"import", bundle}).exit_code, 0);
+
+  // Discovery needs no credentials.
+  cli::HttpsResponse metadata = Get("/metadata");
+  EXPECT_EQ(metadata.status, 200);
+  EXPECT_THAT(metadata.content_type, HasSubstr("application/fhir+json"));
+  EXPECT_THAT(metadata.body,
+              AllOf(HasSubstr("\"resourceType\": \"CapabilityStatement\""),
+                    HasSubstr("\"fhirVersion\": \"4.0.1\""), HasSubstr("SMART-on-FHIR")));
+  cli::HttpsResponse smart = Get("/.well-known/smart-configuration");
+  EXPECT_EQ(smart.status, 200);
+  EXPECT_THAT(smart.body, AllOf(HasSubstr(base_ + "/auth/token"), HasSubstr("private_key_jwt"),
+                                HasSubstr("ES384")));
+
+  // No token: 401 with an OperationOutcome and a challenge.
+  cli::HttpsResponse anonymous = Get("/Patient/p-1");
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_THAT(anonymous.body, HasSubstr("OperationOutcome"));
+
+  std::string client = AddClient(port, "emr", "system/*.read");
+  ASSERT_FALSE(client.empty());
+  CommandResult token = Token(client, "emr", {"--user", "dr-ana", "--purpose", "TREAT"});
+  ASSERT_EQ(token.exit_code, 0) << token.err;
+  std::string bearer = Trim(token.out);
+  ASSERT_FALSE(bearer.empty());
+
+  cli::HttpsResponse read = Get("/Patient/p-1", bearer);
+  EXPECT_EQ(read.status, 200) << read.body;
+  EXPECT_THAT(read.body, AllOf(HasSubstr("\"id\":\"p-1\""), HasSubstr("Marie")));
+  cli::HttpsResponse v1 = Get("/Patient/p-1/_history/1", bearer);
+  EXPECT_EQ(v1.status, 200);
+  EXPECT_THAT(v1.body, Not(HasSubstr("Marie")));
+  cli::HttpsResponse history = Get("/Patient/p-1/_history", bearer);
+  EXPECT_EQ(history.status, 200);
+  EXPECT_THAT(history.body, AllOf(HasSubstr("\"type\": \"history\""), HasSubstr("\"total\": 2")));
+
+  // Unknown id, version, type; a format it does not speak.
+  EXPECT_EQ(Get("/Patient/nobody", bearer).status, 404);
+  EXPECT_EQ(Get("/Patient/p-1/_history/9", bearer).status, 404);
+  cli::HttpsResponse bad_type = Get("/Patient2/p-1", bearer);
+  EXPECT_EQ(bad_type.status, 404);
+  EXPECT_THAT(bad_type.body, HasSubstr("unknown resource type"));
+  EXPECT_EQ(Get("/Patient/p-1?_format=xml", bearer).status, 406);
+
+  // A forged token.
+  EXPECT_EQ(Get("/Patient/p-1", bearer + "x").status, 401);
+}
+
+TEST_F(FhirApiTest, ScopesRevocationAndBadAssertionsAreRefused) {
+  int port = StartNodeWithApi();
+  ASSERT_GT(port, 0);
+  std::string file = Path("patient.json");
+  std::ofstream(file) << R"({"resourceType":"Patient","id":"p-1","birthDate":"1984-06-02"})";
+  ASSERT_EQ(HiectlAs("node-a", port, {"import", file}).exit_code, 0);
+
+  // A client allowed Observations only reads no Patient.
+  std::string narrow = AddClient(port, "labs", "system/Observation.read");
+  CommandResult token =
+      Token(narrow, "labs",
+            {"--user", "lab-1", "--purpose", "TREAT", "--scope", "system/Observation.read"});
+  ASSERT_EQ(token.exit_code, 0) << token.err;
+  EXPECT_EQ(Get("/Patient/p-1", Trim(token.out)).status, 403);
+
+  // An emergency purpose without a reason is refused at the token endpoint.
+  std::string client = AddClient(port, "emr", "system/*.read");
+  CommandResult emergency = Token(client, "emr", {"--user", "dr-b", "--purpose", "ETREAT"});
+  EXPECT_NE(emergency.exit_code, 0);
+  EXPECT_THAT(emergency.err, HasSubstr("invalid_request"));
+
+  // Another practice's certificate may not register clients on org-a's node.
+  MakeKey("intruder");
+  CommandResult intruder = HiectlAs("node-b", port,
+                                    {"fhir", "client", "add", "--name", "x", "--public-key",
+                                     Path("intruder.pub.pem"), "--scope", "system/*.read"});
+  EXPECT_NE(intruder.exit_code, 0);
+  EXPECT_THAT(intruder.err, HasSubstr("may not manage its clients"));
+
+  // Revoked: its token stops working, and it gets no new one.
+  token = Token(client, "emr", {"--user", "dr-b", "--purpose", "TREAT"});
+  ASSERT_EQ(token.exit_code, 0) << token.err;
+  std::string bearer = Trim(token.out);
+  EXPECT_EQ(Get("/Patient/p-1", bearer).status, 200);
+  CommandResult revoke =
+      HiectlAs("node-a", port, {"fhir", "client", "revoke", "--client-id", client});
+  ASSERT_EQ(revoke.exit_code, 0) << revoke.err;
+  EXPECT_EQ(Get("/Patient/p-1", bearer).status, 401);
+  CommandResult again = Token(client, "emr", {"--user", "dr-b", "--purpose", "TREAT"});
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_THAT(again.err, HasSubstr("invalid_client"));
+
+  // A key that is not the registered one.
+  MakeKey("other");
+  fs::copy_file(Path("other.key.pem"), Path("labs.key.pem"), fs::copy_options::overwrite_existing);
+  CommandResult forged =
+      Token(narrow, "labs",
+            {"--user", "lab-1", "--purpose", "TREAT", "--scope", "system/Observation.read"});
+  EXPECT_NE(forged.exit_code, 0);
+  EXPECT_THAT(forged.err, HasSubstr("invalid_client"));
+}
+
+}  // namespace
+}  // namespace hie::testing
