@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -52,7 +54,49 @@ struct Service {
   std::string binary;
   int port = 0;
   pid_t pid = 0;
+  // Nodes: the FHIR API's port and the practice's SMART Backend Services client.
+  int fhir_port = 0;
+  std::string fhir_client_id;
 };
+
+// A practice's SMART Backend Services client for its node's FHIR API: an EC P-384 key
+// pair written beside its certificates (`name`.key, `name`.pub, PEM), registered with
+// the node (system/*.read) as the practice. Returns the client id.
+absl::StatusOr<std::string> RegisterFhirClient(const std::shared_ptr<grpc::Channel>& node,
+                                               const std::string& key_base) {
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384");
+  if (key == nullptr) return absl::InternalError("cannot make an EC P-384 key");
+  std::string public_pem;
+  for (bool is_private : {true, false}) {
+    std::string path = key_base + (is_private ? ".key" : ".pub");
+    BIO* out = BIO_new_file(path.c_str(), "w");
+    int ok = out != nullptr &&
+             (is_private ? PEM_write_bio_PrivateKey(out, key, nullptr, nullptr, 0, nullptr, nullptr)
+                         : PEM_write_bio_PUBKEY(out, key));
+    if (out != nullptr) BIO_free(out);
+    if (ok != 1) {
+      EVP_PKEY_free(key);
+      return absl::InternalError(absl::StrCat("cannot write ", path));
+    }
+    if (is_private) chmod(path.c_str(), 0600);
+  }
+  EVP_PKEY_free(key);
+  std::ifstream in(key_base + ".pub");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto stub = hie::v1::FhirClients::NewStub(node);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  hie::v1::RegisterFhirClientRequest request;
+  request.set_name("devnet EMR");
+  request.set_public_key(text.str());
+  request.set_algorithm("ES384");
+  request.add_scopes("system/*.read");
+  hie::v1::FhirClient client;
+  grpc::Status st = stub->RegisterClient(&context, request, &client);
+  if (!st.ok()) return absl::InternalError(st.error_message());
+  return client.client_id();
+}
 
 // A loopback port nothing listens on now. A devnet service keeps its port for life, so
 // that it can be restarted where the others expect it.
@@ -305,6 +349,9 @@ int RunUp(const std::vector<std::string>& args) {
     if (s.role == "node") {
       absl::StrAppend(&config, "consent { address: \"127.0.0.1:", consent_port,
                       "\" expected_org: \"exchange\" }\n");
+      // The FHIR REST API on a port of its own choosing (docs/fhir-api.md).
+      absl::StrAppend(&config, "fhir_api { listen_address: \"127.0.0.1:0\" port_file: \"", dir,
+                      "/data/", s.name, ".fhir.port\" }\n");
     }
     std::string config_path = absl::StrCat(dir, "/config/", s.name, ".textproto");
     std::ofstream(config_path) << config;
@@ -321,6 +368,11 @@ int RunUp(const std::vector<std::string>& args) {
                                                                        port.status().message())));
     }
     s.port = *port;
+    if (s.role == "node") {
+      auto fhir = WaitForPort(absl::StrCat(dir, "/data/", s.name, ".fhir.port"), *pid, log);
+      if (!fhir.ok()) return abort_all(fhir.status());
+      s.fhir_port = *fhir;
+    }
     if (s.role == "mpi") mpi_port = s.port;
     if (s.role == "consent") consent_port = s.port;
   }
@@ -340,6 +392,16 @@ int RunUp(const std::vector<std::string>& args) {
       return abort_all(
           absl::InternalError(absl::StrCat("enrolling ", s.org, ": ", st.error_message())));
   }
+  for (auto& s : services) {
+    if (s.role != "node") continue;
+    auto client = RegisterFhirClient(ChannelAs(dir, s.name, s.port),
+                                     absl::StrCat(dir, "/certs/", s.org, "-fhir-client"));
+    if (!client.ok()) {
+      return abort_all(absl::InternalError(
+          absl::StrCat("registering ", s.org, "'s FHIR client: ", client.status().message())));
+    }
+    s.fhir_client_id = *client;
+  }
   for (const auto& s : services) {
     if (!Healthy(dir, s.port)) {
       return abort_all(absl::UnavailableError(
@@ -353,7 +415,9 @@ int RunUp(const std::vector<std::string>& args) {
         << Profile(dir, "operator", s.port, s.org);
     if (s.role == "node") {
       std::ofstream(absl::StrCat(dir, "/profiles/", s.org, ".profile"))
-          << Profile(dir, s.name, s.port, s.org);
+          << Profile(dir, s.name, s.port, s.org) << "fhir_base: \"https://127.0.0.1:" << s.fhir_port
+          << "\"\nfhir_client_id: \"" << s.fhir_client_id << "\"\nfhir_client_key_file: \"" << dir
+          << "/certs/" << s.org << "-fhir-client.key\"\n";
     }
   }
   std::vector<std::string> service_json;
@@ -363,16 +427,20 @@ int RunUp(const std::vector<std::string>& args) {
                                      .Add("key", dir + "/certs/operator.key")
                                      .Build());
   for (const auto& s : services) {
-    service_json.push_back(JsonObject()
-                               .Add("name", s.name)
-                               .Add("role", s.role)
-                               .Add("org", s.org)
-                               .Add("address", absl::StrCat("127.0.0.1:", s.port))
-                               .Add("port", s.port)
-                               .Add("pid", static_cast<int64_t>(s.pid))
-                               .Add("config", absl::StrCat(dir, "/config/", s.name, ".textproto"))
-                               .Add("log", absl::StrCat(dir, "/logs/", s.name, ".log"))
-                               .Build());
+    JsonObject entry;
+    entry.Add("name", s.name)
+        .Add("role", s.role)
+        .Add("org", s.org)
+        .Add("address", absl::StrCat("127.0.0.1:", s.port))
+        .Add("port", s.port)
+        .Add("pid", static_cast<int64_t>(s.pid))
+        .Add("config", absl::StrCat(dir, "/config/", s.name, ".textproto"))
+        .Add("log", absl::StrCat(dir, "/logs/", s.name, ".log"));
+    if (s.role == "node") {
+      entry.Add("fhir_base", absl::StrCat("https://127.0.0.1:", s.fhir_port))
+          .Add("fhir_client_id", s.fhir_client_id);
+    }
+    service_json.push_back(entry.Build());
     if (s.role == "node") {
       credentials.AddRaw(s.org,
                          JsonObject()
@@ -395,8 +463,9 @@ int RunUp(const std::vector<std::string>& args) {
     std::cout << "devnet up in " << dir << ": mpi, consent and " << nodes
               << " practice nodes, all healthy over mutual TLS\n";
     for (const auto& s : services) {
-      std::cout << absl::StrFormat("  %-8s %-9s 127.0.0.1:%-6d pid %d\n", s.name, s.org, s.port,
-                                   s.pid);
+      std::cout << absl::StrFormat(
+          "  %-8s %-9s 127.0.0.1:%-6d pid %d%s\n", s.name, s.org, s.port, s.pid,
+          s.fhir_port != 0 ? absl::StrCat("   FHIR https://127.0.0.1:", s.fhir_port) : "");
     }
     std::cout << "profiles: " << dir << "/profiles/   stop: hiectl devnet down --dir " << dir
               << "\n";

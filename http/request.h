@@ -33,6 +33,7 @@ struct Principal {
   std::string user_id;
   std::string user_display_name;
   std::string purpose_of_use;  // v3 PurposeOfUse code, when the token carries one
+  std::string reason;          // why, for an emergency purpose (never blank then)
   std::string client_id;       // the OAuth client the token was issued to
 };
 

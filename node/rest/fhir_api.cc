@@ -2,8 +2,10 @@
 
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/auth/client_registry.h"
@@ -125,10 +127,19 @@ std::string CapabilityStatement(const std::string& base_url) {
   // history-instance: one entry for "Resource" says it once rather than 145 times.
   const std::string resource =
       JsonObject().Add("type", "Resource").AddRaw("interaction", JsonArray(interactions)).Build();
+  const std::string everything =
+      JsonObject()
+          .Add("name", "everything")
+          .Add("definition", "http://hl7.org/fhir/OperationDefinition/Patient-everything")
+          .Add("documentation",
+               "GET /Patient/{id}/$everything: the federated record from every practice the "
+               "patient's consent allows, for the token's user and purpose of use")
+          .Build();
   const std::string rest = JsonObject()
                                .Add("mode", "server")
                                .AddRaw("security", security)
                                .AddRaw("resource", JsonArray({resource}))
+                               .AddRaw("operation", JsonArray({everything}))
                                .Build();
   return JsonObject()
       .Add("resourceType", "CapabilityStatement")
@@ -281,6 +292,95 @@ void HandleHistory(Api& api, http::Request request, http::Responder responder) {
   });
 }
 
+// One holder that did not answer in full, as the OperationOutcome entry FHIR gives a
+// searchset for what it could not do.
+std::string HolderOutcomeEntry(const HolderOutcome& h) {
+  const char* code = h.state == HolderState::kDenied     ? "forbidden"
+                     : h.state == HolderState::kTimedOut ? "timeout"
+                     : h.state == HolderState::kFailed   ? "exception"
+                                                         : "transient";
+  const std::string issue =
+      JsonObject()
+          .Add("severity", "warning")
+          .Add("code", code)
+          .Add("diagnostics", absl::StrCat("holder ", h.org_id, ": ", HolderStateName(h.state),
+                                           h.message.empty() ? "" : ": ", h.message))
+          .Build();
+  return JsonObject()
+      .AddRaw("resource", JsonObject()
+                              .Add("resourceType", "OperationOutcome")
+                              .AddRaw("issue", JsonArray({issue}))
+                              .Build())
+      .AddRaw("search", JsonObject().Add("mode", "outcome").Build())
+      .Build();
+}
+
+// Collects one federated query's events and answers with the merged Bundle, each
+// holder that did not answer in full as an OperationOutcome entry. Deletes itself.
+class EverythingObserver final : public QueryObserver {
+ public:
+  explicit EverythingObserver(http::Responder responder) : responder_(std::move(responder)) {}
+
+  void OnHolderSettled(const HolderOutcome& outcome) override {
+    if (outcome.state != HolderState::kOk) outcomes_.push_back(HolderOutcomeEntry(outcome));
+  }
+
+  void OnQueryDone(absl::StatusOr<QueryAnswer> answer) override {
+    if (!answer.ok()) {
+      responder_.RespondError(answer.status());
+    } else {
+      std::string text;
+      while (answer->bundle->Next(size_t{1} << 20, &text)) {
+      }
+      // The writer's text ends with the entry array's "]}": the outcomes join it.
+      if (!outcomes_.empty() && absl::EndsWith(text, "]}")) {
+        text.resize(text.size() - 2);
+        absl::StrAppend(&text, answer->bundle->entries() > 0 ? ", " : "",
+                        absl::StrJoin(outcomes_, ", "), "]}");
+      }
+      http::Response r = Json(200, std::move(text), http::kFhirJsonContentType);
+      if (!answer->withheld_categories.empty()) {
+        // What consent withheld, for a client to tell its user (also in the audit).
+        r.SetHeader("X-Withheld-Categories", absl::StrJoin(answer->withheld_categories, ","));
+      }
+      r.SetHeader("X-Query-Id", answer->query_id);
+      responder_.Respond(std::move(r));
+    }
+    delete this;
+  }
+
+ private:
+  http::Responder responder_;
+  std::vector<std::string> outcomes_;
+};
+
+void HandleEverything(Api& api, http::Request request, http::Responder responder) {
+  if (RefuseFormat(request, responder)) return;
+  if (absl::Status s = CheckScope(request, "Patient", "read"); !s.ok()) {
+    responder.RespondError(s);
+    return;
+  }
+  const http::Principal& p = *request.caller.principal;
+  if (p.user_id.empty() || p.purpose_of_use.empty()) {
+    responder.RespondError(absl::PermissionDeniedError(
+        "a federated read needs a token naming the requesting user and a purpose of use "
+        "(hiectl fhir token --user ID --purpose CODE)"));
+    return;
+  }
+  FederatedQueryRequest query;
+  query.local_patient_id = request.params["id"];
+  query.purpose = p.purpose_of_use;
+  query.user =
+      QueryUser{.id = p.user_id, .role = "", .npi = "", .display_name = p.user_display_name};
+  query.break_glass_reason = p.reason;
+  if (const std::string* type = request.Query("_type")) {
+    for (absl::string_view t : absl::StrSplit(*type, ',')) query.resource_types.emplace_back(t);
+  }
+  OnWorker(api, responder, [&api, responder, query = std::move(query)]() mutable {
+    api.query->Run(std::move(query), new EverythingObserver(responder));
+  });
+}
+
 absl::StatusOr<std::shared_ptr<http::Router>> Routes(const std::shared_ptr<Api>& api) {
   auto router = std::make_shared<http::Router>();
   Api* a = api.get();
@@ -324,6 +424,15 @@ absl::StatusOr<std::shared_ptr<http::Router>> Routes(const std::shared_ptr<Api>&
                HandleRead(*a, std::move(request), std::move(responder));
              }});
   }
+  if (s.ok()) {
+    s = add({.method = "GET",
+             .pattern = "/Patient/{id}/$everything",
+             .access = token,
+             .audit_kind = "everything",
+             .handler = [a](http::Request request, http::Responder responder) {
+               HandleEverything(*a, std::move(request), std::move(responder));
+             }});
+  }
   for (const char* pattern : {"/{type}/{id}/_history", "/{type}/{id}/_history/{vid}"}) {
     if (!s.ok()) break;
     s = add({.method = "GET",
@@ -361,6 +470,7 @@ http::Principal ToHttpPrincipal(const auth::Principal& p) {
                          .user_id = p.user_id,
                          .user_display_name = p.user_name,
                          .purpose_of_use = p.purpose_of_use,
+                         .reason = p.reason,
                          .client_id = p.client_id};
 }
 

@@ -24,8 +24,9 @@ TEST(DevnetTest, UpImportQueryDown) {
   CommandResult up = RunCommand({hiectl, "devnet", "up", "--dir", dir.string(), "--nodes", "2"});
   ASSERT_EQ(up.exit_code, 0) << up.out << up.err;
   std::string devnet = ReadWholeFile((dir / "devnet.json").string());
-  for (const char* field : {"\"ca_dir\"", "\"ca_cert\"", "\"services\"", "\"credentials\"",
-                            "\"operator\"", "\"org-a\"", "\"org-b\"", "\"pid\"", "\"address\""}) {
+  for (const char* field :
+       {"\"ca_dir\"", "\"ca_cert\"", "\"services\"", "\"credentials\"", "\"operator\"", "\"org-a\"",
+        "\"org-b\"", "\"pid\"", "\"address\"", "\"fhir_base\"", "\"fhir_client_id\""}) {
     EXPECT_THAT(devnet, HasSubstr(field));
   }
   CommandResult status = RunCommand({hiectl, "devnet", "status", "--dir", dir.string(), "--json"});

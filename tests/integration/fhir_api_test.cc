@@ -4,6 +4,7 @@
 // revoked client, an unknown type or id, a format it does not speak).
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -207,6 +208,68 @@ TEST_F(FhirApiTest, ScopesRevocationAndBadAssertionsAreRefused) {
             {"--user", "lab-1", "--purpose", "TREAT", "--scope", "system/Observation.read"});
   EXPECT_NE(forged.exit_code, 0);
   EXPECT_THAT(forged.err, HasSubstr("invalid_client"));
+}
+
+// $everything runs the same federated query as hiectl query: the token's user and
+// purpose, this practice's records and org-b's, each entry tagged with its source; a
+// holder that is down is an OperationOutcome entry, not a failure of the whole answer.
+TEST_F(FhirApiTest, EverythingGathersEveryHolderAndNamesTheOneThatIsDown) {
+  int mpi = StartDaemon("mpi");
+  ASSERT_GT(mpi, 0);
+  mpi_address_ = absl::StrCat("127.0.0.1:", mpi);
+  int consent = StartDaemon("consent");
+  ASSERT_GT(consent, 0);
+  consent_address_ = absl::StrCat("127.0.0.1:", consent);
+  int holder = StartDaemon("node-b");
+  ASSERT_GT(holder, 0);
+  Enroll(mpi, "org-a");
+  Enroll(mpi, "org-b", absl::StrCat("127.0.0.1:", holder));
+  hie::v1::RegisterPatientResponse registered;
+  ASSERT_TRUE(Register(MpiAs("node-a", mpi).get(), "A1", Jane(), &registered).ok());
+  ASSERT_TRUE(Register(MpiAs("node-b", mpi).get(), "B1", Jane(), &registered).ok());
+  std::string b = Path("b1.json");
+  std::ofstream(b) << R"({"resourceType":"Bundle","type":"batch","entry":[
+    {"resource":{"resourceType":"Patient","id":"B1"},"request":{"method":"PUT","url":"Patient/B1"}},
+    {"resource":{"resourceType":"Observation","id":"b-o1","status":"final","code":{"text":"BP"},
+      "subject":{"reference":"Patient/B1"}},"request":{"method":"PUT","url":"Observation/b-o1"}}]})";
+  ASSERT_EQ(HiectlAs("node-b", holder, {"import", b}).exit_code, 0);
+
+  int port = StartNodeWithApi();
+  ASSERT_GT(port, 0);
+  std::string a = Path("a1.json");
+  std::ofstream(a) << R"({"resourceType":"Bundle","type":"batch","entry":[
+    {"resource":{"resourceType":"Patient","id":"A1"},"request":{"method":"PUT","url":"Patient/A1"}},
+    {"resource":{"resourceType":"Observation","id":"a-o1","status":"final","code":{"text":"HR"},
+      "subject":{"reference":"Patient/A1"}},"request":{"method":"PUT","url":"Observation/a-o1"}}]})";
+  ASSERT_EQ(HiectlAs("node-a", port, {"import", a}).exit_code, 0);
+
+  std::string client = AddClient(port, "emr", "system/*.read");
+  CommandResult token = Token(client, "emr", {"--user", "dr-lee", "--purpose", "TREAT"});
+  ASSERT_EQ(token.exit_code, 0) << token.err;
+  std::string bearer = Trim(token.out);
+
+  cli::HttpsResponse all = Get("/Patient/A1/$everything", bearer);
+  EXPECT_EQ(all.status, 200) << all.body;
+  EXPECT_THAT(all.body, AllOf(HasSubstr("\"resourceType\": \"Bundle\""), HasSubstr("a-o1"),
+                              HasSubstr("b-o1"), HasSubstr("org-b"), HasSubstr("org-a")));
+  EXPECT_THAT(all.body, Not(HasSubstr("OperationOutcome")));
+
+  // A token without a user cannot run a federated read.
+  CommandResult bare = Token(client, "emr", {"--user", "", "--purpose", "TREAT"});
+  EXPECT_NE(bare.exit_code, 0);
+
+  // org-b goes down: org-a's own records still come, and org-b is named.
+  ASSERT_TRUE(processes_.at("node-b").Stop(SIGTERM, absl::Seconds(10)).ok());
+  cli::HttpsResponse partial = Get("/Patient/A1/$everything", bearer);
+  EXPECT_EQ(partial.status, 200) << partial.body;
+  EXPECT_THAT(partial.body, AllOf(HasSubstr("a-o1"), Not(HasSubstr("b-o1")),
+                                  HasSubstr("OperationOutcome"), HasSubstr("holder org-b")));
+
+  // The query is in org-a's audit chain as a gRPC query is: by the token's user.
+  CommandResult audit = HiectlAs(
+      "node-a", port, {"audit", "disclosures", "--org", "org-a", "--patient", "A1", "--json"});
+  EXPECT_EQ(audit.exit_code, 0) << audit.err;
+  EXPECT_THAT(audit.out, HasSubstr("dr-lee"));
 }
 
 }  // namespace
