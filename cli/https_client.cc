@@ -31,7 +31,8 @@ std::string OpenSslError() {
 absl::StatusOr<HttpsResponse> HttpsRequest(
     const std::string& method, const std::string& url, const std::string& ca_file,
     const std::string& content_type, const std::string& body, absl::Duration timeout,
-    const std::vector<std::pair<std::string, std::string>>& headers) {
+    const std::vector<std::pair<std::string, std::string>>& headers, const std::string& cert_file,
+    const std::string& key_file) {
   absl::string_view rest = url;
   if (!absl::ConsumePrefix(&rest, "https://")) {
     return absl::InvalidArgumentError(absl::StrCat(url, ": not an https:// URL"));
@@ -54,6 +55,12 @@ absl::StatusOr<HttpsResponse> HttpsRequest(
     return absl::FailedPreconditionError(absl::StrCat(ca_file, ": cannot read the CA"));
   }
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  if (!cert_file.empty() &&
+      (SSL_CTX_use_certificate_chain_file(ctx.get(), cert_file.c_str()) != 1 ||
+       SSL_CTX_use_PrivateKey_file(ctx.get(), key_file.c_str(), SSL_FILETYPE_PEM) != 1)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(cert_file, ": cannot use this certificate and key"));
+  }
   std::unique_ptr<BIO, decltype(&BIO_free_all)> bio(BIO_new_ssl_connect(ctx.get()), BIO_free_all);
   if (bio == nullptr) return absl::InternalError(OpenSslError());
   SSL* ssl = nullptr;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/audit/fhir_audit_event.h"
 #include "common/auth/client_registry.h"
 #include "common/auth/scope.h"
 #include "common/auth/token_service.h"
@@ -381,6 +382,38 @@ void HandleEverything(Api& api, http::Request request, http::Responder responder
   });
 }
 
+// The node's audit chain about one patient, as AuditEvents: for the practice's own
+// certificate or the exchange's operator (the route admits both roles; the org is
+// checked here, as the gRPC AuditLog service does).
+void HandleAuditEvents(Api& api, http::Request request, http::Responder responder) {
+  if (RefuseFormat(request, responder)) return;
+  const pki::CertIdentity& who = *request.caller.certificate;
+  if (who.role != pki::Role::kOperator && who.org_id != api.state->own_org) {
+    responder.RespondError(absl::PermissionDeniedError(absl::StrCat(
+        "this node serves ", api.state->own_org, "; ", who.org_id, " may not read its audit")));
+    return;
+  }
+  const std::string* patient = request.Query("patient");
+  if (patient == nullptr || patient->empty()) {
+    responder.RespondError(
+        absl::InvalidArgumentError("give patient=<local id> (or patient=Patient/<local id>)"));
+    return;
+  }
+  std::string local = *patient;
+  if (absl::StartsWith(local, "Patient/")) local = local.substr(8);
+  OnWorker(api, responder, [&api, responder, local] {
+    absl::StatusOr<std::vector<hie::v1::AuditEntry>> entries =
+        api.state->audit->QueryByPatient(audit::PatientKey::Local(api.state->own_org, local));
+    if (!entries.ok()) {
+      responder.RespondError(entries.status());
+      return;
+    }
+    responder.Respond(
+        Json(200, audit::ToFhirAuditBundle(*entries, absl::StrCat(api.state->own_org, "'s node")),
+             http::kFhirJsonContentType));
+  });
+}
+
 absl::StatusOr<std::shared_ptr<http::Router>> Routes(const std::shared_ptr<Api>& api) {
   auto router = std::make_shared<http::Router>();
   Api* a = api.get();
@@ -423,6 +456,16 @@ absl::StatusOr<std::shared_ptr<http::Router>> Routes(const std::shared_ptr<Api>&
              .handler = [a](http::Request request, http::Responder responder) {
                HandleRead(*a, std::move(request), std::move(responder));
              }});
+  }
+  if (s.ok()) {
+    s = add(
+        {.method = "GET",
+         .pattern = "/AuditEvent",
+         .access = http::AccessRule::ClientCertificate({pki::Role::kNode, pki::Role::kOperator}),
+         .audit_kind = "audit",
+         .handler = [a](http::Request request, http::Responder responder) {
+           HandleAuditEvents(*a, std::move(request), std::move(responder));
+         }});
   }
   if (s.ok()) {
     s = add({.method = "GET",

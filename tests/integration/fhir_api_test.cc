@@ -265,6 +265,21 @@ TEST_F(FhirApiTest, EverythingGathersEveryHolderAndNamesTheOneThatIsDown) {
   EXPECT_THAT(partial.body, AllOf(HasSubstr("a-o1"), Not(HasSubstr("b-o1")),
                                   HasSubstr("OperationOutcome"), HasSubstr("holder org-b")));
 
+  // The practice's own certificate reads its audit as AuditEvents (a token cannot);
+  // another practice's certificate cannot.
+  auto audit_events = [&](const std::string& who) {
+    auto r = cli::HttpsRequest("GET", base_ + "/AuditEvent?patient=A1", Path("ca/ca.crt"), "", "",
+                               absl::Seconds(10), {}, Path("certs/" + who + ".crt"),
+                               Path("certs/" + who + ".key"));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : cli::HttpsResponse{};
+  };
+  cli::HttpsResponse events = audit_events("node-a");
+  EXPECT_EQ(events.status, 200) << events.body;
+  EXPECT_THAT(events.body, AllOf(HasSubstr("AuditEvent"), HasSubstr("dr-lee")));
+  EXPECT_EQ(audit_events("node-b").status, 403);
+  EXPECT_EQ(Get("/AuditEvent?patient=A1", bearer).status, 403);
+
   // The query is in org-a's audit chain as a gRPC query is: by the token's user.
   CommandResult audit = HiectlAs(
       "node-a", port, {"audit", "disclosures", "--org", "org-a", "--patient", "A1", "--json"});
