@@ -350,8 +350,15 @@ int RunUp(const std::vector<std::string>& args) {
       absl::StrAppend(&config, "consent { address: \"127.0.0.1:", consent_port,
                       "\" expected_org: \"exchange\" }\n");
       // The FHIR REST API on a port of its own choosing (docs/fhir-api.md).
-      absl::StrAppend(&config, "fhir_api { listen_address: \"127.0.0.1:0\" port_file: \"", dir,
-                      "/data/", s.name, ".fhir.port\" }\n");
+      // A port chosen now, kept for life like the service's own: a restarted node's API
+      // comes back where devnet.json and the profile say it is.
+      int fhir_port = FreePort();
+      for (int attempt = 0; attempt < 10 && chosen.contains(fhir_port); ++attempt) {
+        fhir_port = FreePort();
+      }
+      chosen.insert(fhir_port);
+      absl::StrAppend(&config, "fhir_api { listen_address: \"127.0.0.1:", fhir_port,
+                      "\" port_file: \"", dir, "/data/", s.name, ".fhir.port\" }\n");
     }
     std::string config_path = absl::StrCat(dir, "/config/", s.name, ".textproto");
     std::ofstream(config_path) << config;

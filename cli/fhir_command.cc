@@ -146,7 +146,7 @@ int RunToken(const std::vector<std::string>& args) {
   std::string user, user_name, purpose, reason, scope = "system/*.read";
   bool json = false;
   FlagSet flags(
-      "hiectl fhir token --profile P --user ID --purpose CODE [--user-name NAME] "
+      "hiectl fhir token --profile P [--user ID --purpose CODE] [--user-name NAME] "
       "[--reason TEXT] [--scope S] [--json]",
       "Asks the node's FHIR API for an access token with the practice's registered client\n"
       "(SMART Backend Services: an assertion signed with the client's private key, with the\n"
@@ -154,7 +154,8 @@ int RunToken(const std::vector<std::string>& args) {
       "curl -H \"Authorization: Bearer $(hiectl fhir token ...)\" works. The profile names\n"
       "the API (fhir_base), the client (fhir_client_id, fhir_client_key_file) and the CA\n"
       "that signed the node's certificate (ca_file); flags override it. An emergency purpose\n"
-      "(ETREAT) needs --reason.",
+      "(ETREAT) needs --reason. Without --user and --purpose the token reads this practice's\n"
+      "own records only (no federated $everything).",
       "hiectl fhir token --profile org-a.profile --user dr-ana --user-name \"Dr Ana Ruiz\" "
       "--purpose TREAT");
   flags.String("profile", &profile_path, "FILE", "client profile (default $HIECTL_PROFILE)");
@@ -162,7 +163,7 @@ int RunToken(const std::vector<std::string>& args) {
   flags.String("client-id", &client_id, "ID", "the registered client");
   flags.String("client-key", &key_file, "FILE", "its private key (PEM)");
   flags.String("ca", &ca_file, "FILE", "the exchange CA certificate");
-  flags.String("user", &user, "ID", "the requesting user's id (required)");
+  flags.String("user", &user, "ID", "the requesting user's id (with --purpose)");
   flags.String("user-name", &user_name, "NAME", "the user's display name");
   flags.String("purpose", &purpose, "CODE", "HL7 v3 PurposeOfUse: TREAT, ETREAT, HPAYMT...");
   flags.String("reason", &reason, "TEXT", "why (required for ETREAT)");
@@ -193,31 +194,32 @@ int RunToken(const std::vector<std::string>& args) {
                       absl::InvalidArgumentError("need the API's base URL, the client id, its key "
                                                  "and the CA (--profile, or the flags)"));
   }
-  if (user.empty() || purpose.empty()) {
-    return UsageError("fhir token",
-                      absl::InvalidArgumentError("--user and --purpose are required"));
+  if (user.empty() != purpose.empty()) {
+    return UsageError("fhir token", absl::InvalidArgumentError(
+                                        "give --user and --purpose together (or neither, for a "
+                                        "system token that reads this practice's records only)"));
   }
   while (!fhir_base.empty() && fhir_base.back() == '/') fhir_base.pop_back();
   absl::StatusOr<std::string> key = ReadFileText(key_file);
   if (!key.ok()) return Fail(key.status());
   const std::string endpoint = fhir_base + "/auth/token";
   const int64_t now = absl::ToUnixSeconds(absl::Now());
-  JsonObject b2b;
-  b2b.Add("version", "1")
-      .Add("subject_id", user)
-      .AddRaw("purpose_of_use", JsonArray({JsonQuote(purpose)}));
-  if (!user_name.empty()) b2b.Add("subject_name", user_name);
-  if (!reason.empty()) b2b.Add("reason", reason);
-  const std::string claims =
-      JsonObject()
-          .Add("iss", client_id)
-          .Add("sub", client_id)
-          .Add("aud", endpoint)
-          .Add("exp", now + 240)
-          .Add("jti", RandomId())
-          .AddRaw("extensions", JsonObject().AddRaw("hl7-b2b", b2b.Build()).Build())
-          .Build();
-  absl::StatusOr<std::string> assertion = auth::SignJwt({}, claims, *key);
+  JsonObject claims;
+  claims.Add("iss", client_id)
+      .Add("sub", client_id)
+      .Add("aud", endpoint)
+      .Add("exp", now + 240)
+      .Add("jti", RandomId());
+  if (!user.empty()) {
+    JsonObject b2b;
+    b2b.Add("version", "1")
+        .Add("subject_id", user)
+        .AddRaw("purpose_of_use", JsonArray({JsonQuote(purpose)}));
+    if (!user_name.empty()) b2b.Add("subject_name", user_name);
+    if (!reason.empty()) b2b.Add("reason", reason);
+    claims.AddRaw("extensions", JsonObject().AddRaw("hl7-b2b", b2b.Build()).Build());
+  }
+  absl::StatusOr<std::string> assertion = auth::SignJwt({}, claims.Build(), *key);
   if (!assertion.ok()) return Fail(assertion.status());
   const std::string form = absl::StrCat(
       "grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3A"

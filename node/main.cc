@@ -227,13 +227,6 @@ int main(int argc, char** argv) {
         options.directive_feed_interval = absl::Milliseconds(interval_ms);
         options.directive_feed_max_staleness = absl::Milliseconds(staleness_ms);
         options.hl7 = hl7;
-        if (fhir_api.has_value()) {
-          options.fronts.push_back(
-              [api = *fhir_api](std::shared_ptr<hie::node::NodeState> state,
-                                std::shared_ptr<hie::node::FederatedQuery> query) {
-                return hie::node::StartFhirApi(std::move(state), std::move(query), api);
-              });
-        }
         options.labelling = config.labelling();
         options.consent_address = consent.address;
         options.mpi_address = mpi.address;
@@ -262,7 +255,7 @@ int main(int argc, char** argv) {
         HIE_ASSIGN_OR_RETURN(
             hie::audit::CheckpointerOptions checkpoints,
             hie::ValidateAuditCheckpointConfig(file, config.server(), plan.server));
-        plan.open_services = [options, consent, mpi, checkpoints](
+        plan.open_services = [options, consent, mpi, checkpoints, fhir_api](
                                  const std::string& data_dir,
                                  const std::shared_ptr<hie::TlsContext>& tls) mutable
             -> absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> {
@@ -277,6 +270,18 @@ int main(int argc, char** argv) {
           options.peer_credentials = [tls](const std::string& org) {
             return tls->ChannelCredentials({.org_id = org, .role = hie::pki::Role::kNode});
           };
+          if (fhir_api.has_value()) {
+            // Client certificates on the REST front are checked as on gRPC: revoked
+            // ones (the CRL) are refused.
+            fhir_api->server.check_certificate = [tls](const hie::pki::CertIdentity& peer) {
+              return tls->CheckPeer(peer);
+            };
+            options.fronts.push_back(
+                [api = *fhir_api](std::shared_ptr<hie::node::NodeState> state,
+                                  std::shared_ptr<hie::node::FederatedQuery> query) {
+                  return hie::node::StartFhirApi(std::move(state), std::move(query), api);
+                });
+          }
           HIE_ASSIGN_OR_RETURN(auto services, hie::node::OpenNodeServices(data_dir, options));
           HIE_RETURN_IF_ERROR(hie::EnableAuditWitnessing(
               &services, tls, checkpoints,

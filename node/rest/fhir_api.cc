@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "common/audit/fhir_audit_event.h"
 #include "common/auth/client_registry.h"
+#include "common/auth/oauth_error.h"
 #include "common/auth/scope.h"
 #include "common/auth/token_service.h"
 #include "common/grpc/server_runner.h"
@@ -35,6 +36,23 @@ struct Api {
   std::unique_ptr<Workers> workers;
   absl::Mutex mu;
   std::string base_url ABSL_GUARDED_BY(mu);
+  // $everything queries started and not yet done: the engine and the store must
+  // outlive them, so shutting down waits for none to be left.
+  int live_queries ABSL_GUARDED_BY(mu) = 0;
+
+  void QueryStarted() {
+    absl::MutexLock lock(&mu);
+    ++live_queries;
+  }
+  void QueryDone() {
+    absl::MutexLock lock(&mu);
+    --live_queries;
+  }
+  void AwaitNoQueries() {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](int* n) { return *n == 0; }, &live_queries));
+  }
 
   std::string BaseUrl() {
     absl::MutexLock lock(&mu);
@@ -53,8 +71,7 @@ http::Response Json(int status, std::string body, absl::string_view content_type
 // Runs `work` on a worker; answers 429 when they are all busy and the queue is full.
 void OnWorker(Api& api, const http::Responder& responder, std::function<void()> work) {
   if (!api.workers->Submit(std::move(work))) {
-    responder.RespondError(
-        absl::ResourceExhaustedError("the node is busy; retry in a moment (Retry-After: 1)"));
+    responder.RespondError(absl::ResourceExhaustedError("the node is busy; retry in a moment"));
   }
 }
 
@@ -172,16 +189,25 @@ std::string SmartConfiguration(const std::string& base_url) {
       .Build();
 }
 
+// RFC 6749 section 5.2: 401 for invalid_client, 400 for the other OAuth errors; a
+// failure of the node's own (no OAuth error) is 503 or 500, which a client retries.
+int TokenErrorStatus(const absl::Status& status) {
+  std::optional<std::string> error = auth::OAuthErrorOf(status);
+  if (error.has_value()) return *error == "invalid_client" ? 401 : 400;
+  if (absl::IsResourceExhausted(status)) return 429;
+  return absl::IsUnavailable(status) ? 503 : 500;
+}
+
 void HandleToken(Api& api, http::Request request, http::Responder responder) {
   // The body is a form (application/x-www-form-urlencoded): decoded as a query is.
   absl::StatusOr<http::Target> form = http::ParseTarget(absl::StrCat("/?", request.body));
   auto oauth_error = [&](const absl::Status& status) {
-    const int code = status.code() == absl::StatusCode::kUnauthenticated ? 401 : 400;
-    http::Response r = Json(code, auth::OAuthErrorJson(status), "application/json");
-    responder.Respond(std::move(r));
+    responder.Respond(
+        Json(TokenErrorStatus(status), auth::OAuthErrorJson(status), "application/json"));
   };
   if (!form.ok()) {
-    oauth_error(auth::CheckTokenRequest("", ""));
+    oauth_error(auth::MakeOAuthError(auth::OAuthError::kInvalidRequest,
+                                     "the body is not an application/x-www-form-urlencoded form"));
     return;
   }
   auto field = [&](absl::string_view name) {
@@ -197,15 +223,12 @@ void HandleToken(Api& api, http::Request request, http::Responder responder) {
   }
   OnWorker(
       api, responder,
-      [&api, responder, assertion = field("client_assertion"), scope = field("scope"),
-       oauth_error]() mutable {
+      [&api, responder, assertion = field("client_assertion"), scope = field("scope")]() mutable {
         absl::StatusOr<auth::TokenResponse> token =
             api.tokens->Exchange(assertion, scope, api.BaseUrl() + kTokenPath, absl::Now());
         if (!token.ok()) {
-          const int code = token.status().code() == absl::StatusCode::kUnauthenticated ? 401 : 400;
-          const int status =
-              token.status().code() == absl::StatusCode::kResourceExhausted ? 429 : code;
-          responder.Respond(Json(status, auth::OAuthErrorJson(token.status()), "application/json"));
+          responder.Respond(Json(TokenErrorStatus(token.status()),
+                                 auth::OAuthErrorJson(token.status()), "application/json"));
           return;
         }
         responder.Respond(Json(200, token->ToJson(), "application/json"));
@@ -304,8 +327,7 @@ std::string HolderOutcomeEntry(const HolderOutcome& h) {
       JsonObject()
           .Add("severity", "warning")
           .Add("code", code)
-          .Add("diagnostics", absl::StrCat("holder ", h.org_id, ": ", HolderStateName(h.state),
-                                           h.message.empty() ? "" : ": ", h.message))
+          .Add("diagnostics", absl::StrCat("holder ", h.org_id, ": ", HolderStateName(h.state)))
           .Build();
   return JsonObject()
       .AddRaw("resource", JsonObject()
@@ -320,10 +342,17 @@ std::string HolderOutcomeEntry(const HolderOutcome& h) {
 // holder that did not answer in full as an OperationOutcome entry. Deletes itself.
 class EverythingObserver final : public QueryObserver {
  public:
-  explicit EverythingObserver(http::Responder responder) : responder_(std::move(responder)) {}
+  EverythingObserver(Api* api, http::Responder responder)
+      : api_(api), responder_(std::move(responder)) {
+    api_->QueryStarted();
+  }
 
   void OnHolderSettled(const HolderOutcome& outcome) override {
-    if (outcome.state != HolderState::kOk) outcomes_.push_back(HolderOutcomeEntry(outcome));
+    if (outcome.state == HolderState::kOk) return;
+    // Why stays in the node's log: a peer's or the store's words are not for a client.
+    LogInfo("$everything: holder ", outcome.org_id, " ", HolderStateName(outcome.state), ": ",
+            outcome.message);
+    outcomes_.push_back(HolderOutcomeEntry(outcome));
   }
 
   void OnQueryDone(absl::StatusOr<QueryAnswer> answer) override {
@@ -347,19 +376,43 @@ class EverythingObserver final : public QueryObserver {
       r.SetHeader("X-Query-Id", answer->query_id);
       responder_.Respond(std::move(r));
     }
+    Api* api = api_;
     delete this;
+    api->QueryDone();  // last: shutdown may free everything once it is counted
   }
 
  private:
+  Api* const api_;
   http::Responder responder_;
   std::vector<std::string> outcomes_;
 };
 
 void HandleEverything(Api& api, http::Request request, http::Responder responder) {
   if (RefuseFormat(request, responder)) return;
-  if (absl::Status s = CheckScope(request, "Patient", "read"); !s.ok()) {
-    responder.RespondError(s);
-    return;
+  // Every type it may return must be allowed: all of them (a scope reading every type),
+  // or each type _type names.
+  std::vector<std::string> types;
+  if (const std::string* type = request.Query("_type")) {
+    for (absl::string_view t : absl::StrSplit(*type, ',', absl::SkipEmpty())) {
+      types.emplace_back(t);
+    }
+  }
+  if (types.empty()) {
+    if (!CheckScope(request, "Resource", "read").ok()) {
+      responder.RespondError(absl::PermissionDeniedError(
+          "$everything without _type needs a scope that reads every type (system/*.read)"));
+      return;
+    }
+  }
+  for (const std::string& type : types) {
+    if (absl::Status s = CheckType(type); !s.ok()) {
+      responder.RespondError(absl::InvalidArgumentError(s.message()));
+      return;
+    }
+    if (absl::Status s = CheckScope(request, type, "read"); !s.ok()) {
+      responder.RespondError(s);
+      return;
+    }
   }
   const http::Principal& p = *request.caller.principal;
   if (p.user_id.empty() || p.purpose_of_use.empty()) {
@@ -374,11 +427,9 @@ void HandleEverything(Api& api, http::Request request, http::Responder responder
   query.user =
       QueryUser{.id = p.user_id, .role = "", .npi = "", .display_name = p.user_display_name};
   query.break_glass_reason = p.reason;
-  if (const std::string* type = request.Query("_type")) {
-    for (absl::string_view t : absl::StrSplit(*type, ',')) query.resource_types.emplace_back(t);
-  }
+  query.resource_types = types;
   OnWorker(api, responder, [&api, responder, query = std::move(query)]() mutable {
-    api.query->Run(std::move(query), new EverythingObserver(responder));
+    api.query->Run(std::move(query), new EverythingObserver(&api, responder));
   });
 }
 
@@ -498,9 +549,14 @@ class FhirApiService final : public grpc::Service {
     if (server != nullptr) {
       server->Shutdown(absl::Seconds(5));
       server.reset();
-      LogInfo("FHIR API stopped");
     }
-    if (api != nullptr) api->workers.reset();
+    if (api != nullptr) {
+      // No new work; then every federated query started must end (each is bounded by
+      // its holders' deadlines) before the engine and the store go.
+      api->workers.reset();
+      api->AwaitNoQueries();
+    }
+    LogInfo("FHIR API stopped");
   }
   std::shared_ptr<Api> api;
   std::unique_ptr<http::Server> server;

@@ -10,6 +10,10 @@
 //   GET  /{type}/{id}                         token    read
 //   GET  /{type}/{id}/_history                token    the resource's versions
 //   GET  /{type}/{id}/_history/{vid}          token    vread
+//   GET  /Patient/{id}/$everything            token    the federated query, with the
+//                                                      token's user and purpose
+//   GET  /AuditEvent?patient={id}             the practice's or the operator's client
+//                                             certificate: the node's audit chain
 //
 // Held as a grpc::Service with no RPCs among the node's services, as the MLLP feed is,
 // so that it lives exactly as long as they do: destroying it drains the listener and

@@ -7,9 +7,11 @@ Workers::Workers(int threads, size_t max_queued) : max_queued_(max_queued) {
 }
 
 Workers::~Workers() {
+  std::deque<std::function<void()>> dropped;
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    dropped.swap(queue_);
   }
   for (std::thread& t : threads_) t.join();
 }
@@ -30,7 +32,8 @@ void Workers::Run() {
           +[](Workers* w)
                ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) { return w->stopping_ || !w->queue_.empty(); },
           this));
-      if (queue_.empty()) return;  // stopping, and nothing left
+      // Stopping: what is still queued is dropped (its responders answer for it).
+      if (stopping_) return;
       work = std::move(queue_.front());
       queue_.pop_front();
     }

@@ -17,7 +17,7 @@ namespace hie::node {
 class Workers {
  public:
   Workers(int threads, size_t max_queued);
-  // Runs what is queued, then joins.
+  // Drops what is still queued (never started), then joins the work in hand.
   ~Workers();
   Workers(const Workers&) = delete;
   Workers& operator=(const Workers&) = delete;

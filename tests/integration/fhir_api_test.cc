@@ -254,9 +254,21 @@ TEST_F(FhirApiTest, EverythingGathersEveryHolderAndNamesTheOneThatIsDown) {
                               HasSubstr("b-o1"), HasSubstr("org-b"), HasSubstr("org-a")));
   EXPECT_THAT(all.body, Not(HasSubstr("OperationOutcome")));
 
-  // A token without a user cannot run a federated read.
-  CommandResult bare = Token(client, "emr", {"--user", "", "--purpose", "TREAT"});
-  EXPECT_NE(bare.exit_code, 0);
+  // A system token without a user reads the practice's records, but runs no federated
+  // read; nor does one whose scopes do not read every type.
+  CommandResult bare = Token(client, "emr", {});
+  ASSERT_EQ(bare.exit_code, 0) << bare.err;
+  EXPECT_EQ(Get("/Patient/A1", Trim(bare.out)).status, 200);
+  cli::HttpsResponse no_user = Get("/Patient/A1/$everything", Trim(bare.out));
+  EXPECT_EQ(no_user.status, 403);
+  EXPECT_THAT(no_user.body, HasSubstr("purpose of use"));
+  std::string patients_only = AddClient(port, "patients", "system/Patient.read");
+  CommandResult narrow =
+      Token(patients_only, "patients",
+            {"--user", "dr-lee", "--purpose", "TREAT", "--scope", "system/Patient.read"});
+  ASSERT_EQ(narrow.exit_code, 0) << narrow.err;
+  EXPECT_EQ(Get("/Patient/A1/$everything", Trim(narrow.out)).status, 403);
+  EXPECT_EQ(Get("/Patient/A1/$everything?_type=Patient", Trim(narrow.out)).status, 200);
 
   // org-b goes down: org-a's own records still come, and org-b is named.
   ASSERT_TRUE(processes_.at("node-b").Stop(SIGTERM, absl::Seconds(10)).ok());
