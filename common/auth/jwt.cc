@@ -17,18 +17,15 @@
 #include "absl/strings/str_split.h"
 #include "common/auth/json_internal.h"
 #include "common/json/json_writer.h"
+#include "common/pki/openssl_internal.h"
 #include "common/status/status_macros.h"
 
 namespace hie::auth {
 namespace {
 
-template <auto Fn>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const {
-    Fn(p);
-  }
-};
+// OpenSSL's objects owned as common/pki owns them.
+using pki::internal::Deleter;
+using pki::internal::OpenSslError;
 using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free_all>>;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
 using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX_free>>;
@@ -43,18 +40,6 @@ constexpr size_t kP384Bytes = 48;
 constexpr int kMinRsaBits = 2048;
 // Verification cost grows with the modulus; nobody needs more than this.
 constexpr int kMaxRsaBits = 8192;
-
-std::string OpenSslError() {
-  unsigned long code = ERR_get_error();
-  std::string text = "unknown OpenSSL error";
-  if (code != 0) {
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof(buf));
-    text = buf;
-  }
-  ERR_clear_error();
-  return text;
-}
 
 // A token's own text in an error message: short and printable.
 std::string Quoted(absl::string_view text) {

@@ -235,24 +235,31 @@ void HandleToken(Api& api, http::Request request, http::Responder responder) {
       });
 }
 
+// What every read of one resource checks first: the format, the type, and that the
+// token's scopes allow reading it. Answers and returns false when one fails.
+bool AcceptRead(const http::Request& request, const http::Responder& responder) {
+  if (RefuseFormat(request, responder)) return false;
+  const std::string& type = request.params.at("type");
+  absl::Status s = CheckType(type);
+  if (s.ok()) s = CheckScope(request, type, "read");
+  if (!s.ok()) responder.RespondError(s);
+  return s.ok();
+}
+
+// A store's NotFound as the client should read it.
+absl::Status NotHere(const absl::Status& status, const std::string& type, const std::string& id) {
+  return absl::IsNotFound(status) ? absl::NotFoundError(absl::StrCat(type, "/", id, " is not here"))
+                                  : status;
+}
+
 void HandleRead(Api& api, http::Request request, http::Responder responder) {
-  if (RefuseFormat(request, responder)) return;
+  if (!AcceptRead(request, responder)) return;
   const std::string type = request.params["type"];
   const std::string id = request.params["id"];
-  if (absl::Status s = CheckType(type); !s.ok()) {
-    responder.RespondError(s);
-    return;
-  }
-  if (absl::Status s = CheckScope(request, type, "read"); !s.ok()) {
-    responder.RespondError(s);
-    return;
-  }
   OnWorker(api, responder, [&api, responder, type, id] {
     absl::StatusOr<hie::v1::RecordEnvelope> record = api.state->records->Get(type, id);
     if (!record.ok()) {
-      responder.RespondError(absl::IsNotFound(record.status())
-                                 ? absl::NotFoundError(absl::StrCat(type, "/", id, " is not here"))
-                                 : record.status());
+      responder.RespondError(NotHere(record.status(), type, id));
       return;
     }
     responder.Respond(RecordResponse(*record));
@@ -260,25 +267,15 @@ void HandleRead(Api& api, http::Request request, http::Responder responder) {
 }
 
 void HandleHistory(Api& api, http::Request request, http::Responder responder) {
-  if (RefuseFormat(request, responder)) return;
+  if (!AcceptRead(request, responder)) return;
   const std::string type = request.params["type"];
   const std::string id = request.params["id"];
   const std::string vid = request.params["vid"];  // "" for the whole history
-  if (absl::Status s = CheckType(type); !s.ok()) {
-    responder.RespondError(s);
-    return;
-  }
-  if (absl::Status s = CheckScope(request, type, "read"); !s.ok()) {
-    responder.RespondError(s);
-    return;
-  }
   OnWorker(api, responder, [&api, responder, type, id, vid] {
     absl::StatusOr<std::vector<hie::v1::RecordEnvelope>> versions =
         api.state->records->History(type, id);
     if (!versions.ok()) {
-      responder.RespondError(absl::IsNotFound(versions.status())
-                                 ? absl::NotFoundError(absl::StrCat(type, "/", id, " is not here"))
-                                 : versions.status());
+      responder.RespondError(NotHere(versions.status(), type, id));
       return;
     }
     if (!vid.empty()) {
