@@ -140,6 +140,11 @@ absl::Status ClientRegistry::Revoke(absl::string_view client_id, absl::Time now)
 }
 
 absl::StatusOr<Client> ClientRegistry::Get(absl::string_view client_id) const {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = known_.find(client_id);
+    if (it != known_.end()) return it->second;
+  }
   std::string key = ClientKey(client_id);
   absl::StatusOr<std::string> value = store_->Get(key);
   if (absl::IsNotFound(value.status())) {
@@ -147,7 +152,12 @@ absl::StatusOr<Client> ClientRegistry::Get(absl::string_view client_id) const {
         absl::StrCat("no client \"", absl::CHexEscape(client_id.substr(0, 64)), "\""));
   }
   if (!value.ok()) return value.status();
-  return Decode(key, *value);
+  absl::StatusOr<Client> client = Decode(key, *value);
+  if (client.ok()) {
+    absl::MutexLock lock(&mu_);
+    known_.emplace(client->client_id, *client);
+  }
+  return client;
 }
 
 absl::StatusOr<std::vector<Client>> ClientRegistry::List() const {
@@ -165,7 +175,12 @@ absl::StatusOr<std::vector<Client>> ClientRegistry::List() const {
 }
 
 absl::Status ClientRegistry::Put(const Client& client) {
-  return store_->Put(ClientKey(client.client_id), Encode(client));
+  absl::Status stored = store_->Put(ClientKey(client.client_id), Encode(client));
+  if (stored.ok()) {
+    absl::MutexLock lock(&mu_);
+    known_.insert_or_assign(client.client_id, client);
+  }
+  return stored;
 }
 
 }  // namespace hie::auth

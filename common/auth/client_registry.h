@@ -9,9 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/auth/jwt.h"
 #include "common/store/kv_store.h"
@@ -43,7 +45,10 @@ struct Client {
 };
 
 // Thread-safe. `store` is not owned and must outlive the registry; the registry keeps
-// its entries under the key prefix ("auth", "client") and nothing else there.
+// its entries under the key prefix ("auth", "client") and nothing else there. Clients
+// once read are kept in memory, so that checking a token's client on every request
+// reads no store: one registry per store, then, or revocations by one go unseen by
+// another.
 class ClientRegistry {
  public:
   explicit ClientRegistry(store::KvStore* store) : store_(store) {}
@@ -69,6 +74,10 @@ class ClientRegistry {
   absl::Status Put(const Client& client);
 
   store::KvStore* const store_;
+  // Registered clients read or written so far (never unknown ids: a flood of made-up
+  // ids must not fill memory).
+  mutable absl::Mutex mu_;
+  mutable absl::flat_hash_map<std::string, Client> known_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace hie::auth

@@ -31,7 +31,7 @@ constexpr char kTokenPath[] = "/auth/token";
 struct Api {
   std::shared_ptr<NodeState> state;
   std::shared_ptr<FederatedQuery> query;
-  std::unique_ptr<auth::ClientRegistry> clients;
+  auth::ClientRegistry* clients = nullptr;  // the node's (NodeState::fhir_clients)
   std::unique_ptr<auth::TokenService> tokens;
   std::unique_ptr<Workers> workers;
   absl::Mutex mu;
@@ -579,11 +579,10 @@ absl::StatusOr<std::unique_ptr<grpc::Service>> StartFhirApi(std::shared_ptr<Node
   auto api = std::make_shared<Api>();
   api->state = std::move(state);
   api->query = std::move(query);
-  api->clients = std::make_unique<auth::ClientRegistry>(api->state->store.get());
+  api->clients = api->state->fhir_clients.get();
   auth::TokenServiceOptions token_options;
   token_options.token_lifetime = options.token_lifetime;
-  auto tokens =
-      auth::TokenService::Create(api->clients.get(), api->state->store.get(), token_options);
+  auto tokens = auth::TokenService::Create(api->clients, api->state->store.get(), token_options);
   if (!tokens.ok()) return tokens.status();
   api->tokens = *std::move(tokens);
   api->workers = std::make_unique<Workers>(options.workers, options.max_queued);

@@ -36,7 +36,7 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, const abs
 }  // namespace
 
 FhirClientsService::FhirClientsService(std::shared_ptr<NodeState> state)
-    : state_(std::move(state)), registry_(state_->store.get()) {}
+    : state_(std::move(state)), registry_(*state_->fhir_clients) {}
 
 grpc::ServerUnaryReactor* FhirClientsService::RegisterClient(
     grpc::CallbackServerContext* context, const hie::v1::RegisterFhirClientRequest* request,

@@ -30,7 +30,7 @@ class FhirClientsService final : public hie::v1::FhirClients::CallbackService {
 
  private:
   std::shared_ptr<NodeState> state_;
-  auth::ClientRegistry registry_;
+  auth::ClientRegistry& registry_;  // the node's (NodeState::fhir_clients)
 };
 
 }  // namespace hie::node

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/audit/audit_log.h"
+#include "common/auth/client_registry.h"
 #include "common/store/kv_store.h"
 #include "node/domain/fhir_ingest.h"
 #include "node/domain/labeler.h"
@@ -24,6 +25,7 @@ struct NodeState {
     outbox.reset();
     records.reset();
     audit.reset();
+    fhir_clients.reset();
   }
   // The organisation this node serves (from its own certificate).
   std::string own_org;
@@ -35,6 +37,9 @@ struct NodeState {
   // Registrations owed to the MPI, and who sends them (null without an MPI channel).
   std::unique_ptr<Outbox> outbox;
   std::unique_ptr<MpiSender> sender;
+  // The SMART clients of the FHIR API: one registry for the gRPC FhirClients service
+  // and the REST front, so that a revocation is seen by both at once.
+  std::unique_ptr<auth::ClientRegistry> fhir_clients;
   // Answers (FetchRecords, FederatedQuery): the largest record sent or taken in (a
   // larger one is skipped and reported), and the most record or Bundle text one message
   // carries (under the server's message limit).

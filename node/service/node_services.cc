@@ -46,6 +46,7 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenNodeServices(
   if (!store.ok()) return store.status();
   state->store = std::move(*store);
   state->records = std::make_unique<RecordStore>(state->store.get(), Clock::Real());
+  state->fhir_clients = std::make_unique<auth::ClientRegistry>(state->store.get());
   auto audit_log = audit::AuditLog::Open(state->store.get(), Clock::Real(), "audit");
   if (!audit_log.ok()) return audit_log.status();
   state->audit = std::move(*audit_log);

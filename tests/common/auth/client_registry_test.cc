@@ -141,8 +141,29 @@ TEST_F(ClientRegistryTest, CorruptEntryIsDataLoss) {
     return false;
   }));
   ASSERT_OK(store_->Put(key, "{\"client_id\":"));
-  EXPECT_THAT(registry_->Get(client.client_id), StatusIs(absl::StatusCode::kDataLoss));
+  // Read as after a restart (this registry keeps what it wrote in memory).
+  ClientRegistry reopened(store_.get());
+  EXPECT_THAT(reopened.Get(client.client_id), StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_THAT(registry_->List(), StatusIs(absl::StatusCode::kDataLoss));
+}
+
+// A client read once is kept: checking a token reads no store, and a revocation made
+// through the same registry is seen at once.
+TEST_F(ClientRegistryTest, ClientsAreKeptInMemoryAndRevocationsSeenAtOnce) {
+  ASSERT_OK_AND_ASSIGN(Client client, registry_->Register(EcRegistration(), kNow));
+  std::string key = store::KeyBuilder().AddString("auth").AddString("client").Build();
+  ASSERT_OK(store_->ScanPrefix(key, [&](absl::string_view k, absl::string_view) {
+    key = std::string(k);
+    return false;
+  }));
+  ASSERT_OK(store_->Delete(key));  // gone from the store: the registry still knows it
+  EXPECT_OK(registry_->Get(client.client_id));
+  ASSERT_OK(store_->Put(key, "{}"));
+  ASSERT_OK(registry_->Revoke(client.client_id, kNow));
+  ASSERT_OK_AND_ASSIGN(Client revoked, registry_->Get(client.client_id));
+  EXPECT_TRUE(revoked.revoked());
+  // Unknown ids are never kept.
+  EXPECT_THAT(registry_->Get("made-up"), StatusIs(absl::StatusCode::kNotFound));
 }
 
 }  // namespace
