@@ -106,13 +106,12 @@ int main(int argc, char** argv) {
         plan.open_services = [options, checkpoints](const std::string& data_dir,
                                                     const std::shared_ptr<hie::TlsContext>& tls)
             -> absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> {
-          HIE_ASSIGN_OR_RETURN(
-              auto services,
-              hie::consent::OpenConsentServices(
-                  data_dir,
-                  tls->ChannelCredentials(
-                      {.org_id = options.mpi.expected_org, .role = hie::pki::Role::kMpi}),
-                  options));
+          HIE_ASSIGN_OR_RETURN(auto services,
+                               hie::consent::OpenConsentServices(
+                                   data_dir,
+                                   tls->ChannelCredentials({.org_id = options.mpi.expected_org,
+                                                            .role = hie::pki::Role::kMpi}),
+                                   options));
           HIE_RETURN_IF_ERROR(hie::EnableAuditWitnessing(
               &services, tls, checkpoints, {{"mpi", options.mpi, hie::pki::Role::kMpi}},
               /*serve_witness=*/true));

@@ -248,7 +248,8 @@ class CertificateAuthorityImpl final : public CertificateAuthority {
     }
     if (last == std::numeric_limits<uint64_t>::max()) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "CRL number ", last, " is the highest this CA can write: no newer CRL can be "
+          "CRL number ", last,
+          " is the highest this CA can write: no newer CRL can be "
           "numbered above it; set up a new CA (daemons count CRL numbers per CA key)"));
     }
     return last + 1;

@@ -215,9 +215,9 @@ absl::StatusOr<AuthorizeResult> Authorizer::Authorize(ExchangeView& exchange,
       return absl::UnavailableError(
           absl::StrCat("the break-the-glass alert could not be audited: ", s.status().message()));
     }
-    LogWarning("ALERT break-the-glass: user ", input.user.user_id(), " (role ",
-               input.user.role(), ") of ", input.requester_org, " for patient ", links->euid,
-               " query ", result.query_id, ": ", input.break_glass_reason);
+    LogWarning("ALERT break-the-glass: user ", input.user.user_id(), " (role ", input.user.role(),
+               ") of ", input.requester_org, " for patient ", links->euid, " query ",
+               result.query_id, ": ", input.break_glass_reason);
   }
   result.grant = *std::move(signed_grant);
   return result;

@@ -89,10 +89,10 @@ class Authorizer {
 
   // A deny is a result, not an error. Every break-the-glass grant also appends an
   // AUDIT_ACTION_BREAK_GLASS alert (filed under the patient's EUID, so each of the
-  // patient's practices finds it) and logs a warning. Errors: InvalidArgument (unknown purpose, missing
-  // user or patient id); PermissionDenied (ORG_NOT_ACTIVE) for a requester that is not
-  // an active member; NotFound (PATIENT_UNKNOWN); Unavailable when the MPI or the audit
-  // store fails (no grant leaves without its audit entry).
+  // patient's practices finds it) and logs a warning. Errors: InvalidArgument (unknown purpose,
+  // missing user or patient id); PermissionDenied (ORG_NOT_ACTIVE) for a requester that is not an
+  // active member; NotFound (PATIENT_UNKNOWN); Unavailable when the MPI or the audit store fails
+  // (no grant leaves without its audit entry).
   absl::StatusOr<AuthorizeResult> Authorize(ExchangeView& exchange, const AuthorizeInput& input);
 
  private:

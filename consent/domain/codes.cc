@@ -59,8 +59,8 @@ std::vector<std::string> EffectiveCategories(const std::vector<std::string>& cat
   // Narrower -> broader (v3 ActInformationSensitivityPolicy), and a broad label -> what it
   // may stand for.
   static const auto* implied = new std::vector<std::pair<std::string, std::string>>{
-      {"ALCOHOLUD", "ETH"}, {"DRGUD", "ETH"}, {"ETHUD", "ETH"}, {"OPIOIDUD", "ETH"},
-      {"MH", "PSY"},        {"PSYTHPN", "PSY"}, {"BH", "ETH"},  {"BH", "PSY"}};
+      {"ALCOHOLUD", "ETH"}, {"DRGUD", "ETH"},   {"ETHUD", "ETH"}, {"OPIOIDUD", "ETH"},
+      {"MH", "PSY"},        {"PSYTHPN", "PSY"}, {"BH", "ETH"},    {"BH", "PSY"}};
   std::vector<std::string> out = categories;
   for (const std::string& category : categories) {
     for (const auto& [narrow, broad] : *implied) {

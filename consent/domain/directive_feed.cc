@@ -1,9 +1,9 @@
 #include "consent/domain/directive_feed.h"
 
-#include <limits>
-
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+
+#include <limits>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -61,8 +61,7 @@ absl::StatusOr<std::unique_ptr<DirectiveFeed>> DirectiveFeed::Open(store::KvStor
   } else {
     return stored_secret.status();
   }
-  return std::unique_ptr<DirectiveFeed>(
-      new DirectiveFeed(store, clock, std::move(secret), last));
+  return std::unique_ptr<DirectiveFeed>(new DirectiveFeed(store, clock, std::move(secret), last));
 }
 
 std::string DirectiveFeed::RegistrationKey(absl::string_view org_id,
@@ -98,8 +97,7 @@ int64_t DirectiveFeed::LastSequence() const {
   return last_;
 }
 
-absl::StatusOr<std::vector<hie::v1::DirectiveChange>> DirectiveFeed::After(int64_t after,
-                                                                           int max) {
+absl::StatusOr<std::vector<hie::v1::DirectiveChange>> DirectiveFeed::After(int64_t after, int max) {
   {
     absl::MutexLock lock(&mu_);
     if (clock_->Now() - last_purge_ >= kPurgeEvery) {
@@ -109,17 +107,17 @@ absl::StatusOr<std::vector<hie::v1::DirectiveChange>> DirectiveFeed::After(int64
   }
   std::vector<hie::v1::DirectiveChange> out;
   absl::Status corrupt;
-  HIE_RETURN_IF_ERROR(store_->Scan(
-      ChangeKey(after + 1), ChangeKey(std::numeric_limits<int64_t>::max()),
-      [&](absl::string_view, absl::string_view value) {
-        hie::v1::DirectiveChange change;
-        if (!change.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          corrupt = absl::DataLossError("a directive change is corrupt");
-          return false;
-        }
-        out.push_back(std::move(change));
-        return static_cast<int>(out.size()) < max;
-      }));
+  HIE_RETURN_IF_ERROR(
+      store_->Scan(ChangeKey(after + 1), ChangeKey(std::numeric_limits<int64_t>::max()),
+                   [&](absl::string_view, absl::string_view value) {
+                     hie::v1::DirectiveChange change;
+                     if (!change.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+                       corrupt = absl::DataLossError("a directive change is corrupt");
+                       return false;
+                     }
+                     out.push_back(std::move(change));
+                     return static_cast<int>(out.size()) < max;
+                   }));
   HIE_RETURN_IF_ERROR(corrupt);
   return out;
 }
@@ -134,17 +132,17 @@ absl::StatusOr<int64_t> DirectiveFeed::PurgeLocked() {
   absl::Time cutoff = clock_->Now() - kDirectiveChangeRetention;
   store::WriteBatch batch;
   // Sequences follow time: stop at the first change still kept.
-  HIE_RETURN_IF_ERROR(store_->ScanPrefix(
-      store::KeyBuilder().AddString("feed").Build(),
-      [&](absl::string_view key, absl::string_view value) {
-        hie::v1::DirectiveChange change;
-        if (change.ParseFromArray(value.data(), static_cast<int>(value.size())) &&
-            FromProtoTime(change.changed_at()) >= cutoff) {
-          return false;
-        }
-        batch.Delete(key);
-        return batch.size() < 10000;
-      }));
+  HIE_RETURN_IF_ERROR(store_->ScanPrefix(store::KeyBuilder().AddString("feed").Build(),
+                                         [&](absl::string_view key, absl::string_view value) {
+                                           hie::v1::DirectiveChange change;
+                                           if (change.ParseFromArray(
+                                                   value.data(), static_cast<int>(value.size())) &&
+                                               FromProtoTime(change.changed_at()) >= cutoff) {
+                                             return false;
+                                           }
+                                           batch.Delete(key);
+                                           return batch.size() < 10000;
+                                         }));
   if (batch.empty()) return 0;
   HIE_RETURN_IF_ERROR(store_->Write(batch));
   return static_cast<int64_t>(batch.size());

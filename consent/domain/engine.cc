@@ -104,9 +104,9 @@ Decision Evaluate(const Policy& policy, const std::vector<const ConsentDirective
       decision.reason = "opt-in policy and no consent on file that covers this request";
       return decision;
     }
-    if (std::none_of(policy.purposes_without_consent.begin(),
-                     policy.purposes_without_consent.end(),
-                     [&](const std::string& allowed) { return PurposeWithin(r.purpose, allowed); })) {
+    if (std::none_of(
+            policy.purposes_without_consent.begin(), policy.purposes_without_consent.end(),
+            [&](const std::string& allowed) { return PurposeWithin(r.purpose, allowed); })) {
       decision.reason =
           absl::StrCat("opt-out policy allows ",
                        policy.purposes_without_consent.empty()

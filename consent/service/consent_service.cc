@@ -68,8 +68,7 @@ grpc::ServerUnaryReactor* Done(grpc::ServerUnaryReactor* reactor, const absl::St
 // patient now (`links`): grants name the requester's registration, which a merge does
 // not rename.
 absl::Status AppendChange(ConsentState& state, const std::string& euid,
-                          const std::string* current_euid,
-                          const PatientLinks* links = nullptr) {
+                          const std::string* current_euid, const PatientLinks* links = nullptr) {
   auto told = [](const absl::StatusOr<hie::v1::DirectiveChange>& change) {
     if (change.ok()) return absl::OkStatus();
     return absl::UnavailableError(

@@ -10,8 +10,8 @@
 #include "consent/domain/authorizer.h"
 #include "consent/domain/directive_feed.h"
 #include "consent/domain/directive_store.h"
-#include "consent/domain/refusal_limiter.h"
 #include "consent/domain/grant_keys.h"
+#include "consent/domain/refusal_limiter.h"
 #include "proto/hie/v1/consent.grpc.pb.h"
 
 namespace hie::consent {
@@ -73,7 +73,8 @@ class ConsentServiceImpl final : public hie::v1::ConsentService::CallbackService
   // Finishes `reactor` with `status`, auditing it first if it is a refusal.
   grpc::ServerUnaryReactor* Finish(grpc::ServerUnaryReactor* reactor,
                                    const grpc::CallbackServerContext& context,
-                                   absl::string_view method, const hie::v1::LocalPatientRef* patient,
+                                   absl::string_view method,
+                                   const hie::v1::LocalPatientRef* patient,
                                    const absl::Status& status);
 
   std::shared_ptr<ConsentState> state_;
