@@ -404,6 +404,10 @@ class ClinicSetBuilder {
   // A given name of `sex` that is a different name from `other`.
   std::string OtherGivenName(Sex sex, const std::string& other);
   const SimilarNames& PickSimilarNames(bool allow_variants);
+  // Two new people with similar first names (François / Francisco, Jon / Joan).
+  std::pair<Person, Person> SimilarlyNamedPair();
+  // `b` moves to `a`'s town (another street).
+  static void SameTown(const Person& a, Person* b);
   // A real birth date one digit or a day/month swap away from `date`.
   Date NearDate(const Date& date);
 
@@ -570,20 +574,27 @@ bool ClinicSetBuilder::AddJuniorSenior() {
   return true;
 }
 
-bool ClinicSetBuilder::AddCousins() {
-  if (room_ < 2) return false;
+std::pair<Person, Person> ClinicSetBuilder::SimilarlyNamedPair() {
   const SimilarNames& names = PickSimilarNames(/*allow_variants=*/true);
   Person a = NewPerson(names.sex_a);
   a.given.front() = names.a;
   Person b = NewPerson(names.sex_b);
   b.given.front() = names.b;
+  return {std::move(a), std::move(b)};
+}
+
+void ClinicSetBuilder::SameTown(const Person& a, Person* b) {
+  b->city = a.city;
+  b->state = a.state;
+  b->postal_code = a.postal_code;
+}
+
+bool ClinicSetBuilder::AddCousins() {
+  if (room_ < 2) return false;
+  auto [a, b] = SimilarlyNamedPair();
   b.family = a.family;
   b.birth_date = NearDate(a.birth_date);
-  if (d_.Chance(0.5)) {  // the same town, another street
-    b.city = a.city;
-    b.state = a.state;
-    b.postal_code = a.postal_code;
-  }
+  if (d_.Chance(0.5)) SameTown(a, &b);  // another street
   Keep(a);
   Keep(b);
   return true;
@@ -591,11 +602,7 @@ bool ClinicSetBuilder::AddCousins() {
 
 bool ClinicSetBuilder::AddSimilarNames() {
   if (room_ < 2) return false;
-  const SimilarNames& names = PickSimilarNames(/*allow_variants=*/true);
-  Person a = NewPerson(names.sex_a);
-  a.given.front() = names.a;
-  Person b = NewPerson(names.sex_b);
-  b.given.front() = names.b;
+  auto [a, b] = SimilarlyNamedPair();
   if (d_.Chance(0.5)) {
     b.family = a.family;
   } else {
@@ -604,11 +611,7 @@ bool ClinicSetBuilder::AddSimilarNames() {
     b.family = family_b;
   }
   while (DateDigits(b.birth_date) == DateDigits(a.birth_date)) b.birth_date.day = d_.Uniform(1, 28);
-  if (d_.Chance(0.3)) {
-    b.city = a.city;
-    b.state = a.state;
-    b.postal_code = a.postal_code;
-  }
+  if (d_.Chance(0.3)) SameTown(a, &b);
   Keep(a);
   Keep(b);
   return true;
