@@ -85,4 +85,19 @@ int64_t RegistrationMonitor::alerts_total() const {
   return alerts_total_;
 }
 
+WatchedPlacement PlaceWatched(
+    RegistrationMonitor& monitor, const std::string& org_id,
+    const std::function<absl::StatusOr<RegisterResult>(const RegisterOptions&)>& place) {
+  const RegistrationMonitor::Admission admission = monitor.Admit(org_id);
+  WatchedPlacement out{place({.hold_cross_org_links = admission.hold}), std::nullopt};
+  const bool link_attempt =
+      out.result.ok() && (out.result->placement == Placement::kLinked || out.result->held);
+  if (link_attempt) {
+    out.alert = monitor.Confirm(org_id, admission);
+  } else {
+    monitor.Withdraw(org_id, admission);
+  }
+  return out;
+}
+
 }  // namespace hie::mpi

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -20,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/time/clock.h"
+#include "mpi/index/patient_index.h"
 
 namespace hie::mpi {
 
@@ -85,6 +87,19 @@ class RegistrationMonitor {
   int64_t links_total_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t alerts_total_ ABSL_GUARDED_BY(mu_) = 0;
 };
+
+// A registration placed under the monitor's watch: admitted (counted) before it is
+// placed, held for review if its organisation is at the threshold, then kept in the
+// count if it linked to a person held elsewhere (or was held), withdrawn otherwise.
+// `place` registers with the options it is given. `alert` is set when this
+// registration took the organisation over the threshold.
+struct WatchedPlacement {
+  absl::StatusOr<RegisterResult> result;
+  std::optional<RegistrationMonitor::Alert> alert;
+};
+WatchedPlacement PlaceWatched(
+    RegistrationMonitor& monitor, const std::string& org_id,
+    const std::function<absl::StatusOr<RegisterResult>(const RegisterOptions&)>& place);
 
 }  // namespace hie::mpi
 

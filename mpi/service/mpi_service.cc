@@ -159,29 +159,19 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::RegisterPatient(
     return reactor;
   }
   // The registering organisation is the caller's, from its certificate.
-  RegistrationMonitor::Admission admission = state_->monitor->Admit(peer->org_id);
-  absl::StatusOr<RegisterResult> result = state_->index->Register(
-      peer->org_id, request->local_id(), PersonFromDemographics(request->demographics()),
-      {.hold_cross_org_links = admission.hold});
-  return AnswerRegistration(*context, *peer, request->local_id(), admission, std::move(result),
-                            response);
+  const Person person = PersonFromDemographics(request->demographics());
+  WatchedPlacement placed =
+      PlaceWatched(*state_->monitor, peer->org_id, [&](const RegisterOptions& options) {
+        return state_->index->Register(peer->org_id, request->local_id(), person, options);
+      });
+  return AnswerRegistration(*context, *peer, request->local_id(), std::move(placed), response);
 }
 
 grpc::ServerUnaryReactor* MasterPatientIndexService::AnswerRegistration(
     grpc::CallbackServerContext& context, const Peer& peer, const std::string& local_id,
-    const RegistrationMonitor::Admission& admission, absl::StatusOr<RegisterResult> result,
-    hie::v1::RegisterPatientResponse* response) {
-  // A link to a person held elsewhere, or one held because the organisation links too
-  // often, stays counted (so that a burst that goes on stays held); anything else is
-  // withdrawn from the count.
-  const bool link_attempt =
-      result.ok() && (result->placement == Placement::kLinked || result->held);
-  std::optional<RegistrationMonitor::Alert> alert;
-  if (link_attempt) {
-    alert = state_->monitor->Confirm(peer.org_id, admission);
-  } else {
-    state_->monitor->Withdraw(peer.org_id, admission);
-  }
+    WatchedPlacement placed, hie::v1::RegisterPatientResponse* response) {
+  absl::StatusOr<RegisterResult>& result = placed.result;
+  const std::optional<RegistrationMonitor::Alert>& alert = placed.alert;
   std::optional<PlacementAudit> audit =
       result.ok() ? AuditOfPlacement(*result, state_->index->thresholds()) : std::nullopt;
   if (audit.has_value()) {
@@ -266,12 +256,13 @@ grpc::ServerUnaryReactor* MasterPatientIndexService::UpdatePatient(
     reactor->Finish(ToGrpcStatus(peer.status()));
     return reactor;
   }
-  RegistrationMonitor::Admission admission = state_->monitor->Admit(peer->org_id);
-  absl::StatusOr<RegisterResult> result = state_->index->Update(
-      peer->org_id, request->local_id(), PersonFromDemographics(request->demographics()),
-      request->expected_version(), {.hold_cross_org_links = admission.hold});
-  return AnswerRegistration(*context, *peer, request->local_id(), admission, std::move(result),
-                            response);
+  const Person person = PersonFromDemographics(request->demographics());
+  WatchedPlacement placed =
+      PlaceWatched(*state_->monitor, peer->org_id, [&](const RegisterOptions& options) {
+        return state_->index->Update(peer->org_id, request->local_id(), person,
+                                     request->expected_version(), options);
+      });
+  return AnswerRegistration(*context, *peer, request->local_id(), std::move(placed), response);
 }
 
 grpc::ServerUnaryReactor* MasterPatientIndexService::SearchPatients(

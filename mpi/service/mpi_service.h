@@ -80,14 +80,12 @@ class MasterPatientIndexService final : public hie::v1::MasterPatientIndex::Call
 
  private:
   // After a registration or re-registration: audits an automatic link or a review
-  // opened (with the registering org and the evidence), confirms or withdraws the
-  // registration's admission in the cross-organisation count (raising the alert), and
-  // answers; a node is told its EUID, version and grade, never the
+  // opened (with the registering org and the evidence), files the rate alert the
+  // placement raised, and answers; a node is told its EUID, version and grade, never the
   // score (it would tell that someone else holds a similar patient).
   grpc::ServerUnaryReactor* AnswerRegistration(grpc::CallbackServerContext& context,
                                                const Peer& peer, const std::string& local_id,
-                                               const RegistrationMonitor::Admission& admission,
-                                               absl::StatusOr<RegisterResult> result,
+                                               WatchedPlacement placed,
                                                hie::v1::RegisterPatientResponse* response);
 
   std::shared_ptr<MpiState> state_;

@@ -4,6 +4,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
+#include "mpi/index/index_evaluation.h"
 
 namespace hie::mpi {
 namespace {
@@ -97,6 +98,50 @@ TEST(RegistrationMonitorTest, AdmissionsCountBeforePlacingAndWithdrawalsUncount)
   auto alert = monitor.Confirm("org-a", monitor.Admit("org-a"));
   EXPECT_TRUE(alert.has_value());
   EXPECT_FALSE(monitor.Confirm("org-a", monitor.Admit("org-a")).has_value());
+}
+
+// A registration placed under watch: the link counts, the next link of that org is
+// held for review; a registration that links nowhere is not counted.
+TEST(RegistrationMonitorTest, PlaceWatchedHoldsTheLinkPastTheThreshold) {
+  ManualClock clock;
+  RegistrationMonitor monitor(&clock, {.max_cross_org_links = 1, .window = absl::Hours(1)});
+  auto scratch = ScratchIndex::Create(IndexOptions{});
+  ASSERT_TRUE(scratch.ok()) << scratch.status();
+  PatientIndex& index = (*scratch)->index();
+  Person jane;
+  jane.given = {"Jane"};
+  jane.family = "Oyelaran";
+  jane.sex = Sex::kFemale;
+  jane.birth_date = {1984, 6, 2};
+  jane.street = {"12 Main Street"};
+  jane.postal_code = "62701";
+  jane.phones = {"217-555-0101"};
+  Person bob = jane;
+  bob.given = {"Robert"};
+  bob.family = "Lindqvist";
+  bob.sex = Sex::kMale;
+  bob.birth_date = {1950, 11, 30};
+  bob.street = {"9 Elm Road"};
+  bob.postal_code = "97301";
+  bob.phones = {"503-555-0199"};
+  auto place = [&](const std::string& org, const std::string& local, const Person& person) {
+    return PlaceWatched(monitor, org, [&](const RegisterOptions& options) {
+      return index.Register(org, local, person, options);
+    });
+  };
+  // New persons: not counted.
+  ASSERT_EQ(place("org-a", "A1", jane).result->placement, Placement::kNewPerson);
+  ASSERT_EQ(place("org-a", "A2", bob).result->placement, Placement::kNewPerson);
+  EXPECT_FALSE(monitor.Holding("org-a"));
+  WatchedPlacement linked = place("org-b", "B1", jane);
+  ASSERT_TRUE(linked.result.ok());
+  EXPECT_EQ(linked.result->placement, Placement::kLinked);
+  EXPECT_FALSE(linked.alert.has_value());
+  WatchedPlacement held = place("org-b", "B2", bob);
+  ASSERT_TRUE(held.result.ok());
+  EXPECT_TRUE(held.result->held);
+  EXPECT_EQ(held.result->review_reason, "registration burst");
+  EXPECT_TRUE(held.alert.has_value());
 }
 
 }  // namespace
