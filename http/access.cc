@@ -55,6 +55,11 @@ absl::Status CheckAccess(const AccessRule& rule, const Authenticator& authentica
       return CheckCertificate(rule, *caller);
     case AccessRule::Kind::kBearerToken:
       return CheckBearer(rule, authenticator, caller);
+    case AccessRule::Kind::kBearerTokenOrClientCertificate:
+      if (caller->bearer_token.empty() && caller->certificate.has_value()) {
+        return CheckCertificate(rule, *caller);
+      }
+      return CheckBearer(rule, authenticator, caller);
     case AccessRule::Kind::kUnset:
       break;
   }
@@ -63,7 +68,10 @@ absl::Status CheckAccess(const AccessRule& rule, const Authenticator& authentica
 
 std::string WwwAuthenticate(const AccessRule& rule, const Caller& caller,
                             const absl::Status& refusal) {
-  if (rule.kind != AccessRule::Kind::kBearerToken) return "";
+  if (rule.kind != AccessRule::Kind::kBearerToken &&
+      rule.kind != AccessRule::Kind::kBearerTokenOrClientCertificate) {
+    return "";
+  }
   if (refusal.code() == absl::StatusCode::kUnauthenticated) {
     // Without a token the client is only told which scheme to use (RFC 6750 section 3.1).
     if (caller.bearer_token.empty()) return kRealm;

@@ -29,6 +29,7 @@ absl::Status CheckAccessRule(const AccessRule& rule) {
     case AccessRule::Kind::kUnset:
       return absl::InvalidArgumentError("has no access rule");
     case AccessRule::Kind::kClientCertificate:
+    case AccessRule::Kind::kBearerTokenOrClientCertificate:
       if (rule.roles.empty()) {
         return absl::InvalidArgumentError("has a client-certificate rule naming no role");
       }
@@ -72,7 +73,21 @@ AccessRule AccessRule::BearerToken(std::string scope_prefix) {
   return rule;
 }
 
+AccessRule AccessRule::BearerTokenOrClientCertificate(std::string scope_prefix,
+                                                      std::vector<pki::Role> roles) {
+  AccessRule rule;
+  rule.kind = Kind::kBearerTokenOrClientCertificate;
+  rule.scope_prefix = std::move(scope_prefix);
+  rule.roles = std::move(roles);
+  return rule;
+}
+
 std::string DescribeAccessRule(const AccessRule& rule) {
+  if (rule.kind == AccessRule::Kind::kBearerTokenOrClientCertificate) {
+    AccessRule token = AccessRule::BearerToken(rule.scope_prefix);
+    AccessRule certificate = AccessRule::ClientCertificate(rule.roles);
+    return absl::StrCat(DescribeAccessRule(token), " or ", DescribeAccessRule(certificate));
+  }
   switch (rule.kind) {
     case AccessRule::Kind::kUnset:
       return "none (denied)";
@@ -86,6 +101,7 @@ std::string DescribeAccessRule(const AccessRule& rule) {
                                         }),
                           ")");
     case AccessRule::Kind::kBearerToken:
+    case AccessRule::Kind::kBearerTokenOrClientCertificate:
       return rule.scope_prefix.empty()
                  ? "bearer token"
                  : absl::StrCat("bearer token (scope ", rule.scope_prefix, "...)");

@@ -33,11 +33,14 @@ namespace hie::http {
 // Who may call a route. Deny by default: a default-constructed rule admits no one.
 struct AccessRule {
   enum class Kind {
-    kUnset,              // no rule was given: refused by Router::Add, denied if served
-    kAnonymous,          // anyone, no credentials: discovery endpoints only
-    kClientCertificate,  // a client certificate of the exchange with one of `roles`
-    kBearerToken,        // a bearer token the authenticator accepts, with a scope
-                         // starting with `scope_prefix` (any scope if it is empty)
+    kUnset,                           // no rule was given: refused by Router::Add, denied if served
+    kAnonymous,                       // anyone, no credentials: discovery endpoints only
+    kClientCertificate,               // a client certificate of the exchange with one of `roles`
+    kBearerToken,                     // a bearer token the authenticator accepts, with a scope
+                                      // starting with `scope_prefix` (any scope if it is empty)
+    kBearerTokenOrClientCertificate,  // a bearer token as kBearerToken when one is
+                                      // sent; without one, a client certificate as
+                                      // kClientCertificate (EMR-side integrations)
   };
   Kind kind = Kind::kUnset;
   std::vector<pki::Role> roles;
@@ -47,6 +50,9 @@ struct AccessRule {
   // REQUIRES: !roles.empty()
   static AccessRule ClientCertificate(std::vector<pki::Role> roles);
   static AccessRule BearerToken(std::string scope_prefix);
+  // REQUIRES: !roles.empty()
+  static AccessRule BearerTokenOrClientCertificate(std::string scope_prefix,
+                                                   std::vector<pki::Role> roles);
 };
 
 // "anonymous", "client certificate (node, operator)", "bearer token (scope user/...)".

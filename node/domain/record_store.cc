@@ -44,28 +44,60 @@ bool DecodeWhere(absl::string_view value, Where* w) {
 }  // namespace
 
 absl::StatusOr<PutOutcome> RecordStore::Put(std::vector<hie::v1::RecordEnvelope> records,
-                                            const ChangeHook& on_change) {
+                                            const ChangeHook& on_change,
+                                            const std::vector<PutCondition>& conditions) {
   PutOutcome outcome;
   store::WriteBatch batch;
   auto now =
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock_->Now()));
   absl::MutexLock lock(&write_mu_);
-  for (auto& record : records) {
-    record.set_content_sha256(crypto::Sha256(record.fhir_json()));
+  for (size_t i = 0; i < records.size(); ++i) {
+    hie::v1::RecordEnvelope& record = records[i];
+    const std::string name = absl::StrCat(record.resource_type(), "/", record.resource_id());
     Where where;
     absl::StatusOr<std::string> found =
         store_->Get(WhereKey(record.resource_type(), record.resource_id()));
     bool exists = found.ok();
     if (!exists && found.status().code() != absl::StatusCode::kNotFound) return found.status();
     if (exists && !DecodeWhere(*found, &where)) {
-      return absl::DataLossError(absl::StrCat("index entry of ", record.resource_type(), "/",
-                                              record.resource_id(), " is unreadable"));
+      return absl::DataLossError(absl::StrCat("index entry of ", name, " is unreadable"));
     }
-    if (exists && where.sha256 == record.content_sha256() &&
-        where.patient == record.patient_local_id()) {
-      outcome.kinds.push_back(PutOutcome::kUnchanged);
-      ++outcome.unchanged;
-      continue;
+    // A tombstone's index entry has no content hash.
+    const bool live = exists && !where.sha256.empty();
+    if (!conditions.empty()) {
+      const PutCondition& condition = conditions[i];
+      if (condition.if_version > 0 && (!exists || where.version != condition.if_version)) {
+        return absl::FailedPreconditionError(
+            exists ? absl::StrCat(name, " is at version ", where.version, ", not ",
+                                  condition.if_version)
+                   : absl::StrCat(name, " does not exist, so it is not at version ",
+                                  condition.if_version));
+      }
+      if (condition.if_absent && live) {
+        return absl::FailedPreconditionError(absl::StrCat(name, " exists"));
+      }
+    }
+    if (record.deleted()) {
+      if (!exists) return absl::NotFoundError(absl::StrCat("no ", name));
+      if (!live) {
+        record.set_version(where.version);
+        outcome.kinds.push_back(PutOutcome::kUnchanged);
+        ++outcome.unchanged;
+        continue;
+      }
+      record.clear_fhir_json();
+      record.clear_sensitivity();
+      record.clear_content_sha256();
+      record.set_patient_local_id(where.patient);
+    } else {
+      record.set_content_sha256(crypto::Sha256(record.fhir_json()));
+      if (live && where.sha256 == record.content_sha256() &&
+          where.patient == record.patient_local_id()) {
+        record.set_version(where.version);
+        outcome.kinds.push_back(PutOutcome::kUnchanged);
+        ++outcome.unchanged;
+        continue;
+      }
     }
     if (exists && where.patient != record.patient_local_id()) {
       batch.Delete(CurrentKey(where.patient, record.resource_type(), record.resource_id()));
@@ -79,12 +111,18 @@ absl::StatusOr<PutOutcome> RecordStore::Put(std::vector<hie::v1::RecordEnvelope>
     batch.Put(WhereKey(record.resource_type(), record.resource_id()),
               EncodeWhere({record.patient_local_id(), record.version(), record.content_sha256()}));
     if (on_change) on_change(record, batch);
-    outcome.kinds.push_back(exists ? PutOutcome::kUpdated : PutOutcome::kCreated);
-    ++(exists ? outcome.updated : outcome.created);
+    const PutOutcome::Kind kind = record.deleted() ? PutOutcome::kDeleted
+                                  : live           ? PutOutcome::kUpdated
+                                                   : PutOutcome::kCreated;
+    outcome.kinds.push_back(kind);
+    ++(kind == PutOutcome::kDeleted   ? outcome.deleted
+       : kind == PutOutcome::kUpdated ? outcome.updated
+                                      : outcome.created);
   }
   if (!batch.empty()) {
     if (absl::Status s = store_->Write(batch); !s.ok()) return s;
   }
+  outcome.records = std::move(records);
   return outcome;
 }
 
@@ -139,6 +177,39 @@ absl::Status RecordStore::ForPatient(
         return visit(record);
       });
   return s.ok() ? corrupt : s;
+}
+
+absl::Status RecordStore::ForType(
+    const std::string& type,
+    const std::function<bool(const hie::v1::RecordEnvelope&)>& visit) const {
+  absl::Status failed;
+  absl::Status s = store_->ScanPrefix(
+      KeyBuilder().AddString("where").AddString(type).Build(),
+      [&](absl::string_view key, absl::string_view value) {
+        Where where;
+        std::string kind, key_type, id;
+        store::KeyReader reader(key);
+        if (!DecodeWhere(value, &where) || !reader.ReadString(&kind) ||
+            !reader.ReadString(&key_type) || !reader.ReadString(&id) || !reader.done()) {
+          failed = absl::DataLossError(absl::StrCat("unreadable index entry of a ", type));
+          return false;
+        }
+        absl::StatusOr<std::string> bytes = store_->Get(CurrentKey(where.patient, type, id));
+        hie::v1::RecordEnvelope record;
+        if (!bytes.ok()) {
+          // Written in one batch with the index entry: missing means the store is damaged.
+          failed = absl::IsNotFound(bytes.status())
+                       ? absl::DataLossError(absl::StrCat(type, "/", id, " is indexed but missing"))
+                       : bytes.status();
+          return false;
+        }
+        if (!record.ParseFromString(*bytes)) {
+          failed = absl::DataLossError("unreadable record in the store");
+          return false;
+        }
+        return visit(record);
+      });
+  return s.ok() ? failed : s;
 }
 
 absl::StatusOr<int64_t> RecordStore::CountForPatient(const std::string& patient_local_id) const {

@@ -2,16 +2,11 @@
 
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "common/audit/fhir_audit_event.h"
 #include "common/auth/client_registry.h"
 #include "common/auth/oauth_error.h"
-#include "common/auth/scope.h"
 #include "common/auth/token_service.h"
 #include "common/grpc/server_runner.h"
 #include "common/json/json_writer.h"
@@ -19,7 +14,7 @@
 #include "http/router.h"
 #include "http/status.h"
 #include "http/target.h"
-#include "node/domain/resource_types.h"
+#include "node/rest/api.h"
 #include "node/rest/workers.h"
 
 namespace hie::node {
@@ -27,107 +22,32 @@ namespace {
 
 constexpr char kTokenPath[] = "/auth/token";
 
-// The state every handler shares; outlives the server (which is shut down first).
-struct Api {
-  std::shared_ptr<NodeState> state;
-  std::shared_ptr<FederatedQuery> query;
-  auth::ClientRegistry* clients = nullptr;  // the node's (NodeState::fhir_clients)
-  std::unique_ptr<auth::TokenService> tokens;
-  std::unique_ptr<Workers> workers;
-  absl::Mutex mu;
-  std::string base_url ABSL_GUARDED_BY(mu);
-  // $everything queries started and not yet done: the engine and the store must
-  // outlive them, so shutting down waits for none to be left.
-  int live_queries ABSL_GUARDED_BY(mu) = 0;
-
-  void QueryStarted() {
-    absl::MutexLock lock(&mu);
-    ++live_queries;
-  }
-  void QueryDone() {
-    absl::MutexLock lock(&mu);
-    --live_queries;
-  }
-  void AwaitNoQueries() {
-    absl::MutexLock lock(&mu);
-    mu.Await(absl::Condition(
-        +[](int* n) { return *n == 0; }, &live_queries));
-  }
-
-  std::string BaseUrl() {
-    absl::MutexLock lock(&mu);
-    return base_url;
-  }
-};
-
-http::Response Json(int status, std::string body, absl::string_view content_type) {
-  http::Response r;
-  r.status = status;
-  r.SetHeader("Content-Type", content_type);
-  r.body = std::move(body);
-  return r;
+std::string Strings(const std::vector<std::string>& values) {
+  std::vector<std::string> quoted;
+  for (const std::string& v : values) quoted.push_back(JsonQuote(v));
+  return JsonArray(quoted);
 }
 
-// Runs `work` on a worker; answers 429 when they are all busy and the queue is full.
-void OnWorker(Api& api, const http::Responder& responder, std::function<void()> work) {
-  if (!api.workers->Submit(std::move(work))) {
-    responder.RespondError(absl::ResourceExhaustedError("the node is busy; retry in a moment"));
+std::string Operations(const std::vector<OperationDoc>& operations) {
+  std::vector<std::string> out;
+  for (const OperationDoc& op : operations) {
+    out.push_back(JsonObject()
+                      .Add("name", op.name)
+                      .Add("definition", op.definition)
+                      .Add("documentation", op.documentation)
+                      .Build());
   }
+  return JsonArray(out);
 }
 
-// The caller's token allows `interaction` on `type` (SMART system scopes).
-absl::Status CheckScope(const http::Request& request, absl::string_view type,
-                        absl::string_view interaction) {
-  const std::optional<http::Principal>& p = request.caller.principal;
-  if (!p.has_value()) return absl::UnauthenticatedError("a bearer token is required");
-  if (!auth::ScopeAllows(p->scopes, type, interaction)) {
-    return absl::PermissionDeniedError(absl::StrCat("the token's scopes (",
-                                                    absl::StrJoin(p->scopes, " "),
-                                                    ") do not allow ", interaction, " of ", type));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckType(const std::string& type) {
-  if (!IsFhirR4ResourceType(type)) {
-    return absl::NotFoundError(absl::StrCat("unknown resource type ", type));
-  }
-  return absl::OkStatus();
-}
-
-// JSON is what this server speaks: _format and Accept may ask for it (or anything).
-absl::Status CheckFormat(const http::Request& request) {
-  if (const std::string* format = request.Query("_format")) {
-    if (*format != "json" && *format != "application/fhir+json" && *format != "application/json") {
-      return absl::FailedPreconditionError("not acceptable");  // answered 406 by Respond
-    }
-  }
-  if (const std::string* accept = request.Header("accept")) {
-    if (accept->find("json") == std::string::npos && accept->find("*/*") == std::string::npos) {
-      return absl::FailedPreconditionError("not acceptable");
-    }
-  }
-  return absl::OkStatus();
-}
-
-bool RefuseFormat(const http::Request& request, const http::Responder& responder) {
-  if (CheckFormat(request).ok()) return false;
-  responder.Respond(http::ErrorResponse(406, "only application/fhir+json is served"));
-  return true;
-}
-
-// A stored version as its FHIR representation, with its version as ETag.
-http::Response RecordResponse(const hie::v1::RecordEnvelope& record) {
-  http::Response r = Json(200, record.fhir_json(), http::kFhirJsonContentType);
-  r.SetHeader("ETag", absl::StrCat("W/\"", record.version(), "\""));
-  return r;
-}
-
-std::string CapabilityStatement(const std::string& base_url) {
-  std::vector<std::string> interactions;
-  for (const char* code : {"read", "vread", "history-instance"}) {
-    interactions.push_back(JsonObject().Add("code", code).Build());
-  }
+// The CapabilityStatement, written from the table the route groups filled: it lists
+// exactly what the routes serve.
+std::string CapabilityStatement(const Capabilities& capabilities, const std::string& base_url) {
+  auto codes = [](const std::vector<std::string>& values) {
+    std::vector<std::string> out;
+    for (const std::string& v : values) out.push_back(JsonObject().Add("code", v).Build());
+    return JsonArray(out);
+  };
   const std::string smart_coding =
       JsonObject()
           .Add("system", "http://terminology.hl7.org/CodeSystem/restful-security-service")
@@ -137,28 +57,52 @@ std::string CapabilityStatement(const std::string& base_url) {
       JsonObject()
           .AddRaw("service",
                   JsonArray({JsonObject().AddRaw("coding", JsonArray({smart_coding})).Build()}))
-          .Add("description", absl::StrCat("SMART Backend Services: client_credentials with a "
-                                           "private_key_jwt assertion (ES384 or RS384) at ",
-                                           base_url, kTokenPath))
+          .Add("description",
+               absl::StrCat("SMART Backend Services: client_credentials with a "
+                            "private_key_jwt assertion (ES384 or RS384) at ",
+                            base_url, kTokenPath, "; or a client certificate of this practice"))
           .Build();
-  // Every resource type of R4 is stored as sent, and each answers read, vread and
-  // history-instance: one entry for "Resource" says it once rather than 145 times.
-  const std::string resource =
-      JsonObject().Add("type", "Resource").AddRaw("interaction", JsonArray(interactions)).Build();
-  const std::string everything =
-      JsonObject()
-          .Add("name", "everything")
-          .Add("definition", "http://hl7.org/fhir/OperationDefinition/Patient-everything")
-          .Add("documentation",
-               "GET /Patient/{id}/$everything: the federated record from every practice the "
-               "patient's consent allows, for the token's user and purpose of use")
-          .Build();
-  const std::string rest = JsonObject()
-                               .Add("mode", "server")
-                               .AddRaw("security", security)
-                               .AddRaw("resource", JsonArray({resource}))
-                               .AddRaw("operation", JsonArray({everything}))
-                               .Build();
+  // "Resource" stands for every R4 type: each is stored as sent and answers alike.
+  std::vector<std::string> resources;
+  for (const auto& [type, capability] : capabilities.resources) {
+    JsonObject resource;
+    resource.Add("type", type);
+    if (!capability.interactions.empty()) {
+      resource.AddRaw("interaction", codes(capability.interactions));
+    }
+    if (!capability.versioning.empty()) resource.Add("versioning", capability.versioning);
+    if (capability.update_create) resource.Add("updateCreate", true);
+    if (capability.conditional_create) resource.Add("conditionalCreate", true);
+    if (!capability.conditional_delete.empty()) {
+      resource.Add("conditionalDelete", capability.conditional_delete);
+    }
+    if (!capability.search_includes.empty()) {
+      resource.AddRaw("searchInclude", Strings(capability.search_includes));
+    }
+    if (!capability.search_params.empty()) {
+      std::vector<std::string> params;
+      for (const SearchParamDoc& p : capability.search_params) {
+        params.push_back(JsonObject()
+                             .Add("name", p.name)
+                             .Add("type", p.type)
+                             .Add("documentation", p.documentation)
+                             .Build());
+      }
+      resource.AddRaw("searchParam", JsonArray(params));
+    }
+    if (!capability.operations.empty()) {
+      resource.AddRaw("operation", Operations(capability.operations));
+    }
+    resources.push_back(resource.Build());
+  }
+  JsonObject rest;
+  rest.Add("mode", "server").AddRaw("security", security).AddRaw("resource", JsonArray(resources));
+  if (!capabilities.system_interactions.empty()) {
+    rest.AddRaw("interaction", codes(capabilities.system_interactions));
+  }
+  if (!capabilities.system_operations.empty()) {
+    rest.AddRaw("operation", Operations(capabilities.system_operations));
+  }
   return JsonObject()
       .Add("resourceType", "CapabilityStatement")
       .Add("status", "active")
@@ -168,17 +112,13 @@ std::string CapabilityStatement(const std::string& base_url) {
       .AddRaw("implementation",
               JsonObject().Add("description", "hie node FHIR R4 API").Add("url", base_url).Build())
       .Add("fhirVersion", "4.0.1")
-      .AddRaw("format", JsonArray({JsonQuote("json")}))
-      .AddRaw("rest", JsonArray({rest}))
+      .AddRaw("format", Strings({"json"}))
+      .AddRaw("rest", JsonArray({rest.Build()}))
       .Build();
 }
 
 std::string SmartConfiguration(const std::string& base_url) {
-  auto strings = [](std::initializer_list<const char*> values) {
-    std::vector<std::string> quoted;
-    for (const char* v : values) quoted.push_back(JsonQuote(v));
-    return JsonArray(quoted);
-  };
+  auto strings = [](std::vector<std::string> values) { return Strings(values); };
   return JsonObject()
       .Add("token_endpoint", base_url + kTokenPath)
       .AddRaw("grant_types_supported", strings({"client_credentials"}))
@@ -237,309 +177,48 @@ void HandleToken(Api& api, http::Request request, http::Responder responder) {
 
 // What every read of one resource checks first: the format, the type, and that the
 // token's scopes allow reading it. Answers and returns false when one fails.
-bool AcceptRead(const http::Request& request, const http::Responder& responder) {
-  if (RefuseFormat(request, responder)) return false;
-  const std::string& type = request.params.at("type");
-  absl::Status s = CheckType(type);
-  if (s.ok()) s = CheckScope(request, type, "read");
-  if (!s.ok()) responder.RespondError(s);
-  return s.ok();
-}
-
-// A store's NotFound as the client should read it.
-absl::Status NotHere(const absl::Status& status, const std::string& type, const std::string& id) {
-  return absl::IsNotFound(status) ? absl::NotFoundError(absl::StrCat(type, "/", id, " is not here"))
-                                  : status;
-}
-
-void HandleRead(Api& api, http::Request request, http::Responder responder) {
-  if (!AcceptRead(request, responder)) return;
-  const std::string type = request.params["type"];
-  const std::string id = request.params["id"];
-  OnWorker(api, responder, [&api, responder, type, id] {
-    absl::StatusOr<hie::v1::RecordEnvelope> record = api.state->records->Get(type, id);
-    if (!record.ok()) {
-      responder.RespondError(NotHere(record.status(), type, id));
-      return;
-    }
-    responder.Respond(RecordResponse(*record));
-  });
-}
-
-void HandleHistory(Api& api, http::Request request, http::Responder responder) {
-  if (!AcceptRead(request, responder)) return;
-  const std::string type = request.params["type"];
-  const std::string id = request.params["id"];
-  const std::string vid = request.params["vid"];  // "" for the whole history
-  OnWorker(api, responder, [&api, responder, type, id, vid] {
-    absl::StatusOr<std::vector<hie::v1::RecordEnvelope>> versions =
-        api.state->records->History(type, id);
-    if (!versions.ok()) {
-      responder.RespondError(NotHere(versions.status(), type, id));
-      return;
-    }
-    if (!vid.empty()) {
-      for (const hie::v1::RecordEnvelope& v : *versions) {
-        if (absl::StrCat(v.version()) == vid) {
-          responder.Respond(RecordResponse(v));
-          return;
-        }
-      }
-      responder.RespondError(
-          absl::NotFoundError(absl::StrCat(type, "/", id, " has no version ", vid)));
-      return;
-    }
-    // Newest first, as FHIR's history is.
-    std::vector<std::string> entries;
-    for (auto it = versions->rbegin(); it != versions->rend(); ++it) {
-      entries.push_back(
-          JsonObject()
-              .Add("fullUrl", absl::StrCat(api.BaseUrl(), "/", type, "/", id))
-              .AddRaw("resource", it->fhir_json())
-              .AddRaw("request", JsonObject()
-                                     .Add("method", it->version() == 1 ? "POST" : "PUT")
-                                     .Add("url", absl::StrCat(type, "/", id))
-                                     .Build())
-              .Build());
-    }
-    responder.Respond(Json(200,
-                           JsonObject()
-                               .Add("resourceType", "Bundle")
-                               .Add("type", "history")
-                               .Add("total", static_cast<int64_t>(versions->size()))
-                               .AddRaw("entry", JsonArray(entries))
-                               .Build(),
-                           http::kFhirJsonContentType));
-  });
-}
-
-// One holder that did not answer in full, as the OperationOutcome entry FHIR gives a
-// searchset for what it could not do.
-std::string HolderOutcomeEntry(const HolderOutcome& h) {
-  const char* code = h.state == HolderState::kDenied     ? "forbidden"
-                     : h.state == HolderState::kTimedOut ? "timeout"
-                     : h.state == HolderState::kFailed   ? "exception"
-                                                         : "transient";
-  const std::string issue =
-      JsonObject()
-          .Add("severity", "warning")
-          .Add("code", code)
-          .Add("diagnostics", absl::StrCat("holder ", h.org_id, ": ", HolderStateName(h.state)))
-          .Build();
-  return JsonObject()
-      .AddRaw("resource", JsonObject()
-                              .Add("resourceType", "OperationOutcome")
-                              .AddRaw("issue", JsonArray({issue}))
-                              .Build())
-      .AddRaw("search", JsonObject().Add("mode", "outcome").Build())
-      .Build();
-}
-
-// Collects one federated query's events and answers with the merged Bundle, each
-// holder that did not answer in full as an OperationOutcome entry. Deletes itself.
-class EverythingObserver final : public QueryObserver {
- public:
-  EverythingObserver(Api* api, http::Responder responder)
-      : api_(api), responder_(std::move(responder)) {
-    api_->QueryStarted();
-  }
-
-  void OnHolderSettled(const HolderOutcome& outcome) override {
-    if (outcome.state == HolderState::kOk) return;
-    // Why stays in the node's log: a peer's or the store's words are not for a client.
-    LogInfo("$everything: holder ", outcome.org_id, " ", HolderStateName(outcome.state), ": ",
-            outcome.message);
-    outcomes_.push_back(HolderOutcomeEntry(outcome));
-  }
-
-  void OnQueryDone(absl::StatusOr<QueryAnswer> answer) override {
-    if (!answer.ok()) {
-      responder_.RespondError(answer.status());
-    } else {
-      std::string text;
-      while (answer->bundle->Next(size_t{1} << 20, &text)) {
-      }
-      // The writer's text ends with the entry array's "]}": the outcomes join it.
-      if (!outcomes_.empty() && absl::EndsWith(text, "]}")) {
-        text.resize(text.size() - 2);
-        absl::StrAppend(&text, answer->bundle->entries() > 0 ? ", " : "",
-                        absl::StrJoin(outcomes_, ", "), "]}");
-      }
-      http::Response r = Json(200, std::move(text), http::kFhirJsonContentType);
-      if (!answer->withheld_categories.empty()) {
-        // What consent withheld, for a client to tell its user (also in the audit).
-        r.SetHeader("X-Withheld-Categories", absl::StrJoin(answer->withheld_categories, ","));
-      }
-      r.SetHeader("X-Query-Id", answer->query_id);
-      responder_.Respond(std::move(r));
-    }
-    Api* api = api_;
-    delete this;
-    api->QueryDone();  // last: shutdown may free everything once it is counted
-  }
-
- private:
-  Api* const api_;
-  http::Responder responder_;
-  std::vector<std::string> outcomes_;
-};
-
-void HandleEverything(Api& api, http::Request request, http::Responder responder) {
-  if (RefuseFormat(request, responder)) return;
-  // Every type it may return must be allowed: all of them (a scope reading every type),
-  // or each type _type names.
-  std::vector<std::string> types;
-  if (const std::string* type = request.Query("_type")) {
-    for (absl::string_view t : absl::StrSplit(*type, ',', absl::SkipEmpty())) {
-      types.emplace_back(t);
-    }
-  }
-  if (types.empty()) {
-    if (!CheckScope(request, "Resource", "read").ok()) {
-      responder.RespondError(absl::PermissionDeniedError(
-          "$everything without _type needs a scope that reads every type (system/*.read)"));
-      return;
-    }
-  }
-  for (const std::string& type : types) {
-    if (absl::Status s = CheckType(type); !s.ok()) {
-      responder.RespondError(absl::InvalidArgumentError(s.message()));
-      return;
-    }
-    if (absl::Status s = CheckScope(request, type, "read"); !s.ok()) {
-      responder.RespondError(s);
-      return;
-    }
-  }
-  const http::Principal& p = *request.caller.principal;
-  if (p.user_id.empty() || p.purpose_of_use.empty()) {
-    responder.RespondError(absl::PermissionDeniedError(
-        "a federated read needs a token naming the requesting user and a purpose of use "
-        "(hiectl fhir token --user ID --purpose CODE)"));
-    return;
-  }
-  FederatedQueryRequest query;
-  query.local_patient_id = request.params["id"];
-  query.purpose = p.purpose_of_use;
-  query.user =
-      QueryUser{.id = p.user_id, .role = "", .npi = "", .display_name = p.user_display_name};
-  query.break_glass_reason = p.reason;
-  query.resource_types = types;
-  OnWorker(api, responder, [&api, responder, query = std::move(query)]() mutable {
-    api.query->Run(std::move(query), new EverythingObserver(&api, responder));
-  });
-}
-
-// The node's audit chain about one patient, as AuditEvents: for the practice's own
-// certificate or the exchange's operator (the route admits both roles; the org is
-// checked here, as the gRPC AuditLog service does).
-void HandleAuditEvents(Api& api, http::Request request, http::Responder responder) {
-  if (RefuseFormat(request, responder)) return;
-  const pki::CertIdentity& who = *request.caller.certificate;
-  if (who.role != pki::Role::kOperator && who.org_id != api.state->own_org) {
-    responder.RespondError(absl::PermissionDeniedError(absl::StrCat(
-        "this node serves ", api.state->own_org, "; ", who.org_id, " may not read its audit")));
-    return;
-  }
-  const std::string* patient = request.Query("patient");
-  if (patient == nullptr || patient->empty()) {
-    responder.RespondError(
-        absl::InvalidArgumentError("give patient=<local id> (or patient=Patient/<local id>)"));
-    return;
-  }
-  std::string local = *patient;
-  if (absl::StartsWith(local, "Patient/")) local = local.substr(8);
-  OnWorker(api, responder, [&api, responder, local] {
-    absl::StatusOr<std::vector<hie::v1::AuditEntry>> entries =
-        api.state->audit->QueryByPatient(audit::PatientKey::Local(api.state->own_org, local));
-    if (!entries.ok()) {
-      responder.RespondError(entries.status());
-      return;
-    }
-    responder.Respond(
-        Json(200, audit::ToFhirAuditBundle(*entries, absl::StrCat(api.state->own_org, "'s node")),
-             http::kFhirJsonContentType));
-  });
-}
-
-absl::StatusOr<std::shared_ptr<http::Router>> Routes(const std::shared_ptr<Api>& api) {
+// The discovery and token routes, then each group's.
+absl::StatusOr<std::shared_ptr<http::Router>> Routes(Api* a) {
   auto router = std::make_shared<http::Router>();
-  Api* a = api.get();
-  auto add = [&](http::Route route) { return router->Add(std::move(route)); };
-  absl::Status s = add({.method = "GET",
-                        .pattern = "/metadata",
-                        .access = http::AccessRule::Anonymous(),
-                        .audit_kind = "capabilities",
-                        .handler = [a](http::Request request, http::Responder responder) {
-                          if (RefuseFormat(request, responder)) return;
-                          responder.Respond(Json(200, CapabilityStatement(a->BaseUrl()),
-                                                 http::kFhirJsonContentType));
-                        }});
+  absl::Status s = AddReadRoutes(*router, a);
+  if (s.ok()) s = AddAuditRoutes(*router, a);
   if (s.ok()) {
-    s = add({.method = "GET",
-             .pattern = "/.well-known/smart-configuration",
-             .access = http::AccessRule::Anonymous(),
-             .audit_kind = "smart-configuration",
-             .handler = [a](http::Request, http::Responder responder) {
-               responder.Respond(Json(200, SmartConfiguration(a->BaseUrl()), "application/json"));
-             }});
+    s = router->Add({.method = "GET",
+                     .pattern = "/metadata",
+                     .access = http::AccessRule::Anonymous(),
+                     .audit_kind = "capabilities",
+                     .handler = [a](http::Request request, http::Responder responder) {
+                       if (RefuseFormat(request, responder)) return;
+                       responder.Respond(Json(200,
+                                              CapabilityStatement(a->capabilities, a->BaseUrl()),
+                                              http::kFhirJsonContentType));
+                     }});
   }
   if (s.ok()) {
-    s = add({.method = "POST",
-             .pattern = kTokenPath,
-             .access = http::AccessRule::Anonymous(),
-             .audit_kind = "token",
-             .max_body_bytes = 64 * 1024,
-             .content_types = {"application/x-www-form-urlencoded"},
-             .handler = [a](http::Request request, http::Responder responder) {
-               HandleToken(*a, std::move(request), std::move(responder));
-             }});
-  }
-  const http::AccessRule token = http::AccessRule::BearerToken("system/");
-  if (s.ok()) {
-    s = add({.method = "GET",
-             .pattern = "/{type}/{id}",
-             .access = token,
-             .audit_kind = "read",
-             .handler = [a](http::Request request, http::Responder responder) {
-               HandleRead(*a, std::move(request), std::move(responder));
-             }});
+    s = router->Add({.method = "GET",
+                     .pattern = "/.well-known/smart-configuration",
+                     .access = http::AccessRule::Anonymous(),
+                     .audit_kind = "smart-configuration",
+                     .handler = [a](http::Request, http::Responder responder) {
+                       responder.Respond(
+                           Json(200, SmartConfiguration(a->BaseUrl()), "application/json"));
+                     }});
   }
   if (s.ok()) {
-    s = add(
-        {.method = "GET",
-         .pattern = "/AuditEvent",
-         .access = http::AccessRule::ClientCertificate({pki::Role::kNode, pki::Role::kOperator}),
-         .audit_kind = "audit",
-         .handler = [a](http::Request request, http::Responder responder) {
-           HandleAuditEvents(*a, std::move(request), std::move(responder));
-         }});
-  }
-  if (s.ok()) {
-    s = add({.method = "GET",
-             .pattern = "/Patient/{id}/$everything",
-             .access = token,
-             .audit_kind = "everything",
-             .handler = [a](http::Request request, http::Responder responder) {
-               HandleEverything(*a, std::move(request), std::move(responder));
-             }});
-  }
-  for (const char* pattern : {"/{type}/{id}/_history", "/{type}/{id}/_history/{vid}"}) {
-    if (!s.ok()) break;
-    s = add({.method = "GET",
-             .pattern = pattern,
-             .access = token,
-             .audit_kind = "history",
-             .handler = [a](http::Request request, http::Responder responder) {
-               HandleHistory(*a, std::move(request), std::move(responder));
-             }});
+    s = router->Add({.method = "POST",
+                     .pattern = kTokenPath,
+                     .access = http::AccessRule::Anonymous(),
+                     .audit_kind = "token",
+                     .max_body_bytes = 64 * 1024,
+                     .content_types = {"application/x-www-form-urlencoded"},
+                     .handler = [a](http::Request request, http::Responder responder) {
+                       HandleToken(*a, std::move(request), std::move(responder));
+                     }});
   }
   if (!s.ok()) return s;
   return router;
 }
 
-// Owns the API and its server; destroying it drains the server, then joins the
-// workers, before the node's store closes.
 class FhirApiService final : public grpc::Service {
  public:
   ~FhirApiService() override {
@@ -598,7 +277,7 @@ absl::StatusOr<std::unique_ptr<grpc::Service>> StartFhirApi(std::shared_ptr<Node
     if (p->org != own_org) return absl::UnauthenticatedError("token of another practice");
     return ToHttpPrincipal(*p);
   };
-  absl::StatusOr<std::shared_ptr<http::Router>> router = Routes(api);
+  absl::StatusOr<std::shared_ptr<http::Router>> router = Routes(api.get());
   if (!router.ok()) return router.status();
   const std::string listen = options.server.listen_address;
   absl::StatusOr<std::unique_ptr<http::Server>> server =

@@ -71,6 +71,29 @@ TEST(HttpAccessTest, BearerTokenAndScope) {
   EXPECT_EQ(caller.principal->subject, "dr-lee");
 }
 
+TEST(HttpAccessTest, BearerTokenOrClientCertificate) {
+  AccessRule rule = AccessRule::BearerTokenOrClientCertificate("user/Patient.", {pki::Role::kNode});
+  Caller caller;
+  EXPECT_THAT(CheckAccess(rule, FakeAuthenticator, &caller),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  // A certificate of a named role is enough without a token...
+  caller.certificate = pki::CertIdentity{.org_id = "org-a", .role = pki::Role::kNode};
+  EXPECT_THAT(CheckAccess(rule, FakeAuthenticator, &caller), IsOk());
+  EXPECT_FALSE(caller.principal.has_value());
+  // ...but a token sent is checked as a token: a bad one is not excused by the certificate.
+  caller.bearer_token = "forged";
+  EXPECT_THAT(CheckAccess(rule, FakeAuthenticator, &caller),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  caller.bearer_token = "good";
+  EXPECT_THAT(CheckAccess(rule, FakeAuthenticator, &caller), IsOk());
+  EXPECT_TRUE(caller.principal.has_value());
+  // Another role's certificate without a token is refused.
+  Caller other{.certificate = pki::CertIdentity{.org_id = "x", .role = pki::Role::kOperator}};
+  EXPECT_THAT(CheckAccess(rule, FakeAuthenticator, &other),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(DescribeAccessRule(rule), HasSubstr(" or client certificate (node)"));
+}
+
 TEST(HttpAccessTest, AuthenticatorErrorsKeepTheirCode) {
   Caller caller{.bearer_token = "down"};
   EXPECT_THAT(CheckAccess(AccessRule::BearerToken(""), FakeAuthenticator, &caller),

@@ -66,6 +66,70 @@ TEST(RecordStoreTest, VersionsUnchangedAndOnePrefixScanPerPatient) {
   ASSERT_OK_AND_ASSIGN(n, store.CountForPatient("p1"));
   EXPECT_EQ(n, 1);
   EXPECT_THAT(store.Get("Condition", "nope"), StatusIs(absl::StatusCode::kNotFound));
+  // Every Condition of the practice, whoever it is about, in id order.
+  std::vector<std::string> conditions;
+  ASSERT_OK(store.ForType("Condition", [&](const hie::v1::RecordEnvelope& r) {
+    conditions.push_back(r.resource_id() + "@" + r.patient_local_id());
+    return true;
+  }));
+  EXPECT_THAT(conditions, ::testing::ElementsAre("c1@p10", "c2@p10"));
+  std::filesystem::remove_all(dir);
+}
+
+// Deletion writes a tombstone version that scans skip and History keeps; conditions
+// (If-Match, create-only) are checked for the whole batch before anything is written.
+TEST(RecordStoreTest, TombstonesAndConditions) {
+  std::string dir = ::testing::TempDir() + "hie-record-store-del-" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  hie::testing::FakeClock clock;
+  ASSERT_OK_AND_ASSIGN(auto kv, store::KvStore::Open(dir));
+  RecordStore store(kv.get(), &clock);
+  ASSERT_OK(store
+                .Put({Record("Patient", "p1", "p1", R"({"a":1})"),
+                      Record("Condition", "c1", "p1", R"({"b":1})")})
+                .status());
+  hie::v1::RecordEnvelope gone = Record("Condition", "c1", "", "");
+  gone.set_deleted(true);
+  // A stale If-Match fails the whole batch: the Patient beside it is not changed either.
+  EXPECT_THAT(store.Put({Record("Patient", "p1", "p1", R"({"a":2})"), gone}, nullptr,
+                        {PutCondition{}, PutCondition{.if_version = 2}}),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_OK_AND_ASSIGN(hie::v1::RecordEnvelope p1, store.Get("Patient", "p1"));
+  EXPECT_EQ(p1.version(), 1);
+  EXPECT_THAT(store.Put({Record("Patient", "p1", "p1", R"({"a":3})")}, nullptr,
+                        {PutCondition{.if_absent = true}}),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+
+  std::vector<std::string> changed;
+  ASSERT_OK_AND_ASSIGN(
+      PutOutcome deleted,
+      store.Put({gone},
+                [&](const hie::v1::RecordEnvelope& r, store::WriteBatch&) {
+                  changed.push_back(absl::StrCat(r.resource_id(), r.deleted() ? " deleted" : ""));
+                },
+                {PutCondition{.if_version = 1}}));
+  EXPECT_EQ(deleted.deleted, 1);
+  EXPECT_THAT(changed, ::testing::ElementsAre("c1 deleted"));
+  ASSERT_EQ(deleted.records.size(), 1u);
+  EXPECT_EQ(deleted.records[0].version(), 2);
+  ASSERT_OK_AND_ASSIGN(hie::v1::RecordEnvelope tombstone, store.Get("Condition", "c1"));
+  EXPECT_TRUE(tombstone.deleted());
+  EXPECT_EQ(tombstone.patient_local_id(), "p1");
+  EXPECT_TRUE(tombstone.fhir_json().empty());
+  ASSERT_OK_AND_ASSIGN(auto history, store.History("Condition", "c1"));
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_EQ(history[0].fhir_json(), R"({"b":1})");
+  // Deleting again changes nothing; deleting what never was is NotFound.
+  ASSERT_OK_AND_ASSIGN(PutOutcome again, store.Put({gone}));
+  EXPECT_EQ(again.unchanged, 1);
+  hie::v1::RecordEnvelope never = Record("Condition", "c9", "", "");
+  never.set_deleted(true);
+  EXPECT_THAT(store.Put({never}), StatusIs(absl::StatusCode::kNotFound));
+  // Created anew after deletion: the next version, create-only allowed.
+  ASSERT_OK_AND_ASSIGN(PutOutcome back, store.Put({Record("Condition", "c1", "p1", R"({"b":2})")},
+                                                  nullptr, {PutCondition{.if_absent = true}}));
+  EXPECT_EQ(back.created, 1);
+  EXPECT_EQ(back.records[0].version(), 3);
   std::filesystem::remove_all(dir);
 }
 
@@ -138,9 +202,8 @@ TEST(ImporterTest, LabelsFlowFromRecordsOfEarlierImports) {
       "\n",
       "second.ndjson"));
   ASSERT_OK(second.Finish());
-  ASSERT_EQ(second.totals().accepted, 3) << (second.totals().rejected.empty()
-                                                ? ""
-                                                : second.totals().rejected[0].message);
+  ASSERT_EQ(second.totals().accepted, 3)
+      << (second.totals().rejected.empty() ? "" : second.totals().rejected[0].message);
   ASSERT_OK_AND_ASSIGN(hie::v1::RecordEnvelope encounter, store.Get("Encounter", "e1"));
   EXPECT_THAT(encounter.sensitivity(), ::testing::ElementsAre("ETH", "R"));
   ASSERT_OK_AND_ASSIGN(hie::v1::RecordEnvelope dispense, store.Get("MedicationDispense", "d1"));
