@@ -28,6 +28,26 @@ void InheritStoredLabels(const RecordStore& store, IngestBatch& batch) {
   }
 }
 
+RecordStore::ChangeHook MpiRegistrationHook(Outbox* outbox) {
+  if (outbox == nullptr) return nullptr;
+  return [outbox](const hie::v1::RecordEnvelope& record, store::WriteBatch& writes) {
+    if (record.resource_type() != "Patient") return;
+    if (record.deleted()) {
+      hie::v1::RemovePatientRequest request;
+      request.set_local_id(record.resource_id());
+      outbox->Stage(writes, request);
+      return;
+    }
+    absl::StatusOr<hie::v1::Demographics> demographics =
+        DemographicsFromFhirPatient(record.fhir_json());
+    if (!demographics.ok()) return;
+    hie::v1::RegisterPatientRequest request;
+    request.set_local_id(record.resource_id());
+    *request.mutable_demographics() = *std::move(demographics);
+    outbox->Stage(writes, request);
+  };
+}
+
 absl::Status Importer::Store(IngestBatch batch, int64_t line_offset) {
   for (auto& p : batch.problems) {
     if (line_offset > 0) p.position += line_offset;
@@ -40,20 +60,8 @@ absl::Status Importer::Store(IngestBatch batch, int64_t line_offset) {
     const auto& r = batch.records[i];
     if (r.resource_type() == "Patient") patients.emplace_back(i, r.resource_id());
   }
-  RecordStore::ChangeHook queue_for_mpi;
-  if (outbox_ != nullptr) {
-    queue_for_mpi = [this](const hie::v1::RecordEnvelope& record, store::WriteBatch& writes) {
-      if (record.resource_type() != "Patient") return;
-      absl::StatusOr<hie::v1::Demographics> demographics =
-          DemographicsFromFhirPatient(record.fhir_json());
-      if (!demographics.ok()) return;
-      hie::v1::RegisterPatientRequest request;
-      request.set_local_id(record.resource_id());
-      *request.mutable_demographics() = *std::move(demographics);
-      outbox_->Stage(writes, request);
-    };
-  }
-  absl::StatusOr<PutOutcome> outcome = store_->Put(std::move(batch.records), queue_for_mpi);
+  absl::StatusOr<PutOutcome> outcome =
+      store_->Put(std::move(batch.records), MpiRegistrationHook(outbox_));
   if (!outcome.ok()) return outcome.status();
   totals_.accepted += outcome->created + outcome->updated + outcome->unchanged;
   totals_.unchanged += outcome->unchanged;

@@ -31,6 +31,11 @@ struct ImportTotals {
 // adds nothing.
 void InheritStoredLabels(const RecordStore& store, IngestBatch& batch);
 
+// The store hook that owes the MPI each Patient a write changes: its registration
+// (demographics read from the resource), or its removal when the write deletes it.
+// Staged in the same batch as the record. Null when `outbox` is.
+RecordStore::ChangeHook MpiRegistrationHook(Outbox* outbox);
+
 // Not thread-safe: one per import call.
 class Importer {
  public:

@@ -20,6 +20,8 @@
 #include "http/request.h"
 #include "http/router.h"
 #include "node/domain/federated_query.h"
+#include "node/domain/patient_match.h"
+#include "node/domain/record_writes.h"
 #include "node/rest/workers.h"
 #include "node/service/ingest_service.h"
 #include "proto/hie/v1/record.pb.h"
@@ -65,7 +67,9 @@ struct Api {
   auth::ClientRegistry* clients = nullptr;  // the node's (NodeState::fhir_clients)
   std::unique_ptr<auth::TokenService> tokens;
   std::unique_ptr<Workers> workers;
-  Capabilities capabilities;  // written before serving, read-only after
+  std::unique_ptr<RecordWrites> writes;
+  std::unique_ptr<MpiSearch> mpi;  // null without an MPI channel
+  Capabilities capabilities;       // written before serving, read-only after
   absl::Mutex mu;
   std::string base_url ABSL_GUARDED_BY(mu);
   // $everything queries started and not yet done: the engine and the store must
@@ -112,6 +116,8 @@ absl::Status NotHere(const absl::Status& status, const std::string& type, const 
 // The route groups (one file each). Each adds its routes to `router` and what they implement to
 // api->capabilities.
 absl::Status AddReadRoutes(http::Router& router, Api* api);
+absl::Status AddWriteRoutes(http::Router& router, Api* api);
+absl::Status AddMatchRoutes(http::Router& router, Api* api);
 absl::Status AddAuditRoutes(http::Router& router, Api* api);
 
 }  // namespace hie::node

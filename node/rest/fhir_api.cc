@@ -16,6 +16,7 @@
 #include "http/target.h"
 #include "node/rest/api.h"
 #include "node/rest/workers.h"
+#include "node/service/query_clients.h"
 
 namespace hie::node {
 namespace {
@@ -181,6 +182,8 @@ void HandleToken(Api& api, http::Request request, http::Responder responder) {
 absl::StatusOr<std::shared_ptr<http::Router>> Routes(Api* a) {
   auto router = std::make_shared<http::Router>();
   absl::Status s = AddReadRoutes(*router, a);
+  if (s.ok()) s = AddWriteRoutes(*router, a);
+  if (s.ok()) s = AddMatchRoutes(*router, a);
   if (s.ok()) s = AddAuditRoutes(*router, a);
   if (s.ok()) {
     s = router->Add({.method = "GET",
@@ -265,6 +268,14 @@ absl::StatusOr<std::unique_ptr<grpc::Service>> StartFhirApi(std::shared_ptr<Node
   if (!tokens.ok()) return tokens.status();
   api->tokens = *std::move(tokens);
   api->workers = std::make_unique<Workers>(options.workers, options.max_queued);
+  NodeState* node = api->state.get();
+  api->writes = std::make_unique<RecordWrites>(
+      node->ingester.get(), node->records.get(), node->outbox.get(),
+      [node] {
+        if (node->sender != nullptr) node->sender->Notify();
+      },
+      RecordFinder());
+  if (node->mpi_channel != nullptr) api->mpi = std::make_unique<GrpcMpiSearch>(node->mpi_channel);
   service->api = api;
   auth::TokenService* verifier = api->tokens.get();
   const std::string own_org = api->state->own_org;

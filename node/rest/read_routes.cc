@@ -22,6 +22,15 @@ bool AcceptRead(const Api& api, const http::Request& request, const http::Respon
   return s.ok();
 }
 
+// A stored version, or 410 if it is the deletion.
+http::Response StoredVersion(const hie::v1::RecordEnvelope& record) {
+  if (!record.deleted()) return RecordResponse(record);
+  http::Response gone = http::ErrorResponse(
+      410, absl::StrCat(record.resource_type(), "/", record.resource_id(), " was deleted"));
+  gone.SetHeader("ETag", VersionETag(record.version()));
+  return gone;
+}
+
 void HandleRead(Api& api, http::Request request, http::Responder responder) {
   if (!AcceptRead(api, request, responder)) return;
   const std::string type = request.params["type"];
@@ -32,7 +41,7 @@ void HandleRead(Api& api, http::Request request, http::Responder responder) {
       responder.RespondError(NotHere(record.status(), type, id));
       return;
     }
-    responder.Respond(RecordResponse(*record));
+    responder.Respond(StoredVersion(*record));
   });
 }
 
@@ -51,7 +60,7 @@ void HandleHistory(Api& api, http::Request request, http::Responder responder) {
     if (!vid.empty()) {
       for (const hie::v1::RecordEnvelope& v : *versions) {
         if (absl::StrCat(v.version()) == vid) {
-          responder.Respond(RecordResponse(v));
+          responder.Respond(StoredVersion(v));
           return;
         }
       }
@@ -61,16 +70,18 @@ void HandleHistory(Api& api, http::Request request, http::Responder responder) {
     }
     // Newest first, as FHIR's history is.
     std::vector<std::string> entries;
+    // A deletion is an entry with no resource (FHIR history: request.method DELETE).
     for (auto it = versions->rbegin(); it != versions->rend(); ++it) {
-      entries.push_back(
-          JsonObject()
-              .Add("fullUrl", absl::StrCat(api.BaseUrl(), "/", type, "/", id))
-              .AddRaw("resource", it->fhir_json())
-              .AddRaw("request", JsonObject()
-                                     .Add("method", it->version() == 1 ? "POST" : "PUT")
-                                     .Add("url", absl::StrCat(type, "/", id))
-                                     .Build())
-              .Build());
+      JsonObject entry;
+      entry.Add("fullUrl", absl::StrCat(api.BaseUrl(), "/", type, "/", id));
+      if (!it->deleted()) entry.AddRaw("resource", RenderRecord(*it));
+      const char* method = it->deleted() ? "DELETE" : it->version() == 1 ? "POST" : "PUT";
+      entries.push_back(entry
+                            .AddRaw("request", JsonObject()
+                                                   .Add("method", method)
+                                                   .Add("url", absl::StrCat(type, "/", id))
+                                                   .Build())
+                            .Build());
     }
     responder.Respond(Json(200,
                            JsonObject()

@@ -8,6 +8,7 @@
 #include "common/audit/audit_log.h"
 #include "common/auth/client_registry.h"
 #include "common/store/kv_store.h"
+#include "grpcpp/channel.h"
 #include "node/domain/fhir_ingest.h"
 #include "node/domain/labeler.h"
 #include "node/domain/outbox.h"
@@ -37,6 +38,8 @@ struct NodeState {
   // Registrations owed to the MPI, and who sends them (null without an MPI channel).
   std::unique_ptr<Outbox> outbox;
   std::unique_ptr<MpiSender> sender;
+  // The channel to the MPI (null without one): the sender's, and $match's searches.
+  std::shared_ptr<grpc::Channel> mpi_channel;
   // The SMART clients of the FHIR API: one registry for the gRPC FhirClients service
   // and the REST front, so that a revocation is seen by both at once.
   std::unique_ptr<auth::ClientRegistry> fhir_clients;

@@ -66,8 +66,8 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenNodeServices(
   if (!outbox.ok()) return outbox.status();
   state->outbox = std::move(*outbox);
   if (!options.mpi_address.empty() && options.mpi_credentials != nullptr) {
-    state->sender = std::make_unique<MpiSender>(
-        state->outbox.get(), grpc::CreateChannel(options.mpi_address, options.mpi_credentials));
+    state->mpi_channel = grpc::CreateChannel(options.mpi_address, options.mpi_credentials);
+    state->sender = std::make_unique<MpiSender>(state->outbox.get(), state->mpi_channel);
   }
 
   std::vector<std::unique_ptr<grpc::Service>> services;

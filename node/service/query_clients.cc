@@ -12,6 +12,14 @@
 namespace hie::node {
 namespace {
 
+// One SearchPatients in flight; deleted once answered.
+struct SearchCall {
+  grpc::ClientContext context;
+  hie::v1::SearchPatientsRequest request;
+  hie::v1::SearchPatientsResponse response;
+  std::function<void(absl::StatusOr<hie::v1::SearchPatientsResponse>)> done;
+};
+
 // One Authorize in flight; deletes itself once answered.
 struct AuthorizeCall {
   grpc::ClientContext context;
@@ -133,6 +141,24 @@ void GrpcHolderClient::Fetch(const hie::v1::GrantHolder& holder, const HolderFet
     *request.mutable_clinical_period() = *fetch.clinical_period;
   hie::v1::PeerRecords::Stub* stub = StubFor(holder.endpoint(), holder.org_id());
   (new HolderCall(stream))->Start(stub, std::move(request), timeout);
+}
+
+void GrpcMpiSearch::Search(
+    const hie::v1::SearchPatientsRequest& request,
+    std::function<void(absl::StatusOr<hie::v1::SearchPatientsResponse>)> done) {
+  auto* call = new SearchCall;
+  call->request = request;
+  call->done = std::move(done);
+  call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  stub_->async()->SearchPatients(&call->context, &call->request, &call->response,
+                                 [call](grpc::Status status) {
+                                   std::unique_ptr<SearchCall> owned(call);
+                                   if (!status.ok()) {
+                                     owned->done(FromGrpcStatus(status));
+                                     return;
+                                   }
+                                   owned->done(std::move(owned->response));
+                                 });
 }
 
 }  // namespace hie::node

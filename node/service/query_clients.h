@@ -1,5 +1,6 @@
 // The federated query's parties over mutual-TLS gRPC, with the callback API (no thread
-// per call): the consent service's Authorize and each holder's FetchRecords stream.
+// per call): the consent service's Authorize and each holder's FetchRecords stream; and
+// the MPI's SearchPatients for $match.
 // Translation only; the query itself is node/domain/federated_query.h.
 #ifndef HIE_NODE_SERVICE_QUERY_CLIENTS_H_
 #define HIE_NODE_SERVICE_QUERY_CLIENTS_H_
@@ -14,7 +15,9 @@
 #include "grpcpp/channel.h"
 #include "grpcpp/security/credentials.h"
 #include "node/domain/federated_query.h"
+#include "node/domain/patient_match.h"
 #include "proto/hie/v1/consent.grpc.pb.h"
+#include "proto/hie/v1/mpi.grpc.pb.h"
 #include "proto/hie/v1/node.grpc.pb.h"
 
 namespace hie::node {
@@ -34,6 +37,20 @@ class GrpcConsentClient final : public ConsentClient {
 
  private:
   std::unique_ptr<hie::v1::ConsentService::Stub> stub_;
+};
+
+// MasterPatientIndex.SearchPatients, for $match. Each call has a 10-second deadline.
+// Thread-safe.
+class GrpcMpiSearch final : public MpiSearch {
+ public:
+  explicit GrpcMpiSearch(std::shared_ptr<grpc::Channel> mpi_channel)
+      : stub_(hie::v1::MasterPatientIndex::NewStub(std::move(mpi_channel))) {}
+
+  void Search(const hie::v1::SearchPatientsRequest& request,
+              std::function<void(absl::StatusOr<hie::v1::SearchPatientsResponse>)> done) override;
+
+ private:
+  std::unique_ptr<hie::v1::MasterPatientIndex::Stub> stub_;
 };
 
 // PeerRecords.FetchRecords on each holder's node, over a channel per holder (cached by

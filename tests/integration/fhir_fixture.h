@@ -25,11 +25,12 @@ class FhirApiFixture : public DaemonFixture {
  protected:
   // Starts org-a's node with the FHIR API on a port of its choosing; returns the gRPC
   // port, and sets base_.
-  int StartNodeWithApi() {
+  // `extra` is more of the node's configuration.
+  int StartNodeWithApi(const std::string& extra = "") {
     std::filesystem::remove(Path("fhir.port"));
     int port = StartDaemon("node", absl::StrCat("fhir_api { listen_address: \"127.0.0.1:0\" "
                                                 "port_file: \"",
-                                                Path("fhir.port"), "\" }\n"));
+                                                Path("fhir.port"), "\" }\n", extra));
     auto fhir_port = WaitForPortFile(Path("fhir.port"), absl::Seconds(30));
     EXPECT_TRUE(fhir_port.ok()) << fhir_port.status();
     base_ = absl::StrCat("https://127.0.0.1:", fhir_port.ok() ? *fhir_port : 0);
