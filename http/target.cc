@@ -1,5 +1,6 @@
 #include "http/target.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -73,6 +74,34 @@ absl::StatusOr<Target> ParseTarget(absl::string_view target) {
     out.query.push_back({*std::move(name), *std::move(value)});
   }
   return out;
+}
+
+std::string PercentEncode(absl::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string SearchUrl(absl::string_view base,
+                      const std::vector<std::pair<std::string, std::string>>& params) {
+  std::string url(base);
+  char separator = '?';
+  for (const auto& [name, value] : params) {
+    absl::StrAppend(&url, std::string(1, separator), PercentEncode(name), "=",
+                    PercentEncode(value));
+    separator = '&';
+  }
+  return url;
 }
 
 }  // namespace hie::http

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -21,6 +22,15 @@ std::optional<std::string> PercentDecode(absl::string_view text, bool plus_is_sp
 // The path's segments, each decoded: "/a/b%2Fc" -> {"a", "b/c"}; "/" -> {}.
 // Returns nullopt if a segment does not decode. REQUIRES: path starts with '/'.
 std::optional<std::vector<std::string>> PathSegments(absl::string_view path);
+
+// `text` with every byte but RFC 3986's unreserved ones (A-Z a-z 0-9 - . _ ~) as %XX:
+// safe in a query name or value, and in a path segment.
+std::string PercentEncode(absl::string_view text);
+
+// `base` with `params` as its query ("?a=1&b=x%2Cy"), each name and value encoded: the
+// self and next links of a search.
+std::string SearchUrl(absl::string_view base,
+                      const std::vector<std::pair<std::string, std::string>>& params);
 
 struct Target {
   std::string path;  // as sent (percent-encoded), starting with '/'

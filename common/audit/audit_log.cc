@@ -1,5 +1,6 @@
 #include "common/audit/audit_log.h"
 
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/numbers.h"
@@ -181,6 +182,29 @@ absl::StatusOr<std::vector<hie::v1::AuditEntry>> AuditLog::QueryByPatient(
     entries.push_back(std::move(entry));
   }
   return entries;
+}
+
+absl::Status AuditLog::ForEach(uint64_t from,
+                               const std::function<bool(const hie::v1::AuditEntry&)>& visit) const {
+  const std::string entries_prefix = KeyBuilder().AddString(prefix_).AddString("e").Build();
+  absl::Status bad = absl::OkStatus();
+  HIE_RETURN_IF_ERROR(store_->Scan(
+      EntryKey(std::max<uint64_t>(from, 1)), store::PrefixSuccessor(entries_prefix),
+      [&](absl::string_view key, absl::string_view stored) {
+        store::KeyReader reader(key.substr(entries_prefix.size()));
+        uint64_t at = 0;
+        std::string hash;
+        absl::string_view body;
+        hie::v1::AuditEntry entry;
+        if (!reader.ReadUint64(&at) || !DecodeStored(stored, &hash, &body) ||
+            !entry.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+          bad = absl::DataLossError(absl::StrCat("audit entry ", at, " is unreadable"));
+          return false;
+        }
+        entry.set_hash(std::move(hash));
+        return visit(entry);
+      }));
+  return bad;
 }
 
 absl::StatusOr<VerifyReport> AuditLog::Verify() const {

@@ -81,6 +81,11 @@ class AuditLog {
   // Entries about one patient (indexed by local reference and by EUID), oldest first.
   absl::StatusOr<std::vector<hie::v1::AuditEntry>> QueryByPatient(const PatientKey& patient) const;
 
+  // Visits the entries from sequence `from` (1-based) on, in order, as stored (not
+  // verified), until `visit` returns false. Errors: DataLoss if one is unreadable.
+  absl::Status ForEach(uint64_t from,
+                       const std::function<bool(const hie::v1::AuditEntry&)>& visit) const;
+
   // Walks the whole chain. An OK status with report.ok == false means tampering was
   // found; a non-OK status means the store itself could not be read.
   absl::StatusOr<VerifyReport> Verify() const;

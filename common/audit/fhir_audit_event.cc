@@ -41,6 +41,23 @@ EventType TypeOf(hie::v1::AuditAction action) {
   }
 }
 
+// A REST access (IHE BALP): type "rest", the interaction as subtype, and its action.
+struct RestInteraction {
+  const char* code;  // http://hl7.org/fhir/restful-interaction
+  const char* action;
+};
+
+RestInteraction RestOf(const std::string& interaction) {
+  if (interaction == "create") return {"create", "C"};
+  if (interaction == "update") return {"update", "U"};
+  if (interaction == "delete") return {"delete", "D"};
+  if (interaction == "vread") return {"vread", "R"};
+  if (interaction == "history") return {"history-instance", "R"};
+  if (interaction == "search") return {"search-type", "E"};
+  if (interaction == "transaction") return {"transaction", "E"};
+  return {"read", "R"};
+}
+
 std::string Coding(const std::string& system, const std::string& code,
                    const std::string& display = "") {
   JsonObject c;
@@ -58,19 +75,31 @@ std::string OrgReference(const std::string& org) {
 
 }  // namespace
 
+const char* FhirAuditAction(const hie::v1::AuditEntry& entry) {
+  if (entry.action() == hie::v1::AUDIT_ACTION_ACCESS) return RestOf(entry.interaction()).action;
+  return TypeOf(entry.action()).action;
+}
+
 std::string ToFhirAuditEvent(const hie::v1::AuditEntry& entry, const std::string& observer) {
   EventType type = TypeOf(entry.action());
+  const bool rest = entry.action() == hie::v1::AUDIT_ACTION_ACCESS;
   absl::Time time =
       absl::FromUnixSeconds(entry.time().seconds()) + absl::Nanoseconds(entry.time().nanos());
   bool failed = entry.outcome() == "deny" || entry.outcome() == "refused";
   JsonObject event;
   event.Add("resourceType", "AuditEvent")
       .Add("id", absl::StrCat("seq-", entry.sequence()))
-      .AddRaw("type", Coding(kDicom, type.code, type.display))
-      .AddRaw(
-          "subtype",
-          JsonArray({Coding("urn:hie:audit-action", hie::v1::AuditAction_Name(entry.action()))}))
-      .Add("action", type.action)
+      .AddRaw("type", rest ? Coding("http://terminology.hl7.org/CodeSystem/audit-event-type",
+                                    "rest", "Restful Operation")
+                           : Coding(kDicom, type.code, type.display));
+  std::vector<std::string> subtypes = {
+      Coding("urn:hie:audit-action", hie::v1::AuditAction_Name(entry.action()))};
+  if (rest) {
+    subtypes.insert(subtypes.begin(), Coding("http://hl7.org/fhir/restful-interaction",
+                                             RestOf(entry.interaction()).code));
+  }
+  event.AddRaw("subtype", JsonArray(subtypes))
+      .Add("action", FhirAuditAction(entry))
       .Add("recorded", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", time, absl::UTCTimeZone()))
       // 0 success, 4 minor failure (a deny or refusal is the system working as meant).
       .Add("outcome", failed ? "4" : "0")
@@ -114,13 +143,30 @@ std::string ToFhirAuditEvent(const hie::v1::AuditEntry& entry, const std::string
                   .Add("system", absl::StrCat("urn:hie:org:", entry.patient().org_id()))
                   .Add("value", entry.patient().local_id())
                   .Build();
-    patient.AddRaw("what", JsonObject().AddRaw("identifier", identifier).Build())
+    JsonObject what;
+    if (!entry.patient().local_id().empty() && entry.patient().org_id() == entry.actor_org() &&
+        rest) {
+      what.Add("reference", absl::StrCat("Patient/", entry.patient().local_id()));
+    }
+    patient.AddRaw("what", what.AddRaw("identifier", identifier).Build())
         .AddRaw("type",
                 Coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "1", "Person"))
         .AddRaw("role",
                 Coding("http://terminology.hl7.org/CodeSystem/object-role", "1", "Patient"));
     if (!entry.euid().empty()) patient.Add("description", absl::StrCat("EUID ", entry.euid()));
     entities.push_back(patient.Build());
+  }
+  if (!entry.resource().empty()) {
+    JsonObject what;
+    if (entry.resource().find('/') != std::string::npos) what.Add("reference", entry.resource());
+    entities.push_back(
+        JsonObject()
+            .AddRaw("what", what.Add("display", entry.resource()).Build())
+            .AddRaw("type", Coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2",
+                                   "System Object"))
+            .AddRaw("role", Coding("http://terminology.hl7.org/CodeSystem/object-role", "4",
+                                   "Domain Resource"))
+            .Build());
   }
   if (!entry.query_id().empty()) {
     entities.push_back(
@@ -141,18 +187,22 @@ std::string ToFhirAuditEvent(const hie::v1::AuditEntry& entry, const std::string
 }
 
 std::string ToFhirAuditBundle(const std::vector<hie::v1::AuditEntry>& entries,
-                              const std::string& observer) {
+                              const std::string& observer,
+                              const std::vector<std::pair<std::string, std::string>>& links) {
   std::vector<std::string> bundle_entries;
   for (const auto& e : entries) {
     bundle_entries.push_back(
         JsonObject().AddRaw("resource", ToFhirAuditEvent(e, observer)).Build());
   }
-  return JsonObject()
-      .Add("resourceType", "Bundle")
-      .Add("type", "searchset")
-      .Add("total", static_cast<int64_t>(entries.size()))
-      .AddRaw("entry", JsonArray(bundle_entries))
-      .Build();
+  JsonObject bundle;
+  bundle.Add("resourceType", "Bundle").Add("type", "searchset");
+  if (links.empty()) bundle.Add("total", static_cast<int64_t>(entries.size()));
+  std::vector<std::string> link_json;
+  for (const auto& [relation, url] : links) {
+    link_json.push_back(JsonObject().Add("relation", relation).Add("url", url).Build());
+  }
+  if (!link_json.empty()) bundle.AddRaw("link", JsonArray(link_json));
+  return bundle.AddRaw("entry", JsonArray(bundle_entries)).Build();
 }
 
 }  // namespace hie::audit

@@ -142,6 +142,36 @@ http::Response RecordResponse(const hie::v1::RecordEnvelope& record, int status)
   return r;
 }
 
+absl::Status AuditAccess(Api& api, const http::Request& request, absl::string_view interaction,
+                         const std::string& resource, const std::string& patient_local_id) {
+  hie::v1::AuditEntry entry;
+  entry.set_action(hie::v1::AUDIT_ACTION_ACCESS);
+  entry.set_actor_org(api.state->own_org);
+  entry.set_interaction(std::string(interaction));
+  entry.set_resource(resource);
+  entry.set_outcome("ok");
+  if (!patient_local_id.empty()) {
+    entry.mutable_patient()->set_org_id(api.state->own_org);
+    entry.mutable_patient()->set_local_id(patient_local_id);
+  }
+  if (const std::optional<http::Principal>& p = request.caller.principal; p.has_value()) {
+    entry.mutable_user()->set_user_id(p->user_id);
+    entry.mutable_user()->set_display_name(p->user_display_name);
+    entry.set_purpose(p->purpose_of_use);
+    entry.set_detail(absl::StrCat("SMART client ", p->client_id));
+  } else if (request.caller.certificate.has_value()) {
+    entry.set_detail(absl::StrCat("client certificate ", request.caller.certificate->name, " of ",
+                                  request.caller.certificate->org_id));
+  }
+  absl::StatusOr<hie::v1::AuditEntry> appended = api.state->audit->Append(std::move(entry));
+  if (!appended.ok()) {
+    LogError("the audit chain refused an API access of ", resource, ": ",
+             appended.status().ToString());
+    return absl::UnavailableError("the node cannot record this access now; retry");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status NotHere(const absl::Status& status, const std::string& type, const std::string& id) {
   return absl::IsNotFound(status) ? absl::NotFoundError(absl::StrCat(type, "/", id, " is not here"))
                                   : status;

@@ -110,6 +110,14 @@ http::Response RecordResponse(const hie::v1::RecordEnvelope& record, int status 
 // meta.lastUpdated set as the node keeps them (the rest as accepted).
 std::string RenderRecord(const hie::v1::RecordEnvelope& record);
 
+// Records one access of the practice's records through the API in the node's audit
+// chain (AUDIT_ACTION_ACCESS): who (the token's client, user and purpose, or the
+// certificate's org), the interaction, the resource and the patient. Returns once the
+// entry is durable: nothing is answered that the chain does not hold.
+// Errors: the log's.
+absl::Status AuditAccess(Api& api, const http::Request& request, absl::string_view interaction,
+                         const std::string& resource, const std::string& patient_local_id);
+
 // A store's NotFound as the client should read it.
 absl::Status NotHere(const absl::Status& status, const std::string& type, const std::string& id);
 

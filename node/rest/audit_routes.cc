@@ -3,8 +3,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/audit/audit_search.h"
 #include "common/audit/fhir_audit_event.h"
 #include "http/status.h"
+#include "http/target.h"
 #include "node/rest/api.h"
 
 namespace hie::node {
@@ -21,24 +23,34 @@ void HandleAuditEvents(Api& api, http::Request request, http::Responder responde
         "this node serves ", api.state->own_org, "; ", who.org_id, " may not read its audit")));
     return;
   }
-  const std::string* patient = request.Query("patient");
-  if (patient == nullptr || patient->empty()) {
-    responder.RespondError(
-        absl::InvalidArgumentError("give patient=<local id> (or patient=Patient/<local id>)"));
+  std::vector<std::pair<std::string, std::string>> params;
+  for (const http::QueryParam& p : request.query) params.emplace_back(p.name, p.value);
+  absl::StatusOr<audit::AuditSearch> search = audit::ParseAuditSearch(params, api.state->own_org);
+  if (!search.ok()) {
+    responder.RespondError(search.status());
     return;
   }
-  std::string local = *patient;
-  if (absl::StartsWith(local, "Patient/")) local = local.substr(8);
-  OnWorker(api, responder, [&api, responder, local] {
-    absl::StatusOr<std::vector<hie::v1::AuditEntry>> entries =
-        api.state->audit->QueryByPatient(audit::PatientKey::Local(api.state->own_org, local));
-    if (!entries.ok()) {
-      responder.RespondError(entries.status());
+  OnWorker(api, responder, [&api, responder, search = *std::move(search), params] {
+    absl::StatusOr<audit::AuditPage> page = audit::RunAuditSearch(*api.state->audit, search);
+    if (!page.ok()) {
+      responder.RespondError(page.status());
       return;
     }
-    responder.Respond(
-        Json(200, audit::ToFhirAuditBundle(*entries, absl::StrCat(api.state->own_org, "'s node")),
-             http::kFhirJsonContentType));
+    // self and next repeat the search; next carries the cursor.
+    std::vector<std::pair<std::string, std::string>> links;
+    std::vector<std::pair<std::string, std::string>> kept;
+    for (const auto& p : params) {
+      if (p.first != "_after") kept.push_back(p);
+    }
+    links.emplace_back("self", http::SearchUrl(api.BaseUrl() + "/AuditEvent", params));
+    if (page->next_after > 0) {
+      kept.emplace_back("_after", absl::StrCat(page->next_after));
+      links.emplace_back("next", http::SearchUrl(api.BaseUrl() + "/AuditEvent", kept));
+    }
+    responder.Respond(Json(
+        200,
+        audit::ToFhirAuditBundle(page->entries, absl::StrCat(api.state->own_org, "'s node"), links),
+        http::kFhirJsonContentType));
   });
 }
 
@@ -47,8 +59,19 @@ void HandleAuditEvents(Api& api, http::Request request, http::Responder responde
 absl::Status AddAuditRoutes(http::Router& router, Api* api) {
   ResourceCapability& audit = api->capabilities.resources["AuditEvent"];
   audit.interactions.push_back("search-type");
-  audit.search_params.push_back(
-      {.name = "patient", .type = "reference", .documentation = "the patient's local id"});
+  audit.search_params = {
+      {.name = "patient", .type = "reference", .documentation = "the patient's local id"},
+      {.name = "date",
+       .type = "date",
+       .documentation = "when recorded, with FHIR's prefixes (ge2025-01-01); repeat to AND"},
+      {.name = "agent",
+       .type = "reference",
+       .documentation = "an organisation or user that acted, or the other party (org-b, "
+                        "Organization/org-b, dr-lee); comma for OR"},
+      {.name = "subtype",
+       .type = "token",
+       .documentation = "the hie audit action (AUDIT_ACTION_QUERY, AUDIT_ACTION_ACCESS...)"},
+      {.name = "action", .type = "token", .documentation = "C, R, U, D or E"}};
   return router.Add(
       {.method = "GET",
        .pattern = "/AuditEvent",

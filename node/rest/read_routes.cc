@@ -35,10 +35,16 @@ void HandleRead(Api& api, http::Request request, http::Responder responder) {
   if (!AcceptRead(api, request, responder)) return;
   const std::string type = request.params["type"];
   const std::string id = request.params["id"];
-  OnWorker(api, responder, [&api, responder, type, id] {
+  OnWorker(api, responder, [&api, responder, type, id, request = std::move(request)] {
     absl::StatusOr<hie::v1::RecordEnvelope> record = api.state->records->Get(type, id);
     if (!record.ok()) {
       responder.RespondError(NotHere(record.status(), type, id));
+      return;
+    }
+    if (absl::Status s = AuditAccess(api, request, "read", absl::StrCat(type, "/", id),
+                                     record->patient_local_id());
+        !s.ok()) {
+      responder.RespondError(s);
       return;
     }
     responder.Respond(StoredVersion(*record));
@@ -50,11 +56,19 @@ void HandleHistory(Api& api, http::Request request, http::Responder responder) {
   const std::string type = request.params["type"];
   const std::string id = request.params["id"];
   const std::string vid = request.params["vid"];  // "" for the whole history
-  OnWorker(api, responder, [&api, responder, type, id, vid] {
+  OnWorker(api, responder, [&api, responder, type, id, vid, request = std::move(request)] {
     absl::StatusOr<std::vector<hie::v1::RecordEnvelope>> versions =
         api.state->records->History(type, id);
     if (!versions.ok()) {
       responder.RespondError(NotHere(versions.status(), type, id));
+      return;
+    }
+    if (absl::Status s =
+            AuditAccess(api, request, vid.empty() ? "history" : "vread",
+                        absl::StrCat(type, "/", id, vid.empty() ? "" : "/_history/", vid),
+                        versions->back().patient_local_id());
+        !s.ok()) {
+      responder.RespondError(s);
       return;
     }
     if (!vid.empty()) {

@@ -84,14 +84,33 @@ bool IfMatch(const http::Request& request, const http::Responder& responder, int
   return true;
 }
 
+// Records a write that changed something (or found its record) before it is answered;
+// a write the chain cannot record is answered 503 (it is durable all the same: the
+// store wrote it first, as an import does).
+WriteResult Audited(Api& api, const http::Request& request, absl::string_view interaction,
+                    WriteResult w) {
+  if (!w.ok()) return w;
+  const hie::v1::RecordEnvelope& r = w.record;
+  if (absl::Status s =
+          AuditAccess(api, request, interaction,
+                      absl::StrCat(r.resource_type(), "/", r.resource_id()), r.patient_local_id());
+      !s.ok()) {
+    w.status = s;
+  }
+  return w;
+}
+
 void HandleCreate(Api& api, http::Request request, http::Responder responder) {
   const std::string type = request.params["type"];
   if (!Admit(api, request, responder, type, "create")) return;
   const std::string* if_none_exist = request.Header("if-none-exist");
   std::string condition = if_none_exist != nullptr ? *if_none_exist : "";
+  std::string body = std::move(request.body);
   OnWorker(api, responder,
-           [&api, responder, type, condition, body = std::move(request.body)]() mutable {
-             WriteResult w = api.writes->Create(type, body, condition);
+           [&api, responder, type, condition, body = std::move(body),
+            request = std::move(request)]() mutable {
+             WriteResult w =
+                 Audited(api, request, "create", api.writes->Create(type, body, condition));
              responder.Respond(WriteResponse(api, w, "POST"));
            });
 }
@@ -102,9 +121,12 @@ void HandleUpdate(Api& api, http::Request request, http::Responder responder) {
   if (!Admit(api, request, responder, type, "update")) return;
   int64_t version = 0;
   if (!IfMatch(request, responder, &version)) return;
+  std::string body = std::move(request.body);
   OnWorker(api, responder,
-           [&api, responder, type, id, version, body = std::move(request.body)]() mutable {
-             WriteResult w = api.writes->Update(type, id, body, version);
+           [&api, responder, type, id, version, body = std::move(body),
+            request = std::move(request)]() mutable {
+             WriteResult w =
+                 Audited(api, request, "update", api.writes->Update(type, id, body, version));
              responder.Respond(WriteResponse(api, w, "PUT"));
            });
 }
@@ -115,8 +137,8 @@ void HandleDelete(Api& api, http::Request request, http::Responder responder) {
   if (!Admit(api, request, responder, type, "delete")) return;
   int64_t version = 0;
   if (!IfMatch(request, responder, &version)) return;
-  OnWorker(api, responder, [&api, responder, type, id, version] {
-    WriteResult w = api.writes->Delete(type, id, version);
+  OnWorker(api, responder, [&api, responder, type, id, version, request = std::move(request)] {
+    WriteResult w = Audited(api, request, "delete", api.writes->Delete(type, id, version));
     if (!w.ok() && absl::IsNotFound(w.status)) {
       w.status = absl::NotFoundError(absl::StrCat(type, "/", id, " is not here"));
     }
@@ -169,7 +191,14 @@ void HandleBundle(Api& api, http::Request request, http::Responder responder) {
       return;
     }
     std::vector<std::string> entries;
-    for (const EntryResult& e : result.entries) entries.push_back(ResponseEntry(api, e));
+    for (EntryResult& e : result.entries) {
+      const char* interaction = e.method == "POST"     ? "create"
+                                : e.method == "PUT"    ? "update"
+                                : e.method == "DELETE" ? "delete"
+                                                       : "read";
+      e.write = Audited(api, request, interaction, std::move(e.write));
+      entries.push_back(ResponseEntry(api, e));
+    }
     responder.Respond(
         Json(200,
              JsonObject()

@@ -171,6 +171,19 @@ TEST(HttpTargetTest, RepeatedParametersKeepTheirOrder) {
   EXPECT_EQ(target->query[1].value, "lt2021");
 }
 
+TEST(HttpTargetTest, SearchUrlsRoundTripThroughParseTarget) {
+  std::string url = SearchUrl(
+      "/AuditEvent",
+      {{"agent", "org-b,dr lee"}, {"date", "ge2025-01-01T00:00:00+01:00"}, {"_after", "42"}});
+  EXPECT_EQ(
+      url, "/AuditEvent?agent=org-b%2Cdr%20lee&date=ge2025-01-01T00%3A00%3A00%2B01%3A00&_after=42");
+  absl::StatusOr<Target> target = ParseTarget(url);
+  ASSERT_THAT(target, IsOk());
+  ASSERT_EQ(target->query.size(), 3u);
+  EXPECT_EQ(target->query[0].value, "org-b,dr lee");
+  EXPECT_EQ(target->query[1].value, "ge2025-01-01T00:00:00+01:00");
+}
+
 TEST(HttpTargetTest, RefusesWhatDoesNotDecode) {
   EXPECT_THAT(ParseTarget("http://example.org/x"), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ParseTarget("*"), StatusIs(absl::StatusCode::kInvalidArgument));

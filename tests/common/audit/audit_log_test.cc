@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/audit/audit_search.h"
 #include "common/crypto/hash.h"
+#include "common/fhir/datetime.h"
 #include "common/store/key_codec.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/fault_env.h"
@@ -91,6 +93,67 @@ TEST_F(AuditLogTest, EmptyLogVerifies) {
   VerifyReport report = VerifyOrDie();
   EXPECT_TRUE(report.ok);
   EXPECT_EQ(report.head_hash, AuditLog::GenesisHash());
+}
+
+// AuditEvent search over the chain: by patient, agent, subtype, date with prefixes, and
+// pages whose cursor stays valid while the chain grows.
+TEST_F(AuditLogTest, SearchFiltersAndPages) {
+  AppendMany(6);  // disclosures by org-b about p0, p1, p2, p0, p1, p2
+  clock_.Advance(absl::Hours(72));
+  hie::v1::AuditEntry access;
+  access.set_action(hie::v1::AUDIT_ACTION_ACCESS);
+  access.set_actor_org("org-a");
+  access.mutable_user()->set_user_id("dr-lee");
+  access.set_interaction("create");
+  access.mutable_patient()->set_org_id("org-a");
+  access.mutable_patient()->set_local_id("p0");
+  ASSERT_OK_AND_ASSIGN(hie::v1::AuditEntry seventh, log_->Append(access));
+
+  auto run = [&](std::vector<std::pair<std::string, std::string>> params) {
+    std::vector<uint64_t> sequences;
+    absl::StatusOr<AuditSearch> search = ParseAuditSearch(params, "org-a");
+    EXPECT_THAT(search, IsOk());
+    if (!search.ok()) return sequences;
+    absl::StatusOr<AuditPage> page = RunAuditSearch(*log_, *search);
+    EXPECT_THAT(page, IsOk());
+    for (const auto& e : page->entries) sequences.push_back(e.sequence());
+    return sequences;
+  };
+  EXPECT_THAT(run({{"patient", "Patient/p0"}}), ElementsAre(1, 4, 7));
+  EXPECT_THAT(run({{"agent", "dr-lee"}}), ElementsAre(7));
+  EXPECT_THAT(run({{"agent", "Organization/org-b"}, {"patient", "p1"}}), ElementsAre(2, 5));
+  EXPECT_THAT(run({{"subtype", "AUDIT_ACTION_ACCESS"}}), ElementsAre(7));
+  EXPECT_THAT(run({{"action", "C"}}), ElementsAre(7));
+  const absl::Time t7 = absl::FromUnixSeconds(seventh.time().seconds());
+  const std::string day7 = absl::FormatTime("%Y-%m-%d", t7, absl::UTCTimeZone());
+  EXPECT_THAT(run({{"date", "ge" + day7}}), ElementsAre(7));
+  EXPECT_THAT(run({{"date", "lt" + day7}, {"patient", "p2"}}), ElementsAre(3, 6));
+  EXPECT_THAT(run({{"date", day7}}), ElementsAre(7));
+
+  // Pages of two, with an entry appended between pages: nothing twice, nothing skipped.
+  std::vector<uint64_t> seen;
+  AuditSearch search;
+  search.count = 2;
+  for (int page_no = 0; page_no < 10; ++page_no) {
+    ASSERT_OK_AND_ASSIGN(AuditPage page, RunAuditSearch(*log_, search));
+    for (const auto& e : page.entries) seen.push_back(e.sequence());
+    if (page_no == 0) ASSERT_THAT(log_->Append(access), IsOk());
+    if (page.next_after == 0) break;
+    search.after = page.next_after;
+  }
+  EXPECT_THAT(seen, ElementsAre(1, 2, 3, 4, 5, 6, 7, 8));
+
+  // What cannot be searched is refused, naming the parameter.
+  EXPECT_THAT(ParseAuditSearch({{"date", "ap2025"}}, "org-a"),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("date")));
+  EXPECT_THAT(ParseAuditSearch({{"subtype", "AUDIT_ACTION_NOPE"}}, "org-a"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseAuditSearch({{"action", "X"}}, "org-a"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseAuditSearch({{"_count", "0"}}, "org-a"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseAuditSearch({{"entity", "x"}}, "org-a"),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("\"entity\"")));
 }
 
 TEST_F(AuditLogTest, AppendChainsAndNumbers) {
