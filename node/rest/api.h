@@ -127,6 +127,7 @@ absl::Status AddReadRoutes(http::Router& router, Api* api);
 absl::Status AddWriteRoutes(http::Router& router, Api* api);
 absl::Status AddMatchRoutes(http::Router& router, Api* api);
 absl::Status AddAuditRoutes(http::Router& router, Api* api);
+absl::Status AddSearchRoutes(http::Router& router, Api* api);
 
 }  // namespace hie::node
 

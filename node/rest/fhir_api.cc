@@ -185,6 +185,7 @@ absl::StatusOr<std::shared_ptr<http::Router>> Routes(Api* a) {
   if (s.ok()) s = AddWriteRoutes(*router, a);
   if (s.ok()) s = AddMatchRoutes(*router, a);
   if (s.ok()) s = AddAuditRoutes(*router, a);
+  if (s.ok()) s = AddSearchRoutes(*router, a);
   if (s.ok()) {
     s = router->Add({.method = "GET",
                      .pattern = "/metadata",

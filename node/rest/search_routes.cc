@@ -1,0 +1,194 @@
+// Search on the practice's own records: GET /{type}?... and POST /{type}/_search (the
+// same parameters as a form). Parsing and matching are node/domain/record_search.h's;
+// this file reads the parameters, makes the one search and writes the searchset Bundle.
+#include <memory>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/json/json_writer.h"
+#include "common/time/clock.h"
+#include "http/status.h"
+#include "http/target.h"
+#include "node/domain/record_search.h"
+#include "node/rest/api.h"
+
+namespace hie::node {
+namespace {
+
+// A query string's name or value for a link: unreserved characters and the few a FHIR
+// query reads better with (: / ,) as they are, everything else %XX.
+std::string QueryEscape(absl::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' ||
+        c == '~' || c == ':' || c == '/' || c == ',') {
+      out.push_back(c);
+    } else {
+      absl::StrAppend(&out, "%",
+                      absl::AsciiStrToUpper(
+                          absl::StrCat(absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2))));
+    }
+  }
+  return out;
+}
+
+std::string SearchUrl(const std::string& base, const std::string& type,
+                      const std::vector<SearchParam>& params) {
+  std::string url = absl::StrCat(base, "/", type);
+  char separator = '?';
+  for (const SearchParam& p : params) {
+    absl::StrAppend(&url, std::string(1, separator), QueryEscape(p.name), "=",
+                    QueryEscape(p.value));
+    separator = '&';
+  }
+  return url;
+}
+
+std::string Entry(const std::string& base, const hie::v1::RecordEnvelope& record,
+                  const char* mode) {
+  return JsonObject()
+      .Add("fullUrl", absl::StrCat(base, "/", record.resource_type(), "/", record.resource_id()))
+      .AddRaw("resource", RenderRecord(record))
+      .AddRaw("search", JsonObject().Add("mode", mode).Build())
+      .Build();
+}
+
+std::string SearchsetBundle(const std::string& base, const SearchQuery& query,
+                            const SearchPage& page) {
+  std::vector<SearchParam> self = query.LinkParams();
+  if (!query.cursor().empty()) self.push_back({"_cursor", query.cursor()});
+  std::vector<std::string> links = {
+      JsonObject().Add("relation", "self").Add("url", SearchUrl(base, query.type(), self)).Build()};
+  if (!page.next_cursor.empty()) {
+    std::vector<SearchParam> next = query.LinkParams();
+    next.push_back({"_cursor", page.next_cursor});
+    links.push_back(JsonObject()
+                        .Add("relation", "next")
+                        .Add("url", SearchUrl(base, query.type(), next))
+                        .Build());
+  }
+  std::vector<std::string> entries;
+  for (const hie::v1::RecordEnvelope& r : page.matches) entries.push_back(Entry(base, r, "match"));
+  for (const hie::v1::RecordEnvelope& r : page.included) {
+    entries.push_back(Entry(base, r, "include"));
+  }
+  return JsonObject()
+      .Add("resourceType", "Bundle")
+      .Add("type", "searchset")
+      .Add("total", page.total)
+      .AddRaw("link", JsonArray(links))
+      .AddRaw("entry", JsonArray(entries))
+      .Build();
+}
+
+// The search's parameters: the URL's query, then (POST) the form in the body. _format
+// is the front's (RefuseFormat), not a search parameter.
+absl::StatusOr<std::vector<SearchParam>> SearchParams(const http::Request& request) {
+  std::vector<http::QueryParam> given = request.query;
+  if (request.method == "POST" && !request.body.empty()) {
+    absl::StatusOr<http::Target> form = http::ParseTarget(absl::StrCat("/?", request.body));
+    if (!form.ok()) {
+      return absl::InvalidArgumentError(
+          "the body is not an application/x-www-form-urlencoded form");
+    }
+    given.insert(given.end(), form->query.begin(), form->query.end());
+  }
+  std::vector<SearchParam> params;
+  for (http::QueryParam& p : given) {
+    if (p.name == "_format") continue;
+    params.push_back({std::move(p.name), std::move(p.value)});
+  }
+  return params;
+}
+
+void HandleSearch(Api& api, const std::shared_ptr<const RecordSearch>& search,
+                  http::Request request, http::Responder responder) {
+  if (RefuseFormat(request, responder)) return;
+  const std::string type = request.params["type"];
+  if (absl::Status s = CheckType(type); !s.ok()) {
+    responder.RespondError(s);
+    return;
+  }
+  if (type == "AuditEvent") {
+    // GET /AuditEvent is the node's audit chain (audit_routes.cc), not records.
+    http::Response refusal = http::ErrorResponse(
+        405,
+        "AuditEvent is the node's audit chain: GET /AuditEvent?patient=<id> with a client "
+        "certificate");
+    refusal.SetHeader("Allow", "GET");
+    responder.Respond(std::move(refusal));
+    return;
+  }
+  absl::Status allowed = CheckScope(api, request, type, "search");
+  absl::StatusOr<std::vector<SearchParam>> params =
+      allowed.ok() ? SearchParams(request) : absl::StatusOr<std::vector<SearchParam>>(allowed);
+  absl::StatusOr<SearchQuery> query =
+      params.ok() ? SearchQuery::Parse(type, *params) : params.status();
+  // _include returns Patients: the caller must be allowed to read them too.
+  if (query.ok() && query->includes_patients()) {
+    if (absl::Status s = CheckScope(api, request, "Patient", "read"); !s.ok()) query = s;
+  }
+  if (!query.ok()) {
+    responder.RespondError(query.status());
+    return;
+  }
+  OnWorker(api, responder, [&api, search, responder, query = *std::move(query)] {
+    absl::StatusOr<SearchPage> page = search->Run(query);
+    if (!page.ok()) {
+      responder.RespondError(page.status());
+      return;
+    }
+    responder.Respond(
+        Json(200, SearchsetBundle(api.BaseUrl(), query, *page), http::kFhirJsonContentType));
+  });
+}
+
+}  // namespace
+
+absl::Status AddSearchRoutes(http::Router& router, Api* api) {
+  absl::StatusOr<std::string> key = RecordSearch::CursorKey(api->state->store.get());
+  if (!key.ok()) return key.status();
+  auto search =
+      std::make_shared<const RecordSearch>(api->state->records.get(), Clock::Real(), *key);
+
+  ResourceCapability& every = api->capabilities.resources["Resource"];
+  every.interactions.push_back("search-type");
+  for (const SearchParamInfo& p : SearchParamsFor("Resource")) {
+    every.search_params.push_back(
+        {.name = p.name, .type = p.type, .documentation = p.documentation});
+  }
+  for (const std::string& type : SearchableTypes()) {
+    ResourceCapability& capability = api->capabilities.resources[type];
+    for (const SearchParamInfo& p : SearchParamsFor(type)) {
+      capability.search_params.push_back(
+          {.name = p.name, .type = p.type, .documentation = p.documentation});
+    }
+    for (const std::string& include : SearchIncludesFor(type)) {
+      capability.search_includes.push_back(include);
+    }
+  }
+
+  const http::AccessRule access =
+      http::AccessRule::BearerTokenOrClientCertificate("system/", {pki::Role::kNode});
+  absl::Status s =
+      router.Add({.method = "GET",
+                  .pattern = "/{type}",
+                  .access = access,
+                  .audit_kind = "search",
+                  .handler = [api, search](http::Request request, http::Responder responder) {
+                    HandleSearch(*api, search, std::move(request), std::move(responder));
+                  }});
+  if (!s.ok()) return s;
+  return router.Add({.method = "POST",
+                     .pattern = "/{type}/_search",
+                     .access = access,
+                     .audit_kind = "search",
+                     .max_body_bytes = 64 * 1024,
+                     .content_types = {"application/x-www-form-urlencoded"},
+                     .handler = [api, search](http::Request request, http::Responder responder) {
+                       HandleSearch(*api, search, std::move(request), std::move(responder));
+                     }});
+}
+
+}  // namespace hie::node
