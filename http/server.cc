@@ -799,6 +799,9 @@ class ServerImpl final : public Server, public ServerCore {
       ::close(fd);
       return;
     }
+    // Answers are written whole: without this, Nagle's algorithm holds a small response's
+    // last segment for the client's delayed ACK (tens of milliseconds per request).
+    socket.set_option(tcp::no_delay(true), ec);
     uint64_t id = next_id_++;
     auto connection =
         std::make_shared<Connection>(this, id, std::move(socket), tls_, std::move(peer));

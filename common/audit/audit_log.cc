@@ -120,6 +120,29 @@ absl::StatusOr<hie::v1::AuditEntry> AuditLog::Append(hie::v1::AuditEntry entry) 
   return entry;
 }
 
+absl::Status AuditLog::AppendAll(std::vector<hie::v1::AuditEntry> entries) {
+  if (entries.empty()) return absl::OkStatus();
+  for (const hie::v1::AuditEntry& entry : entries) {
+    if (entry.action() == hie::v1::AUDIT_ACTION_UNSPECIFIED) {
+      return absl::InvalidArgumentError("audit entry needs an action");
+    }
+  }
+  uint64_t last = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    for (hie::v1::AuditEntry& entry : entries) {
+      HIE_ASSIGN_OR_RETURN(hie::v1::AuditEntry appended, AppendUnsyncedLocked(std::move(entry)));
+      last = appended.sequence();
+    }
+  }
+  HIE_RETURN_IF_ERROR(store_->Sync());
+  {
+    absl::MutexLock lock(&observer_mu_);
+    if (observer_) observer_(last);
+  }
+  return absl::OkStatus();
+}
+
 void AuditLog::SetAppendObserver(std::function<void(uint64_t size)> observer) {
   absl::MutexLock lock(&observer_mu_);
   observer_ = std::move(observer);

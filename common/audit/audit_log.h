@@ -78,6 +78,11 @@ class AuditLog {
   // Errors: InvalidArgument if entry.action is unspecified; what the store returns.
   absl::StatusOr<hie::v1::AuditEntry> Append(hie::v1::AuditEntry entry);
 
+  // Appends `entries` in order, consecutively, with one sync for all of them (an access
+  // that touched many patients). Errors: as Append; nothing is acknowledged then, though
+  // entries before the failing one may be in the chain.
+  absl::Status AppendAll(std::vector<hie::v1::AuditEntry> entries);
+
   // Entries about one patient (indexed by local reference and by EUID), oldest first.
   absl::StatusOr<std::vector<hie::v1::AuditEntry>> QueryByPatient(const PatientKey& patient) const;
 

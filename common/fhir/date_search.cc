@@ -20,6 +20,20 @@ bool DateParam::Matches(const TimeRange& target) const {
   return false;
 }
 
+absl::StatusOr<TimeRange> ParseSearchDate(absl::string_view text) {
+  const size_t t = text.find('T');
+  if (t == absl::string_view::npos) return ParseDateTime(text);
+  absl::string_view time = text.substr(t + 1);
+  const size_t zone = time.find_first_of("Z+-");
+  std::string clock(time.substr(0, zone));
+  const std::string tz(zone == absl::string_view::npos ? "Z" : time.substr(zone));
+  const bool minutes = clock.size() == 5;
+  if (minutes) clock += ":00";
+  absl::StatusOr<TimeRange> range = ParseDateTime(absl::StrCat(text.substr(0, t), "T", clock, tz));
+  if (range.ok() && minutes) range->end = range->begin + absl::Minutes(1);
+  return range;
+}
+
 absl::StatusOr<DateParam> ParseDateParam(absl::string_view text) {
   DateParam param;
   param.prefix = "eq";
@@ -30,15 +44,20 @@ absl::StatusOr<DateParam> ParseDateParam(absl::string_view text) {
                                                       "ge", "le", "sa", "eb"};
     bool known = false;
     for (absl::string_view p : kPrefixes) known = known || p == param.prefix;
+    if (param.prefix == "ap") {
+      return absl::InvalidArgumentError("the prefix ap (approximately) is not supported");
+    }
     if (!known) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "date prefix \"", param.prefix, "\" is not supported (eq, ne, gt, lt, ge, le, sa, eb)"));
+          "unknown prefix \"", param.prefix, "\": use eq, ne, gt, lt, ge, le, sa or eb"));
     }
   }
-  absl::StatusOr<TimeRange> range = ParseDateTime(text);
+  absl::StatusOr<TimeRange> range = ParseSearchDate(text);
   if (!range.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("\"", text, "\" is not a FHIR date: ", range.status().message()));
+        absl::StrCat("not a date (YYYY, YYYY-MM, YYYY-MM-DD or "
+                     "YYYY-MM-DDThh:mm[:ss][Z|+hh:mm]): ",
+                     range.status().message()));
   }
   param.value = *range;
   return param;

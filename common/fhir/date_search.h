@@ -23,7 +23,15 @@ struct DateParam {
   bool Matches(const TimeRange& target) const;
 };
 
-// Errors: InvalidArgument naming the problem ("ap" unsupported, a bad date).
+// A date as a search value or a stored resource's element: what ParseDateTime reads,
+// and also a time to the minute (2020-01-02T10:00, one minute long) and a time without
+// a zone (taken as UTC), as clients and older records write them.
+// Errors: InvalidArgument saying what is wrong.
+absl::StatusOr<TimeRange> ParseSearchDate(absl::string_view text);
+
+// "[prefix]date" (the date as ParseSearchDate reads it).
+// Errors: InvalidArgument naming the problem ("ap" unsupported, an unknown prefix, a bad
+// date).
 absl::StatusOr<DateParam> ParseDateParam(absl::string_view text);
 
 }  // namespace hie::fhir

@@ -23,6 +23,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/crypto/hash.h"
+#include "common/fhir/date_search.h"
 #include "common/fhir/datetime.h"
 #include "common/store/key_codec.h"
 #include "google/protobuf/util/time_util.h"
@@ -334,30 +335,6 @@ std::string Unescape(absl::string_view text) {
   return out;
 }
 
-// A date as a search value or a resource's element: what fhir::ParseDateTime reads, and
-// also a time to the minute (2020-01-02T10:00) and a time without a zone (taken as UTC).
-absl::StatusOr<fhir::TimeRange> ParseSearchDate(absl::string_view text) {
-  const size_t t = text.find('T');
-  if (t == absl::string_view::npos) return fhir::ParseDateTime(text);
-  absl::string_view time = text.substr(t + 1);
-  const size_t zone = time.find_first_of("Z+-");
-  std::string clock(time.substr(0, zone));
-  const std::string tz(zone == absl::string_view::npos ? "Z" : time.substr(zone));
-  const bool minutes = clock.size() == 5;
-  if (minutes) clock += ":00";
-  absl::StatusOr<fhir::TimeRange> range =
-      fhir::ParseDateTime(absl::StrCat(text.substr(0, t), "T", clock, tz));
-  if (range.ok() && minutes) range->end = range->begin + absl::Minutes(1);
-  return range;
-}
-
-enum class Prefix { kEq, kNe, kGt, kLt, kGe, kLe, kSa, kEb };
-
-struct DateValue {
-  Prefix prefix = Prefix::kEq;
-  fhir::TimeRange range;
-};
-
 struct TokenValue {
   bool any_system = true;  // "code": any system, or none
   std::string system;      // "" with !any_system: no system ("|code")
@@ -373,7 +350,7 @@ struct Clause {
   StringMode mode = StringMode::kStartsWith;
   std::vector<std::string> strings;  // folded, unless kExact
   std::vector<TokenValue> tokens;
-  std::vector<DateValue> dates;
+  std::vector<fhir::DateParam> dates;
   std::vector<std::string> ids;  // _id values, or the patients' local ids
 };
 
@@ -409,37 +386,10 @@ absl::StatusOr<std::string> PatientId(absl::string_view name, absl::string_view 
   return std::string(id);
 }
 
-absl::StatusOr<DateValue> ParseDateValue(absl::string_view name, absl::string_view value) {
-  static constexpr std::pair<const char*, Prefix> kPrefixes[] = {
-      {"eq", Prefix::kEq}, {"ne", Prefix::kNe}, {"gt", Prefix::kGt}, {"lt", Prefix::kLt},
-      {"ge", Prefix::kGe}, {"le", Prefix::kLe}, {"sa", Prefix::kSa}, {"eb", Prefix::kEb}};
-  DateValue out;
-  absl::string_view date = value;
-  if (!date.empty() && absl::ascii_isalpha(static_cast<unsigned char>(date[0]))) {
-    absl::string_view prefix = date.substr(0, 2);
-    bool known = false;
-    for (const auto& [text, p] : kPrefixes) {
-      if (prefix == text) {
-        out.prefix = p;
-        known = true;
-      }
-    }
-    if (!known) {
-      return Refuse(name, value,
-                    prefix == "ap" ? "the prefix ap (approximately) is not supported"
-                                   : "unknown prefix: use eq, ne, gt, lt, ge, le, sa or eb");
-    }
-    date.remove_prefix(2);
-  }
-  absl::StatusOr<fhir::TimeRange> range = ParseSearchDate(date);
-  if (!range.ok()) {
-    return Refuse(name, value,
-                  absl::StrCat("not a date (YYYY, YYYY-MM, YYYY-MM-DD or "
-                               "YYYY-MM-DDThh:mm[:ss][Z|+hh:mm]): ",
-                               range.status().message()));
-  }
-  out.range = *range;
-  return out;
+absl::StatusOr<fhir::DateParam> ParseDateValue(absl::string_view name, absl::string_view value) {
+  absl::StatusOr<fhir::DateParam> date = fhir::ParseDateParam(value);
+  if (!date.ok()) return Refuse(name, value, date.status().message());
+  return date;
 }
 
 TokenValue ParseTokenValue(absl::string_view value) {
@@ -474,7 +424,7 @@ absl::Status ParseClauseValues(const std::string& name, const std::string& value
         clause->ids.push_back(plain);
         break;
       case Kind::kDate: {
-        absl::StatusOr<DateValue> date = ParseDateValue(name, raw);
+        absl::StatusOr<fhir::DateParam> date = ParseDateValue(name, raw);
         if (!date.ok()) return date.status();
         clause->dates.push_back(*date);
         break;
@@ -568,7 +518,7 @@ bool TokenMatches(const TokenValue& want, const Code& have) {
 std::optional<fhir::TimeRange> RangeOf(element e) {
   std::string_view s;
   if (!e.get_string().get(s)) {
-    absl::StatusOr<fhir::TimeRange> r = ParseSearchDate(View(s));
+    absl::StatusOr<fhir::TimeRange> r = fhir::ParseSearchDate(View(s));
     if (!r.ok()) return std::nullopt;
     return *r;
   }
@@ -577,39 +527,14 @@ std::optional<fhir::TimeRange> RangeOf(element e) {
   std::optional<fhir::TimeRange> start, end;
   std::string_view text;
   if (!e["start"].get_string().get(text)) {
-    if (absl::StatusOr<fhir::TimeRange> r = ParseSearchDate(View(text)); r.ok()) start = *r;
+    if (absl::StatusOr<fhir::TimeRange> r = fhir::ParseSearchDate(View(text)); r.ok()) start = *r;
   }
   if (!e["end"].get_string().get(text)) {
-    if (absl::StatusOr<fhir::TimeRange> r = ParseSearchDate(View(text)); r.ok()) end = *r;
+    if (absl::StatusOr<fhir::TimeRange> r = fhir::ParseSearchDate(View(text)); r.ok()) end = *r;
   }
   if (!start && !end) return std::nullopt;
   return fhir::TimeRange{start ? start->begin : absl::InfinitePast(),
                          end ? end->end : absl::InfiniteFuture()};
-}
-
-// FHIR R4 3.1.1.4.2: the target range against the search value's range.
-bool DateMatches(const DateValue& want, const fhir::TimeRange& have) {
-  const fhir::TimeRange& v = want.range;
-  const bool contained = v.begin <= have.begin && have.end <= v.end;
-  switch (want.prefix) {
-    case Prefix::kEq:
-      return contained;
-    case Prefix::kNe:
-      return !contained;
-    case Prefix::kGt:
-      return have.end > v.end;
-    case Prefix::kLt:
-      return have.begin < v.begin;
-    case Prefix::kGe:
-      return have.end > v.end || contained;
-    case Prefix::kLe:
-      return have.begin < v.begin || contained;
-    case Prefix::kSa:
-      return have.begin >= v.end;
-    case Prefix::kEb:
-      return have.end <= v.begin;
-  }
-  return false;
 }
 
 bool StringMatches(const Clause& clause, std::string_view have) {
@@ -655,8 +580,8 @@ bool ClauseMatches(const Clause& clause, const hie::v1::RecordEnvelope& record, 
         case Kind::kDate: {
           std::optional<fhir::TimeRange> range = RangeOf(value);
           if (!range) break;
-          for (const DateValue& want : clause.dates) {
-            if (DateMatches(want, *range)) return true;
+          for (const fhir::DateParam& want : clause.dates) {
+            if (want.Matches(*range)) return true;
           }
           break;
         }

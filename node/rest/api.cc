@@ -142,18 +142,12 @@ http::Response RecordResponse(const hie::v1::RecordEnvelope& record, int status)
   return r;
 }
 
-absl::Status AuditAccess(Api& api, const http::Request& request, absl::string_view interaction,
-                         const std::string& resource, const std::string& patient_local_id) {
+absl::Status AuditAccesses(Api& api, const http::Request& request,
+                           const std::vector<Touched>& touched) {
   hie::v1::AuditEntry entry;
   entry.set_action(hie::v1::AUDIT_ACTION_ACCESS);
   entry.set_actor_org(api.state->own_org);
-  entry.set_interaction(std::string(interaction));
-  entry.set_resource(resource);
   entry.set_outcome("ok");
-  if (!patient_local_id.empty()) {
-    entry.mutable_patient()->set_org_id(api.state->own_org);
-    entry.mutable_patient()->set_local_id(patient_local_id);
-  }
   if (const std::optional<http::Principal>& p = request.caller.principal; p.has_value()) {
     entry.mutable_user()->set_user_id(p->user_id);
     entry.mutable_user()->set_display_name(p->user_display_name);
@@ -163,13 +157,29 @@ absl::Status AuditAccess(Api& api, const http::Request& request, absl::string_vi
     entry.set_detail(absl::StrCat("client certificate ", request.caller.certificate->name, " of ",
                                   request.caller.certificate->org_id));
   }
-  absl::StatusOr<hie::v1::AuditEntry> appended = api.state->audit->Append(std::move(entry));
-  if (!appended.ok()) {
-    LogError("the audit chain refused an API access of ", resource, ": ",
-             appended.status().ToString());
+  std::vector<hie::v1::AuditEntry> entries;
+  for (const Touched& t : touched) {
+    hie::v1::AuditEntry& e = entries.emplace_back(entry);
+    e.set_interaction(t.interaction);
+    e.set_resource(t.resource);
+    if (!t.patient.empty()) {
+      e.mutable_patient()->set_org_id(api.state->own_org);
+      e.mutable_patient()->set_local_id(t.patient);
+    }
+  }
+  if (absl::Status s = api.state->audit->AppendAll(std::move(entries)); !s.ok()) {
+    LogError("the audit chain refused an API access: ", s.ToString());
     return absl::UnavailableError("the node cannot record this access now; retry");
   }
   return absl::OkStatus();
+}
+
+absl::Status AuditAccess(Api& api, const http::Request& request, absl::string_view interaction,
+                         const std::string& resource, const std::string& patient_local_id) {
+  return AuditAccesses(api, request,
+                       {{.interaction = std::string(interaction),
+                         .resource = resource,
+                         .patient = patient_local_id}});
 }
 
 absl::Status NotHere(const absl::Status& status, const std::string& type, const std::string& id) {

@@ -21,6 +21,7 @@
 #include "http/router.h"
 #include "node/domain/federated_query.h"
 #include "node/domain/patient_match.h"
+#include "node/domain/record_search.h"
 #include "node/domain/record_writes.h"
 #include "node/rest/workers.h"
 #include "node/service/ingest_service.h"
@@ -67,9 +68,10 @@ struct Api {
   auth::ClientRegistry* clients = nullptr;  // the node's (NodeState::fhir_clients)
   std::unique_ptr<auth::TokenService> tokens;
   std::unique_ptr<Workers> workers;
-  std::unique_ptr<RecordWrites> writes;
-  std::unique_ptr<MpiSearch> mpi;  // null without an MPI channel
-  Capabilities capabilities;       // written before serving, read-only after
+  std::shared_ptr<const RecordSearch> search;
+  std::unique_ptr<RecordWrites> writes;  // its If-None-Exist runs `search`
+  std::unique_ptr<MpiSearch> mpi;        // null without an MPI channel
+  Capabilities capabilities;             // written before serving, read-only after
   absl::Mutex mu;
   std::string base_url ABSL_GUARDED_BY(mu);
   // $everything queries started and not yet done: the engine and the store must
@@ -117,6 +119,18 @@ std::string RenderRecord(const hie::v1::RecordEnvelope& record);
 // Errors: the log's.
 absl::Status AuditAccess(Api& api, const http::Request& request, absl::string_view interaction,
                          const std::string& resource, const std::string& patient_local_id);
+
+// What one access touched, for its audit entry.
+struct Touched {
+  std::string interaction;  // "read", "search", "create"...
+  std::string resource;     // "Observation/o1", or the type searched
+  std::string patient;      // the patient's local id, or ""
+};
+
+// One request that touched several records or patients (a search page, a Bundle): one
+// entry per element of `touched`, appended with one sync.
+absl::Status AuditAccesses(Api& api, const http::Request& request,
+                           const std::vector<Touched>& touched);
 
 // A store's NotFound as the client should read it.
 absl::Status NotHere(const absl::Status& status, const std::string& type, const std::string& id);

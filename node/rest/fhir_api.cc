@@ -11,6 +11,7 @@
 #include "common/grpc/server_runner.h"
 #include "common/json/json_writer.h"
 #include "common/log/log.h"
+#include "common/time/clock.h"
 #include "http/router.h"
 #include "http/status.h"
 #include "http/target.h"
@@ -270,12 +271,19 @@ absl::StatusOr<std::unique_ptr<grpc::Service>> StartFhirApi(std::shared_ptr<Node
   api->tokens = *std::move(tokens);
   api->workers = std::make_unique<Workers>(options.workers, options.max_queued);
   NodeState* node = api->state.get();
+  absl::StatusOr<std::string> cursor_key = RecordSearch::CursorKey(node->store.get());
+  if (!cursor_key.ok()) return cursor_key.status();
+  api->search =
+      std::make_shared<const RecordSearch>(node->records.get(), Clock::Real(), *cursor_key);
   api->writes = std::make_unique<RecordWrites>(
       node->ingester.get(), node->records.get(), node->outbox.get(),
       [node] {
         if (node->sender != nullptr) node->sender->Notify();
       },
-      RecordFinder());
+      [search = api->search](const std::string& type, const std::string& condition) {
+        // Two are enough to tell "one" from "more than one".
+        return search->FindExisting(type, condition, 2);
+      });
   if (node->mpi_channel != nullptr) api->mpi = std::make_unique<GrpcMpiSearch>(node->mpi_channel);
   service->api = api;
   auth::TokenService* verifier = api->tokens.get();

@@ -4,7 +4,7 @@
 #include <memory>
 #include <utility>
 
-#include "absl/strings/ascii.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/json/json_writer.h"
 #include "common/time/clock.h"
@@ -16,33 +16,12 @@
 namespace hie::node {
 namespace {
 
-// A query string's name or value for a link: unreserved characters and the few a FHIR
-// query reads better with (: / ,) as they are, everything else %XX.
-std::string QueryEscape(absl::string_view text) {
-  std::string out;
-  for (char c : text) {
-    if (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' ||
-        c == '~' || c == ':' || c == '/' || c == ',') {
-      out.push_back(c);
-    } else {
-      absl::StrAppend(&out, "%",
-                      absl::AsciiStrToUpper(
-                          absl::StrCat(absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2))));
-    }
-  }
-  return out;
-}
-
+// The search as a link repeats it: base/type?params.
 std::string SearchUrl(const std::string& base, const std::string& type,
                       const std::vector<SearchParam>& params) {
-  std::string url = absl::StrCat(base, "/", type);
-  char separator = '?';
-  for (const SearchParam& p : params) {
-    absl::StrAppend(&url, std::string(1, separator), QueryEscape(p.name), "=",
-                    QueryEscape(p.value));
-    separator = '&';
-  }
-  return url;
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (const SearchParam& p : params) pairs.emplace_back(p.name, p.value);
+  return http::SearchUrl(absl::StrCat(base, "/", type), pairs);
 }
 
 std::string Entry(const std::string& base, const hie::v1::RecordEnvelope& record,
@@ -102,8 +81,7 @@ absl::StatusOr<std::vector<SearchParam>> SearchParams(const http::Request& reque
   return params;
 }
 
-void HandleSearch(Api& api, const std::shared_ptr<const RecordSearch>& search,
-                  http::Request request, http::Responder responder) {
+void HandleSearch(Api& api, http::Request request, http::Responder responder) {
   if (RefuseFormat(request, responder)) return;
   const std::string type = request.params["type"];
   if (absl::Status s = CheckType(type); !s.ok()) {
@@ -133,25 +111,39 @@ void HandleSearch(Api& api, const std::shared_ptr<const RecordSearch>& search,
     responder.RespondError(query.status());
     return;
   }
-  OnWorker(api, responder, [&api, search, responder, query = *std::move(query)] {
-    absl::StatusOr<SearchPage> page = search->Run(query);
-    if (!page.ok()) {
-      responder.RespondError(page.status());
-      return;
-    }
-    responder.Respond(
-        Json(200, SearchsetBundle(api.BaseUrl(), query, *page), http::kFhirJsonContentType));
-  });
+  OnWorker(
+      api, responder, [&api, responder, query = *std::move(query), request = std::move(request)] {
+        absl::StatusOr<SearchPage> page = api.search->Run(query);
+        if (!page.ok()) {
+          responder.RespondError(page.status());
+          return;
+        }
+        // In the audit chain: one entry per patient the page shows (so that each patient's
+        // accounting finds it), or one for the search itself when it shows none.
+        std::vector<Touched> touched;
+        absl::flat_hash_set<std::string> patients;
+        for (const auto* list : {&page->matches, &page->included}) {
+          for (const hie::v1::RecordEnvelope& r : *list) {
+            if (patients.insert(r.patient_local_id()).second) {
+              touched.push_back({.interaction = "search",
+                                 .resource = query.type(),
+                                 .patient = r.patient_local_id()});
+            }
+          }
+        }
+        if (touched.empty()) touched.push_back({.interaction = "search", .resource = query.type()});
+        if (absl::Status s = AuditAccesses(api, request, touched); !s.ok()) {
+          responder.RespondError(s);
+          return;
+        }
+        responder.Respond(
+            Json(200, SearchsetBundle(api.BaseUrl(), query, *page), http::kFhirJsonContentType));
+      });
 }
 
 }  // namespace
 
 absl::Status AddSearchRoutes(http::Router& router, Api* api) {
-  absl::StatusOr<std::string> key = RecordSearch::CursorKey(api->state->store.get());
-  if (!key.ok()) return key.status();
-  auto search =
-      std::make_shared<const RecordSearch>(api->state->records.get(), Clock::Real(), *key);
-
   ResourceCapability& every = api->capabilities.resources["Resource"];
   every.interactions.push_back("search-type");
   for (const SearchParamInfo& p : SearchParamsFor("Resource")) {
@@ -171,14 +163,13 @@ absl::Status AddSearchRoutes(http::Router& router, Api* api) {
 
   const http::AccessRule access =
       http::AccessRule::BearerTokenOrClientCertificate("system/", {pki::Role::kNode});
-  absl::Status s =
-      router.Add({.method = "GET",
-                  .pattern = "/{type}",
-                  .access = access,
-                  .audit_kind = "search",
-                  .handler = [api, search](http::Request request, http::Responder responder) {
-                    HandleSearch(*api, search, std::move(request), std::move(responder));
-                  }});
+  absl::Status s = router.Add({.method = "GET",
+                               .pattern = "/{type}",
+                               .access = access,
+                               .audit_kind = "search",
+                               .handler = [api](http::Request request, http::Responder responder) {
+                                 HandleSearch(*api, std::move(request), std::move(responder));
+                               }});
   if (!s.ok()) return s;
   return router.Add({.method = "POST",
                      .pattern = "/{type}/_search",
@@ -186,8 +177,8 @@ absl::Status AddSearchRoutes(http::Router& router, Api* api) {
                      .audit_kind = "search",
                      .max_body_bytes = 64 * 1024,
                      .content_types = {"application/x-www-form-urlencoded"},
-                     .handler = [api, search](http::Request request, http::Responder responder) {
-                       HandleSearch(*api, search, std::move(request), std::move(responder));
+                     .handler = [api](http::Request request, http::Responder responder) {
+                       HandleSearch(*api, std::move(request), std::move(responder));
                      }});
 }
 

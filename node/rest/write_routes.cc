@@ -190,15 +190,25 @@ void HandleBundle(Api& api, http::Request request, http::Responder responder) {
       }
       return;
     }
-    std::vector<std::string> entries;
-    for (EntryResult& e : result.entries) {
-      const char* interaction = e.method == "POST"     ? "create"
-                                : e.method == "PUT"    ? "update"
-                                : e.method == "DELETE" ? "delete"
-                                                       : "read";
-      e.write = Audited(api, request, interaction, std::move(e.write));
-      entries.push_back(ResponseEntry(api, e));
+    // Every entry that did something, in one audit append: a Bundle the chain cannot
+    // record is answered 503 (what it wrote is durable all the same).
+    std::vector<Touched> touched;
+    for (const EntryResult& e : result.entries) {
+      if (!e.write.ok()) continue;
+      const hie::v1::RecordEnvelope& r = e.write.record;
+      touched.push_back({.interaction = e.method == "POST"     ? "create"
+                                        : e.method == "PUT"    ? "update"
+                                        : e.method == "DELETE" ? "delete"
+                                                               : "read",
+                         .resource = absl::StrCat(r.resource_type(), "/", r.resource_id()),
+                         .patient = r.patient_local_id()});
     }
+    if (absl::Status s = AuditAccesses(api, request, touched); !s.ok()) {
+      responder.RespondError(s);
+      return;
+    }
+    std::vector<std::string> entries;
+    for (const EntryResult& e : result.entries) entries.push_back(ResponseEntry(api, e));
     responder.Respond(
         Json(200,
              JsonObject()

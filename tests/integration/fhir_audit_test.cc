@@ -75,6 +75,7 @@ TEST_F(FhirAuditTest, EveryApiAccessIsInTheChainAndSearchable) {
       201);
   ASSERT_EQ(Get("/Observation/o-1", bearer).status, 200);
   ASSERT_EQ(Get("/Patient/p-1/_history", bearer).status, 200);
+  ASSERT_EQ(Get("/Observation?patient=p-1", bearer).status, 200);
 
   const std::string audit = base_ + "/AuditEvent";
   cli::HttpsResponse about = AsCertificate("node-a", audit + "?patient=Patient/p-1");
@@ -82,20 +83,20 @@ TEST_F(FhirAuditTest, EveryApiAccessIsInTheChainAndSearchable) {
   EXPECT_THAT(about.body,
               AllOf(HasSubstr("\"code\": \"rest\""), HasSubstr("\"code\": \"update\""),
                     HasSubstr("\"code\": \"read\""), HasSubstr("\"code\": \"history-instance\""),
-                    HasSubstr("\"altId\": \"dr-ana\""), HasSubstr("Dr Ana Lima"),
-                    HasSubstr("\"reference\": \"Observation/o-1\""),
+                    HasSubstr("\"code\": \"search-type\""), HasSubstr("\"altId\": \"dr-ana\""),
+                    HasSubstr("Dr Ana Lima"), HasSubstr("\"reference\": \"Observation/o-1\""),
                     HasSubstr("\"reference\": \"Patient/p-1\""), HasSubstr("\"code\": \"TREAT\"")));
-  EXPECT_EQ(Page(about.body).first.size(), 4u);
+  EXPECT_EQ(Page(about.body).first.size(), 5u);
 
   // By agent, subtype, action and date.
-  EXPECT_EQ(Page(AsCertificate("node-a", audit + "?agent=dr-ana").body).first.size(), 4u);
+  EXPECT_EQ(Page(AsCertificate("node-a", audit + "?agent=dr-ana").body).first.size(), 5u);
   EXPECT_EQ(Page(AsCertificate("node-a", audit + "?agent=dr-bo").body).first.size(), 0u);
   EXPECT_EQ(Page(AsCertificate("node-a", audit + "?subtype=AUDIT_ACTION_ACCESS&action=R").body)
                 .first.size(),
             2u);
   const std::string today = absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone());
   EXPECT_EQ(
-      Page(AsCertificate("node-a", audit + "?agent=dr-ana&date=ge" + today).body).first.size(), 4u);
+      Page(AsCertificate("node-a", audit + "?agent=dr-ana&date=ge" + today).body).first.size(), 5u);
   EXPECT_EQ(
       Page(AsCertificate("node-a", audit + "?agent=dr-ana&date=lt" + today).body).first.size(), 0u);
 
@@ -109,8 +110,8 @@ TEST_F(FhirAuditTest, EveryApiAccessIsInTheChainAndSearchable) {
     all.insert(all.end(), ids.begin(), ids.end());
     url = next;
   }
-  ASSERT_EQ(all.size(), 4u);
-  EXPECT_LT(all[0], all[3]);
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_NE(all[0], all[4]);
 
   // The operator may read it; another practice may not; nor may a token.
   EXPECT_EQ(AsCertificate("operator", audit + "?patient=p-1").status, 200);

@@ -288,14 +288,14 @@ TEST_F(FhirSearchTest, RefusalsArePreciseOperationOutcomes) {
   EXPECT_THAT(Read(own).matches, ElementsAre("Observation/o-2", "Observation/o-1"));
   EXPECT_EQ(AsCertificate("node-b", "/Observation?patient=p-1").status, 403);
 
-  // GET /AuditEvent stays the audit chain's; POST /AuditEvent/_search is refused.
-  // (the audit route, not a record search, wants a patient).
+  // GET /AuditEvent stays the audit chain's (its own parameters, not a record search);
+  // POST /AuditEvent/_search is refused.
   cli::HttpsResponse audit = AsCertificate("node-a", "/AuditEvent?patient=p-1");
   EXPECT_EQ(audit.status, 200) << audit.body;
-  EXPECT_THAT(audit.body, Not(HasSubstr("\"link\"")));
-  cli::HttpsResponse whole_audit = AsCertificate("node-a", "/AuditEvent");
-  EXPECT_EQ(whole_audit.status, 400);
-  EXPECT_THAT(whole_audit.body, HasSubstr("give patient="));
+  EXPECT_THAT(audit.body, HasSubstr("\"resourceType\": \"AuditEvent\""));
+  cli::HttpsResponse not_audit = AsCertificate("node-a", "/AuditEvent?code=x");
+  EXPECT_EQ(not_audit.status, 400);
+  EXPECT_THAT(not_audit.body, HasSubstr("not a search parameter of AuditEvent"));
   cli::HttpsResponse audit_search = PostForm("/AuditEvent/_search", "patient=p-1", bearer);
   EXPECT_EQ(audit_search.status, 405);
   EXPECT_THAT(audit_search.body, HasSubstr("audit chain"));

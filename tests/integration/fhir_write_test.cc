@@ -76,6 +76,17 @@ TEST_F(FhirWriteTest, CreateUpdateDeleteAndTheirRefusals) {
   EXPECT_EQ(put_new.status, 201) << put_new.body;
   EXPECT_EQ(Send("PUT", "/Patient/p-other", married, writer).status, 400);
 
+  // Conditional create: the first creates, the second finds it, a bad condition is 400.
+  const std::string mrn = "identifier=urn:mrn:org-a|MRN-9";
+  std::string ada =
+      R"({"resourceType":"Patient","identifier":[{"system":"urn:mrn:org-a","value":"MRN-9"}],"birthDate":"1990-03-04"})";
+  cli::HttpsResponse made = Send("POST", "/Patient", ada, writer, {{"If-None-Exist", mrn}});
+  EXPECT_EQ(made.status, 201) << made.body;
+  cli::HttpsResponse found = Send("POST", "/Patient", ada, writer, {{"If-None-Exist", mrn}});
+  EXPECT_EQ(found.status, 200) << found.body;
+  EXPECT_EQ(Field(found.body, "id"), Field(made.body, "id"));
+  EXPECT_EQ(Send("POST", "/Patient", ada, writer, {{"If-None-Exist", "shoe-size=9"}}).status, 400);
+
   // The refusals of a body.
   EXPECT_EQ(Send("POST", "/Patient", "{\"resourceType\": \"Patient\",", writer).status, 400);
   cli::HttpsResponse wrong_type = Send("POST", "/Observation", kJane, writer);
