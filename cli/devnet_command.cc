@@ -61,7 +61,8 @@ struct Service {
 
 // A practice's SMART Backend Services client for its node's FHIR API: an EC P-384 key
 // pair written beside its certificates (`name`.key, `name`.pub, PEM), registered with
-// the node (system/*.read) as the practice. Returns the client id.
+// the node as the practice: the EMR reads and writes its own records (system/*.cruds).
+// Returns the client id.
 absl::StatusOr<std::string> RegisterFhirClient(const std::shared_ptr<grpc::Channel>& node,
                                                const std::string& key_base) {
   EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384");
@@ -91,7 +92,7 @@ absl::StatusOr<std::string> RegisterFhirClient(const std::shared_ptr<grpc::Chann
   request.set_name("devnet EMR");
   request.set_public_key(text.str());
   request.set_algorithm("ES384");
-  request.add_scopes("system/*.read");
+  request.add_scopes("system/*.cruds");
   hie::v1::FhirClient client;
   grpc::Status st = stub->RegisterClient(&context, request, &client);
   if (!st.ok()) return absl::InternalError(st.error_message());
