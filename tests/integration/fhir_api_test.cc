@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "cli/https_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -223,6 +224,73 @@ TEST_F(FhirApiTest, EverythingGathersEveryHolderAndNamesTheOneThatIsDown) {
       "node-a", port, {"audit", "disclosures", "--org", "org-a", "--patient", "A1", "--json"});
   EXPECT_EQ(audit.exit_code, 0) << audit.err;
   EXPECT_THAT(audit.out, HasSubstr("dr-lee"));
+}
+
+// A token is good at the node that issued it only: org-b's node's token is refused at
+// org-a's, though both nodes are of one exchange and its client is registered there.
+TEST_F(FhirApiTest, AnotherPracticesTokenIsRefused) {
+  int port = StartNodeWithApi();
+  ASSERT_GT(port, 0);
+  std::string a_base = base_;
+  std::filesystem::remove(Path("fhir-b.port"));
+  int b_port = StartDaemon("node-b", absl::StrCat("fhir_api { listen_address: \"127.0.0.1:0\" "
+                                                  "port_file: \"",
+                                                  Path("fhir-b.port"), "\" }\n"));
+  ASSERT_GT(b_port, 0);
+  auto b_fhir = WaitForPortFile(Path("fhir-b.port"), absl::Seconds(30));
+  ASSERT_TRUE(b_fhir.ok()) << b_fhir.status();
+  std::string file = Path("patient.json");
+  std::ofstream(file) << R"({"resourceType":"Patient","id":"p-1"})";
+  ASSERT_EQ(HiectlAs("node-a", port, {"import", file}).exit_code, 0);
+
+  // A client of org-b's node, and its token from org-b's token endpoint.
+  MakeKey("b-emr");
+  CommandResult added = HiectlAs("node-b", b_port,
+                                 {"fhir", "client", "add", "--name", "b-emr", "--public-key",
+                                  Path("b-emr.pub.pem"), "--scope", "system/*.read", "--json"});
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  simdjson::dom::parser parser;
+  std::string_view b_client;
+  ASSERT_FALSE(parser.parse(added.out)["client_id"].get_string().get(b_client));
+  base_ = absl::StrCat("https://127.0.0.1:", *b_fhir);
+  CommandResult b_token = Token(std::string(b_client), "b-emr");
+  ASSERT_EQ(b_token.exit_code, 0) << b_token.err;
+  EXPECT_EQ(Get("/Patient/p-1", Trim(b_token.out)).status, 404);  // valid at org-b
+
+  base_ = a_base;
+  cli::HttpsResponse refused = Get("/Patient/p-1", Trim(b_token.out));
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_THAT(refused.body, HasSubstr("OperationOutcome"));
+  // Nor does org-b's client get a token at org-a's endpoint.
+  CommandResult at_a = Token(std::string(b_client), "b-emr");
+  EXPECT_NE(at_a.exit_code, 0);
+  EXPECT_THAT(at_a.err, HasSubstr("invalid_client"));
+}
+
+// An access token stops working when it expires (the shortest lifetime the node allows,
+// 60 seconds).
+TEST_F(FhirApiTest, AnExpiredTokenIsRefused) {
+  std::filesystem::remove(Path("fhir.port"));
+  int port =
+      StartDaemon("node", absl::StrCat("fhir_api { listen_address: \"127.0.0.1:0\" "
+                                       "port_file: \"",
+                                       Path("fhir.port"), "\" token_lifetime_seconds: 60 }\n"));
+  ASSERT_GT(port, 0);
+  auto fhir_port = WaitForPortFile(Path("fhir.port"), absl::Seconds(30));
+  ASSERT_TRUE(fhir_port.ok());
+  base_ = absl::StrCat("https://127.0.0.1:", *fhir_port);
+  std::string file = Path("patient.json");
+  std::ofstream(file) << R"({"resourceType":"Patient","id":"p-1"})";
+  ASSERT_EQ(HiectlAs("node-a", port, {"import", file}).exit_code, 0);
+  std::string client = AddClient(port, "emr", "system/*.read");
+  CommandResult token = Token(client, "emr");
+  ASSERT_EQ(token.exit_code, 0) << token.err;
+  std::string bearer = Trim(token.out);
+  EXPECT_EQ(Get("/Patient/p-1", bearer).status, 200);
+  absl::SleepFor(absl::Seconds(61));
+  cli::HttpsResponse expired = Get("/Patient/p-1", bearer);
+  EXPECT_EQ(expired.status, 401);
+  EXPECT_THAT(expired.body, HasSubstr("expired"));
 }
 
 }  // namespace
