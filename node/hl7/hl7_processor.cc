@@ -8,7 +8,6 @@
 #include "absl/time/time.h"
 #include "common/store/key_codec.h"
 #include "node/domain/importer.h"
-#include "node/domain/patient_demographics.h"
 #include "node/hl7/hl7_to_fhir.h"
 
 namespace hie::node::hl7 {
@@ -231,20 +230,15 @@ Hl7Outcome Hl7Processor::Process(absl::string_view text) {
       }
     }
   };
+  const RecordStore::ChangeHook register_with_mpi = MpiRegistrationHook(outbox_);
   auto on_change = [&](const hie::v1::RecordEnvelope& record, store::WriteBatch& writes) {
     add_extras(writes);
     ++outcome.records_changed;
-    if (outbox_ == nullptr || record.resource_type() != "Patient" ||
+    if (!register_with_mpi || record.resource_type() != "Patient" ||
         retired.contains(record.resource_id())) {
       return;
     }
-    absl::StatusOr<hie::v1::Demographics> demographics =
-        DemographicsFromFhirPatient(record.fhir_json());
-    if (!demographics.ok()) return;
-    hie::v1::RegisterPatientRequest request;
-    request.set_local_id(record.resource_id());
-    *request.mutable_demographics() = *std::move(demographics);
-    outbox_->Stage(writes, request);
+    register_with_mpi(record, writes);
     outcome.mpi_work_staged = true;
   };
   InheritStoredLabels(*records_, batch);
