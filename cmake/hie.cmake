@@ -77,3 +77,25 @@ function(hie_proto_library)
   target_include_directories(${ARG_GRPC_NAME} PUBLIC ${out})
   target_link_libraries(${ARG_GRPC_NAME} PUBLIC ${ARG_NAME} gRPC::grpc++)
 endfunction()
+
+# hie_embed_files(NAME name NAMESPACE ns FUNCTION fn BASE dir FILES a.css js/b.js ...)
+# A library whose `const std::vector<hie::http::EmbeddedFile>& ns::fn()` holds the
+# files' bytes, read at build time (rebuilt when one changes): web assets travel inside
+# the daemon, never fetched at run time.
+function(hie_embed_files)
+  cmake_parse_arguments(ARG "" "NAME;NAMESPACE;FUNCTION;BASE" "FILES" ${ARGN})
+  set(out ${CMAKE_CURRENT_BINARY_DIR}/${ARG_NAME}.cc)
+  set(deps)
+  foreach(f ${ARG_FILES})
+    list(APPEND deps ${ARG_BASE}/${f})
+  endforeach()
+  string(REPLACE ";" "|" files "${ARG_FILES}")
+  add_custom_command(
+    OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DBASE=${ARG_BASE} -DNAMESPACE=${ARG_NAMESPACE}
+            -DFUNCTION=${ARG_FUNCTION} "-DFILES=${files}" -P ${PROJECT_SOURCE_DIR}/cmake/embed_files.cmake
+    DEPENDS ${deps} ${PROJECT_SOURCE_DIR}/cmake/embed_files.cmake
+    COMMENT "Embedding ${ARG_NAME}"
+    VERBATIM)
+  hie_cc_library(NAME ${ARG_NAME} SRCS ${out} DEPS hie_http)
+endfunction()
