@@ -475,7 +475,7 @@ test('round trip: every official R4 example the node stores reads back as it was
     try {
       read = await client.read({ resourceType: type, id });
     } catch (e) {
-      problems.push(`${file}: read ${type}/${id} after create answered ${e.response?.status ?? e.message}`);
+      problems.push(`${file}: read ${type}/${id} after create answered ${e.response?.status ?? `${e.message} (${e.cause?.code ?? e.cause?.message ?? ""})`}`);
       continue;
     }
     checkBody(read, 'the read');

@@ -26,17 +26,23 @@ const fhirSchema = { ...schemaBody, $id: schemaId };
 
 // strict: false because the file carries keywords that are not JSON Schema validation
 // keywords ("discriminator" for code generators); ajv ignores them, as the standard says.
-const ajv = new Ajv({ strict: false, allErrors: true });
-ajv.addMetaSchema(draft06);
-ajv.addSchema(fhirSchema);
-
-const validateAny = ajv.getSchema(schemaId);
+// The verdict stops at the first error: with every error collected, each of the 146
+// branches of the schema's oneOf would walk the whole resource. The explanation,
+// against one type's definition, collects them all.
+function compiler(allErrors) {
+  const ajv = new Ajv({ strict: false, allErrors });
+  ajv.addMetaSchema(draft06);
+  ajv.addSchema(fhirSchema);
+  return ajv;
+}
+const validateAny = compiler(false).getSchema(schemaId);
+const explainer = compiler(true);
 const byType = new Map();
 
 export const resourceTypes = Object.keys(fhirSchema.discriminator.mapping);
 
 function typeValidator(type) {
-  if (!byType.has(type)) byType.set(type, ajv.compile({ $ref: `${schemaId}#/definitions/${type}` }));
+  if (!byType.has(type)) byType.set(type, explainer.compile({ $ref: `${schemaId}#/definitions/${type}` }));
   return byType.get(type);
 }
 
