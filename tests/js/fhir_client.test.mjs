@@ -236,6 +236,24 @@ test('$everything: the federated record for the token\'s user and purpose of use
   assert.ok(headersOf(bundle).get('x-query-id'), 'X-Query-Id');
 });
 
+test(
+  '$everything: an entry\'s references resolve to the entries they name (FHIR Bundle rules)',
+  { todo: 'merge.cc names entries urn:hie:<org>:<Type>/<id>: neither a URL that Patient/<id> resolves against, nor a urn:uuid' },
+  async () => {
+    const bundle = await ok(
+      client.operation({ name: 'everything', resourceType: 'Patient', id: patientId, method: 'GET' }),
+      '$everything',
+    );
+    const observation = bundle.entry.find((e) => e.resource.id === observationId);
+    const patient = bundle.entry.find((e) => e.resource.resourceType === 'Patient' && e.resource.id === patientId);
+    // http://hl7.org/fhir/R4/bundle.html#references: a relative reference resolves against
+    // the root of the referencing entry's fullUrl, which must be a RESTful URL for that.
+    const match = observation.fullUrl.match(/^(https?:\/\/.+\/)Observation\/[^/]+$/);
+    assert.ok(match, `fullUrl ${observation.fullUrl} is not a RESTful URL`);
+    assert.equal(patient.fullUrl, `${match[1]}${observation.resource.subject.reference}`);
+  },
+);
+
 test('errors: each an OperationOutcome with the status that says what went wrong', async () => {
   await fails(client.read({ resourceType: 'Patient', id: 'no-such-patient' }), 404, 'unknown id');
   // fhir-kit-client refuses unknown types itself; the raw request reaches the server.
