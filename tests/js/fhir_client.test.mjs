@@ -31,7 +31,18 @@ import { schemaErrors } from './r4_schema.mjs';
 
 // The number of official examples that round-trip today; a change that stores fewer
 // fails. Raise it when the node stores more.
-const ROUND_TRIP_FLOOR = 1;
+const ROUND_TRIP_FLOOR = 404;
+
+// Examples the node answers wrongly today, with what is wrong. They are run and reported
+// as todo subtests: visible in every run, not failing it; one that passes says so
+// ("ok ... # TODO"), and then leaves this table.
+const KNOWN_WRONG = new Map([
+  [
+    'Bundle-bundle-search-warning.json',
+    'POST /Bundle of a searchset with one entry stores that entry (OperationOutcome/warning) and ' +
+      'answers 201 with it: RecordWrites::Create ingests a Bundle as an import does, unpacking it',
+  ],
+]);
 
 function required(name) {
   const value = process.env[name];
@@ -446,9 +457,11 @@ test('round trip: every official R4 example the node stores reads back as it was
   const stored = [];
   const refused = [];
   const notOffered = [];
-  const problems = [];
+  const problemsOf = new Map(); // file -> what went wrong
   for (const { file, example } of examples) {
     const type = example.resourceType;
+    const problems = [];
+    problemsOf.set(file, problems);
     if (!serves(type, 'create')) {
       notOffered.push(file);
       continue;
@@ -477,10 +490,14 @@ test('round trip: every official R4 example the node stores reads back as it was
       refused.push({ file, status, why });
       continue;
     }
+    // FHIR: 201 with Location <base>/<type>/<id>/_history/<version>.
     const location = headersOf(created).get('location') ?? '';
-    const id = location.match(new RegExp(`/${type}/([A-Za-z0-9\\-.]{1,64})`))?.[1] ?? created.id;
+    const id = location.match(new RegExp(`^${base}/${type}/([A-Za-z0-9\\-.]{1,64})/_history/1$`))?.[1];
+    if (Client.httpFor(created).response.status !== 201) {
+      problems.push(`${file}: create answered ${Client.httpFor(created).response.status}, not 201`);
+    }
     if (!id) {
-      problems.push(`${file}: create answered no Location and no id`);
+      problems.push(`${file}: create's Location is not ${base}/${type}/<id>/_history/1: "${location}"`);
       continue;
     }
     const sent = withoutIdAndMeta(example);
@@ -498,11 +515,8 @@ test('round trip: every official R4 example the node stores reads back as it was
     }
     checkBody(read, 'the read');
     const d = difference(sent, withoutIdAndMeta(read), type);
-    if (d) {
-      problems.push(`${file}: read back differs: ${d}`);
-      continue;
-    }
-    stored.push(file);
+    if (d) problems.push(`${file}: read back differs: ${d}`);
+    if (problems.length === 0) stored.push(file);
   }
   t.diagnostic(
     `round trip: ${files.length} examples, ${stored.length} stored and read back unchanged, ` +
@@ -517,6 +531,10 @@ test('round trip: every official R4 example the node stores reads back as it was
   for (const [reason, which] of [...byReason].sort((a, b) => b[1].length - a[1].length)) {
     t.diagnostic(`refused ${which.length}x: ${reason.slice(0, 400)}: ${which.join(' ')}`);
   }
+  for (const [file, reason] of KNOWN_WRONG) {
+    await t.test(file, { todo: reason }, () => assert.deepEqual(problemsOf.get(file) ?? [], []));
+  }
+  const problems = [...problemsOf].filter(([file]) => !KNOWN_WRONG.has(file)).flatMap(([, p]) => p);
   assert.deepEqual(problems, [], `round trip problems:\n${problems.join('\n')}`);
   assert.ok(
     stored.length >= ROUND_TRIP_FLOOR,
