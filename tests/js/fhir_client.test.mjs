@@ -348,6 +348,48 @@ test('delete: the resource is gone (410), its history stays', async (t) => {
   const deleted = await client.delete({ resourceType: 'Observation', id: target });
   if (deleted.resourceType) assertSchema(deleted, 'delete');
   await fails(client.read({ resourceType: 'Observation', id: target }), 410, 'read after delete');
+  const history = await ok(client.history({ resourceType: 'Observation', id: target }), 'history after delete');
+  assert.ok(history.entry.length >= 2, `${history.entry.length} history entries`);
+  assert.equal(history.entry[0].request?.method, 'DELETE', JSON.stringify(history.entry[0]));
+});
+
+test('batch: POST / of a batch Bundle answers each entry on its own', async (t) => {
+  if (!servesSystem('batch')) return t.skip('/metadata lists no batch');
+  const bundle = {
+    resourceType: 'Bundle',
+    type: 'batch',
+    entry: [
+      {
+        resource: { resourceType: 'Observation', status: 'final', code: { text: 'Height' }, subject: { reference: `Patient/${patientId}` } },
+        request: { method: 'POST', url: 'Observation' },
+      },
+      {
+        resource: { resourceType: 'Observation', status: 'final', code: { text: 'Nobody\'s' } },
+        request: { method: 'POST', url: 'Observation' },
+      },
+    ],
+  };
+  const response = await ok(client.batch({ body: bundle }), 'batch');
+  assert.equal(response.type, 'batch-response');
+  assert.equal(response.entry.length, 2);
+  assert.match(response.entry[0].response.status, /^201/);
+  assert.match(response.entry[1].response.status, /^4\d\d/);
+  assert.equal(response.entry[1].response.outcome?.resourceType, 'OperationOutcome');
+  const id = e2id(response.entry[0].response.location, 'Observation');
+  await ok(client.read({ resourceType: 'Observation', id }), 'read a batch entry');
+});
+
+test('conditional create: If-None-Exist that matches answers with what is there', async (t) => {
+  const every = capability.rest[0].resource.find((r) => r.type === 'Resource');
+  if (!every?.conditionalCreate) return t.skip('/metadata does not list conditionalCreate');
+  const body = { resourceType: 'Patient', identifier: [{ system: 'urn:oid:2.16.840.1.113883.4.1', value: '999-00-4242' }], birthDate: '1970-01-01' };
+  const options = { headers: { 'If-None-Exist': 'identifier=urn:oid:2.16.840.1.113883.4.1|999-00-4242' } };
+  const first = await client.create({ resourceType: 'Patient', body, options });
+  assert.equal(Client.httpFor(first).response.status, 201);
+  const again = await client.create({ resourceType: 'Patient', body, options });
+  assert.equal(Client.httpFor(again).response.status, 200);
+  if (first.resourceType) assertSchema(first, 'conditional create');
+  if (again.resourceType) assert.equal(again.id, first.id);
 });
 
 test('transaction: POST / of a transaction Bundle, urn:uuid references resolved', async (t) => {
@@ -388,6 +430,36 @@ test('transaction: POST / of a transaction Bundle, urn:uuid references resolved'
     const found = await ok(client.search({ resourceType: 'Patient', searchParams: { family: 'Ungueltig' } }), 'search');
     assert.equal((found.entry ?? []).length, 0, 'a refused transaction stored nothing');
   }
+});
+
+test('$match: the exchange\'s MPI searched with a Patient, candidates graded', async (t) => {
+  const patient = capability.rest[0].resource.find((r) => r.type === 'Patient');
+  if (!(patient.operation ?? []).some((o) => o.name === 'match')) return t.skip('/metadata lists no $match');
+  const input = {
+    resourceType: 'Parameters',
+    parameter: [
+      {
+        name: 'resource',
+        resource: { resourceType: 'Patient', name: [{ family: 'Oyelaran', given: ['Jane'] }], gender: 'female', birthDate: '1984-06-02' },
+      },
+      { name: 'count', valueInteger: 5 },
+    ],
+  };
+  const found = await ok(client.operation({ name: 'match', resourceType: 'Patient', input }), '$match');
+  assert.equal(found.type, 'searchset');
+  assert.ok(found.entry.length >= 1 && found.entry.length <= 5, `${found.entry.length} candidates`);
+  const best = found.entry[0];
+  assert.equal(best.resource.name[0].family, 'Oyelaran');
+  assert.ok(best.search.score > 0 && best.search.score <= 1, `score ${best.search.score}`);
+  const grade = best.search.extension.find((e) => e.url === 'http://hl7.org/fhir/StructureDefinition/match-grade');
+  assert.ok(['certain', 'probable'].includes(grade?.valueCode), JSON.stringify(best.search));
+  const scores = found.entry.map((e) => e.search.score);
+  assert.deepEqual(scores, [...scores].sort((a, b) => b - a), 'best first');
+  await fails(
+    client.operation({ name: 'match', resourceType: 'Patient', input: { resourceType: 'Parameters', parameter: [] } }),
+    400,
+    '$match without a resource',
+  );
 });
 
 function e2id(location, type) {
