@@ -42,7 +42,8 @@ const byType = new Map();
 export const resourceTypes = Object.keys(fhirSchema.discriminator.mapping);
 
 function typeValidator(type) {
-  if (!byType.has(type)) byType.set(type, explainer.compile({ $ref: `${schemaId}#/definitions/${type}` }));
+  if (!byType.has(type))
+    byType.set(type, explainer.compile({ $ref: `${schemaId}#/definitions/${type}` }));
   return byType.get(type);
 }
 
@@ -75,7 +76,8 @@ function nestedResources(value, pointer = '', out = []) {
 
 function at(value, pointer) {
   let v = value;
-  for (const raw of pointer.split('/').slice(1)) v = v[raw.replaceAll('~1', '/').replaceAll('~0', '~')];
+  for (const raw of pointer.split('/').slice(1))
+    v = v[raw.replaceAll('~1', '/').replaceAll('~0', '~')];
   return v;
 }
 
@@ -120,7 +122,12 @@ function explain(resource, path) {
 // The errors that make `body` invalid against the R4 schema; none when it is valid.
 export function schemaErrors(body) {
   if (validateAny(body)) return [];
-  const lines = explain(body, typeof body?.resourceType === 'string' ? body.resourceType : '(root)');
+  const lines = explain(
+    body,
+    typeof body?.resourceType === 'string' ? body.resourceType : '(root)',
+  );
   // The whole schema failed where no type's definition does: say so rather than nothing.
-  return lines.length > 0 ? lines : validateAny.errors.map((e) => `${fhirPath('', e.instancePath)}: ${describe(e)}`);
+  return lines.length > 0
+    ? lines
+    : validateAny.errors.map((e) => `${fhirPath('', e.instancePath)}: ${describe(e)}`);
 }
