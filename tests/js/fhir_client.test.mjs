@@ -608,10 +608,12 @@ function e2id(location, type) {
   return match[1];
 }
 
-test("search: Patient by family, and the patient's Observations, paged", async (t) => {
+test("search: Patient by family and _id; the patient's Observations by date, paged, with _include", async (t) => {
   if (!serves('Patient', 'search-type')) return t.skip('/metadata lists no search of Patient');
   const params = searchParams('Patient');
+  const exercised = [];
   if (params.has('family')) {
+    exercised.push('Patient?family');
     const found = await ok(
       client.search({ resourceType: 'Patient', searchParams: { family: 'Oyelaran' } }),
       'search Patient',
@@ -624,6 +626,7 @@ test("search: Patient by family, and the patient's Observations, paged", async (
     for (const e of found.entry) assert.equal(e.search?.mode ?? 'match', 'match');
   }
   if (params.has('_id')) {
+    exercised.push('Patient?_id');
     const byId = await ok(
       client.search({ resourceType: 'Patient', searchParams: { _id: patientId } }),
       'search _id',
@@ -641,18 +644,61 @@ test("search: Patient by family, and the patient's Observations, paged", async (
       }),
       'search Observation',
     );
-    const ids = new Set(
-      first.entry.filter((e) => e.search?.mode !== 'include').map((e) => e.resource.id),
-    );
+    // The patient has js-o1 and the batch test's Observation at least: two pages of one.
+    const seen = first.entry.map((e) => e.resource.id);
     let page = first;
-    for (let pages = 0; pages < 20; pages++) {
+    let pages = 1;
+    for (; pages < 20; pages++) {
       page = await client.nextPage({ bundle: page });
       if (!page) break;
       assertSchema(page, 'next page');
-      for (const e of page.entry ?? []) if (e.search?.mode !== 'include') ids.add(e.resource.id);
+      seen.push(...(page.entry ?? []).map((e) => e.resource.id));
     }
-    assert.ok(ids.has(observationId), `pages held ${[...ids]}`);
+    exercised.push('Observation?patient&_count=1 with next links');
+    assert.ok(pages >= 2, `${pages} page(s) of _count=1`);
+    assert.ok(seen.includes(observationId), `pages held ${seen}`);
+    assert.equal(new Set(seen).size, seen.length, `an Observation on two pages: ${seen}`);
+    if (searchParams('Observation').has('date')) {
+      exercised.push('Observation?date');
+      const after = await ok(
+        client.search({
+          resourceType: 'Observation',
+          searchParams: { patient: patientId, date: 'ge2025-03-04' },
+        }),
+        'search by date',
+      );
+      assert.ok(after.entry.some((e) => e.resource.id === observationId));
+      const before = await ok(
+        client.search({
+          resourceType: 'Observation',
+          searchParams: { patient: patientId, date: 'lt2025-03-04' },
+        }),
+        'search by date',
+      );
+      assert.ok(!(before.entry ?? []).some((e) => e.resource.id === observationId));
+    }
+    const observation = capability.rest[0].resource.find((r) => r.type === 'Observation');
+    const includes = [
+      ...(observation?.searchInclude ?? []),
+      ...(capability.rest[0].resource.find((r) => r.type === 'Resource')?.searchInclude ?? []),
+    ];
+    if (includes.includes('Observation:patient')) {
+      exercised.push('_include=Observation:patient');
+      const withPatient = await ok(
+        client.search({
+          resourceType: 'Observation',
+          searchParams: { _id: observationId, _include: 'Observation:patient' },
+        }),
+        '_include',
+      );
+      const included = withPatient.entry.filter((e) => e.search?.mode === 'include');
+      assert.deepEqual(
+        included.map((e) => `${e.resource.resourceType}/${e.resource.id}`),
+        [`Patient/${patientId}`],
+      );
+    }
   }
+  t.diagnostic(`search exercised: ${exercised.join(', ')}`);
 });
 
 // ----- The official R4 examples: create, then read back the same resource -----
