@@ -19,6 +19,14 @@ for p in "${packages[@]}"; do
   fi
 done
 
+# Node.js and npm run the JavaScript tests (tests/js, installed by install-js-deps.sh).
+# Checked by command, not by Debian package name: a machine whose nodejs comes from
+# NodeSource has npm inside it, and Debian's npm package would replace that Node.js
+# with Debian's older one.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
+
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
