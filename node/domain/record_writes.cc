@@ -100,6 +100,18 @@ RecordWrites::RecordWrites(const FhirIngester* ingester, RecordStore* store, Out
 WriteResult RecordWrites::Ingest(const std::string& type, const std::string& id,
                                  absl::string_view json, hie::v1::RecordEnvelope* record) {
   if (absl::Status s = CheckShape(type, json); !s.ok()) return Failed(s);
+  if (type == "Bundle") {
+    // The ingest path takes a Bundle apart; stored whole it would be neither searchable
+    // nor labelled entry by entry. Say so rather than store its entries under this id.
+    WriteResult r = Failed(absl::InvalidArgumentError("a Bundle is not stored as a resource"));
+    r.problems.push_back(
+        {.source = "Bundle",
+         .position = 0,
+         .path = "Bundle",
+         .message = "this node stores a Bundle's entries, not the Bundle: POST it to the base "
+                    "URL as a transaction or batch, or import it (hiectl import)"});
+    return r;
+  }
   absl::StatusOr<std::string> with_id = fhir::SetMembers(json, {{"id", JsonQuote(id)}});
   if (!with_id.ok()) return Failed(with_id.status());
   IngestBatch batch = ingester_->ParseJson(*with_id, type);

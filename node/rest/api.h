@@ -44,6 +44,7 @@ struct OperationDoc {
 
 // What one resource type (or "Resource": every type) answers.
 struct ResourceCapability {
+  std::string documentation;
   std::vector<std::string> interactions;  // "read", "vread", "create"...
   std::vector<SearchParamDoc> search_params;
   std::vector<OperationDoc> operations;

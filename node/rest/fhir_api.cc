@@ -55,8 +55,19 @@ std::string CapabilityStatement(const Capabilities& capabilities, const std::str
           .Add("system", "http://terminology.hl7.org/CodeSystem/restful-security-service")
           .Add("code", "SMART-on-FHIR")
           .Build();
+  // SMART App Launch's discovery in the CapabilityStatement (beside
+  // /.well-known/smart-configuration), for clients that read it here.
+  const std::string oauth_uris =
+      JsonObject()
+          .Add("url", "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris")
+          .AddRaw("extension", JsonArray({JsonObject()
+                                              .Add("url", "token")
+                                              .Add("valueUri", absl::StrCat(base_url, kTokenPath))
+                                              .Build()}))
+          .Build();
   const std::string security =
       JsonObject()
+          .AddRaw("extension", JsonArray({oauth_uris}))
           .AddRaw("service",
                   JsonArray({JsonObject().AddRaw("coding", JsonArray({smart_coding})).Build()}))
           .Add("description",
@@ -69,6 +80,7 @@ std::string CapabilityStatement(const Capabilities& capabilities, const std::str
   for (const auto& [type, capability] : capabilities.resources) {
     JsonObject resource;
     resource.Add("type", type);
+    if (!capability.documentation.empty()) resource.Add("documentation", capability.documentation);
     if (!capability.interactions.empty()) {
       resource.AddRaw("interaction", codes(capability.interactions));
     }

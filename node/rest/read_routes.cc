@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "common/json/json_writer.h"
 #include "common/log/log.h"
+#include "google/protobuf/util/time_util.h"
 #include "http/status.h"
 #include "node/rest/api.h"
 
@@ -84,18 +85,36 @@ void HandleHistory(Api& api, http::Request request, http::Responder responder) {
     }
     // Newest first, as FHIR's history is.
     std::vector<std::string> entries;
-    // A deletion is an entry with no resource (FHIR history: request.method DELETE).
+    // A deletion is an entry with no resource (FHIR history: request.method DELETE);
+    // each entry says how its version came to be (request) and what that answered
+    // (response, FHIR bdl-4).
     for (auto it = versions->rbegin(); it != versions->rend(); ++it) {
       JsonObject entry;
       entry.Add("fullUrl", absl::StrCat(api.BaseUrl(), "/", type, "/", id));
       if (!it->deleted()) entry.AddRaw("resource", RenderRecord(*it));
-      const char* method = it->deleted() ? "DELETE" : it->version() == 1 ? "POST" : "PUT";
-      entries.push_back(entry
-                            .AddRaw("request", JsonObject()
-                                                   .Add("method", method)
-                                                   .Add("url", absl::StrCat(type, "/", id))
-                                                   .Build())
-                            .Build());
+      const bool created =
+          it->version() == 1 || (it + 1 != versions->rend() && (it + 1)->deleted());
+      const char* method = it->deleted() ? "DELETE" : created ? "POST" : "PUT";
+      const absl::Time updated = absl::FromUnixNanos(
+          google::protobuf::util::TimeUtil::TimestampToNanoseconds(it->last_updated()));
+      entries.push_back(
+          entry
+              .AddRaw(
+                  "request",
+                  JsonObject()
+                      .Add("method", method)
+                      .Add("url", it->deleted() || !created ? absl::StrCat(type, "/", id) : type)
+                      .Build())
+              .AddRaw("response",
+                      JsonObject()
+                          .Add("status", it->deleted() ? "204 No Content"
+                                         : created     ? "201 Created"
+                                                       : "200 OK")
+                          .Add("etag", VersionETag(it->version()))
+                          .Add("lastModified", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", updated,
+                                                                absl::UTCTimeZone()))
+                          .Build())
+              .Build());
     }
     responder.Respond(Json(200,
                            JsonObject()

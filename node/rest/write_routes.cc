@@ -231,6 +231,9 @@ absl::Status AddWriteRoutes(http::Router& router, Api* api) {
   every.versioning = "versioned-update";
   every.update_create = true;
   every.conditional_create = api->writes->conditional_create();
+  api->capabilities.resources["Bundle"].documentation =
+      "A Bundle is not stored as a resource (create and update answer 422): POST a "
+      "transaction or batch to the base URL; its entries are stored one by one";
   api->capabilities.system_interactions.insert(api->capabilities.system_interactions.end(),
                                                {"transaction", "batch"});
   absl::Status s = router.Add({.method = "POST",

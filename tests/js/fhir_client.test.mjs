@@ -36,13 +36,7 @@ const ROUND_TRIP_FLOOR = 404;
 // Examples the node answers wrongly today, with what is wrong. They are run and reported
 // as todo subtests: visible in every run, not failing it; one that passes says so
 // ("ok ... # TODO"), and then leaves this table.
-const KNOWN_WRONG = new Map([
-  [
-    'Bundle-bundle-search-warning.json',
-    'POST /Bundle of a searchset with one entry stores that entry (OperationOutcome/warning) and ' +
-      'answers 201 with it: RecordWrites::Create ingests a Bundle as an import does, unpacking it',
-  ],
-]);
+const KNOWN_WRONG = new Map([]);
 
 function required(name) {
   const value = process.env[name];
@@ -261,9 +255,6 @@ test('history: a history Bundle of every version, newest first', async () => {
 
 test(
   'history: each entry says which version it is, and how it came to be (Bundle.entry.response)',
-  {
-    todo: 'read_routes.cc writes the stored text without meta.versionId, and no entry.response (FHIR bdl-4)',
-  },
   async () => {
     const history = await ok(client.history({ resourceType: 'Patient', id: patientId }), 'history');
     assert.deepEqual(
