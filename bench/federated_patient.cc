@@ -82,8 +82,14 @@ absl::StatusOr<FederatedPatient> StartNodesWithPatient(LocalExchange& exchange,
   return out;
 }
 
-absl::Status QueryOnce(hie::v1::FederatedQuery::Stub& stub, const std::string& patient, int holders,
-                       int64_t* entries, std::string* bundle) {
+absl::StatusOr<QueryOutcome> QueryOnce(hie::v1::FederatedQuery::Stub& stub,
+                                       const std::string& patient, int holders,
+                                       std::string* bundle) {
+  using SteadyClock = std::chrono::steady_clock;
+  auto millis_since = [](SteadyClock::time_point start) {
+    return std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
+  };
+  const SteadyClock::time_point start = SteadyClock::now();
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   hie::v1::QueryRequest request;
@@ -92,12 +98,14 @@ absl::Status QueryOnce(hie::v1::FederatedQuery::Stub& stub, const std::string& p
   request.mutable_user()->set_user_id("bench");
   auto reader = stub.Query(&context, request);
   hie::v1::QueryEvent event;
+  QueryOutcome out;
   int ok_holders = 0;
   int64_t bundle_bytes = 0;
   int64_t expected_bytes = -1;
   if (bundle != nullptr) bundle->clear();
   while (reader->Read(&event)) {
     if (event.has_bundle()) {
+      if (bundle_bytes == 0) out.first_piece_millis = millis_since(start);
       bundle_bytes += static_cast<int64_t>(event.bundle().data().size());
       if (bundle != nullptr) *bundle += event.bundle().data();
     }
@@ -106,18 +114,19 @@ absl::Status QueryOnce(hie::v1::FederatedQuery::Stub& stub, const std::string& p
       ++ok_holders;
     }
     if (event.has_result()) {
-      *entries = event.result().entries();
+      out.entries = event.result().entries();
       expected_bytes = event.result().bundle_bytes();
     }
   }
   grpc::Status s = reader->Finish();
+  out.millis = millis_since(start);
   if (!s.ok()) return absl::InternalError(absl::StrCat("query: ", s.error_message()));
   if (ok_holders != holders || bundle_bytes != expected_bytes) {
     return absl::DataLossError(absl::StrCat("query: ", ok_holders, " of ", holders,
                                             " holders answered, ", bundle_bytes, " of ",
                                             expected_bytes, " bytes of the Bundle arrived"));
   }
-  return absl::OkStatus();
+  return out;
 }
 
 }  // namespace hie::bench

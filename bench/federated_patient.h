@@ -41,12 +41,19 @@ absl::StatusOr<FederatedPatient> StartNodesWithPatient(LocalExchange& exchange,
                                                        int records,
                                                        const NodeOptions& requester = {});
 
+struct QueryOutcome {
+  int64_t entries = 0;            // in the merged Bundle
+  double first_piece_millis = 0;  // from the call's start to the Bundle's first piece
+  double millis = 0;              // from the call's start to its end
+};
+
 // One federated query for `patient` as `hiectl query` makes it (FederatedQuery.Query,
 // purpose TREAT, the Bundle's pieces read to the end). OK only when each of `holders`
-// answered in full and the whole Bundle arrived. Sets *entries to the Bundle's entry
-// count; with `bundle` non-null, joins its pieces there as hiectl does.
-absl::Status QueryOnce(hie::v1::FederatedQuery::Stub& stub, const std::string& patient, int holders,
-                       int64_t* entries, std::string* bundle = nullptr);
+// answered in full and the whole Bundle arrived. With `bundle` non-null, joins the
+// Bundle's pieces there as hiectl does.
+absl::StatusOr<QueryOutcome> QueryOnce(hie::v1::FederatedQuery::Stub& stub,
+                                       const std::string& patient, int holders,
+                                       std::string* bundle = nullptr);
 
 }  // namespace hie::bench
 

@@ -47,10 +47,6 @@ double Percentile(std::vector<double> v, double p) {
   return v[static_cast<size_t>(p * (v.size() - 1))];
 }
 
-double MillisSince(SteadyClock::time_point start) {
-  return std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
-}
-
 double ProcessCpuSeconds() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -58,16 +54,17 @@ double ProcessCpuSeconds() {
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
+struct Sample {
+  double millis = 0;             // the whole answer
+  double first_byte_millis = 0;  // its first byte (HTTP: the header; gRPC: the first piece)
+};
+
 struct Latency {
   double p50 = 0, p90 = 0, p99 = 0;
 };
 
 Latency Summarize(const std::vector<double>& ms) {
   return {Percentile(ms, 0.5), Percentile(ms, 0.9), Percentile(ms, 0.99)};
-}
-
-std::string LatencyJson(const Latency& l) {
-  return hie::JsonObject().Add("p50_ms", l.p50).Add("p90_ms", l.p90).Add("p99_ms", l.p99).Build();
 }
 
 // An EC P-384 key pair in PEM files `prefix`.key.pem and `prefix`.pub.pem, as a
@@ -212,16 +209,23 @@ int main(int argc, char** argv) {
   if (!rest.ok()) return Fail(rest.status().ToString());
   auto grpc_query =
       hie::v1::FederatedQuery::NewStub(exchange.Channel("node-" + requester, grpc_port));
-  int64_t entries = 0;
-  std::string bundle;
-  auto run_grpc = [&]() -> absl::StatusOr<double> {
-    auto start = SteadyClock::now();
-    absl::Status s = hie::bench::QueryOnce(*grpc_query, patient_id, holders, &entries, &bundle);
-    if (!s.ok()) return s;
-    return MillisSince(start);
+  // Each path's samples, and the CPU the requesting node spent on it (holders do the same
+  // work for both).
+  struct Path {
+    explicit Path(std::function<absl::StatusOr<Sample>()> f) : run(std::move(f)) {}
+    std::function<absl::StatusOr<Sample>()> run;
+    std::vector<double> millis, first_byte_millis;
+    double node_cpu = 0;
   };
-  int64_t rest_entries = 0;
-  auto run_rest = [&]() -> absl::StatusOr<double> {
+  int64_t entries = 0, rest_entries = 0;
+  std::string bundle;
+  Path grpc([&]() -> absl::StatusOr<Sample> {
+    auto outcome = hie::bench::QueryOnce(*grpc_query, patient_id, holders, &bundle);
+    if (!outcome.ok()) return outcome.status();
+    entries = outcome->entries;
+    return Sample{outcome->millis, outcome->first_piece_millis};
+  });
+  Path everything([&]() -> absl::StatusOr<Sample> {
     auto reply = (*rest)->Send(Get(absl::StrCat("/Patient/", patient_id, "/$everything"), auth));
     if (!reply.ok()) return reply.status();
     if (reply->status != 200) {
@@ -235,29 +239,31 @@ int main(int argc, char** argv) {
                                               outcomes, " holder(s) did not answer in full"));
     }
     rest_entries = n;
-    return reply->millis;
-  };
-  auto run_get = [&](const std::string& target) -> absl::StatusOr<double> {
+    return Sample{reply->millis, reply->header_millis};
+  });
+  auto get = [&](const std::string& target) -> absl::StatusOr<Sample> {
     auto reply = (*rest)->Send(Get(target, auth));
     if (!reply.ok()) return reply.status();
     if (reply->status != 200) {
       return absl::InternalError(absl::StrCat(target, " answered ", reply->status));
     }
-    return reply->millis;
+    return Sample{reply->millis, reply->header_millis};
   };
-  const std::string one_read = absl::StrCat("/Observation/", requester, "-o1");
-  std::vector<double> grpc_ms, rest_ms, metadata_ms, read_ms;
+  Path metadata([&] { return get("/metadata"); });
+  Path one_read([&] { return get(absl::StrCat("/Observation/", requester, "-o1")); });
+  const std::string node = "node-" + requester;
   for (int i = -3; i < queries; ++i) {  // three rounds of warm-up
     // ABBA: neither path always goes first.
-    std::vector<std::pair<std::function<absl::StatusOr<double>()>, std::vector<double>*>> round = {
-        {run_grpc, &grpc_ms}, {run_rest, &rest_ms}};
+    std::vector<Path*> round = {&grpc, &everything, &metadata, &one_read};
     if (i % 2 != 0) std::swap(round[0], round[1]);
-    round.push_back({[&] { return run_get("/metadata"); }, &metadata_ms});
-    round.push_back({[&] { return run_get(one_read); }, &read_ms});
-    for (auto& [run, out] : round) {
-      absl::StatusOr<double> ms = run();
-      if (!ms.ok()) return Fail(ms.status().ToString());
-      if (i >= 0) out->push_back(*ms);
+    for (Path* path : round) {
+      const double cpu_before = exchange.CpuSeconds(node);
+      absl::StatusOr<Sample> sample = path->run();
+      if (!sample.ok()) return Fail(sample.status().ToString());
+      if (i < 0) continue;
+      path->node_cpu += exchange.CpuSeconds(node) - cpu_before;
+      path->millis.push_back(sample->millis);
+      path->first_byte_millis.push_back(sample->first_byte_millis);
     }
   }
   if (rest_entries != entries) {
@@ -282,7 +288,6 @@ int main(int argc, char** argv) {
   };
   auto warm = (*pool)->Run(read_call, 4 * static_cast<int64_t>(clients));
   if (!warm.ok()) return Fail(warm.status().ToString());
-  const std::string node = "node-" + requester;
   const double node_cpu_before = exchange.CpuSeconds(node);
   const double client_cpu_before = ProcessCpuSeconds();
   auto load = (*pool)->Run(read_call, reads);
@@ -294,8 +299,22 @@ int main(int argc, char** argv) {
   }
   pool->reset();
 
-  const Latency g = Summarize(grpc_ms), r = Summarize(rest_ms);
-  const Latency meta = Summarize(metadata_ms), one = Summarize(read_ms);
+  const Latency g = Summarize(grpc.millis), r = Summarize(everything.millis);
+  const Latency meta = Summarize(metadata.millis), one = Summarize(one_read.millis);
+  // Per call: the first byte's p50 and the requesting node's CPU.
+  auto first_byte = [](const Path& p) { return Percentile(p.first_byte_millis, 0.5); };
+  auto cpu_ms = [](const Path& p) {
+    return 1e3 * p.node_cpu / static_cast<double>(p.millis.size());
+  };
+  auto path_json = [&](const Path& p, const Latency& l) {
+    return hie::JsonObject()
+        .Add("p50_ms", l.p50)
+        .Add("p90_ms", l.p90)
+        .Add("p99_ms", l.p99)
+        .Add("first_byte_p50_ms", first_byte(p))
+        .Add("node_cpu_ms_per_call", cpu_ms(p))
+        .Build();
+  };
   const Latency loaded = Summarize(load->millis);
   const double ratio = g.p50 > 0 ? r.p50 / g.p50 : 0;
   const double per_second = static_cast<double>(reads) / load->seconds;
@@ -308,13 +327,13 @@ int main(int argc, char** argv) {
                      .Add("records_per_holder", records)
                      .Add("queries", queries)
                      .Add("entries", entries)
-                     .AddRaw("grpc_query", LatencyJson(g))
-                     .AddRaw("rest_everything", LatencyJson(r))
+                     .AddRaw("grpc_query", path_json(grpc, g))
+                     .AddRaw("rest_everything", path_json(everything, r))
                      .Add("everything_ratio_p50", ratio)
                      .Add("target_ratio_p50", kTargetRatio)
                      .Add("target_met", ratio <= kTargetRatio)
-                     .AddRaw("rest_metadata_one_client", LatencyJson(meta))
-                     .AddRaw("rest_read_one_client", LatencyJson(one))
+                     .AddRaw("rest_metadata_one_client", path_json(metadata, meta))
+                     .AddRaw("rest_read_one_client", path_json(one_read, one))
                      .AddRaw("rest_read_loaded", hie::JsonObject()
                                                      .Add("clients", clients)
                                                      .Add("client_threads", client_threads)
@@ -344,6 +363,10 @@ int main(int argc, char** argv) {
   line("REST GET /Patient/{id}/$everything", r, "  (alternating with it)");
   std::cout << absl::StrFormat("  target: $everything p50 <= %.2f x gRPC p50: %.3f, %s\n",
                                kTargetRatio, ratio, ratio <= kTargetRatio ? "met" : "NOT met");
+  std::cout << absl::StrFormat(
+      "  first byte p50: gRPC %.2f ms (the Bundle's first piece), REST %.2f ms (the header)\n"
+      "  requesting node's CPU per query: gRPC %.2f ms, REST %.2f ms\n",
+      first_byte(grpc), first_byte(everything), cpu_ms(grpc), cpu_ms(everything));
   line("REST GET /metadata, one client", meta, "");
   line("REST GET /{type}/{id}, one client", one, "");
   std::cout << absl::StrFormat(

@@ -96,8 +96,8 @@ class Connection {
       parser_.emplace();
       parser_->body_limit(kMaxBodyBytes);
       beast::get_lowest_layer(stream_).expires_after(timeout_);
-      bhttp::async_read(stream_, buffer_, *parser_,
-                        [this](beast::error_code ec, size_t) { OnRead(ec); });
+      bhttp::async_read_header(stream_, buffer_, *parser_,
+                               [this](beast::error_code ec, size_t) { OnHeader(ec); });
     });
   }
 
@@ -105,13 +105,28 @@ class Connection {
   net::any_io_executor executor() { return stream_.get_executor(); }
 
  private:
+  static double MillisSince(SteadyClock::time_point start) {
+    return std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) {
+      Complete(ErrorStatus(ec, "read"));
+      return;
+    }
+    header_millis_ = MillisSince(start_);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [this](beast::error_code ec, size_t) { OnRead(ec); });
+  }
+
   void OnRead(beast::error_code ec) {
     if (ec) {
       Complete(ErrorStatus(ec, "read"));
       return;
     }
     HttpsReply reply;
-    reply.millis = std::chrono::duration<double, std::milli>(SteadyClock::now() - start_).count();
+    reply.millis = MillisSince(start_);
+    reply.header_millis = header_millis_;
     auto& message = parser_->get();
     reply.status = static_cast<int>(message.result_int());
     reply.content_type = std::string(message[bhttp::field::content_type]);
@@ -136,6 +151,7 @@ class Connection {
   bool keep_body_ = false;
   bool closed_ = false;
   SteadyClock::time_point start_;
+  double header_millis_ = 0;
   ReplyCallback done_;
 };
 

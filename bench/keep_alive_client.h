@@ -38,7 +38,8 @@ struct HttpsReply {
   int status = 0;
   std::string content_type;
   std::string body;
-  double millis = 0;  // from writing the request's first byte to reading the answer's last
+  double millis = 0;         // from writing the request's first byte to reading the answer's last
+  double header_millis = 0;  // ... to reading the end of the answer's header
 };
 
 // A closed-loop run: what each answered request took, and the whole run's wall time.

@@ -86,7 +86,9 @@ int main(int argc, char** argv) {
   auto query =
       hie::v1::FederatedQuery::NewStub(exchange.Channel("node-org-a", patient->ports["org-a"]));
   auto run_query = [&](int64_t* entries) {
-    return hie::bench::QueryOnce(*query, hie::bench::PatientId("org-a"), holders, entries).ok();
+    auto outcome = hie::bench::QueryOnce(*query, hie::bench::PatientId("org-a"), holders);
+    if (outcome.ok()) *entries = outcome->entries;
+    return outcome.ok();
   };
   std::vector<double> query_ms;
   int64_t entries = 0;
