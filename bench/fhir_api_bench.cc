@@ -14,7 +14,8 @@
 //      node and this client used per request.
 //
 //   build/bin/fhir_api_bench [--holders H] [--records R] [--queries Q] [--reads N]
-//                            [--clients C] [--client-threads T] [--json]
+//                            [--clients C] [--client-threads T] [--workers W] [--json]
+// (--workers sets the requesting node's fhir_api.workers; by default the node's own.)
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <sys/resource.h>
@@ -158,7 +159,7 @@ int Fail(const std::string& what) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int holders = 3, records = 500, queries = 50, clients = 64, client_threads = 1;
+  int holders = 3, records = 500, queries = 50, clients = 64, client_threads = 1, workers = 0;
   int64_t reads = 50000;
   bool json = false;
   for (int i = 1; i < argc; ++i) {
@@ -178,9 +179,11 @@ int main(int argc, char** argv) {
       clients = next_int(1);
     } else if (arg == "--client-threads" && i + 1 < argc) {
       client_threads = next_int(1);
+    } else if (arg == "--workers" && i + 1 < argc) {
+      workers = next_int(1);
     } else {
       std::cerr << "usage: fhir_api_bench [--holders H] [--records R] [--queries Q] [--reads N] "
-                   "[--clients C] [--client-threads T] [--json]\n";
+                   "[--clients C] [--client-threads T] [--workers W] [--json]\n";
       return 2;
     }
   }
@@ -192,7 +195,8 @@ int main(int argc, char** argv) {
   hie::bench::LocalExchange exchange;
   const std::string bin_dir = std::filesystem::path(argv[0]).parent_path().string();
   if (absl::Status s = exchange.Start(bin_dir, orgs); !s.ok()) return Fail(s.ToString());
-  auto patient = hie::bench::StartNodesWithPatient(exchange, orgs, records, {.fhir_api = true});
+  auto patient = hie::bench::StartNodesWithPatient(exchange, orgs, records,
+                                                   {.fhir_api = true, .fhir_workers = workers});
   if (!patient.ok()) return Fail(patient.status().ToString());
   const int grpc_port = patient->ports[requester];
   const int fhir_port = exchange.fhir_port(requester);
@@ -337,6 +341,7 @@ int main(int argc, char** argv) {
                      .AddRaw("rest_read_loaded", hie::JsonObject()
                                                      .Add("clients", clients)
                                                      .Add("client_threads", client_threads)
+                                                     .Add("node_workers", workers)
                                                      .Add("requests", reads)
                                                      .Add("seconds", load->seconds)
                                                      .Add("requests_per_second", per_second)
@@ -370,8 +375,10 @@ int main(int argc, char** argv) {
   line("REST GET /metadata, one client", meta, "");
   line("REST GET /{type}/{id}, one client", one, "");
   std::cout << absl::StrFormat(
-      "local reads, %d keep-alive HTTPS connections, %d requests (client on %d thread%s)\n",
-      clients, reads, client_threads, client_threads == 1 ? "" : "s");
+      "local reads, %d keep-alive HTTPS connections, %d requests (client on %d thread%s, node "
+      "fhir_api.workers %s)\n",
+      clients, reads, client_threads, client_threads == 1 ? "" : "s",
+      workers > 0 ? absl::StrCat(workers) : std::string("default"));
   line("REST GET /{type}/{id}", loaded, "");
   std::cout << absl::StrFormat(
       "  %.0f requests/s; CPU per request: node %.0f us, this client %.0f us\n", per_second,

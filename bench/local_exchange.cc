@@ -67,8 +67,10 @@ absl::StatusOr<int> LocalExchange::StartNode(const std::string& org, const NodeO
       "mpi { address: \"127.0.0.1:", mpi_port_, "\" expected_org: \"exchange\" }\n",
       "consent { address: \"127.0.0.1:", consent_port_, "\" expected_org: \"exchange\" }\n");
   if (options.fhir_api) {
-    absl::StrAppend(&extra, "fhir_api { listen_address: \"127.0.0.1:0\" port_file: \"",
-                    Path(name + ".fhir.port"), "\" }\n");
+    absl::StrAppend(
+        &extra, "fhir_api { listen_address: \"127.0.0.1:0\" port_file: \"",
+        Path(name + ".fhir.port"), "\"",
+        options.fhir_workers > 0 ? absl::StrCat(" workers: ", options.fhir_workers) : "", " }\n");
   }
   auto port = StartDaemon("hie-node", name, name, extra);
   if (!port.ok()) return port;

@@ -23,6 +23,8 @@ struct NodeOptions {
   // Turn on the node's FHIR REST API (fhir_api in its config) on a port of its choosing;
   // LocalExchange::fhir_port(org) then names it.
   bool fhir_api = false;
+  // fhir_api.workers; 0 leaves the node's default.
+  int fhir_workers = 0;
 };
 
 class LocalExchange {
