@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
@@ -59,15 +61,32 @@ absl::Status LocalExchange::Start(const std::string& bin_dir,
   return absl::OkStatus();
 }
 
-absl::StatusOr<int> LocalExchange::StartNode(const std::string& org) {
-  auto port = StartDaemon(
-      "hie-node", "node-" + org, "node-" + org,
-      absl::StrCat("mpi { address: \"127.0.0.1:", mpi_port_, "\" expected_org: \"exchange\" }\n",
-                   "consent { address: \"127.0.0.1:", consent_port_,
-                   "\" expected_org: \"exchange\" }\n"));
+absl::StatusOr<int> LocalExchange::StartNode(const std::string& org, const NodeOptions& options) {
+  const std::string name = "node-" + org;
+  std::string extra = absl::StrCat(
+      "mpi { address: \"127.0.0.1:", mpi_port_, "\" expected_org: \"exchange\" }\n",
+      "consent { address: \"127.0.0.1:", consent_port_, "\" expected_org: \"exchange\" }\n");
+  if (options.fhir_api) {
+    absl::StrAppend(
+        &extra, "fhir_api { listen_address: \"127.0.0.1:0\" port_file: \"",
+        Path(name + ".fhir.port"), "\"",
+        options.fhir_workers > 0 ? absl::StrCat(" workers: ", options.fhir_workers) : "", " }\n");
+  }
+  auto port = StartDaemon("hie-node", name, name, extra);
   if (!port.ok()) return port;
+  if (options.fhir_api) {
+    // Written once the API listens.
+    auto fhir = hie::testing::WaitForPortFile(Path(name + ".fhir.port"), absl::Seconds(30));
+    if (!fhir.ok()) return fhir.status();
+    fhir_ports_[org] = *fhir;
+  }
   if (auto s = Enroll(org, absl::StrCat("127.0.0.1:", *port)); !s.ok()) return s;
   return port;
+}
+
+int LocalExchange::fhir_port(const std::string& org) const {
+  auto it = fhir_ports_.find(org);
+  return it == fhir_ports_.end() ? 0 : it->second;
 }
 
 absl::Status LocalExchange::Enroll(const std::string& org, const std::string& endpoint) {
@@ -124,6 +143,25 @@ data_dir: ")",
   processes_.push_back(std::move(*process));
   names_.push_back(name);
   return hie::testing::WaitForPortFile(Path(name + ".port"), absl::Seconds(30));
+}
+
+double LocalExchange::CpuSeconds(const std::string& name) const {
+  for (size_t i = 0; i < processes_.size(); ++i) {
+    if (names_[i] != name) continue;
+    std::ifstream stat(absl::StrCat("/proc/", processes_[i].pid(), "/stat"));
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    size_t paren = text.rfind(')');
+    if (paren == std::string::npos) return 0;  // gone
+    // Fields after the command's closing parenthesis: state is field 3, utime 14, stime 15.
+    std::istringstream fields(text.substr(paren + 1));
+    std::string field;
+    double ticks = 0;
+    for (int n = 3; n <= 15 && fields >> field; ++n) {
+      if (n >= 14) ticks += std::atof(field.c_str());
+    }
+    return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+  return 0;
 }
 
 std::string LocalExchange::PeakMemoryJson() const {

@@ -18,6 +18,15 @@
 
 namespace hie::bench {
 
+// How StartNode runs a node beyond the defaults.
+struct NodeOptions {
+  // Turn on the node's FHIR REST API (fhir_api in its config) on a port of its choosing;
+  // LocalExchange::fhir_port(org) then names it.
+  bool fhir_api = false;
+  // fhir_api.workers; 0 leaves the node's default.
+  int fhir_workers = 0;
+};
+
 class LocalExchange {
  public:
   LocalExchange();
@@ -27,8 +36,12 @@ class LocalExchange {
   // (as node-<org>), then starts the MPI and the consent service.
   absl::Status Start(const std::string& bin_dir, const std::vector<std::string>& orgs);
 
-  // Starts org's node and enrolls the org with its node's address as endpoint.
-  absl::StatusOr<int> StartNode(const std::string& org);
+  // Starts org's node and enrolls the org with its node's address as endpoint. Returns
+  // the node's gRPC port.
+  absl::StatusOr<int> StartNode(const std::string& org, const NodeOptions& options = {});
+
+  // The FHIR API's port of a node started with NodeOptions::fhir_api; 0 for another.
+  int fhir_port(const std::string& org) const;
 
   // Enrolls `org` with `endpoint` at the MPI.
   absl::Status Enroll(const std::string& org, const std::string& endpoint);
@@ -39,6 +52,10 @@ class LocalExchange {
 
   // Each daemon's peak resident memory so far (VmHWM), in KiB, as JSON: {"mpi": n, ...}.
   std::string PeakMemoryJson() const;
+
+  // CPU time (user + system) the daemon `name` ("mpi", "node-org-a"...) has used so
+  // far, in seconds; 0 for a name not started.
+  double CpuSeconds(const std::string& name) const;
 
   int mpi_port() const { return mpi_port_; }
   int consent_port() const { return consent_port_; }
@@ -52,7 +69,8 @@ class LocalExchange {
   std::string bin_dir_;
   std::string dir_;
   std::vector<hie::testing::ChildProcess> processes_;
-  std::vector<std::string> names_;  // parallel to processes_
+  std::vector<std::string> names_;         // parallel to processes_
+  std::map<std::string, int> fhir_ports_;  // by org
   int mpi_port_ = 0;
   int consent_port_ = 0;
   std::atomic<int> channels_{0};

@@ -12,11 +12,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "bench/federated_patient.h"
 #include "bench/local_exchange.h"
 #include "common/grpc/vector_writer.h"
 #include "common/json/json_writer.h"
 #include "grpcpp/server_builder.h"
-#include "proto/hie/v1/mpi.grpc.pb.h"
 #include "proto/hie/v1/node.grpc.pb.h"
 
 namespace {
@@ -31,26 +31,6 @@ double Percentile(std::vector<double> v, double p) {
 
 double MillisSince(SteadyClock::time_point start) {
   return std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
-}
-
-std::string Observation(const std::string& org, int i) {
-  return absl::StrFormat(
-      R"({"resourceType":"Observation","id":"%s-o%d","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}]},"subject":{"reference":"urn:uuid:p"},"effectiveDateTime":"%d-%02d-%02dT%02d:%02d:00Z","valueQuantity":{"value":%d,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"},"note":[{"text":"recorded at %s during a routine visit"}]})",
-      // Each practice's own measurements: different years, so none fold as duplicates.
-      org, i, 2000 + (org.back() - 'a'), 1 + i % 12, 1 + i % 28, i % 24, (i * 7) % 60, 50 + i % 60,
-      org);
-}
-
-std::string PatientBundle(const std::string& org, int records) {
-  std::string entries = absl::StrCat(
-      R"({"fullUrl":"urn:uuid:p","resource":{"resourceType":"Patient","id":"P-)", org,
-      R"(","name":[{"family":"Oyelaran","given":["Jane"]}],"gender":"female","birthDate":"1984-06-02",)",
-      R"("telecom":[{"system":"phone","value":"217-555-0143"}],"address":[{"line":["12 Main Street"],"city":"Springfield","postalCode":"62701"}]},"request":{"method":"PUT","url":"Patient"}})");
-  for (int i = 1; i < records; ++i) {
-    absl::StrAppend(&entries, R"(,{"fullUrl":"urn:uuid:o)", i, R"(","resource":)",
-                    Observation(org, i), R"(,"request":{"method":"PUT","url":"Observation"}})");
-  }
-  return absl::StrCat(R"({"resourceType":"Bundle","type":"transaction","entry":[)", entries, "]}");
 }
 
 // Streams a fixed list of records to anyone: the cost of moving the bytes, nothing else.
@@ -96,80 +76,19 @@ int main(int argc, char** argv) {
     std::cerr << "query_bench: " << s << "\n";
     return 1;
   }
-  std::map<std::string, int> ports;
-  uint64_t bytes_per_holder = 0;
-  for (const auto& org : orgs) {
-    auto port = exchange.StartNode(org);
-    if (!port.ok()) {
-      std::cerr << "query_bench: " << port.status() << "\n";
-      return 1;
-    }
-    ports[org] = *port;
-    auto ingest = hie::v1::Ingest::NewStub(exchange.Channel("node-" + org, *port));
-    grpc::ClientContext context;
-    hie::v1::ImportResponse response;
-    auto writer = ingest->Import(&context, &response);
-    hie::v1::ImportRequest request;
-    request.set_format(hie::v1::ImportRequest::FORMAT_JSON);
-    request.set_data(PatientBundle(org, records));
-    bytes_per_holder = request.data().size();
-    writer->Write(request);
-    writer->WritesDone();
-    grpc::Status s = writer->Finish();
-    if (!s.ok() || response.accepted() != records) {
-      std::cerr << "query_bench: import at " << org << ": " << s.error_message() << " accepted "
-                << response.accepted() << "\n";
-      return 1;
-    }
-  }
-  // Wait for the outboxes and the MPI to link every registration.
-  auto mpi =
-      hie::v1::MasterPatientIndex::NewStub(exchange.Channel("operator", exchange.mpi_port()));
-  absl::Time deadline = absl::Now() + absl::Seconds(60);
-  int linked = 0;
-  while (absl::Now() < deadline && linked < holders + 1) {
-    grpc::ClientContext context;
-    hie::v1::GetCrossReferenceRequest request;
-    request.mutable_local()->set_org_id("org-a");
-    request.mutable_local()->set_local_id("P-org-a");
-    hie::v1::CrossReference xref;
-    linked = 0;
-    if (mpi->GetCrossReference(&context, request, &xref).ok()) {
-      for (const auto& r : xref.registrations())
-        linked += r.grade() == hie::v1::MATCH_GRADE_CERTAIN;
-    }
-    if (linked < holders + 1) absl::SleepFor(absl::Milliseconds(200));
-  }
-  if (linked < holders + 1) {
-    std::cerr << "query_bench: only " << linked << " registrations linked\n";
+  auto patient = hie::bench::StartNodesWithPatient(exchange, orgs, records);
+  if (!patient.ok()) {
+    std::cerr << "query_bench: " << patient.status() << "\n";
     return 1;
   }
+  const uint64_t bytes_per_holder = patient->bytes_per_holder;
 
-  auto query = hie::v1::FederatedQuery::NewStub(exchange.Channel("node-org-a", ports["org-a"]));
+  auto query =
+      hie::v1::FederatedQuery::NewStub(exchange.Channel("node-org-a", patient->ports["org-a"]));
   auto run_query = [&](int64_t* entries) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    hie::v1::QueryRequest request;
-    request.set_local_patient_id("P-org-a");
-    request.set_purpose("TREAT");
-    request.mutable_user()->set_user_id("bench");
-    auto reader = query->Query(&context, request);
-    hie::v1::QueryEvent event;
-    int ok_holders = 0;
-    int64_t bundle_bytes = 0;  // the Bundle's pieces, counted (the bench keeps none)
-    int64_t expected_bytes = -1;
-    while (reader->Read(&event)) {
-      if (event.has_bundle()) bundle_bytes += static_cast<int64_t>(event.bundle().data().size());
-      if (event.has_holder() && !event.holder().local() &&
-          event.holder().state() == hie::v1::HolderStatus::STATE_OK) {
-        ++ok_holders;
-      }
-      if (event.has_result()) {
-        *entries = event.result().entries();
-        expected_bytes = event.result().bundle_bytes();
-      }
-    }
-    return reader->Finish().ok() && ok_holders == holders && bundle_bytes == expected_bytes;
+    auto outcome = hie::bench::QueryOnce(*query, hie::bench::PatientId("org-a"), holders);
+    if (outcome.ok()) *entries = outcome->entries;
+    return outcome.ok();
   };
   std::vector<double> query_ms;
   int64_t entries = 0;
@@ -191,7 +110,7 @@ int main(int argc, char** argv) {
       record->set_resource_type("Observation");
       record->set_resource_id(absl::StrCat(orgs[h], "-o", i));
       record->set_source_org(orgs[h]);
-      record->set_fhir_json(Observation(orgs[h], i));
+      record->set_fhir_json(hie::bench::Observation(orgs[h], i));
       record->set_content_sha256(std::string(32, 'x'));
       record->set_version(1);
     }
