@@ -142,8 +142,8 @@ http::Response RecordResponse(const hie::v1::RecordEnvelope& record, int status)
   return r;
 }
 
-absl::Status AuditAccesses(Api& api, const http::Request& request,
-                           const std::vector<Touched>& touched) {
+void RespondAudited(Api& api, const http::Request& request, const std::vector<Touched>& touched,
+                    const http::Responder& responder, http::Response response) {
   hie::v1::AuditEntry entry;
   entry.set_action(hie::v1::AUDIT_ACTION_ACCESS);
   entry.set_actor_org(api.state->own_org);
@@ -167,19 +167,16 @@ absl::Status AuditAccesses(Api& api, const http::Request& request,
       e.mutable_patient()->set_local_id(t.patient);
     }
   }
-  if (absl::Status s = api.state->audit->AppendAll(std::move(entries)); !s.ok()) {
-    LogError("the audit chain refused an API access: ", s.ToString());
-    return absl::UnavailableError("the node cannot record this access now; retry");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status AuditAccess(Api& api, const http::Request& request, absl::string_view interaction,
-                         const std::string& resource, const std::string& patient_local_id) {
-  return AuditAccesses(api, request,
-                       {{.interaction = std::string(interaction),
-                         .resource = resource,
-                         .patient = patient_local_id}});
+  api.auditor->Append(std::move(entries),
+                      [responder, response = std::move(response)](absl::Status recorded) mutable {
+                        if (!recorded.ok()) {
+                          LogError("the audit chain refused an API access: ", recorded.ToString());
+                          responder.RespondError(absl::UnavailableError(
+                              "the node cannot record this access now; retry"));
+                          return;
+                        }
+                        responder.Respond(std::move(response));
+                      });
 }
 
 absl::Status NotHere(const absl::Status& status, const std::string& type, const std::string& id) {

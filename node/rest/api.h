@@ -15,6 +15,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "common/audit/audit_committer.h"
 #include "common/auth/client_registry.h"
 #include "common/auth/token_service.h"
 #include "http/request.h"
@@ -69,6 +70,7 @@ struct Api {
   auth::ClientRegistry* clients = nullptr;  // the node's (NodeState::fhir_clients)
   std::unique_ptr<auth::TokenService> tokens;
   std::unique_ptr<Workers> workers;
+  std::unique_ptr<audit::AuditCommitter> auditor;  // API accesses into the node's chain
   std::shared_ptr<const RecordSearch> search;
   std::unique_ptr<RecordWrites> writes;  // its If-None-Exist runs `search`
   std::unique_ptr<MpiSearch> mpi;        // null without an MPI channel
@@ -113,14 +115,6 @@ http::Response RecordResponse(const hie::v1::RecordEnvelope& record, int status 
 // meta.lastUpdated set as the node keeps them (the rest as accepted).
 std::string RenderRecord(const hie::v1::RecordEnvelope& record);
 
-// Records one access of the practice's records through the API in the node's audit
-// chain (AUDIT_ACTION_ACCESS): who (the token's client, user and purpose, or the
-// certificate's org), the interaction, the resource and the patient. Returns once the
-// entry is durable: nothing is answered that the chain does not hold.
-// Errors: the log's.
-absl::Status AuditAccess(Api& api, const http::Request& request, absl::string_view interaction,
-                         const std::string& resource, const std::string& patient_local_id);
-
 // What one access touched, for its audit entry.
 struct Touched {
   std::string interaction;  // "read", "search", "create"...
@@ -128,10 +122,14 @@ struct Touched {
   std::string patient;      // the patient's local id, or ""
 };
 
-// One request that touched several records or patients (a search page, a Bundle): one
-// entry per element of `touched`, appended with one sync.
-absl::Status AuditAccesses(Api& api, const http::Request& request,
-                           const std::vector<Touched>& touched);
+// Answers `response` once what the request touched is in the node's audit chain
+// (AUDIT_ACTION_ACCESS, one entry per element of `touched`: who — the token's client,
+// user and purpose, or the certificate that called — the interaction, the resource and
+// the patient), durable: nothing is answered that the chain does not hold. Entries of
+// concurrent requests share one sync (audit::AuditCommitter); no thread waits. If the
+// chain cannot record them the answer is 503 instead.
+void RespondAudited(Api& api, const http::Request& request, const std::vector<Touched>& touched,
+                    const http::Responder& responder, http::Response response);
 
 // A store's NotFound as the client should read it.
 absl::Status NotHere(const absl::Status& status, const std::string& type, const std::string& id);

@@ -248,6 +248,8 @@ class FhirApiService final : public grpc::Service {
       // its holders' deadlines) before the engine and the store go.
       api->workers.reset();
       api->AwaitNoQueries();
+      // Every access handed over is written and answered before the store can close.
+      api->auditor.reset();
     }
     LogInfo("FHIR API stopped");
   }
@@ -282,6 +284,7 @@ absl::StatusOr<std::unique_ptr<grpc::Service>> StartFhirApi(std::shared_ptr<Node
   if (!tokens.ok()) return tokens.status();
   api->tokens = *std::move(tokens);
   api->workers = std::make_unique<Workers>(options.workers, options.max_queued);
+  api->auditor = std::make_unique<audit::AuditCommitter>(api->state->audit.get());
   NodeState* node = api->state.get();
   absl::StatusOr<std::string> cursor_key = RecordSearch::CursorKey(node->store.get());
   if (!cursor_key.ok()) return cursor_key.status();

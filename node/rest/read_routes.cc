@@ -42,13 +42,11 @@ void HandleRead(Api& api, http::Request request, http::Responder responder) {
       responder.RespondError(NotHere(record.status(), type, id));
       return;
     }
-    if (absl::Status s = AuditAccess(api, request, "read", absl::StrCat(type, "/", id),
-                                     record->patient_local_id());
-        !s.ok()) {
-      responder.RespondError(s);
-      return;
-    }
-    responder.Respond(StoredVersion(*record));
+    RespondAudited(api, request,
+                   {{.interaction = "read",
+                     .resource = absl::StrCat(type, "/", id),
+                     .patient = record->patient_local_id()}},
+                   responder, StoredVersion(*record));
   });
 }
 
@@ -64,18 +62,14 @@ void HandleHistory(Api& api, http::Request request, http::Responder responder) {
       responder.RespondError(NotHere(versions.status(), type, id));
       return;
     }
-    if (absl::Status s =
-            AuditAccess(api, request, vid.empty() ? "history" : "vread",
-                        absl::StrCat(type, "/", id, vid.empty() ? "" : "/_history/", vid),
-                        versions->back().patient_local_id());
-        !s.ok()) {
-      responder.RespondError(s);
-      return;
-    }
+    const std::vector<Touched> touched = {
+        {.interaction = vid.empty() ? "history" : "vread",
+         .resource = absl::StrCat(type, "/", id, vid.empty() ? "" : "/_history/", vid),
+         .patient = versions->back().patient_local_id()}};
     if (!vid.empty()) {
       for (const hie::v1::RecordEnvelope& v : *versions) {
         if (absl::StrCat(v.version()) == vid) {
-          responder.Respond(StoredVersion(v));
+          RespondAudited(api, request, touched, responder, StoredVersion(v));
           return;
         }
       }
@@ -116,14 +110,15 @@ void HandleHistory(Api& api, http::Request request, http::Responder responder) {
                           .Build())
               .Build());
     }
-    responder.Respond(Json(200,
-                           JsonObject()
-                               .Add("resourceType", "Bundle")
-                               .Add("type", "history")
-                               .Add("total", static_cast<int64_t>(versions->size()))
-                               .AddRaw("entry", JsonArray(entries))
-                               .Build(),
-                           http::kFhirJsonContentType));
+    RespondAudited(api, request, touched, responder,
+                   Json(200,
+                        JsonObject()
+                            .Add("resourceType", "Bundle")
+                            .Add("type", "history")
+                            .Add("total", static_cast<int64_t>(versions->size()))
+                            .AddRaw("entry", JsonArray(entries))
+                            .Build(),
+                        http::kFhirJsonContentType));
   });
 }
 

@@ -132,11 +132,8 @@ void HandleSearch(Api& api, http::Request request, http::Responder responder) {
           }
         }
         if (touched.empty()) touched.push_back({.interaction = "search", .resource = query.type()});
-        if (absl::Status s = AuditAccesses(api, request, touched); !s.ok()) {
-          responder.RespondError(s);
-          return;
-        }
-        responder.Respond(
+        RespondAudited(
+            api, request, touched, responder,
             Json(200, SearchsetBundle(api.BaseUrl(), query, *page), http::kFhirJsonContentType));
       });
 }

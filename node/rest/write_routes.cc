@@ -84,20 +84,22 @@ bool IfMatch(const http::Request& request, const http::Responder& responder, int
   return true;
 }
 
-// Records a write that changed something (or found its record) before it is answered;
-// a write the chain cannot record is answered 503 (it is durable all the same: the
-// store wrote it first, as an import does).
-WriteResult Audited(Api& api, const http::Request& request, absl::string_view interaction,
-                    WriteResult w) {
-  if (!w.ok()) return w;
-  const hie::v1::RecordEnvelope& r = w.record;
-  if (absl::Status s =
-          AuditAccess(api, request, interaction,
-                      absl::StrCat(r.resource_type(), "/", r.resource_id()), r.patient_local_id());
-      !s.ok()) {
-    w.status = s;
+// Answers a write once it is in the audit chain (a refused one at once). A write the
+// chain cannot record is answered 503; it is durable all the same (the store wrote it
+// first, as an import does).
+void RespondWrite(Api& api, const http::Request& request, absl::string_view interaction,
+                  const WriteResult& w, const std::string& method,
+                  const http::Responder& responder) {
+  if (!w.ok()) {
+    responder.Respond(WriteResponse(api, w, method));
+    return;
   }
-  return w;
+  const hie::v1::RecordEnvelope& r = w.record;
+  RespondAudited(api, request,
+                 {{.interaction = std::string(interaction),
+                   .resource = absl::StrCat(r.resource_type(), "/", r.resource_id()),
+                   .patient = r.patient_local_id()}},
+                 responder, WriteResponse(api, w, method));
 }
 
 void HandleCreate(Api& api, http::Request request, http::Responder responder) {
@@ -109,9 +111,8 @@ void HandleCreate(Api& api, http::Request request, http::Responder responder) {
   OnWorker(api, responder,
            [&api, responder, type, condition, body = std::move(body),
             request = std::move(request)]() mutable {
-             WriteResult w =
-                 Audited(api, request, "create", api.writes->Create(type, body, condition));
-             responder.Respond(WriteResponse(api, w, "POST"));
+             RespondWrite(api, request, "create", api.writes->Create(type, body, condition), "POST",
+                          responder);
            });
 }
 
@@ -125,9 +126,8 @@ void HandleUpdate(Api& api, http::Request request, http::Responder responder) {
   OnWorker(api, responder,
            [&api, responder, type, id, version, body = std::move(body),
             request = std::move(request)]() mutable {
-             WriteResult w =
-                 Audited(api, request, "update", api.writes->Update(type, id, body, version));
-             responder.Respond(WriteResponse(api, w, "PUT"));
+             RespondWrite(api, request, "update", api.writes->Update(type, id, body, version),
+                          "PUT", responder);
            });
 }
 
@@ -138,11 +138,11 @@ void HandleDelete(Api& api, http::Request request, http::Responder responder) {
   int64_t version = 0;
   if (!IfMatch(request, responder, &version)) return;
   OnWorker(api, responder, [&api, responder, type, id, version, request = std::move(request)] {
-    WriteResult w = Audited(api, request, "delete", api.writes->Delete(type, id, version));
+    WriteResult w = api.writes->Delete(type, id, version);
     if (!w.ok() && absl::IsNotFound(w.status)) {
       w.status = absl::NotFoundError(absl::StrCat(type, "/", id, " is not here"));
     }
-    responder.Respond(WriteResponse(api, w, "DELETE"));
+    RespondWrite(api, request, "delete", w, "DELETE", responder);
   });
 }
 
@@ -203,13 +203,10 @@ void HandleBundle(Api& api, http::Request request, http::Responder responder) {
                          .resource = absl::StrCat(r.resource_type(), "/", r.resource_id()),
                          .patient = r.patient_local_id()});
     }
-    if (absl::Status s = AuditAccesses(api, request, touched); !s.ok()) {
-      responder.RespondError(s);
-      return;
-    }
     std::vector<std::string> entries;
     for (const EntryResult& e : result.entries) entries.push_back(ResponseEntry(api, e));
-    responder.Respond(
+    RespondAudited(
+        api, request, touched, responder,
         Json(200,
              JsonObject()
                  .Add("resourceType", "Bundle")

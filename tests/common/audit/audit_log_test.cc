@@ -1,11 +1,14 @@
 // The audit chain: each kind of tampering is found at the entry where it happened.
 #include "common/audit/audit_log.h"
 
+#include <atomic>
 #include <filesystem>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/audit/audit_committer.h"
 #include "common/audit/audit_search.h"
 #include "common/crypto/hash.h"
 #include "common/fhir/datetime.h"
@@ -154,6 +157,58 @@ TEST_F(AuditLogTest, SearchFiltersAndPages) {
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ParseAuditSearch({{"entity", "x"}}, "org-a"),
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("\"entity\"")));
+}
+
+// Many requests at once hand entries to the committer: each is called back once its
+// entries are durable, every entry is in the chain once, in one piece per request, and
+// the chain verifies. Past its bound the committer refuses at once.
+TEST_F(AuditLogTest, GroupCommitAppendsEveryRequestOnce) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 50;
+  std::atomic<int> acknowledged{0};
+  {
+    AuditCommitter committer(log_.get());
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kPerThread; ++i) {
+          std::vector<hie::v1::AuditEntry> entries(2);
+          for (int k = 0; k < 2; ++k) {
+            entries[k].set_action(hie::v1::AUDIT_ACTION_ACCESS);
+            entries[k].set_actor_org("org-a");
+            entries[k].set_resource(absl::StrCat("Observation/", t, "-", i, "-", k));
+          }
+          committer.Append(std::move(entries), [&](absl::Status s) {
+            EXPECT_THAT(s, IsOk());
+            acknowledged++;
+          });
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+  }  // the destructor commits what is still waiting
+  EXPECT_EQ(acknowledged.load(), kThreads * kPerThread);
+  EXPECT_EQ(log_->size(), static_cast<uint64_t>(kThreads * kPerThread * 2));
+  // A request's two entries are consecutive.
+  std::string previous;
+  ASSERT_THAT(log_->ForEach(1,
+                            [&](const hie::v1::AuditEntry& e) {
+                              if (absl::EndsWith(e.resource(), "-1")) {
+                                EXPECT_EQ(previous,
+                                          e.resource().substr(0, e.resource().size() - 1) + "0");
+                              }
+                              previous = e.resource();
+                              return true;
+                            }),
+              IsOk());
+  EXPECT_TRUE(VerifyOrDie().ok);
+
+  AuditCommitter small(log_.get(), /*max_waiting=*/0);
+  absl::Status refused;
+  hie::v1::AuditEntry one;
+  one.set_action(hie::v1::AUDIT_ACTION_ACCESS);
+  small.Append({one}, [&](absl::Status s) { refused = s; });
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted));
 }
 
 TEST_F(AuditLogTest, AppendChainsAndNumbers) {
