@@ -317,7 +317,8 @@ std::string NameUuid(absl::string_view name) {
 }  // namespace
 
 std::vector<std::string> ProvenanceEntries(const BundleWriter& bundle, int64_t begin, int64_t end,
-                                           absl::Time recorded, absl::string_view query_id) {
+                                           absl::Time recorded, absl::string_view query_id,
+                                           absl::string_view assembler) {
   begin = std::clamp<int64_t>(begin, 0, bundle.entries());
   end = std::clamp<int64_t>(end, begin, bundle.entries());
   // Each organisation's targets, in the order the organisations first appear.
@@ -352,6 +353,16 @@ std::vector<std::string> ProvenanceEntries(const BundleWriter& bundle, int64_t b
                               .Add("display", absl::StrCat("federated query ", query_id))
                               .Build())
           .Build();
+  const std::string meta =
+      JsonObject()
+          .Add("source", SourceOrgUri(assembler))
+          .AddRaw("tag",
+                  JsonArray({JsonObject()
+                                 .Add("system", kSourceOrgSystem)
+                                 .Add("code", assembler)
+                                 .Add("display", absl::StrCat(assembler, ", assembled ", when))
+                                 .Build()}))
+          .Build();
   std::vector<std::string> entries;
   for (const auto& [org, targets] : by_org) {
     const std::string who =
@@ -363,6 +374,7 @@ std::vector<std::string> ProvenanceEntries(const BundleWriter& bundle, int64_t b
     const std::string provenance =
         JsonObject()
             .Add("resourceType", "Provenance")
+            .AddRaw("meta", meta)
             .AddRaw("target", JsonArray(targets))
             .Add("recorded", when)
             .AddRaw("agent",

@@ -147,11 +147,14 @@ MergedBundle MergeRecords(std::vector<hie::v1::RecordEnvelope> records);
 // is every one of those entries it sent, by fullUrl (a folded duplicate counts for each
 // of its sources); recorded is `recorded` (when the answer was assembled); the agent is
 // the organisation (custodian; who.identifier system kOrgIdentifierSystem); the entity
-// is the query (role source; identifier system kQueryIdentifierSystem). Each entry's
-// fullUrl is a urn:uuid made from the query, the organisation and the range: the same
-// page of the same answer gives the same text.
+// is the query (role source; identifier system kQueryIdentifierSystem). Each says
+// where it came from as every entry does: `assembler`, the organisation whose node
+// assembled the answer, is its meta.source and its source-org tag. Each entry's fullUrl
+// is a urn:uuid made from the query, the organisation and the range: the same page of
+// the same answer gives the same text.
 std::vector<std::string> ProvenanceEntries(const BundleWriter& bundle, int64_t begin, int64_t end,
-                                           absl::Time recorded, absl::string_view query_id);
+                                           absl::Time recorded, absl::string_view query_id,
+                                           absl::string_view assembler);
 
 }  // namespace hie::node
 

@@ -261,7 +261,8 @@ std::string WithheldEntry(const std::vector<std::string>& categories) {
 
 // One page of a query's answer, and how to name it and the next.
 struct PageSpec {
-  std::string url;  // the base URL and the request's path
+  std::string assembler;  // this node's organisation
+  std::string url;        // the base URL and the request's path
   std::vector<std::pair<std::string, std::string>> self_params;
   std::string token;  // the kept answer's; "" when it is not kept (no next page)
   int64_t offset = 0;
@@ -287,7 +288,7 @@ http::Response EverythingPage(KeptAnswer& kept, const PageSpec& spec) {
                                             {"_count", absl::StrCat(spec.count)}})});
   }
   page.more_entries = ProvenanceEntries(bundle, page.begin, page.end, kept.answer.completed_at,
-                                        kept.answer.query_id);
+                                        kept.answer.query_id, spec.assembler);
   if (page.begin == 0) {
     for (const HolderOutcome& h : kept.holders) {
       if (h.state != HolderState::kOk) page.more_entries.push_back(HolderOutcomeEntry(h));
@@ -403,6 +404,7 @@ void HandleEverythingPage(Api& api, KeptAnswers& kept, const http::Request& requ
     return;
   }
   PageSpec spec;
+  spec.assembler = api.state->own_org;
   spec.url = absl::StrCat(api.BaseUrl(), request.path);
   spec.self_params = {{"_page", params.page_token},
                       {"_offset", absl::StrCat(params.offset)},
@@ -443,6 +445,7 @@ void HandleEverything(Api& api, const std::shared_ptr<KeptAnswers>& kept, http::
   query.break_glass_reason = p.reason;
   query.resource_types = params->types;
   PageSpec first;
+  first.assembler = api.state->own_org;
   first.url = absl::StrCat(api.BaseUrl(), request.path);
   first.count = params->count;
   if (!params->types.empty()) {

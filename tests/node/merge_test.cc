@@ -260,7 +260,7 @@ TEST(ProvenanceTest, OnePerSourceTargetingItsEntriesOnThePage) {
        Record("org-c", "Observation", "o2", R"({"resourceType":"Observation","id":"o2"})")});
   ASSERT_EQ(writer.entries(), 3);
   const absl::Time recorded = absl::FromUnixSeconds(1700000000);
-  std::vector<std::string> all = ProvenanceEntries(writer, 0, 3, recorded, "q-1");
+  std::vector<std::string> all = ProvenanceEntries(writer, 0, 3, recorded, "q-1", "org-a");
   ASSERT_EQ(all.size(), 3u);
   std::map<std::string, std::set<std::string>> targets;
   std::set<std::string> full_urls;
@@ -276,6 +276,10 @@ TEST(ProvenanceTest, OnePerSourceTargetingItsEntriesOnThePage) {
     simdjson::dom::element p = entry["resource"];
     EXPECT_EQ(std::string_view(p["resourceType"]), "Provenance");
     EXPECT_EQ(std::string_view(p["recorded"]), "2023-11-14T22:13:20Z");
+    // Made by the node that assembled the answer, and saying so as every entry does.
+    EXPECT_EQ(std::string_view(p["meta"]["source"]), "urn:hie:org:org-a");
+    EXPECT_EQ(std::string_view(p["meta"]["tag"].at(0)["system"]), kSourceOrgSystem);
+    EXPECT_EQ(std::string_view(p["meta"]["tag"].at(0)["code"]), "org-a");
     simdjson::dom::element who = p["agent"].at(0)["who"];
     EXPECT_EQ(std::string_view(who["identifier"]["system"]), kOrgIdentifierSystem);
     std::string org{std::string_view(who["identifier"]["value"])};
@@ -290,13 +294,13 @@ TEST(ProvenanceTest, OnePerSourceTargetingItsEntriesOnThePage) {
   EXPECT_EQ(targets["org-b"], (std::set<std::string>{writer.full_url(0), writer.full_url(1)}));
   EXPECT_EQ(targets["org-c"], (std::set<std::string>{writer.full_url(2)}));
   // Only the page's entries and their sources; the same page, the same text.
-  std::vector<std::string> last = ProvenanceEntries(writer, 2, 3, recorded, "q-1");
+  std::vector<std::string> last = ProvenanceEntries(writer, 2, 3, recorded, "q-1", "org-a");
   ASSERT_EQ(last.size(), 1u);
   EXPECT_NE(last[0].find("org-c"), std::string::npos);
   EXPECT_EQ(last[0].find("org-b"), std::string::npos);
-  EXPECT_EQ(ProvenanceEntries(writer, 2, 3, recorded, "q-1"), last);
-  EXPECT_NE(ProvenanceEntries(writer, 2, 3, recorded, "q-2"), last);
-  EXPECT_TRUE(ProvenanceEntries(writer, 3, 9, recorded, "q-1").empty());
+  EXPECT_EQ(ProvenanceEntries(writer, 2, 3, recorded, "q-1", "org-a"), last);
+  EXPECT_NE(ProvenanceEntries(writer, 2, 3, recorded, "q-2", "org-a"), last);
+  EXPECT_TRUE(ProvenanceEntries(writer, 3, 9, recorded, "q-1", "org-a").empty());
 }
 
 TEST(LeaveOutLargerTest, RemovesAndNamesRecordsAboveTheLimitKeepingTheOrder) {
