@@ -1,9 +1,12 @@
 #include "node/domain/federated_query.h"
 
+#include <openssl/rand.h>
+
 #include <algorithm>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -438,6 +441,70 @@ FederatedQuery::~FederatedQuery() = default;
 
 void FederatedQuery::Run(FederatedQueryRequest request, QueryObserver* observer) {
   std::make_shared<QueryRun>(this, std::move(request), observer)->Start();
+}
+
+KeptAnswers::KeptAnswers(KeptAnswersOptions options, Clock* clock)
+    : options_(std::move(options)), clock_(clock) {}
+
+void KeptAnswers::DropExpired(std::vector<std::shared_ptr<KeptAnswer>>* dropped) {
+  const absl::Time now = clock_->Now();
+  absl::erase_if(kept_, [&](auto& entry) {
+    if (entry.second.expires > now) return false;
+    bytes_ -= entry.second.bytes;
+    dropped->push_back(std::move(entry.second.answer));
+    return true;
+  });
+}
+
+absl::StatusOr<std::string> KeptAnswers::Keep(std::string requester,
+                                              std::shared_ptr<KeptAnswer> answer) {
+  const size_t bytes = answer->answer.bundle->record_bytes();
+  unsigned char random[32];
+  if (RAND_bytes(random, sizeof(random)) != 1) {
+    return absl::InternalError("no randomness for a page token");
+  }
+  std::string token =
+      absl::WebSafeBase64Escape(absl::string_view(reinterpret_cast<char*>(random), sizeof(random)));
+  std::vector<std::shared_ptr<KeptAnswer>> dropped;  // freed after the lock is let go
+  absl::MutexLock lock(&mu_);
+  DropExpired(&dropped);
+  if (kept_.size() >= options_.max_answers || bytes > options_.max_total_bytes - bytes_) {
+    return absl::ResourceExhaustedError(absl::StrCat("answers kept for paging hold ", kept_.size(),
+                                                     " answers and ", bytes_, " bytes; this one (",
+                                                     bytes, " bytes) does not fit"));
+  }
+  bytes_ += bytes;
+  kept_.emplace(token, Kept{.requester = std::move(requester),
+                            .expires = clock_->Now() + options_.keep_for,
+                            .bytes = bytes,
+                            .answer = std::move(answer)});
+  return token;
+}
+
+absl::StatusOr<std::shared_ptr<KeptAnswer>> KeptAnswers::Find(absl::string_view token,
+                                                              absl::string_view requester) {
+  std::vector<std::shared_ptr<KeptAnswer>> dropped;  // freed after the lock is let go
+  absl::MutexLock lock(&mu_);
+  DropExpired(&dropped);
+  auto it = kept_.find(token);
+  if (it == kept_.end() || it->second.requester != requester) {
+    return absl::NotFoundError("no such page: the answer expired or was never kept for you");
+  }
+  return it->second.answer;
+}
+
+size_t KeptAnswers::count() {
+  std::vector<std::shared_ptr<KeptAnswer>> dropped;  // freed after the lock is let go
+  absl::MutexLock lock(&mu_);
+  DropExpired(&dropped);
+  return kept_.size();
+}
+
+size_t KeptAnswers::bytes() {
+  std::vector<std::shared_ptr<KeptAnswer>> dropped;  // freed after the lock is let go
+  absl::MutexLock lock(&mu_);
+  DropExpired(&dropped);
+  return bytes_;
 }
 
 }  // namespace hie::node

@@ -21,8 +21,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/time/clock.h"
 #include "node/domain/audit_sink.h"
@@ -259,6 +263,75 @@ class FederatedQuery {
   const std::unique_ptr<HolderClient> holders_;
   const std::unique_ptr<AuditSink> audit_;
   Clock* const clock_;
+};
+
+// ---------------------------------------------------------------------------------
+// Answers kept for a front that gives them in pages (FHIR $everything's next links):
+// the query runs once, and the later pages are read from its answer while it is kept.
+
+// One kept answer: what was asked, how every holder settled, and the answer.
+struct KeptAnswer {
+  FederatedQueryRequest request;
+  std::vector<HolderOutcome> holders;
+  QueryAnswer answer;
+  // Held while answer.bundle is written (BundleWriter::SelectPage and Next): a page is
+  // rendered by one reader at a time.
+  absl::Mutex mu;
+};
+
+struct KeptAnswersOptions {
+  // How long an answer is kept after it was kept (not renewed by reading it).
+  absl::Duration keep_for = absl::Minutes(5);
+  // The most record text (BundleWriter::record_bytes) all kept answers may hold, and the
+  // most answers kept at once; an answer that would pass either is not kept.
+  size_t max_total_bytes = size_t{256} << 20;
+  size_t max_answers = 256;
+};
+
+// Answers kept under unguessable tokens, each for one requester, for a bounded time and
+// within a bounded total. Thread-safe. An answer past its time is dropped at the next
+// call (and no longer found); whatever is kept goes when this is destroyed, or once the
+// last reader of it lets go.
+class KeptAnswers {
+ public:
+  // `clock` must outlive this.
+  KeptAnswers(KeptAnswersOptions options, Clock* clock);
+  KeptAnswers(const KeptAnswers&) = delete;
+  KeptAnswers& operator=(const KeptAnswers&) = delete;
+
+  // Keeps `answer` for `requester` (the front's name for who may read it: a client and a
+  // user, say) until keep_for from now, and returns the token that finds it: 32 bytes
+  // from OpenSSL's CSPRNG, URL-safe base64. REQUIRES: answer->answer.bundle is set.
+  // Errors: ResourceExhausted if keeping it would pass max_total_bytes or max_answers
+  // (nothing is kept); Internal if there is no randomness.
+  absl::StatusOr<std::string> Keep(std::string requester, std::shared_ptr<KeptAnswer> answer);
+
+  // The answer kept under `token` for `requester`. NotFound if there is none, it has
+  // expired, or it was kept for another requester: the same error, so that a token
+  // tells a stranger nothing.
+  absl::StatusOr<std::shared_ptr<KeptAnswer>> Find(absl::string_view token,
+                                                   absl::string_view requester);
+
+  // Answers kept now, and the record text they hold (expired ones not counted).
+  size_t count();
+  size_t bytes();
+
+ private:
+  struct Kept {
+    std::string requester;
+    absl::Time expires;
+    size_t bytes = 0;
+    std::shared_ptr<KeptAnswer> answer;
+  };
+  // Forgets the answers past their time, moving them to `dropped`.
+  void DropExpired(std::vector<std::shared_ptr<KeptAnswer>>* dropped)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const KeptAnswersOptions options_;
+  Clock* const clock_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Kept> kept_ ABSL_GUARDED_BY(mu_);
+  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace hie::node

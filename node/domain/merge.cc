@@ -4,8 +4,10 @@
 #include <map>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/crypto/hash.h"
 #include "common/fhir/datetime.h"
 #include "common/json/json_writer.h"
 #include "node/domain/disclosure.h"
@@ -46,7 +48,9 @@ bool LooksLikeUuid(const std::string& id) {
   return id.size() == 36 && id[8] == '-' && id[13] == '-' && id[18] == '-' && id[23] == '-';
 }
 
-// Appends to `out` the resource with one source-org tag per source added to its meta.
+// Appends to `out` the resource with its first source as meta.source (replacing the
+// one it had: where the exchange got it is what a reader of the answer needs) and one
+// source-org tag per source added to its meta.
 void AppendTagged(const std::string& json,
                   const std::vector<const hie::v1::RecordEnvelope*>& sources,
                   simdjson::dom::parser& parser, std::string* out_json) {
@@ -67,6 +71,7 @@ void AppendTagged(const std::string& json,
         }
         continue;
       }
+      if (field.key == "source") continue;
       meta_members.push_back(
           absl::StrCat(JsonQuote(std::string(field.key)), ":", simdjson::minify(field.value)));
     }
@@ -79,6 +84,8 @@ void AppendTagged(const std::string& json,
                        .Add("display", absl::StrCat(s->source_org(), ", updated ", updated))
                        .Build());
   }
+  meta_members.push_back(
+      absl::StrCat("\"source\":", JsonQuote(SourceOrgUri(sources.front()->source_org()))));
   meta_members.push_back(absl::StrCat("\"tag\":[", absl::StrJoin(tags, ","), "]"));
   std::string meta_json = absl::StrCat("{", absl::StrJoin(meta_members, ","), "}");
   // Re-emitted from the one parse: every member as it was, meta replaced (or added
@@ -124,6 +131,7 @@ BundleWriter::BundleWriter(std::vector<hie::v1::RecordEnvelope> records)
   // Group: first by content, then by clinical fact (across sources only).
   absl::flat_hash_map<std::string, size_t> by_content, by_fact;
   for (const auto& r : records_) {
+    record_bytes_ += r.fhir_json().size();
     simdjson::dom::object object;
     if (parser_.parse(r.fhir_json()).get_object().get(object)) {
       ++unreadable_;
@@ -149,6 +157,45 @@ BundleWriter::BundleWriter(std::vector<hie::v1::RecordEnvelope> records)
     if (!groups_[group].empty()) ++duplicates_folded_;
     groups_[group].push_back(&r);
   }
+  // Each entry's fullUrl, unique in the Bundle: two records with one UUID id (the same
+  // resource in two versions, or a clash) must not name each other's entry.
+  absl::flat_hash_set<std::string> used;
+  full_urls_.reserve(groups_.size());
+  for (const auto& group : groups_) {
+    const hie::v1::RecordEnvelope& first = *group.front();
+    const std::string own = absl::StrCat("urn:hie:", first.source_org(), ":", first.resource_type(),
+                                         "/", first.resource_id());
+    std::string url =
+        LooksLikeUuid(first.resource_id()) ? absl::StrCat("urn:uuid:", first.resource_id()) : own;
+    for (int n = 2; !used.insert(url).second; ++n) {
+      url = used.contains(own) ? absl::StrCat(own, "-", n) : own;
+    }
+    full_urls_.push_back(std::move(url));
+  }
+  page_.end = entries();
+}
+
+std::vector<std::string> BundleWriter::sources(int64_t i) const {
+  std::vector<std::string> orgs;
+  for (const hie::v1::RecordEnvelope* r : groups_[i]) {
+    if (std::find(orgs.begin(), orgs.end(), r->source_org()) == orgs.end()) {
+      orgs.push_back(r->source_org());
+    }
+  }
+  return orgs;
+}
+
+void BundleWriter::SelectPage(BundlePage page) {
+  page.begin = std::clamp<int64_t>(page.begin, 0, entries());
+  page.end = std::clamp<int64_t>(page.end, page.begin, entries());
+  page_ = std::move(page);
+  next_group_ = -1;
+  next_more_ = 0;
+  first_entry_ = true;
+  closed_ = false;
+  std::string().swap(pending_);
+  pending_offset_ = 0;
+  written_ = 0;
 }
 
 bool BundleWriter::Render() {
@@ -156,37 +203,47 @@ bool BundleWriter::Render() {
   pending_offset_ = 0;
   if (closed_) return false;
   if (next_group_ < 0) {
+    JsonObject head;
+    head.Add("resourceType", "Bundle").Add("type", "searchset").Add("total", entries());
+    if (!page_.links.empty()) {
+      std::vector<std::string> links;
+      for (const BundleLink& link : page_.links) {
+        links.push_back(JsonObject().Add("relation", link.relation).Add("url", link.url).Build());
+      }
+      head.AddRaw("link", JsonArray(links));
+    }
+    next_group_ = page_.begin;
+    if (page_.begin == page_.end && page_.more_entries.empty()) {
+      pending_ = head.Build();
+      closed_ = true;
+      return true;
+    }
     // The members as JsonObject writes them, the entry array left open.
-    std::string head = JsonObject()
-                           .Add("resourceType", "Bundle")
-                           .Add("type", "searchset")
-                           .Add("total", entries())
-                           .AddRaw("entry", "[")
-                           .Build();
-    head.pop_back();  // the object's closing brace
-    pending_ = std::move(head);
-    next_group_ = 0;
+    pending_ = head.AddRaw("entry", "[").Build();
+    pending_.pop_back();  // the object's closing brace
     return true;
   }
-  if (next_group_ == static_cast<int64_t>(groups_.size())) {
-    pending_ = "]}";
-    closed_ = true;
+  const char* separator = first_entry_ ? "" : ", ";
+  first_entry_ = false;
+  if (next_group_ < page_.end) {
+    const auto& group = groups_[next_group_];
+    // Written straight into pending_ (the layout JsonObject gives): an entry can be tens
+    // of megabytes, and every intermediate copy of it would count in the peak.
+    absl::StrAppend(&pending_, separator, "{", JsonQuote("fullUrl"), ": ",
+                    JsonQuote(full_urls_[next_group_]), ", ", JsonQuote("resource"), ": ");
+    AppendTagged(group.front()->fhir_json(), group, parser_, &pending_);
+    absl::StrAppend(&pending_, ", ", JsonQuote("search"), ": ",
+                    JsonObject().Add("mode", "match").Build(), "}");
+    ++next_group_;
     return true;
   }
-  const auto& group = groups_[next_group_];
-  const hie::v1::RecordEnvelope& first = *group.front();
-  std::string full_url = LooksLikeUuid(first.resource_id())
-                             ? absl::StrCat("urn:uuid:", first.resource_id())
-                             : absl::StrCat("urn:hie:", first.source_org(), ":",
-                                            first.resource_type(), "/", first.resource_id());
-  // Written straight into pending_ (the layout JsonObject gives): an entry can be tens of
-  // megabytes, and every intermediate copy of it would count in the peak.
-  absl::StrAppend(&pending_, next_group_ > 0 ? ", " : "", "{", JsonQuote("fullUrl"), ": ",
-                  JsonQuote(full_url), ", ", JsonQuote("resource"), ": ");
-  AppendTagged(first.fhir_json(), group, parser_, &pending_);
-  absl::StrAppend(&pending_, ", ", JsonQuote("search"), ": ",
-                  JsonObject().Add("mode", "match").Build(), "}");
-  ++next_group_;
+  if (next_more_ < page_.more_entries.size()) {
+    absl::StrAppend(&pending_, separator, page_.more_entries[next_more_]);
+    ++next_more_;
+    return true;
+  }
+  pending_ = "]}";
+  closed_ = true;
   return true;
 }
 
@@ -242,6 +299,98 @@ MergedBundle MergeRecords(std::vector<hie::v1::RecordEnvelope> records) {
   while (writer.Next(size_t{1} << 20, &merged.bundle_json)) {
   }
   return merged;
+}
+
+std::string SourceOrgUri(absl::string_view org) { return absl::StrCat("urn:hie:org:", org); }
+
+namespace {
+
+// A UUID (version 8: made by us, from a hash) naming `name` the same way every time.
+std::string NameUuid(absl::string_view name) {
+  std::string hex = crypto::Sha256Hex(name).substr(0, 32);
+  hex[12] = '8';
+  hex[16] = "89ab"[hex[16] % 4];
+  return absl::StrCat(hex.substr(0, 8), "-", hex.substr(8, 4), "-", hex.substr(12, 4), "-",
+                      hex.substr(16, 4), "-", hex.substr(20, 12));
+}
+
+}  // namespace
+
+std::vector<std::string> ProvenanceEntries(const BundleWriter& bundle, int64_t begin, int64_t end,
+                                           absl::Time recorded, absl::string_view query_id,
+                                           absl::string_view assembler) {
+  begin = std::clamp<int64_t>(begin, 0, bundle.entries());
+  end = std::clamp<int64_t>(end, begin, bundle.entries());
+  // Each organisation's targets, in the order the organisations first appear.
+  std::vector<std::pair<std::string, std::vector<std::string>>> by_org;
+  for (int64_t i = begin; i < end; ++i) {
+    for (const std::string& org : bundle.sources(i)) {
+      auto it =
+          std::find_if(by_org.begin(), by_org.end(), [&](const auto& o) { return o.first == org; });
+      if (it == by_org.end()) it = by_org.insert(by_org.end(), {org, {}});
+      it->second.push_back(JsonObject().Add("reference", bundle.full_url(i)).Build());
+    }
+  }
+  const std::string when = fhir::FormatInstant(recorded);
+  const std::string custodian =
+      JsonObject()
+          .AddRaw("coding", JsonArray({JsonObject()
+                                           .Add("system",
+                                                "http://terminology.hl7.org/CodeSystem/"
+                                                "provenance-participant-type")
+                                           .Add("code", "custodian")
+                                           .Add("display", "Custodian")
+                                           .Build()}))
+          .Build();
+  const std::string query =
+      JsonObject()
+          .Add("role", "source")
+          .AddRaw("what", JsonObject()
+                              .AddRaw("identifier", JsonObject()
+                                                        .Add("system", kQueryIdentifierSystem)
+                                                        .Add("value", query_id)
+                                                        .Build())
+                              .Add("display", absl::StrCat("federated query ", query_id))
+                              .Build())
+          .Build();
+  const std::string meta =
+      JsonObject()
+          .Add("source", SourceOrgUri(assembler))
+          .AddRaw("tag",
+                  JsonArray({JsonObject()
+                                 .Add("system", kSourceOrgSystem)
+                                 .Add("code", assembler)
+                                 .Add("display", absl::StrCat(assembler, ", assembled ", when))
+                                 .Build()}))
+          .Build();
+  std::vector<std::string> entries;
+  for (const auto& [org, targets] : by_org) {
+    const std::string who =
+        JsonObject()
+            .AddRaw("identifier",
+                    JsonObject().Add("system", kOrgIdentifierSystem).Add("value", org).Build())
+            .Add("display", org)
+            .Build();
+    const std::string provenance =
+        JsonObject()
+            .Add("resourceType", "Provenance")
+            .AddRaw("meta", meta)
+            .AddRaw("target", JsonArray(targets))
+            .Add("recorded", when)
+            .AddRaw("agent",
+                    JsonArray({JsonObject().AddRaw("type", custodian).AddRaw("who", who).Build()}))
+            .AddRaw("entity", JsonArray({query}))
+            .Build();
+    entries.push_back(
+        JsonObject()
+            .Add("fullUrl",
+                 absl::StrCat("urn:uuid:",
+                              NameUuid(absl::StrCat(query_id, "\n", org, "\n", begin, "\n", end))))
+            .AddRaw("resource", provenance)
+            .AddRaw("search", JsonObject().Add("mode", "include").Build())
+            .Build());
+  }
+  return entries;
 }
 
 }  // namespace hie::node

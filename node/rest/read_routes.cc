@@ -1,14 +1,19 @@
 // The reads: one resource, its versions, and the federated $everything.
+#include <algorithm>
+#include <memory>
 #include <utility>
 
-#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/json/json_writer.h"
 #include "common/log/log.h"
+#include "common/status/status_macros.h"
+#include "common/time/clock.h"
 #include "google/protobuf/util/time_util.h"
 #include "http/status.h"
+#include "http/target.h"
 #include "node/rest/api.h"
 
 namespace hie::node {
@@ -122,65 +127,236 @@ void HandleHistory(Api& api, http::Request request, http::Responder responder) {
   });
 }
 
-// One holder that did not answer in full, as the OperationOutcome entry FHIR gives a
-// searchset for what it could not do.
-std::string HolderOutcomeEntry(const HolderOutcome& h) {
-  const char* code = h.state == HolderState::kDenied     ? "forbidden"
-                     : h.state == HolderState::kTimedOut ? "timeout"
-                     : h.state == HolderState::kFailed   ? "exception"
-                                                         : "transient";
-  const std::string issue =
-      JsonObject()
-          .Add("severity", "warning")
-          .Add("code", code)
-          .Add("diagnostics", absl::StrCat("holder ", h.org_id, ": ", HolderStateName(h.state)))
-          .Build();
+// ---- $everything: the federated query, its answer given in pages.
+
+constexpr int64_t kDefaultEverythingCount = 500;
+constexpr int64_t kMaxEverythingCount = 1000;
+
+// What one $everything request asks: a new query, or (with _page) a page of the kept
+// answer of one that ran.
+struct EverythingParams {
+  std::vector<std::string> types;  // _type
+  int64_t count = kDefaultEverythingCount;
+  std::string page_token;  // _page
+  int64_t offset = 0;      // _offset
+};
+
+absl::StatusOr<EverythingParams> ParseEverything(const http::Request& request) {
+  EverythingParams params;
+  auto number = [](const http::QueryParam& p, int64_t* out) {
+    if (!absl::SimpleAtoi(p.value, out) || *out < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(p.name, "=", p.value, ": a number (0 or more) is expected"));
+    }
+    return absl::OkStatus();
+  };
+  bool offset_given = false;
+  for (const http::QueryParam& p : request.query) {
+    if (p.name == "_type") {
+      for (absl::string_view t : absl::StrSplit(p.value, ',', absl::SkipEmpty())) {
+        params.types.emplace_back(t);
+      }
+    } else if (p.name == "_count") {
+      HIE_RETURN_IF_ERROR(number(p, &params.count));
+      // FHIR lets a server give fewer than asked.
+      params.count = std::min(params.count, kMaxEverythingCount);
+    } else if (p.name == "_page") {
+      if (p.value.empty()) return absl::InvalidArgumentError("_page is empty");
+      params.page_token = p.value;
+    } else if (p.name == "_offset") {
+      HIE_RETURN_IF_ERROR(number(p, &params.offset));
+      offset_given = true;
+    }
+  }
+  if (offset_given && params.page_token.empty()) {
+    return absl::InvalidArgumentError("_offset is for a page of a kept answer: give _page too");
+  }
+  if (!params.page_token.empty() && !params.types.empty()) {
+    return absl::InvalidArgumentError(
+        "_type narrows a new query; a page (_page) is of the answer as it was asked");
+  }
+  return params;
+}
+
+// Every type the answer may hold must be readable with the caller's token: all of them
+// (a scope reading every type), or each type of `types`.
+absl::Status CheckEverythingScope(const Api& api, const http::Request& request,
+                                  const std::vector<std::string>& types) {
+  if (types.empty() && !CheckScope(api, request, "Resource", "read").ok()) {
+    return absl::PermissionDeniedError(
+        "$everything without _type needs a scope that reads every type (system/*.read)");
+  }
+  for (const std::string& type : types) {
+    if (absl::Status s = CheckType(type); !s.ok()) {
+      return absl::InvalidArgumentError(s.message());
+    }
+    HIE_RETURN_IF_ERROR(CheckScope(api, request, type, "read"));
+  }
+  return absl::OkStatus();
+}
+
+// Who asks a federated read: a person, named by a token with a purpose of use (a
+// certificate alone names no user). The pages of an answer are for the same client,
+// user and purpose, about the same patient: the string returned names them.
+absl::StatusOr<std::string> FederatedRequester(const http::Request& request) {
+  if (!request.caller.principal.has_value()) {
+    return absl::PermissionDeniedError(
+        "a federated read needs a bearer token naming the requesting user and a purpose of use");
+  }
+  const http::Principal& p = *request.caller.principal;
+  if (p.user_id.empty() || p.purpose_of_use.empty()) {
+    return absl::PermissionDeniedError(
+        "a federated read needs a token naming the requesting user and a purpose of use "
+        "(hiectl fhir token --user ID --purpose CODE)");
+  }
+  return absl::StrCat(p.client_id, "\n", p.user_id, "\n", p.purpose_of_use, "\n",
+                      request.params.at("id"));
+}
+
+// An OperationOutcome entry of the searchset (search.mode outcome) with one issue.
+std::string OutcomeEntry(absl::string_view severity, absl::string_view code,
+                         absl::string_view details, absl::string_view diagnostics) {
+  JsonObject issue;
+  issue.Add("severity", severity).Add("code", code);
+  if (!details.empty()) issue.AddRaw("details", JsonObject().Add("text", details).Build());
+  issue.Add("diagnostics", diagnostics);
   return JsonObject()
       .AddRaw("resource", JsonObject()
                               .Add("resourceType", "OperationOutcome")
-                              .AddRaw("issue", JsonArray({issue}))
+                              .AddRaw("issue", JsonArray({issue.Build()}))
                               .Build())
       .AddRaw("search", JsonObject().Add("mode", "outcome").Build())
       .Build();
 }
 
-// Collects one federated query's events and answers with the merged Bundle, each
-// holder that did not answer in full as an OperationOutcome entry. Deletes itself.
+// One holder that did not answer in full: what FHIR gives a searchset for what it could
+// not do.
+std::string HolderOutcomeEntry(const HolderOutcome& h) {
+  const char* code = h.state == HolderState::kDenied     ? "forbidden"
+                     : h.state == HolderState::kTimedOut ? "timeout"
+                     : h.state == HolderState::kFailed   ? "exception"
+                                                         : "transient";
+  return OutcomeEntry("warning", code, "",
+                      absl::StrCat("holder ", h.org_id, ": ", HolderStateName(h.state)));
+}
+
+// The sensitivity categories the consent decision withheld at every holder. Whether
+// any record was in fact withheld is not said: that a holder has such records is
+// itself what the patient's consent protects.
+std::string WithheldEntry(const std::vector<std::string>& categories) {
+  const std::string list = absl::StrJoin(categories, ", ");
+  return OutcomeEntry(
+      "information", "suppressed", absl::StrCat("withheld by consent: ", list),
+      absl::StrCat("The patient's consent and the exchange's policy withhold records in these "
+                   "sensitivity categories from this requester: ",
+                   list,
+                   ". Records of these kinds, wherever they are held, are not in this answer: "
+                   "records may exist that this requester may not see."));
+}
+
+// One page of a query's answer, and how to name it and the next.
+struct PageSpec {
+  std::string assembler;  // this node's organisation
+  std::string url;        // the base URL and the request's path
+  std::vector<std::pair<std::string, std::string>> self_params;
+  std::string token;  // the kept answer's; "" when it is not kept (no next page)
+  int64_t offset = 0;
+  int64_t count = 0;
+  // The answer could not be kept for paging, so this page is all of it.
+  bool not_kept = false;
+};
+
+// The page as a searchset Bundle: the merged entries [offset, offset + count), a
+// Provenance per organisation they came from, and on the first page the outcomes (every
+// holder that did not answer in full, the withheld categories).
+http::Response EverythingPage(KeptAnswer& kept, const PageSpec& spec) {
+  absl::MutexLock lock(&kept.mu);
+  BundleWriter& bundle = *kept.answer.bundle;
+  BundlePage page;
+  page.begin = std::min(spec.offset, bundle.entries());
+  page.end = std::min(bundle.entries(), page.begin + spec.count);
+  page.links.push_back({"self", http::SearchUrl(spec.url, spec.self_params)});
+  if (!spec.token.empty() && spec.count > 0 && page.end < bundle.entries()) {
+    page.links.push_back(
+        {"next", http::SearchUrl(spec.url, {{"_page", spec.token},
+                                            {"_offset", absl::StrCat(page.end)},
+                                            {"_count", absl::StrCat(spec.count)}})});
+  }
+  page.more_entries = ProvenanceEntries(bundle, page.begin, page.end, kept.answer.completed_at,
+                                        kept.answer.query_id, spec.assembler);
+  if (page.begin == 0) {
+    for (const HolderOutcome& h : kept.holders) {
+      if (h.state != HolderState::kOk) page.more_entries.push_back(HolderOutcomeEntry(h));
+    }
+    if (!kept.answer.withheld_categories.empty()) {
+      page.more_entries.push_back(WithheldEntry(kept.answer.withheld_categories));
+    }
+    if (spec.not_kept) {
+      page.more_entries.push_back(OutcomeEntry(
+          "information", "informational", "",
+          "The node keeps as many answers for paging as it can hold now: this answer is given "
+          "whole, in one page."));
+    }
+  }
+  bundle.SelectPage(std::move(page));
+  std::string text;
+  while (bundle.Next(size_t{1} << 20, &text)) {
+  }
+  http::Response r = Json(200, std::move(text), http::kFhirJsonContentType);
+  if (!kept.answer.withheld_categories.empty()) {
+    r.SetHeader("X-Withheld-Categories", absl::StrJoin(kept.answer.withheld_categories, ","));
+  }
+  r.SetHeader("X-Query-Id", kept.answer.query_id);
+  return r;
+}
+
+// Collects one federated query's events and answers with the first page of its answer,
+// keeping the answer for the next pages when there are more. Deletes itself.
 class EverythingObserver final : public QueryObserver {
  public:
-  EverythingObserver(Api* api, http::Responder responder)
-      : api_(api), responder_(std::move(responder)) {
+  EverythingObserver(Api* api, std::shared_ptr<KeptAnswers> kept, std::string requester,
+                     FederatedQueryRequest request, PageSpec first_page, http::Responder responder)
+      : api_(api),
+        kept_(std::move(kept)),
+        requester_(std::move(requester)),
+        request_(std::move(request)),
+        first_page_(std::move(first_page)),
+        responder_(std::move(responder)) {
     api_->QueryStarted();
   }
 
   void OnHolderSettled(const HolderOutcome& outcome) override {
-    if (outcome.state == HolderState::kOk) return;
-    // Why stays in the node's log: a peer's or the store's words are not for a client.
-    LogInfo("$everything: holder ", outcome.org_id, " ", HolderStateName(outcome.state), ": ",
-            outcome.message);
-    outcomes_.push_back(HolderOutcomeEntry(outcome));
+    if (outcome.state != HolderState::kOk) {
+      // Why stays in the node's log: a peer's or the store's words are not for a client.
+      LogInfo("$everything: holder ", outcome.org_id, " ", HolderStateName(outcome.state), ": ",
+              outcome.message);
+    }
+    holders_.push_back(outcome);
   }
 
   void OnQueryDone(absl::StatusOr<QueryAnswer> answer) override {
     if (!answer.ok()) {
       responder_.RespondError(answer.status());
     } else {
-      std::string text;
-      while (answer->bundle->Next(size_t{1} << 20, &text)) {
+      auto kept = std::make_shared<KeptAnswer>();
+      kept->request = std::move(request_);
+      kept->holders = std::move(holders_);
+      kept->answer = *std::move(answer);
+      const int64_t entries = kept->answer.bundle->entries();
+      if (first_page_.count > 0 && entries > first_page_.count) {
+        absl::StatusOr<std::string> token = kept_->Keep(requester_, kept);
+        if (token.ok()) {
+          first_page_.token = *std::move(token);
+        } else {
+          // Refused rather than grown without bound: the query ran and every holder
+          // disclosed, so the answer is given whole rather than lost.
+          LogWarning("$everything: answer of query ", kept->answer.query_id,
+                     " not kept for paging: ", token.status().message());
+          first_page_.not_kept = true;
+          first_page_.count = entries;
+        }
       }
-      // The writer's text ends with the entry array's "]}": the outcomes join it.
-      if (!outcomes_.empty() && absl::EndsWith(text, "]}")) {
-        text.resize(text.size() - 2);
-        absl::StrAppend(&text, answer->bundle->entries() > 0 ? ", " : "",
-                        absl::StrJoin(outcomes_, ", "), "]}");
-      }
-      http::Response r = Json(200, std::move(text), http::kFhirJsonContentType);
-      if (!answer->withheld_categories.empty()) {
-        // What consent withheld, for a client to tell its user (also in the audit).
-        r.SetHeader("X-Withheld-Categories", absl::StrJoin(answer->withheld_categories, ","));
-      }
-      r.SetHeader("X-Query-Id", answer->query_id);
-      responder_.Respond(std::move(r));
+      responder_.Respond(EverythingPage(*kept, first_page_));
     }
     Api* api = api_;
     delete this;
@@ -189,60 +365,96 @@ class EverythingObserver final : public QueryObserver {
 
  private:
   Api* const api_;
+  const std::shared_ptr<KeptAnswers> kept_;
+  const std::string requester_;
+  FederatedQueryRequest request_;
+  PageSpec first_page_;
   http::Responder responder_;
-  std::vector<std::string> outcomes_;
+  std::vector<HolderOutcome> holders_;
 };
 
-void HandleEverything(Api& api, http::Request request, http::Responder responder) {
+// A later page: read from the kept answer, for its requester only; no new query, consent
+// decision or audit entry.
+void HandleEverythingPage(Api& api, KeptAnswers& kept, const http::Request& request,
+                          const http::Responder& responder, const EverythingParams& params) {
+  absl::StatusOr<std::string> requester = FederatedRequester(request);
+  if (!requester.ok()) {
+    responder.RespondError(requester.status());
+    return;
+  }
+  absl::StatusOr<std::shared_ptr<KeptAnswer>> answer = kept.Find(params.page_token, *requester);
+  if (!answer.ok()) {
+    responder.RespondError(answer.status());
+    return;
+  }
+  if (absl::Status s = CheckEverythingScope(api, request, (*answer)->request.resource_types);
+      !s.ok()) {
+    responder.RespondError(s);
+    return;
+  }
+  const int64_t entries = (*answer)->answer.bundle->entries();
+  if (params.offset > entries) {
+    responder.RespondError(absl::InvalidArgumentError(
+        absl::StrCat("_offset ", params.offset, " is past the answer's ", entries, " entries")));
+    return;
+  }
+  PageSpec spec;
+  spec.assembler = api.state->own_org;
+  spec.url = absl::StrCat(api.BaseUrl(), request.path);
+  spec.self_params = {{"_page", params.page_token},
+                      {"_offset", absl::StrCat(params.offset)},
+                      {"_count", absl::StrCat(params.count)}};
+  spec.token = params.page_token;
+  spec.offset = params.offset;
+  spec.count = params.count;
+  OnWorker(api, responder, [responder, answer = *std::move(answer), spec = std::move(spec)] {
+    responder.Respond(EverythingPage(*answer, spec));
+  });
+}
+
+void HandleEverything(Api& api, const std::shared_ptr<KeptAnswers>& kept, http::Request request,
+                      http::Responder responder) {
   if (RefuseFormat(request, responder)) return;
-  // Every type it may return must be allowed: all of them (a scope reading every type),
-  // or each type _type names.
-  std::vector<std::string> types;
-  if (const std::string* type = request.Query("_type")) {
-    for (absl::string_view t : absl::StrSplit(*type, ',', absl::SkipEmpty())) {
-      types.emplace_back(t);
-    }
+  absl::StatusOr<EverythingParams> params = ParseEverything(request);
+  if (!params.ok()) {
+    responder.RespondError(params.status());
+    return;
   }
-  if (types.empty()) {
-    if (!CheckScope(api, request, "Resource", "read").ok()) {
-      responder.RespondError(absl::PermissionDeniedError(
-          "$everything without _type needs a scope that reads every type (system/*.read)"));
-      return;
-    }
+  if (!params->page_token.empty()) {
+    HandleEverythingPage(api, *kept, request, responder, *params);
+    return;
   }
-  for (const std::string& type : types) {
-    if (absl::Status s = CheckType(type); !s.ok()) {
-      responder.RespondError(absl::InvalidArgumentError(s.message()));
-      return;
-    }
-    if (absl::Status s = CheckScope(api, request, type, "read"); !s.ok()) {
-      responder.RespondError(s);
-      return;
-    }
-  }
-  // A federated read is a person's: a certificate alone names no user.
-  if (!request.caller.principal.has_value()) {
-    responder.RespondError(absl::PermissionDeniedError(
-        "a federated read needs a bearer token naming the requesting user and a purpose of use"));
+  absl::Status s = CheckEverythingScope(api, request, params->types);
+  absl::StatusOr<std::string> requester =
+      s.ok() ? FederatedRequester(request) : absl::StatusOr<std::string>(s);
+  if (!requester.ok()) {
+    responder.RespondError(requester.status());
     return;
   }
   const http::Principal& p = *request.caller.principal;
-  if (p.user_id.empty() || p.purpose_of_use.empty()) {
-    responder.RespondError(absl::PermissionDeniedError(
-        "a federated read needs a token naming the requesting user and a purpose of use "
-        "(hiectl fhir token --user ID --purpose CODE)"));
-    return;
-  }
   FederatedQueryRequest query;
   query.local_patient_id = request.params["id"];
   query.purpose = p.purpose_of_use;
   query.user =
       QueryUser{.id = p.user_id, .role = "", .npi = "", .display_name = p.user_display_name};
   query.break_glass_reason = p.reason;
-  query.resource_types = types;
-  OnWorker(api, responder, [&api, responder, query = std::move(query)]() mutable {
-    api.query->Run(std::move(query), new EverythingObserver(&api, responder));
-  });
+  query.resource_types = params->types;
+  PageSpec first;
+  first.assembler = api.state->own_org;
+  first.url = absl::StrCat(api.BaseUrl(), request.path);
+  first.count = params->count;
+  if (!params->types.empty()) {
+    first.self_params.push_back({"_type", absl::StrJoin(params->types, ",")});
+  }
+  first.self_params.push_back({"_count", absl::StrCat(params->count)});
+  OnWorker(api, responder,
+           [&api, kept, responder, requester = *std::move(requester), query = std::move(query),
+            first = std::move(first)]() mutable {
+             FederatedQueryRequest asked = query;
+             api.query->Run(std::move(query),
+                            new EverythingObserver(&api, kept, std::move(requester),
+                                                   std::move(asked), std::move(first), responder));
+           });
 }
 
 }  // namespace
@@ -257,7 +469,8 @@ absl::Status AddReadRoutes(http::Router& router, Api* api) {
        .definition = "http://hl7.org/fhir/OperationDefinition/Patient-everything",
        .documentation =
            "GET /Patient/{id}/$everything: the federated record from every practice the "
-           "patient's consent allows, for the token's user and purpose of use"});
+           "patient's consent allows, for the token's user and purpose of use; _type narrows "
+           "it, _count (default 500, at most 1000) pages it"});
   absl::Status s = router.Add({.method = "GET",
                                .pattern = "/{type}/{id}",
                                .access = access,
@@ -266,12 +479,15 @@ absl::Status AddReadRoutes(http::Router& router, Api* api) {
                                  HandleRead(*api, std::move(request), std::move(responder));
                                }});
   if (s.ok()) {
+    // The answers kept for their next pages live as long as the route (and any query or
+    // page still being answered): the server going frees them.
+    auto kept = std::make_shared<KeptAnswers>(KeptAnswersOptions(), Clock::Real());
     s = router.Add({.method = "GET",
                     .pattern = "/Patient/{id}/$everything",
                     .access = access,
                     .audit_kind = "everything",
-                    .handler = [api](http::Request request, http::Responder responder) {
-                      HandleEverything(*api, std::move(request), std::move(responder));
+                    .handler = [api, kept](http::Request request, http::Responder responder) {
+                      HandleEverything(*api, kept, std::move(request), std::move(responder));
                     }});
   }
   for (const char* pattern : {"/{type}/{id}/_history", "/{type}/{id}/_history/{vid}"}) {
