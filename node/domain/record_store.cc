@@ -160,6 +160,23 @@ absl::StatusOr<std::vector<hie::v1::RecordEnvelope>> RecordStore::History(
   return out;
 }
 
+absl::Status RecordStore::ForTypeHistory(
+    const std::string& type,
+    const std::function<bool(const hie::v1::RecordEnvelope&)>& visit) const {
+  absl::Status corrupt;
+  absl::Status s = store_->ScanPrefix(
+      KeyBuilder().AddString("history").AddString(type).Build(),
+      [&](absl::string_view, absl::string_view value) {
+        hie::v1::RecordEnvelope record;
+        if (!record.ParseFromString(std::string(value))) {
+          corrupt = absl::DataLossError("unreadable record version in the store");
+          return false;
+        }
+        return visit(record);
+      });
+  return s.ok() ? corrupt : s;
+}
+
 absl::Status RecordStore::ForPatient(
     const std::string& patient_local_id, const std::string& type,
     const std::function<bool(const hie::v1::RecordEnvelope&)>& visit) const {

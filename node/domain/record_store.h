@@ -74,6 +74,12 @@ class RecordStore {
   absl::StatusOr<std::vector<hie::v1::RecordEnvelope>> History(const std::string& type,
                                                                const std::string& id) const;
 
+  // Visits every version of every record of `type` (FHIR's type-level history), in id
+  // then version order; `visit` returns false to stop.
+  absl::Status ForTypeHistory(
+      const std::string& type,
+      const std::function<bool(const hie::v1::RecordEnvelope&)>& visit) const;
+
   // Visits the patient's current records (all types, or `type` only), in type and id
   // order; `visit` returns false to stop.
   absl::Status ForPatient(const std::string& patient_local_id, const std::string& type,

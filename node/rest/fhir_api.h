@@ -1,19 +1,18 @@
 // hie-node's FHIR R4 REST API: the second front beside gRPC (DESIGN.md, "The HTTPS
 // front"), on the same domain code. It serves the practice's own records to callers
-// holding a SMART Backend Services token, and the discovery documents a client needs to
-// get one. Handlers translate: parse, one domain call on a worker thread, render.
+// holding a SMART Backend Services token (or the practice's own client certificate),
+// the federated record, and the discovery documents a client needs to get a token.
+// Handlers translate: parse, one domain call on a worker thread, render. Every access
+// to records is in the node's audit chain before it is answered.
 //
-// Routes (each in the route table with its access rule; docs/fhir-api.md):
-//   GET  /metadata                            anyone   CapabilityStatement
-//   GET  /.well-known/smart-configuration     anyone   SMART configuration
-//   POST /auth/token                          anyone   client_credentials + JWT assertion
-//   GET  /{type}/{id}                         token    read
-//   GET  /{type}/{id}/_history                token    the resource's versions
-//   GET  /{type}/{id}/_history/{vid}          token    vread
-//   GET  /Patient/{id}/$everything            token    the federated query, with the
-//                                                      token's user and purpose
-//   GET  /AuditEvent?patient={id}             the practice's or the operator's client
-//                                             certificate: the node's audit chain
+// Route groups, one file each (node/rest/api.h; docs/fhir-api.md lists every route):
+//   fhir_api.cc      GET /metadata, GET /.well-known/smart-configuration, POST /auth/token
+//   read_routes.cc   GET /{type}/{id}, _history, _history/{vid}, GET /Patient/{id}/$everything
+//                    (paged from the kept answer: ?_page=&_offset=)
+//   write_routes.cc  POST /{type}, PUT and DELETE /{type}/{id}, POST / (transaction, batch)
+//   search_routes.cc GET /{type}?..., POST /{type}/_search
+//   match_routes.cc  POST /Patient/$match (when the node has an MPI)
+//   audit_routes.cc  GET /AuditEvent (the practice's or the operator's certificate)
 //
 // Held as a grpc::Service with no RPCs among the node's services, as the MLLP feed is,
 // so that it lives exactly as long as they do: destroying it drains the listener and

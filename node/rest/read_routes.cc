@@ -3,10 +3,12 @@
 #include <memory>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/fhir/datetime.h"
 #include "common/json/json_writer.h"
 #include "common/log/log.h"
 #include "common/status/status_macros.h"
@@ -55,6 +57,168 @@ void HandleRead(Api& api, http::Request request, http::Responder responder) {
   });
 }
 
+// One version as a history Bundle entry. A deletion is an entry with no resource (FHIR
+// history: request.method DELETE); each entry says how its version came to be (request)
+// and what that answered (response, FHIR bdl-4). `created`: the version made the record
+// (its first, or the first after a deletion).
+std::string HistoryEntry(Api& api, const hie::v1::RecordEnvelope& v, bool created) {
+  const std::string& type = v.resource_type();
+  const std::string& id = v.resource_id();
+  JsonObject entry;
+  entry.Add("fullUrl", absl::StrCat(api.BaseUrl(), "/", type, "/", id));
+  if (!v.deleted()) entry.AddRaw("resource", RenderRecord(v));
+  const char* method = v.deleted() ? "DELETE" : created ? "POST" : "PUT";
+  const absl::Time updated = absl::FromUnixNanos(
+      google::protobuf::util::TimeUtil::TimestampToNanoseconds(v.last_updated()));
+  return entry
+      .AddRaw("request",
+              JsonObject()
+                  .Add("method", method)
+                  .Add("url", v.deleted() || !created ? absl::StrCat(type, "/", id) : type)
+                  .Build())
+      .AddRaw("response", JsonObject()
+                              .Add("status", v.deleted() ? "204 No Content"
+                                             : created   ? "201 Created"
+                                                         : "200 OK")
+                              .Add("etag", VersionETag(v.version()))
+                              .Add("lastModified", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", updated,
+                                                                    absl::UTCTimeZone()))
+                              .Build())
+      .Build();
+}
+
+// The order of a type's history: newest first, then by id and version, so that a page
+// boundary is one point in it.
+struct HistoryKey {
+  int64_t updated_nanos = 0;
+  std::string id;
+  int64_t version = 0;
+  // True if this comes before `other` in the history (is newer).
+  bool Before(const HistoryKey& other) const {
+    if (updated_nanos != other.updated_nanos) return updated_nanos > other.updated_nanos;
+    if (id != other.id) return id < other.id;
+    return version > other.version;
+  }
+  std::string Cursor() const { return absl::StrCat(updated_nanos, ".", version, ".", id); }
+  static std::optional<HistoryKey> FromCursor(absl::string_view text) {
+    std::vector<std::string> parts = absl::StrSplit(text, absl::MaxSplits('.', 2));
+    HistoryKey key;
+    if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &key.updated_nanos) ||
+        !absl::SimpleAtoi(parts[1], &key.version) || parts[2].empty()) {
+      return std::nullopt;
+    }
+    key.id = parts[2];
+    return key;
+  }
+};
+
+HistoryKey KeyOf(const hie::v1::RecordEnvelope& v) {
+  return {google::protobuf::util::TimeUtil::TimestampToNanoseconds(v.last_updated()),
+          v.resource_id(), v.version()};
+}
+
+// GET /{type}/_history[?_count=&_since=]: every version of the type's records, newest
+// first, in pages; the next link carries the place the page stopped (_at), so versions
+// written while a client pages come on no page twice.
+void HandleTypeHistory(Api& api, http::Request request, http::Responder responder) {
+  if (!AcceptRead(api, request, responder)) return;
+  const std::string type = request.params["type"];
+  int64_t count = 100;
+  std::optional<absl::Time> since;
+  std::optional<HistoryKey> at;
+  for (const http::QueryParam& p : request.query) {
+    absl::Status bad;
+    if (p.name == "_count") {
+      if (!absl::SimpleAtoi(p.value, &count) || count < 1) {
+        bad = absl::InvalidArgumentError("_count must be a number of 1 or more");
+      }
+      count = std::min<int64_t>(count, 1000);
+    } else if (p.name == "_since") {
+      absl::StatusOr<fhir::TimeRange> t = fhir::ParseDateTime(p.value);
+      if (t.ok()) {
+        since = t->begin;
+      } else {
+        bad = absl::InvalidArgumentError(
+            absl::StrCat("_since must be a FHIR instant: ", t.status().message()));
+      }
+    } else if (p.name == "_at") {
+      at = HistoryKey::FromCursor(p.value);
+      if (!at) bad = absl::InvalidArgumentError("_at must be the value a next link gives");
+    } else if (p.name != "_format") {
+      bad = absl::InvalidArgumentError(
+          absl::StrCat("\"", p.name, "\" is not a parameter of history (_count, _since)"));
+    }
+    if (!bad.ok()) {
+      responder.RespondError(bad);
+      return;
+    }
+  }
+  OnWorker(api, responder, [&api, responder, type, count, since, at, request = std::move(request)] {
+    // The newest `count` + 1 versions after `at` (one more tells whether a next page is
+    // due), held in a heap whose top is the oldest kept: memory is bounded by the page.
+    auto newer = [](const hie::v1::RecordEnvelope& a, const hie::v1::RecordEnvelope& b) {
+      return KeyOf(a).Before(KeyOf(b));
+    };
+    std::vector<hie::v1::RecordEnvelope> kept;
+    const size_t want = static_cast<size_t>(count) + 1;
+    absl::Status s =
+        api.state->records->ForTypeHistory(type, [&](const hie::v1::RecordEnvelope& v) {
+          if (since && absl::FromUnixNanos(KeyOf(v).updated_nanos) < *since) return true;
+          if (at && !at->Before(KeyOf(v))) return true;
+          if (kept.size() == want && !newer(v, kept.front())) return true;
+          kept.push_back(v);
+          std::push_heap(kept.begin(), kept.end(), newer);
+          if (kept.size() > want) {
+            std::pop_heap(kept.begin(), kept.end(), newer);
+            kept.pop_back();
+          }
+          return true;
+        });
+    if (!s.ok()) {
+      responder.RespondError(s);
+      return;
+    }
+    std::sort(kept.begin(), kept.end(), newer);
+    const bool more = kept.size() > static_cast<size_t>(count);
+    if (more) kept.resize(static_cast<size_t>(count));
+    std::vector<std::string> entries;
+    std::vector<Touched> touched;
+    absl::flat_hash_set<std::string> patients;
+    for (const hie::v1::RecordEnvelope& v : kept) {
+      entries.push_back(HistoryEntry(api, v, v.version() == 1));
+      if (patients.insert(v.patient_local_id()).second) {
+        touched.push_back(
+            {.interaction = "history", .resource = type, .patient = v.patient_local_id()});
+      }
+    }
+    if (touched.empty())
+      touched.push_back({.interaction = "history", .resource = type, .patient = ""});
+    std::vector<std::pair<std::string, std::string>> params = {{"_count", absl::StrCat(count)}};
+    if (since) params.emplace_back("_since", fhir::FormatInstant(*since));
+    JsonObject bundle;
+    bundle.Add("resourceType", "Bundle").Add("type", "history");
+    std::vector<std::string> links = {
+        JsonObject()
+            .Add("relation", "self")
+            .Add("url",
+                 http::SearchUrl(absl::StrCat(api.BaseUrl(), "/", type, "/_history"), params))
+            .Build()};
+    if (more) {
+      params.emplace_back("_at", KeyOf(kept.back()).Cursor());
+      links.push_back(
+          JsonObject()
+              .Add("relation", "next")
+              .Add("url",
+                   http::SearchUrl(absl::StrCat(api.BaseUrl(), "/", type, "/_history"), params))
+              .Build());
+    }
+    bundle.AddRaw("link", JsonArray(links));
+    if (!entries.empty()) bundle.AddRaw("entry", JsonArray(entries));
+    RespondAudited(api, request, touched, responder,
+                   Json(200, bundle.Build(), http::kFhirJsonContentType));
+  });
+}
+
 void HandleHistory(Api& api, http::Request request, http::Responder responder) {
   if (!AcceptRead(api, request, responder)) return;
   const std::string type = request.params["type"];
@@ -84,36 +248,10 @@ void HandleHistory(Api& api, http::Request request, http::Responder responder) {
     }
     // Newest first, as FHIR's history is.
     std::vector<std::string> entries;
-    // A deletion is an entry with no resource (FHIR history: request.method DELETE);
-    // each entry says how its version came to be (request) and what that answered
-    // (response, FHIR bdl-4).
     for (auto it = versions->rbegin(); it != versions->rend(); ++it) {
-      JsonObject entry;
-      entry.Add("fullUrl", absl::StrCat(api.BaseUrl(), "/", type, "/", id));
-      if (!it->deleted()) entry.AddRaw("resource", RenderRecord(*it));
       const bool created =
           it->version() == 1 || (it + 1 != versions->rend() && (it + 1)->deleted());
-      const char* method = it->deleted() ? "DELETE" : created ? "POST" : "PUT";
-      const absl::Time updated = absl::FromUnixNanos(
-          google::protobuf::util::TimeUtil::TimestampToNanoseconds(it->last_updated()));
-      entries.push_back(
-          entry
-              .AddRaw(
-                  "request",
-                  JsonObject()
-                      .Add("method", method)
-                      .Add("url", it->deleted() || !created ? absl::StrCat(type, "/", id) : type)
-                      .Build())
-              .AddRaw("response",
-                      JsonObject()
-                          .Add("status", it->deleted() ? "204 No Content"
-                                         : created     ? "201 Created"
-                                                       : "200 OK")
-                          .Add("etag", VersionETag(it->version()))
-                          .Add("lastModified", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", updated,
-                                                                absl::UTCTimeZone()))
-                          .Build())
-              .Build());
+      entries.push_back(HistoryEntry(api, *it, created));
     }
     RespondAudited(api, request, touched, responder,
                    Json(200,
@@ -463,7 +601,8 @@ absl::Status AddReadRoutes(http::Router& router, Api* api) {
   const http::AccessRule access =
       http::AccessRule::BearerTokenOrClientCertificate("system/", {pki::Role::kNode});
   ResourceCapability& every = api->capabilities.resources["Resource"];
-  every.interactions.insert(every.interactions.end(), {"read", "vread", "history-instance"});
+  every.interactions.insert(every.interactions.end(),
+                            {"read", "vread", "history-instance", "history-type"});
   api->capabilities.resources["Patient"].operations.push_back(
       {.name = "everything",
        .definition = "http://hl7.org/fhir/OperationDefinition/Patient-everything",
@@ -488,6 +627,15 @@ absl::Status AddReadRoutes(http::Router& router, Api* api) {
                     .audit_kind = "everything",
                     .handler = [api, kept](http::Request request, http::Responder responder) {
                       HandleEverything(*api, kept, std::move(request), std::move(responder));
+                    }});
+  }
+  if (s.ok()) {
+    s = router.Add({.method = "GET",
+                    .pattern = "/{type}/_history",
+                    .access = access,
+                    .audit_kind = "history",
+                    .handler = [api](http::Request request, http::Responder responder) {
+                      HandleTypeHistory(*api, std::move(request), std::move(responder));
                     }});
   }
   for (const char* pattern : {"/{type}/{id}/_history", "/{type}/{id}/_history/{vid}"}) {

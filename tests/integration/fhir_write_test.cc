@@ -210,5 +210,73 @@ TEST_F(FhirWriteTest, TransactionsAreAllOrNothingAndBatchesAnswerEachEntry) {
                     HasSubstr("\"versioning\": \"versioned-update\"")));
 }
 
+// GET /{type}/_history: every version of the type's records, newest first, in pages
+// whose next links give each version once, also while versions are written between
+// pages.
+TEST_F(FhirWriteTest, TypeHistoryPagesNewestFirst) {
+  int port = StartNodeWithApi();
+  ASSERT_GT(port, 0);
+  std::string writer = TokenFor(port, "emr", "system/*.cruds");
+  ASSERT_FALSE(writer.empty());
+  for (const char* id : {"p-1", "p-2", "p-3"}) {
+    ASSERT_EQ(Send("PUT", absl::StrCat("/Patient/", id),
+                   absl::StrCat(R"({"resourceType":"Patient","id":")", id, R"("})"), writer)
+                  .status,
+              201);
+  }
+  ASSERT_EQ(Send("PUT", "/Patient/p-1",
+                 R"({"resourceType":"Patient","id":"p-1","gender":"female"})", writer)
+                .status,
+            200);
+  ASSERT_EQ(Send("DELETE", "/Patient/p-2", "", writer).status, 204);
+  // 5 versions: p-2 deleted, p-1 v2, p-3, p-2 v1, p-1 v1, newest first.
+
+  std::vector<std::string> seen;  // "id method"
+  std::string url = base_ + "/Patient/_history?_count=2";
+  for (int page = 0; page < 10 && !url.empty(); ++page) {
+    auto r = cli::HttpsRequest("GET", url, Path("ca/ca.crt"), "", "", absl::Seconds(10),
+                               {{"Authorization", "Bearer " + writer}});
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->status, 200) << r->body;
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    ASSERT_FALSE(parser.parse(r->body).get(root));
+    simdjson::dom::array entries, links;
+    if (!root["entry"].get_array().get(entries)) {
+      for (auto e : entries) {
+        std::string_view full_url, method;
+        ASSERT_FALSE(e["fullUrl"].get_string().get(full_url));
+        ASSERT_FALSE(e["request"]["method"].get_string().get(method));
+        seen.push_back(std::string(full_url.substr(full_url.rfind('/') + 1)) + " " +
+                       std::string(method));
+      }
+    }
+    url.clear();
+    if (!root["link"].get_array().get(links)) {
+      for (auto l : links) {
+        std::string_view relation, next;
+        if (!l["relation"].get_string().get(relation) && relation == "next" &&
+            !l["url"].get_string().get(next)) {
+          url = std::string(next);
+        }
+      }
+    }
+    // A version written between pages is newer than every page's: it comes on none.
+    if (page == 0) {
+      ASSERT_EQ(
+          Send("PUT", "/Patient/p-4", R"({"resourceType":"Patient","id":"p-4"})", writer).status,
+          201);
+    }
+  }
+  EXPECT_THAT(seen,
+              ::testing::ElementsAre("p-2 DELETE", "p-1 PUT", "p-3 POST", "p-2 POST", "p-1 POST"));
+  cli::HttpsResponse newest = Get("/Patient/_history?_count=1", writer);
+  EXPECT_THAT(newest.body, HasSubstr("/Patient/p-4"));
+  EXPECT_EQ(Get("/Patient/_history?_count=zero", writer).status, 400);
+  EXPECT_EQ(Get("/Patient/_history?_since=yesterday", writer).status, 400);
+  EXPECT_EQ(Get("/Patient/_history?_at=forged", writer).status, 400);
+  EXPECT_THAT(Get("/metadata").body, HasSubstr("\"code\": \"history-type\""));
+}
+
 }  // namespace
 }  // namespace hie::testing
