@@ -152,30 +152,30 @@ bool IsValidFhirId(absl::string_view id) {
   return true;
 }
 
-hie::v1::UserRole ToStoredRole(Role role) {
+hie::v1::UserRole ToStoredRole(UserRole role) {
   switch (role) {
-    case Role::kClinician:
+    case UserRole::kClinician:
       return hie::v1::USER_ROLE_CLINICIAN;
-    case Role::kFrontDesk:
+    case UserRole::kFrontDesk:
       return hie::v1::USER_ROLE_FRONT_DESK;
-    case Role::kPracticeAdmin:
+    case UserRole::kPracticeAdmin:
       return hie::v1::USER_ROLE_PRACTICE_ADMIN;
-    case Role::kPatient:
+    case UserRole::kPatient:
       return hie::v1::USER_ROLE_PATIENT;
   }
   return hie::v1::USER_ROLE_UNSPECIFIED;
 }
 
-absl::StatusOr<Role> FromStoredRole(hie::v1::UserRole role) {
+absl::StatusOr<UserRole> FromStoredRole(hie::v1::UserRole role) {
   switch (role) {
     case hie::v1::USER_ROLE_CLINICIAN:
-      return Role::kClinician;
+      return UserRole::kClinician;
     case hie::v1::USER_ROLE_FRONT_DESK:
-      return Role::kFrontDesk;
+      return UserRole::kFrontDesk;
     case hie::v1::USER_ROLE_PRACTICE_ADMIN:
-      return Role::kPracticeAdmin;
+      return UserRole::kPracticeAdmin;
     case hie::v1::USER_ROLE_PATIENT:
-      return Role::kPatient;
+      return UserRole::kPatient;
     default:
       return absl::DataLossError(absl::StrCat("stored role ", role, " is not a known one"));
   }
@@ -272,23 +272,24 @@ std::vector<std::string> LongWords(absl::string_view text) {
 
 }  // namespace
 
-absl::string_view RoleName(Role role) {
+absl::string_view UserRoleName(UserRole role) {
   switch (role) {
-    case Role::kClinician:
+    case UserRole::kClinician:
       return "clinician";
-    case Role::kFrontDesk:
+    case UserRole::kFrontDesk:
       return "front-desk";
-    case Role::kPracticeAdmin:
+    case UserRole::kPracticeAdmin:
       return "practice-admin";
-    case Role::kPatient:
+    case UserRole::kPatient:
       return "patient";
   }
   return "unknown";
 }
 
-absl::StatusOr<Role> ParseRole(absl::string_view name) {
-  for (Role role : {Role::kClinician, Role::kFrontDesk, Role::kPracticeAdmin, Role::kPatient}) {
-    if (name == RoleName(role)) return role;
+absl::StatusOr<UserRole> ParseUserRole(absl::string_view name) {
+  for (UserRole role :
+       {UserRole::kClinician, UserRole::kFrontDesk, UserRole::kPracticeAdmin, UserRole::kPatient}) {
+    if (name == UserRoleName(role)) return role;
   }
   return absl::InvalidArgumentError(
       absl::StrCat("role: \"", absl::CHexEscape(name),
@@ -517,7 +518,7 @@ absl::StatusOr<Account> Accounts::Create(const NewAccount& account, absl::string
                      "\" must be 1 to 64 of a-z 0-9 . _ - @, starting with a letter or digit"));
   }
   HIE_RETURN_IF_ERROR(CheckDisplayName(account.display_name));
-  if (account.role == Role::kPatient) {
+  if (account.role == UserRole::kPatient) {
     if (!IsValidFhirId(account.patient_id)) {
       return absl::InvalidArgumentError(
           absl::StrCat("patient_id: a patient account needs the practice's Patient id (1 to 64 "
@@ -527,16 +528,15 @@ absl::StatusOr<Account> Accounts::Create(const NewAccount& account, absl::string
     if (options_.check_patient) HIE_RETURN_IF_ERROR(options_.check_patient(account.patient_id));
   } else if (!account.patient_id.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "patient_id: only a patient account has one, not a ", RoleName(account.role), "'s"));
+        "patient_id: only a patient account has one, not a ", UserRoleName(account.role), "'s"));
   }
-  HIE_RETURN_IF_ERROR(CheckPasswordPolicy(password, login, account.display_name));
-
   LoginSlot slot(this, login);
   absl::StatusOr<hie::v1::StoredAccount> existing = Load(login);
   if (existing.ok()) {
     return absl::AlreadyExistsError(absl::StrCat("login: \"", login, "\" is taken"));
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();
+  HIE_RETURN_IF_ERROR(CheckPasswordPolicy(password, login, account.display_name));
   const absl::Time now = clock_->Now();
   hie::v1::StoredAccount stored;
   stored.set_login(login);

@@ -62,18 +62,18 @@
 namespace hie::node {
 
 // What a person may do in the node's web app.
-enum class Role { kClinician, kFrontDesk, kPracticeAdmin, kPatient };
+enum class UserRole { kClinician, kFrontDesk, kPracticeAdmin, kPatient };
 
 // "clinician", "front-desk", "practice-admin", "patient".
-absl::string_view RoleName(Role role);
+absl::string_view UserRoleName(UserRole role);
 // The inverse of RoleName. Errors: InvalidArgument naming the four roles.
-absl::StatusOr<Role> ParseRole(absl::string_view name);
+absl::StatusOr<UserRole> ParseUserRole(absl::string_view name);
 
 // An account as callers see it: no password hash, no TOTP secret.
 struct Account {
   std::string login;  // lower case
   std::string display_name;
-  Role role = Role::kClinician;
+  UserRole role = UserRole::kClinician;
   // kPatient only: the practice's local Patient id this person is (what a patient may
   // see is their own record: this id's, and what the exchange links to it).
   std::string patient_id;
@@ -99,7 +99,7 @@ struct NewAccount {
   std::string login;
   // 1 to 128 bytes of UTF-8, no control characters.
   std::string display_name;
-  Role role = Role::kClinician;
+  UserRole role = UserRole::kClinician;
   // Required for kPatient, refused for the other roles.
   std::string patient_id;
   // The initial password was chosen by an administrator: the user must change it at

@@ -38,7 +38,7 @@ NewAccount Clinician(const std::string& login = "dr.lee") {
   NewAccount a;
   a.login = login;
   a.display_name = "Dr Ana Lee";
-  a.role = Role::kClinician;
+  a.role = UserRole::kClinician;
   a.must_change_password = false;
   return a;
 }
@@ -145,11 +145,12 @@ TEST(PasswordPolicyTest, LengthOwnNamesCommonPasswordsAndRepeats) {
 }
 
 TEST(RoleTest, NamesRoundTrip) {
-  for (Role role : {Role::kClinician, Role::kFrontDesk, Role::kPracticeAdmin, Role::kPatient}) {
-    ASSERT_OK_AND_ASSIGN(Role parsed, ParseRole(RoleName(role)));
+  for (UserRole role :
+       {UserRole::kClinician, UserRole::kFrontDesk, UserRole::kPracticeAdmin, UserRole::kPatient}) {
+    ASSERT_OK_AND_ASSIGN(UserRole parsed, ParseUserRole(UserRoleName(role)));
     EXPECT_EQ(parsed, role);
   }
-  EXPECT_THAT(ParseRole("doctor"),
+  EXPECT_THAT(ParseUserRole("doctor"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("practice-admin")));
 }
 
@@ -180,7 +181,7 @@ TEST_F(AccountsTest, CreateValidatesEveryFieldAndKeepsLoginsUnique) {
   NewAccount patient;
   patient.login = "jane";
   patient.display_name = "Jane Oyelaran";
-  patient.role = Role::kPatient;
+  patient.role = UserRole::kPatient;
   EXPECT_THAT(accounts_->Create(patient, kPassword),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("patient_id:")));
   patient.patient_id = "p-2";
@@ -188,7 +189,7 @@ TEST_F(AccountsTest, CreateValidatesEveryFieldAndKeepsLoginsUnique) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("no Patient/p-2")));
   patient.patient_id = "p-1";
   ASSERT_OK_AND_ASSIGN(Account jane, accounts_->Create(patient, kPassword));
-  EXPECT_EQ(jane.role, Role::kPatient);
+  EXPECT_EQ(jane.role, UserRole::kPatient);
   EXPECT_EQ(jane.patient_id, "p-1");
   EXPECT_TRUE(jane.must_change_password);
   EXPECT_EQ(jane.created_at, kStart);

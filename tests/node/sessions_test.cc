@@ -24,7 +24,7 @@ using ::testing::MatchesRegex;
 
 const absl::Time kStart = absl::FromUnixSeconds(1'800'000'000);
 
-Account User(const std::string& login, Role role = Role::kClinician) {
+Account User(const std::string& login, UserRole role = UserRole::kClinician) {
   Account a;
   a.login = login;
   a.display_name = "Someone " + login;
@@ -139,7 +139,7 @@ TEST_F(SessionsTest, EndAllForEndsEveryBrowserOfOneLogin) {
     ASSERT_OK_AND_ASSIGN(Session s, sessions->Start(User("dr.lee")));
     lee.push_back(s);
   }
-  ASSERT_OK_AND_ASSIGN(Session jane, sessions->Start(User("jane", Role::kPatient)));
+  ASSERT_OK_AND_ASSIGN(Session jane, sessions->Start(User("jane", UserRole::kPatient)));
   EXPECT_EQ(sessions->EndAllFor("dr.lee"), 3u);
   for (const Session& s : lee) {
     EXPECT_THAT(sessions->Touch(s.id), StatusIs(absl::StatusCode::kUnauthenticated));
