@@ -44,6 +44,7 @@ std::vector<Command> QueryCommands();
 std::vector<Command> DevnetCommands();
 std::vector<Command> Hl7Commands();
 std::vector<Command> FhirCommands();
+std::vector<Command> UserCommands();
 
 }  // namespace hie::cli
 

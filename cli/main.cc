@@ -34,7 +34,7 @@ std::vector<Command> AllCommands() {
   std::vector<Command> all;
   for (auto group : {CaCommands(), HealthCommands(), MpiCommands(), OrgCommands(), AuditCommands(),
                      ConsentCommands(), ImportCommands(), QueryCommands(), DevnetCommands(),
-                     Hl7Commands(), FhirCommands()}) {
+                     Hl7Commands(), FhirCommands(), UserCommands()}) {
     for (auto& command : group) all.push_back(std::move(command));
   }
   return all;

@@ -9,10 +9,12 @@
 #include "common/auth/client_registry.h"
 #include "common/store/kv_store.h"
 #include "grpcpp/channel.h"
+#include "node/domain/accounts.h"
 #include "node/domain/fhir_ingest.h"
 #include "node/domain/labeler.h"
 #include "node/domain/outbox.h"
 #include "node/domain/record_store.h"
+#include "node/domain/sessions.h"
 #include "node/service/mpi_sender.h"
 #include "proto/hie/v1/node.grpc.pb.h"
 
@@ -27,6 +29,7 @@ struct NodeState {
     records.reset();
     audit.reset();
     fhir_clients.reset();
+    accounts.reset();
   }
   // The organisation this node serves (from its own certificate).
   std::string own_org;
@@ -43,6 +46,10 @@ struct NodeState {
   // The SMART clients of the FHIR API: one registry for the gRPC FhirClients service
   // and the REST front, so that a revocation is seen by both at once.
   std::unique_ptr<auth::ClientRegistry> fhir_clients;
+  // The web app's local accounts (the Users service and the pages share them) and who
+  // is signed in; disabling an account or resetting its password ends its sessions.
+  std::unique_ptr<Sessions> sessions;
+  std::unique_ptr<Accounts> accounts;
   // Answers (FetchRecords, FederatedQuery): the largest record sent or taken in (a
   // larger one is skipped and reported), and the most record or Bundle text one message
   // carries (under the server's message limit).

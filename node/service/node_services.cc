@@ -11,6 +11,7 @@
 #include "node/service/peer_service.h"
 #include "node/service/query_clients.h"
 #include "node/service/query_service.h"
+#include "node/service/users_service.h"
 #include "proto/hie/v1/audit.grpc.pb.h"
 #include "proto/hie/v1/node.grpc.pb.h"
 
@@ -20,9 +21,9 @@ using pki::Role;
 
 std::shared_ptr<const AuthorizationPolicy> NodeAuthorizationPolicy() {
   auto policy = std::make_shared<AuthorizationPolicy>();
-  // The role table admits callers by role; that Ingest, FederatedQuery, NodeStatus and
-  // FhirClients callers with role node belong to this node's own org is checked by the
-  // services.
+  // The role table admits callers by role; that Ingest, FederatedQuery, NodeStatus,
+  // FhirClients and Users callers with role node belong to this node's own org is checked
+  // by the services.
   policy->AllowInfrastructure()
       .Allow("/hie.v1.Ingest/Import", {Role::kNode, Role::kOperator})
       .Allow("/hie.v1.Ingest/GetRecord", {Role::kNode, Role::kOperator})
@@ -32,6 +33,11 @@ std::shared_ptr<const AuthorizationPolicy> NodeAuthorizationPolicy() {
       .Allow("/hie.v1.FhirClients/RegisterClient", {Role::kNode, Role::kOperator})
       .Allow("/hie.v1.FhirClients/RevokeClient", {Role::kNode, Role::kOperator})
       .Allow("/hie.v1.FhirClients/ListClients", {Role::kNode, Role::kOperator})
+      .Allow("/hie.v1.Users/AddUser", {Role::kNode, Role::kOperator})
+      .Allow("/hie.v1.Users/SetDisabled", {Role::kNode, Role::kOperator})
+      .Allow("/hie.v1.Users/ResetPassword", {Role::kNode, Role::kOperator})
+      .Allow("/hie.v1.Users/RemoveTotp", {Role::kNode, Role::kOperator})
+      .Allow("/hie.v1.Users/ListUsers", {Role::kNode, Role::kOperator})
       .Allow("/hie.v1.AuditLog/Append", {Role::kOperator})
       .Allow("/hie.v1.AuditLog/QueryByPatient", {Role::kNode, Role::kOperator})
       .Allow("/hie.v1.AuditLog/Verify", {Role::kOperator});
@@ -47,6 +53,24 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenNodeServices(
   state->store = std::move(*store);
   state->records = std::make_unique<RecordStore>(state->store.get(), Clock::Real());
   state->fhir_clients = std::make_unique<auth::ClientRegistry>(state->store.get());
+  auto sessions = Sessions::Create(Clock::Real(), options.sessions);
+  if (!sessions.ok()) return sessions.status();
+  state->sessions = std::move(*sessions);
+  AccountsOptions accounts_options = options.accounts;
+  accounts_options.totp_issuer = "hie " + options.own_org;
+  accounts_options.check_patient = [records = state->records.get()](absl::string_view id) {
+    absl::StatusOr<hie::v1::RecordEnvelope> patient = records->Get("Patient", std::string(id));
+    if (patient.ok() && !patient->deleted()) return absl::OkStatus();
+    if (!patient.ok() && !absl::IsNotFound(patient.status())) return patient.status();
+    return absl::NotFoundError(
+        absl::StrCat("patient_id: this node holds no Patient/", id, " (import it first)"));
+  };
+  accounts_options.end_sessions = [sessions = state->sessions.get()](absl::string_view login) {
+    sessions->EndAllFor(login);
+  };
+  auto accounts = Accounts::Open(state->store.get(), Clock::Real(), accounts_options);
+  if (!accounts.ok()) return accounts.status();
+  state->accounts = std::move(*accounts);
   auto audit_log = audit::AuditLog::Open(state->store.get(), Clock::Real(), "audit");
   if (!audit_log.ok()) return audit_log.status();
   state->audit = std::move(*audit_log);
@@ -92,6 +116,7 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenNodeServices(
   services.push_back(std::make_unique<hie::v1::NodeStatus::CallbackService>());
   services.push_back(std::make_unique<AuditLogService>(state->audit.get(), state));
   services.push_back(std::make_unique<FhirClientsService>(state));
+  services.push_back(std::make_unique<UsersService>(state));
   if (options.hl7.has_value()) {
     auto feed = StartMllpService(state, *options.hl7);
     if (!feed.ok()) return feed.status();

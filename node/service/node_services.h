@@ -13,7 +13,9 @@
 #include "common/grpc/authorization.h"
 #include "grpcpp/impl/service_type.h"
 #include "grpcpp/security/credentials.h"
+#include "node/domain/accounts.h"
 #include "node/domain/federated_query.h"
+#include "node/domain/sessions.h"
 #include "node/service/mllp_service.h"
 #include "proto/hie/v1/config.pb.h"
 
@@ -50,6 +52,10 @@ struct NodeOptions {
   size_t max_record_bytes = 0;
   size_t max_answer_bytes = 0;
   size_t max_message_bytes = size_t{4} << 20;
+  // The web app's accounts (totp_issuer, check_patient and end_sessions are set by
+  // OpenNodeServices) and its sessions.
+  AccountsOptions accounts;
+  SessionOptions sessions;
   // Fronts beside gRPC on the node's state and its federated query (in a daemon: the
   // FHIR REST API), started after the services; each is held among them and lives as
   // long as they do.

@@ -103,9 +103,9 @@ TEST(AuthorizationTablesTest, NodeTableCoversExactlyItsServices) {
                                    .consent_address = "127.0.0.1:1",
                                    .consent_credentials = grpc::InsecureChannelCredentials()});
   ASSERT_TRUE(services.ok()) << services.status();
-  auto served =
-      ServedMethods(*services, {"hie.v1.AuditLog", "hie.v1.FederatedQuery", "hie.v1.Ingest",
-                                "hie.v1.NodeStatus", "hie.v1.PeerRecords", "hie.v1.FhirClients"});
+  auto served = ServedMethods(
+      *services, {"hie.v1.AuditLog", "hie.v1.FederatedQuery", "hie.v1.Ingest", "hie.v1.NodeStatus",
+                  "hie.v1.PeerRecords", "hie.v1.FhirClients", "hie.v1.Users"});
   EXPECT_THAT(DomainMethods(*node::NodeAuthorizationPolicy()), ElementsAreArray(served));
   services->clear();
   std::filesystem::remove_all(dir);
