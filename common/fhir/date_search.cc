@@ -48,8 +48,8 @@ absl::StatusOr<DateParam> ParseDateParam(absl::string_view text) {
       return absl::InvalidArgumentError("the prefix ap (approximately) is not supported");
     }
     if (!known) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown prefix \"", param.prefix, "\": use eq, ne, gt, lt, ge, le, sa or eb"));
+      return absl::InvalidArgumentError(absl::StrCat("unknown prefix \"", param.prefix,
+                                                     "\": use eq, ne, gt, lt, ge, le, sa or eb"));
     }
   }
   absl::StatusOr<TimeRange> range = ParseSearchDate(text);

@@ -59,9 +59,9 @@ TEST(AuthorizationTablesTest, MpiTableCoversExactlyItsServices) {
   std::filesystem::remove_all(dir);
   auto services = mpi::OpenMpiServices(dir);
   ASSERT_TRUE(services.ok()) << services.status();
-  auto served = ServedMethods(*services,
-                              {"hie.v1.AuditLog", "hie.v1.Directory", "hie.v1.MasterPatientIndex"},
-                              {"hie.v1.AuditWitness"});
+  auto served =
+      ServedMethods(*services, {"hie.v1.AuditLog", "hie.v1.Directory", "hie.v1.MasterPatientIndex"},
+                    {"hie.v1.AuditWitness"});
   EXPECT_THAT(DomainMethods(*mpi::MpiAuthorizationPolicy()), ElementsAreArray(served));
   services->clear();
   std::filesystem::remove_all(dir);
