@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -58,6 +59,72 @@ struct Service {
   int fhir_port = 0;
   std::string fhir_client_id;
 };
+
+// A demo account of the node's web app, with a password made for it.
+struct DemoAccount {
+  std::string org;
+  std::string login;
+  std::string role;  // "clinician", "practice admin", "patient"
+  std::string password;
+};
+
+// 20 characters from a 32-letter alphabet (100 bits), in groups of five: far past the
+// web app's policy, and easy to type from the terminal.
+std::string DemoPassword() {
+  static constexpr char kLetters[] = "abcdefghjkmnpqrstuvwxyz23456789";
+  unsigned char bytes[20];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) std::abort();
+  std::string out;
+  for (size_t i = 0; i < sizeof(bytes); ++i) {
+    if (i > 0 && i % 5 == 0) out.push_back('-');
+    out.push_back(kLetters[bytes[i] % 31]);
+  }
+  return out;
+}
+
+// Adds `login` to the node's web app accounts (the Users service, as the practice's admin
+// would with hiectl user add); the password needs no change at first sign-in.
+absl::StatusOr<DemoAccount> AddDemoAccount(const std::shared_ptr<grpc::Channel>& node,
+                                           const std::string& org, const std::string& login,
+                                           const std::string& display_name, hie::v1::UserRole role,
+                                           const std::string& patient_id) {
+  auto stub = hie::v1::Users::NewStub(node);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  hie::v1::AddUserRequest request;
+  request.set_login(login);
+  request.set_display_name(display_name);
+  request.set_role(role);
+  request.set_patient_id(patient_id);
+  request.set_password(DemoPassword());
+  request.set_password_is_final(true);
+  hie::v1::User user;
+  grpc::Status st = stub->AddUser(&context, request, &user);
+  if (!st.ok()) {
+    return absl::InternalError(
+        absl::StrCat("adding the web account ", login, " at ", org, ": ", st.error_message()));
+  }
+  const char* role_name = role == hie::v1::USER_ROLE_CLINICIAN        ? "clinician"
+                          : role == hie::v1::USER_ROLE_PRACTICE_ADMIN ? "practice admin"
+                          : role == hie::v1::USER_ROLE_FRONT_DESK     ? "front desk"
+                                                                      : "patient";
+  return DemoAccount{org, login, role_name, request.password()};
+}
+
+// Appends `accounts` to the devnet's accounts file (mode 0600: it holds passwords).
+absl::Status RecordDemoAccounts(const std::string& dir, const std::vector<DemoAccount>& accounts) {
+  const std::string path = dir + "/web-accounts.txt";
+  const bool fresh = !std::filesystem::exists(path);
+  std::ofstream out(path, std::ios::app);
+  if (fresh) out << "# org  login  role  password (demo accounts of the nodes' web app)\n";
+  for (const DemoAccount& a : accounts) {
+    out << a.org << "  " << a.login << "  " << a.role << "  " << a.password << "\n";
+  }
+  out.close();
+  chmod(path.c_str(), 0600);
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
 
 // A practice's SMART Backend Services client for its node's FHIR API: an EC P-384 key
 // pair written beside its certificates (`name`.key, `name`.pub, PEM), registered with
@@ -410,6 +477,22 @@ int RunUp(const std::vector<std::string>& args) {
     }
     s.fhir_client_id = *client;
   }
+  // The web app's demo accounts: a clinician and an admin at every practice (the patient
+  // accounts come with the samples, whose Patients they are).
+  std::vector<DemoAccount> accounts;
+  for (const auto& s : services) {
+    if (s.role != "node") continue;
+    const std::string practice = absl::StrCat("Practice ", s.org.substr(4));
+    for (auto [login, name, role] :
+         {std::tuple<std::string, std::string, hie::v1::UserRole>{
+              "dr.lee", absl::StrCat("Dr. Lee (", practice, ")"), hie::v1::USER_ROLE_CLINICIAN},
+          {"admin", absl::StrCat("Admin of ", practice), hie::v1::USER_ROLE_PRACTICE_ADMIN}}) {
+      auto account = AddDemoAccount(ChannelAs(dir, s.name, s.port), s.org, login, name, role, "");
+      if (!account.ok()) return abort_all(account.status());
+      accounts.push_back(*std::move(account));
+    }
+  }
+  if (absl::Status st = RecordDemoAccounts(dir, accounts); !st.ok()) return abort_all(st);
   for (const auto& s : services) {
     if (!Healthy(dir, s.port)) {
       return abort_all(absl::UnavailableError(
@@ -463,6 +546,7 @@ int RunUp(const std::vector<std::string>& args) {
                            .Add("ca_cert", dir + "/ca/ca.crt")
                            .AddRaw("services", JsonArray(service_json))
                            .AddRaw("credentials", credentials.Build())
+                           .Add("web_accounts", dir + "/web-accounts.txt")
                            .Build();
   std::ofstream(dir + "/devnet.json") << devnet << "\n";
   if (json) {
@@ -477,6 +561,9 @@ int RunUp(const std::vector<std::string>& args) {
     }
     std::cout << "profiles: " << dir << "/profiles/   stop: hiectl devnet down --dir " << dir
               << "\n";
+    std::cout << "web app accounts (a clinician and an admin per practice; Jane's comes with "
+                 "the samples): "
+              << dir << "/web-accounts.txt\n";
   }
   return kExitOk;
 }
@@ -817,6 +904,15 @@ int RunSamples(const std::vector<std::string>& args) {
                        st.ok() ? response.rejected(0).path() + ": " + response.rejected(0).message()
                                : st.error_message())));
     }
+  }
+  // Jane signs in to the first practice's patient portal as herself.
+  if (!samples.patients.empty()) {
+    const auto& [org, local_id] = samples.patients.front().registrations.front();
+    const Service* node = node_of[org];
+    auto jane = AddDemoAccount(ChannelAs(dir, node->name, node->port), org, "jane",
+                               samples.patients.front().name, hie::v1::USER_ROLE_PATIENT, local_id);
+    if (!jane.ok()) return Fail(jane.status());
+    if (absl::Status st = RecordDemoAccounts(dir, {*jane}); !st.ok()) return Fail(st);
   }
   auto consent =
       hie::v1::ConsentService::NewStub(ChannelAs(dir, node_of[orgs[0]]->name, consent_port));
