@@ -36,6 +36,7 @@ absl::Status CheckAccessRule(const AccessRule& rule) {
       return absl::OkStatus();
     case AccessRule::Kind::kAnonymous:
     case AccessRule::Kind::kBearerToken:
+    case AccessRule::Kind::kSession:
       return absl::OkStatus();
   }
   return absl::InvalidArgumentError("has an unknown access rule");
@@ -82,6 +83,13 @@ AccessRule AccessRule::BearerTokenOrClientCertificate(std::string scope_prefix,
   return rule;
 }
 
+AccessRule AccessRule::Session(std::vector<std::string> roles) {
+  AccessRule rule;
+  rule.kind = Kind::kSession;
+  rule.session_roles = std::move(roles);
+  return rule;
+}
+
 std::string DescribeAccessRule(const AccessRule& rule) {
   if (rule.kind == AccessRule::Kind::kBearerTokenOrClientCertificate) {
     AccessRule token = AccessRule::BearerToken(rule.scope_prefix);
@@ -105,6 +113,10 @@ std::string DescribeAccessRule(const AccessRule& rule) {
       return rule.scope_prefix.empty()
                  ? "bearer token"
                  : absl::StrCat("bearer token (scope ", rule.scope_prefix, "...)");
+    case AccessRule::Kind::kSession:
+      return rule.session_roles.empty()
+                 ? "session"
+                 : absl::StrCat("session (", absl::StrJoin(rule.session_roles, ", "), ")");
   }
   return "unknown";
 }
