@@ -138,7 +138,12 @@ absl::Status Router::Add(Route route) {
   Entry entry;
   std::set<std::string> param_names;
   if (route.pattern != "/") {
-    for (absl::string_view text : absl::StrSplit(absl::string_view(route.pattern).substr(1), '/')) {
+    std::vector<absl::string_view> texts =
+        absl::StrSplit(absl::string_view(route.pattern).substr(1), '/');
+    for (size_t i = 0; i < texts.size(); ++i) {
+      absl::string_view text = texts[i];
+      // A trailing '/' is an empty last segment ("/app/"), matched by the same only.
+      const bool trailing_slash = text.empty() && i + 1 == texts.size();
       Segment segment;
       if (text.size() >= 2 && text.front() == '{' && text.back() == '}') {
         segment = {std::string(text.substr(1, text.size() - 2)), true};
@@ -146,7 +151,8 @@ absl::Status Router::Add(Route route) {
           return absl::InvalidArgumentError(
               absl::StrCat(name, ": bad or repeated parameter {", segment.text, "}"));
         }
-      } else if (text.empty() || absl::StrContains(text, "{") || absl::StrContains(text, "}")) {
+      } else if ((text.empty() && !trailing_slash) || absl::StrContains(text, "{") ||
+                 absl::StrContains(text, "}")) {
         return absl::InvalidArgumentError(absl::StrCat(name, ": bad segment \"", text, "\""));
       } else {
         segment = {std::string(text), false};

@@ -11,7 +11,8 @@
 //                                   .handler = EverythingHandler(...)}));
 //
 // Patterns are '/'-separated segments; a segment is a literal ("Patient", "$everything",
-// "_history") or a parameter "{name}" that matches one non-empty segment, decoded.
+// "_history") or a parameter "{name}" that matches one non-empty segment, decoded. A
+// pattern may end in '/' ("/app/"): it matches that path with the '/' only.
 // Where several patterns match a path, the one with a literal at the first segment
 // where they differ wins ("/Patient/_search" over "/Patient/{id}").
 #ifndef HIE_HTTP_ROUTER_H_
