@@ -1,0 +1,200 @@
+// The node's web app over real HTTPS: signing in (the form's own CSRF token, refusals
+// that do not tell whether a login exists), the session cookie and its attributes, pages
+// that need a session, CSRF on state-changing requests, logout that ends the session on
+// the server, a new session id at every sign-in (fixation), and text rendered escaped.
+#include <fstream>
+#include <regex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "cli/https_client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/fhir_fixture.h"
+
+namespace hie::testing {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+constexpr char kPassword[] = "copper kettle on the hill";
+constexpr char kXss[] = "<img src=x onerror=alert(1)>";
+constexpr char kForm[] = "application/x-www-form-urlencoded";
+
+std::string Header(const cli::HttpsResponse& r, const std::string& name) {
+  for (const auto& [n, v] : r.headers) {
+    if (n == name) return v;
+  }
+  return "";
+}
+
+// The Set-Cookie header that sets `name`, or "".
+std::string SetCookie(const cli::HttpsResponse& r, const std::string& name) {
+  for (const auto& [n, v] : r.headers) {
+    if (n == "set-cookie" && absl::StartsWith(v, name + "=")) return v;
+  }
+  return "";
+}
+
+// The value a Set-Cookie header gives its cookie.
+std::string CookieValueOf(const std::string& set_cookie) {
+  std::string first = std::vector<std::string>(absl::StrSplit(set_cookie, ';'))[0];
+  return first.substr(first.find('=') + 1);
+}
+
+// The value of the first hidden _csrf field of a page.
+std::string CsrfField(const std::string& html) {
+  std::smatch m;
+  static const std::regex kField("name=\"_csrf\" value=\"([^\"]+)\"");
+  return std::regex_search(html, m, kField) ? m[1].str() : "";
+}
+
+std::string ErrorParagraph(const std::string& html) {
+  std::smatch m;
+  static const std::regex kError("<p class=\"error\"[^>]*>([^<]*)</p>");
+  return std::regex_search(html, m, kError) ? m[1].str() : "";
+}
+
+class WebTest : public FhirApiFixture {
+ protected:
+  cli::HttpsResponse Request(const std::string& method, const std::string& path,
+                             const std::string& cookie, const std::string& content_type = "",
+                             const std::string& body = "",
+                             std::vector<std::pair<std::string, std::string>> headers = {}) {
+    if (!cookie.empty()) headers.emplace_back("Cookie", cookie);
+    auto r = cli::HttpsRequest(method, base_ + path, Path("ca/ca.crt"), content_type, body,
+                               absl::Seconds(20), headers);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : cli::HttpsResponse{};
+  }
+
+  // Opens the sign-in form and posts it; `extra_cookie` (e.g. a planted session id) is
+  // sent with the form's own cookie.
+  cli::HttpsResponse SignIn(const std::string& login, const std::string& password,
+                            const std::string& extra_cookie = "") {
+    cli::HttpsResponse form = Request("GET", "/app/login", "");
+    EXPECT_EQ(form.status, 200);
+    std::string csrf_cookie = SetCookie(form, "hie_login_csrf");
+    std::string cookie = absl::StrCat("hie_login_csrf=", CookieValueOf(csrf_cookie));
+    if (!extra_cookie.empty()) cookie = absl::StrCat(extra_cookie, "; ", cookie);
+    return Request("POST", "/app/login", cookie, kForm,
+                   absl::StrCat("_csrf=", CsrfField(form.body), "&login=", login,
+                                "&password=", absl::StrReplaceAll(password, {{" ", "+"}})));
+  }
+
+  void AddUser() {
+    std::string pw = Path("lee.pw");
+    std::ofstream(pw) << kPassword << "\n";
+    CommandResult add = HiectlAs("node-a", grpc_port_,
+                                 {"user", "add", "--login", "dr.lee", "--name", kXss, "--role",
+                                  "clinician", "--password-file", pw, "--password-is-final"});
+    ASSERT_EQ(add.exit_code, 0) << add.err;
+  }
+
+  int grpc_port_ = 0;
+};
+
+TEST_F(WebTest, SignInSessionCsrfLogoutAndFixation) {
+  grpc_port_ = StartNodeWithApi();
+  ASSERT_GT(grpc_port_, 0);
+  ASSERT_NO_FATAL_FAILURE(AddUser());
+
+  // The sign-in page: accessible, styled from the embedded stylesheet, no inline script.
+  cli::HttpsResponse form = Request("GET", "/app/login", "");
+  EXPECT_EQ(form.status, 200);
+  EXPECT_THAT(form.content_type, HasSubstr("text/html"));
+  EXPECT_THAT(form.body,
+              AllOf(HasSubstr("<html lang=\"en\">"), HasSubstr("<main"),
+                    HasSubstr("<label for=\"login\">"), HasSubstr("<label for=\"password\">"),
+                    HasSubstr("<label for=\"totp\">"), HasSubstr("href=\"/app/assets/app.css\"")));
+  EXPECT_THAT(form.body, AllOf(Not(HasSubstr("<script")), Not(HasSubstr("style="))));
+  EXPECT_THAT(Header(form, "content-security-policy"), Not(HasSubstr("unsafe-inline")));
+  EXPECT_THAT(SetCookie(form, "hie_login_csrf"),
+              AllOf(HasSubstr("HttpOnly"), HasSubstr("Secure"), HasSubstr("SameSite=Strict")));
+  cli::HttpsResponse css = Request("GET", "/app/assets/app.css", "");
+  EXPECT_EQ(css.status, 200);
+  EXPECT_THAT(css.content_type, HasSubstr("text/css"));
+
+  // Login CSRF: a form posted without the form's own cookie is refused.
+  cli::HttpsResponse forged = Request(
+      "POST", "/app/login", "", kForm,
+      absl::StrCat("_csrf=", CsrfField(form.body),
+                   "&login=dr.lee&password=", absl::StrReplaceAll(kPassword, {{" ", "+"}})));
+  EXPECT_EQ(forged.status, 403);
+  EXPECT_TRUE(SetCookie(forged, "hie_session").empty());
+
+  // A wrong password and an unknown login get the same refusal.
+  cli::HttpsResponse wrong = SignIn("dr.lee", "not the password at all");
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_TRUE(SetCookie(wrong, "hie_session").empty());
+  cli::HttpsResponse unknown = SignIn("nobody", "not the password at all");
+  EXPECT_EQ(unknown.status, 401);
+  EXPECT_FALSE(ErrorParagraph(wrong.body).empty()) << wrong.body;
+  EXPECT_EQ(ErrorParagraph(wrong.body), ErrorParagraph(unknown.body));
+  EXPECT_THAT(ErrorParagraph(wrong.body), Not(HasSubstr("nobody")));
+
+  // No session: a page sends the browser to sign in; a POST is refused.
+  cli::HttpsResponse anonymous = Request("GET", "/app/", "");
+  EXPECT_EQ(anonymous.status, 303);
+  EXPECT_EQ(Header(anonymous, "location"), "/app/login");
+  EXPECT_EQ(Request("POST", "/app/logout", "", kForm, "_csrf=x").status, 401);
+
+  // Sign in with a session id planted before: the one after is a new one.
+  cli::HttpsResponse signed_in = SignIn("dr.lee", kPassword, "hie_session=planted-by-attacker");
+  ASSERT_EQ(signed_in.status, 303) << signed_in.body;
+  EXPECT_EQ(Header(signed_in, "location"), "/app/");
+  const std::string set_cookie = SetCookie(signed_in, "hie_session");
+  EXPECT_THAT(set_cookie, AllOf(HasSubstr("; HttpOnly"), HasSubstr("; Secure"),
+                                HasSubstr("; SameSite=Strict"), HasSubstr("; Path=/app")));
+  const std::string first = CookieValueOf(set_cookie);
+  EXPECT_EQ(first.size(), 43u);
+  EXPECT_NE(first, "planted-by-attacker");
+
+  // The home page names the user, escaped.
+  cli::HttpsResponse home = Request("GET", "/app/", "hie_session=" + first);
+  ASSERT_EQ(home.status, 200);
+  EXPECT_THAT(home.body, AllOf(HasSubstr("&lt;img src=x onerror=alert(1)&gt;"), HasSubstr("dr.lee"),
+                               HasSubstr("clinician")));
+  EXPECT_THAT(home.body, Not(HasSubstr(kXss)));
+  EXPECT_EQ(Header(home, "cache-control"), "no-store");
+
+  // Signing in again from a browser with a live session: a new id, the old one ended.
+  cli::HttpsResponse again = SignIn("dr.lee", kPassword, "hie_session=" + first);
+  ASSERT_EQ(again.status, 303);
+  const std::string second = CookieValueOf(SetCookie(again, "hie_session"));
+  EXPECT_NE(second, first);
+  EXPECT_EQ(Request("GET", "/app/", "hie_session=" + first).status, 303);
+  home = Request("GET", "/app/", "hie_session=" + second);
+  ASSERT_EQ(home.status, 200);
+  const std::string csrf = CsrfField(home.body);
+  ASSERT_EQ(csrf.size(), 43u);
+
+  // Logout needs the session's CSRF token.
+  EXPECT_EQ(Request("POST", "/app/logout", "hie_session=" + second, kForm, "").status, 403);
+  EXPECT_EQ(Request("POST", "/app/logout", "hie_session=" + second, kForm, "_csrf=" + first).status,
+            403);
+  EXPECT_EQ(Request("GET", "/app/", "hie_session=" + second).status, 200);
+  cli::HttpsResponse out =
+      Request("POST", "/app/logout", "hie_session=" + second, kForm, "_csrf=" + csrf);
+  EXPECT_EQ(out.status, 303);
+  EXPECT_EQ(Header(out, "location"), "/app/login");
+  EXPECT_THAT(SetCookie(out, "hie_session"),
+              AllOf(StartsWith("hie_session=;"), HasSubstr("Max-Age=0")));
+  // The session is gone on the server: the old cookie opens nothing.
+  cli::HttpsResponse after = Request("GET", "/app/", "hie_session=" + second);
+  EXPECT_EQ(after.status, 303);
+  EXPECT_EQ(Header(after, "location"), "/app/login");
+  EXPECT_EQ(Request("POST", "/app/logout", "hie_session=" + second, kForm, "_csrf=" + csrf).status,
+            401);
+}
+
+}  // namespace
+}  // namespace hie::testing
