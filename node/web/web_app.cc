@@ -112,8 +112,11 @@ http::Response LoginForm(const Web& web, int status, absl::string_view message,
   return response;
 }
 
-// 429 while locked (the client is to wait), 401 for every other refusal.
-int RefusalStatus(SignInRefusal refusal) { return refusal == SignInRefusal::kLocked ? 429 : 401; }
+// 429 while the login is locked (from the failure that locks it on: the client is to
+// wait), 401 for every other refusal.
+int RefusalStatus(const SignInResult& result) {
+  return result.refusal == SignInRefusal::kLocked || result.locked_until.has_value() ? 429 : 401;
+}
 
 void HandleLogin(std::shared_ptr<const Web> web, http::Request request, http::Responder responder) {
   auto field = [&](absl::string_view name) {
@@ -136,31 +139,31 @@ void HandleLogin(std::shared_ptr<const Web> web, http::Request request, http::Re
   std::string totp = field("totp");
   // The session the browser came with, if any, ends with the sign-in (fixation).
   std::string replaces = request.caller.session_cookie;
-  bool queued = web->options.run([web, responder, login = std::move(login),
-                                  password = std::move(password), totp = std::move(totp),
-                                  replaces = std::move(replaces)] {
-    absl::StatusOr<SignInResult> result =
-        web->options.accounts->Authenticate(login, password, totp);
-    if (!result.ok()) {
-      responder.RespondError(result.status());
-      return;
-    }
-    if (!result->ok()) {
-      responder.Respond(LoginForm(*web, RefusalStatus(result->refusal), result->Message(), login));
-      return;
-    }
-    absl::StatusOr<Session> session = web->options.sessions->Start(result->account, replaces);
-    if (!session.ok()) {
-      responder.RespondError(session.status());
-      return;
-    }
-    http::Response response = SeeOther(kHomePath);
-    response.headers.emplace_back("Set-Cookie",
-                                  Cookie(http::kSessionCookie, session->id, "/app", std::nullopt));
-    // The sign-in form's token has done its work.
-    response.headers.emplace_back("Set-Cookie", Cookie(kLoginCsrfCookie, "", "/app/login", 0));
-    responder.Respond(std::move(response));
-  });
+  bool queued =
+      web->options.run([web, responder, login = std::move(login), password = std::move(password),
+                        totp = std::move(totp), replaces = std::move(replaces)] {
+        absl::StatusOr<SignInResult> result =
+            web->options.accounts->Authenticate(login, password, totp);
+        if (!result.ok()) {
+          responder.RespondError(result.status());
+          return;
+        }
+        if (!result->ok()) {
+          responder.Respond(LoginForm(*web, RefusalStatus(*result), result->Message(), login));
+          return;
+        }
+        absl::StatusOr<Session> session = web->options.sessions->Start(result->account, replaces);
+        if (!session.ok()) {
+          responder.RespondError(session.status());
+          return;
+        }
+        http::Response response = SeeOther(kHomePath);
+        response.headers.emplace_back(
+            "Set-Cookie", Cookie(http::kSessionCookie, session->id, "/app", std::nullopt));
+        // The sign-in form's token has done its work.
+        response.headers.emplace_back("Set-Cookie", Cookie(kLoginCsrfCookie, "", "/app/login", 0));
+        responder.Respond(std::move(response));
+      });
   if (!queued) responder.RespondError(absl::UnavailableError("too busy to sign in: try again"));
 }
 

@@ -196,5 +196,27 @@ TEST_F(WebTest, SignInSessionCsrfLogoutAndFixation) {
             401);
 }
 
+TEST_F(WebTest, LockoutIs429AndLooksTheSameForAnUnknownLogin) {
+  grpc_port_ = StartNodeWithApi();
+  ASSERT_GT(grpc_port_, 0);
+  ASSERT_NO_FATAL_FAILURE(AddUser());
+  for (const std::string login : {"dr.lee", "ghost"}) {
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_EQ(SignIn(login, "not the password at all").status, 401) << login << " " << i;
+    }
+    // The fifth failure locks: said at once, with when to come back.
+    cli::HttpsResponse fifth = SignIn(login, "not the password at all");
+    EXPECT_EQ(fifth.status, 429) << login;
+    EXPECT_THAT(ErrorParagraph(fifth.body), HasSubstr("try again after")) << fifth.body;
+  }
+  // While locked, even the right password is refused, and no session is started.
+  cli::HttpsResponse locked = SignIn("dr.lee", kPassword);
+  EXPECT_EQ(locked.status, 429);
+  EXPECT_TRUE(SetCookie(locked, "hie_session").empty());
+  cli::HttpsResponse ghost = SignIn("ghost", kPassword);
+  EXPECT_EQ(ghost.status, 429);
+  EXPECT_EQ(ErrorParagraph(ghost.body).substr(0, 20), ErrorParagraph(locked.body).substr(0, 20));
+}
+
 }  // namespace
 }  // namespace hie::testing
