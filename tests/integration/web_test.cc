@@ -2,6 +2,8 @@
 // that do not tell whether a login exists), the session cookie and its attributes, pages
 // that need a session, CSRF on state-changing requests, logout that ends the session on
 // the server, a new session id at every sign-in (fixation), and text rendered escaped.
+#include <signal.h>
+
 #include <fstream>
 #include <regex>
 #include <string>
@@ -13,8 +15,12 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "cli/https_client.h"
+#include "common/store/kv_store.h"
+#include "common/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "node/domain/accounts.h"
+#include "node/domain/totp.h"
 #include "tests/integration/fhir_fixture.h"
 
 namespace hie::testing {
@@ -79,15 +85,15 @@ class WebTest : public FhirApiFixture {
   // Opens the sign-in form and posts it; `extra_cookie` (e.g. a planted session id) is
   // sent with the form's own cookie.
   cli::HttpsResponse SignIn(const std::string& login, const std::string& password,
-                            const std::string& extra_cookie = "") {
+                            const std::string& extra_cookie = "", const std::string& totp = "") {
     cli::HttpsResponse form = Request("GET", "/app/login", "");
     EXPECT_EQ(form.status, 200);
     std::string csrf_cookie = SetCookie(form, "hie_login_csrf");
     std::string cookie = absl::StrCat("hie_login_csrf=", CookieValueOf(csrf_cookie));
     if (!extra_cookie.empty()) cookie = absl::StrCat(extra_cookie, "; ", cookie);
     return Request("POST", "/app/login", cookie, kForm,
-                   absl::StrCat("_csrf=", CsrfField(form.body), "&login=", login,
-                                "&password=", absl::StrReplaceAll(password, {{" ", "+"}})));
+                   absl::StrCat("_csrf=", CsrfField(form.body), "&login=", login, "&password=",
+                                absl::StrReplaceAll(password, {{" ", "+"}}), "&totp=", totp));
   }
 
   void AddUser() {
@@ -216,6 +222,40 @@ TEST_F(WebTest, LockoutIs429AndLooksTheSameForAnUnknownLogin) {
   cli::HttpsResponse ghost = SignIn("ghost", kPassword);
   EXPECT_EQ(ghost.status, 429);
   EXPECT_EQ(ErrorParagraph(ghost.body).substr(0, 20), ErrorParagraph(locked.body).substr(0, 20));
+}
+
+TEST_F(WebTest, SignInWithAnAuthenticatorCode) {
+  grpc_port_ = StartNodeWithApi();
+  ASSERT_GT(grpc_port_, 0);
+  ASSERT_NO_FATAL_FAILURE(AddUser());
+  // Enrol dr.lee's authenticator on the node's store (the node stopped: the store has one
+  // owner at a time), as the enrolment page will.
+  ASSERT_TRUE(processes_.at("node").Stop(SIGTERM, absl::Seconds(10)).ok());
+  processes_.erase("node");
+  std::string secret;
+  {
+    ASSERT_OK_AND_ASSIGN(auto kv, store::KvStore::Open(Path("data/node/records")));
+    ASSERT_OK_AND_ASSIGN(auto accounts, node::Accounts::Open(kv.get(), Clock::Real()));
+    ASSERT_OK_AND_ASSIGN(node::TotpEnrolment enrolment, accounts->EnrolTotp("dr.lee"));
+    ASSERT_OK_AND_ASSIGN(secret, node::Base32Decode(enrolment.secret_base32));
+    ASSERT_OK(accounts->ConfirmTotp("dr.lee", node::TotpCode(secret, node::TotpStep(absl::Now()))));
+  }
+  grpc_port_ = StartNodeWithApi();
+  ASSERT_GT(grpc_port_, 0);
+
+  // The password alone is not enough, and a wrong code is refused.
+  cli::HttpsResponse no_code = SignIn("dr.lee", kPassword);
+  EXPECT_EQ(no_code.status, 401);
+  EXPECT_THAT(ErrorParagraph(no_code.body), HasSubstr("authenticator"));
+  EXPECT_TRUE(SetCookie(no_code, "hie_session").empty());
+  const std::string next = node::TotpCode(secret, node::TotpStep(absl::Now()) + 1);
+  const std::string wrong = next == "000000" ? "000001" : "000000";
+  EXPECT_EQ(SignIn("dr.lee", kPassword, "", wrong).status, 401);
+  // With the code (the next step's: the one enrolment used is spent).
+  cli::HttpsResponse with_code = SignIn("dr.lee", kPassword, "", next);
+  ASSERT_EQ(with_code.status, 303) << with_code.body;
+  const std::string id = CookieValueOf(SetCookie(with_code, "hie_session"));
+  EXPECT_EQ(Request("GET", "/app/", "hie_session=" + id).status, 200);
 }
 
 }  // namespace
