@@ -25,6 +25,7 @@ using http::HtmlEscape;
 
 constexpr char kHomePath[] = "/app/";
 constexpr char kLogoutPath[] = "/app/logout";
+constexpr char kPasswordPath[] = "/app/password";
 constexpr char kFormType[] = "application/x-www-form-urlencoded";
 // The sign-in form's token lives as long as one sitting at the form.
 constexpr int kLoginCsrfSeconds = 15 * 60;
@@ -184,11 +185,91 @@ std::string LogoutForm(const http::SessionPrincipal& session) {
 
 void HandleHome(const Web& web, const http::Request& request, const http::Responder& responder) {
   const http::SessionPrincipal& session = *request.caller.session;
+  // A password an administrator chose is changed before anything else.
+  absl::StatusOr<Session> live = web.options.sessions->Lookup(session.session_id);
+  if (live.ok() && live->account.must_change_password) {
+    responder.Respond(SeeOther(kPasswordPath));
+    return;
+  }
   std::string main =
       absl::StrCat("<h1>Welcome, ", HtmlEscape(session.display_name),
                    "</h1>\n<p>You are signed in as <strong>", HtmlEscape(session.login),
                    "</strong>, role <strong>", HtmlEscape(session.role), "</strong>.</p>");
   responder.Respond(Html(200, Page(web, "Home", LogoutForm(session), main)));
+}
+
+// The password change form, with `message` (escaped) above it when not empty.
+http::Response PasswordForm(const Web& web, const http::SessionPrincipal& session, int status,
+                            absl::string_view message) {
+  std::string main = "<h1>Change your password</h1>\n";
+  if (!message.empty()) {
+    absl::StrAppend(&main, "<p class=\"error\" role=\"alert\">", HtmlEscape(message), "</p>\n");
+  }
+  absl::StrAppend(&main,
+                  "<p class=\"hint\">At least 12 characters; a few unrelated words are easy to "
+                  "remember.</p>\n",
+                  "<form class=\"stacked\" method=\"post\" action=\"", kPasswordPath, "\">\n",
+                  "<input type=\"hidden\" name=\"_csrf\" value=\"", HtmlEscape(session.csrf_token),
+                  "\">\n", "<label for=\"current\">Current password</label>\n",
+                  "<input id=\"current\" name=\"current\" type=\"password\" "
+                  "autocomplete=\"current-password\" required>\n",
+                  "<label for=\"replacement\">New password</label>\n",
+                  "<input id=\"replacement\" name=\"replacement\" type=\"password\" "
+                  "autocomplete=\"new-password\" minlength=\"12\" required>\n",
+                  "<label for=\"confirm\">New password again</label>\n",
+                  "<input id=\"confirm\" name=\"confirm\" type=\"password\" "
+                  "autocomplete=\"new-password\" minlength=\"12\" required>\n",
+                  "<button type=\"submit\">Change password</button>\n</form>");
+  return Html(status, Page(web, "Change your password", LogoutForm(session), main));
+}
+
+// By the user: Accounts::ChangePassword, which ends the account's sessions; a new one
+// starts for this browser.
+void HandlePasswordChange(std::shared_ptr<const Web> web, http::Request request,
+                          http::Responder responder) {
+  auto field = [&](absl::string_view name) {
+    return http::FormField(request.body, name).value_or("");
+  };
+  const http::SessionPrincipal session = *request.caller.session;
+  std::string current = field("current");
+  std::string replacement = field("replacement");
+  if (replacement != field("confirm")) {
+    responder.Respond(PasswordForm(*web, session, 400, "The two new passwords differ."));
+    return;
+  }
+  bool queued = web->options.run([web, responder, session, current = std::move(current),
+                                  replacement = std::move(replacement)] {
+    absl::Status changed =
+        web->options.accounts->ChangePassword(session.login, current, replacement);
+    if (absl::IsUnauthenticated(changed)) {
+      responder.Respond(PasswordForm(*web, session, 401, "The current password is wrong."));
+      return;
+    }
+    if (absl::IsInvalidArgument(changed) || absl::IsFailedPrecondition(changed)) {
+      responder.Respond(PasswordForm(*web, session, absl::IsInvalidArgument(changed) ? 400 : 403,
+                                     changed.message()));
+      return;
+    }
+    if (!changed.ok()) {
+      responder.RespondError(changed);
+      return;
+    }
+    absl::StatusOr<Account> account = web->options.accounts->Get(session.login);
+    if (!account.ok()) {
+      responder.RespondError(account.status());
+      return;
+    }
+    absl::StatusOr<Session> fresh = web->options.sessions->Start(*account, session.session_id);
+    if (!fresh.ok()) {
+      responder.RespondError(fresh.status());
+      return;
+    }
+    http::Response response = SeeOther(kHomePath);
+    response.headers.emplace_back("Set-Cookie",
+                                  Cookie(http::kSessionCookie, fresh->id, "/app", std::nullopt));
+    responder.Respond(std::move(response));
+  });
+  if (!queued) responder.RespondError(absl::UnavailableError("too busy: try again"));
 }
 
 }  // namespace
@@ -239,6 +320,26 @@ absl::Status AddWebRoutes(http::Router& router, WebAppOptions options) {
                     .max_body_bytes = kFormBytes,
                     .handler = [web](http::Request request, http::Responder responder) {
                       HandleLogout(*web, request, responder);
+                    }});
+  }
+  if (s.ok()) {
+    s = router.Add({.method = "GET",
+                    .pattern = kPasswordPath,
+                    .access = http::AccessRule::Session({}),
+                    .audit_kind = "web-password-form",
+                    .handler = [web](http::Request request, http::Responder responder) {
+                      responder.Respond(PasswordForm(*web, *request.caller.session, 200, ""));
+                    }});
+  }
+  if (s.ok()) {
+    s = router.Add({.method = "POST",
+                    .pattern = kPasswordPath,
+                    .access = http::AccessRule::Session({}),
+                    .audit_kind = "web-password-change",
+                    .max_body_bytes = kFormBytes,
+                    .content_types = {kFormType},
+                    .handler = [web](http::Request request, http::Responder responder) {
+                      HandlePasswordChange(web, std::move(request), std::move(responder));
                     }});
   }
   if (s.ok()) {

@@ -6,7 +6,11 @@
 //   POST /app/login    Accounts::Authenticate; on success a new session (cookie
 //                      kSessionCookie) and 303 to /app/
 //   POST /app/logout   ends the session on the server, clears the cookie (session + CSRF)
-//   GET  /app/         the home page (any signed-in role)
+//   GET  /app/         the home page (any signed-in role); 303 to /app/password first
+//                      while the account must change its password
+//   GET  /app/password the password change form (session)
+//   POST /app/password Accounts::ChangePassword (session + CSRF); the account's
+//                      sessions end and this browser gets a new one
 //   GET  /app/assets/* the CSS (embedded at build time)
 //
 // Who may open a page is the server's to decide (http::AccessRule::Session, with the

@@ -96,12 +96,14 @@ class WebTest : public FhirApiFixture {
                                 absl::StrReplaceAll(password, {{" ", "+"}}), "&totp=", totp));
   }
 
-  void AddUser() {
+  // dr.lee, a clinician named kXss with kPassword; `final`: need not change it.
+  void AddUser(bool final = true) {
     std::string pw = Path("lee.pw");
     std::ofstream(pw) << kPassword << "\n";
-    CommandResult add = HiectlAs("node-a", grpc_port_,
-                                 {"user", "add", "--login", "dr.lee", "--name", kXss, "--role",
-                                  "clinician", "--password-file", pw, "--password-is-final"});
+    std::vector<std::string> words = {"user", "add",    "--login",   "dr.lee",          "--name",
+                                      kXss,   "--role", "clinician", "--password-file", pw};
+    if (final) words.push_back("--password-is-final");
+    CommandResult add = HiectlAs("node-a", grpc_port_, words);
     ASSERT_EQ(add.exit_code, 0) << add.err;
   }
 
@@ -222,6 +224,52 @@ TEST_F(WebTest, LockoutIs429AndLooksTheSameForAnUnknownLogin) {
   cli::HttpsResponse ghost = SignIn("ghost", kPassword);
   EXPECT_EQ(ghost.status, 429);
   EXPECT_EQ(ErrorParagraph(ghost.body).substr(0, 20), ErrorParagraph(locked.body).substr(0, 20));
+}
+
+TEST_F(WebTest, APasswordTheAdministratorChoseIsChangedFirst) {
+  grpc_port_ = StartNodeWithApi();
+  ASSERT_GT(grpc_port_, 0);
+  ASSERT_NO_FATAL_FAILURE(AddUser(/*final=*/false));
+  cli::HttpsResponse signed_in = SignIn("dr.lee", kPassword);
+  ASSERT_EQ(signed_in.status, 303) << signed_in.body;
+  const std::string cookie = "hie_session=" + CookieValueOf(SetCookie(signed_in, "hie_session"));
+  cli::HttpsResponse home = Request("GET", "/app/", cookie);
+  EXPECT_EQ(home.status, 303) << home.body;
+  EXPECT_EQ(Header(home, "location"), "/app/password");
+  cli::HttpsResponse form = Request("GET", "/app/password", cookie);
+  ASSERT_EQ(form.status, 200);
+  EXPECT_THAT(form.body,
+              AllOf(HasSubstr("<label for=\"current\">"), HasSubstr("<label for=\"replacement\">"),
+                    HasSubstr("<label for=\"confirm\">")));
+  const std::string csrf = CsrfField(form.body);
+  ASSERT_FALSE(csrf.empty());
+  auto change = [&](const std::string& current, const std::string& replacement,
+                    const std::string& confirm, const std::string& token) {
+    auto plus = [](const std::string& t) { return absl::StrReplaceAll(t, {{" ", "+"}}); };
+    return Request("POST", "/app/password", cookie, kForm,
+                   absl::StrCat("_csrf=", token, "&current=", plus(current),
+                                "&replacement=", plus(replacement), "&confirm=", plus(confirm)));
+  };
+  const std::string fresh = "seven blue herons at dawn";
+  EXPECT_EQ(change(kPassword, fresh, fresh, "forged").status, 403);
+  cli::HttpsResponse differ = change(kPassword, fresh, "seven blue herons at dusk", csrf);
+  EXPECT_EQ(differ.status, 400);
+  EXPECT_THAT(ErrorParagraph(differ.body), HasSubstr("differ"));
+  cli::HttpsResponse weak = change(kPassword, "password1234", "password1234", csrf);
+  EXPECT_EQ(weak.status, 400);
+  EXPECT_THAT(ErrorParagraph(weak.body), HasSubstr("common"));
+  EXPECT_EQ(change("not my password at all", fresh, fresh, csrf).status, 401);
+
+  cli::HttpsResponse changed = change(kPassword, fresh, fresh, csrf);
+  ASSERT_EQ(changed.status, 303) << changed.body;
+  EXPECT_EQ(Header(changed, "location"), "/app/");
+  const std::string new_id = CookieValueOf(SetCookie(changed, "hie_session"));
+  EXPECT_NE("hie_session=" + new_id, cookie);
+  // The old session ended with the change; the new one opens the home page.
+  EXPECT_EQ(Request("GET", "/app/", cookie).status, 303);
+  EXPECT_EQ(Request("GET", "/app/", "hie_session=" + new_id).status, 200);
+  EXPECT_EQ(SignIn("dr.lee", kPassword).status, 401);
+  EXPECT_EQ(SignIn("dr.lee", fresh).status, 303);
 }
 
 TEST_F(WebTest, SignInWithAnAuthenticatorCode) {
