@@ -122,6 +122,7 @@ absl::StatusOr<HttpsResponse> HttpsRequest(
     if (c == absl::string_view::npos) continue;
     std::string name = absl::AsciiStrToLower(lines[i].substr(0, c));
     absl::string_view value = absl::StripAsciiWhitespace(lines[i].substr(c + 1));
+    response.headers.emplace_back(name, std::string(value));
     if (name == "content-type") response.content_type = std::string(value);
     if (name == "content-length") {
       size_t n = 0;

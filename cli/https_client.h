@@ -17,6 +17,8 @@ struct HttpsResponse {
   int status = 0;
   std::string content_type;
   std::string body;
+  // Every header as received, in order, the name in lower case (Set-Cookie may repeat).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // Sends `method` `url` ("https://host:port/path") with `body` of `content_type` (none

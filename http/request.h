@@ -37,6 +37,15 @@ struct Principal {
   std::string client_id;       // the OAuth client the token was issued to
 };
 
+// What a live web-app session says (see ServerOptions::session_authenticator).
+struct SessionPrincipal {
+  std::string login;
+  std::string display_name;
+  std::string role;        // e.g. "clinician"
+  std::string csrf_token;  // what the session's state-changing requests must echo
+  std::string session_id;  // the cookie's value
+};
+
 // Who is calling, read once per request by the server; handlers and domain code take
 // this and never read Authorization or address headers themselves.
 struct Caller {
@@ -48,6 +57,12 @@ struct Caller {
   // Set when the route's access rule asks for a bearer token and the authenticator
   // accepted it; never set on other routes.
   std::optional<Principal> principal;
+  // The value of the cookie named kSessionCookie ("hie_session") in the Cookie header;
+  // empty when there is none.
+  std::string session_cookie;
+  // Set when the route's access rule asks for a session and the session authenticator
+  // accepted the cookie; never set on other routes.
+  std::optional<SessionPrincipal> session;
   // The TCP peer ("host:port"). X-Forwarded-For and the like are never consulted.
   std::string remote_address;
 };

@@ -36,6 +36,7 @@ absl::Status CheckAccessRule(const AccessRule& rule) {
       return absl::OkStatus();
     case AccessRule::Kind::kAnonymous:
     case AccessRule::Kind::kBearerToken:
+    case AccessRule::Kind::kSession:
       return absl::OkStatus();
   }
   return absl::InvalidArgumentError("has an unknown access rule");
@@ -82,6 +83,13 @@ AccessRule AccessRule::BearerTokenOrClientCertificate(std::string scope_prefix,
   return rule;
 }
 
+AccessRule AccessRule::Session(std::vector<std::string> roles) {
+  AccessRule rule;
+  rule.kind = Kind::kSession;
+  rule.session_roles = std::move(roles);
+  return rule;
+}
+
 std::string DescribeAccessRule(const AccessRule& rule) {
   if (rule.kind == AccessRule::Kind::kBearerTokenOrClientCertificate) {
     AccessRule token = AccessRule::BearerToken(rule.scope_prefix);
@@ -105,6 +113,10 @@ std::string DescribeAccessRule(const AccessRule& rule) {
       return rule.scope_prefix.empty()
                  ? "bearer token"
                  : absl::StrCat("bearer token (scope ", rule.scope_prefix, "...)");
+    case AccessRule::Kind::kSession:
+      return rule.session_roles.empty()
+                 ? "session"
+                 : absl::StrCat("session (", absl::StrJoin(rule.session_roles, ", "), ")");
   }
   return "unknown";
 }
@@ -126,7 +138,12 @@ absl::Status Router::Add(Route route) {
   Entry entry;
   std::set<std::string> param_names;
   if (route.pattern != "/") {
-    for (absl::string_view text : absl::StrSplit(absl::string_view(route.pattern).substr(1), '/')) {
+    std::vector<absl::string_view> texts =
+        absl::StrSplit(absl::string_view(route.pattern).substr(1), '/');
+    for (size_t i = 0; i < texts.size(); ++i) {
+      absl::string_view text = texts[i];
+      // A trailing '/' is an empty last segment ("/app/"), matched by the same only.
+      const bool trailing_slash = text.empty() && i + 1 == texts.size();
       Segment segment;
       if (text.size() >= 2 && text.front() == '{' && text.back() == '}') {
         segment = {std::string(text.substr(1, text.size() - 2)), true};
@@ -134,7 +151,8 @@ absl::Status Router::Add(Route route) {
           return absl::InvalidArgumentError(
               absl::StrCat(name, ": bad or repeated parameter {", segment.text, "}"));
         }
-      } else if (text.empty() || absl::StrContains(text, "{") || absl::StrContains(text, "}")) {
+      } else if ((text.empty() && !trailing_slash) || absl::StrContains(text, "{") ||
+                 absl::StrContains(text, "}")) {
         return absl::InvalidArgumentError(absl::StrCat(name, ": bad segment \"", text, "\""));
       } else {
         segment = {std::string(text), false};

@@ -11,7 +11,8 @@
 //                                   .handler = EverythingHandler(...)}));
 //
 // Patterns are '/'-separated segments; a segment is a literal ("Patient", "$everything",
-// "_history") or a parameter "{name}" that matches one non-empty segment, decoded.
+// "_history") or a parameter "{name}" that matches one non-empty segment, decoded. A
+// pattern may end in '/' ("/app/"): it matches that path with the '/' only.
 // Where several patterns match a path, the one with a literal at the first segment
 // where they differ wins ("/Patient/_search" over "/Patient/{id}").
 #ifndef HIE_HTTP_ROUTER_H_
@@ -41,10 +42,14 @@ struct AccessRule {
     kBearerTokenOrClientCertificate,  // a bearer token as kBearerToken when one is
                                       // sent; without one, a client certificate as
                                       // kClientCertificate (EMR-side integrations)
+    kSession,  // a web-app session cookie the session authenticator accepts, whose role is
+               // one of `session_roles` (any role if empty); state-changing methods must
+               // also carry the session's CSRF token
   };
   Kind kind = Kind::kUnset;
   std::vector<pki::Role> roles;
   std::string scope_prefix;
+  std::vector<std::string> session_roles;
 
   static AccessRule Anonymous();
   // REQUIRES: !roles.empty()
@@ -53,6 +58,8 @@ struct AccessRule {
   // REQUIRES: !roles.empty()
   static AccessRule BearerTokenOrClientCertificate(std::string scope_prefix,
                                                    std::vector<pki::Role> roles);
+  // `roles`: role names (SessionPrincipal::role); empty: any signed-in user.
+  static AccessRule Session(std::vector<std::string> roles);
 };
 
 // "anonymous", "client certificate (node, operator)", "bearer token (scope user/...)".

@@ -344,6 +344,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
         request.caller.bearer_token = BearerTokenFrom(value);
         continue;
       }
+      if (name == "cookie" && request.caller.session_cookie.empty()) {
+        request.caller.session_cookie = CookieValue(value, kSessionCookie);
+      }
       auto [it, inserted] = request.headers.emplace(name, value);
       if (!inserted) absl::StrAppend(&it->second, ", ", value);
     }
@@ -366,7 +369,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // The route's access rule, declared body size and media type. False if refused.
   bool Admit() {
-    absl::Status access = CheckAccess(route_->access, options_.authenticator, &request_->caller);
+    absl::Status access = CheckAccess(route_->access, options_.authenticator,
+                                      options_.session_authenticator, &request_->caller);
+    if (!access.ok() && RedirectsToLogin(route_->access, request_->method, access)) {
+      Response response;
+      response.status = 303;
+      response.SetHeader("Location", kLoginPath);
+      response.SetHeader("Cache-Control", "no-store");
+      Refuse(std::move(response));
+      return false;
+    }
     if (!access.ok()) {
       Response response = ErrorResponse(access);
       std::string challenge = WwwAuthenticate(route_->access, request_->caller, access);
@@ -443,6 +455,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // ---- handling and answering.
 
   void Invoke() {
+    // The body is read: a state-changing request of a session must carry its CSRF token.
+    if (absl::Status csrf = CheckCsrf(route_->access, *request_); !csrf.ok()) {
+      Refuse(ErrorResponse(csrf));
+      return;
+    }
     phase_ = Phase::kHandling;
     Disarm();
     std::weak_ptr<Connection> weak = weak_from_this();

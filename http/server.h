@@ -8,8 +8,11 @@
 //   2. the route is found (else 404, or 405 with Allow);
 //   3. the Caller is read once: the TLS client certificate (requested, optional; one
 //      that does not chain to the exchange CA fails the handshake) and the bearer token;
-//      the route's access rule admits it (else 401 with WWW-Authenticate, or 403);
+//      the route's access rule admits it (else 401 with WWW-Authenticate, or 403; a GET
+//      of a session route without a live session: 303 to the sign-in page);
 //   4. the body fits the route's limit (else 413) and arrives within the same deadline;
+//      a state-changing request to a session route carries the session's CSRF token
+//      (else 403; access.h CheckCsrf);
 //   5. the handler runs on an I/O thread and answers through its Responder, from any
 //      thread, whenever it is ready. Every response gets the security headers.
 // An error the server answers before reading a body closes the connection after it,
@@ -67,6 +70,9 @@ struct ServerOptions {
 
   // Verifies bearer tokens; null: routes that need one answer 401.
   Authenticator authenticator;
+  // Maps the session cookie (kSessionCookie) to a web-app session, for routes with
+  // AccessRule::Session; null: such routes answer 401 (a GET: 303 to kLoginPath).
+  SessionAuthenticator session_authenticator;
   // Checks a client certificate for revocation on every request (so a revocation
   // reaches connections already open); null: the handshake's chain check only.
   CertificateChecker check_certificate;

@@ -18,6 +18,7 @@
 #include "node/rest/api.h"
 #include "node/rest/workers.h"
 #include "node/service/query_clients.h"
+#include "node/web/web_app.h"
 
 namespace hie::node {
 namespace {
@@ -199,6 +200,18 @@ absl::StatusOr<std::shared_ptr<http::Router>> Routes(Api* a) {
   if (s.ok()) s = AddMatchRoutes(*router, a);
   if (s.ok()) s = AddAuditRoutes(*router, a);
   if (s.ok()) s = AddSearchRoutes(*router, a);
+  // The web app's pages, on the same listener (node/web/web_app.h), when the node has
+  // accounts.
+  if (s.ok() && a->state->accounts != nullptr && a->state->sessions != nullptr) {
+    s = AddWebRoutes(*router, {.accounts = a->state->accounts.get(),
+                               .sessions = a->state->sessions.get(),
+                               .run =
+                                   [a](std::function<void()> work) {
+                                     return a->workers != nullptr &&
+                                            a->workers->Submit(std::move(work));
+                                   },
+                               .practice_name = a->state->own_org});
+  }
   if (s.ok()) {
     s = router->Add({.method = "GET",
                      .pattern = "/metadata",
@@ -312,6 +325,9 @@ absl::StatusOr<std::unique_ptr<grpc::Service>> StartFhirApi(std::shared_ptr<Node
     if (p->org != own_org) return absl::UnauthenticatedError("token of another practice");
     return ToHttpPrincipal(*p);
   };
+  if (api->state->sessions != nullptr) {
+    options.server.session_authenticator = SessionAuthenticator(api->state->sessions.get());
+  }
   absl::StatusOr<std::shared_ptr<http::Router>> router = Routes(api.get());
   if (!router.ok()) return router.status();
   const std::string listen = options.server.listen_address;

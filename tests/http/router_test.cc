@@ -69,7 +69,7 @@ TEST(HttpRouterTest, RefusesMalformedRoutes) {
   EXPECT_THAT(router.Add(MakeRoute("get", "/x")), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(router.Add(MakeRoute("GET", "x")), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(router.Add(MakeRoute("GET", "/a//b")), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(router.Add(MakeRoute("GET", "/a/")), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(router.Add(MakeRoute("GET", "/a//")), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(router.Add(MakeRoute("GET", "/a/{id}/{id}")),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(router.Add(MakeRoute("GET", "/a/{}")), StatusIs(absl::StatusCode::kInvalidArgument));
@@ -87,6 +87,18 @@ TEST(HttpRouterTest, RefusesTheSameShapeTwice) {
               StatusIs(absl::StatusCode::kAlreadyExists));
   EXPECT_THAT(router.Add(MakeRoute("DELETE", "/Patient/{id}")), IsOk());
   EXPECT_THAT(router.Add(MakeRoute("GET", "/Patient/_search")), IsOk());
+}
+
+TEST(HttpRouterTest, ATrailingSlashIsItsOwnPath) {
+  Router router;
+  ASSERT_THAT(router.Add(MakeRoute("GET", "/app/")), IsOk());
+  RouteMatch match = router.Find("GET", "/app/");
+  ASSERT_NE(match.route, nullptr);
+  EXPECT_EQ(match.route->pattern, "/app/");
+  EXPECT_EQ(router.Find("GET", "/app").route, nullptr);
+  EXPECT_EQ(router.Find("GET", "/app/x").route, nullptr);
+  ASSERT_THAT(router.Add(MakeRoute("GET", "/app")), IsOk());
+  EXPECT_EQ(router.Find("GET", "/app").route->pattern, "/app");
 }
 
 TEST(HttpRouterTest, MatchesParametersDecoded) {

@@ -121,6 +121,15 @@ class HttpServerTest : public ::testing::Test {
     options.key_file = Path("server.key");
     options.ca_file = Path("ca/ca.crt");
     options.authenticator = FakeAuthenticator;
+    options.session_authenticator = [](absl::string_view id) -> absl::StatusOr<SessionPrincipal> {
+      if (id == "sess-admin") {
+        return SessionPrincipal{.login = "ada", .role = "practice-admin", .csrf_token = "csrf-a"};
+      }
+      if (id == "sess-patient") {
+        return SessionPrincipal{.login = "jane", .role = "patient", .csrf_token = "csrf-p"};
+      }
+      return absl::UnauthenticatedError("no such session");
+    };
     return options;
   }
 
@@ -242,6 +251,20 @@ std::shared_ptr<Router> HttpServerTest::MakeRouter() {
                          absl::SleepFor(absl::Milliseconds(50));
                          r.Respond(Text("answered later"));
                        });
+                     }});
+  AddRoute(*router,
+           {.method = "GET",
+            .pattern = "/app/admin",
+            .access = AccessRule::Session({"practice-admin"}),
+            .handler = [](Request request, Responder r) {
+              r.Respond(Text(absl::StrCat("admin page for ", request.caller.session->login)));
+            }});
+  AddRoute(*router, {.method = "POST",
+                     .pattern = "/app/admin",
+                     .access = AccessRule::Session({"practice-admin"}),
+                     .handler = [this](Request request, Responder r) {
+                       body_handler_calls_++;
+                       r.Respond(Text(absl::StrCat("changed by ", request.caller.session->login)));
                      }});
   AddRoute(*router, {.method = "GET",
                      .pattern = "/drop",
@@ -367,6 +390,51 @@ TEST_F(HttpServerTest, MissingOrBadTokenIs401AndNarrowScopeIs403) {
   ASSERT_OK_AND_ASSIGN(
       response, client->Request("GET", "/Patient/123", {"Authorization: Basic Zm9vOmJhcg=="}));
   EXPECT_EQ(response.status, 401);
+}
+
+TEST_F(HttpServerTest, SessionRoutesRedirectRefuseAndCheckCsrf) {
+  StartServer();
+  ASSERT_OK_AND_ASSIGN(auto client, Connect());
+  // No session: a page sends the browser to sign in; a POST is refused.
+  ASSERT_OK_AND_ASSIGN(HttpResponse response, client->Request("GET", "/app/admin"));
+  EXPECT_EQ(response.status, 303);
+  EXPECT_EQ(response.Header("location"), "/app/login");
+  ASSERT_OK_AND_ASSIGN(client, Connect());
+  ASSERT_OK_AND_ASSIGN(response,
+                       client->Request("GET", "/app/admin", {"Cookie: hie_session=ended"}));
+  EXPECT_EQ(response.status, 303);
+  ASSERT_OK_AND_ASSIGN(client, Connect());
+  ASSERT_OK_AND_ASSIGN(response, client->Request("POST", "/app/admin", {}, "x=1"));
+  EXPECT_EQ(response.status, 401);
+  // Another role: 403, not a redirect.
+  ASSERT_OK_AND_ASSIGN(client, Connect());
+  ASSERT_OK_AND_ASSIGN(
+      response, client->Request("GET", "/app/admin", {"Cookie: a=b; hie_session=sess-patient"}));
+  EXPECT_EQ(response.status, 403);
+  ASSERT_OK_AND_ASSIGN(client, Connect());
+  ASSERT_OK_AND_ASSIGN(
+      response, client->Request("GET", "/app/admin", {"Cookie: a=b; hie_session=sess-admin"}));
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "admin page for ada");
+  // A state-changing request needs the session's CSRF token, in the header or the form.
+  const std::string cookie = "Cookie: hie_session=sess-admin";
+  const std::string form = "Content-Type: application/x-www-form-urlencoded";
+  ASSERT_OK_AND_ASSIGN(response, client->Request("POST", "/app/admin", {cookie, form}, "x=1"));
+  EXPECT_EQ(response.status, 403);
+  ASSERT_OK_AND_ASSIGN(client, Connect());
+  ASSERT_OK_AND_ASSIGN(response,
+                       client->Request("POST", "/app/admin", {cookie, form}, "x=1&_csrf=csrf-p"));
+  EXPECT_EQ(response.status, 403);
+  EXPECT_EQ(body_handler_calls_.load(), 0);
+  ASSERT_OK_AND_ASSIGN(client, Connect());
+  ASSERT_OK_AND_ASSIGN(response,
+                       client->Request("POST", "/app/admin", {cookie, form}, "x=1&_csrf=csrf-a"));
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "changed by ada");
+  ASSERT_OK_AND_ASSIGN(
+      response, client->Request("POST", "/app/admin", {cookie, "X-CSRF-Token: csrf-a"}, "{}"));
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(body_handler_calls_.load(), 2);
 }
 
 TEST_F(HttpServerTest, AuthorizationIsReadOnlyIntoTheCaller) {

@@ -1,0 +1,357 @@
+#include "node/web/web_app.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "http/html.h"
+#include "http/static_files.h"
+#include "http/status.h"
+
+namespace hie::node {
+
+// The files of web/node/, embedded at build time (node/CMakeLists.txt: hie_embed_files).
+const std::vector<http::EmbeddedFile>& NodeWebAssets();
+
+namespace {
+
+using http::HtmlEscape;
+
+constexpr char kHomePath[] = "/app/";
+constexpr char kLogoutPath[] = "/app/logout";
+constexpr char kPasswordPath[] = "/app/password";
+constexpr char kFormType[] = "application/x-www-form-urlencoded";
+// The sign-in form's token lives as long as one sitting at the form.
+constexpr int kLoginCsrfSeconds = 15 * 60;
+constexpr size_t kFormBytes = 8 * 1024;
+
+struct Web {
+  WebAppOptions options;
+};
+
+std::string RandomToken() {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) return "";
+  return absl::WebSafeBase64Escape(
+      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
+}
+
+// Cookies of the app: never readable by script, never sent from another site, HTTPS only.
+std::string Cookie(absl::string_view name, absl::string_view value, absl::string_view path,
+                   std::optional<int> max_age) {
+  std::string cookie =
+      absl::StrCat(name, "=", value, "; HttpOnly; Secure; SameSite=Strict; Path=", path);
+  if (max_age.has_value()) absl::StrAppend(&cookie, "; Max-Age=", *max_age);
+  return cookie;
+}
+
+// A whole page: `header_html` and `main_html` are markup the caller built, with every
+// text in them escaped.
+std::string Page(const Web& web, absl::string_view title, absl::string_view header_html,
+                 absl::string_view main_html) {
+  return absl::StrCat(
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
+      HtmlEscape(title), " · hie</title>\n",
+      "<link rel=\"stylesheet\" href=\"/app/assets/app.css\">\n</head>\n<body>\n<header>"
+      "<span class=\"brand\">hie · ",
+      HtmlEscape(web.options.practice_name), "</span>", header_html,
+      "</header>\n<main id=\"main\">\n", main_html, "\n</main>\n</body>\n</html>\n");
+}
+
+http::Response Html(int status, std::string body) {
+  http::Response response;
+  response.status = status;
+  response.SetHeader("Content-Type", "text/html; charset=utf-8");
+  // Pages name people: never kept by a shared browser's cache.
+  response.SetHeader("Cache-Control", "no-store");
+  response.body = std::move(body);
+  return response;
+}
+
+http::Response SeeOther(absl::string_view location) {
+  http::Response response;
+  response.status = 303;
+  response.SetHeader("Location", location);
+  response.SetHeader("Cache-Control", "no-store");
+  return response;
+}
+
+// The sign-in form with a fresh login-CSRF token (cookie and hidden field), and
+// `message` (escaped) above it when not empty.
+http::Response LoginForm(const Web& web, int status, absl::string_view message,
+                         absl::string_view login) {
+  const std::string token = RandomToken();
+  if (token.empty()) return http::ErrorResponse(absl::InternalError("no random bytes"));
+  std::string main = "<h1>Sign in</h1>\n";
+  if (!message.empty()) {
+    absl::StrAppend(&main, "<p class=\"error\" role=\"alert\">", HtmlEscape(message), "</p>\n");
+  }
+  absl::StrAppend(
+      &main, "<form class=\"stacked\" method=\"post\" action=\"/app/login\">\n",
+      "<input type=\"hidden\" name=\"_csrf\" value=\"", HtmlEscape(token), "\">\n",
+      "<label for=\"login\">Login</label>\n",
+      "<input id=\"login\" name=\"login\" autocomplete=\"username\" required "
+      "autocapitalize=\"none\" value=\"",
+      HtmlEscape(login), "\">\n", "<label for=\"password\">Password</label>\n",
+      "<input id=\"password\" name=\"password\" type=\"password\" "
+      "autocomplete=\"current-password\" required>\n",
+      "<label for=\"totp\">Authenticator code <span class=\"hint\">(if your account has "
+      "one)</span></label>\n",
+      "<input id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" "
+      "pattern=\"[0-9]*\" maxlength=\"8\">\n",
+      "<button type=\"submit\">Sign in</button>\n</form>");
+  http::Response response = Html(status, Page(web, "Sign in", "", main));
+  response.headers.emplace_back("Set-Cookie",
+                                Cookie(kLoginCsrfCookie, token, "/app/login", kLoginCsrfSeconds));
+  return response;
+}
+
+// 429 while the login is locked (from the failure that locks it on: the client is to
+// wait), 401 for every other refusal.
+int RefusalStatus(const SignInResult& result) {
+  return result.refusal == SignInRefusal::kLocked || result.locked_until.has_value() ? 429 : 401;
+}
+
+void HandleLogin(std::shared_ptr<const Web> web, http::Request request, http::Responder responder) {
+  auto field = [&](absl::string_view name) {
+    return http::FormField(request.body, name).value_or("");
+  };
+  std::string login = field("login");
+  // Login CSRF: the form's hidden field must be the token of the cookie it came with.
+  const std::string* cookie_header = request.Header("cookie");
+  const std::string expected =
+      cookie_header == nullptr ? "" : http::CookieValue(*cookie_header, kLoginCsrfCookie);
+  const std::string sent = field("_csrf");
+  if (expected.empty() || sent.size() != expected.size() ||
+      CRYPTO_memcmp(sent.data(), expected.data(), sent.size()) != 0) {
+    responder.Respond(LoginForm(
+        *web, 403, "The sign-in form had expired or did not come from this site: try again.",
+        login));
+    return;
+  }
+  std::string password = field("password");
+  std::string totp = field("totp");
+  // The session the browser came with, if any, ends with the sign-in (fixation).
+  std::string replaces = request.caller.session_cookie;
+  bool queued =
+      web->options.run([web, responder, login = std::move(login), password = std::move(password),
+                        totp = std::move(totp), replaces = std::move(replaces)] {
+        absl::StatusOr<SignInResult> result =
+            web->options.accounts->Authenticate(login, password, totp);
+        if (!result.ok()) {
+          responder.RespondError(result.status());
+          return;
+        }
+        if (!result->ok()) {
+          responder.Respond(LoginForm(*web, RefusalStatus(*result), result->Message(), login));
+          return;
+        }
+        absl::StatusOr<Session> session = web->options.sessions->Start(result->account, replaces);
+        if (!session.ok()) {
+          responder.RespondError(session.status());
+          return;
+        }
+        http::Response response = SeeOther(kHomePath);
+        response.headers.emplace_back(
+            "Set-Cookie", Cookie(http::kSessionCookie, session->id, "/app", std::nullopt));
+        // The sign-in form's token has done its work.
+        response.headers.emplace_back("Set-Cookie", Cookie(kLoginCsrfCookie, "", "/app/login", 0));
+        responder.Respond(std::move(response));
+      });
+  if (!queued) responder.RespondError(absl::UnavailableError("too busy to sign in: try again"));
+}
+
+void HandleLogout(const Web& web, const http::Request& request, const http::Responder& responder) {
+  web.options.sessions->End(request.caller.session->session_id);
+  http::Response response = SeeOther(http::kLoginPath);
+  response.headers.emplace_back("Set-Cookie", Cookie(http::kSessionCookie, "", "/app", 0));
+  responder.Respond(std::move(response));
+}
+
+// The header's sign-out form, with the session's CSRF token.
+std::string LogoutForm(const http::SessionPrincipal& session) {
+  return absl::StrCat("<form method=\"post\" action=\"", kLogoutPath,
+                      "\"><input type=\"hidden\" name=\"_csrf\" value=\"",
+                      HtmlEscape(session.csrf_token),
+                      "\"><button type=\"submit\">Sign out</button></form>");
+}
+
+void HandleHome(const Web& web, const http::Request& request, const http::Responder& responder) {
+  const http::SessionPrincipal& session = *request.caller.session;
+  // A password an administrator chose is changed before anything else.
+  absl::StatusOr<Session> live = web.options.sessions->Lookup(session.session_id);
+  if (live.ok() && live->account.must_change_password) {
+    responder.Respond(SeeOther(kPasswordPath));
+    return;
+  }
+  std::string main =
+      absl::StrCat("<h1>Welcome, ", HtmlEscape(session.display_name),
+                   "</h1>\n<p>You are signed in as <strong>", HtmlEscape(session.login),
+                   "</strong>, role <strong>", HtmlEscape(session.role), "</strong>.</p>");
+  responder.Respond(Html(200, Page(web, "Home", LogoutForm(session), main)));
+}
+
+// The password change form, with `message` (escaped) above it when not empty.
+http::Response PasswordForm(const Web& web, const http::SessionPrincipal& session, int status,
+                            absl::string_view message) {
+  std::string main = "<h1>Change your password</h1>\n";
+  if (!message.empty()) {
+    absl::StrAppend(&main, "<p class=\"error\" role=\"alert\">", HtmlEscape(message), "</p>\n");
+  }
+  absl::StrAppend(&main,
+                  "<p class=\"hint\">At least 12 characters; a few unrelated words are easy to "
+                  "remember.</p>\n",
+                  "<form class=\"stacked\" method=\"post\" action=\"", kPasswordPath, "\">\n",
+                  "<input type=\"hidden\" name=\"_csrf\" value=\"", HtmlEscape(session.csrf_token),
+                  "\">\n", "<label for=\"current\">Current password</label>\n",
+                  "<input id=\"current\" name=\"current\" type=\"password\" "
+                  "autocomplete=\"current-password\" required>\n",
+                  "<label for=\"replacement\">New password</label>\n",
+                  "<input id=\"replacement\" name=\"replacement\" type=\"password\" "
+                  "autocomplete=\"new-password\" minlength=\"12\" required>\n",
+                  "<label for=\"confirm\">New password again</label>\n",
+                  "<input id=\"confirm\" name=\"confirm\" type=\"password\" "
+                  "autocomplete=\"new-password\" minlength=\"12\" required>\n",
+                  "<button type=\"submit\">Change password</button>\n</form>");
+  return Html(status, Page(web, "Change your password", LogoutForm(session), main));
+}
+
+// By the user: Accounts::ChangePassword, which ends the account's sessions; a new one
+// starts for this browser.
+void HandlePasswordChange(std::shared_ptr<const Web> web, http::Request request,
+                          http::Responder responder) {
+  auto field = [&](absl::string_view name) {
+    return http::FormField(request.body, name).value_or("");
+  };
+  const http::SessionPrincipal session = *request.caller.session;
+  std::string current = field("current");
+  std::string replacement = field("replacement");
+  if (replacement != field("confirm")) {
+    responder.Respond(PasswordForm(*web, session, 400, "The two new passwords differ."));
+    return;
+  }
+  bool queued = web->options.run([web, responder, session, current = std::move(current),
+                                  replacement = std::move(replacement)] {
+    absl::Status changed =
+        web->options.accounts->ChangePassword(session.login, current, replacement);
+    if (absl::IsUnauthenticated(changed)) {
+      responder.Respond(PasswordForm(*web, session, 401, "The current password is wrong."));
+      return;
+    }
+    if (absl::IsInvalidArgument(changed) || absl::IsFailedPrecondition(changed)) {
+      responder.Respond(PasswordForm(*web, session, absl::IsInvalidArgument(changed) ? 400 : 403,
+                                     changed.message()));
+      return;
+    }
+    if (!changed.ok()) {
+      responder.RespondError(changed);
+      return;
+    }
+    absl::StatusOr<Account> account = web->options.accounts->Get(session.login);
+    if (!account.ok()) {
+      responder.RespondError(account.status());
+      return;
+    }
+    absl::StatusOr<Session> fresh = web->options.sessions->Start(*account, session.session_id);
+    if (!fresh.ok()) {
+      responder.RespondError(fresh.status());
+      return;
+    }
+    http::Response response = SeeOther(kHomePath);
+    response.headers.emplace_back("Set-Cookie",
+                                  Cookie(http::kSessionCookie, fresh->id, "/app", std::nullopt));
+    responder.Respond(std::move(response));
+  });
+  if (!queued) responder.RespondError(absl::UnavailableError("too busy: try again"));
+}
+
+}  // namespace
+
+http::SessionAuthenticator SessionAuthenticator(Sessions* sessions) {
+  return [sessions](absl::string_view id) -> absl::StatusOr<http::SessionPrincipal> {
+    absl::StatusOr<Session> session = sessions->Touch(id);
+    if (!session.ok()) return session.status();
+    return http::SessionPrincipal{.login = session->account.login,
+                                  .display_name = session->account.display_name,
+                                  .role = std::string(UserRoleName(session->account.role)),
+                                  .csrf_token = session->csrf_token,
+                                  .session_id = std::string(id)};
+  };
+}
+
+absl::Status AddWebRoutes(http::Router& router, WebAppOptions options) {
+  if (options.accounts == nullptr || options.sessions == nullptr || !options.run) {
+    return absl::InvalidArgumentError("the web app needs accounts, sessions and a worker pool");
+  }
+  auto web = std::make_shared<const Web>(Web{std::move(options)});
+  absl::Status s = http::AddStaticRoutes(router, "/app/assets", NodeWebAssets());
+  if (s.ok()) {
+    s = router.Add({.method = "GET",
+                    .pattern = http::kLoginPath,
+                    .access = http::AccessRule::Anonymous(),
+                    .audit_kind = "web-login-form",
+                    .handler = [web](http::Request, http::Responder responder) {
+                      responder.Respond(LoginForm(*web, 200, "", ""));
+                    }});
+  }
+  if (s.ok()) {
+    s = router.Add({.method = "POST",
+                    .pattern = http::kLoginPath,
+                    .access = http::AccessRule::Anonymous(),
+                    .audit_kind = "web-login",
+                    .max_body_bytes = kFormBytes,
+                    .content_types = {kFormType},
+                    .handler = [web](http::Request request, http::Responder responder) {
+                      HandleLogin(web, std::move(request), std::move(responder));
+                    }});
+  }
+  if (s.ok()) {
+    s = router.Add({.method = "POST",
+                    .pattern = kLogoutPath,
+                    .access = http::AccessRule::Session({}),
+                    .audit_kind = "web-logout",
+                    .max_body_bytes = kFormBytes,
+                    .handler = [web](http::Request request, http::Responder responder) {
+                      HandleLogout(*web, request, responder);
+                    }});
+  }
+  if (s.ok()) {
+    s = router.Add({.method = "GET",
+                    .pattern = kPasswordPath,
+                    .access = http::AccessRule::Session({}),
+                    .audit_kind = "web-password-form",
+                    .handler = [web](http::Request request, http::Responder responder) {
+                      responder.Respond(PasswordForm(*web, *request.caller.session, 200, ""));
+                    }});
+  }
+  if (s.ok()) {
+    s = router.Add({.method = "POST",
+                    .pattern = kPasswordPath,
+                    .access = http::AccessRule::Session({}),
+                    .audit_kind = "web-password-change",
+                    .max_body_bytes = kFormBytes,
+                    .content_types = {kFormType},
+                    .handler = [web](http::Request request, http::Responder responder) {
+                      HandlePasswordChange(web, std::move(request), std::move(responder));
+                    }});
+  }
+  if (s.ok()) {
+    s = router.Add({.method = "GET",
+                    .pattern = kHomePath,
+                    .access = http::AccessRule::Session({}),
+                    .audit_kind = "web-home",
+                    .handler = [web](http::Request request, http::Responder responder) {
+                      HandleHome(*web, request, responder);
+                    }});
+  }
+  return s;
+}
+
+}  // namespace hie::node

@@ -1,0 +1,59 @@
+// hie-node's web app (issue 20; docs/web.md): server-rendered HTML pages under /app/ on
+// the FHIR API's HTTPS listener, for the practice's clinicians, staff and patients.
+// This first slice is signing in and out:
+//
+//   GET  /app/login    the sign-in form (anonymous), with a login-CSRF token of its own
+//   POST /app/login    Accounts::Authenticate; on success a new session (cookie
+//                      kSessionCookie) and 303 to /app/
+//   POST /app/logout   ends the session on the server, clears the cookie (session + CSRF)
+//   GET  /app/         the home page (any signed-in role); 303 to /app/password first
+//                      while the account must change its password
+//   GET  /app/password the password change form (session)
+//   POST /app/password Accounts::ChangePassword (session + CSRF); the account's
+//                      sessions end and this browser gets a new one
+//   GET  /app/assets/* the CSS (embedded at build time)
+//
+// Who may open a page is the server's to decide (http::AccessRule::Session, with the
+// authenticator SessionAuthenticator makes); handlers only render. Every text a page
+// shows that it did not write is escaped (http::HtmlEscape), and no page has inline
+// script or style (the Content-Security-Policy forbids both).
+#ifndef HIE_NODE_WEB_WEB_APP_H_
+#define HIE_NODE_WEB_WEB_APP_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "http/access.h"
+#include "http/router.h"
+#include "node/domain/accounts.h"
+#include "node/domain/sessions.h"
+
+namespace hie::node {
+
+// The cookie and form field of the sign-in form's own CSRF token (login CSRF: a form
+// posted from another site cannot sign the browser in to the attacker's account).
+inline constexpr char kLoginCsrfCookie[] = "hie_login_csrf";
+
+struct WebAppOptions {
+  // Not owned; must outlive the routes.
+  Accounts* accounts = nullptr;
+  Sessions* sessions = nullptr;
+  // Runs slow work (password hashing) off the I/O threads; false when it cannot be
+  // queued (the page answers 503).
+  std::function<bool(std::function<void()>)> run;
+  // Shown in each page's header, e.g. the practice's organisation id.
+  std::string practice_name;
+};
+
+// Adds the routes above to `router`. Errors: InvalidArgument if an option is missing;
+// Router::Add's.
+absl::Status AddWebRoutes(http::Router& router, WebAppOptions options);
+
+// The server's session authenticator: a live session of `sessions` (not owned), its
+// idle timer renewed (Sessions::Touch). Does not block.
+http::SessionAuthenticator SessionAuthenticator(Sessions* sessions);
+
+}  // namespace hie::node
+
+#endif  // HIE_NODE_WEB_WEB_APP_H_
