@@ -561,9 +561,9 @@ int RunUp(const std::vector<std::string>& args) {
     }
     std::cout << "profiles: " << dir << "/profiles/   stop: hiectl devnet down --dir " << dir
               << "\n";
-    std::cout << "web app accounts (a clinician and an admin per practice; Jane's comes with "
-                 "the samples): "
-              << dir << "/web-accounts.txt\n";
+    std::cout << "web app: each node's FHIR address + /app/ (sign in with an account from " << dir
+              << "/web-accounts.txt: a clinician and an admin per practice; Jane's comes "
+                 "with the samples)\n";
   }
   return kExitOk;
 }

@@ -39,4 +39,8 @@ The exchange is running. Next, try:
   hiectl mpi reviews --profile run/devnet/profiles/operator-mpi.profile
       (the operator's review queue of uncertain matches)
   hiectl devnet status --dir run/devnet      hiectl devnet down --dir run/devnet
+
+The web app of org-a's node: $(grep -o '"fhir_base": "[^"]*"' "$dir/devnet.json" | head -1 | cut -d'"' -f4)/app/
+(its certificate is the devnet's own CA, run/devnet/ca/ca.crt); sign in with:
+$(grep -E '^org-a ' "$dir/web-accounts.txt")
 NEXT
