@@ -152,33 +152,10 @@ bool IsValidFhirId(absl::string_view id) {
   return true;
 }
 
-hie::v1::UserRole ToStoredRole(UserRole role) {
-  switch (role) {
-    case UserRole::kClinician:
-      return hie::v1::USER_ROLE_CLINICIAN;
-    case UserRole::kFrontDesk:
-      return hie::v1::USER_ROLE_FRONT_DESK;
-    case UserRole::kPracticeAdmin:
-      return hie::v1::USER_ROLE_PRACTICE_ADMIN;
-    case UserRole::kPatient:
-      return hie::v1::USER_ROLE_PATIENT;
-  }
-  return hie::v1::USER_ROLE_UNSPECIFIED;
-}
-
 absl::StatusOr<UserRole> FromStoredRole(hie::v1::UserRole role) {
-  switch (role) {
-    case hie::v1::USER_ROLE_CLINICIAN:
-      return UserRole::kClinician;
-    case hie::v1::USER_ROLE_FRONT_DESK:
-      return UserRole::kFrontDesk;
-    case hie::v1::USER_ROLE_PRACTICE_ADMIN:
-      return UserRole::kPracticeAdmin;
-    case hie::v1::USER_ROLE_PATIENT:
-      return UserRole::kPatient;
-    default:
-      return absl::DataLossError(absl::StrCat("stored role ", role, " is not a known one"));
-  }
+  std::optional<UserRole> known = UserRoleFromProto(role);
+  if (!known) return absl::DataLossError(absl::StrCat("stored role ", role, " is not a known one"));
+  return *known;
 }
 
 // A stored account, checked enough that ToAccount cannot go wrong.
@@ -541,7 +518,7 @@ absl::StatusOr<Account> Accounts::Create(const NewAccount& account, absl::string
   hie::v1::StoredAccount stored;
   stored.set_login(login);
   stored.set_display_name(account.display_name);
-  stored.set_role(ToStoredRole(account.role));
+  stored.set_role(UserRoleToProto(account.role));
   stored.set_patient_id(account.patient_id);
   HIE_ASSIGN_OR_RETURN(*stored.mutable_password_hash(), Hash(password));
   stored.set_must_change_password(account.must_change_password);
@@ -833,6 +810,35 @@ absl::StatusOr<SignInResult> Accounts::Authenticate(absl::string_view login_in,
   HIE_RETURN_IF_ERROR(Save(stored));
   result.account = ToAccount(stored, now);
   return result;
+}
+
+hie::v1::UserRole UserRoleToProto(UserRole role) {
+  switch (role) {
+    case UserRole::kClinician:
+      return hie::v1::USER_ROLE_CLINICIAN;
+    case UserRole::kFrontDesk:
+      return hie::v1::USER_ROLE_FRONT_DESK;
+    case UserRole::kPracticeAdmin:
+      return hie::v1::USER_ROLE_PRACTICE_ADMIN;
+    case UserRole::kPatient:
+      return hie::v1::USER_ROLE_PATIENT;
+  }
+  return hie::v1::USER_ROLE_UNSPECIFIED;
+}
+
+std::optional<UserRole> UserRoleFromProto(hie::v1::UserRole role) {
+  switch (role) {
+    case hie::v1::USER_ROLE_CLINICIAN:
+      return UserRole::kClinician;
+    case hie::v1::USER_ROLE_FRONT_DESK:
+      return UserRole::kFrontDesk;
+    case hie::v1::USER_ROLE_PRACTICE_ADMIN:
+      return UserRole::kPracticeAdmin;
+    case hie::v1::USER_ROLE_PATIENT:
+      return UserRole::kPatient;
+    default:
+      return std::nullopt;
+  }
 }
 
 }  // namespace hie::node

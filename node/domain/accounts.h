@@ -66,6 +66,11 @@ enum class UserRole { kClinician, kFrontDesk, kPracticeAdmin, kPatient };
 
 // "clinician", "front-desk", "practice-admin", "patient".
 absl::string_view UserRoleName(UserRole role);
+
+// The role as the stored account and the Users service write it (hie.v1.UserRole), and
+// back: nullopt for USER_ROLE_UNSPECIFIED or a value this build does not know.
+hie::v1::UserRole UserRoleToProto(UserRole role);
+std::optional<UserRole> UserRoleFromProto(hie::v1::UserRole role);
 // The inverse of RoleName. Errors: InvalidArgument naming the four roles.
 absl::StatusOr<UserRole> ParseUserRole(absl::string_view name);
 

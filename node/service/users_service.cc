@@ -20,40 +20,10 @@ absl::Status CheckOwnOrgOrOperator(const grpc::CallbackServerContext& context,
       absl::StrCat("this node serves ", own_org, "; ", peer->org_id, " may not manage its users"));
 }
 
-hie::v1::UserRole ToProto(UserRole role) {
-  switch (role) {
-    case UserRole::kClinician:
-      return hie::v1::USER_ROLE_CLINICIAN;
-    case UserRole::kFrontDesk:
-      return hie::v1::USER_ROLE_FRONT_DESK;
-    case UserRole::kPracticeAdmin:
-      return hie::v1::USER_ROLE_PRACTICE_ADMIN;
-    case UserRole::kPatient:
-      return hie::v1::USER_ROLE_PATIENT;
-  }
-  return hie::v1::USER_ROLE_UNSPECIFIED;
-}
-
-absl::StatusOr<UserRole> FromProto(hie::v1::UserRole role) {
-  switch (role) {
-    case hie::v1::USER_ROLE_CLINICIAN:
-      return UserRole::kClinician;
-    case hie::v1::USER_ROLE_FRONT_DESK:
-      return UserRole::kFrontDesk;
-    case hie::v1::USER_ROLE_PRACTICE_ADMIN:
-      return UserRole::kPracticeAdmin;
-    case hie::v1::USER_ROLE_PATIENT:
-      return UserRole::kPatient;
-    default:
-      return absl::InvalidArgumentError(
-          "role: must be clinician, front desk, practice admin or patient");
-  }
-}
-
 void ToProto(const Account& account, hie::v1::User* out) {
   out->set_login(account.login);
   out->set_display_name(account.display_name);
-  out->set_role(ToProto(account.role));
+  out->set_role(UserRoleToProto(account.role));
   out->set_patient_id(account.patient_id);
   out->set_disabled(account.disabled);
   out->set_must_change_password(account.must_change_password);
@@ -120,7 +90,11 @@ grpc::ServerUnaryReactor* UsersService::AddUser(grpc::CallbackServerContext* con
                                                 const hie::v1::AddUserRequest* request,
                                                 hie::v1::User* response) {
   return Run(context, [this, request, response]() -> absl::Status {
-    absl::StatusOr<UserRole> role = FromProto(request->role());
+    std::optional<UserRole> known = UserRoleFromProto(request->role());
+    absl::StatusOr<UserRole> role =
+        known ? absl::StatusOr<UserRole>(*known)
+              : absl::InvalidArgumentError(
+                    "role: must be clinician, front desk, practice admin or patient");
     if (!role.ok()) return role.status();
     NewAccount account{.login = request->login(),
                        .display_name = request->display_name(),
