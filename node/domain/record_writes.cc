@@ -402,7 +402,10 @@ BundleResult RecordWrites::Transaction(std::vector<Planned> plan) {
     if (!batch.problems.empty()) {
       // Positions and paths name the entries of the Bundle as sent.
       for (IngestProblem& problem : batch.problems) {
-        size_t sent = entry_of[static_cast<size_t>(problem.position)];
+        // Every problem of the rebuilt Bundle is an entry's; one that is not (a position
+        // out of range) is charged to the first entry rather than read out of bounds.
+        const size_t built_index = static_cast<size_t>(problem.position);
+        const size_t sent = built_index < entry_of.size() ? entry_of[built_index] : entry_of[0];
         const std::string built = absl::StrCat("Bundle.entry[", problem.position, "]");
         if (absl::StartsWith(problem.path, built)) {
           problem.path =

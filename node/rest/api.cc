@@ -179,6 +179,19 @@ void RespondAudited(Api& api, const http::Request& request, const std::vector<To
                       });
 }
 
+std::string StatusLine(int status) {
+  switch (status) {
+    case 200:
+      return "200 OK";
+    case 201:
+      return "201 Created";
+    case 204:
+      return "204 No Content";
+    default:
+      return absl::StrCat(status);
+  }
+}
+
 absl::Status NotHere(const absl::Status& status, const std::string& type, const std::string& id) {
   return absl::IsNotFound(status) ? absl::NotFoundError(absl::StrCat(type, "/", id, " is not here"))
                                   : status;

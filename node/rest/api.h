@@ -131,6 +131,10 @@ struct Touched {
 void RespondAudited(Api& api, const http::Request& request, const std::vector<Touched>& touched,
                     const http::Responder& responder, http::Response response);
 
+// A Bundle entry's response.status for a success: "200 OK", "201 Created", "204 No
+// Content" (the bare number for others).
+std::string StatusLine(int status);
+
 // A store's NotFound as the client should read it.
 absl::Status NotHere(const absl::Status& status, const std::string& type, const std::string& id);
 

@@ -77,9 +77,9 @@ std::string HistoryEntry(Api& api, const hie::v1::RecordEnvelope& v, bool create
                   .Add("url", v.deleted() || !created ? absl::StrCat(type, "/", id) : type)
                   .Build())
       .AddRaw("response", JsonObject()
-                              .Add("status", v.deleted() ? "204 No Content"
-                                             : created   ? "201 Created"
-                                                         : "200 OK")
+                              .Add("status", StatusLine(v.deleted() ? 204
+                                                        : created   ? 201
+                                                                    : 200))
                               .Add("etag", VersionETag(v.version()))
                               .Add("lastModified", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", updated,
                                                                     absl::UTCTimeZone()))

@@ -14,19 +14,6 @@ namespace {
 
 const std::vector<std::string> kFhirJson = {"application/fhir+json", "application/json"};
 
-std::string StatusLine(int status) {
-  switch (status) {
-    case 200:
-      return "200 OK";
-    case 201:
-      return "201 Created";
-    case 204:
-      return "204 No Content";
-    default:
-      return absl::StrCat(status);
-  }
-}
-
 // The HTTP status and OperationOutcome of a write that did nothing.
 http::Response Refusal(const WriteResult& w) {
   if (!w.problems.empty()) {
