@@ -179,6 +179,15 @@ void RespondAudited(Api& api, const http::Request& request, const std::vector<To
                       });
 }
 
+std::string PageLinks(const std::string& self_url, const std::string& next_url) {
+  std::vector<std::string> links = {
+      JsonObject().Add("relation", "self").Add("url", self_url).Build()};
+  if (!next_url.empty()) {
+    links.push_back(JsonObject().Add("relation", "next").Add("url", next_url).Build());
+  }
+  return JsonArray(links);
+}
+
 std::string StatusLine(int status) {
   switch (status) {
     case 200:

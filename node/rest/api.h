@@ -131,6 +131,9 @@ struct Touched {
 void RespondAudited(Api& api, const http::Request& request, const std::vector<Touched>& touched,
                     const http::Responder& responder, http::Response response);
 
+// A searchset's or history's Bundle.link: self, and next when `next_url` is not empty.
+std::string PageLinks(const std::string& self_url, const std::string& next_url);
+
 // A Bundle entry's response.status for a success: "200 OK", "201 Created", "204 No
 // Content" (the bare number for others).
 std::string StatusLine(int status);

@@ -197,22 +197,14 @@ void HandleTypeHistory(Api& api, http::Request request, http::Responder responde
     if (since) params.emplace_back("_since", fhir::FormatInstant(*since));
     JsonObject bundle;
     bundle.Add("resourceType", "Bundle").Add("type", "history");
-    std::vector<std::string> links = {
-        JsonObject()
-            .Add("relation", "self")
-            .Add("url",
-                 http::SearchUrl(absl::StrCat(api.BaseUrl(), "/", type, "/_history"), params))
-            .Build()};
+    const std::string base = absl::StrCat(api.BaseUrl(), "/", type, "/_history");
+    const std::string self = http::SearchUrl(base, params);
+    std::string next;
     if (more) {
       params.emplace_back("_at", KeyOf(kept.back()).Cursor());
-      links.push_back(
-          JsonObject()
-              .Add("relation", "next")
-              .Add("url",
-                   http::SearchUrl(absl::StrCat(api.BaseUrl(), "/", type, "/_history"), params))
-              .Build());
+      next = http::SearchUrl(base, params);
     }
-    bundle.AddRaw("link", JsonArray(links));
+    bundle.AddRaw("link", PageLinks(self, next));
     if (!entries.empty()) bundle.AddRaw("entry", JsonArray(entries));
     RespondAudited(api, request, touched, responder,
                    Json(200, bundle.Build(), http::kFhirJsonContentType));

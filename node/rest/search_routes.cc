@@ -37,15 +37,11 @@ std::string SearchsetBundle(const std::string& base, const SearchQuery& query,
                             const SearchPage& page) {
   std::vector<SearchParam> self = query.LinkParams();
   if (!query.cursor().empty()) self.push_back({"_cursor", query.cursor()});
-  std::vector<std::string> links = {
-      JsonObject().Add("relation", "self").Add("url", SearchUrl(base, query.type(), self)).Build()};
+  std::string next_url;
   if (!page.next_cursor.empty()) {
     std::vector<SearchParam> next = query.LinkParams();
     next.push_back({"_cursor", page.next_cursor});
-    links.push_back(JsonObject()
-                        .Add("relation", "next")
-                        .Add("url", SearchUrl(base, query.type(), next))
-                        .Build());
+    next_url = SearchUrl(base, query.type(), next);
   }
   std::vector<std::string> entries;
   for (const hie::v1::RecordEnvelope& r : page.matches) entries.push_back(Entry(base, r, "match"));
@@ -56,7 +52,7 @@ std::string SearchsetBundle(const std::string& base, const SearchQuery& query,
       .Add("resourceType", "Bundle")
       .Add("type", "searchset")
       .Add("total", page.total)
-      .AddRaw("link", JsonArray(links))
+      .AddRaw("link", PageLinks(SearchUrl(base, query.type(), self), next_url))
       .AddRaw("entry", JsonArray(entries))
       .Build();
 }
