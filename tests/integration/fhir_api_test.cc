@@ -141,12 +141,8 @@ TEST_F(FhirApiTest, ScopesRevocationAndBadAssertionsAreRefused) {
 // purpose, this practice's records and org-b's, each entry tagged with its source; a
 // holder that is down is an OperationOutcome entry, not a failure of the whole answer.
 TEST_F(FhirApiTest, EverythingGathersEveryHolderAndNamesTheOneThatIsDown) {
-  int mpi = StartDaemon("mpi");
+  int mpi = StartMpiAndConsent();
   ASSERT_GT(mpi, 0);
-  mpi_address_ = absl::StrCat("127.0.0.1:", mpi);
-  int consent = StartDaemon("consent");
-  ASSERT_GT(consent, 0);
-  consent_address_ = absl::StrCat("127.0.0.1:", consent);
   int holder = StartDaemon("node-b");
   ASSERT_GT(holder, 0);
   Enroll(mpi, "org-a");

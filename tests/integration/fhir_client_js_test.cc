@@ -52,12 +52,8 @@ TEST_F(FhirClientJsTest, FhirKitClientWithEveryBodyCheckedAgainstTheR4Schema) {
       << ": run scripts/install-js-deps.sh (scripts/test.sh does)";
 
   // The exchange: the MPI and the consent service, which $everything asks.
-  int mpi = StartDaemon("mpi");
+  int mpi = StartMpiAndConsent();
   ASSERT_GT(mpi, 0);
-  mpi_address_ = absl::StrCat("127.0.0.1:", mpi);
-  int consent = StartDaemon("consent");
-  ASSERT_GT(consent, 0);
-  consent_address_ = absl::StrCat("127.0.0.1:", consent);
   Enroll(mpi, "org-a");
   hie::v1::RegisterPatientResponse registered;
   ASSERT_TRUE(Register(MpiAs("node-a", mpi).get(), "js-1", Jane(), &registered).ok());

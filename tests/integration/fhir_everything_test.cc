@@ -98,12 +98,8 @@ class FhirEverythingTest : public FhirApiFixture {
   void SetUp() override {
     FhirApiFixture::SetUp();
     Issue("org-c", "node-c", pki::Role::kNode);
-    int mpi = StartDaemon("mpi");
+    int mpi = StartMpiAndConsent();
     ASSERT_GT(mpi, 0);
-    mpi_address_ = absl::StrCat("127.0.0.1:", mpi);
-    int consent = StartDaemon("consent");
-    ASSERT_GT(consent, 0);
-    consent_address_ = absl::StrCat("127.0.0.1:", consent);
     Enroll(mpi, "org-a");
     hie::v1::RegisterPatientResponse registered;
     ASSERT_TRUE(Register(MpiAs("node-a", mpi).get(), "A1", Jane(), &registered).ok());

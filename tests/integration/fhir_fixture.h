@@ -25,6 +25,19 @@ class FhirApiFixture : public DaemonFixture {
  protected:
   // Starts org-a's node with the FHIR API on a port of its choosing; returns the gRPC
   // port, and sets base_.
+  // Starts the exchange's MPI and consent service, which the nodes started after are
+  // configured to use. Returns the MPI's port (0, with a failure recorded, if either
+  // did not start).
+  int StartMpiAndConsent() {
+    int mpi = StartDaemon("mpi");
+    EXPECT_GT(mpi, 0);
+    mpi_address_ = absl::StrCat("127.0.0.1:", mpi);
+    int consent = StartDaemon("consent");
+    EXPECT_GT(consent, 0);
+    consent_address_ = absl::StrCat("127.0.0.1:", consent);
+    return mpi > 0 && consent > 0 ? mpi : 0;
+  }
+
   // `extra` is more of the node's configuration.
   int StartNodeWithApi(const std::string& extra = "") {
     std::filesystem::remove(Path("fhir.port"));

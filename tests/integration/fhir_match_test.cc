@@ -26,12 +26,8 @@ constexpr char kJane[] =
     R"({"resourceType":"Patient","name":[{"family":"Oyelaran","given":["Jane"]}],"gender":"female","birthDate":"1984-06-02","address":[{"line":["12 Main Street"],"city":"Springfield","postalCode":"62701"}]})";
 
 TEST_F(FhirMatchTest, FindsTheExchangesPersonWithItsGradeAndNoHolder) {
-  int mpi = StartDaemon("mpi");
+  int mpi = StartMpiAndConsent();
   ASSERT_GT(mpi, 0);
-  mpi_address_ = absl::StrCat("127.0.0.1:", mpi);
-  int consent = StartDaemon("consent");
-  ASSERT_GT(consent, 0);
-  consent_address_ = absl::StrCat("127.0.0.1:", consent);
   Enroll(mpi, "org-a");
   Enroll(mpi, "org-b", "127.0.0.1:1");
   hie::v1::RegisterPatientResponse registered;
