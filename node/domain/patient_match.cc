@@ -54,9 +54,9 @@ std::string Strings(const google::protobuf::RepeatedPtrField<std::string>& value
 }
 
 // The candidate as a Patient: its EUID, names and birth date.
-std::string CandidatePatient(const hie::v1::SearchCandidate& c) {
+std::string CandidatePatient(const MatchCandidate& c) {
   std::vector<std::string> names;
-  for (const hie::v1::HumanName& n : c.demographics().names()) {
+  for (const hie::v1::HumanName& n : c.shown.names()) {
     JsonObject name;
     if (!n.text().empty()) name.Add("text", n.text());
     if (!n.family().empty()) name.Add("family", n.family());
@@ -68,16 +68,16 @@ std::string CandidatePatient(const hie::v1::SearchCandidate& c) {
   JsonObject patient;
   patient.Add("resourceType", "Patient")
       .AddRaw("identifier",
-              JsonArray({JsonObject().Add("system", kEuidSystem).Add("value", c.euid()).Build()}));
+              JsonArray({JsonObject().Add("system", kEuidSystem).Add("value", c.euid).Build()}));
   if (!names.empty()) patient.AddRaw("name", JsonArray(names));
-  const std::string birth = DateText(c.demographics().birth_date());
+  const std::string birth = DateText(c.shown.birth_date());
   if (!birth.empty()) patient.Add("birthDate", birth);
   return patient.Build();
 }
 
 }  // namespace
 
-absl::StatusOr<hie::v1::SearchPatientsRequest> ParseMatchParameters(absl::string_view json) {
+absl::StatusOr<MatchQuery> ParseMatchParameters(absl::string_view json) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   if (auto error = parser.parse(json.data(), json.size()).get(root); error) {
@@ -88,9 +88,7 @@ absl::StatusOr<hie::v1::SearchPatientsRequest> ParseMatchParameters(absl::string
   if (!root.is_object() || root["resourceType"].get_string().get(type) || type != "Parameters") {
     return absl::InvalidArgumentError("$match takes a Parameters resource");
   }
-  hie::v1::SearchPatientsRequest request;
-  request.set_max_results(10);
-  request.set_min_grade(hie::v1::MATCH_GRADE_POSSIBLE);
+  MatchQuery request;
   bool have_patient = false;
   simdjson::dom::array parameters;
   if (root["parameter"].get_array().get(parameters)) {
@@ -125,21 +123,21 @@ absl::StatusOr<hie::v1::SearchPatientsRequest> ParseMatchParameters(absl::string
         return absl::InvalidArgumentError(
             absl::StrCat(where, ".resource needs a name (family or given) to match on"));
       }
-      *request.mutable_demographics() = *std::move(demographics);
+      request.demographics = *std::move(demographics);
       have_patient = true;
     } else if (name == "onlyCertainMatches") {
       bool only = false;
       if (p["valueBoolean"].get_bool().get(only)) {
         return absl::InvalidArgumentError(absl::StrCat(where, ".valueBoolean is required"));
       }
-      if (only) request.set_min_grade(hie::v1::MATCH_GRADE_CERTAIN);
+      request.only_certain = only;
     } else if (name == "count") {
       int64_t count = 0;
       if (p["valueInteger"].get_int64().get(count) || count < 1 || count > 100) {
         return absl::InvalidArgumentError(
             absl::StrCat(where, ".valueInteger must be a count of 1 to 100"));
       }
-      request.set_max_results(static_cast<int32_t>(count));
+      request.count = static_cast<int>(count);
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat(where, ": \"", View(name),
@@ -152,20 +150,18 @@ absl::StatusOr<hie::v1::SearchPatientsRequest> ParseMatchParameters(absl::string
   return request;
 }
 
-std::string MatchBundle(const hie::v1::SearchPatientsResponse& response) {
+std::string MatchBundle(const std::vector<MatchCandidate>& candidates) {
   std::vector<std::string> entries;
-  for (const hie::v1::SearchCandidate& c : response.candidates()) {
-    const std::string grade = JsonObject()
-                                  .Add("url", kMatchGradeExtension)
-                                  .Add("valueCode", GradeCode(c.grade()))
-                                  .Build();
+  for (const MatchCandidate& c : candidates) {
+    const std::string grade =
+        JsonObject().Add("url", kMatchGradeExtension).Add("valueCode", GradeCode(c.grade)).Build();
     entries.push_back(JsonObject()
-                          .Add("fullUrl", absl::StrCat(kEuidSystem, ":", c.euid()))
+                          .Add("fullUrl", absl::StrCat(kEuidSystem, ":", c.euid))
                           .AddRaw("resource", CandidatePatient(c))
                           .AddRaw("search", JsonObject()
                                                 .AddRaw("extension", JsonArray({grade}))
                                                 .Add("mode", "match")
-                                                .Add("score", GradeScore(c.grade()))
+                                                .Add("score", GradeScore(c.grade))
                                                 .Build())
                           .Build());
   }

@@ -10,10 +10,12 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "proto/hie/v1/mpi.pb.h"
+#include "proto/hie/v1/common.pb.h"
+#include "proto/hie/v1/demographics.pb.h"
 
 namespace hie::node {
 
@@ -21,26 +23,41 @@ inline constexpr char kEuidSystem[] = "urn:hie:euid";
 inline constexpr char kMatchGradeExtension[] =
     "http://hl7.org/fhir/StructureDefinition/match-grade";
 
-// The MPI's SearchPatients, as the node calls it. Implemented over gRPC in
-// node/service/mpi_search_client.h. Thread-safe; `done` is called once, on any thread.
+// What $match asks the MPI.
+struct MatchQuery {
+  hie::v1::Demographics demographics;  // as a registration gives them
+  int count = 10;                      // 1..100
+  bool only_certain = false;           // leave out all but certain matches
+};
+
+// One person the MPI found.
+struct MatchCandidate {
+  std::string euid;
+  hie::v1::MatchGrade grade = hie::v1::MATCH_GRADE_UNSPECIFIED;
+  // The names and birth date of the best-matching registration (nothing else).
+  hie::v1::Demographics shown;
+};
+
+// The MPI's demographic search, as the node calls it. Implemented over gRPC in
+// node/service/query_clients.h. Thread-safe; `done` is called once, on any thread, with
+// the candidates best first.
 class MpiSearch {
  public:
   virtual ~MpiSearch() = default;
-  virtual void Search(
-      const hie::v1::SearchPatientsRequest& request,
-      std::function<void(absl::StatusOr<hie::v1::SearchPatientsResponse>)> done) = 0;
+  virtual void Search(const MatchQuery& query,
+                      std::function<void(absl::StatusOr<std::vector<MatchCandidate>>)> done) = 0;
 };
 
 // The $match input: a Parameters resource with a `resource` parameter holding the
 // Patient, and optionally `onlyCertainMatches` (valueBoolean) and `count`
 // (valueInteger, 1..100; default 10). Errors: InvalidArgument naming what is wrong
 // (not JSON, not Parameters, no Patient, nothing searchable in it, a count out of range).
-absl::StatusOr<hie::v1::SearchPatientsRequest> ParseMatchParameters(absl::string_view json);
+absl::StatusOr<MatchQuery> ParseMatchParameters(absl::string_view json);
 
 // The searchset Bundle for the MPI's answer, best first. search.score is the grade's
 // (certain 1.0, probable 0.7, possible 0.4: a practice is not told the MPI's raw score,
 // which would let it tell whether a guessed field is right).
-std::string MatchBundle(const hie::v1::SearchPatientsResponse& response);
+std::string MatchBundle(const std::vector<MatchCandidate>& candidates);
 
 }  // namespace hie::node
 

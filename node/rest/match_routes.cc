@@ -9,8 +9,7 @@
 namespace hie::node {
 namespace {
 
-void Respond(const http::Responder& responder,
-             absl::StatusOr<hie::v1::SearchPatientsResponse> found) {
+void Respond(const http::Responder& responder, absl::StatusOr<std::vector<MatchCandidate>> found) {
   if (!found.ok()) {
     // Why stays in the log; the client learns the MPI did not answer.
     LogWarning("$match: the MPI answered ", found.status().ToString());
@@ -28,7 +27,7 @@ void HandleMatch(Api& api, http::Request request, http::Responder responder) {
     responder.RespondError(s);
     return;
   }
-  absl::StatusOr<hie::v1::SearchPatientsRequest> search = ParseMatchParameters(request.body);
+  absl::StatusOr<MatchQuery> search = ParseMatchParameters(request.body);
   if (!search.ok()) {
     responder.RespondError(search.status());
     return;
@@ -36,11 +35,10 @@ void HandleMatch(Api& api, http::Request request, http::Responder responder) {
   // The MPI answers on a gRPC thread; nothing here blocks. Shutting down waits for the
   // answer (counted as a query is), so that the API outlives the call.
   api.QueryStarted();
-  api.mpi->Search(*search,
-                  [&api, responder](absl::StatusOr<hie::v1::SearchPatientsResponse> found) {
-                    Respond(responder, std::move(found));
-                    api.QueryDone();
-                  });
+  api.mpi->Search(*search, [&api, responder](absl::StatusOr<std::vector<MatchCandidate>> found) {
+    Respond(responder, std::move(found));
+    api.QueryDone();
+  });
 }
 
 }  // namespace

@@ -17,7 +17,7 @@ struct SearchCall {
   grpc::ClientContext context;
   hie::v1::SearchPatientsRequest request;
   hie::v1::SearchPatientsResponse response;
-  std::function<void(absl::StatusOr<hie::v1::SearchPatientsResponse>)> done;
+  std::function<void(absl::StatusOr<std::vector<MatchCandidate>>)> done;
 };
 
 // One Authorize in flight; deletes itself once answered.
@@ -143,22 +143,30 @@ void GrpcHolderClient::Fetch(const hie::v1::GrantHolder& holder, const HolderFet
   (new HolderCall(stream))->Start(stub, std::move(request), timeout);
 }
 
-void GrpcMpiSearch::Search(
-    const hie::v1::SearchPatientsRequest& request,
-    std::function<void(absl::StatusOr<hie::v1::SearchPatientsResponse>)> done) {
+void GrpcMpiSearch::Search(const MatchQuery& query,
+                           std::function<void(absl::StatusOr<std::vector<MatchCandidate>>)> done) {
   auto* call = new SearchCall;
-  call->request = request;
+  *call->request.mutable_demographics() = query.demographics;
+  call->request.set_max_results(query.count);
+  call->request.set_min_grade(query.only_certain ? hie::v1::MATCH_GRADE_CERTAIN
+                                                 : hie::v1::MATCH_GRADE_POSSIBLE);
   call->done = std::move(done);
   call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  stub_->async()->SearchPatients(&call->context, &call->request, &call->response,
-                                 [call](grpc::Status status) {
-                                   std::unique_ptr<SearchCall> owned(call);
-                                   if (!status.ok()) {
-                                     owned->done(FromGrpcStatus(status));
-                                     return;
-                                   }
-                                   owned->done(std::move(owned->response));
-                                 });
+  stub_->async()->SearchPatients(
+      &call->context, &call->request, &call->response, [call](grpc::Status status) {
+        std::unique_ptr<SearchCall> owned(call);
+        if (!status.ok()) {
+          owned->done(FromGrpcStatus(status));
+          return;
+        }
+        std::vector<MatchCandidate> candidates;
+        for (hie::v1::SearchCandidate& c : *owned->response.mutable_candidates()) {
+          candidates.push_back({.euid = c.euid(),
+                                .grade = c.grade(),
+                                .shown = std::move(*c.mutable_demographics())});
+        }
+        owned->done(std::move(candidates));
+      });
 }
 
 }  // namespace hie::node

@@ -46,8 +46,8 @@ class GrpcMpiSearch final : public MpiSearch {
   explicit GrpcMpiSearch(std::shared_ptr<grpc::Channel> mpi_channel)
       : stub_(hie::v1::MasterPatientIndex::NewStub(std::move(mpi_channel))) {}
 
-  void Search(const hie::v1::SearchPatientsRequest& request,
-              std::function<void(absl::StatusOr<hie::v1::SearchPatientsResponse>)> done) override;
+  void Search(const MatchQuery& query,
+              std::function<void(absl::StatusOr<std::vector<MatchCandidate>>)> done) override;
 
  private:
   std::unique_ptr<hie::v1::MasterPatientIndex::Stub> stub_;
