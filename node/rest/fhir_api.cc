@@ -210,7 +210,15 @@ absl::StatusOr<std::shared_ptr<http::Router>> Routes(Api* a) {
                                      return a->workers != nullptr &&
                                             a->workers->Submit(std::move(work));
                                    },
-                               .practice_name = a->state->own_org});
+                               .practice_name = a->state->own_org,
+                               .state = a->state,
+                               .query = a->query,
+                               .search = a->search,
+                               .writes = a->writes.get(),
+                               .mpi = a->mpi.get(),
+                               .auditor = a->auditor.get(),
+                               .query_started = [a] { a->QueryStarted(); },
+                               .query_done = [a] { a->QueryDone(); }});
   }
   if (s.ok()) {
     s = router->Add({.method = "GET",

@@ -1,18 +1,17 @@
 #include "node/web/web_app.h"
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "http/html.h"
 #include "http/static_files.h"
 #include "http/status.h"
+#include "node/web/pages.h"
 
 namespace hie::node {
 
@@ -23,65 +22,10 @@ namespace {
 
 using http::HtmlEscape;
 
-constexpr char kHomePath[] = "/app/";
 constexpr char kLogoutPath[] = "/app/logout";
 constexpr char kPasswordPath[] = "/app/password";
-constexpr char kFormType[] = "application/x-www-form-urlencoded";
 // The sign-in form's token lives as long as one sitting at the form.
 constexpr int kLoginCsrfSeconds = 15 * 60;
-constexpr size_t kFormBytes = 8 * 1024;
-
-struct Web {
-  WebAppOptions options;
-};
-
-std::string RandomToken() {
-  unsigned char bytes[32];
-  if (RAND_bytes(bytes, sizeof(bytes)) != 1) return "";
-  return absl::WebSafeBase64Escape(
-      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
-}
-
-// Cookies of the app: never readable by script, never sent from another site, HTTPS only.
-std::string Cookie(absl::string_view name, absl::string_view value, absl::string_view path,
-                   std::optional<int> max_age) {
-  std::string cookie =
-      absl::StrCat(name, "=", value, "; HttpOnly; Secure; SameSite=Strict; Path=", path);
-  if (max_age.has_value()) absl::StrAppend(&cookie, "; Max-Age=", *max_age);
-  return cookie;
-}
-
-// A whole page: `header_html` and `main_html` are markup the caller built, with every
-// text in them escaped.
-std::string Page(const Web& web, absl::string_view title, absl::string_view header_html,
-                 absl::string_view main_html) {
-  return absl::StrCat(
-      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
-      HtmlEscape(title), " · hie</title>\n",
-      "<link rel=\"stylesheet\" href=\"/app/assets/app.css\">\n</head>\n<body>\n<header>"
-      "<span class=\"brand\">hie · ",
-      HtmlEscape(web.options.practice_name), "</span>", header_html,
-      "</header>\n<main id=\"main\">\n", main_html, "\n</main>\n</body>\n</html>\n");
-}
-
-http::Response Html(int status, std::string body) {
-  http::Response response;
-  response.status = status;
-  response.SetHeader("Content-Type", "text/html; charset=utf-8");
-  // Pages name people: never kept by a shared browser's cache.
-  response.SetHeader("Cache-Control", "no-store");
-  response.body = std::move(body);
-  return response;
-}
-
-http::Response SeeOther(absl::string_view location) {
-  http::Response response;
-  response.status = 303;
-  response.SetHeader("Location", location);
-  response.SetHeader("Cache-Control", "no-store");
-  return response;
-}
 
 // The sign-in form with a fresh login-CSRF token (cookie and hidden field), and
 // `message` (escaped) above it when not empty.
@@ -89,10 +33,7 @@ http::Response LoginForm(const Web& web, int status, absl::string_view message,
                          absl::string_view login) {
   const std::string token = RandomToken();
   if (token.empty()) return http::ErrorResponse(absl::InternalError("no random bytes"));
-  std::string main = "<h1>Sign in</h1>\n";
-  if (!message.empty()) {
-    absl::StrAppend(&main, "<p class=\"error\" role=\"alert\">", HtmlEscape(message), "</p>\n");
-  }
+  std::string main = absl::StrCat("<h1>Sign in</h1>\n", ErrorNote(message));
   absl::StrAppend(
       &main, "<form class=\"stacked\" method=\"post\" action=\"/app/login\">\n",
       "<input type=\"hidden\" name=\"_csrf\" value=\"", HtmlEscape(token), "\">\n",
@@ -107,7 +48,7 @@ http::Response LoginForm(const Web& web, int status, absl::string_view message,
       "<input id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" "
       "pattern=\"[0-9]*\" maxlength=\"8\">\n",
       "<button type=\"submit\">Sign in</button>\n</form>");
-  http::Response response = Html(status, Page(web, "Sign in", "", main));
+  http::Response response = Html(status, Page(web, "Sign in", nullptr, main));
   response.headers.emplace_back("Set-Cookie",
                                 Cookie(kLoginCsrfCookie, token, "/app/login", kLoginCsrfSeconds));
   return response;
@@ -120,9 +61,7 @@ int RefusalStatus(const SignInResult& result) {
 }
 
 void HandleLogin(std::shared_ptr<const Web> web, http::Request request, http::Responder responder) {
-  auto field = [&](absl::string_view name) {
-    return http::FormField(request.body, name).value_or("");
-  };
+  auto field = [&](absl::string_view name) { return Field(request, name); };
   std::string login = field("login");
   // Login CSRF: the form's hidden field must be the token of the cookie it came with.
   const std::string* cookie_header = request.Header("cookie");
@@ -175,14 +114,6 @@ void HandleLogout(const Web& web, const http::Request& request, const http::Resp
   responder.Respond(std::move(response));
 }
 
-// The header's sign-out form, with the session's CSRF token.
-std::string LogoutForm(const http::SessionPrincipal& session) {
-  return absl::StrCat("<form method=\"post\" action=\"", kLogoutPath,
-                      "\"><input type=\"hidden\" name=\"_csrf\" value=\"",
-                      HtmlEscape(session.csrf_token),
-                      "\"><button type=\"submit\">Sign out</button></form>");
-}
-
 void HandleHome(const Web& web, const http::Request& request, const http::Responder& responder) {
   const http::SessionPrincipal& session = *request.caller.session;
   // A password an administrator chose is changed before anything else.
@@ -191,26 +122,22 @@ void HandleHome(const Web& web, const http::Request& request, const http::Respon
     responder.Respond(SeeOther(kPasswordPath));
     return;
   }
-  std::string main =
-      absl::StrCat("<h1>Welcome, ", HtmlEscape(session.display_name),
-                   "</h1>\n<p>You are signed in as <strong>", HtmlEscape(session.login),
-                   "</strong>, role <strong>", HtmlEscape(session.role), "</strong>.</p>");
-  responder.Respond(Html(200, Page(web, "Home", LogoutForm(session), main)));
+  std::string main = absl::StrCat(
+      "<h1>Welcome, ", HtmlEscape(session.display_name), "</h1>\n<p>You are signed in as <strong>",
+      HtmlEscape(session.login), "</strong>, role <strong>", HtmlEscape(session.role),
+      "</strong>. Your pages are in the menu above.</p>");
+  responder.Respond(Html(200, Page(web, "Home", &session, main)));
 }
 
 // The password change form, with `message` (escaped) above it when not empty.
 http::Response PasswordForm(const Web& web, const http::SessionPrincipal& session, int status,
                             absl::string_view message) {
-  std::string main = "<h1>Change your password</h1>\n";
-  if (!message.empty()) {
-    absl::StrAppend(&main, "<p class=\"error\" role=\"alert\">", HtmlEscape(message), "</p>\n");
-  }
+  std::string main = absl::StrCat("<h1>Change your password</h1>\n", ErrorNote(message));
   absl::StrAppend(&main,
                   "<p class=\"hint\">At least 12 characters; a few unrelated words are easy to "
                   "remember.</p>\n",
                   "<form class=\"stacked\" method=\"post\" action=\"", kPasswordPath, "\">\n",
-                  "<input type=\"hidden\" name=\"_csrf\" value=\"", HtmlEscape(session.csrf_token),
-                  "\">\n", "<label for=\"current\">Current password</label>\n",
+                  CsrfField(session), "\n", "<label for=\"current\">Current password</label>\n",
                   "<input id=\"current\" name=\"current\" type=\"password\" "
                   "autocomplete=\"current-password\" required>\n",
                   "<label for=\"replacement\">New password</label>\n",
@@ -220,16 +147,14 @@ http::Response PasswordForm(const Web& web, const http::SessionPrincipal& sessio
                   "<input id=\"confirm\" name=\"confirm\" type=\"password\" "
                   "autocomplete=\"new-password\" minlength=\"12\" required>\n",
                   "<button type=\"submit\">Change password</button>\n</form>");
-  return Html(status, Page(web, "Change your password", LogoutForm(session), main));
+  return Html(status, Page(web, "Change your password", &session, main));
 }
 
 // By the user: Accounts::ChangePassword, which ends the account's sessions; a new one
 // starts for this browser.
 void HandlePasswordChange(std::shared_ptr<const Web> web, http::Request request,
                           http::Responder responder) {
-  auto field = [&](absl::string_view name) {
-    return http::FormField(request.body, name).value_or("");
-  };
+  auto field = [&](absl::string_view name) { return Field(request, name); };
   const http::SessionPrincipal session = *request.caller.session;
   std::string current = field("current");
   std::string replacement = field("replacement");
@@ -351,6 +276,10 @@ absl::Status AddWebRoutes(http::Router& router, WebAppOptions options) {
                       HandleHome(*web, request, responder);
                     }});
   }
+  if (s.ok()) s = AddClinicianPages(router, web);
+  if (s.ok()) s = AddFrontDeskPages(router, web);
+  if (s.ok()) s = AddAdminPages(router, web);
+  if (s.ok()) s = AddPortalPages(router, web);
   return s;
 }
 

@@ -1,6 +1,6 @@
 // hie-node's web app (issue 20; docs/web.md): server-rendered HTML pages under /app/ on
 // the FHIR API's HTTPS listener, for the practice's clinicians, staff and patients.
-// This first slice is signing in and out:
+// Signing in and out (web_app.cc):
 //
 //   GET  /app/login    the sign-in form (anonymous), with a login-CSRF token of its own
 //   POST /app/login    Accounts::Authenticate; on success a new session (cookie
@@ -13,6 +13,10 @@
 //                      sessions end and this browser gets a new one
 //   GET  /app/assets/* the CSS (embedded at build time)
 //
+// and each role's pages, one group a file (node/web/pages.h): clinician_pages.cc
+// (/app/patients...), front_desk_pages.cc (/app/front-desk...), admin_pages.cc
+// (/app/admin/...), portal_pages.cc (/app/my/...).
+//
 // Who may open a page is the server's to decide (http::AccessRule::Session, with the
 // authenticator SessionAuthenticator makes); handlers only render. Every text a page
 // shows that it did not write is escaped (http::HtmlEscape), and no page has inline
@@ -21,13 +25,20 @@
 #define HIE_NODE_WEB_WEB_APP_H_
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
+#include "common/audit/audit_committer.h"
 #include "http/access.h"
 #include "http/router.h"
 #include "node/domain/accounts.h"
+#include "node/domain/federated_query.h"
+#include "node/domain/patient_match.h"
+#include "node/domain/record_search.h"
+#include "node/domain/record_writes.h"
 #include "node/domain/sessions.h"
+#include "node/service/ingest_service.h"
 
 namespace hie::node {
 
@@ -44,6 +55,19 @@ struct WebAppOptions {
   std::function<bool(std::function<void()>)> run;
   // Shown in each page's header, e.g. the practice's organisation id.
   std::string practice_name;
+  // The node's state (its records, audit chain, outbox, MPI channel) and the domain
+  // objects the FHIR API shares with the pages; may be null in a web app without them
+  // (then the pages that need one answer 503).
+  std::shared_ptr<NodeState> state;
+  std::shared_ptr<FederatedQuery> query;
+  std::shared_ptr<const RecordSearch> search;
+  RecordWrites* writes = nullptr;            // not owned
+  MpiSearch* mpi = nullptr;                  // not owned; null without an MPI
+  audit::AuditCommitter* auditor = nullptr;  // not owned: accesses into the node's chain
+  // Called when a federated query starts and when it is done, so that shutting down
+  // waits for the queries in flight (the engine and the store outlive them).
+  std::function<void()> query_started;
+  std::function<void()> query_done;
 };
 
 // Adds the routes above to `router`. Errors: InvalidArgument if an option is missing;

@@ -1,0 +1,11 @@
+#include "node/web/pages.h"
+
+namespace hie::node {
+
+absl::Status AddClinicianPages(http::Router& router, std::shared_ptr<const Web> web) {
+  (void)router;
+  (void)web;
+  return absl::OkStatus();
+}
+
+}  // namespace hie::node
