@@ -36,9 +36,21 @@ EventType TypeOf(hie::v1::AuditAction action) {
       return {"110136", "Security Roles Changed", "U"};
     case hie::v1::AUDIT_ACTION_MATCH_MODEL:
       return {"110100", "Application Activity", "U"};
+    case hie::v1::AUDIT_ACTION_ACCOUNT:
+      return {"110137", "User Security Attributes Changed", "U"};
     default:
       return {"110100", "Application Activity", "E"};
   }
+}
+
+// An entry's event type: its action's, but for a sign-in or sign-out, which DICOM calls
+// User Authentication.
+EventType TypeOf(const hie::v1::AuditEntry& entry) {
+  if (entry.action() == hie::v1::AUDIT_ACTION_ACCOUNT &&
+      (entry.interaction() == "sign-in" || entry.interaction() == "sign-out")) {
+    return {"110114", "User Authentication", "E"};
+  }
+  return TypeOf(entry.action());
 }
 
 // A REST access (IHE BALP): type "rest", the interaction as subtype, and its action.
@@ -77,11 +89,11 @@ std::string OrgReference(const std::string& org) {
 
 const char* FhirAuditAction(const hie::v1::AuditEntry& entry) {
   if (entry.action() == hie::v1::AUDIT_ACTION_ACCESS) return RestOf(entry.interaction()).action;
-  return TypeOf(entry.action()).action;
+  return TypeOf(entry).action;
 }
 
 std::string ToFhirAuditEvent(const hie::v1::AuditEntry& entry, const std::string& observer) {
-  EventType type = TypeOf(entry.action());
+  EventType type = TypeOf(entry);
   const bool rest = entry.action() == hie::v1::AUDIT_ACTION_ACCESS;
   absl::Time time =
       absl::FromUnixSeconds(entry.time().seconds()) + absl::Nanoseconds(entry.time().nanos());

@@ -11,6 +11,7 @@
 #include "http/html.h"
 #include "http/static_files.h"
 #include "http/status.h"
+#include "node/domain/account_audit.h"
 #include "node/web/pages.h"
 
 namespace hie::node {
@@ -81,15 +82,23 @@ void HandleLogin(std::shared_ptr<const Web> web, http::Request request, http::Re
   std::string replaces = request.caller.session_cookie;
   bool queued =
       web->options.run([web, responder, login = std::move(login), password = std::move(password),
-                        totp = std::move(totp), replaces = std::move(replaces)] {
+                        totp = std::move(totp), replaces = std::move(replaces),
+                        remote = request.caller.remote_address] {
         absl::StatusOr<SignInResult> result =
             web->options.accounts->Authenticate(login, password, totp);
         if (!result.ok()) {
           responder.RespondError(result.status());
           return;
         }
+        AccountEvent event{.event = "sign-in",
+                           .login = login,
+                           .actor = login,
+                           .detail = absl::StrCat("from ", remote)};
         if (!result->ok()) {
-          responder.Respond(LoginForm(*web, RefusalStatus(*result), result->Message(), login));
+          event.outcome = RefusalStatus(*result) == 429 ? "locked" : "refused";
+          absl::StrAppend(&event.detail, ": ", result->Message());
+          RespondAudited(*web, {AccountAuditEntry(event)}, responder,
+                         LoginForm(*web, RefusalStatus(*result), result->Message(), login));
           return;
         }
         absl::StatusOr<Session> session = web->options.sessions->Start(result->account, replaces);
@@ -102,16 +111,25 @@ void HandleLogin(std::shared_ptr<const Web> web, http::Request request, http::Re
             "Set-Cookie", Cookie(http::kSessionCookie, session->id, "/app", std::nullopt));
         // The sign-in form's token has done its work.
         response.headers.emplace_back("Set-Cookie", Cookie(kLoginCsrfCookie, "", "/app/login", 0));
-        responder.Respond(std::move(response));
+        event.actor_role = std::string(UserRoleName(result->account.role));
+        RespondAudited(*web, {AccountAuditEntry(event)}, responder, std::move(response));
       });
   if (!queued) responder.RespondError(absl::UnavailableError("too busy to sign in: try again"));
 }
 
 void HandleLogout(const Web& web, const http::Request& request, const http::Responder& responder) {
-  web.options.sessions->End(request.caller.session->session_id);
+  const http::SessionPrincipal& session = *request.caller.session;
+  web.options.sessions->End(session.session_id);
   http::Response response = SeeOther(http::kLoginPath);
   response.headers.emplace_back("Set-Cookie", Cookie(http::kSessionCookie, "", "/app", 0));
-  responder.Respond(std::move(response));
+  RespondAudited(
+      web,
+      {AccountAuditEntry({.event = "sign-out",
+                          .login = session.login,
+                          .actor = session.login,
+                          .actor_role = session.role,
+                          .detail = absl::StrCat("from ", request.caller.remote_address)})},
+      responder, std::move(response));
 }
 
 void HandleHome(const Web& web, const http::Request& request, const http::Responder& responder) {
@@ -166,11 +184,19 @@ void HandlePasswordChange(std::shared_ptr<const Web> web, http::Request request,
                                   replacement = std::move(replacement)] {
     absl::Status changed =
         web->options.accounts->ChangePassword(session.login, current, replacement);
+    AccountEvent event{.event = "password-change",
+                       .login = session.login,
+                       .actor = session.login,
+                       .actor_role = session.role};
     if (absl::IsUnauthenticated(changed)) {
-      responder.Respond(PasswordForm(*web, session, 401, "The current password is wrong."));
+      event.outcome = "refused";
+      event.detail = "the current password was wrong";
+      RespondAudited(*web, {AccountAuditEntry(event)}, responder,
+                     PasswordForm(*web, session, 401, "The current password is wrong."));
       return;
     }
     if (absl::IsInvalidArgument(changed) || absl::IsFailedPrecondition(changed)) {
+      // The policy refused the new password: nothing changed, nothing to audit.
       responder.Respond(PasswordForm(*web, session, absl::IsInvalidArgument(changed) ? 400 : 403,
                                      changed.message()));
       return;
@@ -192,7 +218,7 @@ void HandlePasswordChange(std::shared_ptr<const Web> web, http::Request request,
     http::Response response = SeeOther(kHomePath);
     response.headers.emplace_back("Set-Cookie",
                                   Cookie(http::kSessionCookie, fresh->id, "/app", std::nullopt));
-    responder.Respond(std::move(response));
+    RespondAudited(*web, {AccountAuditEntry(event)}, responder, std::move(response));
   });
   if (!queued) responder.RespondError(absl::UnavailableError("too busy: try again"));
 }
@@ -212,8 +238,10 @@ http::SessionAuthenticator SessionAuthenticator(Sessions* sessions) {
 }
 
 absl::Status AddWebRoutes(http::Router& router, WebAppOptions options) {
-  if (options.accounts == nullptr || options.sessions == nullptr || !options.run) {
-    return absl::InvalidArgumentError("the web app needs accounts, sessions and a worker pool");
+  if (options.accounts == nullptr || options.sessions == nullptr || !options.run ||
+      options.auditor == nullptr) {
+    return absl::InvalidArgumentError(
+        "the web app needs accounts, sessions, a worker pool and the audit chain");
   }
   auto web = std::make_shared<const Web>(Web{std::move(options)});
   absl::Status s = http::AddStaticRoutes(router, "/app/assets", NodeWebAssets());

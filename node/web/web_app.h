@@ -53,7 +53,8 @@ struct WebAppOptions {
   // Runs slow work (password hashing) off the I/O threads; false when it cannot be
   // queued (the page answers 503).
   std::function<bool(std::function<void()>)> run;
-  // Shown in each page's header, e.g. the practice's organisation id.
+  // The practice's organisation id: shown in each page's header, and the actor of the
+  // app's audit entries.
   std::string practice_name;
   // The node's state (its records, audit chain, outbox, MPI channel) and the domain
   // objects the FHIR API shares with the pages; may be null in a web app without them
@@ -61,9 +62,11 @@ struct WebAppOptions {
   std::shared_ptr<NodeState> state;
   std::shared_ptr<FederatedQuery> query;
   std::shared_ptr<const RecordSearch> search;
-  RecordWrites* writes = nullptr;            // not owned
-  MpiSearch* mpi = nullptr;                  // not owned; null without an MPI
-  audit::AuditCommitter* auditor = nullptr;  // not owned: accesses into the node's chain
+  RecordWrites* writes = nullptr;  // not owned
+  MpiSearch* mpi = nullptr;        // not owned; null without an MPI
+  // Not owned; required: sign-ins, account changes and page accesses into the node's
+  // chain (pages.h RespondAudited).
+  audit::AuditCommitter* auditor = nullptr;
   // Called when a federated query starts and when it is done, so that shutting down
   // waits for the queries in flight (the engine and the store outlive them).
   std::function<void()> query_started;

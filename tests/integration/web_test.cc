@@ -306,5 +306,41 @@ TEST_F(WebTest, SignInWithAnAuthenticatorCode) {
   EXPECT_EQ(Request("GET", "/app/", "hie_session=" + id).status, 200);
 }
 
+// Every sign-in, refused or not, every sign-out and password change is in the node's
+// audit chain (AUDIT_ACTION_ACCOUNT), which the practice reads as AuditEvents.
+TEST_F(WebTest, SignInsAndSignOutsAreInTheAuditChain) {
+  grpc_port_ = StartNodeWithApi();
+  ASSERT_GT(grpc_port_, 0);
+  ASSERT_NO_FATAL_FAILURE(AddUser());
+  EXPECT_EQ(SignIn("dr.lee", "not the password").status, 401);
+  cli::HttpsResponse in = SignIn("dr.lee", kPassword);
+  ASSERT_EQ(in.status, 303);
+  std::string session = CookieValueOf(SetCookie(in, "hie_session"));
+  cli::HttpsResponse home = Request("GET", "/app/", "hie_session=" + session);
+  ASSERT_EQ(home.status, 200);
+  EXPECT_EQ(Request("POST", "/app/logout", "hie_session=" + session, kForm,
+                    "_csrf=" + CsrfField(home.body))
+                .status,
+            303);
+
+  auto events = cli::HttpsRequest("GET", base_ + "/AuditEvent?subtype=AUDIT_ACTION_ACCOUNT",
+                                  Path("ca/ca.crt"), "", "", absl::Seconds(10), {},
+                                  Path("certs/node-a.crt"), Path("certs/node-a.key"));
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->status, 200) << events->body;
+  // The refusal, the sign-in and the sign-out, each naming the account and its outcome.
+  EXPECT_THAT(events->body, AllOf(HasSubstr("\"code\": \"110114\""), HasSubstr("login:dr.lee"),
+                                  HasSubstr("refused: sign-in from 127.0.0.1"),
+                                  HasSubstr("ok: sign-out from 127.0.0.1"),
+                                  HasSubstr("Wrong login or password")));
+  size_t count = 0;
+  const std::string kind = "\"code\": \"AUDIT_ACTION_ACCOUNT\"";
+  for (size_t at = events->body.find(kind); at != std::string::npos;
+       at = events->body.find(kind, at + 1)) {
+    ++count;
+  }
+  EXPECT_EQ(count, 3u) << events->body;
+}
+
 }  // namespace
 }  // namespace hie::testing
