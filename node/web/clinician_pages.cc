@@ -292,7 +292,7 @@ void HandleSearch(std::shared_ptr<const Web> web, http::Request request,
   const SearchForm form = ReadSearchForm(request);
   if (form.empty()) {
     std::string hint = "<p>Search by name, birth date or identifier.</p>\n";
-    if (!form.exchange && request.Query("where") != nullptr) {
+    if (request.Query("where") != nullptr) {  // the form was sent empty
       hint = ErrorNote("Give a name, a birth date or an identifier to search for.");
     }
     responder.Respond(SearchPageResponse(*web, session, 200, form, hint));
