@@ -87,6 +87,13 @@ class BundleWriter {
   // The organisations entry `i` came from, each once, its first source (its meta.source)
   // first. REQUIRES: 0 <= i < entries().
   std::vector<std::string> sources(int64_t i) const;
+  // The record entry `i` shows: its first source's, as that source sent it (a reader
+  // that renders the answer, such as the web app's record view, reads its text).
+  // REQUIRES: 0 <= i < entries().
+  const hie::v1::RecordEnvelope& record(int64_t i) const { return *groups_[i].front(); }
+  // How many more records were folded into entry `i` as duplicates of record(i) (0 when
+  // it holds one). REQUIRES: 0 <= i < entries().
+  int64_t folded(int64_t i) const { return static_cast<int64_t>(groups_[i].size()) - 1; }
 
   // From here on Next gives the text of `page` from its start: the Bundle with the entries
   // page.begin to page.end, then page.more_entries, and page.links. bytes_written()
