@@ -1,5 +1,6 @@
 #include "node/web/pages.h"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include <utility>
@@ -122,6 +123,15 @@ std::string ErrorNote(absl::string_view message) {
 
 std::string Field(const http::Request& request, absl::string_view name) {
   return http::FormField(request.body, name).value_or("");
+}
+
+bool AnonymousCsrfMatches(const http::Request& request, absl::string_view cookie) {
+  const std::string* cookie_header = request.Header("cookie");
+  const std::string expected =
+      cookie_header == nullptr ? "" : http::CookieValue(*cookie_header, cookie);
+  const std::string sent = Field(request, http::kCsrfField);
+  return !expected.empty() && sent.size() == expected.size() &&
+         CRYPTO_memcmp(sent.data(), expected.data(), sent.size()) == 0;
 }
 
 http::Response ErrorPage(const Web& web, const http::SessionPrincipal* session, int status,

@@ -66,6 +66,12 @@ std::string ErrorNote(absl::string_view message);
 // A form field of a urlencoded body, "" when absent.
 std::string Field(const http::Request& request, absl::string_view name);
 
+// Whether a form posted by no one signed in (the sign-in form, the portal invitation)
+// carries in its _csrf field the token of its own cookie `cookie`, set when the form
+// was shown (login CSRF: another site cannot post the form as this browser). Compared
+// in constant time.
+bool AnonymousCsrfMatches(const http::Request& request, absl::string_view cookie);
+
 // A page that says what went wrong: 403/404/503... with `message` (escaped).
 http::Response ErrorPage(const Web& web, const http::SessionPrincipal* session, int status,
                          absl::string_view message);

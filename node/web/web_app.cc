@@ -1,7 +1,5 @@
 #include "node/web/web_app.h"
 
-#include <openssl/crypto.h>
-
 #include <memory>
 #include <optional>
 #include <utility>
@@ -65,12 +63,7 @@ void HandleLogin(std::shared_ptr<const Web> web, http::Request request, http::Re
   auto field = [&](absl::string_view name) { return Field(request, name); };
   std::string login = field("login");
   // Login CSRF: the form's hidden field must be the token of the cookie it came with.
-  const std::string* cookie_header = request.Header("cookie");
-  const std::string expected =
-      cookie_header == nullptr ? "" : http::CookieValue(*cookie_header, kLoginCsrfCookie);
-  const std::string sent = field("_csrf");
-  if (expected.empty() || sent.size() != expected.size() ||
-      CRYPTO_memcmp(sent.data(), expected.data(), sent.size()) != 0) {
+  if (!AnonymousCsrfMatches(request, kLoginCsrfCookie)) {
     responder.Respond(LoginForm(
         *web, 403, "The sign-in form had expired or did not come from this site: try again.",
         login));
