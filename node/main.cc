@@ -230,6 +230,7 @@ int main(int argc, char** argv) {
         options.labelling = config.labelling();
         options.consent_address = consent.address;
         options.mpi_address = mpi.address;
+        options.certificate_file = plan.server.tls.cert_file;
         constexpr uint64_t kMaxLimit = uint64_t{1} << 30;
         for (auto [value, name] :
              {std::pair{config.limits().max_import_resource_bytes(), "max_import_resource_bytes"},

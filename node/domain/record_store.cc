@@ -239,4 +239,22 @@ absl::StatusOr<int64_t> RecordStore::CountForPatient(const std::string& patient_
   return n;
 }
 
+absl::StatusOr<std::map<std::string, int64_t>> RecordStore::CountByType() const {
+  std::map<std::string, int64_t> counts;
+  const std::string prefix = KeyBuilder().AddString("where").Build();
+  absl::Status s = store_->ScanPrefix(prefix, [&](absl::string_view key, absl::string_view value) {
+    store::KeyReader reader(key);
+    std::string kind, type;
+    Where where;
+    // A deleted record's entry keeps its version, not a hash.
+    if (reader.ReadString(&kind) && reader.ReadString(&type) && DecodeWhere(value, &where) &&
+        !where.sha256.empty()) {
+      ++counts[type];
+    }
+    return true;
+  });
+  if (!s.ok()) return s;
+  return counts;
+}
+
 }  // namespace hie::node

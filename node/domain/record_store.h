@@ -10,6 +10,7 @@
 #define HIE_NODE_DOMAIN_RECORD_STORE_H_
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,10 @@ class RecordStore {
 
   // The number of current records about a patient ("" for those about no patient).
   absl::StatusOr<int64_t> CountForPatient(const std::string& patient_local_id) const;
+
+  // The number of current (not deleted) records of each type, by type name: one read of
+  // the small index entry a record, none of its text.
+  absl::StatusOr<std::map<std::string, int64_t>> CountByType() const;
 
  private:
   store::KvStore* const store_;

@@ -57,6 +57,10 @@ struct NodeState {
   // The most record text one holder's answer may bring into a federated query.
   size_t max_answer_bytes = size_t{512} << 20;
   size_t piece_bytes = size_t{1} << 20;
+  // The channel to the consent service (null without one), for the status page's
+  // reachability check; and the node's certificate file, for its expiry.
+  std::shared_ptr<grpc::Channel> consent_channel;
+  std::string certificate_file;
 };
 
 class IngestService final : public hie::v1::Ingest::CallbackService {

@@ -99,6 +99,8 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenNodeServices(
   // Peers, queries and status come next; until then these answer UNIMPLEMENTED through
   // the generated base classes.
   auto consent_channel = grpc::CreateChannel(options.consent_address, options.consent_credentials);
+  state->consent_channel = consent_channel;
+  state->certificate_file = options.certificate_file;
   auto keys = std::make_shared<GrantKeySource>(consent_channel);
   auto feed = std::make_shared<DirectiveFeedFollower>(
       consent_channel, options.directive_feed_interval, options.directive_feed_max_staleness);

@@ -62,6 +62,8 @@ struct NodeOptions {
   std::vector<std::function<absl::StatusOr<std::unique_ptr<grpc::Service>>(
       std::shared_ptr<NodeState>, std::shared_ptr<FederatedQuery>)>>
       fronts;
+  // The node's certificate file (NodeState::certificate_file: the status page's expiry).
+  std::string certificate_file;
 };
 
 // Opens the node's store in `data_dir` and returns the services hie-node registers.
