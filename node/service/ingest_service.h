@@ -9,6 +9,7 @@
 #include "common/auth/client_registry.h"
 #include "common/store/kv_store.h"
 #include "grpcpp/channel.h"
+#include "node/domain/accounting.h"
 #include "node/domain/accounts.h"
 #include "node/domain/fhir_ingest.h"
 #include "node/domain/labeler.h"
@@ -57,6 +58,11 @@ struct NodeState {
   // The most record text one holder's answer may bring into a federated query.
   size_t max_answer_bytes = size_t{512} << 20;
   size_t piece_bytes = size_t{1} << 20;
+  // A patient's accounting of disclosures (the portal's "who saw my record"), and the
+  // channel to the consent service (the portal's directives); null in a node without a
+  // consent service.
+  std::shared_ptr<DisclosureAccounting> accounting;
+  std::shared_ptr<grpc::Channel> consent_channel;
 };
 
 class IngestService final : public hie::v1::Ingest::CallbackService {
