@@ -210,14 +210,14 @@ absl::StatusOr<int64_t> NonceRegistry::PurgeLocked(absl::Time now) {
   return static_cast<int64_t>(batch.size() / 2);
 }
 
-absl::Status Discloser::Refuse(const std::string& peer_org, const absl::Status& why,
-                               const hie::v1::DisclosureGrant* grant) {
+absl::Status Discloser::Refuse(const std::string& peer_org, absl::string_view operation,
+                               const absl::Status& why, const hie::v1::DisclosureGrant* grant) {
   hie::v1::AuditEntry entry;
   entry.set_action(hie::v1::AUDIT_ACTION_REFUSE);
   entry.set_actor_org(peer_org);
   entry.set_counterpart_org(peer_org);
   entry.set_outcome("refused");
-  entry.set_detail(absl::StrCat("FetchRecords: ", why.message()));
+  entry.set_detail(absl::StrCat(operation, ": ", why.message()));
   if (grant != nullptr) {
     // A verified grant names this holder: the refusal is filed under the patient here.
     for (const auto& holder : grant->holders()) {
@@ -234,27 +234,44 @@ absl::Status Discloser::Refuse(const std::string& peer_org, const absl::Status& 
   return why;
 }
 
-absl::StatusOr<FetchAnswer> Discloser::Serve(const FetchInput& input) {
-  const std::string& peer_org = input.peer_org;
+absl::StatusOr<hie::v1::DisclosureGrant> Discloser::Admit(const std::string& peer_org,
+                                                          const hie::v1::SignedGrant& signed_grant,
+                                                          absl::string_view operation,
+                                                          absl::string_view required_purpose) {
   absl::StatusOr<std::shared_ptr<const consent::GrantVerifier>> verifier =
-      verifiers_->VerifierFor(input.grant.key_id());
+      verifiers_->VerifierFor(signed_grant.key_id());
   if (!verifier.ok()) return verifier.status();
   absl::StatusOr<hie::v1::DisclosureGrant> grant =
-      (*verifier)->Verify(input.grant, peer_org, own_org_);
-  if (!grant.ok()) return Refuse(peer_org, grant.status(), nullptr);
+      (*verifier)->Verify(signed_grant, peer_org, own_org_);
+  if (!grant.ok()) return Refuse(peer_org, operation, grant.status(), nullptr);
+  if (!required_purpose.empty() && grant->purpose() != required_purpose) {
+    return Refuse(peer_org, operation,
+                  absl::PermissionDeniedError(absl::StrCat(
+                      "the grant's purpose is ", grant->purpose(), ", not ", required_purpose)),
+                  &*grant);
+  }
   // Before the nonce is spent: a grant refused for a stale feed may be tried again.
   if (directives_ != nullptr) {
-    if (absl::Status s = directives_->Check(*grant); !s.ok()) return Refuse(peer_org, s, &*grant);
+    if (absl::Status s = directives_->Check(*grant); !s.ok()) {
+      return Refuse(peer_org, operation, s, &*grant);
+    }
   }
   if (absl::Status s =
           nonces_.Use(grant->nonce(), (*verifier)->AcceptedUntil(*grant), clock_->Now());
       !s.ok()) {
-    return Refuse(peer_org, s, &*grant);
+    return Refuse(peer_org, operation, s, &*grant);
   }
+  return grant;
+}
+
+absl::StatusOr<FetchAnswer> Discloser::Serve(const FetchInput& input) {
+  const std::string& peer_org = input.peer_org;
+  absl::StatusOr<hie::v1::DisclosureGrant> grant = Admit(peer_org, input.grant, "FetchRecords");
+  if (!grant.ok()) return grant.status();
   absl::StatusOr<Disclosure> disclosure =
       SelectForGrant(*records_, *grant, own_org_, input.resource_types,
                      input.clinical_period.has_value() ? &*input.clinical_period : nullptr);
-  if (!disclosure.ok()) return Refuse(peer_org, disclosure.status(), &*grant);
+  if (!disclosure.ok()) return Refuse(peer_org, "FetchRecords", disclosure.status(), &*grant);
   // A record larger than the limit is named, not sent; the rest go.
   FetchAnswer answer;
   LeaveOutLarger(&disclosure->records, max_record_bytes_, &answer.skipped);
@@ -279,7 +296,12 @@ absl::StatusOr<FetchAnswer> Discloser::Serve(const FetchInput& input) {
           : absl::StrCat(", skipped ", answer.skipped.count, " larger than ", max_record_bytes_,
                          " bytes: ", absl::StrJoin(answer.skipped.references, " ")),
       grant->break_glass() ? absl::StrCat(" (break-the-glass: ", grant->break_glass_reason(), ")")
-                           : ""));
+                           : "",
+      // The patient's accounting shows what the grant kept back (node/domain/accounting.h).
+      grant->withheld_categories().empty()
+          ? ""
+          : absl::StrCat("; ", kWithheldCategoriesNote,
+                         absl::StrJoin(grant->withheld_categories(), " "))));
   if (absl::Status appended = audit_->Append(std::move(entry)); !appended.ok()) {
     return absl::UnavailableError(absl::StrCat(
         "the disclosure could not be audited, so nothing is sent: ", appended.message()));

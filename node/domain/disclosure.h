@@ -26,6 +26,10 @@
 
 namespace hie::node {
 
+// In a disclosure's audit detail, before the categories the grant withheld
+// (space-separated, to the end of the detail).
+inline constexpr char kWithheldCategoriesNote[] = "categories withheld: ";
+
 struct Disclosure {
   std::string patient_local_id;
   std::vector<hie::v1::RecordEnvelope> records;  // source_org set
@@ -154,12 +158,28 @@ class Discloser {
   // keys cannot be had or the disclosure cannot be audited (then nothing is sent).
   absl::StatusOr<FetchAnswer> Serve(const FetchInput& input);
 
- private:
-  // Audits the refusal of a fetch (under the patient when `grant` is not null) and
-  // returns `why`.
-  absl::Status Refuse(const std::string& peer_org, const absl::Status& why,
-                      const hie::v1::DisclosureGrant* grant);
+  // The check every use of a grant at this holder passes first (Serve's, and a
+  // patient's accounting's): `signed_grant` verifies with the consent service's keys for
+  // `peer_org` as requester and this holder; its purpose is `required_purpose` (any when
+  // empty); no directive change stopped it; and it was not used here before (then it
+  // is, durably). A refusal after the verifier was found is audited
+  // (AUDIT_ACTION_REFUSE, its detail starting with `operation`, filed under the patient
+  // once the grant verified). Errors: those of GrantVerifier::Verify,
+  // DirectiveCheck::Check and NonceRegistry::Use; PermissionDenied for another purpose;
+  // Unavailable if the keys cannot be had.
+  absl::StatusOr<hie::v1::DisclosureGrant> Admit(const std::string& peer_org,
+                                                 const hie::v1::SignedGrant& signed_grant,
+                                                 absl::string_view operation,
+                                                 absl::string_view required_purpose = "");
 
+  // Audits the refusal of `operation` (under the patient when `grant` is not null) and
+  // returns `why`.
+  absl::Status Refuse(const std::string& peer_org, absl::string_view operation,
+                      const absl::Status& why, const hie::v1::DisclosureGrant* grant);
+
+  const std::string& own_org() const { return own_org_; }
+
+ private:
   const std::string own_org_;
   const size_t max_record_bytes_;
   const RecordStore* const records_;

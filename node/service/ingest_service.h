@@ -9,6 +9,7 @@
 #include "common/auth/client_registry.h"
 #include "common/store/kv_store.h"
 #include "grpcpp/channel.h"
+#include "node/domain/accounting.h"
 #include "node/domain/accounts.h"
 #include "node/domain/fhir_ingest.h"
 #include "node/domain/labeler.h"
@@ -57,10 +58,14 @@ struct NodeState {
   // The most record text one holder's answer may bring into a federated query.
   size_t max_answer_bytes = size_t{512} << 20;
   size_t piece_bytes = size_t{1} << 20;
-  // The channel to the consent service (null without one), for the status page's
-  // reachability check; and the node's certificate file, for its expiry.
+  // The channel to the consent service (null without one): the status page's
+  // reachability check and the portal's directives.
   std::shared_ptr<grpc::Channel> consent_channel;
+  // The node's certificate file, for the status page's expiry.
   std::string certificate_file;
+  // A patient's accounting of disclosures (the portal's "who saw my record"); null in a
+  // node without a consent service.
+  std::shared_ptr<DisclosureAccounting> accounting;
 };
 
 class IngestService final : public hie::v1::Ingest::CallbackService {

@@ -28,6 +28,7 @@ std::shared_ptr<const AuthorizationPolicy> NodeAuthorizationPolicy() {
       .Allow("/hie.v1.Ingest/Import", {Role::kNode, Role::kOperator})
       .Allow("/hie.v1.Ingest/GetRecord", {Role::kNode, Role::kOperator})
       .Allow("/hie.v1.PeerRecords/FetchRecords", {Role::kNode})
+      .Allow("/hie.v1.PeerRecords/ListDisclosures", {Role::kNode})
       .Allow("/hie.v1.FederatedQuery/Query", {Role::kNode})
       .Allow("/hie.v1.NodeStatus/GetStatus", {Role::kNode, Role::kOperator})
       .Allow("/hie.v1.FhirClients/RegisterClient", {Role::kNode, Role::kOperator})
@@ -115,6 +116,11 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenNodeServices(
       std::make_unique<GrpcHolderClient>(options.peer_credentials),
       AuditSink::ForLog(state->audit.get()), Clock::Real());
   services.push_back(std::make_unique<FederatedQueryService>(state, query));
+  state->accounting = std::make_shared<DisclosureAccounting>(
+      DisclosureAccountingOptions{.own_org = options.own_org,
+                                  .holder_timeout = query_options.default_holder_timeout},
+      state->audit.get(), std::make_unique<GrpcConsentClient>(consent_channel),
+      std::make_unique<GrpcAccountingClient>(options.peer_credentials));
   services.push_back(std::make_unique<hie::v1::NodeStatus::CallbackService>());
   services.push_back(std::make_unique<AuditLogService>(state->audit.get(), state));
   services.push_back(std::make_unique<FhirClientsService>(state));

@@ -188,7 +188,8 @@ PeerRecordsService::PeerRecordsService(std::shared_ptr<NodeState> state,
       feed_(std::move(feed)),
       audit_(AuditSink::ForLog(state_->audit.get())),
       discloser_(state_->own_org, state_->max_record_bytes, state_->records.get(),
-                 state_->store.get(), audit_.get(), keys_.get(), feed_.get(), Clock::Real()) {}
+                 state_->store.get(), audit_.get(), keys_.get(), feed_.get(), Clock::Real()),
+      accounting_(&discloser_, state_->audit.get(), audit_.get()) {}
 
 grpc::ServerWriteReactor<hie::v1::FetchRecordsResponse>* PeerRecordsService::FetchRecords(
     grpc::CallbackServerContext* context, const hie::v1::FetchRecordsRequest* request) {
@@ -207,6 +208,26 @@ grpc::ServerWriteReactor<hie::v1::FetchRecordsResponse>* PeerRecordsService::Fet
   summary.set_records_skipped(answer->skipped.count);
   for (auto& ref : answer->skipped.references) summary.add_skipped(std::move(ref));
   return new AnswerWriter(std::move(answer->records), std::move(summary), state_->piece_bytes);
+}
+
+grpc::ServerUnaryReactor* PeerRecordsService::ListDisclosures(
+    grpc::CallbackServerContext* context, const hie::v1::ListDisclosuresRequest* request,
+    hie::v1::ListDisclosuresResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<Peer> peer = PeerFromContext(*context);
+  if (!peer.ok()) {
+    reactor->Finish(ToGrpcStatus(peer.status()));
+    return reactor;
+  }
+  absl::StatusOr<AccountingAnswer> answer = accounting_.Serve(peer->org_id, request->grant());
+  if (!answer.ok()) {
+    reactor->Finish(ToGrpcStatus(answer.status()));
+    return reactor;
+  }
+  for (auto& entry : answer->entries) *response->add_entries() = std::move(entry);
+  response->set_truncated(answer->truncated);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
 }
 
 }  // namespace hie::node

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "consent/domain/grant.h"
 #include "grpcpp/channel.h"
+#include "node/domain/accounting.h"
 #include "node/domain/audit_sink.h"
 #include "node/domain/directive_changes.h"
 #include "node/domain/disclosure.h"
@@ -83,6 +84,9 @@ class PeerRecordsService final : public hie::v1::PeerRecords::CallbackService {
 
   grpc::ServerWriteReactor<hie::v1::FetchRecordsResponse>* FetchRecords(
       grpc::CallbackServerContext* context, const hie::v1::FetchRecordsRequest* request) override;
+  grpc::ServerUnaryReactor* ListDisclosures(grpc::CallbackServerContext* context,
+                                            const hie::v1::ListDisclosuresRequest* request,
+                                            hie::v1::ListDisclosuresResponse* response) override;
 
  private:
   std::shared_ptr<NodeState> state_;
@@ -90,6 +94,7 @@ class PeerRecordsService final : public hie::v1::PeerRecords::CallbackService {
   std::shared_ptr<DirectiveFeedFollower> feed_;
   std::unique_ptr<AuditSink> audit_;
   Discloser discloser_;
+  AccountingHolder accounting_;
 };
 
 }  // namespace hie::node

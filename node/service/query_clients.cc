@@ -28,6 +28,14 @@ struct AuthorizeCall {
   std::function<void(absl::StatusOr<Authorization>)> done;
 };
 
+// One ListDisclosures in flight; deleted once answered.
+struct AccountingCall {
+  grpc::ClientContext context;
+  hie::v1::ListDisclosuresRequest request;
+  hie::v1::ListDisclosuresResponse response;
+  std::function<void(absl::StatusOr<AccountingAnswer>)> done;
+};
+
 // One holder's FetchRecords, read with the callback API: each message goes to the
 // query's HolderStream as it arrives. Deletes itself once the call is over.
 class HolderCall final : public grpc::ClientReadReactor<hie::v1::FetchRecordsResponse> {
@@ -167,6 +175,41 @@ void GrpcMpiSearch::Search(const MatchQuery& query,
         }
         owned->done(std::move(candidates));
       });
+}
+
+hie::v1::PeerRecords::Stub* GrpcAccountingClient::StubFor(const std::string& address,
+                                                          const std::string& org) {
+  absl::MutexLock lock(&mu_);
+  std::unique_ptr<hie::v1::PeerRecords::Stub>& stub = stubs_[absl::StrCat(org, "@", address)];
+  if (stub == nullptr) {
+    stub = hie::v1::PeerRecords::NewStub(grpc::CreateChannel(address, peer_credentials_(org)));
+  }
+  return stub.get();
+}
+
+void GrpcAccountingClient::ListDisclosures(
+    const hie::v1::GrantHolder& holder, const hie::v1::SignedGrant& grant, absl::Duration timeout,
+    std::function<void(absl::StatusOr<AccountingAnswer>)> done) {
+  auto* call = new AccountingCall;
+  *call->request.mutable_grant() = grant;
+  call->done = std::move(done);
+  call->context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  StubFor(holder.endpoint(), holder.org_id())
+      ->async()
+      ->ListDisclosures(&call->context, &call->request, &call->response,
+                        [call](grpc::Status status) {
+                          std::unique_ptr<AccountingCall> owned(call);
+                          if (!status.ok()) {
+                            owned->done(FromGrpcStatus(status));
+                            return;
+                          }
+                          AccountingAnswer answer;
+                          answer.truncated = owned->response.truncated();
+                          for (auto& entry : *owned->response.mutable_entries()) {
+                            answer.entries.push_back(std::move(entry));
+                          }
+                          owned->done(std::move(answer));
+                        });
 }
 
 }  // namespace hie::node

@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/security/credentials.h"
+#include "node/domain/accounting.h"
 #include "node/domain/federated_query.h"
 #include "node/domain/patient_match.h"
 #include "proto/hie/v1/consent.grpc.pb.h"
@@ -62,6 +63,26 @@ class GrpcHolderClient final : public HolderClient {
 
   void Fetch(const hie::v1::GrantHolder& holder, const HolderFetch& fetch, absl::Duration timeout,
              HolderStream* stream) override;
+
+ private:
+  hie::v1::PeerRecords::Stub* StubFor(const std::string& address, const std::string& org);
+
+  PeerCredentials peer_credentials_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<hie::v1::PeerRecords::Stub>> stubs_
+      ABSL_GUARDED_BY(mu_);
+};
+
+// PeerRecords.ListDisclosures on each holder's node (a patient's accounting), over a
+// channel per holder as GrpcHolderClient's. Thread-safe.
+class GrpcAccountingClient final : public AccountingClient {
+ public:
+  explicit GrpcAccountingClient(PeerCredentials peer_credentials)
+      : peer_credentials_(std::move(peer_credentials)) {}
+
+  void ListDisclosures(const hie::v1::GrantHolder& holder, const hie::v1::SignedGrant& grant,
+                       absl::Duration timeout,
+                       std::function<void(absl::StatusOr<AccountingAnswer>)> done) override;
 
  private:
   hie::v1::PeerRecords::Stub* StubFor(const std::string& address, const std::string& org);

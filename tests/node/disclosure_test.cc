@@ -148,7 +148,9 @@ TEST_F(DiscloserTest, SendsWhatTheGrantAllowsAndAuditsItFirst) {
   EXPECT_EQ(entry.patient().local_id(), "b-77");
   EXPECT_EQ(entry.query_id(), "q-1");
   EXPECT_EQ(entry.user().user_id(), "dr.lee");
-  EXPECT_EQ(entry.detail(), "sent 1, withheld 1, skipped 1 larger than 100 bytes: Media/scan");
+  EXPECT_EQ(entry.detail(),
+            "sent 1, withheld 1, skipped 1 larger than 100 bytes: Media/scan; "
+            "categories withheld: ETH");
 }
 
 TEST_F(DiscloserTest, ResourceTypesNarrowTheAnswer) {

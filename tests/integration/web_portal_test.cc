@@ -1,0 +1,275 @@
+// The patient portal over real HTTPS, on an exchange of real daemons: the MPI, the
+// consent service, Jane's home practice org-a (its node serves the portal) and two more
+// practices that hold her records, org-b and org-c. A clinician at org-b queries Jane;
+// her "who saw my record" page lists that practice, user, purpose and time, gathered
+// from each holder's own audit; a holder that is down is named; other roles cannot open
+// the portal; text from other practices is escaped.
+#include <signal.h>
+
+#include <fstream>
+#include <regex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "cli/https_client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/hie/v1/audit.grpc.pb.h"
+#include "proto/hie/v1/node.grpc.pb.h"
+#include "tests/integration/fhir_fixture.h"
+
+namespace hie::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kPassword[] = "copper kettle on the hill";
+constexpr char kXss[] = "<img src=x onerror=alert(1)>";
+constexpr char kForm[] = "application/x-www-form-urlencoded";
+
+std::string SessionCookieOf(const cli::HttpsResponse& r) {
+  for (const auto& [n, v] : r.headers) {
+    if (n == "set-cookie" && absl::StartsWith(v, "hie_session=")) {
+      std::string first = std::vector<std::string>(absl::StrSplit(v, ';'))[0];
+      return first;
+    }
+  }
+  return "";
+}
+
+std::string CookieValue(const cli::HttpsResponse& r, const std::string& name) {
+  for (const auto& [n, v] : r.headers) {
+    if (n == "set-cookie" && absl::StartsWith(v, name + "=")) {
+      std::string first = std::vector<std::string>(absl::StrSplit(v, ';'))[0];
+      return first.substr(first.find('=') + 1);
+    }
+  }
+  return "";
+}
+
+std::string CsrfOf(const std::string& html) {
+  std::smatch m;
+  static const std::regex kField("name=\"_csrf\" value=\"([^\"]+)\"");
+  return std::regex_search(html, m, kField) ? m[1].str() : "";
+}
+
+// The rows of the disclosures table.
+std::vector<std::string> Rows(const std::string& html) {
+  std::vector<std::string> rows;
+  size_t body = html.find("<tbody>");
+  if (body == std::string::npos) return rows;
+  std::string rest = html.substr(body, html.find("</tbody>") - body);
+  for (absl::string_view row : absl::StrSplit(rest, "<tr")) {
+    if (absl::StrContains(row, "<td>")) rows.emplace_back(row);
+  }
+  return rows;
+}
+
+class WebPortalTest : public FhirApiFixture {
+ protected:
+  void SetUp() override {
+    FhirApiFixture::SetUp();
+    Issue("org-c", "node-c", pki::Role::kNode);
+    int mpi = StartDaemon("mpi");
+    ASSERT_GT(mpi, 0);
+    mpi_address_ = absl::StrCat("127.0.0.1:", mpi);
+    // The exchange lets a patient's own request (PATRQT) through without a consent on
+    // file, as it does treatment.
+    int consent =
+        StartDaemon("consent",
+                    "policy { purposes_without_consent { codes: \"TREAT\" codes: \"ETREAT\" "
+                    "codes: \"PATRQT\" } }\n");
+    ASSERT_GT(consent, 0);
+    consent_address_ = absl::StrCat("127.0.0.1:", consent);
+    hie::v1::RegisterPatientResponse registered;
+    for (const auto& [name, org, local] :
+         std::vector<std::tuple<std::string, std::string, std::string>>{
+             {"node-b", "org-b", "B1"}, {"node-c", "org-c", "C1"}}) {
+      int port = StartDaemon(name);
+      ASSERT_GT(port, 0);
+      ports_[name] = port;
+      Enroll(mpi, org, absl::StrCat("127.0.0.1:", port));
+      ASSERT_TRUE(Register(MpiAs(name, mpi).get(), local, Jane(), &registered).ok());
+      Import(name, port, local);
+    }
+    node_port_ = StartNodeWithApi();
+    ASSERT_GT(node_port_, 0);
+    Enroll(mpi, "org-a", absl::StrCat("127.0.0.1:", node_port_));
+    ASSERT_TRUE(Register(MpiAs("node-a", mpi).get(), "A1", Jane(), &registered).ok());
+    Import("node-a", node_port_, "A1");
+    AddAccount("jane", "Jane Doe", "patient", "A1");
+    AddAccount("dr.lee", "Dr Lee", "clinician", "");
+  }
+
+  void Import(const std::string& who, int port, const std::string& local) {
+    std::string file = Path(local + ".json");
+    std::ofstream(file) << absl::StrCat(
+        R"({"resourceType":"Bundle","type":"batch","entry":[
+      {"resource":{"resourceType":"Patient","id":")",
+        local,
+        R"("},"request":{"method":"PUT","url":"Patient/)",
+        local, R"("}},
+      {"resource":{"resourceType":"Observation","id":")",
+        local, R"(-o1","status":"final","code":{"text":"BP"},"subject":{"reference":"Patient/)",
+        local, R"("}},"request":{"method":"PUT","url":"Observation/)", local, R"(-o1"}}]})");
+    CommandResult imported = HiectlAs(who, port, {"import", file});
+    ASSERT_EQ(imported.exit_code, 0) << imported.out << imported.err;
+  }
+
+  void AddAccount(const std::string& login, const std::string& name, const std::string& role,
+                  const std::string& patient) {
+    std::string pw = Path(login + ".pw");
+    std::ofstream(pw) << kPassword << "\n";
+    std::vector<std::string> words = {"user",
+                                      "add",
+                                      "--login",
+                                      login,
+                                      "--name",
+                                      name,
+                                      "--role",
+                                      role,
+                                      "--password-file",
+                                      pw,
+                                      "--password-is-final"};
+    if (!patient.empty()) {
+      words.push_back("--patient");
+      words.push_back(patient);
+    }
+    CommandResult add = HiectlAs("node-a", node_port_, words);
+    ASSERT_EQ(add.exit_code, 0) << add.err;
+  }
+
+  cli::HttpsResponse Request(const std::string& method, const std::string& path,
+                             const std::string& cookie, const std::string& body = "") {
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!cookie.empty()) headers.emplace_back("Cookie", cookie);
+    auto r = cli::HttpsRequest(method, base_ + path, Path("ca/ca.crt"), body.empty() ? "" : kForm,
+                               body, absl::Seconds(30), headers);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : cli::HttpsResponse{};
+  }
+
+  // Signs `login` in; returns the session cookie ("hie_session=...").
+  std::string SignIn(const std::string& login) {
+    cli::HttpsResponse form = Request("GET", "/app/login", "");
+    EXPECT_EQ(form.status, 200);
+    cli::HttpsResponse done = Request(
+        "POST", "/app/login", absl::StrCat("hie_login_csrf=", CookieValue(form, "hie_login_csrf")),
+        absl::StrCat("_csrf=", CsrfOf(form.body), "&login=", login,
+                     "&password=", absl::StrReplaceAll(kPassword, {{" ", "+"}})));
+    EXPECT_EQ(done.status, 303) << done.body;
+    return SessionCookieOf(done);
+  }
+
+  // A clinician at org-b asks for Jane (B1) with purpose TREAT.
+  void QueryFromOrgB(const std::string& user, const std::string& display_name) {
+    auto stub = hie::v1::FederatedQuery::NewStub(ChannelAs("node-b", ports_["node-b"]));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    hie::v1::QueryRequest request;
+    request.set_local_patient_id("B1");
+    request.set_purpose("TREAT");
+    request.mutable_user()->set_user_id(user);
+    request.mutable_user()->set_display_name(display_name);
+    request.mutable_user()->set_role("physician");
+    auto reader = stub->Query(&context, request);
+    hie::v1::QueryEvent event;
+    while (reader->Read(&event)) {
+    }
+    grpc::Status status = reader->Finish();
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+
+  int node_port_ = 0;
+  std::map<std::string, int> ports_;
+};
+
+TEST_F(WebPortalTest, DisclosuresGatheredFromEveryHolderAndAHolderDownIsNamed) {
+  ASSERT_NO_FATAL_FAILURE(QueryFromOrgB("dr.who", kXss));
+  std::string jane = SignIn("jane");
+  ASSERT_FALSE(jane.empty());
+
+  cli::HttpsResponse page = Request("GET", "/app/my/disclosures", jane);
+  ASSERT_EQ(page.status, 200) << page.body;
+  // org-a's own disclosure to org-b (its chain) and org-c's (gathered from org-c).
+  std::vector<std::string> rows = Rows(page.body);
+  int from_a = 0, from_c = 0;
+  for (const std::string& row : rows) {
+    if (!absl::StrContains(row, "<td>org-b</td>")) continue;
+    EXPECT_THAT(row, HasSubstr("TREAT"));
+    EXPECT_THAT(row, HasSubstr("dr.who"));
+    EXPECT_THAT(row, HasSubstr("Records shared"));
+    EXPECT_TRUE(std::regex_search(row, std::regex(R"(\d{4}-\d\d-\d\d \d\d:\d\d UTC)"))) << row;
+    if (absl::StrContains(row, "<td>org-a</td>")) ++from_a;
+    if (absl::StrContains(row, "<td>org-c</td>")) ++from_c;
+  }
+  EXPECT_EQ(from_a, 1) << page.body;
+  EXPECT_EQ(from_c, 1) << page.body;
+  // The clinician's name came from another practice: shown as text.
+  EXPECT_THAT(page.body, HasSubstr("&lt;img src=x onerror=alert(1)&gt;"));
+  EXPECT_THAT(page.body, Not(HasSubstr(kXss)));
+  EXPECT_THAT(page.body, HasSubstr("org-c: 1 entries"));
+  // The default policy withholds ETH: the entry says so.
+  EXPECT_THAT(page.body, HasSubstr("ETH"));
+
+  // The holders recorded the accounting itself, for the patient's request.
+  {
+    auto audit = hie::v1::AuditLog::NewStub(ChannelAs("operator", ports_["node-c"]));
+    grpc::ClientContext context;
+    hie::v1::QueryByPatientRequest query;
+    query.mutable_local()->set_org_id("org-c");
+    query.mutable_local()->set_local_id("C1");
+    auto reader = audit->QueryByPatient(&context, query);
+    hie::v1::AuditEntry entry;
+    int accountings = 0;
+    while (reader->Read(&entry)) {
+      if (entry.interaction() == "accounting") {
+        ++accountings;
+        EXPECT_EQ(entry.purpose(), "PATRQT");
+        EXPECT_EQ(entry.user().user_id(), "jane");
+        EXPECT_EQ(entry.actor_org(), "org-a");
+      }
+    }
+    EXPECT_TRUE(reader->Finish().ok());
+    EXPECT_EQ(accountings, 1);
+  }
+
+  // org-c goes down: its entries are missing, and the page says so.
+  ASSERT_TRUE(processes_.at("node-c").Stop(SIGKILL, absl::Seconds(5)).ok());
+  page = Request("GET", "/app/my/disclosures", jane);
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_THAT(page.body, HasSubstr("class=\"source-problem\">org-c"));
+  EXPECT_THAT(page.body, HasSubstr("UNREACHABLE"));
+  int still_from_a = 0;
+  for (const std::string& row : Rows(page.body)) {
+    if (absl::StrContains(row, "<td>org-a</td>") && absl::StrContains(row, "dr.who")) {
+      ++still_from_a;
+    }
+    EXPECT_THAT(row, Not(HasSubstr("<td>org-c</td>")));
+  }
+  EXPECT_EQ(still_from_a, 1);
+}
+
+TEST_F(WebPortalTest, OnlyAPatientOpensThePortal) {
+  std::string lee = SignIn("dr.lee");
+  ASSERT_FALSE(lee.empty());
+  for (const char* path : {"/app/my/disclosures"}) {
+    EXPECT_EQ(Request("GET", path, lee).status, 403) << path;
+    cli::HttpsResponse anonymous = Request("GET", path, "");
+    EXPECT_NE(anonymous.status, 200) << path;
+    EXPECT_THAT(anonymous.body, Not(HasSubstr("dr.who")));
+  }
+  // There is no patient parameter: one given is ignored, the page is still Jane's.
+  std::string jane = SignIn("jane");
+  cli::HttpsResponse page = Request("GET", "/app/my/disclosures?patient=B1", jane);
+  EXPECT_EQ(page.status, 200);
+}
+
+}  // namespace
+}  // namespace hie::testing
