@@ -110,6 +110,28 @@ test('an account name written as markup shows as text', async () => {
   await page.close();
 });
 
+test('script that got into a page anyway is refused by its Content-Security-Policy', async () => {
+  const page = await newPage(browser);
+  await signIn(page, account('org-a', 'dr.lee'));
+  // As if an escaping bug had let markup through: an inline script and an inline event
+  // handler put into the page.
+  await page.$eval('main', (main) => {
+    const script = document.createElement('script');
+    script.textContent = 'alert("inline script ran")';
+    main.append(script);
+    const img = document.createElement('img');
+    img.setAttribute('src', 'x');
+    img.setAttribute('onerror', 'alert("inline handler ran")');
+    img.setAttribute('alt', '');
+    main.append(img);
+  });
+  await page.waitForNetworkIdle({ idleTime: 200, timeout: 5000 });
+  assert.deepEqual(page.dialogs, [], 'no injected script ran');
+  const refused = page.problems.filter((p) => /Content Security Policy/.test(p));
+  assert.ok(refused.length >= 2, `the browser reported both refusals: ${page.problems}`);
+  await page.close();
+});
+
 test('a Patient named as markup shows as text on the record page', { todo: 'page not yet built' }, async () => {
   importResource('org-a', {
     resourceType: 'Patient',

@@ -180,11 +180,26 @@ export async function newPage(browser) {
   page.on('console', (message) => {
     if (message.type() !== 'error') return;
     const text = message.text();
-    // The browser logs an error status of the document itself; the tests assert those.
+    // The browser logs every error status; a page's own is what the tests assert, and a
+    // stylesheet's or script's is reported below with its URL.
     if (/^Failed to load resource: the server responded with a status of [45]\d\d/.test(text)) return;
     page.problems.push(`console: ${text}`);
   });
   page.on('pageerror', (error) => page.problems.push(`script error: ${error.message}`));
+  // What the page asked for and did not get. /favicon.ico is the browser's own guess,
+  // which no page of the app names.
+  const pageAsked = (request) =>
+    request.resourceType() !== 'document' && new URL(request.url()).pathname !== '/favicon.ico';
+  page.on('response', (response) => {
+    if (response.status() >= 400 && pageAsked(response.request())) {
+      page.problems.push(`${response.status()} for ${response.url()}`);
+    }
+  });
+  page.on('requestfailed', (request) => {
+    if (pageAsked(request)) {
+      page.problems.push(`${request.url()} failed: ${request.failure()?.errorText}`);
+    }
+  });
   page.on('dialog', async (dialog) => {
     page.dialogs.push(`${dialog.type()}: ${dialog.message()}`);
     await dialog.dismiss();
