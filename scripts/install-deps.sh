@@ -10,6 +10,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libboost-dev libsodium-dev
   clang libclang-rt-14-dev clang-format
   faketime iproute2
+  # The web app's browser tests (tests/js/web) run Debian's chromium headless, driven by
+  # puppeteer-core from tests/js/package-lock.json, which downloads no browser of its own.
+  chromium
 )
 
 missing=()

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the JavaScript packages the tests use (tests/js: fhir-kit-client, ajv, the FHIR
-# R4 JSON schema) exactly as tests/js/package-lock.json pins them, with `npm ci`. Does
-# nothing when they are installed from the same lockfile. Needs node and npm
-# (scripts/install-deps.sh) and the npm registry; no terminal, no questions asked.
+# R4 JSON schema; puppeteer-core and axe-core for the web app's browser tests, which drive
+# Debian's chromium and download no browser) exactly as tests/js/package-lock.json pins
+# them, with `npm ci`. Does nothing when they are installed from the same lockfile. Needs
+# node and npm (scripts/install-deps.sh) and the npm registry; no terminal, no questions
+# asked.
 set -euo pipefail
 cd "$(dirname "$0")/../tests/js"
 

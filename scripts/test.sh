@@ -5,9 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-# Without the JavaScript packages the other tests still run; the one that needs them
-# (FhirClientJs*) then fails and says why.
-scripts/install-js-deps.sh || echo "error: the tests/js packages are not installed; FhirClientJs* will fail" >&2
+# Without the JavaScript packages the other tests still run; the ones that need them
+# (FhirClientJs*, WebBrowser*) then fail and say why.
+scripts/install-js-deps.sh || echo "error: the tests/js packages are not installed; FhirClientJs* and WebBrowser* will fail" >&2
 scripts/build.sh
 cd "${HIE_BUILD_DIR:-build}"
 ctest --output-on-failure --parallel "$(nproc)" --timeout 300 "$@"
