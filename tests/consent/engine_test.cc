@@ -146,8 +146,7 @@ std::vector<Case> Table() {
                                                                   Actors({OrgActor("org-b")})})}))},
        .purpose = "COC"},
       {.name = "BaseDenyTreatGovernsBreakTheGlassToo",
-       .consents = {Consent("c1", "2025-01-01",
-                            ProvisionJson("deny", {Purposes({"TREAT"})}))},
+       .consents = {Consent("c1", "2025-01-01", ProvisionJson("deny", {Purposes({"TREAT"})}))},
        .purpose = "ETREAT",
        .reason = "anaphylaxis",
        .check =
@@ -257,15 +256,15 @@ std::vector<Case> Table() {
       {.name = "NestedDenyCurrentPeriod",
        .consents = {Consent(
            "c1", "2025-01-01",
-           ProvisionJson(
-               "permit", {},
-               {ProvisionJson("deny", {PeriodMember("period", "2026-01-01", "2026-12-31")})}))}},
+           ProvisionJson("permit", {},
+                         {ProvisionJson("deny",
+                                        {PeriodMember("period", "2026-01-01", "2026-12-31")})}))}},
       {.name = "NestedDenyPastPeriodNoLongerApplies",
        .consents = {Consent(
            "c1", "2025-01-01",
            ProvisionJson(
-               "permit", {},
-               {ProvisionJson("deny", {PeriodMember("period", "2020-01-01", "2020-12-31")})}))},
+               "permit",
+               {}, {ProvisionJson("deny", {PeriodMember("period", "2020-01-01", "2020-12-31")})}))},
        .permit = true,
        .withheld = eth},
       // Categories.
@@ -303,10 +302,10 @@ std::vector<Case> Table() {
        .withheld = eth},
       // Named for coordination of care only: break-the-glass does not reach it.
       {.name = "Part2NotReleasedByBreakGlassEvenWhenTheConsentNamesIt",
-       .consents = {Consent("c1", "2025-01-01",
-                            ProvisionJson("permit", {},
-                                          {ProvisionJson("permit", {Labels({"42CFRPart2"}),
-                                                                    Purposes({"COC"})})}))},
+       .consents = {Consent(
+           "c1", "2025-01-01",
+           ProvisionJson("permit", {},
+                         {ProvisionJson("permit", {Labels({"42CFRPart2"}), Purposes({"COC"})})}))},
        .purpose = "ETREAT",
        .reason = "unconscious in ED",
        .permit = true,
@@ -616,8 +615,8 @@ TEST(PolicyTest, BreakGlassDefaultsAndConfig) {
   Policy defaults;
   EXPECT_FALSE(defaults.break_glass_overrides_directives);
   EXPECT_THAT(defaults.break_glass_roles,
-              ElementsAreArray({"nurse", "nurse-practitioner", "paramedic", "physician",
-                                "physician-assistant"}));
+              ElementsAreArray({"clinician", "nurse", "nurse-practitioner", "paramedic",
+                                "physician", "physician-assistant"}));
   hie::v1::ConsentPolicy config;
   config.mutable_break_glass_roles()->add_codes("Physician");
   config.mutable_break_glass_roles()->add_codes("ed-nurse");

@@ -72,7 +72,7 @@ class WebClinicianTest : public FhirApiFixture {
     int mpi = StartDaemon("mpi");
     ASSERT_GT(mpi, 0);
     mpi_address_ = absl::StrCat("127.0.0.1:", mpi);
-    int consent = StartDaemon("consent", "policy { break_glass_roles { codes: \"clinician\" } }\n");
+    int consent = StartDaemon("consent");
     ASSERT_GT(consent, 0);
     consent_address_ = absl::StrCat("127.0.0.1:", consent);
     Enroll(mpi, "org-a");

@@ -81,10 +81,7 @@ class WebPortalTest : public FhirApiFixture {
     mpi_address_ = absl::StrCat("127.0.0.1:", mpi);
     // The exchange lets a patient's own request (PATRQT) through without a consent on
     // file, as it does treatment.
-    int consent =
-        StartDaemon("consent",
-                    "policy { purposes_without_consent { codes: \"TREAT\" codes: \"ETREAT\" "
-                    "codes: \"PATRQT\" } }\n");
+    int consent = StartDaemon("consent");
     ASSERT_GT(consent, 0);
     consent_address_ = absl::StrCat("127.0.0.1:", consent);
     hie::v1::RegisterPatientResponse registered;
@@ -112,9 +109,7 @@ class WebPortalTest : public FhirApiFixture {
     std::ofstream(file) << absl::StrCat(
         R"({"resourceType":"Bundle","type":"batch","entry":[
       {"resource":{"resourceType":"Patient","id":")",
-        local,
-        R"("},"request":{"method":"PUT","url":"Patient/)",
-        local, R"("}},
+        local, R"("},"request":{"method":"PUT","url":"Patient/)", local, R"("}},
       {"resource":{"resourceType":"Observation","id":")",
         local, R"(-o1","status":"final","code":{"text":"BP"},"subject":{"reference":"Patient/)",
         local, R"("}},"request":{"method":"PUT","url":"Observation/)", local, R"(-o1"}}]})");
