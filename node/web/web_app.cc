@@ -11,6 +11,7 @@
 #include "http/status.h"
 #include "node/domain/account_audit.h"
 #include "node/web/pages.h"
+#include "node/web/web_audit.h"
 
 namespace hie::node {
 
@@ -90,7 +91,7 @@ void HandleLogin(std::shared_ptr<const Web> web, http::Request request, http::Re
         if (!result->ok()) {
           event.outcome = RefusalStatus(*result) == 429 ? "locked" : "refused";
           absl::StrAppend(&event.detail, ": ", result->Message());
-          RespondAudited(*web, {AccountAuditEntry(event)}, responder,
+          RespondAudited(*web, nullptr, {AccountAuditEntry(event)}, responder,
                          LoginForm(*web, RefusalStatus(*result), result->Message(), login));
           return;
         }
@@ -105,7 +106,7 @@ void HandleLogin(std::shared_ptr<const Web> web, http::Request request, http::Re
         // The sign-in form's token has done its work.
         response.headers.emplace_back("Set-Cookie", Cookie(kLoginCsrfCookie, "", "/app/login", 0));
         event.actor_role = std::string(UserRoleName(result->account.role));
-        RespondAudited(*web, {AccountAuditEntry(event)}, responder, std::move(response));
+        RespondAudited(*web, nullptr, {AccountAuditEntry(event)}, responder, std::move(response));
       });
   if (!queued) responder.RespondError(absl::UnavailableError("too busy to sign in: try again"));
 }
@@ -116,7 +117,7 @@ void HandleLogout(const Web& web, const http::Request& request, const http::Resp
   http::Response response = SeeOther(http::kLoginPath);
   response.headers.emplace_back("Set-Cookie", Cookie(http::kSessionCookie, "", "/app", 0));
   RespondAudited(
-      web,
+      web, &session,
       {AccountAuditEntry({.event = "sign-out",
                           .login = session.login,
                           .actor = session.login,
@@ -184,7 +185,7 @@ void HandlePasswordChange(std::shared_ptr<const Web> web, http::Request request,
     if (absl::IsUnauthenticated(changed)) {
       event.outcome = "refused";
       event.detail = "the current password was wrong";
-      RespondAudited(*web, {AccountAuditEntry(event)}, responder,
+      RespondAudited(*web, &session, {AccountAuditEntry(event)}, responder,
                      PasswordForm(*web, session, 401, "The current password is wrong."));
       return;
     }
@@ -211,7 +212,7 @@ void HandlePasswordChange(std::shared_ptr<const Web> web, http::Request request,
     http::Response response = SeeOther(kHomePath);
     response.headers.emplace_back("Set-Cookie",
                                   Cookie(http::kSessionCookie, fresh->id, "/app", std::nullopt));
-    RespondAudited(*web, {AccountAuditEntry(event)}, responder, std::move(response));
+    RespondAudited(*web, &session, {AccountAuditEntry(event)}, responder, std::move(response));
   });
   if (!queued) responder.RespondError(absl::UnavailableError("too busy: try again"));
 }

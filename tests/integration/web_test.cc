@@ -328,7 +328,8 @@ TEST_F(WebTest, SignInsAndSignOutsAreInTheAuditChain) {
                                   Path("certs/node-a.crt"), Path("certs/node-a.key"));
   ASSERT_TRUE(events.ok()) << events.status();
   ASSERT_EQ(events->status, 200) << events->body;
-  // The refusal, the sign-in and the sign-out, each naming the account and its outcome.
+  // hiectl's add, the refusal, the sign-in and the sign-out, each naming the account and
+  // its outcome.
   EXPECT_THAT(events->body, AllOf(HasSubstr("\"code\": \"110114\""), HasSubstr("login:dr.lee"),
                                   HasSubstr("refused: sign-in from 127.0.0.1"),
                                   HasSubstr("ok: sign-out from 127.0.0.1"),
@@ -339,7 +340,7 @@ TEST_F(WebTest, SignInsAndSignOutsAreInTheAuditChain) {
        at = events->body.find(kind, at + 1)) {
     ++count;
   }
-  EXPECT_EQ(count, 3u) << events->body;
+  EXPECT_EQ(count, 4u) << events->body;
 }
 
 }  // namespace
