@@ -36,6 +36,7 @@ constexpr NavLink kNav[] = {
     {kRolePatient, "/app/my/disclosures", "Who saw my record"},
     {kRolePatient, "/app/my/consent", "My sharing choices"},
     {nullptr, "/app/password", "Password"},
+    {nullptr, "/app/totp", "Two-step sign-in"},
 };
 
 std::string Navigation(const http::SessionPrincipal& session) {
