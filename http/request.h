@@ -96,6 +96,10 @@ struct Response {
   // Connection and the security headers (security_headers.h) itself.
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // Set by ErrorResponse to what the error tells the client (never sent as a header):
+  // lets the server write the error as a page for a browser instead
+  // (ServerOptions::error_page).
+  std::string diagnostics;
 
   // Replaces every header named `name` (case-insensitively) with one.
   Response& SetHeader(absl::string_view name, absl::string_view value);

@@ -268,6 +268,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void ReadHeader() {
     phase_ = Phase::kReading;
     timed_out_ = false;
+    path_.clear();
     Arm(options_.request_timeout);  // the one deadline for the whole request
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(options_.max_header_bytes));
@@ -292,6 +293,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     absl::StatusOr<Target> target = ParseTarget(Sv(message.target()));
+    path_ = target.ok() ? target->path : "";
     if (!target.ok()) {
       Refuse(ErrorResponse(target.status()));
       return;
@@ -490,6 +492,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
                " or a header); answered 500");
       response = ErrorResponse(absl::InternalError("malformed response"));
     }
+    if (response.status >= 400 && !response.diagnostics.empty() && options_.error_page &&
+        !options_.error_page_prefix.empty() &&
+        absl::StartsWith(path_, options_.error_page_prefix)) {
+      Response page = options_.error_page(response.status, response.diagnostics);
+      for (auto& [name, value] : response.headers) {
+        if (page.FindHeader(name) == nullptr) page.headers.emplace_back(name, value);
+      }
+      response = std::move(page);
+    }
     ApplySecurityHeaders(&response);
     // Framing is the server's: a handler's Content-Length or Transfer-Encoding would
     // contradict the body actually sent.
@@ -594,6 +605,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   const Route* route_ = nullptr;
   std::optional<Request> request_;
+  // The path of the request being answered ("" until its target parsed).
+  std::string path_;
   std::optional<bhttp::response<bhttp::empty_body>> continue_;
   std::optional<bhttp::response<bhttp::string_body>> out_;
 };

@@ -76,6 +76,13 @@ struct ServerOptions {
   // Checks a client certificate for revocation on every request (so a revocation
   // reaches connections already open); null: the handshake's chain check only.
   CertificateChecker check_certificate;
+  // Error answers (ErrorResponse's, the server's own and the handlers') to requests
+  // whose path starts with `error_page_prefix` are written by `error_page` from the
+  // status and the error's text (Response::diagnostics), keeping their other headers:
+  // the web app's visitors get a page, FHIR clients an OperationOutcome. Empty prefix
+  // or null function: never.
+  std::string error_page_prefix;
+  std::function<Response(int status, absl::string_view message)> error_page;
 };
 
 // Counters for /metrics. A snapshot: each field is read on its own.

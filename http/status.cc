@@ -70,6 +70,7 @@ Response ErrorResponse(int http_status, absl::string_view diagnostics) {
   response.status = http_status;
   response.SetHeader("Content-Type", kFhirJsonContentType);
   response.body = OperationOutcomeJson(http_status, diagnostics);
+  response.diagnostics = std::string(http_status >= 500 ? kInternalError : diagnostics);
   return response;
 }
 

@@ -335,6 +335,11 @@ absl::StatusOr<std::unique_ptr<grpc::Service>> StartFhirApi(std::shared_ptr<Node
   };
   if (api->state->sessions != nullptr) {
     options.server.session_authenticator = SessionAuthenticator(api->state->sessions.get());
+    // The web app's visitors get its pages for errors too, never an OperationOutcome.
+    options.server.error_page_prefix = "/app/";
+    options.server.error_page = [own_org](int status, absl::string_view message) {
+      return WebErrorPage(own_org, status, message);
+    };
   }
   absl::StatusOr<std::shared_ptr<http::Router>> router = Routes(api.get());
   if (!router.ok()) return router.status();

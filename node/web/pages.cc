@@ -84,7 +84,9 @@ std::string Page(const Web& web, absl::string_view title, const http::SessionPri
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
       HtmlEscape(title), " · hie</title>\n",
-      "<link rel=\"stylesheet\" href=\"/app/assets/app.css\">\n", GroupStylesheets(),
+      "<link rel=\"icon\" href=\"/app/assets/icon.svg\" type=\"image/svg+xml\">\n"
+      "<link rel=\"stylesheet\" href=\"/app/assets/app.css\">\n",
+      GroupStylesheets(),
       "</head>\n<body>\n"
       "<a class=\"skip\" href=\"#main\">Skip to content</a>\n<header>"
       "<a class=\"brand\" href=\"",

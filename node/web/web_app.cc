@@ -324,6 +324,23 @@ void HandleTotpConfirm(std::shared_ptr<const Web> web, const http::Request& requ
 
 }  // namespace
 
+http::Response WebErrorPage(const std::string& practice_name, int status,
+                            absl::string_view message) {
+  Web web;
+  web.options.practice_name = practice_name;
+  const char* what = status == 401   ? "Please sign in"
+                     : status == 403 ? "Not allowed"
+                     : status == 404 ? "No such page"
+                     : status == 429 ? "Too many requests"
+                     : status >= 500 ? "The node could not answer"
+                                     : "The request was not accepted";
+  std::string main =
+      absl::StrCat("<h1>", what, "</h1>\n", ErrorNote(message), "<p><a href=\"", kHomePath,
+                   "\">Back to your pages</a>",
+                   status == 401 ? " · <a href=\"/app/login\">Sign in</a>" : "", "</p>");
+  return Html(status, Page(web, what, nullptr, main));
+}
+
 http::SessionAuthenticator SessionAuthenticator(Sessions* sessions) {
   return [sessions](absl::string_view id) -> absl::StatusOr<http::SessionPrincipal> {
     absl::StatusOr<Session> session = sessions->Touch(id);

@@ -77,6 +77,11 @@ struct WebAppOptions {
 // Router::Add's.
 absl::Status AddWebRoutes(http::Router& router, WebAppOptions options);
 
+// An error answer to a request under /app/ as a page of the web app (for
+// http::ServerOptions::error_page): what went wrong in plain words, and the way back.
+http::Response WebErrorPage(const std::string& practice_name, int status,
+                            absl::string_view message);
+
 // The server's session authenticator: a live session of `sessions` (not owned), its
 // idle timer renewed (Sessions::Touch). Does not block.
 http::SessionAuthenticator SessionAuthenticator(Sessions* sessions);
