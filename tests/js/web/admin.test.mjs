@@ -38,6 +38,8 @@ const run = Date.now().toString(36);
 test('the admin lists the users and adds one, whose one-time password leads to choosing their own', async () => {
   const page = await newPage(browser);
   await signIn(page, admin());
+  assert.match(await mainText(page), /role practice-admin/);
+  await checkPage(page, 'home-admin');
   await follow(page, /^Users$/);
   const users = await page.$$eval('table.users tbody tr', (rows) =>
     rows.map((r) => [...r.cells].slice(0, 3).map((c) => c.textContent.trim())),
@@ -65,6 +67,7 @@ test('the admin lists the users and adds one, whose one-time password leads to c
   const first = await signIn(newcomer, { org: 'org-a', login, password });
   assert.ok(first.status() < 400, `first sign-in: ${first.status()}`);
   assert.match(newcomer.url(), /\/app\/password/, 'the first sign-in leads to choosing a password');
+  await checkPage(newcomer, 'password-first-sign-in');
   await newcomer.close();
   await page.close();
 });

@@ -191,6 +191,7 @@ test('Jane sees her own record from every practice in the portal', { todo: 'page
 test("Jane's portal shows Dr Lee's query under who saw her record", async () => {
   const page = await newPage(browser);
   await signIn(page, jane());
+  await checkPage(page, 'home-patient');
   await follow(page, /^Who saw my record$/);
   const text = await mainText(page);
   // Every holder's log was asked.
