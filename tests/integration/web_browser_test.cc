@@ -3,7 +3,8 @@
 // practices, Jane Oyelaran's records at each, the demo accounts), and
 // tests/js/web/*.test.mjs run with Node's test runner, driving Debian's headless chromium
 // through puppeteer-core: sign-in, lockout, sessions, CSRF, cross-role and XSS cases, the
-// clinician's and the patient's pages, each main page screenshotted into
+// clinician's, the front desk's, the practice admin's and the patient's pages (the
+// admin's upload runs web/node/import.js in the browser), each main page screenshotted into
 // <build>/web-screenshots/ and checked with axe-core. chromium comes from
 // scripts/install-deps.sh, puppeteer-core and axe-core from tests/js/package-lock.json
 // (scripts/install-js-deps.sh); without them this test fails, it does not skip.

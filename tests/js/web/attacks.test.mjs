@@ -79,22 +79,35 @@ test('a form on another origin cannot sign the user out (CSRF)', async () => {
   await page.close();
 });
 
-test('a clinician is refused the admin pages', { todo: 'page not yet built' }, async () => {
+// The refusal comes from the route's own rule (a session of the right role), before any
+// handler runs; the page says so and offers nothing of the refused page.
+async function assertRefused(page, path) {
+  const response = await goto(page, `${origin('org-a')}${path}`);
+  assert.equal(response.status(), 403, path);
+  assert.doesNotMatch(await page.content(), /Oyelaran|GP-100\d|table class="(users|audit|status)"/, path);
+}
+
+test('a clinician is refused the admin and front-desk pages', async () => {
   const page = await newPage(browser);
   await signIn(page, account('org-a', 'dr.lee'));
-  const response = await goto(page, `${origin('org-a')}/app/admin/users`);
-  assert.equal(response.status(), 403);
+  for (const path of ['/app/admin/users', '/app/admin/status', '/app/admin/import', '/app/admin/audit',
+    '/app/front-desk', '/app/front-desk/register', '/app/my/disclosures']) {
+    await assertRefused(page, path);
+  }
+  await goto(page, `${origin('org-a')}/app/admin/users`);
   await screenshot(page, 'refused-clinician-admin');
   await page.close();
 });
 
-test('a patient is refused the clinician pages', { todo: 'page not yet built' }, async () => {
+test('a patient is refused the clinician, front-desk and admin pages', async () => {
   const page = await newPage(browser);
   await signIn(page, account('org-a', 'jane'));
-  for (const path of ['/app/patients', '/app/patients/GP-1002', '/app/admin/users']) {
-    const response = await goto(page, `${origin('org-a')}${path}`);
-    assert.equal(response.status(), 403, path);
+  for (const path of ['/app/patients', '/app/patients?family=Brandt&where=local', '/app/patients/GP-1002',
+    '/app/patients/GP-1001/record?purpose=TREAT', '/app/front-desk', '/app/front-desk/patients/GP-1002',
+    '/app/admin/users', '/app/admin/status', '/app/admin/import', '/app/admin/audit']) {
+    await assertRefused(page, path);
   }
+  await goto(page, `${origin('org-a')}/app/patients`);
   await screenshot(page, 'refused-patient-clinician');
   await page.close();
 });
@@ -132,21 +145,46 @@ test('script that got into a page anyway is refused by its Content-Security-Poli
   await page.close();
 });
 
-test('a Patient named as markup shows as text on the record page', { todo: 'page not yet built' }, async () => {
+test("a Patient named as markup shows as text on the clinician's search, patient and record pages", async () => {
+  const id = `xss-${Date.now().toString(36)}`;
   importResource('org-a', {
     resourceType: 'Patient',
-    id: 'xss-1',
+    id,
     name: [{ family: kScript, given: ['Mallory'] }],
     gender: 'female',
     birthDate: '1990-01-01',
   });
   const page = await newPage(browser);
   await signIn(page, account('org-a', 'dr.lee'));
-  await goto(page, `${origin('org-a')}/app/patients/xss-1`);
-  // The record takes a federated query: wait until the name is on the page.
-  await page.waitForFunction((t) => document.querySelector('main')?.innerText.includes(t), {}, kScript);
-  assert.equal(await page.$$eval('main img', (imgs) => imgs.length), 0, 'no image element was made');
+  const noMarkup = async (where) => {
+    assert.equal(await page.$$eval('main img', (imgs) => imgs.length), 0, `no image element was made on ${where}`);
+    assert.deepEqual(page.dialogs, [], `no script ran on ${where}`);
+  };
+
+  // The search: the name is a link's text.
+  await goto(page, `${origin('org-a')}/app/patients?given=Mallory&where=local`);
+  const names = await page.$$eval('table.patients a', (links) => links.map((a) => a.textContent));
+  assert.ok(names.includes(`Mallory ${kScript}`), JSON.stringify(names));
+  await noMarkup('the search');
+  await checkPage(page, 'xss-patient-search');
+
+  // The patient's page: the heading and the title.
+  await goto(page, `${origin('org-a')}/app/patients/${id}`);
+  assert.equal(await page.$eval('h1', (h) => h.textContent), `Mallory ${kScript}`);
+  await noMarkup("the patient's page");
   await checkPage(page, 'xss-patient-name');
-  assert.deepEqual(page.dialogs, [], 'no script ran');
+
+  // The record: a federated query, possible once the outbox has registered the patient
+  // with the MPI (until then the page says the exchange does not know them yet).
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    await goto(page, `${origin('org-a')}/app/patients/${id}/record?purpose=TREAT`);
+    if ((await page.$('.record-view')) || Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  const patients = await page.$$eval('#rv-patient ~ .rv-list .rv-text', (t) => t.map((e) => e.textContent));
+  assert.deepEqual(patients, [`Mallory ${kScript}`]);
+  await noMarkup('the record');
+  await checkPage(page, 'xss-patient-record');
   await page.close();
 });

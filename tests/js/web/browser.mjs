@@ -234,6 +234,16 @@ async function controlSelector(page, label) {
 
 export async function typeInto(page, label, text) {
   const selector = await controlSelector(page, label);
+  // A date field's keystrokes follow the browser's locale (mm/dd/yyyy here); its value
+  // is always yyyy-mm-dd, so it is set as the date picker would set it.
+  if ((await page.$eval(selector, (e) => e.type)) === 'date') {
+    await page.$eval(selector, (e, value) => {
+      e.value = value;
+      e.dispatchEvent(new Event('input', { bubbles: true }));
+      e.dispatchEvent(new Event('change', { bubbles: true }));
+    }, text);
+    return;
+  }
   await page.click(selector, { clickCount: 3 });
   await page.keyboard.press('Backspace');
   await page.type(selector, text);
@@ -283,6 +293,21 @@ export async function hasLink(page, text) {
     if (text.test(await h.evaluate((e) => e.textContent.trim()))) return true;
   }
   return false;
+}
+
+// The record view's answer is on the page (the clinician's record and the portal's):
+// its "where this record came from" table.
+export async function waitForRecord(page) {
+  await page.waitForSelector('.record-view .rv-holders', { timeout: kStepMs });
+}
+
+// The practices named by the record view's source badges, each once, sorted
+// ("org-a (this practice)" → "org-a").
+export async function badges(page) {
+  const orgs = await page.$$eval('.record-view .badge', (spans) =>
+    spans.map((s) => s.textContent.trim().split(/\s/)[0]),
+  );
+  return [...new Set(orgs)].sort();
 }
 
 export function mainText(page) {
