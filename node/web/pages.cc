@@ -138,8 +138,17 @@ bool AnonymousCsrfMatches(const http::Request& request, absl::string_view cookie
 
 http::Response ErrorPage(const Web& web, const http::SessionPrincipal* session, int status,
                          absl::string_view message) {
-  return Html(status, Page(web, "Something went wrong", session,
-                           absl::StrCat("<h1>Something went wrong</h1>\n", ErrorNote(message))));
+  const char* what = status == 401   ? "Please sign in"
+                     : status == 403 ? "Not allowed"
+                     : status == 404 ? "No such page"
+                     : status == 429 ? "Too many requests"
+                     : status >= 500 ? "The node could not answer"
+                                     : "The request was not accepted";
+  std::string main =
+      absl::StrCat("<h1>", what, "</h1>\n", ErrorNote(message), "<p><a href=\"", kHomePath,
+                   "\">Back to your pages</a>",
+                   status == 401 ? " · <a href=\"/app/login\">Sign in</a>" : "", "</p>");
+  return Html(status, Page(web, what, session, main));
 }
 
 }  // namespace hie::node

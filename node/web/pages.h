@@ -70,7 +70,8 @@ std::string Field(const http::Request& request, absl::string_view name);
 // in constant time.
 bool AnonymousCsrfMatches(const http::Request& request, absl::string_view cookie);
 
-// A page that says what went wrong: 403/404/503... with `message` (escaped).
+// A page that says what went wrong (401, 403, 404, 429, 503...) with `message`
+// (escaped), and the way back.
 http::Response ErrorPage(const Web& web, const http::SessionPrincipal* session, int status,
                          absl::string_view message);
 

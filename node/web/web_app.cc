@@ -328,17 +328,7 @@ http::Response WebErrorPage(const std::string& practice_name, int status,
                             absl::string_view message) {
   Web web;
   web.options.practice_name = practice_name;
-  const char* what = status == 401   ? "Please sign in"
-                     : status == 403 ? "Not allowed"
-                     : status == 404 ? "No such page"
-                     : status == 429 ? "Too many requests"
-                     : status >= 500 ? "The node could not answer"
-                                     : "The request was not accepted";
-  std::string main =
-      absl::StrCat("<h1>", what, "</h1>\n", ErrorNote(message), "<p><a href=\"", kHomePath,
-                   "\">Back to your pages</a>",
-                   status == 401 ? " · <a href=\"/app/login\">Sign in</a>" : "", "</p>");
-  return Html(status, Page(web, what, nullptr, main));
+  return ErrorPage(web, nullptr, status, message);
 }
 
 http::SessionAuthenticator SessionAuthenticator(Sessions* sessions) {
@@ -455,6 +445,20 @@ absl::Status AddWebRoutes(http::Router& router, WebAppOptions options) {
   if (s.ok()) s = AddFrontDeskPages(router, web);
   if (s.ok()) s = AddAdminPages(router, web);
   if (s.ok()) s = AddPortalPages(router, web);
+  // Any other page under /app/ is not there, which a signed-in person is told on a page
+  // (the FHIR API's routes would otherwise ask them for a bearer token).
+  std::string pattern = "/app";
+  for (int depth = 1; s.ok() && depth <= 5; ++depth) {
+    absl::StrAppend(&pattern, "/{p", depth, "}");
+    s = router.Add({.method = "GET",
+                    .pattern = pattern,
+                    .access = http::AccessRule::Session({}),
+                    .audit_kind = "web-not-found",
+                    .handler = [web](http::Request request, http::Responder responder) {
+                      responder.Respond(ErrorPage(*web, &*request.caller.session, 404,
+                                                  "There is no such page here."));
+                    }});
+  }
   return s;
 }
 

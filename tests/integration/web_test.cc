@@ -181,8 +181,16 @@ TEST_F(WebTest, SignInSessionCsrfLogoutAndFixation) {
   const std::string csrf = CsrfField(home.body);
   ASSERT_EQ(csrf.size(), 43u);
 
-  // Logout needs the session's CSRF token.
-  EXPECT_EQ(Request("POST", "/app/logout", "hie_session=" + second, kForm, "").status, 403);
+  // Logout needs the session's CSRF token; the refusal is a page for a person, as is an
+  // unknown page, while the FHIR API's errors stay OperationOutcomes.
+  cli::HttpsResponse no_token = Request("POST", "/app/logout", "hie_session=" + second, kForm, "");
+  EXPECT_EQ(no_token.status, 403);
+  EXPECT_THAT(no_token.content_type, HasSubstr("text/html"));
+  EXPECT_THAT(no_token.body, AllOf(HasSubstr("<h1>Not allowed</h1>"), HasSubstr("CSRF")));
+  cli::HttpsResponse missing = Request("GET", "/app/no-such-page", "hie_session=" + second);
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_THAT(missing.body, HasSubstr("<h1>No such page</h1>"));
+  EXPECT_THAT(Request("GET", "/no-such-resource", "").content_type, HasSubstr("fhir+json"));
   EXPECT_EQ(Request("POST", "/app/logout", "hie_session=" + second, kForm, "_csrf=" + first).status,
             403);
   EXPECT_EQ(Request("GET", "/app/", "hie_session=" + second).status, 200);
