@@ -25,6 +25,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -477,8 +478,8 @@ int RunUp(const std::vector<std::string>& args) {
     }
     s.fhir_client_id = *client;
   }
-  // The web app's demo accounts: a clinician and an admin at every practice (the patient
-  // accounts come with the samples, whose Patients they are).
+  // The web app's demo accounts: a clinician, a front desk and an admin at every
+  // practice (the patient accounts come with the samples, whose Patients they are).
   std::vector<DemoAccount> accounts;
   for (const auto& s : services) {
     if (s.role != "node") continue;
@@ -486,6 +487,7 @@ int RunUp(const std::vector<std::string>& args) {
     for (auto [login, name, role] :
          {std::tuple<std::string, std::string, hie::v1::UserRole>{
               "dr.lee", absl::StrCat("Dr. Lee (", practice, ")"), hie::v1::USER_ROLE_CLINICIAN},
+          {"desk", absl::StrCat("Front desk of ", practice), hie::v1::USER_ROLE_FRONT_DESK},
           {"admin", absl::StrCat("Admin of ", practice), hie::v1::USER_ROLE_PRACTICE_ADMIN}}) {
       auto account = AddDemoAccount(ChannelAs(dir, s.name, s.port), s.org, login, name, role, "");
       if (!account.ok()) return abort_all(account.status());
@@ -562,8 +564,8 @@ int RunUp(const std::vector<std::string>& args) {
     std::cout << "profiles: " << dir << "/profiles/   stop: hiectl devnet down --dir " << dir
               << "\n";
     std::cout << "web app: each node's FHIR address + /app/ (sign in with an account from " << dir
-              << "/web-accounts.txt: a clinician and an admin per practice; Jane's comes "
-                 "with the samples)\n";
+              << "/web-accounts.txt: a clinician, a front desk and an admin per practice; "
+                 "the sample patients' come with the samples)\n";
   }
   return kExitOk;
 }
@@ -858,6 +860,8 @@ int RunSamples(const std::vector<std::string>& args) {
   }
   if (orgs.empty()) return Fail(absl::FailedPreconditionError("the devnet has no practice nodes"));
   SampleSet samples = MakeSamples(orgs);
+  // The named sample patients (the Synthea ones come after them).
+  const size_t named_patients = samples.patients.size();
   if (synthea.empty()) {
     fs::path beside = fs::path(BinDirOfThisProgram()) / "../../../shared/data/fhir/synthea";
     if (fs::exists(beside)) synthea = fs::canonical(beside).string();
@@ -905,15 +909,22 @@ int RunSamples(const std::vector<std::string>& args) {
                                : st.error_message())));
     }
   }
-  // Jane signs in to the first practice's patient portal as herself.
-  if (!samples.patients.empty()) {
-    const auto& [org, local_id] = samples.patients.front().registrations.front();
-    const Service* node = node_of[org];
-    auto jane = AddDemoAccount(ChannelAs(dir, node->name, node->port), org, "jane",
-                               samples.patients.front().name, hie::v1::USER_ROLE_PATIENT, local_id);
-    if (!jane.ok()) return Fail(jane.status());
-    if (absl::Status st = RecordDemoAccounts(dir, {*jane}); !st.ok()) return Fail(st);
+  // Every named sample patient signs in to the portal of each practice that registered
+  // them, as themself: "jane" at org-a is Jane Oyelaran, GP-1001.
+  std::vector<DemoAccount> patient_accounts;
+  for (size_t i = 0; i < named_patients; ++i) {
+    const SamplePatient& p = samples.patients[i];
+    const std::string login = absl::AsciiStrToLower(p.name.substr(0, p.name.find(' ')));
+    for (const auto& [org, local_id] : p.registrations) {
+      const Service* node = node_of[org];
+      if (node == nullptr) continue;
+      auto account = AddDemoAccount(ChannelAs(dir, node->name, node->port), org, login, p.name,
+                                    hie::v1::USER_ROLE_PATIENT, local_id);
+      if (!account.ok()) return Fail(account.status());
+      patient_accounts.push_back(*std::move(account));
+    }
   }
+  if (absl::Status st = RecordDemoAccounts(dir, patient_accounts); !st.ok()) return Fail(st);
   auto consent =
       hie::v1::ConsentService::NewStub(ChannelAs(dir, node_of[orgs[0]]->name, consent_port));
   auto mpi = hie::v1::MasterPatientIndex::NewStub(ChannelAs(dir, "operator", mpi_port));

@@ -92,16 +92,19 @@ TEST(DevnetTest, SamplePatientsTellTheirStories) {
     EXPECT_THAT(samples.out, ::testing::Not(HasSubstr("\"linked\": 0")));
   }
   std::string profile = (dir / "profiles/org-a.profile").string();
-  // The web app's demo accounts: a clinician and an admin per practice, and Jane, each
-  // with a password only the devnet's owner can read.
+  // The web app's demo accounts: a clinician, a front desk and an admin per practice, and
+  // each sample patient at each practice that registered them, each with a password only
+  // the devnet's owner can read.
   fs::path accounts = dir / "web-accounts.txt";
   ASSERT_TRUE(fs::exists(accounts));
   EXPECT_EQ(fs::status(accounts).permissions() & fs::perms::all,
             fs::perms::owner_read | fs::perms::owner_write);
   std::ifstream in(accounts);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_THAT(text, AllOf(HasSubstr("org-a  dr.lee  clinician"), HasSubstr("org-c  admin"),
-                          HasSubstr("org-a  jane  patient")));
+  EXPECT_THAT(text,
+              AllOf(HasSubstr("org-a  dr.lee  clinician"), HasSubstr("org-c  admin"),
+                    HasSubstr("org-a  jane  patient"), HasSubstr("org-b  jane  patient"),
+                    HasSubstr("org-b  marcus  patient"), HasSubstr("org-c  desk  front desk")));
   CommandResult users = RunCommand({hiectl, "user", "list", "--profile", profile, "--json"});
   EXPECT_EQ(users.exit_code, 0) << users.err;
   EXPECT_THAT(users.out, AllOf(HasSubstr("\"dr.lee\""), HasSubstr("\"GP-1001\"")));
