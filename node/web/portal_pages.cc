@@ -117,8 +117,8 @@ std::string DisclosuresHtml(const AccountingReport& report) {
   std::string html =
       "<h1>Who saw my record</h1>\n"
       "<p>Every time a practice shared, opened or asked for your records across the "
-      "exchange, as each practice's audit log records it. Your own visits to these pages "
-      "are not listed.</p>\n";
+      "exchange, as each practice's audit log records it. Your own look-ups through "
+      "\"My record\" are listed too, with purpose PATRQT (your own request).</p>\n";
   if (!report.not_asked.empty()) {
     absl::StrAppend(&html,
                     "<p class=\"notice\" role=\"status\">Only this practice's log is shown: ",
