@@ -612,20 +612,7 @@ absl::Status Accounts::ChangePassword(absl::string_view login, absl::string_view
   return Update(login, /*end_sessions=*/true,
                 [&](hie::v1::StoredAccount& stored) -> absl::Status {
                   const absl::Time now = clock_->Now();
-                  if (stored.has_locked_until() && FromProtoTime(stored.locked_until()) > now) {
-                    return absl::FailedPreconditionError(
-                        absl::StrCat("too many failed sign-ins: try again after ",
-                                     FormatUtc(FromProtoTime(stored.locked_until()))));
-                  }
-                  if (!Verify(stored.password_hash(), current)) {
-                    LockState state{stored.failed_attempts(), std::nullopt};
-                    std::optional<absl::Time> lock = RecordFailure(state, now);
-                    stored.set_failed_attempts(state.failures);
-                    if (lock.has_value()) *stored.mutable_locked_until() = ToProtoTime(*lock);
-                    // The failure is recorded even though the change is refused.
-                    HIE_RETURN_IF_ERROR(Save(stored));
-                    return absl::UnauthenticatedError("the current password is wrong");
-                  }
+                  HIE_RETURN_IF_ERROR(CheckCurrentPassword(stored, current, now));
                   if (stored.disabled()) {
                     return absl::FailedPreconditionError("the account is disabled");
                   }
@@ -646,11 +633,32 @@ absl::Status Accounts::ChangePassword(absl::string_view login, absl::string_view
       .status();
 }
 
-absl::StatusOr<TotpEnrolment> Accounts::EnrolTotp(absl::string_view login) {
+absl::Status Accounts::CheckCurrentPassword(hie::v1::StoredAccount& stored,
+                                            absl::string_view password, absl::Time now) {
+  if (stored.has_locked_until() && FromProtoTime(stored.locked_until()) > now) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("too many failed sign-ins: try again after ",
+                     FormatUtc(FromProtoTime(stored.locked_until()))));
+  }
+  if (Verify(stored.password_hash(), password)) return absl::OkStatus();
+  LockState state{stored.failed_attempts(), std::nullopt};
+  std::optional<absl::Time> lock = RecordFailure(state, now);
+  stored.set_failed_attempts(state.failures);
+  if (lock.has_value()) *stored.mutable_locked_until() = ToProtoTime(*lock);
+  // The failure is recorded even though what it was for is refused.
+  HIE_RETURN_IF_ERROR(Save(stored));
+  return absl::UnauthenticatedError("the current password is wrong");
+}
+
+absl::StatusOr<TotpEnrolment> Accounts::EnrolTotp(
+    absl::string_view login, std::optional<absl::string_view> current_password) {
   std::string secret = RandomBytes(kTotpSecretBytes);
   HIE_ASSIGN_OR_RETURN(
       Account account,
       Update(login, /*end_sessions=*/false, [&](hie::v1::StoredAccount& stored) -> absl::Status {
+        if (current_password.has_value()) {
+          HIE_RETURN_IF_ERROR(CheckCurrentPassword(stored, *current_password, clock_->Now()));
+        }
         if (stored.disabled()) return absl::FailedPreconditionError("the account is disabled");
         stored.set_totp_pending_secret(secret);
         return absl::OkStatus();

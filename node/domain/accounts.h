@@ -238,9 +238,13 @@ class Accounts {
                               absl::string_view replacement);
 
   // Starts (or restarts) enrolment of an authenticator: a new secret, kept pending
-  // until ConfirmTotp. A confirmed one stays required until then. Errors: NotFound;
-  // FailedPrecondition for a disabled account.
-  absl::StatusOr<TotpEnrolment> EnrolTotp(absl::string_view login);
+  // until ConfirmTotp. A confirmed one stays required until then. By the user
+  // themself (the web app), `current_password` is given and must be theirs: a session
+  // alone must not be enough to take over the second factor; a wrong one counts as a
+  // failed sign-in. Errors: NotFound; FailedPrecondition for a disabled or locked
+  // account; Unauthenticated for a wrong current password.
+  absl::StatusOr<TotpEnrolment> EnrolTotp(
+      absl::string_view login, std::optional<absl::string_view> current_password = std::nullopt);
   // `code` from the pending secret (now, or one step either side) makes it the
   // account's second factor; that code is then used up. Errors: NotFound;
   // FailedPrecondition if no enrolment is pending; InvalidArgument if the code does not
@@ -272,6 +276,10 @@ class Accounts {
   absl::Status Save(const hie::v1::StoredAccount& account);
   absl::StatusOr<std::string> Hash(absl::string_view password);
   bool Verify(const std::string& hash, absl::string_view password);
+  // OK if `password` is `stored`'s; otherwise the failure is counted (and saved) and the
+  // answer is Unauthenticated, or FailedPrecondition while the account is locked.
+  absl::Status CheckCurrentPassword(hie::v1::StoredAccount& stored, absl::string_view password,
+                                    absl::Time now);
   // Counts a failure in `state` at `now`; returns the lock it sets, if any.
   std::optional<absl::Time> RecordFailure(LockState& state, absl::Time now) const;
   absl::StatusOr<SignInResult> AuthenticateUnknown(const std::string& login,

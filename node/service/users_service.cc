@@ -4,6 +4,7 @@
 #include "common/grpc/peer_identity.h"
 #include "common/grpc/status_convert.h"
 #include "common/time/proto_time.h"
+#include "node/domain/account_audit.h"
 
 namespace hie::node {
 namespace {
@@ -32,6 +33,21 @@ void ToProto(const Account& account, hie::v1::User* out) {
   if (account.last_sign_in) *out->mutable_last_sign_in_at() = ToProtoTime(*account.last_sign_in);
   out->set_failed_attempts(account.failed_attempts);
   if (account.locked_until) *out->mutable_locked_until() = ToProtoTime(*account.locked_until);
+}
+
+// Puts an administrator's change to `login` in the node's audit chain, with the
+// certificate that made it as the actor; the change is answered only once it is there.
+absl::Status Audit(NodeState& state, const grpc::CallbackServerContext& context, std::string event,
+                   const std::string& login, std::string detail = "") {
+  absl::StatusOr<Peer> peer = PeerFromContext(context);
+  hie::v1::AuditEntry entry =
+      AccountAuditEntry({.event = std::move(event),
+                         .login = login,
+                         .actor = peer.ok() ? absl::StrCat(peer->name, " of ", peer->org_id) : "",
+                         .actor_role = peer.ok() ? std::string(pki::RoleName(peer->role)) : "",
+                         .detail = absl::StrCat("hiectl", detail.empty() ? "" : ", ", detail)});
+  entry.set_actor_org(state.own_org);
+  return state.audit->Append(std::move(entry)).status();
 }
 
 }  // namespace
@@ -89,7 +105,7 @@ grpc::ServerUnaryReactor* UsersService::Run(grpc::CallbackServerContext* context
 grpc::ServerUnaryReactor* UsersService::AddUser(grpc::CallbackServerContext* context,
                                                 const hie::v1::AddUserRequest* request,
                                                 hie::v1::User* response) {
-  return Run(context, [this, request, response]() -> absl::Status {
+  return Run(context, [this, context, request, response]() -> absl::Status {
     std::optional<UserRole> known = UserRoleFromProto(request->role());
     absl::StatusOr<UserRole> role =
         known ? absl::StatusOr<UserRole>(*known)
@@ -102,45 +118,49 @@ grpc::ServerUnaryReactor* UsersService::AddUser(grpc::CallbackServerContext* con
                        .patient_id = request->patient_id(),
                        .must_change_password = !request->password_is_final()};
     absl::StatusOr<Account> created = state_->accounts->Create(account, request->password());
-    if (created.ok()) ToProto(*created, response);
-    return created.status();
+    if (!created.ok()) return created.status();
+    ToProto(*created, response);
+    return Audit(*state_, *context, "add", created->login,
+                 absl::StrCat("role ", UserRoleName(created->role)));
   });
 }
 
 grpc::ServerUnaryReactor* UsersService::SetDisabled(grpc::CallbackServerContext* context,
                                                     const hie::v1::SetUserDisabledRequest* request,
                                                     hie::v1::User* response) {
-  return Run(context, [this, request, response]() -> absl::Status {
+  return Run(context, [this, context, request, response]() -> absl::Status {
     absl::StatusOr<Account> account = request->disabled()
                                           ? state_->accounts->Disable(request->login())
                                           : state_->accounts->Enable(request->login());
-    if (account.ok()) ToProto(*account, response);
-    return account.status();
+    if (!account.ok()) return account.status();
+    ToProto(*account, response);
+    return Audit(*state_, *context, request->disabled() ? "disable" : "enable", account->login);
   });
 }
 
 grpc::ServerUnaryReactor* UsersService::ResetPassword(
     grpc::CallbackServerContext* context, const hie::v1::ResetUserPasswordRequest* request,
     hie::v1::ResetUserPasswordResponse* response) {
-  return Run(context, [this, request, response]() -> absl::Status {
+  return Run(context, [this, context, request, response]() -> absl::Status {
     absl::StatusOr<std::string> password = state_->accounts->ResetPassword(request->login());
     if (!password.ok()) return password.status();
     absl::StatusOr<Account> account = state_->accounts->Get(request->login());
     if (!account.ok()) return account.status();
     response->set_password(*password);
     ToProto(*account, response->mutable_user());
-    return absl::OkStatus();
+    return Audit(*state_, *context, "reset", account->login);
   });
 }
 
 grpc::ServerUnaryReactor* UsersService::RemoveTotp(grpc::CallbackServerContext* context,
                                                    const hie::v1::RemoveUserTotpRequest* request,
                                                    hie::v1::User* response) {
-  return Run(context, [this, request, response]() -> absl::Status {
+  return Run(context, [this, context, request, response]() -> absl::Status {
     if (absl::Status s = state_->accounts->RemoveTotp(request->login()); !s.ok()) return s;
     absl::StatusOr<Account> account = state_->accounts->Get(request->login());
-    if (account.ok()) ToProto(*account, response);
-    return account.status();
+    if (!account.ok()) return account.status();
+    ToProto(*account, response);
+    return Audit(*state_, *context, "remove-totp", account->login);
   });
 }
 

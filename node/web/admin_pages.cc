@@ -44,9 +44,11 @@
 #include "http/html.h"
 #include "http/status.h"
 #include "http/target.h"
+#include "node/domain/account_audit.h"
 #include "node/domain/import_jobs.h"
 #include "node/domain/node_health.h"
 #include "node/web/pages.h"
+#include "node/web/web_audit.h"
 #include "proto/grpc/health/v1/health.grpc.pb.h"
 
 namespace hie::node {
@@ -227,7 +229,14 @@ void HandleAddUser(std::shared_ptr<const Web> web, const http::Request& request,
       responder.RespondError(password.status());
       return;
     }
-    responder.Respond(
+    RespondAudited(
+        *web, &session,
+        {AccountAuditEntry({.event = "add",
+                            .login = absl::AsciiStrToLower(form.login),
+                            .actor = session.login,
+                            .actor_role = session.role,
+                            .detail = absl::StrCat("role ", form.role)})},
+        responder,
         UsersPage(*web, session, 200,
                   PasswordNotice("Added", absl::AsciiStrToLower(form.login), *password), "", {}));
   });
@@ -270,7 +279,12 @@ void HandleUserAction(std::shared_ptr<const Web> web, const http::Request& reque
       notice =
           Notice(absl::StrCat("<p>", notice, " <strong>", HtmlEscape(login), "</strong>.</p>"));
     }
-    responder.Respond(UsersPage(*web, session, 200, notice, "", {}));
+    RespondAudited(*web, &session,
+                   {AccountAuditEntry({.event = action,
+                                       .login = absl::AsciiStrToLower(login),
+                                       .actor = session.login,
+                                       .actor_role = session.role})},
+                   responder, UsersPage(*web, session, 200, notice, "", {}));
   });
 }
 

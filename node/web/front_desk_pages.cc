@@ -42,6 +42,7 @@
 #include "http/target.h"
 #include "node/domain/invites.h"
 #include "node/web/pages.h"
+#include "node/web/web_audit.h"
 #include "simdjson.h"
 
 namespace hie::node {
@@ -528,43 +529,6 @@ std::string Results(const http::SessionPrincipal& session, const SearchPage& pag
 
 // ---- Shared plumbing ----
 
-// Appends one audit entry per patient touched (an access by this signed-in user) and
-// answers `response` once they are durable; 503 if the chain cannot record them.
-void RespondAudited(const Web& web, const http::SessionPrincipal& session,
-                    absl::string_view interaction, const std::vector<std::string>& resources,
-                    const std::vector<std::string>& patients, const http::Responder& responder,
-                    http::Response response) {
-  if (web.options.auditor == nullptr) {
-    responder.Respond(std::move(response));
-    return;
-  }
-  std::vector<hie::v1::AuditEntry> entries;
-  for (size_t i = 0; i < patients.size(); ++i) {
-    hie::v1::AuditEntry& e = entries.emplace_back();
-    e.set_action(hie::v1::AUDIT_ACTION_ACCESS);
-    e.set_actor_org(web.options.state->own_org);
-    e.set_outcome("ok");
-    e.mutable_user()->set_user_id(session.login);
-    e.mutable_user()->set_display_name(session.display_name);
-    e.set_detail("web app, front desk");
-    e.set_interaction(std::string(interaction));
-    e.set_resource(resources[i]);
-    if (!patients[i].empty()) {
-      e.mutable_patient()->set_org_id(web.options.state->own_org);
-      e.mutable_patient()->set_local_id(patients[i]);
-    }
-  }
-  web.options.auditor->Append(
-      std::move(entries), [responder, response = std::move(response)](absl::Status recorded) {
-        if (!recorded.ok()) {
-          responder.RespondError(
-              absl::UnavailableError("the node cannot record this access now; retry"));
-          return;
-        }
-        responder.Respond(response);
-      });
-}
-
 // Runs `work` on the worker pool; answers 503 if it cannot be queued.
 void OnWorker(const Web& web, const http::SessionPrincipal* session,
               const http::Responder& responder, std::function<void()> work) {
@@ -645,18 +609,14 @@ void HandleSearch(Desk desk, http::Request request, http::Responder responder) {
                responder.RespondError(page.status());
                return;
              }
-             std::vector<std::string> resources, patients;
+             std::vector<WebAccess> touched;
              for (const hie::v1::RecordEnvelope& r : page->matches) {
-               resources.push_back("Patient");
-               patients.push_back(r.patient_local_id());
+               touched.push_back({"search", "Patient", r.patient_local_id()});
              }
-             if (patients.empty()) {
-               resources.push_back("Patient");
-               patients.push_back("");
-             }
-             RespondAudited(web, session, "search", resources, patients, responder,
-                            Html(200, Page(web, "Find a patient", &session,
-                                           absl::StrCat(main, Results(session, *page)))));
+             if (touched.empty()) touched.push_back({"search", "Patient", ""});
+             RespondAfterAudit(web, session, touched, responder,
+                               Html(200, Page(web, "Find a patient", &session,
+                                              absl::StrCat(main, Results(session, *page)))));
            });
 }
 
@@ -697,9 +657,10 @@ void HandleRegister(Desk desk, http::Request request, http::Responder responder)
     }
     const std::string& id = w.record.resource_id();
     const bool existed = w.kind == PutOutcome::kUnchanged;
-    RespondAudited(
-        web, session, existed ? "read" : "create", {absl::StrCat("Patient/", id)},
-        {w.record.patient_local_id()}, responder,
+    RespondAfterAudit(
+        web, session,
+        {{existed ? "read" : "create", absl::StrCat("Patient/", id), w.record.patient_local_id()}},
+        responder,
         SeeOther(absl::StrCat(PatientUrl(id), existed ? "?existing=1" : "?registered=1")));
   });
 }
@@ -722,32 +683,33 @@ void HandlePatient(Desk desk, http::Request request, http::Responder responder) 
   const http::SessionPrincipal session = *request.caller.session;
   std::string id = request.params["id"];
   std::string notice = Notice(request, id);
-  OnWorker(web, &session, responder,
-           [desk, session, responder, id = std::move(id), notice = std::move(notice)] {
-             const Web& web = *desk->web;
-             absl::StatusOr<hie::v1::RecordEnvelope> record = ReadPatient(web, id);
-             if (absl::IsNotFound(record.status())) {
-               responder.Respond(NoSuchPatient(web, session));
-               return;
-             }
-             if (!record.ok()) {
-               responder.RespondError(record.status());
-               return;
-             }
-             simdjson::dom::parser parser;
-             simdjson::dom::element patient;
-             if (parser.parse(record->fhir_json()).get(patient)) {
-               responder.RespondError(absl::DataLossError("a stored Patient does not parse"));
-               return;
-             }
-             PatientForm form = FormFromPatient(patient);
-             form.version = record->version();
-             absl::StatusOr<std::vector<Invite>> live = desk->invites->LiveFor(id);
-             RespondAudited(web, session, "read", {absl::StrCat("Patient/", id)},
-                            {record->patient_local_id()}, responder,
-                            PatientPage(web, session, 200, id, form, {}, notice, "",
-                                        live.ok() ? live->size() : 0));
-           });
+  OnWorker(
+      web, &session, responder,
+      [desk, session, responder, id = std::move(id), notice = std::move(notice)] {
+        const Web& web = *desk->web;
+        absl::StatusOr<hie::v1::RecordEnvelope> record = ReadPatient(web, id);
+        if (absl::IsNotFound(record.status())) {
+          responder.Respond(NoSuchPatient(web, session));
+          return;
+        }
+        if (!record.ok()) {
+          responder.RespondError(record.status());
+          return;
+        }
+        simdjson::dom::parser parser;
+        simdjson::dom::element patient;
+        if (parser.parse(record->fhir_json()).get(patient)) {
+          responder.RespondError(absl::DataLossError("a stored Patient does not parse"));
+          return;
+        }
+        PatientForm form = FormFromPatient(patient);
+        form.version = record->version();
+        absl::StatusOr<std::vector<Invite>> live = desk->invites->LiveFor(id);
+        RespondAfterAudit(
+            web, session, {{"read", absl::StrCat("Patient/", id), record->patient_local_id()}},
+            responder,
+            PatientPage(web, session, 200, id, form, {}, notice, "", live.ok() ? live->size() : 0));
+      });
 }
 
 void HandleUpdate(Desk desk, http::Request request, http::Responder responder) {
@@ -761,40 +723,41 @@ void HandleUpdate(Desk desk, http::Request request, http::Responder responder) {
     responder.Respond(PatientPage(web, session, 400, id, form, errors, "", "", 0));
     return;
   }
-  OnWorker(web, &session, responder,
-           [desk, session, responder, id = std::move(id), form = std::move(form)] {
-             const Web& web = *desk->web;
-             absl::StatusOr<hie::v1::RecordEnvelope> record = ReadPatient(web, id);
-             if (absl::IsNotFound(record.status())) {
-               responder.Respond(NoSuchPatient(web, session));
-               return;
-             }
-             if (!record.ok()) {
-               responder.RespondError(record.status());
-               return;
-             }
-             simdjson::dom::parser parser;
-             simdjson::dom::element stored;
-             if (parser.parse(record->fhir_json()).get(stored)) {
-               responder.RespondError(absl::DataLossError("a stored Patient does not parse"));
-               return;
-             }
-             // Merged into the version read now, written only if that is the form's version.
-             WriteResult w = web.options.writes->Update(
-                 "Patient", id, PatientJson(form, id, stored), form.version);
-             if (!w.ok()) {
-               auto [status, message] = WriteRefusal(w);
-               if (status == 0) {
-                 responder.RespondError(w.status);
-                 return;
-               }
-               responder.Respond(PatientPage(web, session, status, id, form, {}, "", message, 0));
-               return;
-             }
-             RespondAudited(web, session, "update", {absl::StrCat("Patient/", id)},
-                            {w.record.patient_local_id()}, responder,
-                            SeeOther(absl::StrCat(PatientUrl(id), "?saved=1")));
-           });
+  OnWorker(
+      web, &session, responder,
+      [desk, session, responder, id = std::move(id), form = std::move(form)] {
+        const Web& web = *desk->web;
+        absl::StatusOr<hie::v1::RecordEnvelope> record = ReadPatient(web, id);
+        if (absl::IsNotFound(record.status())) {
+          responder.Respond(NoSuchPatient(web, session));
+          return;
+        }
+        if (!record.ok()) {
+          responder.RespondError(record.status());
+          return;
+        }
+        simdjson::dom::parser parser;
+        simdjson::dom::element stored;
+        if (parser.parse(record->fhir_json()).get(stored)) {
+          responder.RespondError(absl::DataLossError("a stored Patient does not parse"));
+          return;
+        }
+        // Merged into the version read now, written only if that is the form's version.
+        WriteResult w =
+            web.options.writes->Update("Patient", id, PatientJson(form, id, stored), form.version);
+        if (!w.ok()) {
+          auto [status, message] = WriteRefusal(w);
+          if (status == 0) {
+            responder.RespondError(w.status);
+            return;
+          }
+          responder.Respond(PatientPage(web, session, status, id, form, {}, "", message, 0));
+          return;
+        }
+        RespondAfterAudit(web, session,
+                          {{"update", absl::StrCat("Patient/", id), w.record.patient_local_id()}},
+                          responder, SeeOther(absl::StrCat(PatientUrl(id), "?saved=1")));
+      });
 }
 
 // The code, shown once, to print or read out.
@@ -840,10 +803,11 @@ void HandleInvite(Desk desk, http::Request request, http::Responder responder) {
                responder.RespondError(issued.status());
                return;
              }
-             RespondAudited(web, session, "invite", {absl::StrCat("Patient/", id)},
-                            {record->patient_local_id()}, responder,
-                            Html(200, Page(web, "Portal invitation", &session,
-                                           InviteSheet(request, id, form, *issued))));
+             RespondAfterAudit(
+                 web, session,
+                 {{"invite", absl::StrCat("Patient/", id), record->patient_local_id()}}, responder,
+                 Html(200, Page(web, "Portal invitation", &session,
+                                InviteSheet(request, id, form, *issued))));
            });
 }
 

@@ -8,7 +8,6 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "common/log/log.h"
 #include "http/access.h"
 #include "http/html.h"
 
@@ -37,6 +36,7 @@ constexpr NavLink kNav[] = {
     {kRolePatient, "/app/my/disclosures", "Who saw my record"},
     {kRolePatient, "/app/my/consent", "My sharing choices"},
     {nullptr, "/app/password", "Password"},
+    {nullptr, "/app/totp", "Two-step sign-in"},
 };
 
 std::string Navigation(const http::SessionPrincipal& session) {
@@ -138,44 +138,6 @@ http::Response ErrorPage(const Web& web, const http::SessionPrincipal* session, 
                          absl::string_view message) {
   return Html(status, Page(web, "Something went wrong", session,
                            absl::StrCat("<h1>Something went wrong</h1>\n", ErrorNote(message))));
-}
-
-void RespondAudited(const Web& web, std::vector<hie::v1::AuditEntry> entries,
-                    const http::Responder& responder, http::Response response) {
-  for (hie::v1::AuditEntry& entry : entries) {
-    entry.set_actor_org(web.options.practice_name);
-    if (!entry.patient().local_id().empty()) {
-      entry.mutable_patient()->set_org_id(web.options.practice_name);
-    }
-  }
-  web.options.auditor->Append(std::move(entries), [responder, response = std::move(response)](
-                                                      absl::Status recorded) mutable {
-    if (!recorded.ok()) {
-      LogError("the audit chain refused a web-app entry: ", recorded.ToString());
-      responder.RespondError(
-          absl::UnavailableError("the node cannot record this now; try again shortly"));
-      return;
-    }
-    responder.Respond(std::move(response));
-  });
-}
-
-hie::v1::AuditEntry PageAccessEntry(const http::SessionPrincipal& session,
-                                    absl::string_view interaction, absl::string_view resource,
-                                    absl::string_view patient_local_id) {
-  hie::v1::AuditEntry entry;
-  entry.set_action(hie::v1::AUDIT_ACTION_ACCESS);
-  entry.set_outcome("ok");
-  entry.mutable_user()->set_user_id(session.login);
-  entry.mutable_user()->set_display_name(session.display_name);
-  entry.mutable_user()->set_role(session.role);
-  entry.set_interaction(std::string(interaction));
-  entry.set_resource(std::string(resource));
-  if (!patient_local_id.empty()) {
-    entry.mutable_patient()->set_local_id(std::string(patient_local_id));
-  }
-  entry.set_detail("web app");
-  return entry;
 }
 
 }  // namespace hie::node

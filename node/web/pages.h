@@ -10,14 +10,12 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "http/request.h"
 #include "http/router.h"
 #include "node/web/web_app.h"
-#include "proto/hie/v1/audit.pb.h"
 
 namespace hie::node {
 
@@ -75,20 +73,6 @@ bool AnonymousCsrfMatches(const http::Request& request, absl::string_view cookie
 // A page that says what went wrong: 403/404/503... with `message` (escaped).
 http::Response ErrorPage(const Web& web, const http::SessionPrincipal* session, int status,
                          absl::string_view message);
-
-// Answers `response` once `entries` are durable in the node's audit chain (their
-// actor_org set to this practice; web->options.auditor's group commit), or 503 if the
-// chain cannot take them: no page shows records, and no account change is confirmed,
-// that the chain does not hold.
-void RespondAudited(const Web& web, std::vector<hie::v1::AuditEntry> entries,
-                    const http::Responder& responder, http::Response response);
-
-// The audit entry of a page's access to the practice's records (AUDIT_ACTION_ACCESS) by
-// the signed-in `session`: `interaction` ("search", "read"...), `resource` ("Patient",
-// "Patient/123") and the patient's local id when one is touched.
-hie::v1::AuditEntry PageAccessEntry(const http::SessionPrincipal& session,
-                                    absl::string_view interaction, absl::string_view resource,
-                                    absl::string_view patient_local_id);
 
 // The page groups (one file each).
 absl::Status AddClinicianPages(http::Router& router, std::shared_ptr<const Web> web);

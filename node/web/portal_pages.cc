@@ -29,6 +29,7 @@
 #include "node/service/directive_client.h"
 #include "node/web/pages.h"
 #include "node/web/record_view.h"
+#include "node/web/web_audit.h"
 
 namespace hie::node {
 namespace {
@@ -493,12 +494,13 @@ void HandleConsentChange(const ConsentPages& pages, http::Request request,
                                                          "again later."))));
               } else {
                 hie::v1::AuditEntry entry =
-                    PageAccessEntry(session, "consent-change", absl::StrCat("Consent/", filed->id),
-                                    patient.local_id);
-                entry.set_action(hie::v1::AUDIT_ACTION_DIRECTIVE);
+                    WebAuditEntry(web, session, hie::v1::AUDIT_ACTION_DIRECTIVE,
+                                  {.interaction = "consent-change",
+                                   .resource = absl::StrCat("Consent/", filed->id),
+                                   .patient = patient.local_id});
                 entry.set_purpose(kPatientRequest);
                 entry.set_detail(ChangeDetail(choices));
-                RespondAudited(web, {std::move(entry)}, responder,
+                RespondAudited(web, &session, {std::move(entry)}, responder,
                                SeeOther(absl::StrCat(kConsentPath, "?saved=1")));
               }
               if (web.options.query_done) web.options.query_done();

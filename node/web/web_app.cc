@@ -11,6 +11,7 @@
 #include "http/status.h"
 #include "node/domain/account_audit.h"
 #include "node/web/pages.h"
+#include "node/web/web_audit.h"
 
 namespace hie::node {
 
@@ -23,6 +24,9 @@ using http::HtmlEscape;
 
 constexpr char kLogoutPath[] = "/app/logout";
 constexpr char kPasswordPath[] = "/app/password";
+constexpr char kTotpPath[] = "/app/totp";
+constexpr char kTotpEnrolPath[] = "/app/totp/enrol";
+constexpr char kTotpConfirmPath[] = "/app/totp/confirm";
 // The sign-in form's token lives as long as one sitting at the form.
 constexpr int kLoginCsrfSeconds = 15 * 60;
 
@@ -90,7 +94,7 @@ void HandleLogin(std::shared_ptr<const Web> web, http::Request request, http::Re
         if (!result->ok()) {
           event.outcome = RefusalStatus(*result) == 429 ? "locked" : "refused";
           absl::StrAppend(&event.detail, ": ", result->Message());
-          RespondAudited(*web, {AccountAuditEntry(event)}, responder,
+          RespondAudited(*web, nullptr, {AccountAuditEntry(event)}, responder,
                          LoginForm(*web, RefusalStatus(*result), result->Message(), login));
           return;
         }
@@ -105,7 +109,7 @@ void HandleLogin(std::shared_ptr<const Web> web, http::Request request, http::Re
         // The sign-in form's token has done its work.
         response.headers.emplace_back("Set-Cookie", Cookie(kLoginCsrfCookie, "", "/app/login", 0));
         event.actor_role = std::string(UserRoleName(result->account.role));
-        RespondAudited(*web, {AccountAuditEntry(event)}, responder, std::move(response));
+        RespondAudited(*web, nullptr, {AccountAuditEntry(event)}, responder, std::move(response));
       });
   if (!queued) responder.RespondError(absl::UnavailableError("too busy to sign in: try again"));
 }
@@ -116,7 +120,7 @@ void HandleLogout(const Web& web, const http::Request& request, const http::Resp
   http::Response response = SeeOther(http::kLoginPath);
   response.headers.emplace_back("Set-Cookie", Cookie(http::kSessionCookie, "", "/app", 0));
   RespondAudited(
-      web,
+      web, &session,
       {AccountAuditEntry({.event = "sign-out",
                           .login = session.login,
                           .actor = session.login,
@@ -184,7 +188,7 @@ void HandlePasswordChange(std::shared_ptr<const Web> web, http::Request request,
     if (absl::IsUnauthenticated(changed)) {
       event.outcome = "refused";
       event.detail = "the current password was wrong";
-      RespondAudited(*web, {AccountAuditEntry(event)}, responder,
+      RespondAudited(*web, &session, {AccountAuditEntry(event)}, responder,
                      PasswordForm(*web, session, 401, "The current password is wrong."));
       return;
     }
@@ -211,7 +215,109 @@ void HandlePasswordChange(std::shared_ptr<const Web> web, http::Request request,
     http::Response response = SeeOther(kHomePath);
     response.headers.emplace_back("Set-Cookie",
                                   Cookie(http::kSessionCookie, fresh->id, "/app", std::nullopt));
-    RespondAudited(*web, {AccountAuditEntry(event)}, responder, std::move(response));
+    RespondAudited(*web, &session, {AccountAuditEntry(event)}, responder, std::move(response));
+  });
+  if (!queued) responder.RespondError(absl::UnavailableError("too busy: try again"));
+}
+
+// ---- Two-step sign-in: the user sets up their own authenticator ----------------------
+
+// The start page: whether the account has an authenticator, and the form that sets one
+// up (again), which asks for the current password.
+http::Response TotpPage(const Web& web, const http::SessionPrincipal& session, int status,
+                        absl::string_view message, absl::string_view notice = "") {
+  absl::StatusOr<Account> account = web.options.accounts->Get(session.login);
+  const bool enabled = account.ok() && account->totp_enabled;
+  std::string main = absl::StrCat("<h1>Two-step sign-in</h1>\n", ErrorNote(message));
+  if (!notice.empty()) {
+    absl::StrAppend(&main, "<p class=\"notice\" role=\"status\">", HtmlEscape(notice), "</p>\n");
+  }
+  absl::StrAppend(
+      &main, "<p>",
+      enabled ? "Your account asks for a code from your authenticator app at "
+                "every sign-in. Setting up a new one replaces it once confirmed."
+              : "Your account signs in with a password only. An authenticator app "
+                "(any that supports TOTP) adds a six-digit code that changes "
+                "every 30 seconds.",
+      "</p>\n<form class=\"stacked\" method=\"post\" action=\"", kTotpEnrolPath, "\">\n",
+      CsrfField(session), "\n<label for=\"current\">Current password</label>\n",
+      "<input id=\"current\" name=\"current\" type=\"password\" "
+      "autocomplete=\"current-password\" required>\n<button type=\"submit\">",
+      enabled ? "Set up a new authenticator" : "Set up an authenticator", "</button>\n</form>");
+  return Html(status, Page(web, "Two-step sign-in", &session, main));
+}
+
+// The new secret, to type or open in the authenticator, and the form that confirms it
+// with a first code.
+http::Response TotpSecretPage(const Web& web, const http::SessionPrincipal& session,
+                              const TotpEnrolment& enrolment) {
+  std::string grouped;
+  for (size_t i = 0; i < enrolment.secret_base32.size(); i += 4) {
+    absl::StrAppend(&grouped, i == 0 ? "" : " ", enrolment.secret_base32.substr(i, 4));
+  }
+  std::string main = absl::StrCat(
+      "<h1>Set up your authenticator</h1>\n",
+      "<p>In your authenticator app, add an account with this key (time-based, six "
+      "digits):</p>\n<p class=\"secret\" id=\"totp-secret\">",
+      HtmlEscape(grouped),
+      "</p>\n<p class=\"hint\">Or open this link on the device that has the "
+      "app: <a href=\"",
+      HtmlEscape(enrolment.otpauth_uri), "\">", HtmlEscape(enrolment.otpauth_uri), "</a></p>\n",
+      "<form class=\"stacked\" method=\"post\" action=\"", kTotpConfirmPath, "\">\n",
+      CsrfField(session), "\n<label for=\"code\">The code the app shows now</label>\n",
+      "<input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" "
+      "pattern=\"[0-9 ]*\" maxlength=\"8\" required>\n",
+      "<button type=\"submit\">Confirm</button>\n</form>");
+  return Html(200, Page(web, "Set up your authenticator", &session, main));
+}
+
+void HandleTotpEnrol(std::shared_ptr<const Web> web, const http::Request& request,
+                     const http::Responder& responder) {
+  const http::SessionPrincipal session = *request.caller.session;
+  bool queued = web->options.run([web, responder, session, current = Field(request, "current")] {
+    absl::StatusOr<TotpEnrolment> enrolment =
+        web->options.accounts->EnrolTotp(session.login, absl::string_view(current));
+    if (absl::IsUnauthenticated(enrolment.status())) {
+      responder.Respond(TotpPage(*web, session, 401, "The current password is wrong."));
+      return;
+    }
+    if (absl::IsFailedPrecondition(enrolment.status())) {
+      responder.Respond(TotpPage(*web, session, 403, enrolment.status().message()));
+      return;
+    }
+    if (!enrolment.ok()) {
+      responder.RespondError(enrolment.status());
+      return;
+    }
+    responder.Respond(TotpSecretPage(*web, session, *enrolment));
+  });
+  if (!queued) responder.RespondError(absl::UnavailableError("too busy: try again"));
+}
+
+void HandleTotpConfirm(std::shared_ptr<const Web> web, const http::Request& request,
+                       const http::Responder& responder) {
+  const http::SessionPrincipal session = *request.caller.session;
+  bool queued = web->options.run([web, responder, session, code = Field(request, "code")] {
+    absl::Status confirmed = web->options.accounts->ConfirmTotp(session.login, code);
+    if (absl::IsInvalidArgument(confirmed) || absl::IsFailedPrecondition(confirmed)) {
+      responder.Respond(TotpPage(*web, session, 400,
+                                 absl::StrCat(confirmed.message(),
+                                              ". Nothing changed: set it up again to get a new "
+                                              "key.")));
+      return;
+    }
+    if (!confirmed.ok()) {
+      responder.RespondError(confirmed);
+      return;
+    }
+    RespondAudited(*web, &session,
+                   {AccountAuditEntry({.event = "totp-enrol",
+                                       .login = session.login,
+                                       .actor = session.login,
+                                       .actor_role = session.role})},
+                   responder,
+                   TotpPage(*web, session, 200, "",
+                            "Your authenticator is set up: sign-ins now ask for its code."));
   });
   if (!queued) responder.RespondError(absl::UnavailableError("too busy: try again"));
 }
@@ -295,6 +401,37 @@ absl::Status AddWebRoutes(http::Router& router, WebAppOptions options) {
                     .audit_kind = "web-home",
                     .handler = [web](http::Request request, http::Responder responder) {
                       HandleHome(*web, request, responder);
+                    }});
+  }
+  if (s.ok()) {
+    s = router.Add({.method = "GET",
+                    .pattern = kTotpPath,
+                    .access = http::AccessRule::Session({}),
+                    .audit_kind = "web-totp",
+                    .handler = [web](http::Request request, http::Responder responder) {
+                      responder.Respond(TotpPage(*web, *request.caller.session, 200, ""));
+                    }});
+  }
+  if (s.ok()) {
+    s = router.Add({.method = "POST",
+                    .pattern = kTotpEnrolPath,
+                    .access = http::AccessRule::Session({}),
+                    .audit_kind = "web-totp-enrol",
+                    .max_body_bytes = kFormBytes,
+                    .content_types = {kFormType},
+                    .handler = [web](http::Request request, http::Responder responder) {
+                      HandleTotpEnrol(web, request, responder);
+                    }});
+  }
+  if (s.ok()) {
+    s = router.Add({.method = "POST",
+                    .pattern = kTotpConfirmPath,
+                    .access = http::AccessRule::Session({}),
+                    .audit_kind = "web-totp-confirm",
+                    .max_body_bytes = kFormBytes,
+                    .content_types = {kFormType},
+                    .handler = [web](http::Request request, http::Responder responder) {
+                      HandleTotpConfirm(web, request, responder);
                     }});
   }
   if (s.ok()) s = AddClinicianPages(router, web);

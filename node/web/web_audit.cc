@@ -9,7 +9,7 @@ namespace hie::node {
 
 hie::v1::AuditEntry WebAuditEntry(const Web& web, const http::SessionPrincipal& session,
                                   hie::v1::AuditAction action, const WebAccess& access) {
-  const std::string& own_org = web.options.state->own_org;
+  const std::string& own_org = web.options.practice_name;
   hie::v1::AuditEntry entry;
   entry.set_action(action);
   entry.set_actor_org(own_org);
@@ -27,32 +27,44 @@ hie::v1::AuditEntry WebAuditEntry(const Web& web, const http::SessionPrincipal& 
   return entry;
 }
 
-void RespondAfterAudit(const Web& web, const http::SessionPrincipal& session,
-                       const std::vector<WebAccess>& touched, const http::Responder& responder,
-                       http::Response response) {
-  if (web.options.auditor == nullptr || web.options.state == nullptr) {
-    responder.Respond(ErrorPage(web, &session, 503, "This node cannot record accesses now."));
+void RespondAudited(const Web& web, const http::SessionPrincipal* session,
+                    std::vector<hie::v1::AuditEntry> entries, const http::Responder& responder,
+                    http::Response response) {
+  if (web.options.auditor == nullptr) {
+    responder.Respond(ErrorPage(web, session, 503, "This node cannot record accesses now."));
     return;
   }
-  std::vector<hie::v1::AuditEntry> entries;
-  for (const WebAccess& access : touched) {
-    entries.push_back(WebAuditEntry(web, session, hie::v1::AUDIT_ACTION_ACCESS, access));
+  for (hie::v1::AuditEntry& entry : entries) {
+    entry.set_actor_org(web.options.practice_name);
+    if (!entry.patient().local_id().empty()) {
+      entry.mutable_patient()->set_org_id(web.options.practice_name);
+    }
   }
-  // The refusal page is made now: the callback runs after `web` may no longer be
-  // reachable from here, and must not build pages on the committer's thread anyway.
-  http::Response refused = ErrorPage(web, &session, 503,
-                                     "This node cannot record this access now, so it is not "
+  // The refusal page is made now: the callback runs on the committer's thread, which
+  // must not build pages, after `web` may be gone.
+  http::Response refused = ErrorPage(web, session, 503,
+                                     "This node cannot record this now, so it is not done or "
                                      "shown: try again in a moment.");
   web.options.auditor->Append(
       std::move(entries), [responder, response = std::move(response),
                            refused = std::move(refused)](absl::Status recorded) mutable {
         if (!recorded.ok()) {
-          LogError("the audit chain refused a web access: ", recorded.ToString());
+          LogError("the audit chain refused a web-app entry: ", recorded.ToString());
           responder.Respond(std::move(refused));
           return;
         }
         responder.Respond(std::move(response));
       });
+}
+
+void RespondAfterAudit(const Web& web, const http::SessionPrincipal& session,
+                       const std::vector<WebAccess>& touched, const http::Responder& responder,
+                       http::Response response) {
+  std::vector<hie::v1::AuditEntry> entries;
+  for (const WebAccess& access : touched) {
+    entries.push_back(WebAuditEntry(web, session, hie::v1::AUDIT_ACTION_ACCESS, access));
+  }
+  RespondAudited(web, &session, std::move(entries), responder, std::move(response));
 }
 
 }  // namespace hie::node

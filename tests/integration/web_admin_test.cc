@@ -226,6 +226,17 @@ TEST_F(WebAdminTest, UsersAddResetDisableAndEscaping) {
   cli::HttpsResponse self = Post(admin_, "/app/admin/users/admin/disable", "");
   EXPECT_EQ(self.status, 409);
   EXPECT_EQ(Request("GET", "/app/admin/users", admin_.cookie).status, 200);
+
+  // Every change is in the node's audit chain with who made it: the admin's through the
+  // pages, dr.lee's through hiectl with the node's certificate.
+  auto events = cli::HttpsRequest("GET", base_ + "/AuditEvent?subtype=AUDIT_ACTION_ACCOUNT",
+                                  Path("ca/ca.crt"), "", "", absl::Seconds(10), {},
+                                  Path("certs/node-a.crt"), Path("certs/node-a.key"));
+  ASSERT_TRUE(events.ok()) << events.status();
+  EXPECT_THAT(events->body, AllOf(HasSubstr("ok: add role clinician"), HasSubstr("ok: reset"),
+                                  HasSubstr("ok: disable"), HasSubstr("ok: enable"),
+                                  HasSubstr("ok: add hiectl, role clinician"),
+                                  HasSubstr("login:nurse.kim"), HasSubstr("\"altId\": \"admin\"")));
 }
 
 TEST_F(WebAdminTest, OnlyAdminsOpenAdminPages) {

@@ -2,7 +2,6 @@
 // that do not tell whether a login exists), the session cookie and its attributes, pages
 // that need a session, CSRF on state-changing requests, logout that ends the session on
 // the server, a new session id at every sign-in (fixation), and text rendered escaped.
-#include <signal.h>
 
 #include <fstream>
 #include <regex>
@@ -15,11 +14,8 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "cli/https_client.h"
-#include "common/store/kv_store.h"
-#include "common/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "node/domain/accounts.h"
 #include "node/domain/totp.h"
 #include "tests/integration/fhir_fixture.h"
 
@@ -276,20 +272,37 @@ TEST_F(WebTest, SignInWithAnAuthenticatorCode) {
   grpc_port_ = StartNodeWithApi();
   ASSERT_GT(grpc_port_, 0);
   ASSERT_NO_FATAL_FAILURE(AddUser());
-  // Enrol dr.lee's authenticator on the node's store (the node stopped: the store has one
-  // owner at a time), as the enrolment page will.
-  ASSERT_TRUE(processes_.at("node").Stop(SIGTERM, absl::Seconds(10)).ok());
-  processes_.erase("node");
-  std::string secret;
-  {
-    ASSERT_OK_AND_ASSIGN(auto kv, store::KvStore::Open(Path("data/node/records")));
-    ASSERT_OK_AND_ASSIGN(auto accounts, node::Accounts::Open(kv.get(), Clock::Real()));
-    ASSERT_OK_AND_ASSIGN(node::TotpEnrolment enrolment, accounts->EnrolTotp("dr.lee"));
-    ASSERT_OK_AND_ASSIGN(secret, node::Base32Decode(enrolment.secret_base32));
-    ASSERT_OK(accounts->ConfirmTotp("dr.lee", node::TotpCode(secret, node::TotpStep(absl::Now()))));
-  }
-  grpc_port_ = StartNodeWithApi();
-  ASSERT_GT(grpc_port_, 0);
+  // dr.lee sets up an authenticator on the two-step sign-in page.
+  cli::HttpsResponse in = SignIn("dr.lee", kPassword);
+  ASSERT_EQ(in.status, 303);
+  const std::string cookie = "hie_session=" + CookieValueOf(SetCookie(in, "hie_session"));
+  cli::HttpsResponse page = Request("GET", "/app/totp", cookie);
+  ASSERT_EQ(page.status, 200);
+  EXPECT_THAT(page.body, AllOf(HasSubstr("password only"), HasSubstr("<label for=\"current\">")));
+  const std::string csrf = CsrfField(page.body);
+  // Without the current password a session alone cannot take over the second factor.
+  EXPECT_EQ(
+      Request("POST", "/app/totp/enrol", cookie, kForm, "_csrf=" + csrf + "&current=wrong").status,
+      401);
+  EXPECT_EQ(Request("POST", "/app/totp/enrol", cookie, kForm,
+                    "current=" + absl::StrReplaceAll(kPassword, {{" ", "+"}}))
+                .status,
+            403);
+  cli::HttpsResponse enrol =
+      Request("POST", "/app/totp/enrol", cookie, kForm,
+              "_csrf=" + csrf + "&current=" + absl::StrReplaceAll(kPassword, {{" ", "+"}}));
+  ASSERT_EQ(enrol.status, 200) << enrol.body;
+  std::smatch m;
+  const std::string body = enrol.body;
+  ASSERT_TRUE(std::regex_search(body, m, std::regex("id=\"totp-secret\">([A-Z2-7 ]+)<"))) << body;
+  EXPECT_THAT(body, HasSubstr("otpauth://totp/"));
+  ASSERT_OK_AND_ASSIGN(std::string secret,
+                       node::Base32Decode(absl::StrReplaceAll(m[1].str(), {{" ", ""}})));
+  cli::HttpsResponse confirmed =
+      Request("POST", "/app/totp/confirm", cookie, kForm,
+              "_csrf=" + csrf + "&code=" + node::TotpCode(secret, node::TotpStep(absl::Now())));
+  ASSERT_EQ(confirmed.status, 200) << confirmed.body;
+  EXPECT_THAT(confirmed.body, HasSubstr("Your authenticator is set up"));
 
   // The password alone is not enough, and a wrong code is refused.
   cli::HttpsResponse no_code = SignIn("dr.lee", kPassword);
@@ -328,7 +341,8 @@ TEST_F(WebTest, SignInsAndSignOutsAreInTheAuditChain) {
                                   Path("certs/node-a.crt"), Path("certs/node-a.key"));
   ASSERT_TRUE(events.ok()) << events.status();
   ASSERT_EQ(events->status, 200) << events->body;
-  // The refusal, the sign-in and the sign-out, each naming the account and its outcome.
+  // hiectl's add, the refusal, the sign-in and the sign-out, each naming the account and
+  // its outcome.
   EXPECT_THAT(events->body, AllOf(HasSubstr("\"code\": \"110114\""), HasSubstr("login:dr.lee"),
                                   HasSubstr("refused: sign-in from 127.0.0.1"),
                                   HasSubstr("ok: sign-out from 127.0.0.1"),
@@ -339,7 +353,7 @@ TEST_F(WebTest, SignInsAndSignOutsAreInTheAuditChain) {
        at = events->body.find(kind, at + 1)) {
     ++count;
   }
-  EXPECT_EQ(count, 3u) << events->body;
+  EXPECT_EQ(count, 4u) << events->body;
 }
 
 }  // namespace
