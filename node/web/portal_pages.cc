@@ -3,16 +3,33 @@
 //
 //   GET  /app/my/disclosures  who saw my record: DisclosureAccounting, gathered from
 //                             every practice holding the patient's records
+//   GET  /app/my/record       my record: FederatedQuery with purpose PATRQT (the
+//                             patient's own request), rendered by RecordViewHtml
+//   GET  /app/my/consent      my sharing choices: the directives on file
+//                             (ConsentService.ListDirectives) and the choices form
+//   POST /app/my/consent      files the choices as a FHIR Consent (sharing_choices.h),
+//                             replacing the portal's earlier one; recorded in the
+//                             node's chain (interaction "consent-change")
+//
+// Sharing choices are exchange-wide and per sensitive category, not per practice: the
+// portal cannot list the patient's practices without revealing where they are treated
+// (node/domain/sharing_choices.h says why).
 #include <memory>
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "consent/domain/directive.h"
 #include "http/html.h"
 #include "node/domain/accounting.h"
+#include "node/domain/sharing_choices.h"
+#include "node/service/directive_client.h"
 #include "node/web/pages.h"
+#include "node/web/record_view.h"
+#include "node/web/web_audit.h"
 
 namespace hie::node {
 namespace {
@@ -20,6 +37,10 @@ namespace {
 using http::HtmlEscape;
 
 constexpr char kDisclosuresPath[] = "/app/my/disclosures";
+constexpr char kRecordPath[] = "/app/my/record";
+constexpr char kConsentPath[] = "/app/my/consent";
+// The patient's own request: the purpose of every portal query.
+constexpr char kPatientRequest[] = "PATRQT";
 
 // The patient the session's account is: the only one its pages show.
 struct PortalPatient {
@@ -97,8 +118,8 @@ std::string DisclosuresHtml(const AccountingReport& report) {
   std::string html =
       "<h1>Who saw my record</h1>\n"
       "<p>Every time a practice shared, opened or asked for your records across the "
-      "exchange, as each practice's audit log records it. Your own visits to these pages "
-      "are not listed.</p>\n";
+      "exchange, as each practice's audit log records it. Your own look-ups through "
+      "\"My record\" are listed too, with purpose PATRQT (your own request).</p>\n";
   if (!report.not_asked.empty()) {
     absl::StrAppend(&html,
                     "<p class=\"notice\" role=\"status\">Only this practice's log is shown: ",
@@ -152,15 +173,383 @@ void HandleDisclosures(std::shared_ptr<const Web> web, http::Request request,
   if (!queued) responder.Respond(ErrorPage(*web, &session, 503, "Too busy: try again."));
 }
 
+// ---------------------------------------------------------------------------------
+// My record: the patient's own request (PATRQT) across the exchange.
+
+// Collects one query's reports and answers with the record page. Deletes itself.
+class MyRecordObserver final : public QueryObserver {
+ public:
+  MyRecordObserver(std::shared_ptr<const Web> web, http::SessionPrincipal session,
+                   http::Responder responder)
+      : web_(std::move(web)), session_(std::move(session)), responder_(std::move(responder)) {
+    if (web_->options.query_started) web_->options.query_started();
+  }
+
+  void OnHolderSettled(const HolderOutcome& outcome) override { holders_.push_back(outcome); }
+
+  void OnQueryDone(absl::StatusOr<QueryAnswer> answer) override {
+    std::shared_ptr<const Web> web = std::move(web_);
+    if (!answer.ok()) {
+      responder_.Respond(ErrorPage(*web, &session_, 503,
+                                   absl::IsNotFound(answer.status())
+                                       ? "The exchange does not know your record yet."
+                                       : "Your record could not be gathered: try again later."));
+    } else {
+      // The page of a large answer is made on a worker, not on the thread that reported.
+      auto shared = std::make_shared<QueryAnswer>(*std::move(answer));
+      const bool queued = web->options.run(
+          [web, session = session_, holders = holders_, shared, responder = responder_] {
+            responder.Respond(
+                Html(200, Page(*web, "My record", &session, MyRecordHtml(*web, holders, *shared))));
+            if (web->options.query_done) web->options.query_done();
+          });
+      if (queued) {
+        delete this;
+        return;
+      }
+      responder_.Respond(ErrorPage(*web, &session_, 503, "Too busy: try again."));
+    }
+    delete this;
+    if (web->options.query_done) web->options.query_done();  // last: see clinician_pages.cc
+  }
+
+ private:
+  // The patient reads the record in the view the clinician has, with plain words around
+  // it. Withheld counts per practice are left out: they serve a clinician weighing
+  // what is missing; the patient is told which categories were withheld and where
+  // their choices are made instead.
+  static std::string MyRecordHtml(const Web& web, const std::vector<HolderOutcome>& holders,
+                                  const QueryAnswer& answer) {
+    RecordViewOptions options;
+    options.own_org = web.options.state->own_org;
+    options.show_withheld_counts = false;
+    return absl::StrCat(
+        "<div class=\"portal-record\">\n<h1>My record</h1>\n"
+        "<p>Your records from every practice of the exchange that holds them. Each item "
+        "names the practice it came from.</p>\n"
+        "<p>What practices may see of your records is up to you: <a href=\"",
+        kConsentPath, "\">My sharing choices</a>.</p>\n", RecordViewHtml(holders, answer, options),
+        "</div>\n");
+  }
+
+  std::shared_ptr<const Web> web_;
+  const http::SessionPrincipal session_;
+  http::Responder responder_;
+  std::vector<HolderOutcome> holders_;
+};
+
+void HandleMyRecord(std::shared_ptr<const Web> web, http::Request request,
+                    http::Responder responder) {
+  const http::SessionPrincipal session = *request.caller.session;
+  if (web->options.query == nullptr || web->options.state == nullptr) {
+    responder.Respond(ErrorPage(*web, &session, 503, "The exchange is not available here."));
+    return;
+  }
+  const bool queued = web->options.run([web, session, responder] {
+    absl::StatusOr<PortalPatient> patient = PatientOf(*web, session);
+    if (!patient.ok()) {
+      responder.Respond(ErrorPage(*web, &session, 403, patient.status().message()));
+      return;
+    }
+    FederatedQueryRequest query;
+    query.local_patient_id = patient->local_id;
+    query.purpose = kPatientRequest;
+    query.user = patient->user;
+    web->options.query->Run(std::move(query), new MyRecordObserver(web, session, responder));
+  });
+  if (!queued) responder.Respond(ErrorPage(*web, &session, 503, "Too busy: try again."));
+}
+
+// ---------------------------------------------------------------------------------
+// My sharing choices.
+
+// What the portal asks the consent service, and for whom.
+struct ConsentPages {
+  std::shared_ptr<const Web> web;
+  std::shared_ptr<DirectiveClient> directives;  // null without a consent service
+};
+
+std::string CategoryList(const std::vector<const SensitiveCategory*>& categories) {
+  if (categories.empty()) return "none";
+  std::vector<std::string> words;
+  for (const SensitiveCategory* c : categories) words.push_back(c->words);
+  return HtmlEscape(absl::StrJoin(words, ", "));
+}
+
+// The choices in plain words.
+std::string ChoicesWords(const SharingChoices& choices) {
+  std::vector<const SensitiveCategory*> shared, kept;
+  for (const SensitiveCategory& c : SensitiveCategories()) {
+    (choices.Shares(c.key) ? shared : kept).push_back(&c);
+  }
+  return absl::StrCat(
+      choices.share ? "You share your records with the practices of the exchange that treat you."
+                    : "You do not share your records: each practice keeps its own. You can "
+                      "still see your whole record here.",
+      " Sensitive records you share: ", CategoryList(shared),
+      ". Sensitive records you keep from practices: ", CategoryList(kept), ".");
+}
+
+// One directive on file, in words. Another practice's directive comes without its
+// content (the consent service withholds it): the patient learns only that one exists.
+std::string DirectiveItem(const DirectiveInfo& d, const std::string& own_org) {
+  std::string when = HtmlEscape(When(d.recorded_at));
+  std::string status = HtmlEscape(d.status);
+  if (d.filed_by_org.empty()) {
+    return absl::StrCat(
+        "<li>A choice filed at another of your practices (", status, ", ", when,
+        "). Ask that practice about it; your newest choice is the one that counts.</li>");
+  }
+  if (d.filed_by_org == own_org && absl::StartsWith(d.id, kPortalDirectivePrefix)) {
+    absl::StatusOr<consent::ConsentDirective> parsed = consent::ParseConsent(d.consent_json);
+    std::optional<SharingChoices> choices;
+    if (parsed.ok()) choices = ChoicesOf(*parsed);
+    if (d.status != "active") {
+      return absl::StrCat("<li>Your choices made here were withdrawn (", status, ", ", when,
+                          ").</li>");
+    }
+    return absl::StrCat("<li>Your choices made here on ", when, ": ",
+                        choices ? ChoicesWords(*choices) : "(not readable)", "</li>");
+  }
+  return absl::StrCat("<li>A choice this practice filed for you (", status, ", ", when,
+                      "). Ask the practice about it; your newest choice is the one that "
+                      "counts.</li>");
+}
+
+std::string Radio(absl::string_view name, absl::string_view value, absl::string_view label,
+                  bool checked) {
+  std::string id = absl::StrCat(name, "-", value);
+  return absl::StrCat("<label for=\"", id, "\"><input type=\"radio\" id=\"", id, "\" name=\"", name,
+                      "\" value=\"", value, "\"", checked ? " checked" : "", "> ", label,
+                      "</label>\n");
+}
+
+std::string ChoicesForm(const http::SessionPrincipal& session, const SharingChoices& current) {
+  std::string html = absl::StrCat(
+      "<form method=\"post\" action=\"", kConsentPath, "\">\n", CsrfField(session),
+      "<fieldset class=\"choices\"><legend>Share my records with the practices of the "
+      "exchange</legend>\n",
+      Radio("share", "yes",
+            "Yes: practices that treat me may see my records from my other practices (opt in)",
+            current.share),
+      Radio("share", "no",
+            "No: each practice keeps my records to itself (opt out). I can still see my own "
+            "record here.",
+            !current.share),
+      "</fieldset>\n");
+  for (const SensitiveCategory& c : SensitiveCategories()) {
+    const std::string name = absl::StrCat("category-", c.key);
+    absl::StrAppend(&html, "<fieldset class=\"choices\"><legend>", HtmlEscape(c.words),
+                    " records</legend>\n",
+                    Radio(name, "share", "Share them with practices that may see my records",
+                          current.Shares(c.key)),
+                    Radio(name, "keep", "Keep them from other practices (I still see them here)",
+                          !current.Shares(c.key)),
+                    "</fieldset>\n");
+  }
+  absl::StrAppend(&html, "<p><button type=\"submit\">Save my choices</button></p>\n</form>\n");
+  return html;
+}
+
+std::string ConsentPageHtml(const Web& web, const http::SessionPrincipal& session,
+                            const std::vector<DirectiveInfo>& directives, bool saved,
+                            absl::string_view error) {
+  const std::string& own_org = web.options.state->own_org;
+  SharingChoices current;  // the form's starting point: sharing, no sensitive category
+  if (const DirectiveInfo* mine = PortalDirective(directives, own_org);
+      mine != nullptr && mine->status == "active") {
+    absl::StatusOr<consent::ConsentDirective> parsed = consent::ParseConsent(mine->consent_json);
+    if (parsed.ok()) {
+      if (std::optional<SharingChoices> choices = ChoicesOf(*parsed)) current = *choices;
+    }
+  }
+  std::string html = "<h1>My sharing choices</h1>\n";
+  if (saved) {
+    absl::StrAppend(&html,
+                    "<p class=\"notice\" role=\"status\">Your choices are saved. They apply "
+                    "from the next request for your records.</p>\n");
+  }
+  absl::StrAppend(&html, ErrorNote(error), "<h2>What is on file now</h2>\n");
+  if (directives.empty()) {
+    absl::StrAppend(&html,
+                    "<p>You have made no choices yet: the exchange's standard rules apply.</p>\n");
+  } else {
+    absl::StrAppend(&html, "<ul class=\"directives\">\n");
+    for (const DirectiveInfo& d : directives) absl::StrAppend(&html, DirectiveItem(d, own_org));
+    absl::StrAppend(&html, "</ul>\n");
+  }
+  absl::StrAppend(
+      &html, "<h2>Change my choices</h2>\n", ChoicesForm(session, current),
+      "<p>You choose for the whole exchange, not practice by practice: listing the practices "
+      "that hold your records here would tell where you have been treated, which the "
+      "exchange keeps private.</p>\n");
+  return html;
+}
+
+// Runs `then` with the patient and the directives on file, off the I/O thread; answers
+// itself when either cannot be had.
+void WithDirectives(const ConsentPages& pages, const http::SessionPrincipal& session,
+                    const http::Responder& responder,
+                    std::function<void(PortalPatient, std::vector<DirectiveInfo>)> then) {
+  const Web& web = *pages.web;
+  if (pages.directives == nullptr || web.options.state == nullptr) {
+    responder.Respond(ErrorPage(web, &session, 503, "The exchange is not available here."));
+    return;
+  }
+  const bool queued = web.options.run([pages, session, responder, then = std::move(then)] {
+    absl::StatusOr<PortalPatient> patient = PatientOf(*pages.web, session);
+    if (!patient.ok()) {
+      responder.Respond(ErrorPage(*pages.web, &session, 403, patient.status().message()));
+      return;
+    }
+    if (pages.web->options.query_started) pages.web->options.query_started();
+    pages.directives->List(
+        patient->local_id, [pages, session, responder, then,
+                            patient = *patient](absl::StatusOr<std::vector<DirectiveInfo>> listed) {
+          if (!listed.ok()) {
+            responder.Respond(ErrorPage(*pages.web, &session, 503,
+                                        "Your choices could not be read: try again later."));
+          } else {
+            then(patient, *std::move(listed));
+          }
+          if (pages.web->options.query_done) pages.web->options.query_done();
+        });
+  });
+  if (!queued) responder.Respond(ErrorPage(web, &session, 503, "Too busy: try again."));
+}
+
+void HandleConsentForm(const ConsentPages& pages, http::Request request,
+                       http::Responder responder) {
+  const http::SessionPrincipal session = *request.caller.session;
+  const bool saved = request.Query("saved") != nullptr;
+  WithDirectives(
+      pages, session, responder,
+      [pages, session, responder, saved](PortalPatient, std::vector<DirectiveInfo> directives) {
+        responder.Respond(
+            Html(200, Page(*pages.web, "My sharing choices", &session,
+                           ConsentPageHtml(*pages.web, session, directives, saved, ""))));
+      });
+}
+
+// The choices a posted form states, or why it states none.
+absl::StatusOr<SharingChoices> ChoicesPosted(const http::Request& request) {
+  SharingChoices choices;
+  const std::string share = Field(request, "share");
+  if (share != "yes" && share != "no") {
+    return absl::InvalidArgumentError("Choose whether to share your records.");
+  }
+  choices.share = share == "yes";
+  for (const SensitiveCategory& c : SensitiveCategories()) {
+    const std::string value = Field(request, absl::StrCat("category-", c.key));
+    if (value == "share") {
+      choices.shared_categories.push_back(c.key);
+    } else if (value != "keep") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Choose whether to share ", c.words, " records."));
+    }
+  }
+  return choices;
+}
+
+std::string ChangeDetail(const SharingChoices& choices) {
+  return absl::StrCat("web app: share ", choices.share ? "yes" : "no", "; shared categories: ",
+                      choices.shared_categories.empty()
+                          ? std::string("none")
+                          : absl::StrJoin(choices.shared_categories, " "));
+}
+
+void HandleConsentChange(const ConsentPages& pages, http::Request request,
+                         http::Responder responder) {
+  const http::SessionPrincipal session = *request.caller.session;
+  absl::StatusOr<SharingChoices> posted = ChoicesPosted(request);
+  WithDirectives(
+      pages, session, responder,
+      [pages, session, responder, posted](PortalPatient patient,
+                                          std::vector<DirectiveInfo> directives) {
+        const Web& web = *pages.web;
+        if (!posted.ok()) {
+          responder.Respond(Html(400, Page(web, "My sharing choices", &session,
+                                           ConsentPageHtml(web, session, directives, false,
+                                                           posted.status().message()))));
+          return;
+        }
+        // The portal's earlier directive gets a new version: one set of choices on file.
+        const DirectiveInfo* earlier = PortalDirective(directives, web.options.state->own_org);
+        const std::string id = earlier != nullptr ? earlier->id : NewPortalDirectiveId();
+        const std::string json = SharingConsentJson(*posted, id, patient.local_id, absl::Now());
+        if (web.options.query_started) web.options.query_started();
+        pages.directives->Put(
+            patient.local_id, json,
+            [pages, session, responder, patient, choices = *posted,
+             directives](absl::StatusOr<DirectiveInfo> filed) {
+              const Web& web = *pages.web;
+              if (!filed.ok()) {
+                responder.Respond(
+                    Html(503, Page(web, "My sharing choices", &session,
+                                   ConsentPageHtml(web, session, directives, false,
+                                                   absl::IsNotFound(filed.status())
+                                                       ? "The exchange does not know your record "
+                                                         "yet: your choices could not be saved."
+                                                       : "Your choices could not be saved: try "
+                                                         "again later."))));
+              } else {
+                hie::v1::AuditEntry entry =
+                    WebAuditEntry(web, session, hie::v1::AUDIT_ACTION_DIRECTIVE,
+                                  {.interaction = "consent-change",
+                                   .resource = absl::StrCat("Consent/", filed->id),
+                                   .patient = patient.local_id});
+                entry.set_purpose(kPatientRequest);
+                entry.set_detail(ChangeDetail(choices));
+                RespondAudited(web, &session, {std::move(entry)}, responder,
+                               SeeOther(absl::StrCat(kConsentPath, "?saved=1")));
+              }
+              if (web.options.query_done) web.options.query_done();
+            });
+      });
+}
+
 }  // namespace
 
 absl::Status AddPortalPages(http::Router& router, std::shared_ptr<const Web> web) {
-  return router.Add({.method = "GET",
-                     .pattern = kDisclosuresPath,
+  absl::Status added =
+      router.Add({.method = "GET",
+                  .pattern = kDisclosuresPath,
+                  .access = http::AccessRule::Session({kRolePatient}),
+                  .audit_kind = "web-my-disclosures",
+                  .handler = [web](http::Request request, http::Responder responder) {
+                    HandleDisclosures(web, std::move(request), std::move(responder));
+                  }});
+  if (!added.ok()) return added;
+  added = router.Add({.method = "GET",
+                      .pattern = kRecordPath,
+                      .access = http::AccessRule::Session({kRolePatient}),
+                      .audit_kind = "web-my-record",
+                      .handler = [web](http::Request request, http::Responder responder) {
+                        HandleMyRecord(web, std::move(request), std::move(responder));
+                      }});
+  if (!added.ok()) return added;
+  ConsentPages pages;
+  pages.web = web;
+  if (web->options.state != nullptr && web->options.state->consent_channel != nullptr) {
+    pages.directives = std::make_shared<GrpcDirectiveClient>(web->options.state->consent_channel,
+                                                             web->options.state->own_org);
+  }
+  added = router.Add({.method = "GET",
+                      .pattern = kConsentPath,
+                      .access = http::AccessRule::Session({kRolePatient}),
+                      .audit_kind = "web-my-consent",
+                      .handler = [pages](http::Request request, http::Responder responder) {
+                        HandleConsentForm(pages, std::move(request), std::move(responder));
+                      }});
+  if (!added.ok()) return added;
+  return router.Add({.method = "POST",
+                     .pattern = kConsentPath,
                      .access = http::AccessRule::Session({kRolePatient}),
-                     .audit_kind = "web-my-disclosures",
-                     .handler = [web](http::Request request, http::Responder responder) {
-                       HandleDisclosures(web, std::move(request), std::move(responder));
+                     .audit_kind = "web-my-consent-change",
+                     .max_body_bytes = kFormBytes,
+                     .content_types = {kFormType},
+                     .handler = [pages](http::Request request, http::Responder responder) {
+                       HandleConsentChange(pages, std::move(request), std::move(responder));
                      }});
 }
 

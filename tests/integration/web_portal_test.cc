@@ -181,6 +181,46 @@ class WebPortalTest : public FhirApiFixture {
     ASSERT_TRUE(status.ok()) << status.error_message();
   }
 
+  // A clinician at org-b asks for Jane (B1) with purpose TREAT; the stream's status, its
+  // result and each holder's status.
+  grpc::Status TreatFromOrgB(hie::v1::QueryResult* result,
+                             std::map<std::string, hie::v1::HolderStatus>* holders) {
+    auto stub = hie::v1::FederatedQuery::NewStub(ChannelAs("node-b", ports_["node-b"]));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    hie::v1::QueryRequest request;
+    request.set_local_patient_id("B1");
+    request.set_purpose("TREAT");
+    request.mutable_user()->set_user_id("dr.b");
+    request.mutable_user()->set_role("physician");
+    auto reader = stub->Query(&context, request);
+    hie::v1::QueryEvent event;
+    while (reader->Read(&event)) {
+      if (event.has_result()) *result = event.result();
+      if (event.has_holder()) (*holders)[event.holder().org_id()] = event.holder();
+    }
+    return reader->Finish();
+  }
+
+  // Jane files her choices through the portal: `form` is the body without the CSRF
+  // field. Returns the POST's answer.
+  cli::HttpsResponse Choose(const std::string& cookie, const std::string& form) {
+    cli::HttpsResponse page = Request("GET", "/app/my/consent", cookie);
+    EXPECT_EQ(page.status, 200) << page.body;
+    return Request("POST", "/app/my/consent", cookie,
+                   absl::StrCat("_csrf=", CsrfOf(page.body), "&", form));
+  }
+
+  // A Condition at org-c labelled mental health (PSY), its text from that practice.
+  void ImportSensitive() {
+    std::string file = Path("psy.json");
+    std::ofstream(file) << absl::StrCat(
+        R"({"resourceType":"Condition","id":"C1-psy","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"}]},"code":{"text":")",
+        absl::StrReplaceAll(kXss, {{"\"", "\\\""}}), R"("},"subject":{"reference":"Patient/C1"}})");
+    CommandResult imported = HiectlAs("node-c", ports_["node-c"], {"import", file});
+    ASSERT_EQ(imported.exit_code, 0) << imported.out << imported.err;
+  }
+
   int node_port_ = 0;
   std::map<std::string, int> ports_;
 };
@@ -254,16 +294,141 @@ TEST_F(WebPortalTest, DisclosuresGatheredFromEveryHolderAndAHolderDownIsNamed) {
 TEST_F(WebPortalTest, OnlyAPatientOpensThePortal) {
   std::string lee = SignIn("dr.lee");
   ASSERT_FALSE(lee.empty());
-  for (const char* path : {"/app/my/disclosures"}) {
+  for (const char* path : {"/app/my/disclosures", "/app/my/record", "/app/my/consent"}) {
     EXPECT_EQ(Request("GET", path, lee).status, 403) << path;
     cli::HttpsResponse anonymous = Request("GET", path, "");
     EXPECT_NE(anonymous.status, 200) << path;
     EXPECT_THAT(anonymous.body, Not(HasSubstr("dr.who")));
   }
+  // Nor may they file a patient's choices, CSRF token and all.
+  cli::HttpsResponse home = Request("GET", "/app/", lee);
+  EXPECT_EQ(Request("POST", "/app/my/consent", lee,
+                    absl::StrCat("_csrf=", CsrfOf(home.body),
+                                 "&share=no&category-substance-use=keep"
+                                 "&category-mental-health=keep&category-hiv=keep"
+                                 "&category-sexual-health=keep"))
+                .status,
+            403);
   // There is no patient parameter: one given is ignored, the page is still Jane's.
   std::string jane = SignIn("jane");
   cli::HttpsResponse page = Request("GET", "/app/my/disclosures?patient=B1", jane);
   EXPECT_EQ(page.status, 200);
+}
+
+constexpr char kKeepAll[] =
+    "category-substance-use=keep&category-mental-health=keep&category-hiv=keep"
+    "&category-sexual-health=keep";
+
+TEST_F(WebPortalTest, OptingOutDeniesPracticesButNotJaneAndOptingInRestoresThem) {
+  std::string jane = SignIn("jane");
+  ASSERT_FALSE(jane.empty());
+  cli::HttpsResponse page = Request("GET", "/app/my/consent", jane);
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_THAT(page.body, HasSubstr("You have made no choices yet"));
+  EXPECT_THAT(page.body, HasSubstr("<label for=\"share-no\">"));
+
+  cli::HttpsResponse saved = Choose(jane, absl::StrCat("share=no&", kKeepAll));
+  ASSERT_EQ(saved.status, 303) << saved.body;
+  page = Request("GET", "/app/my/consent?saved=1", jane);
+  EXPECT_THAT(page.body, HasSubstr("Your choices are saved"));
+  EXPECT_THAT(page.body, HasSubstr("You do not share your records"));
+  EXPECT_THAT(page.body, HasSubstr("id=\"share-no\" name=\"share\" value=\"no\" checked"));
+
+  // The next query from a practice is denied, with the consent service's reason.
+  hie::v1::QueryResult result;
+  std::map<std::string, hie::v1::HolderStatus> holders;
+  grpc::Status denied = TreatFromOrgB(&result, &holders);
+  EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(denied.error_message(), HasSubstr("denies TREAT"));
+
+  // Jane still sees her record from every practice, and who saw it.
+  cli::HttpsResponse record = Request("GET", "/app/my/record", jane);
+  ASSERT_EQ(record.status, 200) << record.body;
+  EXPECT_THAT(record.body, HasSubstr("<h1>My record</h1>"));
+  for (const char* org : {"org-b", "org-c"}) {
+    EXPECT_THAT(record.body, HasSubstr(absl::StrCat("<span class=\"badge\">", org, "</span>")));
+  }
+  EXPECT_THAT(record.body, HasSubstr("<span class=\"badge own\">org-a"));
+  EXPECT_EQ(Request("GET", "/app/my/disclosures", jane).status, 200);
+
+  // The change is in org-a's chain, as Jane's own.
+  {
+    auto audit = hie::v1::AuditLog::NewStub(ChannelAs("operator", node_port_));
+    grpc::ClientContext context;
+    hie::v1::QueryByPatientRequest query;
+    query.mutable_local()->set_org_id("org-a");
+    query.mutable_local()->set_local_id("A1");
+    auto reader = audit->QueryByPatient(&context, query);
+    hie::v1::AuditEntry entry;
+    int changes = 0;
+    while (reader->Read(&entry)) {
+      if (entry.interaction() != "consent-change") continue;
+      ++changes;
+      EXPECT_EQ(entry.action(), hie::v1::AUDIT_ACTION_DIRECTIVE);
+      EXPECT_EQ(entry.user().user_id(), "jane");
+      EXPECT_THAT(entry.detail(), HasSubstr("share no"));
+    }
+    EXPECT_TRUE(reader->Finish().ok());
+    EXPECT_EQ(changes, 1);
+  }
+
+  // Back in: the next query goes through; one set of choices is on file, not two.
+  ASSERT_EQ(Choose(jane, absl::StrCat("share=yes&", kKeepAll)).status, 303);
+  holders.clear();
+  grpc::Status permitted = TreatFromOrgB(&result, &holders);
+  ASSERT_TRUE(permitted.ok()) << permitted.error_message();
+  EXPECT_EQ(holders["org-c"].state(), hie::v1::HolderStatus::STATE_OK);
+  page = Request("GET", "/app/my/consent", jane);
+  EXPECT_THAT(page.body, HasSubstr("You share your records"));
+  std::vector<std::string> items = absl::StrSplit(page.body, "<li>Your choices made here");
+  EXPECT_EQ(items.size(), 2u) << page.body;
+}
+
+TEST_F(WebPortalTest, KeepingACategoryWithholdsItFromPracticesNotFromJane) {
+  ASSERT_NO_FATAL_FAILURE(ImportSensitive());
+  std::string jane = SignIn("jane");
+  ASSERT_EQ(Choose(jane, absl::StrCat("share=yes&", kKeepAll)).status, 303);
+  hie::v1::QueryResult result;
+  std::map<std::string, hie::v1::HolderStatus> holders;
+  ASSERT_TRUE(TreatFromOrgB(&result, &holders).ok());
+  EXPECT_THAT(result.withheld_categories(), ::testing::Contains("PSY"));
+  EXPECT_EQ(holders["org-c"].withheld(), 1);
+  const int64_t without = result.entries();
+
+  // Jane's own record has it, its text escaped.
+  cli::HttpsResponse record = Request("GET", "/app/my/record", jane);
+  ASSERT_EQ(record.status, 200) << record.body;
+  EXPECT_THAT(record.body, HasSubstr("&lt;img src=x onerror=alert(1)&gt;"));
+  EXPECT_THAT(record.body, Not(HasSubstr(kXss)));
+
+  // Shared: the practice sees it on its next query.
+  ASSERT_EQ(Choose(jane,
+                   "share=yes&category-substance-use=keep&category-mental-health=share"
+                   "&category-hiv=keep&category-sexual-health=keep")
+                .status,
+            303);
+  holders.clear();
+  ASSERT_TRUE(TreatFromOrgB(&result, &holders).ok());
+  EXPECT_THAT(result.withheld_categories(), Not(::testing::Contains("PSY")));
+  EXPECT_EQ(holders["org-c"].withheld(), 0);
+  EXPECT_EQ(result.entries(), without + 1);
+  cli::HttpsResponse page = Request("GET", "/app/my/consent", jane);
+  EXPECT_THAT(page.body,
+              HasSubstr("id=\"category-mental-health-share\" name=\"category-mental-health\" "
+                        "value=\"share\" checked"));
+}
+
+TEST_F(WebPortalTest, ChoicesNeedTheCsrfTokenAndAWholeForm) {
+  std::string jane = SignIn("jane");
+  EXPECT_EQ(Request("POST", "/app/my/consent", jane, absl::StrCat("share=no&", kKeepAll)).status,
+            403);
+  cli::HttpsResponse half = Choose(jane, "share=maybe");
+  EXPECT_EQ(half.status, 400);
+  EXPECT_THAT(half.body, HasSubstr("Choose whether to share your records."));
+  // Nothing was filed: a practice's query still goes through.
+  hie::v1::QueryResult result;
+  std::map<std::string, hie::v1::HolderStatus> holders;
+  EXPECT_TRUE(TreatFromOrgB(&result, &holders).ok());
 }
 
 }  // namespace

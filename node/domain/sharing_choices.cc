@@ -1,0 +1,138 @@
+#include "node/domain/sharing_choices.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/json/json_writer.h"
+
+namespace hie::node {
+namespace {
+
+constexpr char kActCode[] = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
+constexpr char kActReason[] = "http://terminology.hl7.org/CodeSystem/v3-ActReason";
+// The patient's own request (the portal's purpose).
+constexpr char kPatientRequest[] = "PATRQT";
+
+std::string Codings(const char* system, const std::vector<std::string>& codes) {
+  std::vector<std::string> out;
+  for (const std::string& code : codes) {
+    out.push_back(JsonObject().Add("system", system).Add("code", code).Build());
+  }
+  return JsonArray(out);
+}
+
+std::string ProvisionJson(const char* type, const std::vector<std::string>& labels,
+                          bool patient_request_only, const std::vector<std::string>& nested) {
+  JsonObject provision;
+  provision.Add("type", type);
+  if (patient_request_only) provision.AddRaw("purpose", Codings(kActReason, {kPatientRequest}));
+  if (!labels.empty()) provision.AddRaw("securityLabel", Codings(kActCode, labels));
+  if (!nested.empty()) provision.AddRaw("provision", JsonArray(nested));
+  return provision.Build();
+}
+
+std::string CodingObject(const char* system, const char* code) {
+  return JsonObject()
+      .AddRaw("coding", JsonArray({JsonObject().Add("system", system).Add("code", code).Build()}))
+      .Build();
+}
+
+// The category whose codes are exactly `labels`, or null.
+const SensitiveCategory* CategoryWithCodes(std::vector<std::string> labels) {
+  std::sort(labels.begin(), labels.end());
+  for (const SensitiveCategory& category : SensitiveCategories()) {
+    std::vector<std::string> codes = category.codes;
+    std::sort(codes.begin(), codes.end());
+    if (codes == labels) return &category;
+  }
+  return nullptr;
+}
+
+bool IsPatientRequestOnly(const consent::Provision& p) {
+  return p.purposes == std::vector<std::string>{kPatientRequest};
+}
+
+}  // namespace
+
+const std::vector<SensitiveCategory>& SensitiveCategories() {
+  static const auto* const kCategories = new std::vector<SensitiveCategory>{
+      {"substance-use", "Substance-use treatment", {"42CFRPart2", "ETH"}},
+      {"mental-health", "Mental health", {"PSY"}},
+      {"hiv", "HIV", {"HIV"}},
+      {"sexual-health", "Sexual and reproductive health", {"SEX"}},
+  };
+  return *kCategories;
+}
+
+bool SharingChoices::Shares(absl::string_view category_key) const {
+  return std::find(shared_categories.begin(), shared_categories.end(), category_key) !=
+         shared_categories.end();
+}
+
+std::string NewPortalDirectiveId() {
+  unsigned char bytes[12];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) return "";
+  return absl::StrCat(kPortalDirectivePrefix,
+                      absl::BytesToHexString(
+                          absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes))));
+}
+
+std::string SharingConsentJson(const SharingChoices& choices, absl::string_view directive_id,
+                               absl::string_view patient_local_id, absl::Time now) {
+  std::vector<std::string> nested;
+  if (!choices.share) nested.push_back(ProvisionJson("permit", {}, true, {}));
+  for (const SensitiveCategory& category : SensitiveCategories()) {
+    if (choices.Shares(category.key)) {
+      nested.push_back(ProvisionJson("permit", category.codes, false, {}));
+    } else {
+      nested.push_back(ProvisionJson("deny", category.codes, false,
+                                     {ProvisionJson("permit", category.codes, true, {})}));
+    }
+  }
+  return JsonObject()
+      .Add("resourceType", "Consent")
+      .Add("id", directive_id)
+      .Add("status", "active")
+      .AddRaw("scope",
+              CodingObject("http://terminology.hl7.org/CodeSystem/consentscope", "patient-privacy"))
+      .AddRaw("category", JsonArray({CodingObject("http://loinc.org", "59284-0")}))
+      .AddRaw("patient",
+              JsonObject().Add("reference", absl::StrCat("Patient/", patient_local_id)).Build())
+      .Add("dateTime", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", now, absl::UTCTimeZone()))
+      .AddRaw("policyRule", CodingObject(kActCode, choices.share ? "OPTIN" : "OPTOUT"))
+      .AddRaw("provision", ProvisionJson(choices.share ? "permit" : "deny", {}, false, nested))
+      .Build();
+}
+
+std::optional<SharingChoices> ChoicesOf(const consent::ConsentDirective& directive) {
+  if (!absl::StartsWith(directive.id, kPortalDirectivePrefix)) return std::nullopt;
+  SharingChoices choices;
+  choices.share = directive.provision.type == consent::ProvisionType::kPermit;
+  for (const consent::Provision& p : directive.provision.provisions) {
+    if (p.security_labels.empty()) {
+      if (!IsPatientRequestOnly(p)) return std::nullopt;
+      continue;
+    }
+    const SensitiveCategory* category = CategoryWithCodes(p.security_labels);
+    if (category == nullptr || !p.purposes.empty()) return std::nullopt;
+    if (p.type == consent::ProvisionType::kPermit) {
+      choices.shared_categories.push_back(category->key);
+    }
+  }
+  return choices;
+}
+
+const DirectiveInfo* PortalDirective(const std::vector<DirectiveInfo>& directives,
+                                     absl::string_view own_org) {
+  for (const DirectiveInfo& d : directives) {
+    if (d.filed_by_org == own_org && absl::StartsWith(d.id, kPortalDirectivePrefix)) return &d;
+  }
+  return nullptr;
+}
+
+}  // namespace hie::node
