@@ -274,7 +274,12 @@ class FederatedQuery::QueryRun : public std::enable_shared_from_this<QueryRun> {
     entry.set_purpose(request_.purpose);
     entry.set_query_id(query_id_);
     entry.set_outcome(outcome);
-    entry.set_detail(detail);
+    // An emergency query carries its reason in every entry of it: the review of a
+    // break-the-glass starts from the requesting node's own chain.
+    entry.set_detail(request_.break_glass_reason.empty()
+                         ? detail
+                         : absl::StrCat(detail, detail.empty() ? "" : "; ",
+                                        "break-the-glass reason: ", request_.break_glass_reason));
     return engine_->audit_->Append(std::move(entry));
   }
 

@@ -405,6 +405,25 @@ TEST_F(FederatedQueryDomainTest, AtMostMaxInFlightHoldersAreAskedAtOnce) {
   EXPECT_OK(observer_.done->status());
 }
 
+TEST_F(FederatedQueryDomainTest, AnEmergencyQueryCarriesItsReasonInEveryEntry) {
+  grant_.clear_holders();
+  grant_.add_holders()->set_org_id("org-a");
+  Permit();
+  FederatedQueryRequest request = Request();
+  request.purpose = "ETREAT";
+  request.break_glass_reason = "unconscious in the emergency department";
+  Engine().Run(request, &observer_);
+  ASSERT_TRUE(observer_.done.has_value());
+  ASSERT_OK(observer_.done->status());
+  ASSERT_EQ(audit_->entries.size(), 2u);
+  for (const hie::v1::AuditEntry& entry : audit_->entries) {
+    EXPECT_THAT(
+        entry.detail(),
+        ::testing::HasSubstr("break-the-glass reason: unconscious in the emergency department"));
+    EXPECT_EQ(entry.purpose(), "ETREAT");
+  }
+}
+
 TEST_F(FederatedQueryDomainTest, ConsentDenialIsAuditedAndNothingIsFetched) {
   Authorization deny;
   deny.query_id = "q-2";
