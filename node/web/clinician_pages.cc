@@ -253,7 +253,12 @@ std::string ExchangeResultsHtml(const absl::StatusOr<std::vector<MatchCandidate>
       "<p>The exchange's patient index names people, never the practices that hold their "
       "records. To see a person's records from other practices, the front desk registers the "
       "patient here: the index then links this practice's patient to them.</p>\n");
-  if (found->empty()) return out + "<p>No person in the exchange matches.</p>\n</section>\n";
+  if (found->empty()) {
+    return out +
+           "<p>No person in the exchange matches. The patient index names a person only when "
+           "the details point to them: give the family name, a given name and the birth date "
+           "(and an identifier if you have one).</p>\n</section>\n";
+  }
   absl::StrAppend(&out,
                   "<table class=\"candidates\">\n<thead><tr><th scope=\"col\">Match</th>"
                   "<th scope=\"col\">Name</th><th scope=\"col\">Birth date</th>"
