@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libleveldb-dev libsnappy-dev libssl-dev libsimdjson-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libboost-dev libsodium-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libboost-dev libsodium-dev libqrencode-dev
   clang libclang-rt-14-dev clang-format
   faketime iproute2
   # The web app's browser tests (tests/js/web) run Debian's chromium headless, driven by

@@ -6,7 +6,7 @@ FROM debian:12 AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config libgrpc++-dev protobuf-compiler-grpc \
       libprotobuf-dev protobuf-compiler libabsl-dev libleveldb-dev libsnappy-dev libssl-dev \
-      libsimdjson-dev libgtest-dev libgmock-dev libboost-dev libsodium-dev \
+      libsimdjson-dev libgtest-dev libgmock-dev libboost-dev libsodium-dev libqrencode-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -16,7 +16,7 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DHIE_BENCH=OFF \
 FROM debian:12-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
       libgrpc++1.51 libprotobuf32 libabsl20220623 libleveldb1d libsnappy1v5 libssl3 \
-      libsimdjson14 libsodium23 ca-certificates \
+      libsimdjson14 libsodium23 libqrencode4 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home-dir /var/lib/hie --shell /usr/sbin/nologin hie \
     && mkdir -p /var/lib/hie/node /etc/hie && chown -R hie:hie /var/lib/hie && chmod 0700 /var/lib/hie/node

@@ -11,6 +11,7 @@
 #include "http/status.h"
 #include "node/domain/account_audit.h"
 #include "node/web/pages.h"
+#include "node/web/qr_svg.h"
 #include "node/web/web_audit.h"
 
 namespace hie::node {
@@ -251,14 +252,18 @@ http::Response TotpPage(const Web& web, const http::SessionPrincipal& session, i
 // with a first code.
 http::Response TotpSecretPage(const Web& web, const http::SessionPrincipal& session,
                               const TotpEnrolment& enrolment) {
+  // Without a QR code (a URI too long for one, which ours never is) the key still is.
+  const std::string qr =
+      QrCodeSvg(enrolment.otpauth_uri, "QR code of your authenticator's new key").value_or("");
   std::string grouped;
   for (size_t i = 0; i < enrolment.secret_base32.size(); i += 4) {
     absl::StrAppend(&grouped, i == 0 ? "" : " ", enrolment.secret_base32.substr(i, 4));
   }
   std::string main = absl::StrCat(
       "<h1>Set up your authenticator</h1>\n",
-      "<p>In your authenticator app, add an account with this key (time-based, six "
-      "digits):</p>\n<p class=\"secret\" id=\"totp-secret\">",
+      "<p>Scan this code with your authenticator app:</p>\n", qr,
+      "<p>Or add an account in the app with this key (time-based, six digits):</p>\n"
+      "<p class=\"secret\" id=\"totp-secret\">",
       HtmlEscape(grouped),
       "</p>\n<p class=\"hint\">Or open this link on the device that has the "
       "app: <a href=\"",

@@ -303,7 +303,8 @@ TEST_F(WebTest, SignInWithAnAuthenticatorCode) {
   std::smatch m;
   const std::string body = enrol.body;
   ASSERT_TRUE(std::regex_search(body, m, std::regex("id=\"totp-secret\">([A-Z2-7 ]+)<"))) << body;
-  EXPECT_THAT(body, HasSubstr("otpauth://totp/"));
+  EXPECT_THAT(body, AllOf(HasSubstr("otpauth://totp/"), HasSubstr("<svg"),
+                          HasSubstr("aria-label=\"QR code of your authenticator")));
   ASSERT_OK_AND_ASSIGN(std::string secret,
                        node::Base32Decode(absl::StrReplaceAll(m[1].str(), {{" ", ""}})));
   cli::HttpsResponse confirmed =
