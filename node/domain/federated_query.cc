@@ -125,6 +125,11 @@ class FederatedQuery::QueryRun : public std::enable_shared_from_this<QueryRun> {
       settled_.push_back(outcome);
     }
     answer.records.clear();
+    if (engine_->options_.known_peers != nullptr) {
+      engine_->options_.known_peers->Saw(holder.org_id(), holder.endpoint(),
+                                         HolderStateName(outcome.state), elapsed,
+                                         engine_->clock_->Now());
+    }
     Report(outcome);
     // Counted down only once reported, so that every holder's report comes before the
     // end.

@@ -30,6 +30,7 @@
 #include "absl/time/time.h"
 #include "common/time/clock.h"
 #include "node/domain/audit_sink.h"
+#include "node/domain/known_peers.h"
 #include "node/domain/merge.h"
 #include "node/domain/record_store.h"
 #include "proto/hie/v1/common.pb.h"
@@ -217,6 +218,9 @@ class HolderClient {
 struct FederatedQueryOptions {
   // The organisation this node serves.
   std::string own_org;
+  // Told how each holder answered (not owned; may be null): the admin's status page
+  // lists and checks the peers this node has fetched from.
+  KnownPeers* known_peers = nullptr;
   // Each holder's deadline when the request names none.
   absl::Duration default_holder_timeout = absl::Seconds(5);
   // Holders fetched from at once.

@@ -2,6 +2,7 @@
 #ifndef HIE_NODE_SERVICE_INGEST_SERVICE_H_
 #define HIE_NODE_SERVICE_INGEST_SERVICE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -9,9 +10,11 @@
 #include "common/auth/client_registry.h"
 #include "common/store/kv_store.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/security/credentials.h"
 #include "node/domain/accounting.h"
 #include "node/domain/accounts.h"
 #include "node/domain/fhir_ingest.h"
+#include "node/domain/known_peers.h"
 #include "node/domain/labeler.h"
 #include "node/domain/outbox.h"
 #include "node/domain/record_store.h"
@@ -63,6 +66,10 @@ struct NodeState {
   std::shared_ptr<grpc::Channel> consent_channel;
   // The node's certificate file, for the status page's expiry.
   std::string certificate_file;
+  // The peers this node has fetched from (the federated query tells it), and the
+  // credentials to reach one, for the status page's check of them.
+  std::shared_ptr<KnownPeers> known_peers = std::make_shared<KnownPeers>();
+  std::function<std::shared_ptr<grpc::ChannelCredentials>(const std::string& org)> peer_credentials;
   // A patient's accounting of disclosures (the portal's "who saw my record"); null in a
   // node without a consent service.
   std::shared_ptr<DisclosureAccounting> accounting;

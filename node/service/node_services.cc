@@ -108,6 +108,8 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenNodeServices(
   services.push_back(std::make_unique<PeerRecordsService>(state, keys, feed));
   FederatedQueryOptions query_options;
   query_options.own_org = options.own_org;
+  query_options.known_peers = state->known_peers.get();
+  state->peer_credentials = options.peer_credentials;
   query_options.default_holder_timeout = absl::Milliseconds(options.holder_timeout_ms);
   query_options.max_record_bytes = state->max_record_bytes;
   query_options.max_answer_bytes = state->max_answer_bytes;

@@ -39,6 +39,7 @@
 #include "common/grpc/status_convert.h"
 #include "common/json/json_writer.h"
 #include "google/protobuf/util/time_util.h"
+#include "grpcpp/create_channel.h"
 #include "grpcpp/client_context.h"
 #include "http/access.h"
 #include "http/html.h"
@@ -322,7 +323,27 @@ std::string DependencyRow(const DependencyHealth& d) {
                       "</td></tr>\n");
 }
 
-std::string StatusMain(const NodeHealth& h) {
+// The last fetch from each peer, as the queries that asked it saw it.
+std::string PeersLastSeen(const std::vector<KnownPeer>& peers) {
+  if (peers.empty()) {
+    return "<p class=\"hint\">No other practice's node has been asked yet: this node "
+           "learns them from each query's grant (it keeps no list of the exchange's "
+           "members), and checks them here from then on.</p>\n";
+  }
+  std::string rows;
+  for (const KnownPeer& p : peers) {
+    absl::StrAppend(&rows, "<tr><th scope=\"row\">", HtmlEscape(p.org_id), "</th><td>",
+                    When(p.last_seen), "</td><td>", HtmlEscape(absl::AsciiStrToLower(p.last_state)),
+                    "</td><td>", absl::ToInt64Milliseconds(p.last_elapsed), " ms</td></tr>\n");
+  }
+  return absl::StrCat(
+      "<h3>Their last answers to a query</h3>\n<div class=\"table-wrap\"><table "
+      "class=\"peers\"><thead><tr><th scope=\"col\">Practice</th><th scope=\"col\">When</th>"
+      "<th scope=\"col\">Answer</th><th scope=\"col\">Time</th></tr></thead><tbody>\n",
+      rows, "</tbody></table></div>\n");
+}
+
+std::string StatusMain(const NodeHealth& h, const std::vector<KnownPeer>& peers) {
   std::string deps;
   for (const DependencyHealth& d : h.dependencies) absl::StrAppend(&deps, DependencyRow(d));
   std::string cert;
@@ -347,14 +368,11 @@ std::string StatusMain(const NodeHealth& h) {
   }
   return absl::StrCat(
       "<h1>Node status</h1>\n<p>", HtmlEscape(h.org_id), "'s node, checked ", When(h.checked_at),
-      ".</p>\n<h2>Services this node depends on</h2>\n",
+      ".</p>\n<h2>Services and practices this node depends on</h2>\n",
       "<div class=\"table-wrap\"><table class=\"status\"><thead><tr><th scope=\"col\">Service</th>"
       "<th scope=\"col\">Address</th><th scope=\"col\">State</th><th scope=\"col\">Detail</th>"
       "</tr></thead><tbody>\n",
-      deps, "</tbody></table></div>\n",
-      "<p class=\"hint\">Peers: this node learns which practices hold a patient's records from "
-      "each query's grant, and keeps no list of them to check; a query's page shows each "
-      "holder's answer.</p>\n",
+      deps, "</tbody></table></div>\n", PeersLastSeen(peers),
       "<h2>Registrations waiting for the MPI</h2>\n<p id=\"outbox\">",
       h.outbox_pending.has_value() ? absl::StrCat(*h.outbox_pending) : "unknown",
       "</p>\n<h2>Certificate</h2>\n", cert, "<h2>Records</h2>\n", ErrorNote(h.records_error),
@@ -381,9 +399,24 @@ void HandleStatus(std::shared_ptr<const Web> web, const http::Request& request,
                               {.name = "Consent service",
                                .address = state->consent_channel ? "configured" : "",
                                .probe = HealthProbe(state->consent_channel)}};
+      // The practices this node has fetched from, checked now over mutual TLS as a
+      // fetch would reach them (their certificate must name their org).
+      if (state->known_peers != nullptr && state->peer_credentials) {
+        for (const KnownPeer& peer : state->known_peers->List()) {
+          sources.dependencies.push_back(
+              {.name = absl::StrCat(peer.org_id, "'s node"),
+               .address = peer.endpoint,
+               .probe = HealthProbe(
+                   grpc::CreateChannel(peer.endpoint, state->peer_credentials(peer.org_id)))});
+        }
+      }
     }
     NodeHealth health = CheckNodeHealth(sources, absl::Now());
-    responder.Respond(Html(200, Page(*web, "Node status", &session, StatusMain(health))));
+    std::vector<KnownPeer> peers;
+    if (web->options.state != nullptr && web->options.state->known_peers != nullptr) {
+      peers = web->options.state->known_peers->List();
+    }
+    responder.Respond(Html(200, Page(*web, "Node status", &session, StatusMain(health, peers))));
   });
 }
 
