@@ -277,7 +277,8 @@ test("Jane stops sharing and Dr Lee's next query is denied; she shares again and
   const refused = await openRecord(clinician, 'Oyelaran', 'Jane');
   assert.equal(refused.status(), 403);
   assert.match(clinician.url(), /\/app\/patients\/GP-1001\/record\?purpose=TREAT$/);
-  assert.match(await mainText(clinician), /The record cannot be opened: .*(opt|consent)/i);
+  // The reason names the Consent her choice filed from the portal.
+  assert.match(await mainText(clinician), /The record cannot be opened: consent denies: consent portal-\S+ .*denies TREAT/);
   assert.equal(await clinician.$('.record-view'), null, 'no record is shown');
   assert.deepEqual(await badges(clinician), []);
   await checkPage(clinician, 'clinician-record-after-opt-out');
