@@ -2,9 +2,11 @@
 // quick start does (`hiectl devnet up --nodes 3`, then `hiectl devnet samples`: three
 // practices, Jane Oyelaran's records at each, the demo accounts), and
 // tests/js/web/*.test.mjs run with Node's test runner, driving Debian's headless chromium
-// through puppeteer-core: sign-in, lockout, sessions, CSRF, cross-role and XSS cases, the
-// clinician's, the front desk's, the practice admin's and the patient's pages (the
-// admin's upload runs web/node/import.js in the browser), each main page screenshotted into
+// through puppeteer-core: sign-in, two-step sign-in set-up, lockout, sessions, CSRF,
+// cross-role and XSS cases, the error pages, the clinician's, the front desk's, the
+// practice admin's and the patient's pages (her record from every practice, her sharing
+// choices and what they do to a clinician's query; the admin's upload runs
+// web/node/import.js in the browser), each main page screenshotted into
 // <build>/web-screenshots/ and checked with axe-core. chromium comes from
 // scripts/install-deps.sh, puppeteer-core and axe-core from tests/js/package-lock.json
 // (scripts/install-js-deps.sh); without them this test fails, it does not skip.

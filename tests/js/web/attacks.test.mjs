@@ -14,7 +14,6 @@ import {
   navigating,
   newPage,
   origin,
-  screenshot,
   sessionCookie,
   signIn,
 } from './browser.mjs';
@@ -50,6 +49,8 @@ test('a form on another origin cannot sign the user out (CSRF)', async () => {
   await goto(page, `data:text/html,${encodeURIComponent(attack)}`);
   const crossSite = await navigating(page, () => page.click('button'));
   assert.equal(crossSite.status(), 401, 'no cookie came with the cross-site post');
+  assert.equal(await page.$eval('h1', (h) => h.textContent), 'Please sign in');
+  await checkPage(page, 'csrf-cross-site-refused');
   assert.ok(await signedIn(page, 'org-a'), 'the session survived');
 
   // Another origin on the same site (org-b's node, another port of 127.0.0.1): the
@@ -62,9 +63,9 @@ test('a form on another origin cannot sign the user out (CSRF)', async () => {
   }, target);
   const sameSite = await navigating(page, () => page.click('form button'));
   assert.equal(sameSite.status(), 403, 'a post without the CSRF token is refused');
-  // The refusal is the HTTPS server's error answer, not a page of the app: only its
-  // picture is kept.
-  await screenshot(page, 'csrf-refused');
+  // The refusal is a page of the app, saying so.
+  assert.equal(await page.$eval('h1', (h) => h.textContent), 'Not allowed');
+  await checkPage(page, 'csrf-refused');
   assert.ok(await signedIn(page, 'org-a'), 'the session survived');
 
   // The same form with a wrong token is refused the same way.
@@ -84,6 +85,7 @@ test('a form on another origin cannot sign the user out (CSRF)', async () => {
 async function assertRefused(page, path) {
   const response = await goto(page, `${origin('org-a')}${path}`);
   assert.equal(response.status(), 403, path);
+  assert.equal(await page.$eval('h1', (h) => h.textContent), 'Not allowed', path);
   assert.doesNotMatch(await page.content(), /Oyelaran|GP-100\d|table class="(users|audit|status)"/, path);
 }
 
@@ -95,7 +97,7 @@ test('a clinician is refused the admin and front-desk pages', async () => {
     await assertRefused(page, path);
   }
   await goto(page, `${origin('org-a')}/app/admin/users`);
-  await screenshot(page, 'refused-clinician-admin');
+  await checkPage(page, 'refused-clinician-admin');
   await page.close();
 });
 
@@ -108,7 +110,19 @@ test('a patient is refused the clinician, front-desk and admin pages', async () 
     await assertRefused(page, path);
   }
   await goto(page, `${origin('org-a')}/app/patients`);
-  await screenshot(page, 'refused-patient-clinician');
+  await checkPage(page, 'refused-patient-clinician');
+  await page.close();
+});
+
+test('an unknown page under /app/ is a page of the app that says so', async () => {
+  const page = await newPage(browser);
+  await signIn(page, account('org-a', 'dr.lee'));
+  const response = await goto(page, `${origin('org-a')}/app/no-such-page`);
+  assert.equal(response.status(), 404);
+  assert.match(response.headers()['content-type'], /^text\/html/);
+  assert.equal(await page.$eval('h1', (h) => h.textContent), 'No such page');
+  assert.ok(await page.$('a[href="/app/"]'), 'it leads back to the home page');
+  await checkPage(page, 'not-found');
   await page.close();
 });
 

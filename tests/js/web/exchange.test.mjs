@@ -2,7 +2,7 @@
 // browser: Dr Lee at org-a finds Jane Oyelaran and sees her record from org-a, org-b and
 // org-c with each item's source; tries emergency access to an opted-out patient's
 // record; Jane, in org-a's portal, sees her record, sees Dr Lee's query among those who
-// saw it, and stops sharing, after which Dr Lee's next query is denied.
+// saw it, and stops sharing, after which Dr Lee's next query is denied, and shares again.
 //
 // The tests run in this order and build on each other (the query Jane sees is the one
 // the first test made; the consent change comes last).
@@ -178,12 +178,25 @@ test('Dr Lee breaks the glass for a patient who opted out', async () => {
   await page.close();
 });
 
-test('Jane sees her own record from every practice in the portal', { todo: 'page not yet built' }, async () => {
+test('Jane sees her own record from every practice in the portal', async () => {
   const page = await newPage(browser);
   await signIn(page, jane());
-  await follow(page, /^My record$/);
+  const response = await follow(page, /^My record$/);
+  assert.equal(response.status(), 200);
+  assert.match(page.url(), /\/app\/my\/record$/);
   await waitForRecord(page);
-  assert.deepEqual((await badges(page)).sort(), ['org-a', 'org-b', 'org-c']);
+  assert.equal(await page.$eval('h1', (h) => h.textContent), 'My record');
+  // Her own request reaches every practice that holds her records, each named.
+  assert.deepEqual(await holderStates(page), { 'org-a': 'ok', 'org-b': 'ok', 'org-c': 'ok' });
+  assert.deepEqual(await badges(page), ['org-a', 'org-b', 'org-c']);
+  // The same items the clinician sees, each with the badge of where it came from.
+  assert.deepEqual((await itemsReading(page, /^Hypertension$/)).map((i) => i.sources), [['org-a']]);
+  assert.deepEqual((await itemsReading(page, /^Chest pain$/)).map((i) => i.sources), [['org-b']]);
+  assert.deepEqual((await itemsReading(page, /^Echocardiography$/)).map((i) => i.sources), [['org-c']]);
+  // Only her own record: no other patient of the practice.
+  assert.doesNotMatch(await mainText(page), /Brandt|GP-1002/);
+  // The page leads to where her sharing is chosen.
+  assert.ok(await page.$('main a[href="/app/my/consent"]'), 'the record links to the sharing choices');
   await checkPage(page, 'portal-record');
   await page.close();
 });
@@ -209,23 +222,81 @@ test("Jane's portal shows Dr Lee's query under who saw her record", async () => 
   await page.close();
 });
 
-test("Jane stops sharing and Dr Lee's next query is denied", { todo: 'page not yet built' }, async () => {
+// The sharing choice in the portal: the radio buttons of the opt-out, saved as a
+// Consent at the consent service, then read back by the form.
+async function chooseSharing(page, share) {
+  await goto(page, `${origin('org-a')}/app/`);
+  const form = await follow(page, /^My sharing choices$/);
+  assert.equal(form.status(), 200);
+  assert.match(page.url(), /\/app\/my\/consent$/);
+  await check(page, share ? /^Yes: practices that treat me/ : /^No: each practice keeps my records/);
+  const saved = await press(page, /^Save my choices$/);
+  assert.equal(saved.status(), 200);
+  assert.match(page.url(), /\/app\/my\/consent\?saved=1$/);
+  assert.match(await page.$eval('.notice[role=status]', (p) => p.textContent), /Your choices are saved/);
+  // The form starts from what is now on file.
+  const checked = await page.$eval('input[name=share]:checked', (i) => i.value);
+  assert.equal(checked, share ? 'yes' : 'no');
+  return mainText(page);
+}
+
+// Last: it changes Jane's consent, and changes it back so that a rerun (and any test
+// after it) finds her sharing again.
+test("Jane stops sharing and Dr Lee's next query is denied; she shares again and it works", async (t) => {
   const page = await newPage(browser);
   await signIn(page, jane());
+  // Should an assertion below fail after the opt-out, she shares again all the same.
+  let optedOutNow = false;
+  t.after(async () => {
+    if (!optedOutNow) return;
+    const restore = await newPage(browser);
+    await signIn(restore, jane());
+    await chooseSharing(restore, true);
+    await restore.close();
+  });
   await follow(page, /^My sharing choices$/);
+  const form = await mainText(page);
+  assert.match(form, /What is on file now/);
+  // Every choice is a labelled radio button in a fieldset with a legend.
+  const radios = await page.$$eval('form input[type=radio]', (inputs) =>
+    inputs.map((i) => ({ name: i.name, labelled: !!i.labels?.length, legend: !!i.closest('fieldset')?.querySelector('legend') })),
+  );
+  assert.ok(radios.length >= 2, JSON.stringify(radios));
+  assert.ok(radios.every((r) => r.labelled && r.legend), JSON.stringify(radios));
+  assert.ok(radios.some((r) => r.name.startsWith('category-')), 'a share/keep choice per sensitive category');
   await checkPage(page, 'portal-consent');
-  await check(page, /do not share|opt out|no one/i);
-  const saved = await press(page, /save/i);
-  assert.ok(saved.status() < 400, `saving the choice: ${saved.status()}`);
+
+  optedOutNow = true;
+  const optedOut = await chooseSharing(page, false);
+  assert.match(optedOut, /Your choices made here on \d{4}-\d\d-\d\d \d\d:\d\d UTC: You do not share your records/);
   await checkPage(page, 'portal-consent-saved');
 
+  // Dr Lee's next treatment query of Jane is refused, with the reason, and nothing shown.
   const clinician = await newPage(browser);
   await signIn(clinician, drLee());
-  await openRecord(clinician, 'Oyelaran', 'Jane');
-  const text = await mainText(clinician);
-  assert.match(text, /denied|opted out|consent/i);
-  assert.ok(!(await badges(clinician)).includes('org-b'), 'nothing from org-b after the opt-out');
+  const refused = await openRecord(clinician, 'Oyelaran', 'Jane');
+  assert.equal(refused.status(), 403);
+  assert.match(clinician.url(), /\/app\/patients\/GP-1001\/record\?purpose=TREAT$/);
+  // The reason names the Consent her choice filed from the portal.
+  assert.match(await mainText(clinician), /The record cannot be opened: consent denies: consent portal-\S+ .*denies TREAT/);
+  assert.equal(await clinician.$('.record-view'), null, 'no record is shown');
+  assert.deepEqual(await badges(clinician), []);
   await checkPage(clinician, 'clinician-record-after-opt-out');
+
+  // Jane can still see her own record (her own request needs no sharing).
+  await goto(page, `${origin('org-a')}/app/my/record`);
+  await waitForRecord(page);
+  assert.ok((await badges(page)).includes('org-a'), 'her own record is still hers to see');
+
+  // She shares again, and Dr Lee's next query works as before.
+  const optedIn = await chooseSharing(page, true);
+  optedOutNow = false;
+  assert.match(optedIn, /Your choices made here on \d{4}-\d\d-\d\d \d\d:\d\d UTC: You share your records/);
+  const reopened = await openRecord(clinician, 'Oyelaran', 'Jane');
+  assert.equal(reopened.status(), 200);
+  await waitForRecord(clinician);
+  assert.deepEqual(await holderStates(clinician), { 'org-a': 'ok', 'org-b': 'ok', 'org-c': 'ok' });
+  assert.deepEqual(await badges(clinician), ['org-a', 'org-b', 'org-c']);
   await clinician.close();
   await page.close();
 });
