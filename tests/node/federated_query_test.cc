@@ -405,6 +405,42 @@ TEST_F(FederatedQueryDomainTest, AtMostMaxInFlightHoldersAreAskedAtOnce) {
   EXPECT_OK(observer_.done->status());
 }
 
+TEST_F(FederatedQueryDomainTest, EachHolderIsRememberedWithItsLastAnswer) {
+  KnownPeers peers;
+  options_.known_peers = &peers;
+  holders_->scripts["org-b"] = Answers({}, {});
+  holders_->scripts["org-c"] = Fails(absl::PermissionDeniedError("this grant was already used"));
+  holders_->scripts["org-d"] = Fails(absl::UnavailableError("connection refused"));
+  Engine().Run(Request(), &observer_);
+  holders_->End("org-e", absl::DeadlineExceededError("Deadline Exceeded"));
+  ASSERT_TRUE(observer_.done.has_value());
+  std::vector<std::string> seen;
+  for (const KnownPeer& p : peers.List()) {
+    seen.push_back(absl::StrCat(p.org_id, " ", p.last_state));
+    EXPECT_EQ(p.endpoint, absl::StrCat(p.org_id, ".example:443"));
+    EXPECT_GT(p.last_seen, absl::UnixEpoch());
+  }
+  // This node itself is not a peer.
+  EXPECT_THAT(seen,
+              ElementsAre("org-b OK", "org-c DENIED", "org-d UNREACHABLE", "org-e TIMED_OUT"));
+}
+
+TEST(KnownPeersTest, APeerIsKeptOnceWithItsLatestAnswerAndTheOldestGoesFirst) {
+  KnownPeers peers(/*max_peers=*/2);
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  peers.Saw("org-b", "b:1", "OK", absl::Milliseconds(5), t0);
+  peers.Saw("org-c", "c:1", "OK", absl::Milliseconds(5), t0 + absl::Seconds(1));
+  peers.Saw("org-b", "b:2", "TIMED_OUT", absl::Seconds(5), t0 + absl::Seconds(2));
+  ASSERT_EQ(peers.List().size(), 2u);
+  EXPECT_EQ(peers.List()[0].endpoint, "b:2");
+  EXPECT_EQ(peers.List()[0].last_state, "TIMED_OUT");
+  // A third peer replaces the one seen longest ago: org-c.
+  peers.Saw("org-d", "d:1", "OK", absl::Milliseconds(5), t0 + absl::Seconds(3));
+  std::vector<std::string> orgs;
+  for (const KnownPeer& p : peers.List()) orgs.push_back(p.org_id);
+  EXPECT_THAT(orgs, ElementsAre("org-b", "org-d"));
+}
+
 TEST_F(FederatedQueryDomainTest, AnEmergencyQueryCarriesItsReasonInEveryEntry) {
   grant_.clear_holders();
   grant_.add_holders()->set_org_id("org-a");
