@@ -14,19 +14,6 @@ namespace {
 
 absl::string_view View(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
-const char* GradeCode(hie::v1::MatchGrade grade) {
-  switch (grade) {
-    case hie::v1::MATCH_GRADE_CERTAIN:
-      return "certain";
-    case hie::v1::MATCH_GRADE_PROBABLE:
-      return "probable";
-    case hie::v1::MATCH_GRADE_POSSIBLE:
-      return "possible";
-    default:
-      return "certainly-not";
-  }
-}
-
 double GradeScore(hie::v1::MatchGrade grade) {
   switch (grade) {
     case hie::v1::MATCH_GRADE_CERTAIN:
@@ -76,6 +63,19 @@ std::string CandidatePatient(const MatchCandidate& c) {
 }
 
 }  // namespace
+
+const char* MatchGradeCode(hie::v1::MatchGrade grade) {
+  switch (grade) {
+    case hie::v1::MATCH_GRADE_CERTAIN:
+      return "certain";
+    case hie::v1::MATCH_GRADE_PROBABLE:
+      return "probable";
+    case hie::v1::MATCH_GRADE_POSSIBLE:
+      return "possible";
+    default:
+      return "certainly-not";
+  }
+}
 
 absl::StatusOr<MatchQuery> ParseMatchParameters(absl::string_view json) {
   simdjson::dom::parser parser;
@@ -153,8 +153,10 @@ absl::StatusOr<MatchQuery> ParseMatchParameters(absl::string_view json) {
 std::string MatchBundle(const std::vector<MatchCandidate>& candidates) {
   std::vector<std::string> entries;
   for (const MatchCandidate& c : candidates) {
-    const std::string grade =
-        JsonObject().Add("url", kMatchGradeExtension).Add("valueCode", GradeCode(c.grade)).Build();
+    const std::string grade = JsonObject()
+                                  .Add("url", kMatchGradeExtension)
+                                  .Add("valueCode", MatchGradeCode(c.grade))
+                                  .Build();
     entries.push_back(JsonObject()
                           .Add("fullUrl", absl::StrCat(kEuidSystem, ":", c.euid))
                           .AddRaw("resource", CandidatePatient(c))

@@ -30,6 +30,10 @@ struct MatchQuery {
   bool only_certain = false;           // leave out all but certain matches
 };
 
+// The match-grade extension's code for `grade`: "certain", "probable", "possible", or
+// "certainly-not" for anything else.
+const char* MatchGradeCode(hie::v1::MatchGrade grade);
+
 // One person the MPI found.
 struct MatchCandidate {
   std::string euid;

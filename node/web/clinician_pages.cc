@@ -201,19 +201,6 @@ std::string MatchParameters(const SearchForm& form) {
       .Build();
 }
 
-const char* GradeWords(hie::v1::MatchGrade grade) {
-  switch (grade) {
-    case hie::v1::MATCH_GRADE_CERTAIN:
-      return "certain";
-    case hie::v1::MATCH_GRADE_PROBABLE:
-      return "probable";
-    case hie::v1::MATCH_GRADE_POSSIBLE:
-      return "possible";
-    default:
-      return "unknown";
-  }
-}
-
 std::string DemographicsNames(const hie::v1::Demographics& d) {
   std::vector<std::string> names;
   for (const hie::v1::HumanName& n : d.names()) {
@@ -264,7 +251,7 @@ std::string ExchangeResultsHtml(const absl::StatusOr<std::vector<MatchCandidate>
                   "<th scope=\"col\">Name</th><th scope=\"col\">Birth date</th>"
                   "<th scope=\"col\">Exchange id</th></tr></thead>\n<tbody>\n");
   for (const MatchCandidate& c : *found) {
-    const char* grade = GradeWords(c.grade);
+    const char* grade = MatchGradeCode(c.grade);
     absl::StrAppend(&out, "<tr><td><span class=\"grade grade-", grade, "\">", grade,
                     "</span></td><td>", HtmlEscape(DemographicsNames(c.shown)), "</td><td>",
                     HtmlEscape(BirthDate(c.shown)), "</td><td><code>", HtmlEscape(c.euid),

@@ -20,6 +20,7 @@
 #include "http/target.h"
 #include "simdjson.h"
 #include "tests/integration/fhir_fixture.h"
+#include "tests/integration/web_pages.h"
 
 namespace hie::testing {
 namespace {
@@ -32,33 +33,9 @@ constexpr char kPassword[] = "copper kettle on the hill";
 constexpr char kXss[] = "<img src=x onerror=alert(1)>";
 constexpr char kForm[] = "application/x-www-form-urlencoded";
 
-std::string SetCookie(const cli::HttpsResponse& r, const std::string& name) {
-  for (const auto& [n, v] : r.headers) {
-    if (n == "set-cookie" && absl::StartsWith(v, name + "=")) return v;
-  }
-  return "";
-}
-
-std::string Header(const cli::HttpsResponse& r, const std::string& name) {
-  for (const auto& [n, v] : r.headers) {
-    if (n == name) return v;
-  }
-  return "";
-}
-
-std::string CookieValueOf(const std::string& set_cookie) {
-  std::string first = std::vector<std::string>(absl::StrSplit(set_cookie, ';'))[0];
-  return first.substr(first.find('=') + 1);
-}
-
 std::string Match(const std::string& html, const std::regex& re) {
   std::smatch m;
   return std::regex_search(html, m, re) ? m[1].str() : "";
-}
-
-std::string CsrfField(const std::string& html) {
-  static const std::regex kField("name=\"_csrf\" value=\"([^\"]+)\"");
-  return Match(html, kField);
 }
 
 // The one-time password a users page shows.

@@ -23,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "proto/hie/v1/audit.grpc.pb.h"
 #include "tests/integration/fhir_fixture.h"
+#include "tests/integration/web_pages.h"
 
 namespace hie::testing {
 namespace {
@@ -34,24 +35,6 @@ using ::testing::Not;
 constexpr char kPassword[] = "copper kettle on the hill";
 constexpr char kXss[] = "<img src=x onerror=alert(1)>";
 constexpr char kForm[] = "application/x-www-form-urlencoded";
-
-std::string SetCookie(const cli::HttpsResponse& r, const std::string& name) {
-  for (const auto& [n, v] : r.headers) {
-    if (n == "set-cookie" && absl::StartsWith(v, name + "=")) return v;
-  }
-  return "";
-}
-
-std::string CookieValueOf(const std::string& set_cookie) {
-  std::string first = std::vector<std::string>(absl::StrSplit(set_cookie, ';'))[0];
-  return first.substr(first.find('=') + 1);
-}
-
-std::string CsrfField(const std::string& html) {
-  std::smatch m;
-  static const std::regex kField("name=\"_csrf\" value=\"([^\"]+)\"");
-  return std::regex_search(html, m, kField) ? m[1].str() : "";
-}
 
 // The text of the <li> of the record view whose item text is `text`, or "".
 std::string ItemOf(const std::string& html, const std::string& text) {

@@ -18,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/fhir_fixture.h"
+#include "tests/integration/web_pages.h"
 
 namespace hie::testing {
 namespace {
@@ -31,33 +32,10 @@ constexpr char kXss[] = "<img src=x onerror=alert(1)>";
 constexpr char kEscapedXss[] = "&lt;img src=x onerror=alert(1)&gt;";
 constexpr char kForm[] = "application/x-www-form-urlencoded";
 
-std::string Header(const cli::HttpsResponse& r, const std::string& name) {
-  for (const auto& [n, v] : r.headers) {
-    if (n == name) return v;
-  }
-  return "";
-}
-
-std::string SetCookie(const cli::HttpsResponse& r, const std::string& name) {
-  for (const auto& [n, v] : r.headers) {
-    if (n == "set-cookie" && absl::StartsWith(v, name + "=")) return v;
-  }
-  return "";
-}
-
-std::string CookieValueOf(const std::string& set_cookie) {
-  std::string first = std::vector<std::string>(absl::StrSplit(set_cookie, ';'))[0];
-  return first.substr(first.find('=') + 1);
-}
-
 std::string Match(const std::string& html, const std::string& pattern) {
   std::smatch m;
   const std::regex re(pattern);
   return std::regex_search(html, m, re) ? m[1].str() : "";
-}
-
-std::string CsrfField(const std::string& html) {
-  return Match(html, "name=\"_csrf\" value=\"([^\"]+)\"");
 }
 
 // A form body: each value percent-encoded.

@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "node/domain/totp.h"
 #include "tests/integration/fhir_fixture.h"
+#include "tests/integration/web_pages.h"
 
 namespace hie::testing {
 namespace {
@@ -30,34 +31,6 @@ using ::testing::StartsWith;
 constexpr char kPassword[] = "copper kettle on the hill";
 constexpr char kXss[] = "<img src=x onerror=alert(1)>";
 constexpr char kForm[] = "application/x-www-form-urlencoded";
-
-std::string Header(const cli::HttpsResponse& r, const std::string& name) {
-  for (const auto& [n, v] : r.headers) {
-    if (n == name) return v;
-  }
-  return "";
-}
-
-// The Set-Cookie header that sets `name`, or "".
-std::string SetCookie(const cli::HttpsResponse& r, const std::string& name) {
-  for (const auto& [n, v] : r.headers) {
-    if (n == "set-cookie" && absl::StartsWith(v, name + "=")) return v;
-  }
-  return "";
-}
-
-// The value a Set-Cookie header gives its cookie.
-std::string CookieValueOf(const std::string& set_cookie) {
-  std::string first = std::vector<std::string>(absl::StrSplit(set_cookie, ';'))[0];
-  return first.substr(first.find('=') + 1);
-}
-
-// The value of the first hidden _csrf field of a page.
-std::string CsrfField(const std::string& html) {
-  std::smatch m;
-  static const std::regex kField("name=\"_csrf\" value=\"([^\"]+)\"");
-  return std::regex_search(html, m, kField) ? m[1].str() : "";
-}
 
 std::string ErrorParagraph(const std::string& html) {
   std::smatch m;
