@@ -36,11 +36,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/audit/audit_search.h"
-#include "common/grpc/status_convert.h"
 #include "common/json/json_writer.h"
 #include "google/protobuf/util/time_util.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/client_context.h"
 #include "http/access.h"
 #include "http/html.h"
 #include "http/status.h"
@@ -48,9 +45,9 @@
 #include "node/domain/account_audit.h"
 #include "node/domain/import_jobs.h"
 #include "node/domain/node_health.h"
+#include "node/service/health_probe.h"
 #include "node/web/pages.h"
 #include "node/web/web_audit.h"
-#include "proto/grpc/health/v1/health.grpc.pb.h"
 
 namespace hie::node {
 namespace {
@@ -291,26 +288,6 @@ void HandleUserAction(std::shared_ptr<const Web> web, const http::Request& reque
 
 // ---- Node status ----------------------------------------------------------------------
 
-// Whether the service on `channel` answers a gRPC health check within the deadline
-// (waiting for a connection meanwhile).
-ReachabilityProbe HealthProbe(std::shared_ptr<grpc::Channel> channel) {
-  if (channel == nullptr) return nullptr;
-  return [channel](absl::Duration deadline) {
-    auto stub = grpc::health::v1::Health::NewStub(channel);
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-    context.set_wait_for_ready(true);
-    grpc::health::v1::HealthCheckRequest request;
-    grpc::health::v1::HealthCheckResponse response;
-    grpc::Status status = stub->Check(&context, request, &response);
-    if (!status.ok()) return FromGrpcStatus(status);
-    if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
-      return absl::UnavailableError("answers, but is not serving");
-    }
-    return absl::OkStatus();
-  };
-}
-
 std::string DependencyRow(const DependencyHealth& d) {
   std::string state = !d.configured ? "<span class=\"state-off\">not configured</span>"
                       : d.reachable ? "<span class=\"state-ok\">reachable</span>"
@@ -393,23 +370,7 @@ void HandleStatus(std::shared_ptr<const Web> web, const http::Request& request,
       sources.records = state->records.get();
       sources.outbox = state->outbox.get();
       sources.certificate_file = state->certificate_file;
-      sources.dependencies = {{.name = "MPI",
-                               .address = state->mpi_channel ? "configured" : "",
-                               .probe = HealthProbe(state->mpi_channel)},
-                              {.name = "Consent service",
-                               .address = state->consent_channel ? "configured" : "",
-                               .probe = HealthProbe(state->consent_channel)}};
-      // The practices this node has fetched from, checked now over mutual TLS as a
-      // fetch would reach them (their certificate must name their org).
-      if (state->known_peers != nullptr && state->peer_credentials) {
-        for (const KnownPeer& peer : state->known_peers->List()) {
-          sources.dependencies.push_back(
-              {.name = absl::StrCat(peer.org_id, "'s node"),
-               .address = peer.endpoint,
-               .probe = HealthProbe(
-                   grpc::CreateChannel(peer.endpoint, state->peer_credentials(peer.org_id)))});
-        }
-      }
+      sources.dependencies = NodeDependencies(*state);
     }
     NodeHealth health = CheckNodeHealth(sources, absl::Now());
     std::vector<KnownPeer> peers;
