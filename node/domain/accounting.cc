@@ -242,31 +242,65 @@ void DisclosureAccounting::Run(const AccountingRequest& request,
   }
   local.sources.push_back(std::move(self));
   auto* gathering = new Gathering(std::move(local), std::move(done));
+  AuthorizePatient(request, [this, gathering](absl::StatusOr<PatientGrant> granted) {
+    if (!granted.ok()) {
+      gathering->Finish(std::string(granted.status().message()));
+      return;
+    }
+    std::vector<hie::v1::GrantHolder> holders;
+    for (const auto& holder : granted->grant.holders()) {
+      if (holder.org_id() != options_.own_org) holders.push_back(holder);
+    }
+    gathering->Ask(holders_.get(), granted->signed_grant, holders, options_.holder_timeout);
+  });
+}
+
+void DisclosureAccounting::PatientPractices(
+    const AccountingRequest& request,
+    std::function<void(absl::StatusOr<std::vector<std::string>>)> done) {
+  if (request.local_patient_id.empty() || request.patient.id.empty()) {
+    done(absl::InvalidArgumentError("the patient's practices need the patient's id and login"));
+    return;
+  }
+  AuthorizePatient(request, [this, done = std::move(done)](absl::StatusOr<PatientGrant> granted) {
+    if (!granted.ok()) {
+      done(granted.status());
+      return;
+    }
+    std::vector<std::string> orgs;
+    for (const auto& holder : granted->grant.holders()) {
+      if (holder.org_id() != options_.own_org &&
+          std::find(orgs.begin(), orgs.end(), holder.org_id()) == orgs.end()) {
+        orgs.push_back(holder.org_id());
+      }
+    }
+    done(std::move(orgs));
+  });
+}
+
+void DisclosureAccounting::AuthorizePatient(
+    const AccountingRequest& request, std::function<void(absl::StatusOr<PatientGrant>)> done) {
   AuthorizeQuery query{.local_patient_id = request.local_patient_id,
                        .purpose = kPatientRequestPurpose,
                        .user = request.patient,
                        .timeout = options_.authorize_timeout};
-  consent_->Authorize(query, [this, gathering](absl::StatusOr<Authorization> authorization) {
+  consent_->Authorize(query, [done = std::move(done)](absl::StatusOr<Authorization> authorization) {
     if (!authorization.ok()) {
-      gathering->Finish(absl::StrCat("the consent service could not be asked (",
-                                     authorization.status().message(), ")"));
+      done(absl::UnavailableError(absl::StrCat("the consent service could not be asked (",
+                                               authorization.status().message(), ")")));
       return;
     }
     if (authorization->denied) {
-      gathering->Finish(
-          absl::StrCat("the consent service did not allow it: ", authorization->deny_reason));
+      done(absl::PermissionDeniedError(
+          absl::StrCat("the consent service did not allow it: ", authorization->deny_reason)));
       return;
     }
-    hie::v1::DisclosureGrant grant;
-    if (!grant.ParseFromString(authorization->grant.grant())) {
-      gathering->Finish("the consent service's grant could not be read");
+    PatientGrant granted{.signed_grant = std::move(authorization->grant)};
+    if (!granted.grant.ParseFromString(granted.signed_grant.grant())) {
+      done(absl::InternalError("the consent service's grant could not be read"));
       return;
     }
-    std::vector<hie::v1::GrantHolder> holders;
-    for (const auto& holder : grant.holders()) {
-      if (holder.org_id() != options_.own_org) holders.push_back(holder);
-    }
-    gathering->Ask(holders_.get(), authorization->grant, holders, options_.holder_timeout);
+    done(std::move(granted));
   });
 }
 

@@ -152,8 +152,28 @@ class DisclosureAccounting {
   void Run(const AccountingRequest& request,
            std::function<void(absl::StatusOr<AccountingReport>)> done);
 
+  // The other practices holding the patient's records, as the consent service names
+  // them to this practice for the patient's own request (the holders of a PATRQT
+  // grant, this practice left out, in the grant's order): the practices the patient may
+  // make choices about. The grant is not used to fetch anything. Calls `done` once, on
+  // any thread. REQUIRES: as Run. Errors: InvalidArgument without a patient id or user;
+  // PermissionDenied when the consent service denies, Unavailable when it cannot be
+  // asked, Internal when its grant cannot be read (each message says which).
+  void PatientPractices(const AccountingRequest& request,
+                        std::function<void(absl::StatusOr<std::vector<std::string>>)> done);
+
  private:
   class Gathering;
+
+  // A grant for the patient's own request, as signed and as read.
+  struct PatientGrant {
+    hie::v1::SignedGrant signed_grant;
+    hie::v1::DisclosureGrant grant;
+  };
+  // Asks the consent service to Authorize the patient's own request (PATRQT): the one
+  // way holders become known here. Errors: as PatientPractices'.
+  void AuthorizePatient(const AccountingRequest& request,
+                        std::function<void(absl::StatusOr<PatientGrant>)> done);
 
   const DisclosureAccountingOptions options_;
   const audit::AuditLog* const log_;

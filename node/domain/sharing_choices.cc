@@ -17,6 +17,7 @@ constexpr char kActCode[] = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
 constexpr char kActReason[] = "http://terminology.hl7.org/CodeSystem/v3-ActReason";
 // The patient's own request (the portal's purpose).
 constexpr char kPatientRequest[] = "PATRQT";
+constexpr char kParticipationType[] = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType";
 
 std::string Codings(const char* system, const std::vector<std::string>& codes) {
   std::vector<std::string> out;
@@ -34,6 +35,47 @@ std::string ProvisionJson(const char* type, const std::vector<std::string>& labe
   if (!labels.empty()) provision.AddRaw("securityLabel", Codings(kActCode, labels));
   if (!nested.empty()) provision.AddRaw("provision", JsonArray(nested));
   return provision.Build();
+}
+
+// Organization/<org> as the requesting practice (IRCP: information recipient).
+std::string RecipientActor(absl::string_view org) {
+  return JsonObject()
+      .AddRaw(
+          "role",
+          JsonObject()
+              .AddRaw(
+                  "coding",
+                  JsonArray(
+                      {JsonObject().Add("system", kParticipationType).Add("code", "IRCP").Build()}))
+              .Build())
+      .AddRaw("reference",
+              JsonObject().Add("reference", absl::StrCat("Organization/", org)).Build())
+      .Build();
+}
+
+// The practice `org` may not see the records; the patient's own request through it may.
+std::string PracticeDenyJson(absl::string_view org) {
+  return JsonObject()
+      .Add("type", "deny")
+      .AddRaw("actor", JsonArray({RecipientActor(org)}))
+      .AddRaw("provision", JsonArray({ProvisionJson("permit", {}, true, {})}))
+      .Build();
+}
+
+// The practice a provision built by PracticeDenyJson refuses, or "".
+std::string DeniedPracticeOf(const consent::Provision& p) {
+  if (p.type != consent::ProvisionType::kDeny || p.recipient_orgs.size() != 1 ||
+      !p.custodian_orgs.empty() || !p.purposes.empty() || !p.user_npis.empty() ||
+      !p.user_roles.empty() || p.provisions.size() != 1) {
+    return "";
+  }
+  const consent::Provision& inner = p.provisions.front();
+  if (inner.type != consent::ProvisionType::kPermit ||
+      inner.purposes != std::vector<std::string>{kPatientRequest} ||
+      !inner.recipient_orgs.empty() || !inner.security_labels.empty()) {
+    return "";
+  }
+  return p.recipient_orgs.front();
 }
 
 std::string CodingObject(const char* system, const char* code) {
@@ -54,7 +96,9 @@ const SensitiveCategory* CategoryWithCodes(std::vector<std::string> labels) {
 }
 
 bool IsPatientRequestOnly(const consent::Provision& p) {
-  return p.purposes == std::vector<std::string>{kPatientRequest};
+  return p.type == consent::ProvisionType::kPermit &&
+         p.purposes == std::vector<std::string>{kPatientRequest} && p.recipient_orgs.empty() &&
+         p.provisions.empty();
 }
 
 }  // namespace
@@ -72,6 +116,11 @@ const std::vector<SensitiveCategory>& SensitiveCategories() {
 bool SharingChoices::Shares(absl::string_view category_key) const {
   return std::find(shared_categories.begin(), shared_categories.end(), category_key) !=
          shared_categories.end();
+}
+
+bool SharingChoices::MaySee(absl::string_view org_id) const {
+  return std::find(denied_practices.begin(), denied_practices.end(), org_id) ==
+         denied_practices.end();
 }
 
 std::string NewPortalDirectiveId() {
@@ -94,6 +143,9 @@ std::string SharingConsentJson(const SharingChoices& choices, absl::string_view 
                                      {ProvisionJson("permit", category.codes, true, {})}));
     }
   }
+  for (const std::string& org : choices.denied_practices) {
+    nested.push_back(PracticeDenyJson(org));
+  }
   return JsonObject()
       .Add("resourceType", "Consent")
       .Add("id", directive_id)
@@ -115,7 +167,10 @@ std::optional<SharingChoices> ChoicesOf(const consent::ConsentDirective& directi
   choices.share = directive.provision.type == consent::ProvisionType::kPermit;
   for (const consent::Provision& p : directive.provision.provisions) {
     if (p.security_labels.empty()) {
-      if (!IsPatientRequestOnly(p)) return std::nullopt;
+      if (IsPatientRequestOnly(p)) continue;
+      std::string org = DeniedPracticeOf(p);
+      if (org.empty()) return std::nullopt;
+      choices.denied_practices.push_back(std::move(org));
       continue;
     }
     const SensitiveCategory* category = CategoryWithCodes(p.security_labels);

@@ -4,12 +4,12 @@
 // The consent service's own parser (consent::ParseConsent) reads what is built here;
 // this module only writes the resource and reads the choices back from one it wrote.
 //
-// Why no per-practice choice: the practices holding a patient's records are named to no
-// one but through a consent decision (docs/consent.md, "Holders, sensitive
-// organisations and the grant"), and the directives another practice filed are listed to
-// this practice without their content. The portal therefore cannot show the patient a
-// list of their practices, and a typed practice name would turn the form into a probe
-// of where patients are treated. It offers the exchange-wide choice and the categories.
+// Per practice: the practices holding the patient's records are named to no one but
+// through a consent decision (docs/consent.md, "Holders, sensitive organisations and the
+// grant"). The portal lists them from the grant the consent service issues to this
+// practice for the patient's own request (DisclosureAccounting::PatientPractices), so
+// the patient sees exactly the practices a decision lets this practice know, and may
+// say of each that it must not see their records.
 //
 // The Consent built (nested provisions decide by depth; deeper wins, docs/consent.md):
 //   provision.type            permit (share) or deny (do not share)
@@ -53,8 +53,12 @@ struct SharingChoices {
   bool share = true;
   // The keys (SensitiveCategory::key) of the categories shared; the others are not.
   std::vector<std::string> shared_categories;
+  // The org ids of the practices that may not see the patient's records, whatever the
+  // choices above; every other practice may (as the choices above say).
+  std::vector<std::string> denied_practices;
 
   bool Shares(absl::string_view category_key) const;
+  bool MaySee(absl::string_view org_id) const;
 };
 
 // The id prefix of the directives the portal files: the patient's portal directive is

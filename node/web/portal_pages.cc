@@ -6,14 +6,19 @@
 //   GET  /app/my/record       my record: FederatedQuery with purpose PATRQT (the
 //                             patient's own request), rendered by RecordViewHtml
 //   GET  /app/my/consent      my sharing choices: the directives on file
-//                             (ConsentService.ListDirectives) and the choices form
+//                             (ConsentService.ListDirectives), the practices holding
+//                             the patient's records (DisclosureAccounting::
+//                             PatientPractices: a PATRQT grant's holders) and the
+//                             choices form
 //   POST /app/my/consent      files the choices as a FHIR Consent (sharing_choices.h),
 //                             replacing the portal's earlier one; recorded in the
 //                             node's chain (interaction "consent-change")
 //
-// Sharing choices are exchange-wide and per sensitive category, not per practice: the
-// portal cannot list the patient's practices without revealing where they are treated
-// (node/domain/sharing_choices.h says why).
+// Sharing choices are exchange-wide, per sensitive category and per practice; the
+// practices listed are those a consent decision names to this practice for the
+// patient's own request (node/domain/sharing_choices.h says why that is the only way).
+#include <algorithm>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -21,7 +26,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/pki/identity.h"
 #include "consent/domain/directive.h"
 #include "http/html.h"
 #include "node/domain/accounting.h"
@@ -287,7 +294,11 @@ std::string ChoicesWords(const SharingChoices& choices) {
                     : "You do not share your records: each practice keeps its own. You can "
                       "still see your whole record here.",
       " Sensitive records you share: ", CategoryList(shared),
-      ". Sensitive records you keep from practices: ", CategoryList(kept), ".");
+      ". Sensitive records you keep from practices: ", CategoryList(kept), ".",
+      choices.denied_practices.empty()
+          ? std::string()
+          : absl::StrCat(" Practices that may not see your records: ",
+                         HtmlEscape(absl::StrJoin(choices.denied_practices, ", ")), "."));
 }
 
 // One directive on file, in words. Another practice's directive comes without its
@@ -324,7 +335,55 @@ std::string Radio(absl::string_view name, absl::string_view value, absl::string_
                       "</label>\n");
 }
 
-std::string ChoicesForm(const http::SessionPrincipal& session, const SharingChoices& current) {
+// The practices the patient chooses about: the other holders the consent service named,
+// and those the choices already refuse (so that saving never drops a refusal, even when
+// the list could not be had or a practice no longer holds records).
+struct PracticeList {
+  std::vector<std::string> orgs;
+  // Why the holders could not be listed; empty when they were.
+  std::string not_listed;
+};
+
+std::vector<std::string> PracticesToShow(const PracticeList& practices,
+                                         const SharingChoices& current) {
+  std::vector<std::string> orgs = practices.orgs;
+  for (const std::string& org : current.denied_practices) {
+    if (std::find(orgs.begin(), orgs.end(), org) == orgs.end()) orgs.push_back(org);
+  }
+  return orgs;
+}
+
+std::string PracticeChoices(const std::string& own_org, const PracticeList& practices,
+                            const SharingChoices& current) {
+  const std::vector<std::string> orgs = PracticesToShow(practices, current);
+  std::string html = absl::StrCat(
+      "<fieldset class=\"choices practices\"><legend>Practices that may see my records"
+      "</legend>\n<p>",
+      HtmlEscape(own_org),
+      " (this practice) keeps the records it made for you; the choices below are about "
+      "the other practices that hold your records.</p>\n");
+  if (!practices.not_listed.empty()) {
+    absl::StrAppend(&html,
+                    "<p class=\"notice\" role=\"status\">Your practices could not be listed "
+                    "just now (",
+                    HtmlEscape(practices.not_listed), ").</p>\n");
+  }
+  if (orgs.empty()) absl::StrAppend(&html, "<p>No other practice holds records of yours.</p>\n");
+  absl::StrAppend(&html, "<input type=\"hidden\" name=\"practices\" value=\"",
+                  HtmlEscape(absl::StrJoin(orgs, " ")), "\">\n");
+  for (const std::string& org : orgs) {
+    const std::string name = absl::StrCat("practice-", org);
+    absl::StrAppend(
+        &html, "<fieldset class=\"practice\"><legend>", HtmlEscape(org), "</legend>\n",
+        Radio(name, "yes", "May see my records (as my choices above say)", current.MaySee(org)),
+        Radio(name, "no", "May not see my records", !current.MaySee(org)), "</fieldset>\n");
+  }
+  absl::StrAppend(&html, "</fieldset>\n");
+  return html;
+}
+
+std::string ChoicesForm(const http::SessionPrincipal& session, const std::string& own_org,
+                        const PracticeList& practices, const SharingChoices& current) {
   std::string html = absl::StrCat(
       "<form method=\"post\" action=\"", kConsentPath, "\">\n", CsrfField(session),
       "<fieldset class=\"choices\"><legend>Share my records with the practices of the "
@@ -347,13 +406,14 @@ std::string ChoicesForm(const http::SessionPrincipal& session, const SharingChoi
                           !current.Shares(c.key)),
                     "</fieldset>\n");
   }
-  absl::StrAppend(&html, "<p><button type=\"submit\">Save my choices</button></p>\n</form>\n");
+  absl::StrAppend(&html, PracticeChoices(own_org, practices, current),
+                  "<p><button type=\"submit\">Save my choices</button></p>\n</form>\n");
   return html;
 }
 
 std::string ConsentPageHtml(const Web& web, const http::SessionPrincipal& session,
-                            const std::vector<DirectiveInfo>& directives, bool saved,
-                            absl::string_view error) {
+                            const std::vector<DirectiveInfo>& directives,
+                            const PracticeList& practices, bool saved, absl::string_view error) {
   const std::string& own_org = web.options.state->own_org;
   SharingChoices current;  // the form's starting point: sharing, no sensitive category
   if (const DirectiveInfo* mine = PortalDirective(directives, own_org);
@@ -378,11 +438,8 @@ std::string ConsentPageHtml(const Web& web, const http::SessionPrincipal& sessio
     for (const DirectiveInfo& d : directives) absl::StrAppend(&html, DirectiveItem(d, own_org));
     absl::StrAppend(&html, "</ul>\n");
   }
-  absl::StrAppend(
-      &html, "<h2>Change my choices</h2>\n", ChoicesForm(session, current),
-      "<p>You choose for the whole exchange, not practice by practice: listing the practices "
-      "that hold your records here would tell where you have been treated, which the "
-      "exchange keeps private.</p>\n");
+  absl::StrAppend(&html, "<h2>Change my choices</h2>\n",
+                  ChoicesForm(session, own_org, practices, current));
   return html;
 }
 
@@ -418,21 +475,49 @@ void WithDirectives(const ConsentPages& pages, const http::SessionPrincipal& ses
   if (!queued) responder.Respond(ErrorPage(web, &session, 503, "Too busy: try again."));
 }
 
+// Runs `then` with the practices holding the patient's records, as a consent decision
+// for the patient's own request names them (or why they could not be listed).
+void WithPractices(const ConsentPages& pages, const PortalPatient& patient,
+                   std::function<void(PracticeList)> then) {
+  NodeState* state = pages.web->options.state.get();
+  if (state == nullptr || state->accounting == nullptr) {
+    then({.not_listed = "the exchange is not available here"});
+    return;
+  }
+  if (pages.web->options.query_started) pages.web->options.query_started();
+  state->accounting->PatientPractices(
+      {.local_patient_id = patient.local_id, .patient = patient.user},
+      [web = pages.web, then = std::move(then)](absl::StatusOr<std::vector<std::string>> orgs) {
+        if (orgs.ok()) {
+          then({.orgs = *std::move(orgs)});
+        } else {
+          then({.not_listed = std::string(orgs.status().message())});
+        }
+        if (web->options.query_done) web->options.query_done();
+      });
+}
+
 void HandleConsentForm(const ConsentPages& pages, http::Request request,
                        http::Responder responder) {
   const http::SessionPrincipal session = *request.caller.session;
   const bool saved = request.Query("saved") != nullptr;
-  WithDirectives(
-      pages, session, responder,
-      [pages, session, responder, saved](PortalPatient, std::vector<DirectiveInfo> directives) {
-        responder.Respond(
-            Html(200, Page(*pages.web, "My sharing choices", &session,
-                           ConsentPageHtml(*pages.web, session, directives, saved, ""))));
-      });
+  WithDirectives(pages, session, responder,
+                 [pages, session, responder, saved](PortalPatient patient,
+                                                    std::vector<DirectiveInfo> directives) {
+                   WithPractices(pages, patient,
+                                 [pages, session, responder, saved,
+                                  directives = std::move(directives)](PracticeList practices) {
+                                   responder.Respond(Html(
+                                       200, Page(*pages.web, "My sharing choices", &session,
+                                                 ConsentPageHtml(*pages.web, session, directives,
+                                                                 practices, saved, ""))));
+                                 });
+                 });
 }
 
 // The choices a posted form states, or why it states none.
-absl::StatusOr<SharingChoices> ChoicesPosted(const http::Request& request) {
+absl::StatusOr<SharingChoices> ChoicesPosted(const http::Request& request,
+                                             absl::string_view own_org) {
   SharingChoices choices;
   const std::string share = Field(request, "share");
   if (share != "yes" && share != "no") {
@@ -448,29 +533,53 @@ absl::StatusOr<SharingChoices> ChoicesPosted(const http::Request& request) {
           absl::StrCat("Choose whether to share ", c.words, " records."));
     }
   }
+  for (absl::string_view org :
+       absl::StrSplit(Field(request, "practices"), ' ', absl::SkipEmpty())) {
+    if (!pki::IsValidOrgId(std::string_view(org.data(), org.size())) || org == own_org) continue;
+    const std::string value = Field(request, absl::StrCat("practice-", org));
+    if (value == "no") {
+      choices.denied_practices.emplace_back(org);
+    } else if (value != "yes") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Choose whether ", org, " may see your records."));
+    }
+  }
   return choices;
 }
 
 std::string ChangeDetail(const SharingChoices& choices) {
-  return absl::StrCat("web app: share ", choices.share ? "yes" : "no", "; shared categories: ",
-                      choices.shared_categories.empty()
-                          ? std::string("none")
-                          : absl::StrJoin(choices.shared_categories, " "));
+  return absl::StrCat(
+      "web app: share ", choices.share ? "yes" : "no", "; shared categories: ",
+      choices.shared_categories.empty() ? std::string("none")
+                                        : absl::StrJoin(choices.shared_categories, " "),
+      "; practices not allowed: ",
+      choices.denied_practices.empty() ? std::string("none")
+                                       : absl::StrJoin(choices.denied_practices, " "));
 }
 
 void HandleConsentChange(const ConsentPages& pages, http::Request request,
                          http::Responder responder) {
   const http::SessionPrincipal session = *request.caller.session;
-  absl::StatusOr<SharingChoices> posted = ChoicesPosted(request);
+  const std::string own_org =
+      pages.web->options.state != nullptr ? pages.web->options.state->own_org : "";
+  absl::StatusOr<SharingChoices> posted = ChoicesPosted(request, own_org);
+  // A form answered again shows the practices it was posted with.
+  PracticeList posted_practices;
+  for (absl::string_view org :
+       absl::StrSplit(Field(request, "practices"), ' ', absl::SkipEmpty())) {
+    if (pki::IsValidOrgId(std::string_view(org.data(), org.size())) && org != own_org)
+      posted_practices.orgs.emplace_back(org);
+  }
   WithDirectives(
       pages, session, responder,
-      [pages, session, responder, posted](PortalPatient patient,
-                                          std::vector<DirectiveInfo> directives) {
+      [pages, session, responder, posted, posted_practices](PortalPatient patient,
+                                                            std::vector<DirectiveInfo> directives) {
         const Web& web = *pages.web;
         if (!posted.ok()) {
-          responder.Respond(Html(400, Page(web, "My sharing choices", &session,
-                                           ConsentPageHtml(web, session, directives, false,
-                                                           posted.status().message()))));
+          responder.Respond(
+              Html(400, Page(web, "My sharing choices", &session,
+                             ConsentPageHtml(web, session, directives, posted_practices, false,
+                                             posted.status().message()))));
           return;
         }
         // The portal's earlier directive gets a new version: one set of choices on file.
@@ -480,18 +589,18 @@ void HandleConsentChange(const ConsentPages& pages, http::Request request,
         if (web.options.query_started) web.options.query_started();
         pages.directives->Put(
             patient.local_id, json,
-            [pages, session, responder, patient, choices = *posted,
-             directives](absl::StatusOr<DirectiveInfo> filed) {
+            [pages, session, responder, patient, choices = *posted, directives,
+             posted_practices](absl::StatusOr<DirectiveInfo> filed) {
               const Web& web = *pages.web;
               if (!filed.ok()) {
-                responder.Respond(
-                    Html(503, Page(web, "My sharing choices", &session,
-                                   ConsentPageHtml(web, session, directives, false,
-                                                   absl::IsNotFound(filed.status())
-                                                       ? "The exchange does not know your record "
-                                                         "yet: your choices could not be saved."
-                                                       : "Your choices could not be saved: try "
-                                                         "again later."))));
+                responder.Respond(Html(
+                    503, Page(web, "My sharing choices", &session,
+                              ConsentPageHtml(web, session, directives, posted_practices, false,
+                                              absl::IsNotFound(filed.status())
+                                                  ? "The exchange does not know your record "
+                                                    "yet: your choices could not be saved."
+                                                  : "Your choices could not be saved: try "
+                                                    "again later."))));
               } else {
                 hie::v1::AuditEntry entry =
                     WebAuditEntry(web, session, hie::v1::AUDIT_ACTION_DIRECTIVE,

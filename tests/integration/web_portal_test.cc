@@ -185,11 +185,18 @@ class WebPortalTest : public FhirApiFixture {
   // result and each holder's status.
   grpc::Status TreatFromOrgB(hie::v1::QueryResult* result,
                              std::map<std::string, hie::v1::HolderStatus>* holders) {
-    auto stub = hie::v1::FederatedQuery::NewStub(ChannelAs("node-b", ports_["node-b"]));
+    return TreatFrom("node-b", "B1", result, holders);
+  }
+
+  // A clinician at the practice of node `name` queries Jane (`local` there) to treat her.
+  grpc::Status TreatFrom(const std::string& name, const std::string& local,
+                         hie::v1::QueryResult* result,
+                         std::map<std::string, hie::v1::HolderStatus>* holders) {
+    auto stub = hie::v1::FederatedQuery::NewStub(ChannelAs(name, ports_[name]));
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
     hie::v1::QueryRequest request;
-    request.set_local_patient_id("B1");
+    request.set_local_patient_id(local);
     request.set_purpose("TREAT");
     request.mutable_user()->set_user_id("dr.b");
     request.mutable_user()->set_role("physician");
@@ -416,6 +423,53 @@ TEST_F(WebPortalTest, KeepingACategoryWithholdsItFromPracticesNotFromJane) {
   EXPECT_THAT(page.body,
               HasSubstr("id=\"category-mental-health-share\" name=\"category-mental-health\" "
                         "value=\"share\" checked"));
+}
+
+TEST_F(WebPortalTest, APracticeJaneRefusesIsDeniedAnotherIsNot) {
+  std::string jane = SignIn("jane");
+  ASSERT_FALSE(jane.empty());
+  // Her practices, as the consent service names them for her own request; each may see
+  // her records until she says otherwise.
+  cli::HttpsResponse page = Request("GET", "/app/my/consent", jane);
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_THAT(page.body, HasSubstr("org-a (this practice)"));
+  EXPECT_THAT(page.body, HasSubstr("name=\"practices\" value=\"org-b org-c\""));
+  for (const char* org : {"org-b", "org-c"}) {
+    EXPECT_THAT(page.body, HasSubstr(absl::StrCat("<label for=\"practice-", org, "-no\">")));
+    EXPECT_THAT(page.body, HasSubstr(absl::StrCat("id=\"practice-", org, "-yes\" name=\"practice-",
+                                                  org, "\" value=\"yes\" checked")));
+  }
+
+  ASSERT_EQ(Choose(jane, absl::StrCat("share=yes&", kKeepAll,
+                                      "&practices=org-b+org-c&practice-org-b=no"
+                                      "&practice-org-c=yes"))
+                .status,
+            303);
+  page = Request("GET", "/app/my/consent", jane);
+  EXPECT_THAT(page.body, HasSubstr("id=\"practice-org-b-no\" name=\"practice-org-b\" value=\"no\" "
+                                   "checked"));
+  EXPECT_THAT(page.body, HasSubstr("Practices that may not see your records: org-b."));
+
+  hie::v1::QueryResult result;
+  std::map<std::string, hie::v1::HolderStatus> holders;
+  grpc::Status denied = TreatFromOrgB(&result, &holders);
+  EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(denied.error_message(), HasSubstr("for Organization/org-b"));
+  holders.clear();
+  grpc::Status permitted = TreatFrom("node-c", "C1", &result, &holders);
+  ASSERT_TRUE(permitted.ok()) << permitted.error_message();
+  EXPECT_EQ(holders["org-b"].state(), hie::v1::HolderStatus::STATE_OK);
+
+  // Restored: org-b's next query goes through.
+  ASSERT_EQ(Choose(jane, absl::StrCat("share=yes&", kKeepAll,
+                                      "&practices=org-b+org-c&practice-org-b=yes"
+                                      "&practice-org-c=yes"))
+                .status,
+            303);
+  holders.clear();
+  permitted = TreatFromOrgB(&result, &holders);
+  ASSERT_TRUE(permitted.ok()) << permitted.error_message();
+  EXPECT_EQ(holders["org-c"].state(), hie::v1::HolderStatus::STATE_OK);
 }
 
 TEST_F(WebPortalTest, ChoicesNeedTheCsrfTokenAndAWholeForm) {

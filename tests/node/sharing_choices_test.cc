@@ -32,8 +32,9 @@ consent::ConsentDirective Parsed(const SharingChoices& choices,
   return parsed.ok() ? *parsed : consent::ConsentDirective{};
 }
 
-consent::Decision Decide(const consent::ConsentDirective& directive, const std::string& purpose) {
-  consent::DecisionRequest request{.requester_org = "org-b",
+consent::Decision Decide(const consent::ConsentDirective& directive, const std::string& purpose,
+                         const std::string& requester = "org-b") {
+  consent::DecisionRequest request{.requester_org = requester,
                                    .holder_org = "org-c",
                                    .purpose = purpose,
                                    .user_role = purpose == "PATRQT" ? "patient" : "physician",
@@ -82,15 +83,43 @@ TEST(SharingChoicesTest, ASharedCategoryIsReleasedPart2Included) {
   EXPECT_THAT(treat.reason, ::testing::HasSubstr("patient released 42CFRPart2, ETH"));
 }
 
+TEST(SharingChoicesTest, APracticeNotAllowedIsDeniedOthersAreNot) {
+  consent::ConsentDirective d =
+      Parsed({.share = true, .shared_categories = {"hiv"}, .denied_practices = {"org-b", "org-d"}});
+  consent::Decision b = Decide(d, "TREAT", "org-b");
+  EXPECT_FALSE(b.permit);
+  EXPECT_THAT(b.reason, ::testing::HasSubstr("denies TREAT for Organization/org-b"));
+  EXPECT_FALSE(Decide(d, "HPAYMT", "org-d").permit);
+  consent::Decision e = Decide(d, "TREAT", "org-e");
+  EXPECT_TRUE(e.permit);
+  EXPECT_THAT(e.withheld, ElementsAre("42CFRPart2", "ETH", "PSY", "SEX"));
+  // The patient's own request through that practice still goes through.
+  EXPECT_TRUE(Decide(d, "PATRQT", "org-b").permit);
+}
+
+TEST(SharingChoicesTest, APracticeNotAllowedStaysDeniedUnderAnOptOut) {
+  consent::ConsentDirective d = Parsed({.share = false, .denied_practices = {"org-b"}});
+  EXPECT_FALSE(Decide(d, "TREAT", "org-b").permit);
+  EXPECT_FALSE(Decide(d, "TREAT", "org-e").permit);
+  EXPECT_TRUE(Decide(d, "PATRQT", "org-e").permit);
+}
+
 TEST(SharingChoicesTest, ChoicesReadBackFromTheParsedConsent) {
   for (const SharingChoices& choices :
        {SharingChoices{.share = true}, SharingChoices{.share = false},
         SharingChoices{.share = true, .shared_categories = {"substance-use", "sexual-health"}},
-        SharingChoices{.share = false, .shared_categories = {"mental-health"}}}) {
+        SharingChoices{.share = false, .shared_categories = {"mental-health"}},
+        SharingChoices{.share = true, .denied_practices = {"org-b"}},
+        SharingChoices{.share = false,
+        .shared_categories = {"hiv"},
+        .denied_practices = {"org-b", "org-c"}}}) {
     std::optional<SharingChoices> back = ChoicesOf(Parsed(choices));
     ASSERT_TRUE(back.has_value());
     EXPECT_EQ(back->share, choices.share);
     EXPECT_EQ(back->shared_categories, choices.shared_categories);
+    EXPECT_EQ(back->denied_practices, choices.denied_practices);
+    for (const std::string& org : choices.denied_practices) EXPECT_FALSE(back->MaySee(org));
+    EXPECT_TRUE(back->MaySee("org-e"));
   }
 }
 
@@ -99,6 +128,10 @@ TEST(SharingChoicesTest, ADirectiveFiledAnotherWayIsNotReadAsChoices) {
   EXPECT_FALSE(ChoicesOf(d).has_value());
   d = Parsed({.share = true});
   d.provision.provisions[0].purposes = {"HPAYMT"};
+  EXPECT_FALSE(ChoicesOf(d).has_value());
+  // A practice's deny that lets other purposes through is not the portal's.
+  d = Parsed({.share = true, .denied_practices = {"org-b"}});
+  d.provision.provisions.back().provisions[0].purposes = {"TREAT"};
   EXPECT_FALSE(ChoicesOf(d).has_value());
 }
 
