@@ -553,6 +553,35 @@ http::Response NoSuchPatient(const Web& web, const http::SessionPrincipal& sessi
   return ErrorPage(web, &session, 404, "This practice holds no patient with that id.");
 }
 
+// A stored Patient and its JSON, parsed by the caller's parser (which owns `json`).
+struct StoredPatient {
+  hie::v1::RecordEnvelope record;
+  simdjson::dom::element json;
+};
+
+// Patient `id`, read and parsed into `parser`; nullopt once `responder` has answered why
+// not (404 for no such patient, the store's error, or DataLoss for a stored Patient that
+// does not parse).
+std::optional<StoredPatient> LoadPatient(const Web& web, const http::SessionPrincipal& session,
+                                         const std::string& id, simdjson::dom::parser& parser,
+                                         const http::Responder& responder) {
+  absl::StatusOr<hie::v1::RecordEnvelope> record = ReadPatient(web, id);
+  if (absl::IsNotFound(record.status())) {
+    responder.Respond(NoSuchPatient(web, session));
+    return std::nullopt;
+  }
+  if (!record.ok()) {
+    responder.RespondError(record.status());
+    return std::nullopt;
+  }
+  StoredPatient stored{.record = *std::move(record)};
+  if (parser.parse(stored.record.fhir_json()).get(stored.json)) {
+    responder.RespondError(absl::DataLossError("a stored Patient does not parse"));
+    return std::nullopt;
+  }
+  return stored;
+}
+
 // What a write's refusal says on the form: its status, and the message above the form.
 std::pair<int, std::string> WriteRefusal(const WriteResult& w) {
   if (!w.problems.empty()) {
@@ -687,27 +716,15 @@ void HandlePatient(Desk desk, http::Request request, http::Responder responder) 
       web, &session, responder,
       [desk, session, responder, id = std::move(id), notice = std::move(notice)] {
         const Web& web = *desk->web;
-        absl::StatusOr<hie::v1::RecordEnvelope> record = ReadPatient(web, id);
-        if (absl::IsNotFound(record.status())) {
-          responder.Respond(NoSuchPatient(web, session));
-          return;
-        }
-        if (!record.ok()) {
-          responder.RespondError(record.status());
-          return;
-        }
         simdjson::dom::parser parser;
-        simdjson::dom::element patient;
-        if (parser.parse(record->fhir_json()).get(patient)) {
-          responder.RespondError(absl::DataLossError("a stored Patient does not parse"));
-          return;
-        }
-        PatientForm form = FormFromPatient(patient);
-        form.version = record->version();
+        std::optional<StoredPatient> stored = LoadPatient(web, session, id, parser, responder);
+        if (!stored.has_value()) return;
+        PatientForm form = FormFromPatient(stored->json);
+        form.version = stored->record.version();
         absl::StatusOr<std::vector<Invite>> live = desk->invites->LiveFor(id);
         RespondAfterAudit(
-            web, session, {{"read", absl::StrCat("Patient/", id), record->patient_local_id()}},
-            responder,
+            web, session,
+            {{"read", absl::StrCat("Patient/", id), stored->record.patient_local_id()}}, responder,
             PatientPage(web, session, 200, id, form, {}, notice, "", live.ok() ? live->size() : 0));
       });
 }
@@ -723,41 +740,29 @@ void HandleUpdate(Desk desk, http::Request request, http::Responder responder) {
     responder.Respond(PatientPage(web, session, 400, id, form, errors, "", "", 0));
     return;
   }
-  OnWorker(
-      web, &session, responder,
-      [desk, session, responder, id = std::move(id), form = std::move(form)] {
-        const Web& web = *desk->web;
-        absl::StatusOr<hie::v1::RecordEnvelope> record = ReadPatient(web, id);
-        if (absl::IsNotFound(record.status())) {
-          responder.Respond(NoSuchPatient(web, session));
-          return;
-        }
-        if (!record.ok()) {
-          responder.RespondError(record.status());
-          return;
-        }
-        simdjson::dom::parser parser;
-        simdjson::dom::element stored;
-        if (parser.parse(record->fhir_json()).get(stored)) {
-          responder.RespondError(absl::DataLossError("a stored Patient does not parse"));
-          return;
-        }
-        // Merged into the version read now, written only if that is the form's version.
-        WriteResult w =
-            web.options.writes->Update("Patient", id, PatientJson(form, id, stored), form.version);
-        if (!w.ok()) {
-          auto [status, message] = WriteRefusal(w);
-          if (status == 0) {
-            responder.RespondError(w.status);
-            return;
-          }
-          responder.Respond(PatientPage(web, session, status, id, form, {}, "", message, 0));
-          return;
-        }
-        RespondAfterAudit(web, session,
-                          {{"update", absl::StrCat("Patient/", id), w.record.patient_local_id()}},
-                          responder, SeeOther(absl::StrCat(PatientUrl(id), "?saved=1")));
-      });
+  OnWorker(web, &session, responder,
+           [desk, session, responder, id = std::move(id), form = std::move(form)] {
+             const Web& web = *desk->web;
+             simdjson::dom::parser parser;
+             std::optional<StoredPatient> stored = LoadPatient(web, session, id, parser, responder);
+             if (!stored.has_value()) return;
+             // Merged into the version read now, written only if that is the form's version.
+             WriteResult w = web.options.writes->Update(
+                 "Patient", id, PatientJson(form, id, stored->json), form.version);
+             if (!w.ok()) {
+               auto [status, message] = WriteRefusal(w);
+               if (status == 0) {
+                 responder.RespondError(w.status);
+                 return;
+               }
+               responder.Respond(PatientPage(web, session, status, id, form, {}, "", message, 0));
+               return;
+             }
+             RespondAfterAudit(
+                 web, session,
+                 {{"update", absl::StrCat("Patient/", id), w.record.patient_local_id()}}, responder,
+                 SeeOther(absl::StrCat(PatientUrl(id), "?saved=1")));
+           });
 }
 
 // The code, shown once, to print or read out.
@@ -785,19 +790,11 @@ void HandleInvite(Desk desk, http::Request request, http::Responder responder) {
   OnWorker(web, &session, responder,
            [desk, session, responder, id = std::move(id), request = std::move(request)] {
              const Web& web = *desk->web;
-             absl::StatusOr<hie::v1::RecordEnvelope> record = ReadPatient(web, id);
-             if (absl::IsNotFound(record.status())) {
-               responder.Respond(NoSuchPatient(web, session));
-               return;
-             }
-             if (!record.ok()) {
-               responder.RespondError(record.status());
-               return;
-             }
              simdjson::dom::parser parser;
-             simdjson::dom::element patient;
-             PatientForm form;
-             if (!parser.parse(record->fhir_json()).get(patient)) form = FormFromPatient(patient);
+             std::optional<StoredPatient> stored = LoadPatient(web, session, id, parser, responder);
+             if (!stored.has_value()) return;
+             const hie::v1::RecordEnvelope* record = &stored->record;
+             PatientForm form = FormFromPatient(stored->json);
              absl::StatusOr<IssuedInvite> issued = desk->invites->Issue(id, session.login);
              if (!issued.ok()) {
                responder.RespondError(issued.status());
