@@ -160,6 +160,9 @@ BundleWriter::BundleWriter(std::vector<hie::v1::RecordEnvelope> records)
   // Each entry's fullUrl, unique in the Bundle: two records with one UUID id (the same
   // resource in two versions, or a clash) must not name each other's entry.
   absl::flat_hash_set<std::string> used;
+  // The next suffix to try after each `own`: a holder sending many records under one id
+  // costs one try each, not a walk from -2 every time.
+  absl::flat_hash_map<std::string, int> next_suffix;
   full_urls_.reserve(groups_.size());
   for (const auto& group : groups_) {
     const hie::v1::RecordEnvelope& first = *group.front();
@@ -167,8 +170,11 @@ BundleWriter::BundleWriter(std::vector<hie::v1::RecordEnvelope> records)
                                          "/", first.resource_id());
     std::string url =
         LooksLikeUuid(first.resource_id()) ? absl::StrCat("urn:uuid:", first.resource_id()) : own;
-    for (int n = 2; !used.insert(url).second; ++n) {
-      url = used.contains(own) ? absl::StrCat(own, "-", n) : own;
+    if (!used.insert(url).second) {
+      url = own;
+      for (int& n = next_suffix.try_emplace(own, 2).first->second; !used.insert(url).second; ++n) {
+        url = absl::StrCat(own, "-", n);
+      }
     }
     full_urls_.push_back(std::move(url));
   }

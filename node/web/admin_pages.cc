@@ -34,6 +34,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/audit/audit_search.h"
 #include "common/json/json_writer.h"
@@ -444,13 +445,11 @@ http::Response JobPage(const Web& web, const http::SessionPrincipal& session,
             "runs.</p>\n"
           : "",
       "<p><a href=\"", kImportPath, "\">Back to imports</a></p>\n");
-  std::string page = Page(web, "Import", &session, main);
-  if (job.state == ImportState::kRunning) {
-    // No script: the browser reloads the page (the CSP allows a meta refresh).
-    const std::string head = "<head>\n";
-    page.insert(page.find(head) + head.size(), "<meta http-equiv=\"refresh\" content=\"2\">\n");
-  }
-  return Html(200, std::move(page));
+  http::Response response = Html(200, Page(web, "Import", &session, main));
+  // No script: while the job runs the browser reloads the page every 2 s (the Refresh
+  // header, as HTML's meta refresh, which the CSP does not concern).
+  if (job.state == ImportState::kRunning) response.SetHeader("Refresh", "2");
+  return response;
 }
 
 http::Response ImportPage(const Admin& admin, const http::SessionPrincipal& session, int status,
@@ -662,6 +661,13 @@ absl::StatusOr<NewestFirst> SearchNewestFirst(const audit::AuditLog& log, audit:
   return out;
 }
 
+// "AUDIT_ACTION_BREAK_GLASS" as "break_glass"; an action this build does not know (an
+// entry from a newer daemon) has no name and shows as "unknown".
+std::string ActionWords(absl::string_view name) {
+  if (name.empty()) return "unknown";
+  return absl::AsciiStrToLower(absl::StripPrefix(name, "AUDIT_ACTION_"));
+}
+
 std::string ActionOptions(absl::string_view selected) {
   std::string out = "<option value=\"\">Any</option>";
   const google::protobuf::EnumDescriptor* actions = hie::v1::AuditAction_descriptor();
@@ -669,7 +675,7 @@ std::string ActionOptions(absl::string_view selected) {
     const std::string& name = actions->value(i)->name();
     if (actions->value(i)->number() == 0) continue;
     absl::StrAppend(&out, "<option value=\"", name, "\"", name == selected ? " selected" : "", ">",
-                    absl::AsciiStrToLower(name.substr(strlen("AUDIT_ACTION_"))), "</option>");
+                    ActionWords(name), "</option>");
   }
   return out;
 }
@@ -703,13 +709,11 @@ std::string EntryRow(const hie::v1::AuditEntry& e) {
     what = absl::StrCat(e.interaction(), " ", e.resource(), what.empty() ? "" : ": ", what);
   }
   return absl::StrCat("<tr><td>", e.sequence(), "</td><td>", When(e.time()), "</td><td>",
-                      HtmlEscape(absl::AsciiStrToLower(
-                          hie::v1::AuditAction_Name(e.action()).substr(strlen("AUDIT_ACTION_")))),
-                      "</td><td>", HtmlEscape(e.actor_org()), "</td><td>", HtmlEscape(user),
-                      "</td><td>", HtmlEscape(patient), "</td><td>",
-                      HtmlEscape(e.counterpart_org()), "</td><td>", HtmlEscape(e.purpose()),
-                      "</td><td>", HtmlEscape(e.outcome()), "</td><td>", HtmlEscape(what),
-                      "</td></tr>\n");
+                      HtmlEscape(ActionWords(hie::v1::AuditAction_Name(e.action()))), "</td><td>",
+                      HtmlEscape(e.actor_org()), "</td><td>", HtmlEscape(user), "</td><td>",
+                      HtmlEscape(patient), "</td><td>", HtmlEscape(e.counterpart_org()),
+                      "</td><td>", HtmlEscape(e.purpose()), "</td><td>", HtmlEscape(e.outcome()),
+                      "</td><td>", HtmlEscape(what), "</td></tr>\n");
 }
 
 std::string OlderLink(const AuditFilter& f, uint64_t before) {

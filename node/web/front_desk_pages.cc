@@ -40,6 +40,7 @@
 #include "http/html.h"
 #include "http/status.h"
 #include "http/target.h"
+#include "node/domain/account_audit.h"
 #include "node/domain/invites.h"
 #include "node/web/pages.h"
 #include "node/web/web_audit.h"
@@ -298,12 +299,20 @@ std::string ListOf(const std::string& first, std::vector<std::string> rest) {
 // and identifier. Every value goes through the JSON writer.
 std::string PatientJson(const PatientForm& form, const std::string& id,
                         std::optional<simdjson::dom::element> stored) {
-  std::vector<std::string> given;
-  for (absl::string_view g : absl::StrSplit(form.given, ' ', absl::SkipEmpty())) {
-    given.push_back(JsonQuote(g));
+  // What the form shows of the stored record: a field the user left as it was keeps its
+  // stored form (a given name "Mary Ann" stays one name, not two).
+  const PatientForm was = stored.has_value() ? FormFromPatient(*stored) : PatientForm{};
+  std::vector<std::pair<std::string, std::string>> name_set = {{"family", JsonQuote(form.family)}};
+  if (!stored.has_value() || form.given != was.given) {
+    std::vector<std::string> given;
+    for (absl::string_view g : absl::StrSplit(form.given, ' ', absl::SkipEmpty())) {
+      given.push_back(JsonQuote(g));
+    }
+    name_set.push_back({"given", JsonArray(given)});
   }
-  std::string name = ReplaceMembers(
-      At(stored, "name", 0), {{"family", JsonQuote(form.family)}, {"given", JsonArray(given)}});
+  // A changed name's text would still say the old one.
+  if (form.family != was.family || form.given != was.given) name_set.push_back({"text", ""});
+  std::string name = ReplaceMembers(At(stored, "name", 0), name_set);
 
   const int phone_at = FirstOf(
       stored, "telecom", [](simdjson::dom::element t) { return Str(t, "system") == "phone"; });
@@ -313,14 +322,17 @@ std::string PatientJson(const PatientForm& form, const std::string& id,
                            {{"system", JsonQuote("phone")}, {"value", JsonQuote(form.phone)}});
   }
 
-  std::string address;
-  if (!form.line.empty() || !form.city.empty() || !form.postal_code.empty()) {
-    address = ReplaceMembers(
-        At(stored, "address", 0),
-        {{"line", form.line.empty() ? "" : JsonArray({JsonQuote(form.line)})},
-         {"city", form.city.empty() ? "" : JsonQuote(form.city)},
-         {"postalCode", form.postal_code.empty() ? "" : JsonQuote(form.postal_code)}});
-  }
+  // The form edits the address's first line, city and postal code; its other lines and
+  // members (state, country...) are kept. An address left with nothing is dropped.
+  std::optional<simdjson::dom::element> stored_address = At(stored, "address", 0);
+  std::vector<std::string> lines = Rest(stored_address, "line", 0);
+  if (!form.line.empty()) lines.insert(lines.begin(), JsonQuote(form.line));
+  std::string address =
+      ReplaceMembers(stored_address,
+                     {{"line", lines.empty() ? "" : JsonArray(lines)},
+                      {"city", form.city.empty() ? "" : JsonQuote(form.city)},
+                      {"postalCode", form.postal_code.empty() ? "" : JsonQuote(form.postal_code)}});
+  if (address == "{}") address.clear();
 
   std::string identifier;
   if (!form.id_value.empty()) {
@@ -855,7 +867,7 @@ std::string AccountName(const hie::v1::RecordEnvelope& record) {
   if (!parser.parse(record.fhir_json()).get(patient)) form = FormFromPatient(patient);
   std::string name = DisplayName(form);
   for (char& c : name) {
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
   }
   constexpr size_t kMax = 128;
   if (name.size() > kMax) {
@@ -907,51 +919,64 @@ void HandleRedeem(Desk desk, http::Request request, http::Responder responder) {
     return;
   }
   std::string replaces = request.caller.session_cookie;
-  OnWorker(web, nullptr, responder,
-           [desk, responder, code = std::move(code), login = std::move(login),
-            password = std::move(password), replaces = std::move(replaces)] {
-             const Web& web = *desk->web;
-             std::optional<Account> account;
-             absl::Status redeemed = desk->invites->Redeem(code, [&](const Invite& invite) {
-               absl::StatusOr<hie::v1::RecordEnvelope> record = ReadPatient(web, invite.patient_id);
-               if (!record.ok()) {
-                 return absl::FailedPreconditionError(
-                     "the practice no longer holds the record this invitation is for: ask it "
-                     "for a new one");
-               }
-               absl::StatusOr<Account> made =
-                   web.options.accounts->Create({.login = login,
-                                                 .display_name = AccountName(*record),
-                                                 .role = UserRole::kPatient,
-                                                 .patient_id = invite.patient_id,
-                                                 .must_change_password = false},
-                                                password);
-               if (made.ok()) account = *std::move(made);
-               return made.status();
-             });
-             if (!redeemed.ok()) {
-               int status = RedeemStatus(redeemed);
-               if (absl::IsFailedPrecondition(redeemed)) status = 409;
-               if (status == 0) {
-                 responder.RespondError(redeemed);
-                 return;
-               }
-               responder.Respond(InviteForm(web, status, RedeemMessage(redeemed), "", login));
-               return;
-             }
-             // Signed in at once, with a new session id (fixation, as at sign-in).
-             absl::StatusOr<Session> session = web.options.sessions->Start(*account, replaces);
-             if (!session.ok()) {
-               responder.Respond(SeeOther(http::kLoginPath));
-               return;
-             }
-             http::Response response = SeeOther(kHomePath);
-             response.headers.emplace_back(
-                 "Set-Cookie", Cookie(http::kSessionCookie, session->id, "/app", std::nullopt));
-             response.headers.emplace_back("Set-Cookie",
-                                           Cookie(kInviteCsrfCookie, "", kInvitePath, 0));
-             responder.Respond(std::move(response));
-           });
+  OnWorker(
+      web, nullptr, responder,
+      [desk, responder, code = std::move(code), login = std::move(login),
+       password = std::move(password), replaces = std::move(replaces)] {
+        const Web& web = *desk->web;
+        std::optional<Account> account;
+        absl::Status redeemed = desk->invites->Redeem(code, [&](const Invite& invite) {
+          absl::StatusOr<hie::v1::RecordEnvelope> record = ReadPatient(web, invite.patient_id);
+          if (!record.ok()) {
+            return absl::FailedPreconditionError(
+                "the practice no longer holds the record this invitation is for: ask it "
+                "for a new one");
+          }
+          absl::StatusOr<Account> made =
+              web.options.accounts->Create({.login = login,
+                                            .display_name = AccountName(*record),
+                                            .role = UserRole::kPatient,
+                                            .patient_id = invite.patient_id,
+                                            .must_change_password = false},
+                                           password);
+          if (made.ok()) account = *std::move(made);
+          return made.status();
+        });
+        if (!redeemed.ok()) {
+          int status = RedeemStatus(redeemed);
+          if (absl::IsFailedPrecondition(redeemed)) status = 409;
+          if (status == 0) {
+            responder.RespondError(redeemed);
+            return;
+          }
+          responder.Respond(InviteForm(web, status, RedeemMessage(redeemed), "", login));
+          return;
+        }
+        // The account is in the chain as every other account's making is, and the
+        // sign-in that follows as every sign-in.
+        std::vector<hie::v1::AuditEntry> entries = {AccountAuditEntry(
+            {.event = "add",
+             .login = account->login,
+             .actor = account->login,
+             .actor_role = "patient",
+             .detail = absl::StrCat("portal invitation for Patient/", account->patient_id)})};
+        // Signed in at once, with a new session id (fixation, as at sign-in).
+        absl::StatusOr<Session> session = web.options.sessions->Start(*account, replaces);
+        if (!session.ok()) {
+          RespondAudited(web, nullptr, std::move(entries), responder, SeeOther(http::kLoginPath));
+          return;
+        }
+        entries.push_back(AccountAuditEntry({.event = "sign-in",
+                                             .login = account->login,
+                                             .actor = account->login,
+                                             .actor_role = "patient",
+                                             .detail = "with the portal invitation"}));
+        http::Response response = SeeOther(kHomePath);
+        response.headers.emplace_back(
+            "Set-Cookie", Cookie(http::kSessionCookie, session->id, "/app", std::nullopt));
+        response.headers.emplace_back("Set-Cookie", Cookie(kInviteCsrfCookie, "", kInvitePath, 0));
+        RespondAudited(web, nullptr, std::move(entries), responder, std::move(response));
+      });
 }
 
 // Wraps a handler of the signed-in pages: 503 when the node's records are not here.

@@ -123,6 +123,9 @@ TEST(WebBrowserTest, TheWebAppInHeadlessChromium) {
   EXPECT_EQ(run.exit_code, 0) << "node --test failed (output and the nodes' logs above)";
   EXPECT_NE(run.out.find("\n# fail 0"), std::string::npos) << "node's report above counts failures";
   EXPECT_EQ(run.out.find("\n# pass 0"), std::string::npos) << "no browser test passed";
+  // Every test runs: none skipped, none left to do.
+  EXPECT_NE(run.out.find("\n# skipped 0"), std::string::npos) << "a browser test was skipped";
+  EXPECT_NE(run.out.find("\n# todo 0"), std::string::npos) << "a browser test is marked todo";
   std::cout << "screenshots: " << screenshots << "\n";
 }
 

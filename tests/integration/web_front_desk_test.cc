@@ -245,6 +245,56 @@ TEST_F(WebFrontDeskTest, RegistersFindsAndUpdatesAPatientWhoReachesTheMpi) {
   EXPECT_EQ(Request("GET", "/app/front-desk/patients/no-such-patient", desk).status, 404);
 }
 
+// The update form shows a Patient's first name, phone, address line, city, postal code
+// and identifier; saving it keeps everything else the record holds: a two-word given
+// name stays one name, the address's second line and state stay, and the name's text
+// goes only once the name changes.
+TEST_F(WebFrontDeskTest, AnUpdateKeepsWhatTheFormDoesNotShow) {
+  grpc_port_ = StartNodeWithApi();
+  ASSERT_GT(grpc_port_, 0);
+  ASSERT_NO_FATAL_FAILURE(AddUser("desk", "front-desk", "Front Desk"));
+  const std::string desk = SignIn("desk");
+  ASSERT_FALSE(desk.empty());
+  std::string file = Path("mary.json");
+  std::ofstream(file)
+      << R"({"resourceType":"Patient","id":"mary","name":[{"text":"Mary Ann Lee",)"
+      << R"("family":"Lee","given":["Mary Ann"]}],"gender":"female",)"
+      << R"("birthDate":"1970-01-02","address":[{"line":["12 Main Street",)"
+      << R"("Apartment 4"],"city":"Springfield","state":"IL","postalCode":"62701"}]})";
+  ASSERT_EQ(HiectlAs("node-a", grpc_port_, {"import", file}).exit_code, 0);
+  std::string client = AddClient(grpc_port_, "emr", "system/Patient.rs");
+  CommandResult token = Token(client, "emr", {"--scope", "system/Patient.rs"});
+  ASSERT_EQ(token.exit_code, 0) << token.err;
+  const std::string bearer = Trim(token.out);
+
+  cli::HttpsResponse page = Request("GET", "/app/front-desk/patients/mary", desk);
+  ASSERT_EQ(page.status, 200) << page.body;
+  auto save = [&](const std::string& family, const std::string& city) {
+    cli::HttpsResponse now = Request("GET", "/app/front-desk/patients/mary", desk);
+    Fields form = {{"_csrf", CsrfField(now.body)},
+                   {"family", family},
+                   {"given", "Mary Ann"},
+                   {"birthdate", "1970-01-02"},
+                   {"gender", "female"},
+                   {"line", "12 Main Street"},
+                   {"city", city},
+                   {"postal", "62701"},
+                   {"version", Match(now.body, "name=\"version\" value=\"([0-9]+)\"")}};
+    return Request("POST", "/app/front-desk/patients/mary", desk, FormBody(form));
+  };
+  ASSERT_EQ(save("Lee", "Shelbyville").status, 303);
+  std::string stored = Get("/Patient/mary", bearer).body;
+  EXPECT_THAT(stored, AllOf(HasSubstr("\"given\":[\"Mary Ann\"]"), HasSubstr("Apartment 4"),
+                            HasSubstr("\"state\":\"IL\""), HasSubstr("Shelbyville"),
+                            HasSubstr("\"text\":\"Mary Ann Lee\"")))
+      << stored;
+  ASSERT_EQ(save("Lee-Smith", "Shelbyville").status, 303);
+  stored = Get("/Patient/mary", bearer).body;
+  EXPECT_THAT(stored, AllOf(HasSubstr("Lee-Smith"), Not(HasSubstr("Mary Ann Lee")),
+                            HasSubstr("Apartment 4")))
+      << stored;
+}
+
 TEST_F(WebFrontDeskTest, RecordTextIsEscapedAndOtherRolesAreRefused) {
   grpc_port_ = StartNodeWithApi();
   ASSERT_GT(grpc_port_, 0);

@@ -116,7 +116,8 @@ TEST_F(WebTest, SignInSessionCsrfLogoutAndFixation) {
   EXPECT_EQ(unknown.status, 401);
   EXPECT_FALSE(ErrorParagraph(wrong.body).empty()) << wrong.body;
   EXPECT_EQ(ErrorParagraph(wrong.body), ErrorParagraph(unknown.body));
-  EXPECT_THAT(ErrorParagraph(wrong.body), Not(HasSubstr("nobody")));
+  EXPECT_THAT(ErrorParagraph(unknown.body), Not(HasSubstr("nobody")));
+  EXPECT_THAT(ErrorParagraph(wrong.body), Not(HasSubstr("dr.lee")));
 
   // No session: a page sends the browser to sign in; a POST is refused.
   cli::HttpsResponse anonymous = Request("GET", "/app/", "");

@@ -143,7 +143,8 @@ TEST_F(AccountingTest, HolderSendsItsDisclosuresOfThePatientOnlyForThePatientsRe
               StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(holder_->Serve("org-a", Grant("TREAT", "n-3")).status(),
               StatusIs(absl::StatusCode::kPermissionDenied));
-  EXPECT_FALSE(holder_->Serve("org-c", Grant("PATRQT", "n-4")).ok());
+  EXPECT_THAT(holder_->Serve("org-c", Grant("PATRQT", "n-4")).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 class ScriptedConsent final : public ConsentClient {
