@@ -108,9 +108,18 @@ absl::StatusOr<AccountingAnswer> AccountingHolder::Serve(const std::string& peer
   for (hie::v1::AuditEntry& entry : *all) {
     if (HolderSends(entry)) answer.entries.push_back(std::move(entry));
   }
-  if (answer.entries.size() > max_entries_) {
+  // The newest max_entries_, and no more than kMaxAnswerBytes of them: the answer fits
+  // one message whatever the entries' details carry.
+  size_t keep = 0, bytes = 0;
+  for (auto it = answer.entries.rbegin(); it != answer.entries.rend() && keep < max_entries_;
+       ++it) {
+    bytes += it->ByteSizeLong();
+    if (bytes > kMaxAnswerBytes) break;
+    ++keep;
+  }
+  if (keep < answer.entries.size()) {
     answer.entries.erase(answer.entries.begin(),
-                         answer.entries.end() - static_cast<ptrdiff_t>(max_entries_));
+                         answer.entries.end() - static_cast<ptrdiff_t>(keep));
     answer.truncated = true;
   }
   // No answer without its record: the accounting is itself a disclosure to the peer.
@@ -181,8 +190,14 @@ class DisclosureAccounting::Gathering {
         source.state = StateOf(answer.status());
         source.message = std::string(answer.status().message());
       } else {
-        source.truncated = answer->truncated;
-        for (const auto& entry : answer->entries) {
+        // A holder answering more than a holder sends is cut to its newest.
+        std::vector<hie::v1::AuditEntry>& entries = answer->entries;
+        source.truncated = answer->truncated || entries.size() > kMaxEntriesPerHolder;
+        if (entries.size() > kMaxEntriesPerHolder) {
+          entries.erase(entries.begin(),
+                        entries.end() - static_cast<ptrdiff_t>(kMaxEntriesPerHolder));
+        }
+        for (const auto& entry : entries) {
           std::optional<DisclosureEvent> event = EventOf(entry, org);
           if (!event) continue;
           ++source.entries;
@@ -247,11 +262,8 @@ void DisclosureAccounting::Run(const AccountingRequest& request,
       gathering->Finish(std::string(granted.status().message()));
       return;
     }
-    std::vector<hie::v1::GrantHolder> holders;
-    for (const auto& holder : granted->grant.holders()) {
-      if (holder.org_id() != options_.own_org) holders.push_back(holder);
-    }
-    gathering->Ask(holders_.get(), granted->signed_grant, holders, options_.holder_timeout);
+    gathering->Ask(holders_.get(), granted->signed_grant, OtherHolders(granted->grant),
+                   options_.holder_timeout);
   });
 }
 
@@ -268,14 +280,21 @@ void DisclosureAccounting::PatientPractices(
       return;
     }
     std::vector<std::string> orgs;
-    for (const auto& holder : granted->grant.holders()) {
-      if (holder.org_id() != options_.own_org &&
-          std::find(orgs.begin(), orgs.end(), holder.org_id()) == orgs.end()) {
-        orgs.push_back(holder.org_id());
-      }
-    }
+    for (const auto& holder : OtherHolders(granted->grant)) orgs.push_back(holder.org_id());
     done(std::move(orgs));
   });
+}
+
+std::vector<hie::v1::GrantHolder> DisclosureAccounting::OtherHolders(
+    const hie::v1::DisclosureGrant& grant) const {
+  std::vector<hie::v1::GrantHolder> holders;
+  for (const auto& holder : grant.holders()) {
+    if (holder.org_id() == options_.own_org) continue;
+    const bool seen = std::any_of(holders.begin(), holders.end(),
+                                  [&](const auto& h) { return h.org_id() == holder.org_id(); });
+    if (!seen) holders.push_back(holder);
+  }
+  return holders;
 }
 
 void DisclosureAccounting::AuthorizePatient(

@@ -31,6 +31,10 @@ namespace hie::node {
 inline constexpr char kPatientRequestPurpose[] = "PATRQT";
 // AuditEntry.interaction of a holder's audit entry for an accounting it gave.
 inline constexpr char kAccountingInteraction[] = "accounting";
+// The most entries a holder sends (its newest), and the most bytes of them: one answer
+// stays far under a gRPC message's limit. The requester takes no more from a holder.
+inline constexpr size_t kMaxEntriesPerHolder = 1000;
+inline constexpr size_t kMaxAnswerBytes = size_t{1} << 20;
 
 // A holder's answer to ListDisclosures: its audit entries about the patient, oldest
 // first.
@@ -47,7 +51,7 @@ class AccountingHolder {
   // Everything passed in must outlive this. `discloser` checks the grant (and spends
   // it), `log` is this node's chain, `audit` where the answer is audited.
   AccountingHolder(Discloser* discloser, const audit::AuditLog* log, AuditSink* audit,
-                   size_t max_entries = 1000)
+                   size_t max_entries = kMaxEntriesPerHolder)
       : discloser_(discloser), log_(log), audit_(audit), max_entries_(max_entries) {}
 
   // This holder's entries about the patient `signed_grant` names here: disclosures
@@ -174,6 +178,9 @@ class DisclosureAccounting {
   // way holders become known here. Errors: as PatientPractices'.
   void AuthorizePatient(const AccountingRequest& request,
                         std::function<void(absl::StatusOr<PatientGrant>)> done);
+  // The grant's holders but this practice, each org once (a holder named twice is
+  // asked once: its grant serves one request there).
+  std::vector<hie::v1::GrantHolder> OtherHolders(const hie::v1::DisclosureGrant& grant) const;
 
   const DisclosureAccountingOptions options_;
   const audit::AuditLog* const log_;
