@@ -499,7 +499,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       for (auto& [name, value] : response.headers) {
         if (page.FindHeader(name) == nullptr) page.headers.emplace_back(name, value);
       }
-      response = std::move(page);
+      // A page the renderer got wrong is not sent: the error as it was is.
+      if (IsWellFormed(page)) response = std::move(page);
     }
     ApplySecurityHeaders(&response);
     // Framing is the server's: a handler's Content-Length or Transfer-Encoding would

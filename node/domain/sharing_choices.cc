@@ -123,9 +123,11 @@ bool SharingChoices::MaySee(absl::string_view org_id) const {
          denied_practices.end();
 }
 
-std::string NewPortalDirectiveId() {
+absl::StatusOr<std::string> NewPortalDirectiveId() {
   unsigned char bytes[12];
-  if (RAND_bytes(bytes, sizeof(bytes)) != 1) return "";
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+    return absl::UnavailableError("no random bytes for a directive id");
+  }
   return absl::StrCat(kPortalDirectivePrefix,
                       absl::BytesToHexString(
                           absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes))));

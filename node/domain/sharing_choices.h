@@ -67,7 +67,8 @@ inline constexpr char kPortalDirectivePrefix[] = "portal-";
 
 // A new portal directive id: kPortalDirectivePrefix and 24 random hex digits (a FHIR
 // id; it says nothing about the patient, since other practices see directive ids).
-std::string NewPortalDirectiveId();
+// Errors: Unavailable if the random generator fails.
+absl::StatusOr<std::string> NewPortalDirectiveId();
 
 // The Consent resource (JSON) stating `choices` for the patient `patient_local_id` (as
 // this practice knows them), with id `directive_id`, dated `now` (milliseconds: a

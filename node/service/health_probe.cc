@@ -1,5 +1,7 @@
 #include "node/service/health_probe.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/grpc/status_convert.h"
@@ -35,7 +37,18 @@ std::vector<DependencyCheck> NodeDependencies(const NodeState& state) {
                                           .address = state.consent_channel ? "configured" : "",
                                           .probe = HealthProbe(state.consent_channel)}};
   if (state.known_peers != nullptr && state.peer_credentials) {
-    for (const KnownPeer& peer : state.known_peers->List()) {
+    // The peers asked most recently, at most kMaxPeersChecked: each check is a thread
+    // and a connection for up to the probe's deadline.
+    std::vector<KnownPeer> peers = state.known_peers->List();
+    if (peers.size() > kMaxPeersChecked) {
+      std::partial_sort(
+          peers.begin(), peers.begin() + kMaxPeersChecked, peers.end(),
+          [](const KnownPeer& a, const KnownPeer& b) { return a.last_seen > b.last_seen; });
+      peers.resize(kMaxPeersChecked);
+      std::sort(peers.begin(), peers.end(),
+                [](const KnownPeer& a, const KnownPeer& b) { return a.org_id < b.org_id; });
+    }
+    for (const KnownPeer& peer : peers) {
       checks.push_back({.name = absl::StrCat(peer.org_id, "'s node"),
                         .address = peer.endpoint,
                         .probe = HealthProbe(grpc::CreateChannel(

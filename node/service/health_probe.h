@@ -18,8 +18,11 @@ namespace hie::node {
 // configured).
 ReachabilityProbe HealthProbe(std::shared_ptr<grpc::Channel> channel);
 
-// The MPI, the consent service, and every peer in state.known_peers (whose certificate
-// must name its org), each with its probe.
+// The most peers a status check probes (the most recently asked).
+inline constexpr size_t kMaxPeersChecked = 32;
+
+// The MPI, the consent service, and the peers in state.known_peers asked most recently
+// (at most kMaxPeersChecked; each certificate must name its org), each with its probe.
 std::vector<DependencyCheck> NodeDependencies(const NodeState& state);
 
 }  // namespace hie::node

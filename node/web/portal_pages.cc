@@ -584,8 +584,13 @@ void HandleConsentChange(const ConsentPages& pages, http::Request request,
         }
         // The portal's earlier directive gets a new version: one set of choices on file.
         const DirectiveInfo* earlier = PortalDirective(directives, web.options.state->own_org);
-        const std::string id = earlier != nullptr ? earlier->id : NewPortalDirectiveId();
-        const std::string json = SharingConsentJson(*posted, id, patient.local_id, absl::Now());
+        absl::StatusOr<std::string> id =
+            earlier != nullptr ? absl::StatusOr<std::string>(earlier->id) : NewPortalDirectiveId();
+        if (!id.ok()) {
+          responder.RespondError(id.status());
+          return;
+        }
+        const std::string json = SharingConsentJson(*posted, *id, patient.local_id, absl::Now());
         if (web.options.query_started) web.options.query_started();
         pages.directives->Put(
             patient.local_id, json,

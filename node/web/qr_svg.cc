@@ -13,6 +13,7 @@ namespace hie::node {
 
 absl::StatusOr<std::string> QrCodeSvg(absl::string_view text, absl::string_view label) {
   const std::string input(text);
+  errno = 0;  // the encoder tells "too long" by ERANGE only
   std::unique_ptr<QRcode, decltype(&QRcode_free)> code(
       QRcode_encodeString(input.c_str(), /*version=*/0, QR_ECLEVEL_M, QR_MODE_8,
                           /*casesensitive=*/1),

@@ -136,7 +136,9 @@ TEST(SharingChoicesTest, ADirectiveFiledAnotherWayIsNotReadAsChoices) {
 }
 
 TEST(SharingChoicesTest, PortalIdsAreFhirIdsAndDifferent) {
-  std::string a = NewPortalDirectiveId(), b = NewPortalDirectiveId();
+  absl::StatusOr<std::string> made_a = NewPortalDirectiveId(), made_b = NewPortalDirectiveId();
+  ASSERT_TRUE(made_a.ok() && made_b.ok());
+  const std::string a = *made_a, b = *made_b;
   EXPECT_EQ(a.size(), std::string(kPortalDirectivePrefix).size() + 24);
   EXPECT_NE(a, b);
   EXPECT_TRUE(ChoicesOf(Parsed({.share = true}, a)).has_value());
