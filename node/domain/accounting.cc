@@ -35,15 +35,6 @@ std::vector<std::string> WithheldCategoriesIn(absl::string_view detail) {
                         absl::SkipEmpty());
 }
 
-HolderState StateOf(const absl::Status& status) {
-  if (absl::IsPermissionDenied(status) || absl::IsUnauthenticated(status)) {
-    return HolderState::kDenied;
-  }
-  if (absl::IsDeadlineExceeded(status)) return HolderState::kTimedOut;
-  if (absl::IsUnavailable(status)) return HolderState::kUnreachable;
-  return HolderState::kFailed;
-}
-
 }  // namespace
 
 std::optional<DisclosureEvent> EventOf(const hie::v1::AuditEntry& entry,
@@ -187,7 +178,7 @@ class DisclosureAccounting::Gathering {
       absl::MutexLock lock(&mu_);
       AccountingSource& source = report_.sources[index];
       if (!answer.ok()) {
-        source.state = StateOf(answer.status());
+        source.state = HolderStateFor(answer.status());
         source.message = std::string(answer.status().message());
       } else {
         // A holder answering more than a holder sends is cut to its newest.

@@ -54,12 +54,11 @@ absl::Status DirectiveChanges::Check(const hie::v1::DisclosureGrant& grant, absl
   }
   auto it = latest_.find(grant.directive_key());
   if (it != latest_.end() && it->second.sequence > grant.directive_sequence()) {
-    return WithReason(
-        absl::PermissionDeniedError(absl::StrCat(
-            "grant revoked: the patient's directives changed at ",
-            absl::FormatTime(it->second.changed_at), " (change ", it->second.sequence,
-            "), after this grant was decided; ask the consent service again")),
-        hie::v1::ERROR_REASON_GRANT_REVOKED);
+    return WithReason(absl::PermissionDeniedError(absl::StrCat(
+                          "grant revoked: the patient's directives changed at ",
+                          absl::FormatTime(it->second.changed_at), " (change ", it->second.sequence,
+                          "), after this grant was decided; ask the consent service again")),
+                      hie::v1::ERROR_REASON_GRANT_REVOKED);
   }
   return absl::OkStatus();
 }

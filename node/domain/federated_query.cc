@@ -24,22 +24,6 @@ struct HolderAnswer {
   SkippedRecords skipped;
 };
 
-HolderState StateFor(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kOk:
-      return HolderState::kOk;
-    case absl::StatusCode::kPermissionDenied:
-    case absl::StatusCode::kUnauthenticated:
-      return HolderState::kDenied;
-    case absl::StatusCode::kDeadlineExceeded:
-      return HolderState::kTimedOut;
-    case absl::StatusCode::kUnavailable:
-      return HolderState::kUnreachable;
-    default:
-      return HolderState::kFailed;
-  }
-}
-
 hie::v1::UserContext ToUserContext(const QueryUser& user) {
   hie::v1::UserContext out;
   out.set_user_id(user.id);
@@ -73,6 +57,22 @@ const char* HolderStateName(HolderState state) {
       return "FAILED";
   }
   return "FAILED";
+}
+
+HolderState HolderStateFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return HolderState::kOk;
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated:
+      return HolderState::kDenied;
+    case absl::StatusCode::kDeadlineExceeded:
+      return HolderState::kTimedOut;
+    case absl::StatusCode::kUnavailable:
+      return HolderState::kUnreachable;
+    default:
+      return HolderState::kFailed;
+  }
 }
 
 // One query, from Run to OnQueryDone. Shared by the calls that may still report to it
@@ -111,7 +111,7 @@ class FederatedQuery::QueryRun : public std::enable_shared_from_this<QueryRun> {
     HolderOutcome outcome;
     outcome.org_id = holder.org_id();
     outcome.elapsed = elapsed;
-    outcome.state = StateFor(status);
+    outcome.state = HolderStateFor(status);
     if (status.ok()) {
       outcome.records = static_cast<int64_t>(answer.records.size());
       outcome.withheld = answer.withheld;

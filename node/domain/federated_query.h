@@ -84,6 +84,10 @@ enum class HolderState {
 // "OK", "DENIED", "TIMED_OUT", "UNREACHABLE", "FAILED".
 const char* HolderStateName(HolderState state);
 
+// How a holder that answered `status` settled: OK, DENIED (refused or unauthenticated),
+// TIMED_OUT, UNREACHABLE, FAILED (anything else).
+HolderState HolderStateFor(const absl::Status& status);
+
 // One holder's settled status (or this node's own, `local`).
 struct HolderOutcome {
   std::string org_id;

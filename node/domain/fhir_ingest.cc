@@ -51,7 +51,6 @@ const absl::flat_hash_map<std::string, std::string>& PatientElement() {
   return *m;
 }
 
-
 bool IsDateKey(std::string_view key) {
   static constexpr std::string_view kKeys[] = {
       "birthDate", "date", "issued",  "recordedDate", "authoredOn",   "lastUpdated",

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "absl/strings/match.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "consent/domain/codes.h"
@@ -27,8 +27,10 @@ std::string CanonicalSystem(absl::string_view system) {
   absl::string_view oid = system;
   absl::ConsumePrefix(&oid, "urn:oid:");
   static constexpr std::pair<const char*, const char*> kOids[] = {
-      {"2.16.840.1.113883.6.90", kIcd10Cm}, {"2.16.840.1.113883.6.3", kIcd10},
-      {"2.16.840.1.113883.6.96", kSnomed},  {"2.16.840.1.113883.6.1", kLoinc},
+      {"2.16.840.1.113883.6.90", kIcd10Cm},
+      {"2.16.840.1.113883.6.3", kIcd10},
+      {"2.16.840.1.113883.6.96", kSnomed},
+      {"2.16.840.1.113883.6.1", kLoinc},
       {"2.16.840.1.113883.6.88", kRxNorm}};
   for (const auto& [known, uri] : kOids) {
     if (oid == known) return uri;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/json/json_writer.h"
+#include "node/domain/accounting.h"
 
 namespace hie::node {
 namespace {
@@ -16,7 +17,6 @@ namespace {
 constexpr char kActCode[] = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
 constexpr char kActReason[] = "http://terminology.hl7.org/CodeSystem/v3-ActReason";
 // The patient's own request (the portal's purpose).
-constexpr char kPatientRequest[] = "PATRQT";
 constexpr char kParticipationType[] = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType";
 
 std::string Codings(const char* system, const std::vector<std::string>& codes) {
@@ -31,7 +31,8 @@ std::string ProvisionJson(const char* type, const std::vector<std::string>& labe
                           bool patient_request_only, const std::vector<std::string>& nested) {
   JsonObject provision;
   provision.Add("type", type);
-  if (patient_request_only) provision.AddRaw("purpose", Codings(kActReason, {kPatientRequest}));
+  if (patient_request_only)
+    provision.AddRaw("purpose", Codings(kActReason, {kPatientRequestPurpose}));
   if (!labels.empty()) provision.AddRaw("securityLabel", Codings(kActCode, labels));
   if (!nested.empty()) provision.AddRaw("provision", JsonArray(nested));
   return provision.Build();
@@ -71,7 +72,7 @@ std::string DeniedPracticeOf(const consent::Provision& p) {
   }
   const consent::Provision& inner = p.provisions.front();
   if (inner.type != consent::ProvisionType::kPermit ||
-      inner.purposes != std::vector<std::string>{kPatientRequest} ||
+      inner.purposes != std::vector<std::string>{kPatientRequestPurpose} ||
       !inner.recipient_orgs.empty() || !inner.security_labels.empty()) {
     return "";
   }
@@ -97,8 +98,8 @@ const SensitiveCategory* CategoryWithCodes(std::vector<std::string> labels) {
 
 bool IsPatientRequestOnly(const consent::Provision& p) {
   return p.type == consent::ProvisionType::kPermit &&
-         p.purposes == std::vector<std::string>{kPatientRequest} && p.recipient_orgs.empty() &&
-         p.provisions.empty();
+         p.purposes == std::vector<std::string>{kPatientRequestPurpose} &&
+         p.recipient_orgs.empty() && p.provisions.empty();
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "absl/time/clock.h"
 #include "common/grpc/status_convert.h"
+#include "common/time/proto_time.h"
 #include "grpcpp/client_context.h"
 
 namespace hie::node {
@@ -25,8 +26,7 @@ DirectiveInfo InfoOf(const hie::v1::Directive& d) {
                        .status = d.status(),
                        .filed_by_org = d.filed_by_org(),
                        .consent_json = d.consent_json(),
-                       .recorded_at = absl::FromUnixSeconds(d.recorded_at().seconds()) +
-                                      absl::Nanoseconds(d.recorded_at().nanos())};
+                       .recorded_at = FromProtoTime(d.recorded_at())};
 }
 
 }  // namespace

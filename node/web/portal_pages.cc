@@ -47,7 +47,6 @@ constexpr char kDisclosuresPath[] = "/app/my/disclosures";
 constexpr char kRecordPath[] = "/app/my/record";
 constexpr char kConsentPath[] = "/app/my/consent";
 // The patient's own request: the purpose of every portal query.
-constexpr char kPatientRequest[] = "PATRQT";
 
 // The patient the session's account is: the only one its pages show.
 struct PortalPatient {
@@ -260,7 +259,7 @@ void HandleMyRecord(std::shared_ptr<const Web> web, http::Request request,
     }
     FederatedQueryRequest query;
     query.local_patient_id = patient->local_id;
-    query.purpose = kPatientRequest;
+    query.purpose = kPatientRequestPurpose;
     query.user = patient->user;
     web->options.query->Run(std::move(query), new MyRecordObserver(web, session, responder));
   });
@@ -612,7 +611,7 @@ void HandleConsentChange(const ConsentPages& pages, http::Request request,
                                   {.interaction = "consent-change",
                                    .resource = absl::StrCat("Consent/", filed->id),
                                    .patient = patient.local_id});
-                entry.set_purpose(kPatientRequest);
+                entry.set_purpose(kPatientRequestPurpose);
                 entry.set_detail(ChangeDetail(choices));
                 RespondAudited(web, &session, {std::move(entry)}, responder,
                                SeeOther(absl::StrCat(kConsentPath, "?saved=1")));
