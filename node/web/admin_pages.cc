@@ -38,6 +38,7 @@
 #include "absl/time/time.h"
 #include "common/audit/audit_search.h"
 #include "common/json/json_writer.h"
+#include "common/time/proto_time.h"
 #include "google/protobuf/util/time_util.h"
 #include "http/access.h"
 #include "http/html.h"
@@ -75,13 +76,8 @@ struct Admin {
   std::shared_ptr<ImportJobs> imports;  // null without a store
 };
 
-std::string When(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%d %H:%M UTC", t, absl::UTCTimeZone());
-}
-
-std::string When(const google::protobuf::Timestamp& t) {
-  return When(absl::FromUnixNanos(google::protobuf::util::TimeUtil::TimestampToNanoseconds(t)));
-}
+using node::When;
+std::string When(const google::protobuf::Timestamp& t) { return When(FromProtoTime(t)); }
 
 std::string Notice(absl::string_view html) {
   return absl::StrCat("<div class=\"notice\" role=\"status\">", html, "</div>\n");

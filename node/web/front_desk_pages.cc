@@ -788,8 +788,7 @@ std::string InviteSheet(const http::Request& request, const std::string& id,
       "<p>For <strong>", HtmlEscape(DisplayName(form)), "</strong> (local id <code>",
       HtmlEscape(id), "</code>).</p>\n<p>Go to</p>\n<p class=\"invite-link\">", HtmlEscape(link),
       "</p>\n<p>and enter this code:</p>\n<p class=\"invite-code\">", HtmlEscape(issued.code),
-      "</p>\n<p>It works once, until ",
-      HtmlEscape(absl::FormatTime("%Y-%m-%d %H:%M UTC", issued.expires_at, absl::UTCTimeZone())),
+      "</p>\n<p>It works once, until ", When(issued.expires_at),
       ".</p>\n</section>\n<p class=\"hint no-print\">This code is shown only now: print this "
       "page or read the code to the patient. A new invitation replaces this one.</p>\n",
       "<p class=\"no-print\"><a href=\"", PatientUrl(id), "\">Back to the patient</a></p>");

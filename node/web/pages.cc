@@ -114,6 +114,10 @@ http::Response SeeOther(absl::string_view location) {
   return response;
 }
 
+std::string When(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M UTC", t, absl::UTCTimeZone());
+}
+
 std::string CsrfField(const http::SessionPrincipal& session) {
   return absl::StrCat("<input type=\"hidden\" name=\"_csrf\" value=\"",
                       HtmlEscape(session.csrf_token), "\">");

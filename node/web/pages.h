@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "http/request.h"
 #include "http/router.h"
 #include "node/web/web_app.h"
@@ -74,6 +75,9 @@ bool AnonymousCsrfMatches(const http::Request& request, absl::string_view cookie
 // (escaped), and the way back.
 http::Response ErrorPage(const Web& web, const http::SessionPrincipal* session, int status,
                          absl::string_view message);
+
+// A moment as pages show it: "2026-03-02 08:14 UTC".
+std::string When(absl::Time t);
 
 // The page groups (one file each).
 absl::Status AddClinicianPages(http::Router& router, std::shared_ptr<const Web> web);

@@ -69,10 +69,6 @@ absl::StatusOr<PortalPatient> PatientOf(const Web& web, const http::SessionPrinc
                                 .display_name = live->account.display_name}};
 }
 
-std::string When(absl::Time time) {
-  return absl::FormatTime("%Y-%m-%d %H:%M UTC", time, absl::UTCTimeZone());
-}
-
 // What happened, in the patient's words.
 std::string WhatHappened(const DisclosureEvent& event) {
   switch (event.action) {

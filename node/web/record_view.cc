@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "http/html.h"
 #include "node/domain/disclosure.h"
+#include "node/web/pages.h"
 #include "simdjson.h"
 
 namespace hie::node {
@@ -534,14 +535,13 @@ std::string RecordViewHtml(const std::vector<HolderOutcome>& holders, const Quer
         "(break-the-glass).</strong> This record was opened for emergency treatment; the "
         "access is recorded, reported for review, and the patient can see it.</p>\n";
   }
-  absl::StrAppend(
-      &out, "<p class=\"rv-meta\">Gathered ",
-      HtmlEscape(absl::FormatTime("%Y-%m-%d %H:%M UTC", answer.completed_at, absl::UTCTimeZone())),
-      " · query <code>", HtmlEscape(answer.query_id), "</code> · ", bundle.entries(), " items",
-      bundle.duplicates_folded() > 0
-          ? absl::StrCat(", ", bundle.duplicates_folded(), " duplicates folded")
-          : "",
-      "</p>\n");
+  absl::StrAppend(&out, "<p class=\"rv-meta\">Gathered ", When(answer.completed_at),
+                  " · query <code>", HtmlEscape(answer.query_id), "</code> · ", bundle.entries(),
+                  " items",
+                  bundle.duplicates_folded() > 0
+                      ? absl::StrCat(", ", bundle.duplicates_folded(), " duplicates folded")
+                      : "",
+                  "</p>\n");
   out += HoldersHtml(holders, options);
   out += WithheldHtml(answer.withheld_categories, options);
   for (int s = 0; s < kSections; ++s) {
