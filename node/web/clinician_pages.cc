@@ -31,6 +31,7 @@
 #include "node/domain/patient_match.h"
 #include "node/domain/record_search.h"
 #include "node/web/pages.h"
+#include "node/web/record_query.h"
 #include "node/web/record_view.h"
 #include "node/web/web_audit.h"
 #include "simdjson.h"
@@ -481,68 +482,27 @@ std::string RecordHeader(const RecordRequest& asked) {
 }
 
 // Collects one query's reports and answers with the record page. Deletes itself.
-class RecordPageObserver final : public QueryObserver {
- public:
-  RecordPageObserver(std::shared_ptr<const Web> web, RecordRequest asked, http::Responder responder)
-      : web_(std::move(web)), asked_(std::move(asked)), responder_(std::move(responder)) {
-    web_->options.query_started();
-  }
+// The record page for `asked`, from the query's answer.
+std::string RecordPage(const Web& web, const RecordRequest& asked,
+                       const std::vector<HolderOutcome>& holders, const QueryAnswer& answer) {
+  RecordViewOptions options;
+  options.own_org = web.options.state->own_org;
+  options.emergency = asked.emergency;
+  std::string main = absl::StrCat(
+      RecordHeader(asked), RecordViewHtml(holders, answer, options),
+      asked.emergency ? "" : EmergencyFormHtml(asked.session, asked.patient_id, "", ""));
+  if (asked.emergency) main = absl::StrCat("<div class=\"emergency-access\">", main, "</div>");
+  return Page(web, RecordTitle(asked), &asked.session, main);
+}
 
-  void OnHolderSettled(const HolderOutcome& outcome) override {
-    if (outcome.state != HolderState::kOk) {
-      LogInfo("web record: holder ", outcome.org_id, " ", HolderStateName(outcome.state), ": ",
-              outcome.message);
-    }
-    holders_.push_back(outcome);
-  }
-
-  void OnQueryDone(absl::StatusOr<QueryAnswer> answer) override {
-    std::shared_ptr<const Web> web = std::move(web_);
-    if (!answer.ok()) {
-      LogInfo("web record of ", asked_.patient_id, " for ", asked_.session.login, ": ",
-              answer.status().ToString());
-      const std::string main = absl::StrCat(
-          RecordHeader(asked_), ErrorNote(QueryFailureWords(answer.status())),
-          asked_.emergency ? "" : EmergencyFormHtml(asked_.session, asked_.patient_id, "", ""));
-      responder_.Respond(
-          Html(StatusFor(answer.status()), Page(*web, RecordTitle(asked_), &asked_.session, main)));
-    } else {
-      // The page of a large answer is made on a worker, not on the thread that reported.
-      auto shared = std::make_shared<QueryAnswer>(*std::move(answer));
-      const bool queued = web->options.run(
-          [web, asked = asked_, holders = std::move(holders_), shared, responder = responder_] {
-            responder.Respond(Html(200, RecordPage(*web, asked, holders, *shared)));
-            web->options.query_done();
-          });
-      if (queued) {
-        delete this;
-        return;
-      }
-      responder_.Respond(ErrorPage(*web, &asked_.session, 503, "Too busy: try again."));
-    }
-    delete this;
-    web->options.query_done();  // last: shutting down may free everything once counted
-  }
-
- private:
-  static std::string RecordPage(const Web& web, const RecordRequest& asked,
-                                const std::vector<HolderOutcome>& holders,
-                                const QueryAnswer& answer) {
-    RecordViewOptions options;
-    options.own_org = web.options.state->own_org;
-    options.emergency = asked.emergency;
-    std::string main = absl::StrCat(
-        RecordHeader(asked), RecordViewHtml(holders, answer, options),
-        asked.emergency ? "" : EmergencyFormHtml(asked.session, asked.patient_id, "", ""));
-    if (asked.emergency) main = absl::StrCat("<div class=\"emergency-access\">", main, "</div>");
-    return Page(web, RecordTitle(asked), &asked.session, main);
-  }
-
-  std::shared_ptr<const Web> web_;
-  const RecordRequest asked_;
-  http::Responder responder_;
-  std::vector<HolderOutcome> holders_;
-};
+// The record page when the query failed: why, and (unless it was one) the emergency form.
+http::Response RecordRefused(const Web& web, const RecordRequest& asked, const absl::Status& why) {
+  LogInfo("web record of ", asked.patient_id, " for ", asked.session.login, ": ", why.ToString());
+  const std::string main = absl::StrCat(
+      RecordHeader(asked), ErrorNote(QueryFailureWords(why)),
+      asked.emergency ? "" : EmergencyFormHtml(asked.session, asked.patient_id, "", ""));
+  return Html(StatusFor(why), Page(web, RecordTitle(asked), &asked.session, main));
+}
 
 // Starts the federated query `asked` describes, answering with the record page.
 void StartRecordQuery(std::shared_ptr<const Web> web, RecordRequest asked, std::string reason,
@@ -556,11 +516,19 @@ void StartRecordQuery(std::shared_ptr<const Web> web, RecordRequest asked, std::
                          .display_name = asked.session.display_name};
   query.break_glass_reason = std::move(reason);
   const http::SessionPrincipal session = asked.session;
-  const bool queued = web->options.run(
-      [web, asked = std::move(asked), query = std::move(query), responder]() mutable {
-        web->options.query->Run(std::move(query),
-                                new RecordPageObserver(web, std::move(asked), responder));
-      });
+  const bool queued = web->options.run([web, asked = std::move(asked), query = std::move(query),
+                                        responder]() mutable {
+    const http::SessionPrincipal who = asked.session;
+    RunRecordQuery(
+        web, who, std::move(query),
+        {.answered =
+             [web, asked](const std::vector<HolderOutcome>& holders, const QueryAnswer& answer) {
+               return Html(200, RecordPage(*web, asked, holders, answer));
+             },
+         .failed = [web,
+                    asked](const absl::Status& why) { return RecordRefused(*web, asked, why); }},
+        responder);
+  });
   if (!queued) responder.Respond(ErrorPage(*web, &session, 503, "Too busy: try again."));
 }
 

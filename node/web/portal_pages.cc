@@ -35,6 +35,7 @@
 #include "node/domain/sharing_choices.h"
 #include "node/service/directive_client.h"
 #include "node/web/pages.h"
+#include "node/web/record_query.h"
 #include "node/web/record_view.h"
 #include "node/web/web_audit.h"
 
@@ -179,66 +180,23 @@ void HandleDisclosures(std::shared_ptr<const Web> web, http::Request request,
 // My record: the patient's own request (PATRQT) across the exchange.
 
 // Collects one query's reports and answers with the record page. Deletes itself.
-class MyRecordObserver final : public QueryObserver {
- public:
-  MyRecordObserver(std::shared_ptr<const Web> web, http::SessionPrincipal session,
-                   http::Responder responder)
-      : web_(std::move(web)), session_(std::move(session)), responder_(std::move(responder)) {
-    if (web_->options.query_started) web_->options.query_started();
-  }
-
-  void OnHolderSettled(const HolderOutcome& outcome) override { holders_.push_back(outcome); }
-
-  void OnQueryDone(absl::StatusOr<QueryAnswer> answer) override {
-    std::shared_ptr<const Web> web = std::move(web_);
-    if (!answer.ok()) {
-      responder_.Respond(ErrorPage(*web, &session_, 503,
-                                   absl::IsNotFound(answer.status())
-                                       ? "The exchange does not know your record yet."
-                                       : "Your record could not be gathered: try again later."));
-    } else {
-      // The page of a large answer is made on a worker, not on the thread that reported.
-      auto shared = std::make_shared<QueryAnswer>(*std::move(answer));
-      const bool queued = web->options.run(
-          [web, session = session_, holders = holders_, shared, responder = responder_] {
-            responder.Respond(
-                Html(200, Page(*web, "My record", &session, MyRecordHtml(*web, holders, *shared))));
-            if (web->options.query_done) web->options.query_done();
-          });
-      if (queued) {
-        delete this;
-        return;
-      }
-      responder_.Respond(ErrorPage(*web, &session_, 503, "Too busy: try again."));
-    }
-    delete this;
-    if (web->options.query_done) web->options.query_done();  // last: see clinician_pages.cc
-  }
-
- private:
-  // The patient reads the record in the view the clinician has, with plain words around
-  // it. Withheld counts per practice are left out: they serve a clinician weighing
-  // what is missing; the patient is told which categories were withheld and where
-  // their choices are made instead.
-  static std::string MyRecordHtml(const Web& web, const std::vector<HolderOutcome>& holders,
-                                  const QueryAnswer& answer) {
-    RecordViewOptions options;
-    options.own_org = web.options.state->own_org;
-    options.show_withheld_counts = false;
-    return absl::StrCat(
-        "<div class=\"portal-record\">\n<h1>My record</h1>\n"
-        "<p>Your records from every practice of the exchange that holds them. Each item "
-        "names the practice it came from.</p>\n"
-        "<p>What practices may see of your records is up to you: <a href=\"",
-        kConsentPath, "\">My sharing choices</a>.</p>\n", RecordViewHtml(holders, answer, options),
-        "</div>\n");
-  }
-
-  std::shared_ptr<const Web> web_;
-  const http::SessionPrincipal session_;
-  http::Responder responder_;
-  std::vector<HolderOutcome> holders_;
-};
+// The patient reads the record in the view the clinician has, with plain words around
+// it. Withheld counts per practice are left out: they serve a clinician weighing what is
+// missing; the patient is told which categories were withheld and where their choices
+// are made instead.
+std::string MyRecordHtml(const Web& web, const std::vector<HolderOutcome>& holders,
+                         const QueryAnswer& answer) {
+  RecordViewOptions options;
+  options.own_org = web.options.state->own_org;
+  options.show_withheld_counts = false;
+  return absl::StrCat(
+      "<div class=\"portal-record\">\n<h1>My record</h1>\n"
+      "<p>Your records from every practice of the exchange that holds them. Each item "
+      "names the practice it came from.</p>\n"
+      "<p>What practices may see of your records is up to you: <a href=\"",
+      kConsentPath, "\">My sharing choices</a>.</p>\n", RecordViewHtml(holders, answer, options),
+      "</div>\n");
+}
 
 void HandleMyRecord(std::shared_ptr<const Web> web, http::Request request,
                     http::Responder responder) {
@@ -257,7 +215,21 @@ void HandleMyRecord(std::shared_ptr<const Web> web, http::Request request,
     query.local_patient_id = patient->local_id;
     query.purpose = kPatientRequestPurpose;
     query.user = patient->user;
-    web->options.query->Run(std::move(query), new MyRecordObserver(web, session, responder));
+    RunRecordQuery(
+        web, session, std::move(query),
+        {.answered =
+             [web, session](const std::vector<HolderOutcome>& holders, const QueryAnswer& answer) {
+               return Html(200,
+                           Page(*web, "My record", &session, MyRecordHtml(*web, holders, answer)));
+             },
+         .failed =
+             [web, session](const absl::Status& why) {
+               return ErrorPage(*web, &session, 503,
+                                absl::IsNotFound(why)
+                                    ? "The exchange does not know your record yet."
+                                    : "Your record could not be gathered: try again later.");
+             }},
+        responder);
   });
   if (!queued) responder.Respond(ErrorPage(*web, &session, 503, "Too busy: try again."));
 }
