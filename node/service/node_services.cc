@@ -109,20 +109,22 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenNodeServices(
   FederatedQueryOptions query_options;
   query_options.own_org = options.own_org;
   query_options.known_peers = state->known_peers.get();
+  // One channel to each peer, shared by record fetches and accountings.
+  auto peer_stubs = std::make_shared<PeerStubs>(options.peer_credentials);
   state->peer_credentials = options.peer_credentials;
   query_options.default_holder_timeout = absl::Milliseconds(options.holder_timeout_ms);
   query_options.max_record_bytes = state->max_record_bytes;
   query_options.max_answer_bytes = state->max_answer_bytes;
   auto query = std::make_shared<FederatedQuery>(
       query_options, state->records.get(), std::make_unique<GrpcConsentClient>(consent_channel),
-      std::make_unique<GrpcHolderClient>(options.peer_credentials),
-      AuditSink::ForLog(state->audit.get()), Clock::Real());
+      std::make_unique<GrpcHolderClient>(peer_stubs), AuditSink::ForLog(state->audit.get()),
+      Clock::Real());
   services.push_back(std::make_unique<FederatedQueryService>(state, query));
   state->accounting = std::make_shared<DisclosureAccounting>(
       DisclosureAccountingOptions{.own_org = options.own_org,
                                   .holder_timeout = query_options.default_holder_timeout},
       state->audit.get(), std::make_unique<GrpcConsentClient>(consent_channel),
-      std::make_unique<GrpcAccountingClient>(options.peer_credentials));
+      std::make_unique<GrpcAccountingClient>(peer_stubs));
   services.push_back(std::make_unique<hie::v1::NodeStatus::CallbackService>());
   services.push_back(std::make_unique<AuditLogService>(state->audit.get(), state));
   services.push_back(std::make_unique<FhirClientsService>(state));

@@ -130,8 +130,7 @@ void GrpcConsentClient::Authorize(const AuthorizeQuery& query,
                             });
 }
 
-hie::v1::PeerRecords::Stub* GrpcHolderClient::StubFor(const std::string& address,
-                                                      const std::string& org) {
+hie::v1::PeerRecords::Stub* PeerStubs::For(const std::string& address, const std::string& org) {
   absl::MutexLock lock(&mu_);
   std::unique_ptr<hie::v1::PeerRecords::Stub>& stub = stubs_[absl::StrCat(org, "@", address)];
   if (stub == nullptr) {
@@ -147,7 +146,7 @@ void GrpcHolderClient::Fetch(const hie::v1::GrantHolder& holder, const HolderFet
   for (const auto& type : fetch.resource_types) request.add_resource_types(type);
   if (fetch.clinical_period.has_value())
     *request.mutable_clinical_period() = *fetch.clinical_period;
-  hie::v1::PeerRecords::Stub* stub = StubFor(holder.endpoint(), holder.org_id());
+  hie::v1::PeerRecords::Stub* stub = stubs_->For(holder.endpoint(), holder.org_id());
   (new HolderCall(stream))->Start(stub, std::move(request), timeout);
 }
 
@@ -177,16 +176,6 @@ void GrpcMpiSearch::Search(const MatchQuery& query,
       });
 }
 
-hie::v1::PeerRecords::Stub* GrpcAccountingClient::StubFor(const std::string& address,
-                                                          const std::string& org) {
-  absl::MutexLock lock(&mu_);
-  std::unique_ptr<hie::v1::PeerRecords::Stub>& stub = stubs_[absl::StrCat(org, "@", address)];
-  if (stub == nullptr) {
-    stub = hie::v1::PeerRecords::NewStub(grpc::CreateChannel(address, peer_credentials_(org)));
-  }
-  return stub.get();
-}
-
 void GrpcAccountingClient::ListDisclosures(
     const hie::v1::GrantHolder& holder, const hie::v1::SignedGrant& grant, absl::Duration timeout,
     std::function<void(absl::StatusOr<AccountingAnswer>)> done) {
@@ -194,7 +183,7 @@ void GrpcAccountingClient::ListDisclosures(
   *call->request.mutable_grant() = grant;
   call->done = std::move(done);
   call->context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  StubFor(holder.endpoint(), holder.org_id())
+  stubs_->For(holder.endpoint(), holder.org_id())
       ->async()
       ->ListDisclosures(&call->context, &call->request, &call->response,
                         [call](grpc::Status status) {

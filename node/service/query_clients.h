@@ -54,43 +54,47 @@ class GrpcMpiSearch final : public MpiSearch {
   std::unique_ptr<hie::v1::MasterPatientIndex::Stub> stub_;
 };
 
-// PeerRecords.FetchRecords on each holder's node, over a channel per holder (cached by
-// org and address) whose credentials demand the holder's org. Thread-safe.
-class GrpcHolderClient final : public HolderClient {
+// PeerRecords stubs for other practices' nodes: a channel per holder (by org and
+// address) whose credentials demand the holder's org, made once and shared by the
+// clients below (one connection per peer). Thread-safe.
+class PeerStubs {
  public:
-  explicit GrpcHolderClient(PeerCredentials peer_credentials)
+  explicit PeerStubs(PeerCredentials peer_credentials)
       : peer_credentials_(std::move(peer_credentials)) {}
 
-  void Fetch(const hie::v1::GrantHolder& holder, const HolderFetch& fetch, absl::Duration timeout,
-             HolderStream* stream) override;
+  // The stub for `org`'s node at `address`; lives as long as this.
+  hie::v1::PeerRecords::Stub* For(const std::string& address, const std::string& org);
 
  private:
-  hie::v1::PeerRecords::Stub* StubFor(const std::string& address, const std::string& org);
-
-  PeerCredentials peer_credentials_;
+  const PeerCredentials peer_credentials_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<hie::v1::PeerRecords::Stub>> stubs_
       ABSL_GUARDED_BY(mu_);
 };
 
-// PeerRecords.ListDisclosures on each holder's node (a patient's accounting), over a
-// channel per holder as GrpcHolderClient's. Thread-safe.
+// PeerRecords.FetchRecords on each holder's node. Thread-safe.
+class GrpcHolderClient final : public HolderClient {
+ public:
+  explicit GrpcHolderClient(std::shared_ptr<PeerStubs> stubs) : stubs_(std::move(stubs)) {}
+
+  void Fetch(const hie::v1::GrantHolder& holder, const HolderFetch& fetch, absl::Duration timeout,
+             HolderStream* stream) override;
+
+ private:
+  const std::shared_ptr<PeerStubs> stubs_;
+};
+
+// PeerRecords.ListDisclosures on each holder's node (a patient's accounting). Thread-safe.
 class GrpcAccountingClient final : public AccountingClient {
  public:
-  explicit GrpcAccountingClient(PeerCredentials peer_credentials)
-      : peer_credentials_(std::move(peer_credentials)) {}
+  explicit GrpcAccountingClient(std::shared_ptr<PeerStubs> stubs) : stubs_(std::move(stubs)) {}
 
   void ListDisclosures(const hie::v1::GrantHolder& holder, const hie::v1::SignedGrant& grant,
                        absl::Duration timeout,
                        std::function<void(absl::StatusOr<AccountingAnswer>)> done) override;
 
  private:
-  hie::v1::PeerRecords::Stub* StubFor(const std::string& address, const std::string& org);
-
-  PeerCredentials peer_credentials_;
-  absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::unique_ptr<hie::v1::PeerRecords::Stub>> stubs_
-      ABSL_GUARDED_BY(mu_);
+  const std::shared_ptr<PeerStubs> stubs_;
 };
 
 }  // namespace hie::node
