@@ -19,8 +19,7 @@
 #include "gtest/gtest.h"
 #include "http/target.h"
 #include "simdjson.h"
-#include "tests/integration/fhir_fixture.h"
-#include "tests/integration/web_pages.h"
+#include "tests/integration/web_fixture.h"
 
 namespace hie::testing {
 namespace {
@@ -28,10 +27,6 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-constexpr char kPassword[] = "copper kettle on the hill";
-constexpr char kXss[] = "<img src=x onerror=alert(1)>";
-constexpr char kForm[] = "application/x-www-form-urlencoded";
 
 std::string Match(const std::string& html, const std::regex& re) {
   std::smatch m;
@@ -44,9 +39,7 @@ std::string ShownPassword(const std::string& html) {
   return Match(html, kShown);
 }
 
-std::string Plus(const std::string& s) { return absl::StrReplaceAll(s, {{" ", "+"}}); }
-
-class WebAdminTest : public FhirApiFixture {
+class WebAdminTest : public WebFixture {
  protected:
   // A signed-in browser: its cookie and its session's CSRF token.
   struct Browser {
@@ -54,47 +47,18 @@ class WebAdminTest : public FhirApiFixture {
     std::string csrf;
   };
 
-  cli::HttpsResponse Request(const std::string& method, const std::string& path,
-                             const std::string& cookie, const std::string& content_type = "",
-                             const std::string& body = "",
-                             std::vector<std::pair<std::string, std::string>> headers = {}) {
-    if (!cookie.empty()) headers.emplace_back("Cookie", cookie);
-    auto r = cli::HttpsRequest(method, base_ + path, Path("ca/ca.crt"), content_type, body,
-                               absl::Seconds(20), headers);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : cli::HttpsResponse{};
-  }
-
-  cli::HttpsResponse SignIn(const std::string& login, const std::string& password) {
-    cli::HttpsResponse form = Request("GET", "/app/login", "");
-    std::string cookie =
-        absl::StrCat("hie_login_csrf=", CookieValueOf(SetCookie(form, "hie_login_csrf")));
-    return Request("POST", "/app/login", cookie, kForm,
-                   absl::StrCat("_csrf=", CsrfField(form.body), "&login=", login,
-                                "&password=", Plus(password)));
-  }
-
   // Signs in and reads the CSRF token from the home page (or the password page).
   Browser Open(const std::string& login, const std::string& password) {
-    cli::HttpsResponse in = SignIn(login, password);
+    cli::HttpsResponse in = PostSignIn(login, password);
     EXPECT_EQ(in.status, 303) << in.body;
     Browser b{.cookie = "hie_session=" + CookieValueOf(SetCookie(in, "hie_session"))};
-    b.csrf = CsrfField(Request("GET", "/app/password", b.cookie).body);
+    b.csrf = CsrfField(AppRequest("GET", "/app/password", b.cookie).body);
     EXPECT_FALSE(b.csrf.empty());
     return b;
   }
 
   cli::HttpsResponse Post(const Browser& b, const std::string& path, const std::string& fields) {
-    return Request("POST", path, b.cookie, kForm, absl::StrCat("_csrf=", b.csrf, "&", fields));
-  }
-
-  void AddUser(const std::string& login, const std::string& name, const std::string& role) {
-    std::string pw = Path(login + ".pw");
-    std::ofstream(pw) << kPassword << "\n";
-    CommandResult add = HiectlAs("node-a", grpc_port_,
-                                 {"user", "add", "--login", login, "--name", name, "--role", role,
-                                  "--password-file", pw, "--password-is-final"});
-    ASSERT_EQ(add.exit_code, 0) << add.err;
+    return AppRequest("POST", path, b.cookie, kForm, absl::StrCat("_csrf=", b.csrf, "&", fields));
   }
 
   // Starts org-a's node (with the MPI and consent service when `exchange`) and signs
@@ -103,14 +67,15 @@ class WebAdminTest : public FhirApiFixture {
     if (exchange) ASSERT_GT(StartMpiAndConsent(), 0);
     grpc_port_ = StartNodeWithApi();
     ASSERT_GT(grpc_port_, 0);
-    ASSERT_NO_FATAL_FAILURE(AddUser("admin", "Ada Admin", "practice-admin"));
+    ASSERT_NO_FATAL_FAILURE(AddWebUser(grpc_port_, "admin", "Ada Admin", "practice-admin"));
     admin_ = Open("admin", kPassword);
   }
 
   // Uploads `body` as import.js does; returns the job's URL.
   std::string Upload(const std::string& content_type, const std::string& body) {
-    cli::HttpsResponse r = Request("POST", "/app/admin/import", admin_.cookie, content_type, body,
-                                   {{"X-CSRF-Token", admin_.csrf}, {"X-File-Name", "f.json"}});
+    cli::HttpsResponse r =
+        AppRequest("POST", "/app/admin/import", admin_.cookie, content_type, body,
+                   {{"X-CSRF-Token", admin_.csrf}, {"X-File-Name", "f.json"}});
     EXPECT_EQ(r.status, 202) << r.body;
     simdjson::dom::parser parser;
     simdjson::dom::element root;
@@ -124,7 +89,7 @@ class WebAdminTest : public FhirApiFixture {
     std::string body;
     for (int i = 0; i < 100; ++i) {
       cli::HttpsResponse r =
-          Request("GET", url, admin_.cookie, "", "", {{"Accept", "application/json"}});
+          AppRequest("GET", url, admin_.cookie, "", "", {{"Accept", "application/json"}});
       EXPECT_EQ(r.status, 200) << r.body;
       // One line, without the blank after each colon, for the assertions.
       body = absl::StrReplaceAll(r.body, {{"\": ", "\":"}});
@@ -140,9 +105,9 @@ class WebAdminTest : public FhirApiFixture {
 
 TEST_F(WebAdminTest, UsersAddResetDisableAndEscaping) {
   ASSERT_NO_FATAL_FAILURE(StartWithAdmin(false));
-  ASSERT_NO_FATAL_FAILURE(AddUser("dr.lee", kXss, "clinician"));
+  ASSERT_NO_FATAL_FAILURE(AddWebUser(grpc_port_, "dr.lee", kXss, "clinician"));
 
-  cli::HttpsResponse users = Request("GET", "/app/admin/users", admin_.cookie);
+  cli::HttpsResponse users = AppRequest("GET", "/app/admin/users", admin_.cookie);
   ASSERT_EQ(users.status, 200);
   EXPECT_THAT(users.body,
               AllOf(HasSubstr("dr.lee"), HasSubstr("&lt;img src=x onerror=alert(1)&gt;"),
@@ -151,8 +116,8 @@ TEST_F(WebAdminTest, UsersAddResetDisableAndEscaping) {
   EXPECT_EQ(Header(users, "cache-control"), "no-store");
 
   // Without the CSRF token nothing is added.
-  EXPECT_EQ(Request("POST", "/app/admin/users", admin_.cookie, kForm,
-                    "login=nurse.kim&name=Kim&role=clinician")
+  EXPECT_EQ(AppRequest("POST", "/app/admin/users", admin_.cookie, kForm,
+                       "login=nurse.kim&name=Kim&role=clinician")
                 .status,
             403);
 
@@ -162,11 +127,11 @@ TEST_F(WebAdminTest, UsersAddResetDisableAndEscaping) {
   ASSERT_EQ(added.status, 200) << added.body;
   const std::string first = ShownPassword(added.body);
   ASSERT_EQ(first.size(), 19u) << added.body;  // 16 characters in groups of four
-  EXPECT_EQ(ShownPassword(Request("GET", "/app/admin/users", admin_.cookie).body), "");
-  cli::HttpsResponse kim = SignIn("nurse.kim", first);
+  EXPECT_EQ(ShownPassword(AppRequest("GET", "/app/admin/users", admin_.cookie).body), "");
+  cli::HttpsResponse kim = PostSignIn("nurse.kim", first);
   ASSERT_EQ(kim.status, 303) << kim.body;
   const std::string kim_cookie = "hie_session=" + CookieValueOf(SetCookie(kim, "hie_session"));
-  cli::HttpsResponse home = Request("GET", "/app/", kim_cookie);
+  cli::HttpsResponse home = AppRequest("GET", "/app/", kim_cookie);
   EXPECT_EQ(home.status, 303);
   EXPECT_EQ(Header(home, "location"), "/app/password");
 
@@ -182,27 +147,27 @@ TEST_F(WebAdminTest, UsersAddResetDisableAndEscaping) {
   const std::string second = ShownPassword(reset.body);
   ASSERT_EQ(second.size(), 19u);
   EXPECT_NE(second, first);
-  EXPECT_EQ(SignIn("nurse.kim", first).status, 401);
+  EXPECT_EQ(PostSignIn("nurse.kim", first).status, 401);
   // The reset ended the session the first password opened.
-  EXPECT_EQ(Request("GET", "/app/password", kim_cookie).status, 303);
+  EXPECT_EQ(AppRequest("GET", "/app/password", kim_cookie).status, 303);
 
   // Disable ends the user's live session and refuses sign-in; enable lets them back.
-  cli::HttpsResponse again = SignIn("nurse.kim", second);
+  cli::HttpsResponse again = PostSignIn("nurse.kim", second);
   ASSERT_EQ(again.status, 303);
   const std::string live = "hie_session=" + CookieValueOf(SetCookie(again, "hie_session"));
-  EXPECT_EQ(Request("GET", "/app/password", live).status, 200);
+  EXPECT_EQ(AppRequest("GET", "/app/password", live).status, 200);
   cli::HttpsResponse disabled = Post(admin_, "/app/admin/users/nurse.kim/disable", "");
   EXPECT_EQ(disabled.status, 200);
   EXPECT_THAT(disabled.body, HasSubstr("disabled"));
-  EXPECT_EQ(Request("GET", "/app/password", live).status, 303);
-  EXPECT_NE(SignIn("nurse.kim", second).status, 303);
+  EXPECT_EQ(AppRequest("GET", "/app/password", live).status, 303);
+  EXPECT_NE(PostSignIn("nurse.kim", second).status, 303);
   EXPECT_EQ(Post(admin_, "/app/admin/users/nurse.kim/enable", "").status, 200);
-  EXPECT_EQ(SignIn("nurse.kim", second).status, 303);
+  EXPECT_EQ(PostSignIn("nurse.kim", second).status, 303);
 
   // An admin cannot disable themselves.
   cli::HttpsResponse self = Post(admin_, "/app/admin/users/admin/disable", "");
   EXPECT_EQ(self.status, 409);
-  EXPECT_EQ(Request("GET", "/app/admin/users", admin_.cookie).status, 200);
+  EXPECT_EQ(AppRequest("GET", "/app/admin/users", admin_.cookie).status, 200);
 
   // Every change is in the node's audit chain with who made it: the admin's through the
   // pages, dr.lee's through hiectl with the node's certificate.
@@ -218,12 +183,12 @@ TEST_F(WebAdminTest, UsersAddResetDisableAndEscaping) {
 
 TEST_F(WebAdminTest, OnlyAdminsOpenAdminPages) {
   ASSERT_NO_FATAL_FAILURE(StartWithAdmin(false));
-  ASSERT_NO_FATAL_FAILURE(AddUser("dr.lee", "Dr Lee", "clinician"));
+  ASSERT_NO_FATAL_FAILURE(AddWebUser(grpc_port_, "dr.lee", "Dr Lee", "clinician"));
   Browser lee = Open("dr.lee", kPassword);
   for (const char* page : {"/app/admin/users", "/app/admin/status", "/app/admin/import",
                            "/app/admin/audit", "/app/admin/import/1-1"}) {
-    EXPECT_EQ(Request("GET", page, lee.cookie).status, 403) << page;
-    EXPECT_EQ(Request("GET", page, "").status, 303) << page;  // to sign in
+    EXPECT_EQ(AppRequest("GET", page, lee.cookie).status, 403) << page;
+    EXPECT_EQ(AppRequest("GET", page, "").status, 303) << page;  // to sign in
   }
   for (const char* action :
        {"/app/admin/users", "/app/admin/users/admin/disable", "/app/admin/users/admin/reset",
@@ -231,17 +196,17 @@ TEST_F(WebAdminTest, OnlyAdminsOpenAdminPages) {
         "/app/admin/audit/verify"}) {
     EXPECT_EQ(Post(lee, action, "login=x&name=X&role=practice-admin").status, 403) << action;
   }
-  EXPECT_EQ(Request("POST", "/app/admin/import", lee.cookie, "application/fhir+json", "{}",
-                    {{"X-CSRF-Token", lee.csrf}})
+  EXPECT_EQ(AppRequest("POST", "/app/admin/import", lee.cookie, "application/fhir+json", "{}",
+                       {{"X-CSRF-Token", lee.csrf}})
                 .status,
             403);
   // The admin is untouched.
-  EXPECT_EQ(Request("GET", "/app/admin/users", admin_.cookie).status, 200);
+  EXPECT_EQ(AppRequest("GET", "/app/admin/users", admin_.cookie).status, 200);
 }
 
 TEST_F(WebAdminTest, StatusWithoutAnMpiShowsItUnreachable) {
   ASSERT_NO_FATAL_FAILURE(StartWithAdmin(false));
-  cli::HttpsResponse status = Request("GET", "/app/admin/status", admin_.cookie);
+  cli::HttpsResponse status = AppRequest("GET", "/app/admin/status", admin_.cookie);
   ASSERT_EQ(status.status, 200) << status.body;
   static const std::regex kMpi(
       "<th scope=\"row\">MPI</th><td>[^<]*</td><td><span class=\"([a-z-]+)\">");
@@ -254,14 +219,14 @@ TEST_F(WebAdminTest, StatusWithoutAnMpiShowsItUnreachable) {
                            R"({"resourceType":"Patient","id":"p1","name":[{"family":"Doe"}],)"
                            R"("birthDate":"1970-01-01","gender":"female"})");
   ASSERT_THAT(AwaitJob(url), HasSubstr("\"state\":\"done\""));
-  status = Request("GET", "/app/admin/status", admin_.cookie);
+  status = AppRequest("GET", "/app/admin/status", admin_.cookie);
   EXPECT_THAT(status.body, AllOf(HasSubstr("<p id=\"outbox\">1</p>"),
                                  HasSubstr("<td id=\"records-total\">1</td>")));
 }
 
 TEST_F(WebAdminTest, StatusWithTheExchangeShowsItReachable) {
   ASSERT_NO_FATAL_FAILURE(StartWithAdmin(true));
-  cli::HttpsResponse status = Request("GET", "/app/admin/status", admin_.cookie);
+  cli::HttpsResponse status = AppRequest("GET", "/app/admin/status", admin_.cookie);
   ASSERT_EQ(status.status, 200) << status.body;
   static const std::regex kMpi(
       "<th scope=\"row\">MPI</th><td>[^<]*</td><td><span class=\"([a-z-]+)\">");
@@ -294,15 +259,15 @@ TEST_F(WebAdminTest, ImportAndAuditLog) {
   cli::HttpsResponse pasted =
       Post(admin_, "/app/admin/import", "format=json&content=" + http::PercentEncode(bundle));
   ASSERT_EQ(pasted.status, 303) << pasted.body;
-  cli::HttpsResponse page = Request("GET", Header(pasted, "location"), admin_.cookie, "", "",
-                                    {{"Accept", "text/html,application/xhtml+xml,*/*"}});
+  cli::HttpsResponse page = AppRequest("GET", Header(pasted, "location"), admin_.cookie, "", "",
+                                       {{"Accept", "text/html,application/xhtml+xml,*/*"}});
   EXPECT_EQ(page.status, 200);
   EXPECT_THAT(page.body, HasSubstr("<progress id=\"progress\""));
-  EXPECT_THAT(Request("GET", "/app/admin/import", admin_.cookie).body,
+  EXPECT_THAT(AppRequest("GET", "/app/admin/import", admin_.cookie).body,
               AllOf(HasSubstr("64 MiB"), HasSubstr("/app/assets/import.js"), HasSubstr("f.json")));
-  EXPECT_EQ(Request("GET", "/app/assets/import.js", "").status, 200);
-  EXPECT_EQ(Request("GET", "/app/admin/import/no-such-job", admin_.cookie, "", "",
-                    {{"Accept", "application/json"}})
+  EXPECT_EQ(AppRequest("GET", "/app/assets/import.js", "").status, 200);
+  EXPECT_EQ(AppRequest("GET", "/app/admin/import/no-such-job", admin_.cookie, "", "",
+                       {{"Accept", "application/json"}})
                 .status,
             404);
 
@@ -317,18 +282,18 @@ TEST_F(WebAdminTest, ImportAndAuditLog) {
   EXPECT_EQ(Get("/Patient/p3", bearer).status, 200);
 
   // The audit log, filtered by patient: p1's reads, not p3's.
-  cli::HttpsResponse audit = Request("GET", "/app/admin/audit?patient=p1", admin_.cookie);
+  cli::HttpsResponse audit = AppRequest("GET", "/app/admin/audit?patient=p1", admin_.cookie);
   ASSERT_EQ(audit.status, 200) << audit.body;
   EXPECT_THAT(audit.body, AllOf(HasSubstr("Observation/o1"), HasSubstr("dr-ana"),
                                 Not(HasSubstr("Patient/p3"))));
-  cli::HttpsResponse all = Request("GET", "/app/admin/audit", admin_.cookie);
+  cli::HttpsResponse all = AppRequest("GET", "/app/admin/audit", admin_.cookie);
   EXPECT_THAT(all.body, AllOf(HasSubstr("Observation/o1"), HasSubstr("Patient/p3")));
   // Newest first: p3's read comes before o1's.
   EXPECT_LT(all.body.find("Patient/p3"), all.body.find("Observation/o1"));
-  EXPECT_EQ(Request("GET", "/app/admin/audit?from=not-a-date", admin_.cookie).status, 400);
+  EXPECT_EQ(AppRequest("GET", "/app/admin/audit?from=not-a-date", admin_.cookie).status, 400);
 
   // Verify: intact; without the token, refused.
-  EXPECT_EQ(Request("POST", "/app/admin/audit/verify", admin_.cookie, kForm, "").status, 403);
+  EXPECT_EQ(AppRequest("POST", "/app/admin/audit/verify", admin_.cookie, kForm, "").status, 403);
   cli::HttpsResponse verified = Post(admin_, "/app/admin/audit/verify", "");
   ASSERT_EQ(verified.status, 200) << verified.body;
   EXPECT_THAT(verified.body, HasSubstr("<p id=\"verify-result\"><strong>Intact</strong>"));

@@ -22,8 +22,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/hie/v1/audit.grpc.pb.h"
-#include "tests/integration/fhir_fixture.h"
-#include "tests/integration/web_pages.h"
+#include "tests/integration/web_fixture.h"
 
 namespace hie::testing {
 namespace {
@@ -31,10 +30,6 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-constexpr char kPassword[] = "copper kettle on the hill";
-constexpr char kXss[] = "<img src=x onerror=alert(1)>";
-constexpr char kForm[] = "application/x-www-form-urlencoded";
 
 // The text of the <li> of the record view whose item text is `text`, or "".
 std::string ItemOf(const std::string& html, const std::string& text) {
@@ -45,7 +40,7 @@ std::string ItemOf(const std::string& html, const std::string& text) {
   return html.substr(begin, end - begin);
 }
 
-class WebClinicianTest : public FhirApiFixture {
+class WebClinicianTest : public WebFixture {
  protected:
   void SetUp() override {
     FhirApiFixture::SetUp();
@@ -131,58 +126,16 @@ class WebClinicianTest : public FhirApiFixture {
        "request":{"method":"PUT","url":"Condition/a-dm"}}]})";
     CommandResult imported = HiectlAs("node-a", node_port_, {"import", a});
     ASSERT_EQ(imported.exit_code, 0) << imported.out << imported.err;
-    ASSERT_NO_FATAL_FAILURE(AddUser("dr.lee", "Dr. Lee", "clinician"));
+    ASSERT_NO_FATAL_FAILURE(AddWebUser(node_port_, "dr.lee", "Dr. Lee", "clinician"));
     clinician_ = SignedIn("dr.lee");
     ASSERT_FALSE(clinician_.empty());
   }
 
-  cli::HttpsResponse Request(const std::string& method, const std::string& path,
-                             const std::string& cookie, const std::string& content_type = "",
-                             const std::string& body = "") {
-    std::vector<std::pair<std::string, std::string>> headers;
-    if (!cookie.empty()) headers.emplace_back("Cookie", cookie);
-    auto r = cli::HttpsRequest(method, base_ + path, Path("ca/ca.crt"), content_type, body,
-                               absl::Seconds(30), headers);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : cli::HttpsResponse{};
-  }
-
-  void AddUser(const std::string& login, const std::string& name, const std::string& role,
-               const std::string& patient = "") {
-    std::string pw = Path(login + ".pw");
-    std::ofstream(pw) << kPassword << "\n";
-    std::vector<std::string> words = {"user",
-                                      "add",
-                                      "--login",
-                                      login,
-                                      "--name",
-                                      name,
-                                      "--role",
-                                      role,
-                                      "--password-file",
-                                      pw,
-                                      "--password-is-final"};
-    if (!patient.empty()) {
-      words.push_back("--patient");
-      words.push_back(patient);
-    }
-    CommandResult add = HiectlAs("node-a", node_port_, words);
-    ASSERT_EQ(add.exit_code, 0) << add.err;
-  }
-
   // Signs `login` in; returns the Cookie header of its session ("" on failure).
   std::string SignedIn(const std::string& login) {
-    cli::HttpsResponse form = Request("GET", "/app/login", "");
-    EXPECT_EQ(form.status, 200);
-    std::string cookie =
-        absl::StrCat("hie_login_csrf=", CookieValueOf(SetCookie(form, "hie_login_csrf")));
-    cli::HttpsResponse in =
-        Request("POST", "/app/login", cookie, kForm,
-                absl::StrCat("_csrf=", CsrfField(form.body), "&login=", login,
-                             "&password=", absl::StrReplaceAll(kPassword, {{" ", "+"}})));
+    cli::HttpsResponse in = PostSignIn(login, kPassword);
     EXPECT_EQ(in.status, 303) << in.body;
-    std::string session = SetCookie(in, "hie_session");
-    return session.empty() ? "" : absl::StrCat("hie_session=", CookieValueOf(session));
+    return SessionCookie(in);
   }
 
   // org-a's audit entries about A1 of `action`.
@@ -208,7 +161,7 @@ class WebClinicianTest : public FhirApiFixture {
 };
 
 TEST_F(WebClinicianTest, SearchFindsThePatientHereAndInTheExchangeAndOnlyForClinicians) {
-  cli::HttpsResponse form = Request("GET", "/app/patients", clinician_);
+  cli::HttpsResponse form = AppRequest("GET", "/app/patients", clinician_);
   ASSERT_EQ(form.status, 200) << form.body;
   EXPECT_THAT(
       form.body,
@@ -217,7 +170,7 @@ TEST_F(WebClinicianTest, SearchFindsThePatientHereAndInTheExchangeAndOnlyForClin
   EXPECT_THAT(form.body, AllOf(Not(HasSubstr("<script>")), Not(HasSubstr("style="))));
 
   cli::HttpsResponse local =
-      Request("GET", "/app/patients?family=oyel&birthdate=1984-06-02&where=local", clinician_);
+      AppRequest("GET", "/app/patients?family=oyel&birthdate=1984-06-02&where=local", clinician_);
   ASSERT_EQ(local.status, 200) << local.body;
   EXPECT_THAT(local.body, AllOf(HasSubstr("<a href=\"/app/patients/A1\">Jane Oyelaran</a>"),
                                 HasSubstr("1984-06-02"), HasSubstr("female")));
@@ -231,14 +184,15 @@ TEST_F(WebClinicianTest, SearchFindsThePatientHereAndInTheExchangeAndOnlyForClin
     }
   }
   EXPECT_TRUE(audited);
-  cli::HttpsResponse nobody = Request("GET", "/app/patients?family=Nobody&where=local", clinician_);
+  cli::HttpsResponse nobody =
+      AppRequest("GET", "/app/patients?family=Nobody&where=local", clinician_);
   ASSERT_EQ(nobody.status, 200);
   EXPECT_THAT(nobody.body, HasSubstr("No patient of this practice matches"));
 
   // The exchange: Jane, certain, named by her EUID; no practice is named.
-  cli::HttpsResponse exchange =
-      Request("GET", "/app/patients?family=Oyelaran&given=Jane&birthdate=1984-06-02&where=exchange",
-              clinician_);
+  cli::HttpsResponse exchange = AppRequest(
+      "GET", "/app/patients?family=Oyelaran&given=Jane&birthdate=1984-06-02&where=exchange",
+      clinician_);
   ASSERT_EQ(exchange.status, 200) << exchange.body;
   EXPECT_THAT(exchange.body,
               AllOf(HasSubstr("In the exchange"), HasSubstr("grade-certain\">certain<"),
@@ -246,29 +200,31 @@ TEST_F(WebClinicianTest, SearchFindsThePatientHereAndInTheExchangeAndOnlyForClin
   EXPECT_THAT(exchange.body, AllOf(Not(HasSubstr("org-b")), Not(HasSubstr("org-c"))));
 
   // Other roles may not search.
-  ASSERT_NO_FATAL_FAILURE(AddUser("desk", "Front Desk", "front-desk"));
-  ASSERT_NO_FATAL_FAILURE(AddUser("jane", "Jane", "patient", "A1"));
+  ASSERT_NO_FATAL_FAILURE(AddWebUser(node_port_, "desk", "Front Desk", "front-desk"));
+  ASSERT_NO_FATAL_FAILURE(AddWebUser(node_port_, "jane", "Jane", "patient", "A1"));
   for (const std::string login : {"desk", "jane"}) {
     const std::string cookie = SignedIn(login);
     ASSERT_FALSE(cookie.empty());
-    EXPECT_EQ(Request("GET", "/app/patients", cookie).status, 403) << login;
-    EXPECT_EQ(Request("GET", "/app/patients/A1/record?purpose=TREAT", cookie).status, 403) << login;
+    EXPECT_EQ(AppRequest("GET", "/app/patients", cookie).status, 403) << login;
+    EXPECT_EQ(AppRequest("GET", "/app/patients/A1/record?purpose=TREAT", cookie).status, 403)
+        << login;
   }
   // No session: sent to sign in.
-  EXPECT_EQ(Request("GET", "/app/patients", "").status, 303);
+  EXPECT_EQ(AppRequest("GET", "/app/patients", "").status, 303);
 }
 
 TEST_F(WebClinicianTest, TheRecordFromEveryPracticeWithSourcesFoldedTrendAndWithheld) {
-  cli::HttpsResponse patient = Request("GET", "/app/patients/A1", clinician_);
+  cli::HttpsResponse patient = AppRequest("GET", "/app/patients/A1", clinician_);
   ASSERT_EQ(patient.status, 200) << patient.body;
   EXPECT_THAT(patient.body,
               AllOf(HasSubstr("Jane Oyelaran"), HasSubstr("<label for=\"purpose\">"),
                     HasSubstr("value=\"TREAT\" selected"), HasSubstr("Emergency access"),
                     HasSubstr("<label for=\"reason\">")));
-  EXPECT_EQ(Request("GET", "/app/patients/nobody", clinician_).status, 404);
-  EXPECT_EQ(Request("GET", "/app/patients/A1/record?purpose=ETREAT", clinician_).status, 400);
+  EXPECT_EQ(AppRequest("GET", "/app/patients/nobody", clinician_).status, 404);
+  EXPECT_EQ(AppRequest("GET", "/app/patients/A1/record?purpose=ETREAT", clinician_).status, 400);
 
-  cli::HttpsResponse record = Request("GET", "/app/patients/A1/record?purpose=TREAT", clinician_);
+  cli::HttpsResponse record =
+      AppRequest("GET", "/app/patients/A1/record?purpose=TREAT", clinician_);
   ASSERT_EQ(record.status, 200) << record.body;
   const std::string& html = record.body;
   EXPECT_THAT(html, AllOf(Not(HasSubstr("<script>")), Not(HasSubstr("style="))));
@@ -327,23 +283,24 @@ TEST_F(WebClinicianTest, TheRecordFromEveryPracticeWithSourcesFoldedTrendAndWith
 }
 
 TEST_F(WebClinicianTest, BreakingTheGlassNeedsAReasonAndIsMarkedAndAudited) {
-  cli::HttpsResponse patient = Request("GET", "/app/patients/A1", clinician_);
+  cli::HttpsResponse patient = AppRequest("GET", "/app/patients/A1", clinician_);
   ASSERT_EQ(patient.status, 200);
   const std::string csrf = CsrfField(patient.body);
   ASSERT_FALSE(csrf.empty());
   // Without the CSRF token, and without a reason (blank counts as none): refused.
   EXPECT_EQ(
-      Request("POST", "/app/patients/A1/emergency", clinician_, kForm, "reason=unconscious").status,
+      AppRequest("POST", "/app/patients/A1/emergency", clinician_, kForm, "reason=unconscious")
+          .status,
       403);
-  cli::HttpsResponse blank = Request("POST", "/app/patients/A1/emergency", clinician_, kForm,
-                                     absl::StrCat("_csrf=", csrf, "&reason=+++"));
+  cli::HttpsResponse blank = AppRequest("POST", "/app/patients/A1/emergency", clinician_, kForm,
+                                        absl::StrCat("_csrf=", csrf, "&reason=+++"));
   EXPECT_EQ(blank.status, 400);
   EXPECT_THAT(blank.body, HasSubstr("needs a reason"));
   EXPECT_TRUE(Audited(hie::v1::AUDIT_ACTION_BREAK_GLASS).empty());
 
   cli::HttpsResponse glass =
-      Request("POST", "/app/patients/A1/emergency", clinician_, kForm,
-              absl::StrCat("_csrf=", csrf, "&reason=unconscious+in+the+emergency+room"));
+      AppRequest("POST", "/app/patients/A1/emergency", clinician_, kForm,
+                 absl::StrCat("_csrf=", csrf, "&reason=unconscious+in+the+emergency+room"));
   ASSERT_EQ(glass.status, 200) << glass.body;
   EXPECT_THAT(glass.body,
               AllOf(HasSubstr("Emergency access (break-the-glass)."),
@@ -371,7 +328,8 @@ TEST_F(WebClinicianTest, BreakingTheGlassNeedsAReasonAndIsMarkedAndAudited) {
 
 TEST_F(WebClinicianTest, APracticeThatIsDownIsNamed) {
   ASSERT_TRUE(processes_.at("node-c").Stop(SIGTERM, absl::Seconds(10)).ok());
-  cli::HttpsResponse record = Request("GET", "/app/patients/A1/record?purpose=TREAT", clinician_);
+  cli::HttpsResponse record =
+      AppRequest("GET", "/app/patients/A1/record?purpose=TREAT", clinician_);
   ASSERT_EQ(record.status, 200) << record.body;
   const std::string& html = record.body;
   size_t row = html.find("<th scope=\"row\">org-c");

@@ -17,8 +17,7 @@
 #include "cli/https_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/integration/fhir_fixture.h"
-#include "tests/integration/web_pages.h"
+#include "tests/integration/web_fixture.h"
 
 namespace hie::testing {
 namespace {
@@ -27,10 +26,7 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr char kPassword[] = "copper kettle on the hill";
-constexpr char kXss[] = "<img src=x onerror=alert(1)>";
 constexpr char kEscapedXss[] = "&lt;img src=x onerror=alert(1)&gt;";
-constexpr char kForm[] = "application/x-www-form-urlencoded";
 
 std::string Match(const std::string& html, const std::string& pattern) {
   std::smatch m;
@@ -71,38 +67,17 @@ Fields JaneForm(const std::string& csrf) {
           {"idvalue", "MRN-1001"}};
 }
 
-class WebFrontDeskTest : public FhirApiFixture {
+class WebFrontDeskTest : public WebFixture {
  protected:
+  // A page, or a form posted (`body`, urlencoded).
   cli::HttpsResponse Request(const std::string& method, const std::string& path,
                              const std::string& cookie, const std::string& body = "") {
-    std::vector<std::pair<std::string, std::string>> headers;
-    if (!cookie.empty()) headers.emplace_back("Cookie", cookie);
-    auto r = cli::HttpsRequest(method, base_ + path, Path("ca/ca.crt"), body.empty() ? "" : kForm,
-                               body, absl::Seconds(20), headers);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : cli::HttpsResponse{};
+    return AppRequest(method, path, cookie, body.empty() ? "" : kForm, body);
   }
 
-  void AddUser(const std::string& login, const std::string& role, const std::string& name) {
-    std::string pw = Path(login + ".pw");
-    std::ofstream(pw) << kPassword << "\n";
-    CommandResult add = HiectlAs("node-a", grpc_port_,
-                                 {"user", "add", "--login", login, "--name", name, "--role", role,
-                                  "--password-file", pw, "--password-is-final"});
-    ASSERT_EQ(add.exit_code, 0) << add.err;
-  }
-
-  // Signs in through the sign-in form; returns the Cookie header of the session ("" if
-  // refused).
+  // Signs in through the sign-in form; the Cookie header of the session ("" if refused).
   std::string SignIn(const std::string& login, const std::string& password = kPassword) {
-    cli::HttpsResponse form = Request("GET", "/app/login", "");
-    const std::string cookie =
-        absl::StrCat("hie_login_csrf=", CookieValueOf(SetCookie(form, "hie_login_csrf")));
-    cli::HttpsResponse r = Request(
-        "POST", "/app/login", cookie,
-        FormBody({{"_csrf", CsrfField(form.body)}, {"login", login}, {"password", password}}));
-    if (r.status != 303) return "";
-    return "hie_session=" + CookieValueOf(SetCookie(r, "hie_session"));
+    return SessionCookie(PostSignIn(login, password));
   }
 
   // Registers `fields` (their _csrf replaced by the session's); returns the answer.
@@ -129,7 +104,7 @@ TEST_F(WebFrontDeskTest, RegistersFindsAndUpdatesAPatientWhoReachesTheMpi) {
   Enroll(mpi, "org-a");
   grpc_port_ = StartNodeWithApi();
   ASSERT_GT(grpc_port_, 0);
-  ASSERT_NO_FATAL_FAILURE(AddUser("desk", "front-desk", "Front Desk"));
+  ASSERT_NO_FATAL_FAILURE(AddWebUser(grpc_port_, "desk", "Front Desk", "front-desk"));
   const std::string desk = SignIn("desk");
   ASSERT_FALSE(desk.empty());
 
@@ -252,7 +227,7 @@ TEST_F(WebFrontDeskTest, RegistersFindsAndUpdatesAPatientWhoReachesTheMpi) {
 TEST_F(WebFrontDeskTest, AnUpdateKeepsWhatTheFormDoesNotShow) {
   grpc_port_ = StartNodeWithApi();
   ASSERT_GT(grpc_port_, 0);
-  ASSERT_NO_FATAL_FAILURE(AddUser("desk", "front-desk", "Front Desk"));
+  ASSERT_NO_FATAL_FAILURE(AddWebUser(grpc_port_, "desk", "Front Desk", "front-desk"));
   const std::string desk = SignIn("desk");
   ASSERT_FALSE(desk.empty());
   std::string file = Path("mary.json");
@@ -298,8 +273,8 @@ TEST_F(WebFrontDeskTest, AnUpdateKeepsWhatTheFormDoesNotShow) {
 TEST_F(WebFrontDeskTest, RecordTextIsEscapedAndOtherRolesAreRefused) {
   grpc_port_ = StartNodeWithApi();
   ASSERT_GT(grpc_port_, 0);
-  ASSERT_NO_FATAL_FAILURE(AddUser("desk", "front-desk", "Front Desk"));
-  ASSERT_NO_FATAL_FAILURE(AddUser("dr.lee", "clinician", "Dr Lee"));
+  ASSERT_NO_FATAL_FAILURE(AddWebUser(grpc_port_, "desk", "Front Desk", "front-desk"));
+  ASSERT_NO_FATAL_FAILURE(AddWebUser(grpc_port_, "dr.lee", "Dr Lee", "clinician"));
   const std::string desk = SignIn("desk");
   const std::string clinician = SignIn("dr.lee");
   ASSERT_FALSE(desk.empty());
@@ -341,7 +316,7 @@ TEST_F(WebFrontDeskTest, RecordTextIsEscapedAndOtherRolesAreRefused) {
 TEST_F(WebFrontDeskTest, AnInvitationCodeMakesThePatientsAccountOnce) {
   grpc_port_ = StartNodeWithApi();
   ASSERT_GT(grpc_port_, 0);
-  ASSERT_NO_FATAL_FAILURE(AddUser("desk", "front-desk", "Front Desk"));
+  ASSERT_NO_FATAL_FAILURE(AddWebUser(grpc_port_, "desk", "Front Desk", "front-desk"));
   const std::string desk = SignIn("desk");
   ASSERT_FALSE(desk.empty());
   cli::HttpsResponse registered = Register(desk, JaneForm(""));

@@ -21,18 +21,13 @@
 #include "gtest/gtest.h"
 #include "proto/hie/v1/audit.grpc.pb.h"
 #include "proto/hie/v1/node.grpc.pb.h"
-#include "tests/integration/fhir_fixture.h"
-#include "tests/integration/web_pages.h"
+#include "tests/integration/web_fixture.h"
 
 namespace hie::testing {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-constexpr char kPassword[] = "copper kettle on the hill";
-constexpr char kXss[] = "<img src=x onerror=alert(1)>";
-constexpr char kForm[] = "application/x-www-form-urlencoded";
 
 // The rows of the disclosures table.
 std::vector<std::string> Rows(const std::string& html) {
@@ -46,7 +41,7 @@ std::vector<std::string> Rows(const std::string& html) {
   return rows;
 }
 
-class WebPortalTest : public FhirApiFixture {
+class WebPortalTest : public WebFixture {
  protected:
   void SetUp() override {
     FhirApiFixture::SetUp();
@@ -75,8 +70,8 @@ class WebPortalTest : public FhirApiFixture {
     Enroll(mpi, "org-a", absl::StrCat("127.0.0.1:", node_port_));
     ASSERT_TRUE(Register(MpiAs("node-a", mpi).get(), "A1", Jane(), &registered).ok());
     Import("node-a", node_port_, "A1");
-    AddAccount("jane", "Jane Doe", "patient", "A1");
-    AddAccount("dr.lee", "Dr Lee", "clinician", "");
+    AddWebUser(node_port_, "jane", "Jane Doe", "patient", "A1");
+    AddWebUser(node_port_, "dr.lee", "Dr Lee", "clinician", "");
   }
 
   void Import(const std::string& who, int port, const std::string& local) {
@@ -92,51 +87,17 @@ class WebPortalTest : public FhirApiFixture {
     ASSERT_EQ(imported.exit_code, 0) << imported.out << imported.err;
   }
 
-  void AddAccount(const std::string& login, const std::string& name, const std::string& role,
-                  const std::string& patient) {
-    std::string pw = Path(login + ".pw");
-    std::ofstream(pw) << kPassword << "\n";
-    std::vector<std::string> words = {"user",
-                                      "add",
-                                      "--login",
-                                      login,
-                                      "--name",
-                                      name,
-                                      "--role",
-                                      role,
-                                      "--password-file",
-                                      pw,
-                                      "--password-is-final"};
-    if (!patient.empty()) {
-      words.push_back("--patient");
-      words.push_back(patient);
-    }
-    CommandResult add = HiectlAs("node-a", node_port_, words);
-    ASSERT_EQ(add.exit_code, 0) << add.err;
-  }
-
+  // A page, or a form posted (`body`, urlencoded).
   cli::HttpsResponse Request(const std::string& method, const std::string& path,
                              const std::string& cookie, const std::string& body = "") {
-    std::vector<std::pair<std::string, std::string>> headers;
-    if (!cookie.empty()) headers.emplace_back("Cookie", cookie);
-    auto r = cli::HttpsRequest(method, base_ + path, Path("ca/ca.crt"), body.empty() ? "" : kForm,
-                               body, absl::Seconds(30), headers);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : cli::HttpsResponse{};
+    return AppRequest(method, path, cookie, body.empty() ? "" : kForm, body);
   }
 
   // Signs `login` in; returns the session cookie ("hie_session=...").
   std::string SignIn(const std::string& login) {
-    cli::HttpsResponse form = Request("GET", "/app/login", "");
-    EXPECT_EQ(form.status, 200);
-    cli::HttpsResponse done =
-        Request("POST", "/app/login",
-                absl::StrCat("hie_login_csrf=", CookieValueOf(SetCookie(form, "hie_login_csrf"))),
-                absl::StrCat("_csrf=", CsrfField(form.body), "&login=", login,
-                             "&password=", absl::StrReplaceAll(kPassword, {{" ", "+"}})));
+    cli::HttpsResponse done = PostSignIn(login, kPassword);
     EXPECT_EQ(done.status, 303) << done.body;
-    const std::string session = SetCookie(done, "hie_session");
-    return session.empty() ? "" : "hie_session=" + CookieValueOf(session);
+    return SessionCookie(done);
   }
 
   // A clinician at org-b asks for Jane (B1) with purpose TREAT.

@@ -17,8 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "node/domain/totp.h"
-#include "tests/integration/fhir_fixture.h"
-#include "tests/integration/web_pages.h"
+#include "tests/integration/web_fixture.h"
 
 namespace hie::testing {
 namespace {
@@ -28,43 +27,14 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-constexpr char kPassword[] = "copper kettle on the hill";
-constexpr char kXss[] = "<img src=x onerror=alert(1)>";
-constexpr char kForm[] = "application/x-www-form-urlencoded";
-
 std::string ErrorParagraph(const std::string& html) {
   std::smatch m;
   static const std::regex kError("<p class=\"error\"[^>]*>([^<]*)</p>");
   return std::regex_search(html, m, kError) ? m[1].str() : "";
 }
 
-class WebTest : public FhirApiFixture {
+class WebTest : public WebFixture {
  protected:
-  cli::HttpsResponse Request(const std::string& method, const std::string& path,
-                             const std::string& cookie, const std::string& content_type = "",
-                             const std::string& body = "",
-                             std::vector<std::pair<std::string, std::string>> headers = {}) {
-    if (!cookie.empty()) headers.emplace_back("Cookie", cookie);
-    auto r = cli::HttpsRequest(method, base_ + path, Path("ca/ca.crt"), content_type, body,
-                               absl::Seconds(20), headers);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : cli::HttpsResponse{};
-  }
-
-  // Opens the sign-in form and posts it; `extra_cookie` (e.g. a planted session id) is
-  // sent with the form's own cookie.
-  cli::HttpsResponse SignIn(const std::string& login, const std::string& password,
-                            const std::string& extra_cookie = "", const std::string& totp = "") {
-    cli::HttpsResponse form = Request("GET", "/app/login", "");
-    EXPECT_EQ(form.status, 200);
-    std::string csrf_cookie = SetCookie(form, "hie_login_csrf");
-    std::string cookie = absl::StrCat("hie_login_csrf=", CookieValueOf(csrf_cookie));
-    if (!extra_cookie.empty()) cookie = absl::StrCat(extra_cookie, "; ", cookie);
-    return Request("POST", "/app/login", cookie, kForm,
-                   absl::StrCat("_csrf=", CsrfField(form.body), "&login=", login, "&password=",
-                                absl::StrReplaceAll(password, {{" ", "+"}}), "&totp=", totp));
-  }
-
   // dr.lee, a clinician named kXss with kPassword; `final`: need not change it.
   void AddUser(bool final = true) {
     std::string pw = Path("lee.pw");
@@ -85,7 +55,7 @@ TEST_F(WebTest, SignInSessionCsrfLogoutAndFixation) {
   ASSERT_NO_FATAL_FAILURE(AddUser());
 
   // The sign-in page: accessible, styled from the embedded stylesheet, no inline script.
-  cli::HttpsResponse form = Request("GET", "/app/login", "");
+  cli::HttpsResponse form = AppRequest("GET", "/app/login", "");
   EXPECT_EQ(form.status, 200);
   EXPECT_THAT(form.content_type, HasSubstr("text/html"));
   EXPECT_THAT(form.body,
@@ -96,12 +66,12 @@ TEST_F(WebTest, SignInSessionCsrfLogoutAndFixation) {
   EXPECT_THAT(Header(form, "content-security-policy"), Not(HasSubstr("unsafe-inline")));
   EXPECT_THAT(SetCookie(form, "hie_login_csrf"),
               AllOf(HasSubstr("HttpOnly"), HasSubstr("Secure"), HasSubstr("SameSite=Strict")));
-  cli::HttpsResponse css = Request("GET", "/app/assets/app.css", "");
+  cli::HttpsResponse css = AppRequest("GET", "/app/assets/app.css", "");
   EXPECT_EQ(css.status, 200);
   EXPECT_THAT(css.content_type, HasSubstr("text/css"));
 
   // Login CSRF: a form posted without the form's own cookie is refused.
-  cli::HttpsResponse forged = Request(
+  cli::HttpsResponse forged = AppRequest(
       "POST", "/app/login", "", kForm,
       absl::StrCat("_csrf=", CsrfField(form.body),
                    "&login=dr.lee&password=", absl::StrReplaceAll(kPassword, {{" ", "+"}})));
@@ -109,10 +79,10 @@ TEST_F(WebTest, SignInSessionCsrfLogoutAndFixation) {
   EXPECT_TRUE(SetCookie(forged, "hie_session").empty());
 
   // A wrong password and an unknown login get the same refusal.
-  cli::HttpsResponse wrong = SignIn("dr.lee", "not the password at all");
+  cli::HttpsResponse wrong = PostSignIn("dr.lee", "not the password at all");
   EXPECT_EQ(wrong.status, 401);
   EXPECT_TRUE(SetCookie(wrong, "hie_session").empty());
-  cli::HttpsResponse unknown = SignIn("nobody", "not the password at all");
+  cli::HttpsResponse unknown = PostSignIn("nobody", "not the password at all");
   EXPECT_EQ(unknown.status, 401);
   EXPECT_FALSE(ErrorParagraph(wrong.body).empty()) << wrong.body;
   EXPECT_EQ(ErrorParagraph(wrong.body), ErrorParagraph(unknown.body));
@@ -120,13 +90,13 @@ TEST_F(WebTest, SignInSessionCsrfLogoutAndFixation) {
   EXPECT_THAT(ErrorParagraph(wrong.body), Not(HasSubstr("dr.lee")));
 
   // No session: a page sends the browser to sign in; a POST is refused.
-  cli::HttpsResponse anonymous = Request("GET", "/app/", "");
+  cli::HttpsResponse anonymous = AppRequest("GET", "/app/", "");
   EXPECT_EQ(anonymous.status, 303);
   EXPECT_EQ(Header(anonymous, "location"), "/app/login");
-  EXPECT_EQ(Request("POST", "/app/logout", "", kForm, "_csrf=x").status, 401);
+  EXPECT_EQ(AppRequest("POST", "/app/logout", "", kForm, "_csrf=x").status, 401);
 
   // Sign in with a session id planted before: the one after is a new one.
-  cli::HttpsResponse signed_in = SignIn("dr.lee", kPassword, "hie_session=planted-by-attacker");
+  cli::HttpsResponse signed_in = PostSignIn("dr.lee", kPassword, "hie_session=planted-by-attacker");
   ASSERT_EQ(signed_in.status, 303) << signed_in.body;
   EXPECT_EQ(Header(signed_in, "location"), "/app/");
   const std::string set_cookie = SetCookie(signed_in, "hie_session");
@@ -137,7 +107,7 @@ TEST_F(WebTest, SignInSessionCsrfLogoutAndFixation) {
   EXPECT_NE(first, "planted-by-attacker");
 
   // The home page names the user, escaped.
-  cli::HttpsResponse home = Request("GET", "/app/", "hie_session=" + first);
+  cli::HttpsResponse home = AppRequest("GET", "/app/", "hie_session=" + first);
   ASSERT_EQ(home.status, 200);
   EXPECT_THAT(home.body, AllOf(HasSubstr("&lt;img src=x onerror=alert(1)&gt;"), HasSubstr("dr.lee"),
                                HasSubstr("clinician")));
@@ -145,41 +115,44 @@ TEST_F(WebTest, SignInSessionCsrfLogoutAndFixation) {
   EXPECT_EQ(Header(home, "cache-control"), "no-store");
 
   // Signing in again from a browser with a live session: a new id, the old one ended.
-  cli::HttpsResponse again = SignIn("dr.lee", kPassword, "hie_session=" + first);
+  cli::HttpsResponse again = PostSignIn("dr.lee", kPassword, "hie_session=" + first);
   ASSERT_EQ(again.status, 303);
   const std::string second = CookieValueOf(SetCookie(again, "hie_session"));
   EXPECT_NE(second, first);
-  EXPECT_EQ(Request("GET", "/app/", "hie_session=" + first).status, 303);
-  home = Request("GET", "/app/", "hie_session=" + second);
+  EXPECT_EQ(AppRequest("GET", "/app/", "hie_session=" + first).status, 303);
+  home = AppRequest("GET", "/app/", "hie_session=" + second);
   ASSERT_EQ(home.status, 200);
   const std::string csrf = CsrfField(home.body);
   ASSERT_EQ(csrf.size(), 43u);
 
   // Logout needs the session's CSRF token; the refusal is a page for a person, as is an
   // unknown page, while the FHIR API's errors stay OperationOutcomes.
-  cli::HttpsResponse no_token = Request("POST", "/app/logout", "hie_session=" + second, kForm, "");
+  cli::HttpsResponse no_token =
+      AppRequest("POST", "/app/logout", "hie_session=" + second, kForm, "");
   EXPECT_EQ(no_token.status, 403);
   EXPECT_THAT(no_token.content_type, HasSubstr("text/html"));
   EXPECT_THAT(no_token.body, AllOf(HasSubstr("<h1>Not allowed</h1>"), HasSubstr("CSRF")));
-  cli::HttpsResponse missing = Request("GET", "/app/no-such-page", "hie_session=" + second);
+  cli::HttpsResponse missing = AppRequest("GET", "/app/no-such-page", "hie_session=" + second);
   EXPECT_EQ(missing.status, 404);
   EXPECT_THAT(missing.body, HasSubstr("<h1>No such page</h1>"));
-  EXPECT_THAT(Request("GET", "/no-such-resource", "").content_type, HasSubstr("fhir+json"));
-  EXPECT_EQ(Request("POST", "/app/logout", "hie_session=" + second, kForm, "_csrf=" + first).status,
-            403);
-  EXPECT_EQ(Request("GET", "/app/", "hie_session=" + second).status, 200);
+  EXPECT_THAT(AppRequest("GET", "/no-such-resource", "").content_type, HasSubstr("fhir+json"));
+  EXPECT_EQ(
+      AppRequest("POST", "/app/logout", "hie_session=" + second, kForm, "_csrf=" + first).status,
+      403);
+  EXPECT_EQ(AppRequest("GET", "/app/", "hie_session=" + second).status, 200);
   cli::HttpsResponse out =
-      Request("POST", "/app/logout", "hie_session=" + second, kForm, "_csrf=" + csrf);
+      AppRequest("POST", "/app/logout", "hie_session=" + second, kForm, "_csrf=" + csrf);
   EXPECT_EQ(out.status, 303);
   EXPECT_EQ(Header(out, "location"), "/app/login");
   EXPECT_THAT(SetCookie(out, "hie_session"),
               AllOf(StartsWith("hie_session=;"), HasSubstr("Max-Age=0")));
   // The session is gone on the server: the old cookie opens nothing.
-  cli::HttpsResponse after = Request("GET", "/app/", "hie_session=" + second);
+  cli::HttpsResponse after = AppRequest("GET", "/app/", "hie_session=" + second);
   EXPECT_EQ(after.status, 303);
   EXPECT_EQ(Header(after, "location"), "/app/login");
-  EXPECT_EQ(Request("POST", "/app/logout", "hie_session=" + second, kForm, "_csrf=" + csrf).status,
-            401);
+  EXPECT_EQ(
+      AppRequest("POST", "/app/logout", "hie_session=" + second, kForm, "_csrf=" + csrf).status,
+      401);
 }
 
 TEST_F(WebTest, LockoutIs429AndLooksTheSameForAnUnknownLogin) {
@@ -188,18 +161,18 @@ TEST_F(WebTest, LockoutIs429AndLooksTheSameForAnUnknownLogin) {
   ASSERT_NO_FATAL_FAILURE(AddUser());
   for (const std::string login : {"dr.lee", "ghost"}) {
     for (int i = 0; i < 4; ++i) {
-      EXPECT_EQ(SignIn(login, "not the password at all").status, 401) << login << " " << i;
+      EXPECT_EQ(PostSignIn(login, "not the password at all").status, 401) << login << " " << i;
     }
     // The fifth failure locks: said at once, with when to come back.
-    cli::HttpsResponse fifth = SignIn(login, "not the password at all");
+    cli::HttpsResponse fifth = PostSignIn(login, "not the password at all");
     EXPECT_EQ(fifth.status, 429) << login;
     EXPECT_THAT(ErrorParagraph(fifth.body), HasSubstr("try again after")) << fifth.body;
   }
   // While locked, even the right password is refused, and no session is started.
-  cli::HttpsResponse locked = SignIn("dr.lee", kPassword);
+  cli::HttpsResponse locked = PostSignIn("dr.lee", kPassword);
   EXPECT_EQ(locked.status, 429);
   EXPECT_TRUE(SetCookie(locked, "hie_session").empty());
-  cli::HttpsResponse ghost = SignIn("ghost", kPassword);
+  cli::HttpsResponse ghost = PostSignIn("ghost", kPassword);
   EXPECT_EQ(ghost.status, 429);
   EXPECT_EQ(ErrorParagraph(ghost.body).substr(0, 20), ErrorParagraph(locked.body).substr(0, 20));
 }
@@ -208,13 +181,13 @@ TEST_F(WebTest, APasswordTheAdministratorChoseIsChangedFirst) {
   grpc_port_ = StartNodeWithApi();
   ASSERT_GT(grpc_port_, 0);
   ASSERT_NO_FATAL_FAILURE(AddUser(/*final=*/false));
-  cli::HttpsResponse signed_in = SignIn("dr.lee", kPassword);
+  cli::HttpsResponse signed_in = PostSignIn("dr.lee", kPassword);
   ASSERT_EQ(signed_in.status, 303) << signed_in.body;
   const std::string cookie = "hie_session=" + CookieValueOf(SetCookie(signed_in, "hie_session"));
-  cli::HttpsResponse home = Request("GET", "/app/", cookie);
+  cli::HttpsResponse home = AppRequest("GET", "/app/", cookie);
   EXPECT_EQ(home.status, 303) << home.body;
   EXPECT_EQ(Header(home, "location"), "/app/password");
-  cli::HttpsResponse form = Request("GET", "/app/password", cookie);
+  cli::HttpsResponse form = AppRequest("GET", "/app/password", cookie);
   ASSERT_EQ(form.status, 200);
   EXPECT_THAT(form.body,
               AllOf(HasSubstr("<label for=\"current\">"), HasSubstr("<label for=\"replacement\">"),
@@ -224,9 +197,9 @@ TEST_F(WebTest, APasswordTheAdministratorChoseIsChangedFirst) {
   auto change = [&](const std::string& current, const std::string& replacement,
                     const std::string& confirm, const std::string& token) {
     auto plus = [](const std::string& t) { return absl::StrReplaceAll(t, {{" ", "+"}}); };
-    return Request("POST", "/app/password", cookie, kForm,
-                   absl::StrCat("_csrf=", token, "&current=", plus(current),
-                                "&replacement=", plus(replacement), "&confirm=", plus(confirm)));
+    return AppRequest("POST", "/app/password", cookie, kForm,
+                      absl::StrCat("_csrf=", token, "&current=", plus(current),
+                                   "&replacement=", plus(replacement), "&confirm=", plus(confirm)));
   };
   const std::string fresh = "seven blue herons at dawn";
   EXPECT_EQ(change(kPassword, fresh, fresh, "forged").status, 403);
@@ -244,10 +217,10 @@ TEST_F(WebTest, APasswordTheAdministratorChoseIsChangedFirst) {
   const std::string new_id = CookieValueOf(SetCookie(changed, "hie_session"));
   EXPECT_NE("hie_session=" + new_id, cookie);
   // The old session ended with the change; the new one opens the home page.
-  EXPECT_EQ(Request("GET", "/app/", cookie).status, 303);
-  EXPECT_EQ(Request("GET", "/app/", "hie_session=" + new_id).status, 200);
-  EXPECT_EQ(SignIn("dr.lee", kPassword).status, 401);
-  EXPECT_EQ(SignIn("dr.lee", fresh).status, 303);
+  EXPECT_EQ(AppRequest("GET", "/app/", cookie).status, 303);
+  EXPECT_EQ(AppRequest("GET", "/app/", "hie_session=" + new_id).status, 200);
+  EXPECT_EQ(PostSignIn("dr.lee", kPassword).status, 401);
+  EXPECT_EQ(PostSignIn("dr.lee", fresh).status, 303);
 }
 
 TEST_F(WebTest, SignInWithAnAuthenticatorCode) {
@@ -255,24 +228,24 @@ TEST_F(WebTest, SignInWithAnAuthenticatorCode) {
   ASSERT_GT(grpc_port_, 0);
   ASSERT_NO_FATAL_FAILURE(AddUser());
   // dr.lee sets up an authenticator on the two-step sign-in page.
-  cli::HttpsResponse in = SignIn("dr.lee", kPassword);
+  cli::HttpsResponse in = PostSignIn("dr.lee", kPassword);
   ASSERT_EQ(in.status, 303);
   const std::string cookie = "hie_session=" + CookieValueOf(SetCookie(in, "hie_session"));
-  cli::HttpsResponse page = Request("GET", "/app/totp", cookie);
+  cli::HttpsResponse page = AppRequest("GET", "/app/totp", cookie);
   ASSERT_EQ(page.status, 200);
   EXPECT_THAT(page.body, AllOf(HasSubstr("password only"), HasSubstr("<label for=\"current\">")));
   const std::string csrf = CsrfField(page.body);
   // Without the current password a session alone cannot take over the second factor.
-  EXPECT_EQ(
-      Request("POST", "/app/totp/enrol", cookie, kForm, "_csrf=" + csrf + "&current=wrong").status,
-      401);
-  EXPECT_EQ(Request("POST", "/app/totp/enrol", cookie, kForm,
-                    "current=" + absl::StrReplaceAll(kPassword, {{" ", "+"}}))
+  EXPECT_EQ(AppRequest("POST", "/app/totp/enrol", cookie, kForm, "_csrf=" + csrf + "&current=wrong")
+                .status,
+            401);
+  EXPECT_EQ(AppRequest("POST", "/app/totp/enrol", cookie, kForm,
+                       "current=" + absl::StrReplaceAll(kPassword, {{" ", "+"}}))
                 .status,
             403);
   cli::HttpsResponse enrol =
-      Request("POST", "/app/totp/enrol", cookie, kForm,
-              "_csrf=" + csrf + "&current=" + absl::StrReplaceAll(kPassword, {{" ", "+"}}));
+      AppRequest("POST", "/app/totp/enrol", cookie, kForm,
+                 "_csrf=" + csrf + "&current=" + absl::StrReplaceAll(kPassword, {{" ", "+"}}));
   ASSERT_EQ(enrol.status, 200) << enrol.body;
   std::smatch m;
   const std::string body = enrol.body;
@@ -282,24 +255,24 @@ TEST_F(WebTest, SignInWithAnAuthenticatorCode) {
   ASSERT_OK_AND_ASSIGN(std::string secret,
                        node::Base32Decode(absl::StrReplaceAll(m[1].str(), {{" ", ""}})));
   cli::HttpsResponse confirmed =
-      Request("POST", "/app/totp/confirm", cookie, kForm,
-              "_csrf=" + csrf + "&code=" + node::TotpCode(secret, node::TotpStep(absl::Now())));
+      AppRequest("POST", "/app/totp/confirm", cookie, kForm,
+                 "_csrf=" + csrf + "&code=" + node::TotpCode(secret, node::TotpStep(absl::Now())));
   ASSERT_EQ(confirmed.status, 200) << confirmed.body;
   EXPECT_THAT(confirmed.body, HasSubstr("Your authenticator is set up"));
 
   // The password alone is not enough, and a wrong code is refused.
-  cli::HttpsResponse no_code = SignIn("dr.lee", kPassword);
+  cli::HttpsResponse no_code = PostSignIn("dr.lee", kPassword);
   EXPECT_EQ(no_code.status, 401);
   EXPECT_THAT(ErrorParagraph(no_code.body), HasSubstr("authenticator"));
   EXPECT_TRUE(SetCookie(no_code, "hie_session").empty());
   const std::string next = node::TotpCode(secret, node::TotpStep(absl::Now()) + 1);
   const std::string wrong = next == "000000" ? "000001" : "000000";
-  EXPECT_EQ(SignIn("dr.lee", kPassword, "", wrong).status, 401);
+  EXPECT_EQ(PostSignIn("dr.lee", kPassword, "", wrong).status, 401);
   // With the code (the next step's: the one enrolment used is spent).
-  cli::HttpsResponse with_code = SignIn("dr.lee", kPassword, "", next);
+  cli::HttpsResponse with_code = PostSignIn("dr.lee", kPassword, "", next);
   ASSERT_EQ(with_code.status, 303) << with_code.body;
   const std::string id = CookieValueOf(SetCookie(with_code, "hie_session"));
-  EXPECT_EQ(Request("GET", "/app/", "hie_session=" + id).status, 200);
+  EXPECT_EQ(AppRequest("GET", "/app/", "hie_session=" + id).status, 200);
 }
 
 // Every sign-in, refused or not, every sign-out and password change is in the node's
@@ -308,14 +281,14 @@ TEST_F(WebTest, SignInsAndSignOutsAreInTheAuditChain) {
   grpc_port_ = StartNodeWithApi();
   ASSERT_GT(grpc_port_, 0);
   ASSERT_NO_FATAL_FAILURE(AddUser());
-  EXPECT_EQ(SignIn("dr.lee", "not the password").status, 401);
-  cli::HttpsResponse in = SignIn("dr.lee", kPassword);
+  EXPECT_EQ(PostSignIn("dr.lee", "not the password").status, 401);
+  cli::HttpsResponse in = PostSignIn("dr.lee", kPassword);
   ASSERT_EQ(in.status, 303);
   std::string session = CookieValueOf(SetCookie(in, "hie_session"));
-  cli::HttpsResponse home = Request("GET", "/app/", "hie_session=" + session);
+  cli::HttpsResponse home = AppRequest("GET", "/app/", "hie_session=" + session);
   ASSERT_EQ(home.status, 200);
-  EXPECT_EQ(Request("POST", "/app/logout", "hie_session=" + session, kForm,
-                    "_csrf=" + CsrfField(home.body))
+  EXPECT_EQ(AppRequest("POST", "/app/logout", "hie_session=" + session, kForm,
+                       "_csrf=" + CsrfField(home.body))
                 .status,
             303);
 
