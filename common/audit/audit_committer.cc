@@ -17,6 +17,14 @@ AuditCommitter::~AuditCommitter() {
 
 void AuditCommitter::Append(std::vector<hie::v1::AuditEntry> entries,
                             std::function<void(absl::Status)> done) {
+  // An entry the log would refuse is refused here, alone: in a batch it would fail
+  // every other request's entries with it.
+  for (const hie::v1::AuditEntry& entry : entries) {
+    if (entry.action() == hie::v1::AUDIT_ACTION_UNSPECIFIED) {
+      done(absl::InvalidArgumentError("an audit entry needs an action"));
+      return;
+    }
+  }
   {
     absl::MutexLock lock(&mu_);
     if (!stopping_ && waiting_entries_ + entries.size() <= max_waiting_) {

@@ -19,6 +19,7 @@
 #include "node/domain/outbox.h"
 #include "node/domain/record_store.h"
 #include "node/domain/sessions.h"
+#include "node/domain/sharing_choices.h"
 #include "node/service/mpi_sender.h"
 #include "proto/hie/v1/node.grpc.pb.h"
 
@@ -70,9 +71,11 @@ struct NodeState {
   // credentials to reach one, for the status page's check of them.
   std::shared_ptr<KnownPeers> known_peers = std::make_shared<KnownPeers>();
   std::function<std::shared_ptr<grpc::ChannelCredentials>(const std::string& org)> peer_credentials;
-  // A patient's accounting of disclosures (the portal's "who saw my record"); null in a
-  // node without a consent service.
+  // A patient's accounting of disclosures (the portal's "who saw my record"), and the
+  // consent service's directives for this practice's patients (the portal's sharing
+  // choices); null in a node without a consent service.
   std::shared_ptr<DisclosureAccounting> accounting;
+  std::shared_ptr<DirectiveClient> directives;
 };
 
 class IngestService final : public hie::v1::Ingest::CallbackService {

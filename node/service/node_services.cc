@@ -6,6 +6,7 @@
 #include "grpcpp/create_channel.h"
 #include "node/domain/audit_sink.h"
 #include "node/domain/federated_query.h"
+#include "node/service/directive_client.h"
 #include "node/service/fhir_clients_service.h"
 #include "node/service/ingest_service.h"
 #include "node/service/peer_service.h"
@@ -125,6 +126,7 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> OpenNodeServices(
                                   .holder_timeout = query_options.default_holder_timeout},
       state->audit.get(), std::make_unique<GrpcConsentClient>(consent_channel),
       std::make_unique<GrpcAccountingClient>(peer_stubs));
+  state->directives = std::make_shared<GrpcDirectiveClient>(consent_channel, options.own_org);
   services.push_back(std::make_unique<hie::v1::NodeStatus::CallbackService>());
   services.push_back(std::make_unique<AuditLogService>(state->audit.get(), state));
   services.push_back(std::make_unique<FhirClientsService>(state));

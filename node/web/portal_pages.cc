@@ -33,7 +33,6 @@
 #include "http/html.h"
 #include "node/domain/accounting.h"
 #include "node/domain/sharing_choices.h"
-#include "node/service/directive_client.h"
 #include "node/web/pages.h"
 #include "node/web/record_query.h"
 #include "node/web/record_view.h"
@@ -611,10 +610,7 @@ absl::Status AddPortalPages(http::Router& router, std::shared_ptr<const Web> web
   if (!added.ok()) return added;
   ConsentPages pages;
   pages.web = web;
-  if (web->options.state != nullptr && web->options.state->consent_channel != nullptr) {
-    pages.directives = std::make_shared<GrpcDirectiveClient>(web->options.state->consent_channel,
-                                                             web->options.state->own_org);
-  }
+  if (web->options.state != nullptr) pages.directives = web->options.state->directives;
   added = router.Add({.method = "GET",
                       .pattern = kConsentPath,
                       .access = http::AccessRule::Session({kRolePatient}),

@@ -134,7 +134,11 @@ void HandleHome(const Web& web, const http::Request& request, const http::Respon
   const http::SessionPrincipal& session = *request.caller.session;
   // A password an administrator chose is changed before anything else.
   absl::StatusOr<Session> live = web.options.sessions->Lookup(session.session_id);
-  if (live.ok() && live->account.must_change_password) {
+  if (!live.ok()) {  // ended since the server admitted the request
+    responder.Respond(SeeOther(http::kLoginPath));
+    return;
+  }
+  if (live->account.must_change_password) {
     responder.Respond(SeeOther(kPasswordPath));
     return;
   }

@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/audit/audit_committer.h"
 #include "common/audit/audit_search.h"
 #include "common/crypto/hash.h"
@@ -209,6 +210,26 @@ TEST_F(AuditLogTest, GroupCommitAppendsEveryRequestOnce) {
   one.set_action(hie::v1::AUDIT_ACTION_ACCESS);
   small.Append({one}, [&](absl::Status s) { refused = s; });
   EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted));
+}
+
+TEST_F(AuditLogTest, AnEntryWithoutAnActionIsRefusedAloneNotWithItsBatch) {
+  absl::Status bad_status, good_status;
+  absl::Notification good_done;
+  {
+    AuditCommitter committer(log_.get());
+    hie::v1::AuditEntry bad;  // no action
+    hie::v1::AuditEntry good;
+    good.set_action(hie::v1::AUDIT_ACTION_ACCESS);
+    committer.Append({bad}, [&](absl::Status s) { bad_status = s; });
+    committer.Append({good}, [&](absl::Status s) {
+      good_status = s;
+      good_done.Notify();
+    });
+    good_done.WaitForNotification();
+  }
+  EXPECT_THAT(bad_status, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_TRUE(good_status.ok()) << good_status;
+  EXPECT_EQ(log_->size(), 1u);
 }
 
 TEST_F(AuditLogTest, AppendChainsAndNumbers) {
