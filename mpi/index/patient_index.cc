@@ -534,6 +534,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
     Comparison c = known != nullptr ? known->comparison : Compare(prepared, other->prepared);
     Score score = model_.model.Evaluate(c, adjustments);
     Guard guard = known != nullptr ? known->guard : CheckGuards(prepared, other->prepared, c);
+    if (SaysTwoPeople(guard)) continue;  // neither a link nor a question for an operator
     if (guard == Guard::kNone) {
       // Only certain matches can make a registration match two persons.
       if (score.total >= options_.thresholds.upper) {
@@ -666,6 +667,16 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
   if (second.registration != nullptr && euid != second.registration->euid) {
     result.also_review_id = OpenReview(self, *second.registration, second.score, kMatchesTwoPersons,
                                        &batch, &new_reviews);
+  }
+  // A guarded candidate outscoring an unguarded one that is itself only a review item
+  // (between thresholds) is a question of its own: without it, the likelier pair would
+  // be left out of the queue behind the less likely one.
+  if (result.placement == Placement::kReview && best_guard == Guard::kNone &&
+      guarded.registration != nullptr && guarded.score > best_score &&
+      guarded.score >= options_.thresholds.lower && euid != guarded.registration->euid) {
+    std::string id = OpenReview(self, *guarded.registration, guarded.score, GuardName(guarded_by),
+                                &batch, &new_reviews);
+    if (result.also_review_id.empty()) result.also_review_id = std::move(id);
   }
   if (best != nullptr) {
     result.has_match = true;

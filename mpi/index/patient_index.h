@@ -75,7 +75,8 @@ struct RegisterResult {
   double score = 0;
   std::string review_id;
   // A second review item: the registration also matched another person certainly
-  // ("matches two persons"); the registration stays where review_id/placement say.
+  // ("matches two persons"), or a guarded candidate outscored the review item's
+  // candidate; the registration stays where review_id/placement say.
   std::string also_review_id;
   // The link was held for review because the organisation has linked to persons others
   // hold more often than allowed (RegisterOptions::hold_cross_org_links).

@@ -86,6 +86,12 @@ const char* GuardName(Guard guard) {
       return "none";
     case Guard::kTwins:
       return "twin guard";
+    case Guard::kBirthOrder:
+      return "birth order guard";
+    case Guard::kSex:
+      return "sex guard";
+    case Guard::kNamesake:
+      return "namesake guard";
     case Guard::kBirthDate:
       return "birth date guard";
     case Guard::kSimilarNames:
@@ -94,6 +100,11 @@ const char* GuardName(Guard guard) {
       return "no name guard";
   }
   return "?";
+}
+
+bool SaysTwoPeople(Guard guard) {
+  return guard == Guard::kBirthOrder || guard == Guard::kSex || guard == Guard::kSimilarNames ||
+         guard == Guard::kNamesake;
 }
 
 namespace {
@@ -146,12 +157,18 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   const bool same_address =
       c.at(Field::kStreet) <= Level::kClose || c.at(Field::kPhone) == Level::kExact;
 
+  // A brother and a sister (boy and girl twins included): both sexes on record, and
+  // first names that are not one name. A sex mistyped on a duplicate keeps its name.
+  if (!same_identifier && c.at(Field::kSex) == Level::kDifferent && !SameFirstName(a, b) &&
+      !c.names_swapped) {
+    return Guard::kSex;
+  }
   // Twins and siblings of one birth.
   if (same_family && !same_identifier) {
     // Birth orders that differ, whatever else agrees.
     if (a.multiple_birth_order > 0 && b.multiple_birth_order > 0 &&
         a.multiple_birth_order != b.multiple_birth_order) {
-      return Guard::kTwins;
+      return Guard::kBirthOrder;
     }
     // With a multiple birth on record, first names that are not one name (even a
     // letter apart, Christian / Christina, or one the other's middle name) are two
@@ -198,7 +215,10 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   // Another birth date altogether (more than two digits): a parent and a child of one
   // name at one address (junior and senior), a namesake; wherever the records can tell
   // (as for twins: bare records cannot tell a parent from a mistyped birth date).
-  if (birth == Level::kDifferent && !near_birth && can_tell) return Guard::kBirthDate;
+  if (birth == Level::kDifferent && !near_birth && can_tell) {
+    // At another address and phone too, nothing but the name is shared: a namesake.
+    return same_address ? Guard::kBirthDate : Guard::kNamesake;
+  }
   // A birth date a digit or two apart, or day and month swapped, is the same date only
   // when the names agree and an address or phone agrees too.
   if (near_birth && (!names_agree || !same_address)) return Guard::kBirthDate;
@@ -212,7 +232,8 @@ Decision Decide(double score, Guard guard, const Thresholds& thresholds) {
   d.score = score;
   if (guard != Guard::kNone && score >= thresholds.lower) {
     // A guard decides only a pair the score would have linked or queued.
-    d.grade = score >= thresholds.possible ? Grade::kPossible : Grade::kNone;
+    d.grade =
+        score >= thresholds.possible && !SaysTwoPeople(guard) ? Grade::kPossible : Grade::kNone;
     d.decided_by = GuardName(guard);
   } else if (score >= thresholds.upper) {
     d.grade = Grade::kCertain;

@@ -20,8 +20,9 @@ namespace hie::mpi {
 std::vector<std::string> BlockingKeys(const PreparedPerson& p);
 
 // Why a pair that scores high must still not be linked automatically: a guarded pair
-// goes to review when it scores at least the review threshold, and is never linked
-// without an operator. See docs/matching.md for each rule's reasoning.
+// goes to review when it scores at least the review threshold (unless the guard says
+// two people, SaysTwoPeople), and is never linked without an operator. See
+// docs/matching.md for each rule's reasoning.
 enum class Guard {
   kNone,
   // Same family name (allowing typos) and birth date, first names that are neither
@@ -29,13 +30,21 @@ enum class Guard {
   // (a sex, phone or identifier on either side; an identifier on one side only is no
   // evidence of one person); or names a letter apart with the sexes or identifiers
   // differing, or one the other with a feminine ending (Simon / Simone); or, with a
-  // multiple birth on record, first names that are not one name; or birth orders that
-  // differ. One identifier value on both sides says one person.
+  // multiple birth on record, first names that are not one name. One identifier value
+  // on both sides says one person.
   kTwins,
+  // Birth orders on record that differ (the first and the second twin): two people.
+  kBirthOrder,
+  // Sexes on record that differ, with first names that are not one name (a brother and
+  // a sister, boy and girl twins): two people.
+  kSex,
   // A birth date a digit or two apart or with day and month swapped, or none on one
   // side, without the names and an address or phone agreeing; or another birth date
   // altogether (a parent and child of one name) wherever the records can tell.
   kBirthDate,
+  // Another birth date altogether at another address and phone, wherever the records
+  // can tell: nothing but a name in common, a namesake. Two people.
+  kNamesake,
   // Given names only alike (François / Francisco, Jon / Joan), on another birth date
   // and at another address: two people, whatever else agrees.
   kSimilarNames,
@@ -43,6 +52,10 @@ enum class Guard {
   kNoName,
 };
 const char* GuardName(Guard guard);
+// True for the guards that say two people (kBirthOrder, kSex, kNamesake, kSimilarNames): such a
+// pair is neither linked nor put in front of an operator, whatever it scores. The other
+// guards hold a pair for review.
+bool SaysTwoPeople(Guard guard);
 Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Comparison& c);
 
 struct Decision {

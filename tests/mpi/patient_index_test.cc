@@ -126,6 +126,41 @@ TEST_F(PatientIndexTest, EvidencedTwinsAreNotLinked) {
   EXPECT_NE(t.euid, a.euid);
 }
 
+// A guarded candidate that outscores the best unguarded one, itself only between the
+// thresholds, is put in front of an operator as well: the likelier pair is not lost
+// behind the less likely one.
+TEST_F(PatientIndexTest, AGuardedCandidateOutscoringAReviewItemIsReviewedToo) {
+  ASSERT_THAT(index_->Register("org-a", "A1", Jane()), IsOk());
+  Person other = Jane();  // another Jane, born on the day the newcomer gives
+  other.given = {"Jane"};
+  other.family = "Whitfield";
+  other.birth_date = {1984, 6, 3};
+  other.street = {"4 Oak Lane"};
+  other.city = "Salem";
+  other.postal_code = "97301";
+  other.phones.clear();
+  ASSERT_THAT(index_->Register("org-c", "C1", other), IsOk());
+  Person moved = Jane();  // A1 moved, with a birth date a digit off
+  moved.birth_date = {1984, 6, 3};
+  moved.street = {"77 Lakeview Drive"};
+  moved.phones = {"217-555-0199"};
+  ASSERT_OK_AND_ASSIGN(RegisterResult n, index_->Register("org-b", "B1", moved));
+  ASSERT_OK_AND_ASSIGN(auto with_c1, index_->Explain({"org-b", "B1"}, {"org-c", "C1"}));
+  ASSERT_OK_AND_ASSIGN(auto with_a1, index_->Explain({"org-b", "B1"}, {"org-a", "A1"}));
+  ASSERT_STREQ(with_c1.decision.decided_by, "between thresholds") << with_c1.score.total;
+  ASSERT_STREQ(with_a1.decision.decided_by, "birth date guard");
+  ASSERT_GT(with_a1.score.total, with_c1.score.total);
+  EXPECT_EQ(n.placement, Placement::kReview);
+  EXPECT_FALSE(n.also_review_id.empty());
+  ASSERT_OK_AND_ASSIGN(auto items, index_->ListReviews());
+  std::vector<std::string> questions;
+  for (const auto& item : items) {
+    if (item.a.local_id == "B1")
+      questions.push_back(absl::StrCat(item.b.local_id, " ", item.reason));
+  }
+  EXPECT_THAT(questions, UnorderedElementsAre("C1 between thresholds", "A1 birth date guard"));
+}
+
 TEST_F(PatientIndexTest, IndexSurvivesARestart) {
   ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
   int64_t size = index_->size();
