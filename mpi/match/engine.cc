@@ -163,13 +163,14 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
       !c.names_swapped) {
     return Guard::kSex;
   }
+  // Birth orders that differ, whatever else agrees (the family name too may be
+  // mistyped or swapped).
+  if (!same_identifier && a.multiple_birth_order > 0 && b.multiple_birth_order > 0 &&
+      a.multiple_birth_order != b.multiple_birth_order) {
+    return Guard::kBirthOrder;
+  }
   // Twins and siblings of one birth.
   if (same_family && !same_identifier) {
-    // Birth orders that differ, whatever else agrees.
-    if (a.multiple_birth_order > 0 && b.multiple_birth_order > 0 &&
-        a.multiple_birth_order != b.multiple_birth_order) {
-      return Guard::kBirthOrder;
-    }
     // With a multiple birth on record, first names that are not one name (even a
     // letter apart, Christian / Christina, or one the other's middle name) are two
     // children.

@@ -194,6 +194,10 @@ TEST(GuardTest, TwinsAreGuarded) {
   EXPECT_EQ(CheckGuards(p1, p2, Compare(p1, p2)), Guard::kBirthOrder);
   EXPECT_TRUE(SaysTwoPeople(Guard::kBirthOrder));
   EXPECT_EQ(Decide(100, Guard::kBirthOrder, Thresholds{}).grade, Grade::kNone);
+  // Whatever else differs: a family name garbled on one registration.
+  second.family = "Evan";
+  p2 = Prepare(second);
+  EXPECT_EQ(CheckGuards(p1, p2, Compare(p1, p2)), Guard::kBirthOrder);
   // A nickname is the same person, not a twin.
   Person bill = a;
   bill.given = {"Bill"};
