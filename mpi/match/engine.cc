@@ -148,12 +148,10 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   const bool same_family = family <= Level::kPhonetic;
   // One identifier value on both sides is one person, whatever the names say.
   const bool same_identifier = c.at(Field::kIdentifier) == Level::kExact;
-  // A birth date a typed digit from the other, day and month swapped, or two digits of
-  // the month and day mistyped in the same year (a placeholder such as 1900-01-01 is
-  // not near anyone's 1950-01-10).
-  const bool near_birth = birth == Level::kClose || birth == Level::kEquivalent ||
-                          (birth == Level::kDifferent && a.birth_date.year == b.birth_date.year &&
-                           EditDistance(a.birth_digits, b.birth_digits) <= 2);
+  // A birth date a typed digit from the other, or day and month swapped. Two digits
+  // apart is another birth date: a namesake relative born that year at one address
+  // looks the same (a placeholder such as 1900-01-01 is near no one).
+  const bool near_birth = birth == Level::kClose || birth == Level::kEquivalent;
   const bool same_address =
       c.at(Field::kStreet) <= Level::kClose || c.at(Field::kPhone) == Level::kExact;
 
@@ -213,14 +211,14 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
     return Guard::kSimilarNames;
   }
   const bool names_agree = given <= Level::kClose && family <= Level::kClose;
-  // Another birth date altogether (more than two digits): a parent and a child of one
+  // Another birth date altogether (more than a digit or a swap): a parent and a child of one
   // name at one address (junior and senior), a namesake; wherever the records can tell
   // (as for twins: bare records cannot tell a parent from a mistyped birth date).
-  if (birth == Level::kDifferent && !near_birth && can_tell) {
+  if (birth == Level::kDifferent && can_tell) {
     // At another address and phone too, nothing but the name is shared: a namesake.
     return same_address ? Guard::kBirthDate : Guard::kNamesake;
   }
-  // A birth date a digit or two apart, or day and month swapped, is the same date only
+  // A birth date a digit apart, or day and month swapped, is the same date only
   // when the names agree and an address or phone agrees too.
   if (near_birth && (!names_agree || !same_address)) return Guard::kBirthDate;
   // No birth date on one side: the same (a common name in one town is not a person).

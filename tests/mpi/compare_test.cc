@@ -285,8 +285,13 @@ TEST(GuardTest, BirthDateSimilarNamesAndNoName) {
   b.birth_date = {1955, 11, 20};
   pb = Prepare(b);
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
-  // Two digits mistyped is a typo: linked when the names and the address agree.
+  // Two digits apart is no longer a typo the names and address can vouch for (a
+  // namesake relative born that year at the address looks the same): a question.
   b.birth_date = {1980, 8, 3};  // 19800307 -> 19800803
+  pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
+  // One digit is: linked when the names and the address agree.
+  b.birth_date = {1980, 3, 8};  // 19800307 -> 19800308
   pb = Prepare(b);
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
   // Bare records (no sex, phone or identifier) cannot tell a parent from a mistyped
