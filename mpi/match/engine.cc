@@ -32,7 +32,22 @@ std::vector<std::string> BlockingKeys(const PreparedPerson& p) {
   if (!p.family_nysiis.empty() && !year.empty()) {
     keys.push_back(absl::StrCat("fy|", p.family_nysiis, "|", year));
   }
-  if (!p.birth_digits.empty()) keys.push_back(absl::StrCat("bd|", p.birth_digits));
+  // Each part of a hyphenated or former family name with the birth year: a married
+  // name meets the maiden one, and Dalenwell meets Dalenwell-O'Brien.
+  if (!year.empty()) {
+    for (const std::string& part : p.family_parts) {
+      std::string code = Nysiis(part);
+      if (!code.empty() && code != p.family_nysiis)
+        keys.push_back(absl::StrCat("fy|", code, "|", year));
+    }
+  }
+  if (!p.birth_digits.empty()) {
+    keys.push_back(absl::StrCat("bd|", p.birth_digits));
+    // The first name with the day and month: a mistyped year still meets.
+    if (!p.given_nysiis.empty() && p.birth_digits.size() == 8) {
+      keys.push_back(absl::StrCat("gd|", p.given_nysiis, "|", p.birth_digits.substr(4)));
+    }
+  }
   // Either name with the postal code or the city: the name keys are shared by the given
   // and family name, so that names entered in each other's field still meet.
   for (const std::string* name : {&p.given_nysiis, &p.family_nysiis}) {

@@ -416,6 +416,47 @@ TEST(BlockingTest, OneCorruptedFieldLeavesASharedKey) {
   }
 }
 
+// A mover whose name changed and whose birth date was mistyped still meets: a married
+// name meets the maiden one (and each part of a hyphenated name meets the name alone)
+// with the birth year; a mistyped year meets through the first name with the day and
+// month.
+TEST(BlockingTest, AChangedNameOrAMistypedYearStillMeets) {
+  auto shares_key = [](const Person& a, const Person& b) {
+    std::vector<std::string> ka = BlockingKeys(Prepare(a)), kb = BlockingKeys(Prepare(b));
+    for (const auto& k : ka) {
+      if (std::find(kb.begin(), kb.end(), k) != kb.end()) return true;
+    }
+    return false;
+  };
+  Person maiden;
+  maiden.given = {"Yuki"};
+  maiden.family = "Berabez";
+  maiden.birth_date = {1970, 12, 14};
+  maiden.street = {"3284 Highland Street"};
+  maiden.city = "Rockshire";
+  maiden.postal_code = "67641";
+  Person married = maiden;
+  married.given = {"Yuky"};
+  married.family = "Valamberg";
+  married.former_family = {"Berabez"};
+  married.birth_date = {1970, 12, 24};
+  married.street = {"2006 Main Court"};
+  married.city = "Newstead";
+  married.postal_code = "58425";
+  EXPECT_TRUE(shares_key(maiden, married));
+  Person hyphenated = married;
+  hyphenated.family = "Berabez-Valamberg";
+  hyphenated.former_family.clear();
+  EXPECT_TRUE(shares_key(maiden, hyphenated));
+  Person year_typo = maiden;
+  year_typo.family = "Okafor";  // married since, the maiden name not recorded
+  year_typo.birth_date = {1907, 12, 14};
+  year_typo.street = {"461 Pine Lane"};
+  year_typo.city = "Northstead";
+  year_typo.postal_code = "46788";
+  EXPECT_TRUE(shares_key(maiden, year_typo));
+}
+
 // A search by name alone finds the person whichever form of the given name was
 // registered: a nickname shares a blocking key with its formal names.
 TEST(BlockingTest, ANicknameMeetsItsFormalName) {
