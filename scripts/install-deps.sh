@@ -10,6 +10,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libboost-dev libsodium-dev libqrencode-dev
   clang libclang-rt-14-dev clang-format
   faketime iproute2
+  # The MPI reads the proper names of this English word list at build time
+  # (mpi/CMakeLists.txt): two first names a letter apart that are both names are twins.
+  wamerican
   # The web app's browser tests (tests/js/web) run Debian's chromium headless, driven by
   # puppeteer-core from tests/js/package-lock.json, which downloads no browser of its own.
   chromium

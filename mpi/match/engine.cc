@@ -216,6 +216,12 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
          (can_tell && GenderedPair(a, b)))) {
       return Guard::kTwins;
     }
+    // First names a letter apart that are both names (Gina and Tina, Ivan and Ian, Lily
+    // and Lila): two children, not a typo.
+    if (given == Level::kClose && can_tell && !SameFirstName(a, b) && !a.given.empty() &&
+        !b.given.empty() && IsProperName(a.given.front()) && IsProperName(b.given.front())) {
+      return Guard::kTwins;
+    }
   }
   if (same_identifier) return Guard::kNone;
 

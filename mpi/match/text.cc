@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "mpi/match/proper_names.h"
 
 namespace hie::mpi {
 namespace {
@@ -307,6 +308,14 @@ std::vector<std::string> GivenNameForms(absl::string_view folded_given) {
   std::sort(forms.begin(), forms.end());
   forms.erase(std::unique(forms.begin(), forms.end()), forms.end());
   return forms;
+}
+
+bool IsProperName(absl::string_view folded_word) {
+  const char* const* begin = internal::kProperNames;
+  const char* const* end = begin + internal::kProperNameCount;
+  auto it = std::lower_bound(begin, end, folded_word,
+                             [](const char* name, absl::string_view w) { return name < w; });
+  return it != end && *it == folded_word;
 }
 
 std::string Nysiis(absl::string_view folded_word) {

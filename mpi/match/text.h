@@ -35,6 +35,11 @@ std::vector<std::string> SurnameParts(absl::string_view family);
 // nickname for (bill -> william, peggy -> margaret, jim -> james). Sorted, unique.
 std::vector<std::string> GivenNameForms(absl::string_view folded_given);
 
+// True if a folded word is a proper name of the English word list the build read
+// (Debian's wamerican: Gina, Tina, Ivan, Ian; not Jonh): a first name a letter from
+// another that is also a name is a second name rather than a typo.
+bool IsProperName(absl::string_view folded_word);
+
 // The New York State Identification and Intelligence System phonetic code of a folded
 // word (letters only are used), e.g. "johnson" -> "JANSAN". Empty for empty input.
 std::string Nysiis(absl::string_view folded_word);

@@ -249,8 +249,21 @@ TEST(GuardTest, ADifferentGivenNameIsATwinWhereTheRegistrationsCanTell) {
   pa = Prepare(a);
   pb = Prepare(b);
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kSex);  // two people
-  // Both recorded female, a letter apart, identifiers differing: a question.
-  a.sex = Sex::kFemale;
+  // Both recorded female, a letter apart, both names in their own right: twins.
+  a.given = {"Gina"};
+  b.given = {"Tina"};
+  a.sex = b.sex = Sex::kFemale;
+  pa = Prepare(a);
+  pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kTwins);
+  // A letter apart where one is a typo (Jonh): one person.
+  a.given = {"John"};
+  b.given = {"Jonh"};
+  a.sex = b.sex = Sex::kMale;
+  pa = Prepare(a);
+  pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+  // The same a letter apart with identifiers that differ: a question.
   a.identifiers = {{"ssn", "123-45-6789"}};
   b.identifiers = {{"ssn", "987-65-4321"}};
   pa = Prepare(a);

@@ -58,6 +58,16 @@ TEST(GivenNameTest, NicknamesReachTheirFormalNames) {
   EXPECT_THAT(GivenNameForms("william"), ElementsAre("william"));
 }
 
+TEST(GivenNameTest, ProperNamesComeFromTheWordList) {
+  for (const char* name : {"aaron", "gina", "tina", "ivan", "ian", "lily", "lila", "john"}) {
+    EXPECT_TRUE(IsProperName(name)) << name;
+  }
+  // Typos, initials, and what the list holds only in other forms.
+  for (const char* word : {"jonh", "kakhleen", "h", "", "Gina", "zzzzzz"}) {
+    EXPECT_FALSE(IsProperName(word)) << word;
+  }
+}
+
 TEST(NysiisTest, KnownCodes) {
   EXPECT_EQ(Nysiis("johnson"), Nysiis("jonson"));
   EXPECT_EQ(Nysiis("johnson"), "JANSAN");
