@@ -150,6 +150,21 @@ bool GenderedPair(const PreparedPerson& a, const PreparedPerson& b) {
   return false;
 }
 
+// How many digits of two birth dates (YYYYMMDD) differ, the smaller of as they are and
+// with one's day and month swapped (the swap counting as one).
+int BirthDigitsApart(const PreparedPerson& a, const PreparedPerson& b) {
+  const std::string& x = a.birth_digits;
+  const std::string& y = b.birth_digits;
+  if (x.size() != 8 || y.size() != 8) return 8;
+  auto differing = [&x](const std::string& z) {
+    int n = 0;
+    for (size_t i = 0; i < 8; ++i) n += x[i] != z[i];
+    return n;
+  };
+  const std::string swapped = y.substr(0, 4) + y.substr(6, 2) + y.substr(4, 2);
+  return std::min(differing(y), differing(swapped) + 1);
+}
+
 }  // namespace
 
 Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Comparison& c) {
@@ -236,8 +251,15 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   // name at one address (junior and senior), a namesake; wherever the records can tell
   // (as for twins: bare records cannot tell a parent from a mistyped birth date).
   if (birth == Level::kDifferent && can_tell) {
-    // At another address and phone too, nothing but the name is shared: a namesake.
-    return same_address ? Guard::kBirthDate : Guard::kNamesake;
+    // At another address and phone too, nothing but the name is shared: a namesake. At
+    // one address, birth dates three or more digits apart (even with day and month
+    // swapped back) on registrations that record the sex (a registration desk's, not a
+    // research extract's) are no typist's slip: a father and son, a mother and daughter.
+    const bool sexes_on_record = a.sex != Sex::kUnknown && b.sex != Sex::kUnknown;
+    if (!same_address || (sexes_on_record && BirthDigitsApart(a, b) >= 3)) {
+      return Guard::kNamesake;
+    }
+    return Guard::kBirthDate;
   }
   // A birth date a digit apart, or day and month swapped, is the same date only
   // when the names agree and an address or phone agrees too.

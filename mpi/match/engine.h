@@ -38,12 +38,13 @@ enum class Guard {
   // Sexes on record that differ, with first names that are not one name (a brother and
   // a sister, boy and girl twins): two people.
   kSex,
-  // A birth date a digit or two apart or with day and month swapped, or none on one
-  // side, without the names and an address or phone agreeing; or another birth date
-  // altogether (a parent and child of one name) wherever the records can tell.
+  // A birth date a digit apart or with day and month swapped, or none on one side,
+  // without the names and an address or phone agreeing; or, at one address, another birth
+  // date two digits apart, wherever the records can tell.
   kBirthDate,
-  // Another birth date altogether at another address and phone, wherever the records
-  // can tell: nothing but a name in common, a namesake. Two people.
+  // Another birth date altogether at another address and phone, or three or more
+  // digits apart at one address with both sexes on record, wherever the records can
+  // tell: a namesake (a father and son of one name). Two people.
   kNamesake,
   // Given names only alike (François / Francisco, Jon / Joan), on another birth date
   // and at another address: two people, whatever else agrees.

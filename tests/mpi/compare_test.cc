@@ -292,10 +292,14 @@ TEST(GuardTest, BirthDateSimilarNamesAndNoName) {
   pb = Prepare(b);
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);  // another given name
 
-  // Junior and senior: one name, address and phone, a generation apart.
+  // Junior and senior: one name, address and phone, a generation apart: two people.
   b = a;
   b.identifiers.clear();
   b.birth_date = {1955, 11, 20};
+  pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNamesake);
+  // Two slips and a swap of day and month (19800307 -> 19810703): still a question.
+  b.birth_date = {1981, 7, 3};
   pb = Prepare(b);
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
   // Two digits apart is no longer a typo the names and address can vouch for (a
@@ -375,12 +379,21 @@ TEST(GuardTest, ANamesakeElsewhereOnAnotherBirthDateIsAnotherPerson) {
   PreparedPerson pa = Prepare(a), pn = Prepare(namesake);
   EXPECT_EQ(CheckGuards(pa, pn, Compare(pa, pn)), Guard::kNamesake);
   EXPECT_TRUE(SaysTwoPeople(Guard::kNamesake));
-  // At one address (a father and son of one name) it stays a question for an operator.
-  Person senior = a;
-  senior.birth_date = {1949, 8, 27};
-  PreparedPerson ps = Prepare(senior);
+  // At one address, a birth date two digits apart stays a question for an operator.
+  Person relative = a;
+  relative.birth_date = {1980, 9, 27};  // 19800307 -> 19800927
+  PreparedPerson ps = Prepare(relative);
   EXPECT_EQ(CheckGuards(pa, ps, Compare(pa, ps)), Guard::kBirthDate);
   EXPECT_FALSE(SaysTwoPeople(Guard::kBirthDate));
+  // Three or more digits apart there, a father and son of one name: two people.
+  relative.birth_date = {1949, 8, 27};
+  ps = Prepare(relative);
+  EXPECT_EQ(CheckGuards(pa, ps, Compare(pa, ps)), Guard::kNamesake);
+  // Without a sex on one side (an extract, not a registration desk's record), a birth
+  // date mangled past a typo may still be one person's: a question.
+  relative.sex = Sex::kUnknown;
+  ps = Prepare(relative);
+  EXPECT_EQ(CheckGuards(pa, ps, Compare(pa, ps)), Guard::kBirthDate);
   // One identifier value on both sides lifts it: one person whose birth date is wrong.
   a.identifiers = namesake.identifiers = {{"ssn", "123-45-6789"}};
   pa = Prepare(a);
