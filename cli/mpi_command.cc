@@ -664,7 +664,10 @@ int RunResolve(const std::vector<std::string>& args) {
       args, "mpi resolve",
       "hiectl mpi resolve --review ID --decision link|keep-apart --reason TEXT [--json]",
       "Operator: decides a review item. The decision is recorded as a manual link or\n"
-      "unlink, which automatic matching never undoes.",
+      "unlink, which automatic matching never undoes. \"link\" makes the two persons one\n"
+      "(registrations that joined the newer one meanwhile come along); for a\n"
+      "re-registration that would move (\"moves to another person\", \"contradicting\n"
+      "identifier\") it moves that registration alone.",
       "hiectl mpi resolve --profile operator.profile --target 127.0.0.1:41001 --review "
       "3f2a9c0d1e4b5a67 --decision keep-apart --reason \"twins\"",
       [&](FlagSet& flags) {

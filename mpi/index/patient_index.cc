@@ -615,7 +615,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
     result.placement = Placement::kKept;
   } else if (best != nullptr && decision.grade == Grade::kCertain && !same_org) {
     if (previous != nullptr && ContradictsIdentifiers(prepared, best->euid)) {
-      review_reason = "contradicting identifier";
+      review_reason = kContradictingIdentifier;
     } else if (second.registration != nullptr &&
                best_score - second.score < options_.thresholds.margin &&
                Distinct(*best, *second.registration)) {
@@ -623,10 +623,10 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
     } else if (!ConsistentWithPerson(prepared, adjustments, best)) {
       review_reason = "disagrees with another registration of the person";
     } else if (previous != nullptr) {
-      review_reason = "moves to another person";
+      review_reason = kMovesToAnotherPerson;
     } else if (auto removed = store_->Get(RemovedKey(org_id, local_id));
                removed.ok() && *removed != best->euid) {
-      review_reason = "moves to another person (registered again after its removal)";
+      review_reason = absl::StrCat(kMovesToAnotherPerson, " (registered again after its removal)");
     } else if (register_options.hold_cross_org_links) {
       review_reason = "registration burst";
       result.held = true;
@@ -1056,21 +1056,30 @@ absl::StatusOr<CrossReferenceResult> PatientIndex::MergePersonsOf(const Registra
   return Merge(from, into, reason);
 }
 
+bool MovesARegistrationAlone(absl::string_view review_reason) {
+  return absl::StartsWith(review_reason, kMovesToAnotherPerson) ||
+         review_reason == kContradictingIdentifier;
+}
+
 absl::StatusOr<CrossReferenceResult> PatientIndex::ResolveReview(const std::string& review_id,
                                                                  bool same_person,
                                                                  const std::string& reason) {
   HIE_ASSIGN_OR_RETURN(std::vector<ReviewItem> items, ListReviews());
   for (const ReviewItem& item : items) {
     if (item.review_id != review_id) continue;
-    // The item goes with the decision: delete it first, so a failed decision leaves it.
-    // "Matches two persons" asks whether two persons are one: "same person" merges them
-    // (moving the registration alone would undo its link to the first person).
+    // The decision first, then the item goes, so a failed decision leaves it. "Same
+    // person" merges the two persons: whoever joined a's person since came because they
+    // matched a (and for "matches two persons", a's link to its first person stays);
+    // then the pair itself is recorded as the operator's link. A re-registration that
+    // would move asks about the local id alone, which moves without its old person.
     absl::StatusOr<CrossReferenceResult> result;
-    if (same_person && item.reason == kMatchesTwoPersons) {
-      result = MergePersonsOf(item.a, item.b, reason);
+    if (!same_person) {
+      result = Unlink(item.b, item.a, reason);
+    } else if (MovesARegistrationAlone(item.reason)) {
+      result = LinkRegistration(item.b, item.a, reason);
     } else {
-      result =
-          same_person ? LinkRegistration(item.b, item.a, reason) : Unlink(item.b, item.a, reason);
+      result = MergePersonsOf(item.a, item.b, reason);
+      if (result.ok()) result = LinkRegistration(item.b, item.a, reason);
     }
     if (!result.ok()) return result;
     HIE_RETURN_IF_ERROR(store_->Delete(ReviewKey(review_id)));

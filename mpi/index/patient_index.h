@@ -54,6 +54,14 @@ struct RegistrationRef {
 // The review reason of a registration that matched two persons certainly. Deciding such
 // an item "same person" merges the two persons.
 inline constexpr char kMatchesTwoPersons[] = "matches two persons";
+// Review reasons of a re-registration whose new demographics match another person: the
+// question is whether the local id now names that person, not whether two persons are
+// one.
+inline constexpr char kMovesToAnotherPerson[] = "moves to another person";
+inline constexpr char kContradictingIdentifier[] = "contradicting identifier";
+// True if deciding an item of this reason "same person" moves its newer registration
+// alone (a re-registration leaving its person); otherwise the two persons become one.
+bool MovesARegistrationAlone(absl::string_view review_reason);
 
 // How a registration was placed, for the MPI's audit and its alerts.
 enum class Placement {
@@ -219,10 +227,13 @@ class PatientIndex {
   };
   // Open review items, in id order.
   absl::StatusOr<std::vector<ReviewItem>> ListReviews() const;
-  // Decides an item: same person moves the newer registration (a) alone to the
-  // candidate's person, as an operator's link that automatic matching never undoes;
-  // keep apart records an operator's unlink, and a stays where it is. Errors: NotFound
-  // for an unknown or already resolved id.
+  // Decides an item: same person makes the newer registration (a) and the candidate one
+  // person, as an operator's link that automatic matching never undoes. The
+  // registrations that joined a's person since the item opened came because they
+  // matched a, and go along (the two persons are merged); a re-registration that would
+  // move (MovesARegistrationAlone) moves alone, leaving its old person. Keep apart
+  // records an operator's unlink, and a stays where it is. Errors: NotFound for an
+  // unknown or already resolved id.
   absl::StatusOr<CrossReferenceResult> ResolveReview(const std::string& review_id, bool same_person,
                                                      const std::string& reason);
 

@@ -59,9 +59,9 @@ struct PairwiseMetrics {
 PairwiseMetrics ComparePairs(const std::vector<int>& cluster, const std::vector<std::string>& truth,
                              const std::vector<int>& side);
 
-// A review item as an operator's "same person" would resolve it: registration `a`
-// joins the person of `b`, or (`merges_persons`, for "matches two persons") the two
-// persons become one.
+// A review item as an operator's "same person" would resolve it (PatientIndex::
+// ResolveReview): the two persons become one (`merges_persons`), or, for a
+// re-registration that would move, registration `a` alone joins the person of `b`.
 struct ReviewJoin {
   size_t a = 0;
   size_t b = 0;

@@ -161,6 +161,32 @@ TEST_F(PatientIndexTest, AGuardedCandidateOutscoringAReviewItemIsReviewedToo) {
   EXPECT_THAT(questions, UnorderedElementsAre("C1 between thresholds", "A1 birth date guard"));
 }
 
+// Deciding "same person" makes the two persons one: a registration that joined the
+// newcomer automatically after the item opened (it matched the newcomer) comes along,
+// rather than being left behind as a person of its own.
+TEST_F(PatientIndexTest, DecidingSamePersonBringsWhoJoinedTheNewcomerAlong) {
+  ASSERT_THAT(index_->Register("org-b", "B1", Jane()), IsOk());
+  Person moved = Jane();  // moved, with a birth date a digit off: a question
+  moved.birth_date = {1984, 6, 3};
+  moved.street = {"77 Lakeview Drive"};
+  moved.phones = {"217-555-0199"};
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", moved));
+  ASSERT_EQ(a.placement, Placement::kReview);
+  ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-c", "C1", moved));
+  ASSERT_EQ(c.placement, Placement::kLinked);  // the same as A1 in every field
+  ASSERT_EQ(c.euid, a.euid);
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult merged,
+                       index_->ResolveReview(a.review_id, /*same_person=*/true, "moved"));
+  std::vector<std::string> members;
+  for (const auto& r : merged.registrations) members.push_back(r.org_id + "/" + r.local_id);
+  EXPECT_THAT(members, UnorderedElementsAre("org-a/A1", "org-b/B1", "org-c/C1"));
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult by_c, index_->CrossReference("org-c", "C1"));
+  EXPECT_EQ(by_c.euid, merged.euid);
+  // The pair's decision sticks: registering A1 again does not undo it.
+  ASSERT_OK_AND_ASSIGN(RegisterResult again, index_->Register("org-a", "A1", moved));
+  EXPECT_EQ(again.euid, merged.euid);
+}
+
 TEST_F(PatientIndexTest, IndexSurvivesARestart) {
   ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
   int64_t size = index_->size();
