@@ -107,6 +107,8 @@ const char* GuardName(Guard guard) {
       return "sex guard";
     case Guard::kNamesake:
       return "namesake guard";
+    case Guard::kOtherNames:
+      return "other names guard";
     case Guard::kBirthDate:
       return "birth date guard";
     case Guard::kSimilarNames:
@@ -260,6 +262,13 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
       return Guard::kNamesake;
     }
     return Guard::kBirthDate;
+  }
+  // Neither name in common (first names and family names both different, and not
+  // entered in each other's fields): whatever else agrees, a household or a birthday
+  // shared, not one person's name.
+  if ((given == Level::kDifferent || given == Level::kPhonetic) && family == Level::kDifferent &&
+      !c.names_swapped && can_tell) {
+    return Guard::kOtherNames;
   }
   // A birth date a digit apart, or day and month swapped, is the same date only
   // when the names agree and an address or phone agrees too.

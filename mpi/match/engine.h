@@ -51,6 +51,10 @@ enum class Guard {
   kSimilarNames,
   // One side has no name at all: demographics alone never link it.
   kNoName,
+  // Neither name in common (first and family names both different, not swapped),
+  // wherever the records can tell: a household or a shared birthday, never linked
+  // without an operator.
+  kOtherNames,
 };
 const char* GuardName(Guard guard);
 // True for the guards that say two people (kBirthOrder, kSex, kNamesake, kSimilarNames): such a

@@ -401,6 +401,33 @@ TEST(GuardTest, ANamesakeElsewhereOnAnotherBirthDateIsAnotherPerson) {
   EXPECT_EQ(CheckGuards(pa, pn, Compare(pa, pn)), Guard::kNone);
 }
 
+// Neither name in common, however much else agrees (one address, one phone, one
+// birthday): never linked without an operator; names entered in each other's fields are
+// still one name.
+TEST(GuardTest, NeitherNameInCommonIsAQuestion) {
+  Person a = Base();
+  a.identifiers.clear();
+  Person b = a;
+  b.given = {"Barbara"};
+  b.family = "Stenewson";
+  PreparedPerson pa = Prepare(a), pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kOtherNames);
+  EXPECT_FALSE(SaysTwoPeople(Guard::kOtherNames));
+  Person swapped = a;
+  swapped.given = {"García-López"};
+  swapped.family = "William";
+  PreparedPerson ps = Prepare(swapped);
+  EXPECT_EQ(CheckGuards(pa, ps, Compare(pa, ps)), Guard::kNone);
+  // Bare records cannot tell a household from a duplicate with both names replaced.
+  for (Person* p : {&a, &b}) {
+    p->sex = Sex::kUnknown;
+    p->phones.clear();
+  }
+  pa = Prepare(a);
+  pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+}
+
 TEST(GuardTest, AnAgreeingIdentifierOverridesTheTwinGuard) {
   Person a = Base();
   Person b = Base();
