@@ -167,6 +167,11 @@ int BirthDigitsApart(const PreparedPerson& a, const PreparedPerson& b) {
   return std::min(differing(y), differing(swapped) + 1);
 }
 
+// True if two folded names differ and are both proper names (Louis and Louise).
+bool TwoProperNames(const std::string& x, const std::string& y) {
+  return x != y && IsProperName(x) && IsProperName(y);
+}
+
 }  // namespace
 
 Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Comparison& c) {
@@ -237,6 +242,12 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
     // and Lila): two children, not a typo.
     if (given == Level::kClose && can_tell && !SameFirstName(a, b) && !a.given.empty() &&
         !b.given.empty() && IsProperName(a.given.front()) && IsProperName(b.given.front())) {
+      return Guard::kTwins;
+    }
+    // The same with the names entered in each other's fields (Louis Schäfer against
+    // "Schäfer, Louise"): the swap is one name's, the twins' names still two.
+    if (c.names_swapped && can_tell && !a.given.empty() && !b.given.empty() &&
+        (TwoProperNames(a.given.front(), b.family) || TwoProperNames(b.given.front(), a.family))) {
       return Guard::kTwins;
     }
   }

@@ -256,6 +256,18 @@ TEST(GuardTest, ADifferentGivenNameIsATwinWhereTheRegistrationsCanTell) {
   pa = Prepare(a);
   pb = Prepare(b);
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kTwins);
+  // The same with one registration's names entered in each other's fields.
+  Person louis = a, louise = a;
+  louis.given = {"Louis"};
+  louis.family = "Schäfer";
+  louise.given = {"Schäfer"};
+  louise.family = "Louise";
+  PreparedPerson pl = Prepare(louis), pe = Prepare(louise);
+  ASSERT_TRUE(Compare(pl, pe).names_swapped);
+  EXPECT_EQ(CheckGuards(pl, pe, Compare(pl, pe)), Guard::kTwins);
+  louise.family = "Louis";  // swapped, one name: one person
+  pe = Prepare(louise);
+  EXPECT_EQ(CheckGuards(pl, pe, Compare(pl, pe)), Guard::kNone);
   // A letter apart where one is a typo (Jonh): one person.
   a.given = {"John"};
   b.given = {"Jonh"};
