@@ -80,10 +80,12 @@ TEST(ClinicErrorsTest, ClinicStyleSetThroughTheIndex) {
   std::cout << "clinic-style: precision " << m.precision << " recall " << m.recall
             << " recall with reviews " << with_reviews << " review pairs " << run->reviews.size()
             << " of " << registrations.size() << "\n";
-  // Measured on this seed: precision 0.9924, recall with reviews 0.9813 (docs/matching.md
-  // has seeds 2-9).
-  EXPECT_THAT(m.precision, Ge(0.99));
-  EXPECT_THAT(with_reviews, Ge(0.978));
+  // Measured on this seed: precision 0.9973, recall with reviews 0.9892, 426 review pairs
+  // (docs/matching.md has seeds 2-9). Floors a little under, so that a change that
+  // loses ground fails.
+  EXPECT_THAT(m.precision, Ge(0.996));
+  EXPECT_THAT(with_reviews, Ge(0.987));
+  EXPECT_LE(run->reviews.size(), registrations.size() * 7 / 100);
 }
 
 }  // namespace

@@ -369,6 +369,10 @@ TEST(GuardTest, BirthDateSimilarNamesAndNoName) {
   pb = Prepare(francisco);
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kSimilarNames);
   EXPECT_EQ(Decide(100, Guard::kSimilarNames, Thresholds{}).grade, Grade::kNone);
+  // A typo is one name, not two alike (Francoiss): the other rules decide.
+  francisco.given = {"Francoiss"};
+  pb = Prepare(francisco);
+  EXPECT_NE(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kSimilarNames);
 
   Person unnamed = Base();
   unnamed.given.clear();
