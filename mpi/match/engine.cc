@@ -240,8 +240,8 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
     }
     // First names a letter apart that are both names (Gina and Tina, Ivan and Ian, Lily
     // and Lila): two children, not a typo.
-    if (given == Level::kClose && can_tell && !SameFirstName(a, b) && !a.given.empty() &&
-        !b.given.empty() && IsProperName(a.given.front()) && IsProperName(b.given.front())) {
+    if (given == Level::kClose && can_tell && !SameFirstName(a, b) &&
+        TwoProperNames(a.given.front(), b.given.front())) {
       return Guard::kTwins;
     }
     // The same with the names entered in each other's fields (Louis Schäfer against

@@ -26,6 +26,15 @@ Level CompareField(const Person& a, const Person& b, Field f) {
   return Compare(Prepare(a), Prepare(b)).at(f);
 }
 
+// True if two registrations share a blocking key: each is the other's candidate.
+bool ShareABlockingKey(const Person& a, const Person& b) {
+  std::vector<std::string> ka = BlockingKeys(Prepare(a)), kb = BlockingKeys(Prepare(b));
+  for (const auto& k : ka) {
+    if (std::find(kb.begin(), kb.end(), k) != kb.end()) return true;
+  }
+  return false;
+}
+
 TEST(CompareTest, IdenticalRegistrationsAgreeExactlyEverywhere) {
   Comparison c = Compare(Prepare(Base()), Prepare(Base()));
   for (Level l : c.levels) EXPECT_EQ(l, Level::kExact);
@@ -478,10 +487,7 @@ TEST(BlockingTest, OneCorruptedFieldLeavesASharedKey) {
     b.identifiers.clear();
     b.phones.clear();
     corrupt(b);
-    std::vector<std::string> ka = BlockingKeys(Prepare(a)), kb = BlockingKeys(Prepare(b));
-    bool shared = false;
-    for (const auto& k : ka) shared |= std::find(kb.begin(), kb.end(), k) != kb.end();
-    EXPECT_TRUE(shared);
+    EXPECT_TRUE(ShareABlockingKey(a, b));
   }
 }
 
@@ -490,13 +496,6 @@ TEST(BlockingTest, OneCorruptedFieldLeavesASharedKey) {
 // with the birth year; a mistyped year meets through the first name with the day and
 // month.
 TEST(BlockingTest, AChangedNameOrAMistypedYearStillMeets) {
-  auto shares_key = [](const Person& a, const Person& b) {
-    std::vector<std::string> ka = BlockingKeys(Prepare(a)), kb = BlockingKeys(Prepare(b));
-    for (const auto& k : ka) {
-      if (std::find(kb.begin(), kb.end(), k) != kb.end()) return true;
-    }
-    return false;
-  };
   Person maiden;
   maiden.given = {"Yuki"};
   maiden.family = "Berabez";
@@ -512,18 +511,18 @@ TEST(BlockingTest, AChangedNameOrAMistypedYearStillMeets) {
   married.street = {"2006 Main Court"};
   married.city = "Newstead";
   married.postal_code = "58425";
-  EXPECT_TRUE(shares_key(maiden, married));
+  EXPECT_TRUE(ShareABlockingKey(maiden, married));
   Person hyphenated = married;
   hyphenated.family = "Berabez-Valamberg";
   hyphenated.former_family.clear();
-  EXPECT_TRUE(shares_key(maiden, hyphenated));
+  EXPECT_TRUE(ShareABlockingKey(maiden, hyphenated));
   Person year_typo = maiden;
   year_typo.family = "Okafor";  // married since, the maiden name not recorded
   year_typo.birth_date = {1907, 12, 14};
   year_typo.street = {"461 Pine Lane"};
   year_typo.city = "Northstead";
   year_typo.postal_code = "46788";
-  EXPECT_TRUE(shares_key(maiden, year_typo));
+  EXPECT_TRUE(ShareABlockingKey(maiden, year_typo));
 }
 
 // A search by name alone finds the person whichever form of the given name was
@@ -538,10 +537,7 @@ TEST(BlockingTest, ANicknameMeetsItsFormalName) {
     Person b;
     b.given = {nickname};
     b.family = "Lindqvist";
-    std::vector<std::string> ka = BlockingKeys(Prepare(a)), kb = BlockingKeys(Prepare(b));
-    bool shared = false;
-    for (const auto& k : ka) shared |= std::find(kb.begin(), kb.end(), k) != kb.end();
-    EXPECT_TRUE(shared) << nickname << " / " << formal;
+    EXPECT_TRUE(ShareABlockingKey(a, b)) << nickname << " / " << formal;
   }
 }
 
@@ -556,13 +552,7 @@ TEST(BlockingTest, TheStreetMeetsWithoutItsHouseNumber) {
   a.street = {"121 Blackbutt Street"};
   a.city = "Maitland";
   a.postal_code = "3088";
-  auto shares_key = [&](const Person& b) {
-    std::vector<std::string> ka = BlockingKeys(Prepare(a)), kb = BlockingKeys(Prepare(b));
-    for (const auto& k : ka) {
-      if (std::find(kb.begin(), kb.end(), k) != kb.end()) return true;
-    }
-    return false;
-  };
+  auto shares_key = [&](const Person& b) { return ShareABlockingKey(a, b); };
   Person b;
   b.given = {"Jacobie"};
   b.family = "Mxoday";

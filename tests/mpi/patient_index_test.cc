@@ -36,6 +36,16 @@ Person Jane() {
   return p;
 }
 
+// Jane moved house and phone, with a birth date a digit off: the birth date guard's
+// question against Jane.
+Person JaneMoved() {
+  Person p = Jane();
+  p.birth_date = {1984, 6, 3};
+  p.street = {"77 Lakeview Drive"};
+  p.phones = {"217-555-0199"};
+  return p;
+}
+
 Person Bob() {
   Person p;
   p.given = {"Robert"};
@@ -140,10 +150,7 @@ TEST_F(PatientIndexTest, AGuardedCandidateOutscoringAReviewItemIsReviewedToo) {
   other.postal_code = "97301";
   other.phones.clear();
   ASSERT_THAT(index_->Register("org-c", "C1", other), IsOk());
-  Person moved = Jane();  // A1 moved, with a birth date a digit off
-  moved.birth_date = {1984, 6, 3};
-  moved.street = {"77 Lakeview Drive"};
-  moved.phones = {"217-555-0199"};
+  Person moved = JaneMoved();
   ASSERT_OK_AND_ASSIGN(RegisterResult n, index_->Register("org-b", "B1", moved));
   ASSERT_OK_AND_ASSIGN(auto with_c1, index_->Explain({"org-b", "B1"}, {"org-c", "C1"}));
   ASSERT_OK_AND_ASSIGN(auto with_a1, index_->Explain({"org-b", "B1"}, {"org-a", "A1"}));
@@ -166,10 +173,7 @@ TEST_F(PatientIndexTest, AGuardedCandidateOutscoringAReviewItemIsReviewedToo) {
 // rather than being left behind as a person of its own.
 TEST_F(PatientIndexTest, DecidingSamePersonBringsWhoJoinedTheNewcomerAlong) {
   ASSERT_THAT(index_->Register("org-b", "B1", Jane()), IsOk());
-  Person moved = Jane();  // moved, with a birth date a digit off: a question
-  moved.birth_date = {1984, 6, 3};
-  moved.street = {"77 Lakeview Drive"};
-  moved.phones = {"217-555-0199"};
+  Person moved = JaneMoved();
   ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", moved));
   ASSERT_EQ(a.placement, Placement::kReview);
   ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-c", "C1", moved));
