@@ -106,4 +106,43 @@ absl::StatusOr<PlacementRun> PlaceAll(PatientIndex& index,
   return run;
 }
 
+absl::StatusOr<std::vector<std::string>> DecideQueue(
+    PatientIndex& index, const std::vector<PatientIndex::Registration>& registrations,
+    const std::vector<std::string>& truth) {
+  absl::flat_hash_map<std::string, size_t> position;
+  for (size_t i = 0; i < registrations.size(); ++i) {
+    position.emplace(absl::StrCat(registrations[i].org_id, "\n", registrations[i].local_id), i);
+  }
+  auto at = [&](const RegistrationRef& ref) -> const size_t* {
+    auto it = position.find(absl::StrCat(ref.org_id, "\n", ref.local_id));
+    return it == position.end() ? nullptr : &it->second;
+  };
+  HIE_ASSIGN_OR_RETURN(std::vector<PatientIndex::ReviewItem> items, index.ListReviews());
+  std::vector<std::pair<size_t, const PatientIndex::ReviewItem*>> queue;
+  for (const auto& item : items) {
+    const size_t* a = at(item.a);
+    if (a != nullptr && at(item.b) != nullptr) queue.emplace_back(*a, &item);
+  }
+  std::stable_sort(queue.begin(), queue.end(),
+                   [](const auto& x, const auto& y) { return x.first < y.first; });
+  for (const auto& [a, item] : queue) {
+    const bool same = truth[a] == truth[*at(item->b)];
+    absl::StatusOr<CrossReferenceResult> decided = index.ResolveReview(
+        item->review_id, same, same ? "evaluate: one person" : "evaluate: two people");
+    if (!decided.ok()) return decided.status();
+  }
+  std::vector<std::string> euid(registrations.size());
+  for (size_t i = 0; i < registrations.size(); ++i) {
+    absl::StatusOr<CrossReferenceResult> x =
+        index.CrossReference(registrations[i].org_id, registrations[i].local_id);
+    if (absl::IsNotFound(x.status())) {
+      euid[i] = absl::StrCat("refused:", i);
+      continue;
+    }
+    if (!x.ok()) return x.status();
+    euid[i] = x->euid;
+  }
+  return euid;
+}
+
 }  // namespace hie::mpi

@@ -46,7 +46,8 @@ TEST_F(MpiEvaluateTest, FebrlLinkWritesClustersReviewsAndTheSummary) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, AllOf(HasSubstr("10000 records placed"), HasSubstr("auto-link precision"),
                            HasSubstr("recall counting review pairs as found"),
-                           HasSubstr("review pairs"), HasSubstr("records/s")));
+                           HasSubstr("once the queue is worked"), HasSubstr("review pairs"),
+                           HasSubstr("records/s")));
   std::vector<std::string> clusters =
       absl::StrSplit(ReadWholeFile(Path("clusters.csv")), '\n', absl::SkipEmpty());
   ASSERT_EQ(clusters.size(), 10001u);
@@ -65,7 +66,8 @@ TEST_F(MpiEvaluateTest, FebrlLinkWritesClustersReviewsAndTheSummary) {
        (febrl / "dataset4b.csv").string(), "--clusters-out", Path("clusters.csv"), "--json"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
   EXPECT_THAT(json.out, AllOf(HasSubstr("\"precision\": 1"), HasSubstr("\"recall_with_reviews\""),
-                              HasSubstr("\"review_pairs\""), HasSubstr("\"records_per_second\"")));
+                              HasSubstr("\"recall_queue_worked\""), HasSubstr("\"review_pairs\""),
+                              HasSubstr("\"records_per_second\"")));
 }
 
 // Deduplicating one file whose records name their practice: two registrations of one

@@ -191,6 +191,34 @@ TEST_F(PatientIndexTest, DecidingSamePersonBringsWhoJoinedTheNewcomerAlong) {
   EXPECT_EQ(again.euid, merged.euid);
 }
 
+// The evaluation's worked queue goes through the index's own resolve: an item the truth
+// calls one person joins the two, one it calls two people is kept apart for good.
+TEST_F(PatientIndexTest, DecideQueueResolvesEachItemAsTheTruthSays) {
+  Person other = Bob();
+  Person other_moved = Bob();
+  other_moved.birth_date = {1950, 11, 3};  // a digit off, moved
+  other_moved.street = {"2 Pine Road"};
+  std::vector<PatientIndex::Registration> regs = {{"org-b", "B1", Jane()},
+                                                  {"org-a", "A1", JaneMoved()},
+                                                  {"org-b", "B2", other},
+                                                  {"org-a", "A2", other_moved}};
+  ASSERT_OK_AND_ASSIGN(PlacementRun run, PlaceAll(*index_, regs));
+  ASSERT_EQ(run.reviews.size(), 2u);
+  ASSERT_NE(run.euid[0], run.euid[1]);
+  ASSERT_NE(run.euid[2], run.euid[3]);
+  // Jane is one person; the two Bobs, says this truth, are two.
+  ASSERT_OK_AND_ASSIGN(std::vector<std::string> after,
+                       DecideQueue(*index_, regs, {"jane", "jane", "bob", "robert"}));
+  EXPECT_EQ(after[0], after[1]);
+  EXPECT_NE(after[2], after[3]);
+  ASSERT_OK_AND_ASSIGN(auto items, index_->ListReviews());
+  for (const auto& item : items) EXPECT_EQ(item.a.org_id, "org-z") << item.a.local_id;
+  // The keep-apart decision sticks: registering A2 again opens no question.
+  ASSERT_OK_AND_ASSIGN(RegisterResult again, index_->Register("org-a", "A2", other_moved));
+  EXPECT_NE(again.placement, Placement::kReview);
+  EXPECT_NE(again.euid, after[2]);
+}
+
 TEST_F(PatientIndexTest, IndexSurvivesARestart) {
   ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
   int64_t size = index_->size();
