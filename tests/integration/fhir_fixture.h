@@ -23,8 +23,6 @@ namespace hie::testing {
 
 class FhirApiFixture : public DaemonFixture {
  protected:
-  // Starts org-a's node with the FHIR API on a port of its choosing; returns the gRPC
-  // port, and sets base_.
   // Starts the exchange's MPI and consent service, which the nodes started after are
   // configured to use. Returns the MPI's port (0, with a failure recorded, if either
   // did not start).
@@ -38,7 +36,8 @@ class FhirApiFixture : public DaemonFixture {
     return mpi > 0 && consent > 0 ? mpi : 0;
   }
 
-  // `extra` is more of the node's configuration.
+  // Starts org-a's node with the FHIR API on a port of its choosing; returns the gRPC
+  // port, and sets base_. `extra` is more of the node's configuration.
   int StartNodeWithApi(const std::string& extra = "") {
     std::filesystem::remove(Path("fhir.port"));
     int port = StartDaemon("node", absl::StrCat("fhir_api { listen_address: \"127.0.0.1:0\" "

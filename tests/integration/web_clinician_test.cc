@@ -45,14 +45,9 @@ class WebClinicianTest : public WebFixture {
   void SetUp() override {
     FhirApiFixture::SetUp();
     Issue("org-c", "node-c", pki::Role::kNode);
-    // The exchange's policy lets the web app's clinicians break the glass (its default
-    // names professional roles only: physician, nurse...).
-    int mpi = StartDaemon("mpi");
+    // The exchange's default policy lets the web app's clinicians break the glass.
+    int mpi = StartMpiAndConsent();
     ASSERT_GT(mpi, 0);
-    mpi_address_ = absl::StrCat("127.0.0.1:", mpi);
-    int consent = StartDaemon("consent");
-    ASSERT_GT(consent, 0);
-    consent_address_ = absl::StrCat("127.0.0.1:", consent);
     Enroll(mpi, "org-a");
     hie::v1::RegisterPatientResponse registered;
     ASSERT_TRUE(Register(MpiAs("node-a", mpi).get(), "A1", Jane(), &registered).ok());

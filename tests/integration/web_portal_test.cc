@@ -46,14 +46,10 @@ class WebPortalTest : public WebFixture {
   void SetUp() override {
     FhirApiFixture::SetUp();
     Issue("org-c", "node-c", pki::Role::kNode);
-    int mpi = StartDaemon("mpi");
-    ASSERT_GT(mpi, 0);
-    mpi_address_ = absl::StrCat("127.0.0.1:", mpi);
     // The exchange lets a patient's own request (PATRQT) through without a consent on
     // file, as it does treatment.
-    int consent = StartDaemon("consent");
-    ASSERT_GT(consent, 0);
-    consent_address_ = absl::StrCat("127.0.0.1:", consent);
+    int mpi = StartMpiAndConsent();
+    ASSERT_GT(mpi, 0);
     hie::v1::RegisterPatientResponse registered;
     for (const auto& [name, org, local] :
          std::vector<std::tuple<std::string, std::string, std::string>>{

@@ -7,15 +7,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import {
   account,
+  browserForTheseTests,
   checkPage,
   choose,
   follow,
   goto,
   kStepMs,
-  launch,
   mainText,
   newPage,
   origin,
@@ -24,19 +24,13 @@ import {
   typeInto,
 } from './browser.mjs';
 
-let browser;
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = browserForTheseTests();
 
 const admin = () => account('org-a', 'admin');
 const run = Date.now().toString(36);
 
 test('the admin lists the users and adds one, whose one-time password leads to choosing their own', async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   await signIn(page, admin());
   assert.match(await mainText(page), /role practice-admin/);
   await checkPage(page, 'home-admin');
@@ -63,7 +57,7 @@ test('the admin lists the users and adds one, whose one-time password leads to c
   assert.equal(await page.$('.notice .password'), null, 'the password is shown only once');
 
   // The new user signs in with it and is asked to choose their own.
-  const newcomer = await newPage(browser);
+  const newcomer = await newPage(browser());
   const first = await signIn(newcomer, { org: 'org-a', login, password });
   assert.ok(first.status() < 400, `first sign-in: ${first.status()}`);
   assert.match(newcomer.url(), /\/app\/password/, 'the first sign-in leads to choosing a password');
@@ -73,7 +67,7 @@ test('the admin lists the users and adds one, whose one-time password leads to c
 });
 
 test("the node status page shows the MPI and the consent service reachable", async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   await signIn(page, admin());
   const response = await follow(page, /^Node status$/);
   assert.equal(response.status(), 200);
@@ -124,7 +118,7 @@ test('an import through the upload form runs to done', async () => {
   const file = path.join(dir, `${id}.json`);
   fs.writeFileSync(file, JSON.stringify(bundle));
 
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   try {
     await signIn(page, admin());
     await follow(page, /^Import$/);
@@ -156,7 +150,7 @@ test('an import through the upload form runs to done', async () => {
 });
 
 test('the audit log verifies its chain intact', async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   await signIn(page, admin());
   const response = await follow(page, /^Audit log$/);
   assert.equal(response.status(), 200);

@@ -2,14 +2,14 @@
 // another origin that posts to the node (CSRF), a signed-in user opening another role's
 // pages, and record text written to run script (XSS).
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import {
   account,
+  browserForTheseTests,
   addAccount,
   checkPage,
   goto,
   importResource,
-  launch,
   mainText,
   navigating,
   newPage,
@@ -18,13 +18,7 @@ import {
   signIn,
 } from './browser.mjs';
 
-let browser;
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = browserForTheseTests();
 
 const kScript = '<img src=x onerror=alert(1)>';
 
@@ -35,7 +29,7 @@ async function signedIn(page, org) {
 }
 
 test('a form on another origin cannot sign the user out (CSRF)', async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   await signIn(page, account('org-a', 'dr.lee'));
   const cookie = await sessionCookie(page);
   assert.equal(cookie.sameSite, 'Strict');
@@ -90,7 +84,7 @@ async function assertRefused(page, path) {
 }
 
 test('a clinician is refused the admin and front-desk pages', async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   await signIn(page, account('org-a', 'dr.lee'));
   for (const path of ['/app/admin/users', '/app/admin/status', '/app/admin/import', '/app/admin/audit',
     '/app/front-desk', '/app/front-desk/register', '/app/my/disclosures']) {
@@ -102,7 +96,7 @@ test('a clinician is refused the admin and front-desk pages', async () => {
 });
 
 test('a patient is refused the clinician, front-desk and admin pages', async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   await signIn(page, account('org-a', 'jane'));
   for (const path of ['/app/patients', '/app/patients?family=Brandt&where=local', '/app/patients/GP-1002',
     '/app/patients/GP-1001/record?purpose=TREAT', '/app/front-desk', '/app/front-desk/patients/GP-1002',
@@ -115,7 +109,7 @@ test('a patient is refused the clinician, front-desk and admin pages', async () 
 });
 
 test('an unknown page under /app/ is a page of the app that says so', async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   await signIn(page, account('org-a', 'dr.lee'));
   const response = await goto(page, `${origin('org-a')}/app/no-such-page`);
   assert.equal(response.status(), 404);
@@ -127,7 +121,7 @@ test('an unknown page under /app/ is a page of the app that says so', async () =
 });
 
 test('an account name written as markup shows as text', async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   const who = addAccount('org-a', { login: 'dr.markup', name: kScript, role: 'clinician' });
   await signIn(page, who);
   assert.match(await mainText(page), /Welcome, <img src=x onerror=alert\(1\)>/);
@@ -138,7 +132,7 @@ test('an account name written as markup shows as text', async () => {
 });
 
 test('script that got into a page anyway is refused by its Content-Security-Policy', async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   await signIn(page, account('org-a', 'dr.lee'));
   // As if an escaping bug had let markup through: an inline script and an inline event
   // handler put into the page.
@@ -168,7 +162,7 @@ test("a Patient named as markup shows as text on the clinician's search, patient
     gender: 'female',
     birthDate: '1990-01-01',
   });
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   await signIn(page, account('org-a', 'dr.lee'));
   const noMarkup = async (where) => {
     assert.equal(await page.$$eval('main img', (imgs) => imgs.length), 0, `no image element was made on ${where}`);

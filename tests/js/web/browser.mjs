@@ -14,6 +14,7 @@ import { createHash, createHmac, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
 
@@ -158,6 +159,19 @@ export async function launch() {
     fs.rmSync(userDataDir, { recursive: true, force: true });
   };
   return browser;
+}
+
+// One browser for the tests of the calling file: launched before the first, closed
+// after the last. Returns a function that gives it (for newPage).
+export function browserForTheseTests() {
+  let browser;
+  before(async () => {
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+  return () => browser;
 }
 
 // A new tab at laptop size, in a browser context of its own (its own cookies: one

@@ -7,15 +7,15 @@
 // The tests run in this order and build on each other (the query Jane sees is the one
 // the first test made; the consent change comes last).
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import {
   account,
+  browserForTheseTests,
   badges,
   check,
   checkPage,
   follow,
   goto,
-  launch,
   mainText,
   newPage,
   origin,
@@ -25,13 +25,7 @@ import {
   waitForRecord,
 } from './browser.mjs';
 
-let browser;
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = browserForTheseTests();
 
 const drLee = () => account('org-a', 'dr.lee');
 const jane = () => account('org-a', 'jane');
@@ -84,7 +78,7 @@ function itemsReading(page, text) {
 }
 
 test('Dr Lee finds Jane and sees her record from all three practices', async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   await signIn(page, drLee());
   await follow(page, /^Patients$/);
   await checkPage(page, 'clinician-search');
@@ -147,7 +141,7 @@ test('Dr Lee finds Jane and sees her record from all three practices', async () 
 });
 
 test('Dr Lee breaks the glass for a patient who opted out', async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   await signIn(page, drLee());
   // Marcus Brandt (GP-1002) opted out of the exchange: a treatment query is refused,
   // and the refusal page offers emergency access.
@@ -179,7 +173,7 @@ test('Dr Lee breaks the glass for a patient who opted out', async () => {
 });
 
 test('Jane sees her own record from every practice in the portal', async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   await signIn(page, jane());
   const response = await follow(page, /^My record$/);
   assert.equal(response.status(), 200);
@@ -202,7 +196,7 @@ test('Jane sees her own record from every practice in the portal', async () => {
 });
 
 test("Jane's portal shows Dr Lee's query under who saw her record", async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   await signIn(page, jane());
   await checkPage(page, 'home-patient');
   await follow(page, /^Who saw my record$/);
@@ -243,13 +237,13 @@ async function chooseSharing(page, share) {
 // Last: it changes Jane's consent, and changes it back so that a rerun (and any test
 // after it) finds her sharing again.
 test("Jane stops sharing and Dr Lee's next query is denied; she shares again and it works", async (t) => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   await signIn(page, jane());
   // Should an assertion below fail after the opt-out, she shares again all the same.
   let optedOutNow = false;
   t.after(async () => {
     if (!optedOutNow) return;
-    const restore = await newPage(browser);
+    const restore = await newPage(browser());
     await signIn(restore, jane());
     await chooseSharing(restore, true);
     await restore.close();
@@ -272,7 +266,7 @@ test("Jane stops sharing and Dr Lee's next query is denied; she shares again and
   await checkPage(page, 'portal-consent-saved');
 
   // Dr Lee's next treatment query of Jane is refused, with the reason, and nothing shown.
-  const clinician = await newPage(browser);
+  const clinician = await newPage(browser());
   await signIn(clinician, drLee());
   const refused = await openRecord(clinician, 'Oyelaran', 'Jane');
   assert.equal(refused.status(), 403);

@@ -3,7 +3,7 @@
 // context), redeems the invitation at /app/invite, has an account of their own, and
 // signs in with it to see their own pages.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import {
   addAccount,
   checkPage,
@@ -12,7 +12,6 @@ import {
   freshPassword,
   goto,
   hasLink,
-  launch,
   mainText,
   newPage,
   origin,
@@ -22,13 +21,7 @@ import {
   typeInto,
 } from './browser.mjs';
 
-let browser;
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = browserForTheseTests();
 
 const run = Date.now().toString(36);
 let desk;
@@ -38,7 +31,7 @@ const frontDesk = () => {
 };
 
 test('the front desk finds a patient of the practice', async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   await signIn(page, frontDesk());
   assert.ok(!(await hasLink(page, /^Users$/)), 'the front desk is not offered the admin pages');
   await checkPage(page, 'home-front-desk');
@@ -56,7 +49,7 @@ test('the front desk finds a patient of the practice', async () => {
 });
 
 test('the front desk registers a patient and invites them; the patient redeems the invitation and signs in', async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   await signIn(page, frontDesk());
   await follow(page, /^Register a patient$/);
   await checkPage(page, 'front-desk-register');
@@ -86,7 +79,7 @@ test('the front desk registers a patient and invites them; the patient redeems t
   await page.close();
 
   // The patient, at home: nobody is signed in there.
-  const home = await newPage(browser);
+  const home = await newPage(browser());
   await goto(home, `${origin('org-a')}/app/invite`);
   await checkPage(home, 'invite-redeem');
   const petra = { org: 'org-a', login: `petra.${run}`, password: freshPassword() };

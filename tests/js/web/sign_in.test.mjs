@@ -4,15 +4,15 @@
 // and signing out ends the session on the server (the old cookie finds the sign-in
 // form; Back should too).
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import {
   account,
+  browserForTheseTests,
   addAccount,
   checkPage,
   follow,
   goto,
   hasLink,
-  launch,
   mainText,
   newPage,
   origin,
@@ -24,18 +24,12 @@ import {
   typeInto,
 } from './browser.mjs';
 
-let browser;
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = browserForTheseTests();
 
 const drLee = () => account('org-a', 'dr.lee');
 
 test('the sign-in form is accessible and a clinician reaches their home page', async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   await goto(page, `${origin('org-a')}/app/`);
   assert.match(page.url(), /\/app\/login$/, 'a page behind sign-in sends the browser to the form');
   await checkPage(page, 'sign-in');
@@ -58,7 +52,7 @@ test('the sign-in form is accessible and a clinician reaches their home page', a
 });
 
 test('a wrong password is refused with the form shown again', async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   const response = await signIn(page, { ...drLee(), password: 'not the password at all' });
   assert.equal(response.status(), 401);
   assert.match(await mainText(page), /Wrong login or password/);
@@ -71,7 +65,7 @@ test('a wrong password is refused with the form shown again', async () => {
 // password first, then the key shown and a first code to confirm it), signs out, and
 // from then on signs in with the password and a code.
 test('sign-in with a TOTP second factor', async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   const who = addAccount('org-a', { login: 'dr.totp', name: 'Dr Tomas Otp', role: 'clinician' });
   await signIn(page, who);
   await follow(page, /^Two-step sign-in$/);
@@ -142,7 +136,7 @@ test('sign-in with a TOTP second factor', async () => {
 });
 
 test('five wrong passwords lock the account, the right one too until the lock ends', async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   const who = addAccount('org-a', { login: 'dr.locked', name: 'Dr Lock', role: 'clinician' });
   const statuses = [];
   for (let i = 0; i < 5; i++) {
@@ -159,7 +153,7 @@ test('five wrong passwords lock the account, the right one too until the lock en
 });
 
 test('signing in gives a new session id; the one before it is void', async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   // A session id planted in the browser before sign-in (as an attacker would) is not
   // the one the browser holds after it.
   await goto(page, `${origin('org-a')}/app/login`);
@@ -187,7 +181,7 @@ test('signing in gives a new session id; the one before it is void', async () =>
 });
 
 test('signing out ends the session on the server', async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   await signIn(page, drLee());
   const cookie = await sessionCookie(page);
   assert.ok(cookie);
@@ -212,7 +206,7 @@ test('signing out ends the session on the server', async () => {
 // reaches the node; the page's script then asks the node again, so whoever uses the
 // computer next sees the sign-in form, not the last user's page.
 test('after signing out, Back does not show the signed-in page', async () => {
-  const page = await newPage(browser);
+  const page = await newPage(browser());
   await signIn(page, drLee());
   await signOut(page);
   await page.goBack({ waitUntil: 'load' });
