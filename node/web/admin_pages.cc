@@ -512,12 +512,7 @@ std::optional<ImportFormat> UploadFormat(const http::Request& request) {
 }
 
 http::Response JsonResponse(int status, std::string body) {
-  http::Response response;
-  response.status = status;
-  response.SetHeader("Content-Type", "application/json");
-  response.SetHeader("Cache-Control", "no-store");
-  response.body = std::move(body);
-  return response;
+  return NoStore(status, "application/json", std::move(body));
 }
 
 void HandleUpload(std::shared_ptr<Admin> admin, http::Request request,

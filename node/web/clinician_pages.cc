@@ -70,28 +70,17 @@ std::string PatientPath(absl::string_view id) {
   return absl::StrCat(kPatientsPath, "/", http::PercentEncode(id));
 }
 
-std::string Str(simdjson::simdjson_result<simdjson::dom::element> value) {
-  std::string_view text;
-  if (value.get_string().get(text)) return "";
-  return std::string(text);
-}
-std::string Str(const simdjson::dom::element& value) {
-  std::string_view text;
-  if (value.get_string().get(text)) return "";
-  return std::string(text);
-}
-
 // A Patient's name as a list shows it.
 std::string PatientName(const simdjson::dom::element& patient) {
   simdjson::dom::element name;
   if (patient["name"].at(0).get(name)) return "(no name given)";
-  if (std::string text = Str(name["text"]); !text.empty()) return text;
+  if (std::string text = JsonText(name["text"]); !text.empty()) return text;
   std::vector<std::string> words;
   simdjson::dom::array given;
   if (!name["given"].get_array().get(given)) {
-    for (simdjson::dom::element g : given) words.push_back(Str(g));
+    for (simdjson::dom::element g : given) words.push_back(JsonText(g));
   }
-  words.push_back(Str(name["family"]));
+  words.push_back(JsonText(name["family"]));
   words.erase(std::remove(words.begin(), words.end(), ""), words.end());
   return words.empty() ? "(no name given)" : absl::StrJoin(words, " ");
 }
@@ -167,8 +156,8 @@ std::string LocalResultsHtml(const SearchPage& page) {
     const bool parsed = !parser.parse(r.fhir_json()).get(patient);
     absl::StrAppend(&out, "<tr><td><a href=\"", HtmlEscape(PatientPath(r.resource_id())), "\">",
                     HtmlEscape(parsed ? PatientName(patient) : "(unreadable)"), "</a></td><td>",
-                    HtmlEscape(parsed ? Str(patient["birthDate"]) : ""), "</td><td>",
-                    HtmlEscape(parsed ? Str(patient["gender"]) : ""), "</td><td>",
+                    HtmlEscape(parsed ? JsonText(patient["birthDate"]) : ""), "</td><td>",
+                    HtmlEscape(parsed ? JsonText(patient["gender"]) : ""), "</td><td>",
                     HtmlEscape(r.resource_id()), "</td></tr>\n");
   }
   return out + "</tbody>\n</table>\n</section>\n";
@@ -407,8 +396,8 @@ void HandlePatient(std::shared_ptr<const Web> web, http::Request request,
     std::string main = absl::StrCat(
         "<p class=\"crumbs\"><a href=\"", kPatientsPath, "\">Patients</a></p>\n<h1>",
         HtmlEscape(name), "</h1>\n<dl class=\"patient-facts\"><dt>Birth date</dt><dd>",
-        HtmlEscape(parsed ? Str(patient["birthDate"]) : ""), "</dd><dt>Gender</dt><dd>",
-        HtmlEscape(parsed ? Str(patient["gender"]) : ""), "</dd><dt>Local id</dt><dd>",
+        HtmlEscape(parsed ? JsonText(patient["birthDate"]) : ""), "</dd><dt>Gender</dt><dd>",
+        HtmlEscape(parsed ? JsonText(patient["gender"]) : ""), "</dd><dt>Local id</dt><dd>",
         HtmlEscape(id), "</dd></dl>\n",
         "<p>The record from every practice that holds it is gathered for the purpose you "
         "choose; the patient's consent decides what each practice shares.</p>\n",

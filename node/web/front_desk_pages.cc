@@ -181,21 +181,15 @@ FieldErrors Validate(const PatientForm& form) {
 
 // ---- Patient JSON: read for display, written for the store ----
 
-std::string Str(simdjson::dom::element e, const char* key) {
-  std::string_view v;
-  if (e[key].get_string().get(v)) return "";
-  return std::string(v);
-}
-
 // The form as the stored Patient fills it: its first name, phone, address, identifier.
 PatientForm FormFromPatient(simdjson::dom::element patient) {
   PatientForm form;
-  form.birth_date = Str(patient, "birthDate");
-  form.gender = Str(patient, "gender");
+  form.birth_date = JsonText(patient["birthDate"]);
+  form.gender = JsonText(patient["gender"]);
   simdjson::dom::array list;
   if (!patient["name"].get_array().get(list) && list.size() > 0) {
     simdjson::dom::element name = list.at(0);
-    form.family = Str(name, "family");
+    form.family = JsonText(name["family"]);
     simdjson::dom::array given;
     if (!name["given"].get_array().get(given)) {
       std::vector<std::string> parts;
@@ -208,8 +202,8 @@ PatientForm FormFromPatient(simdjson::dom::element patient) {
   }
   if (!patient["telecom"].get_array().get(list)) {
     for (simdjson::dom::element t : list) {
-      if (Str(t, "system") == "phone") {
-        form.phone = Str(t, "value");
+      if (JsonText(t["system"]) == "phone") {
+        form.phone = JsonText(t["value"]);
         break;
       }
     }
@@ -222,12 +216,12 @@ PatientForm FormFromPatient(simdjson::dom::element patient) {
         !lines.at(0).get_string().get(line)) {
       form.line = std::string(line);
     }
-    form.city = Str(address, "city");
-    form.postal_code = Str(address, "postalCode");
+    form.city = JsonText(address["city"]);
+    form.postal_code = JsonText(address["postalCode"]);
   }
   if (!patient["identifier"].get_array().get(list) && list.size() > 0) {
-    form.id_system = Str(list.at(0), "system");
-    form.id_value = Str(list.at(0), "value");
+    form.id_system = JsonText(list.at(0)["system"]);
+    form.id_value = JsonText(list.at(0)["value"]);
   }
   return form;
 }
@@ -315,7 +309,7 @@ std::string PatientJson(const PatientForm& form, const std::string& id,
   std::string name = ReplaceMembers(At(stored, "name", 0), name_set);
 
   const int phone_at = FirstOf(
-      stored, "telecom", [](simdjson::dom::element t) { return Str(t, "system") == "phone"; });
+      stored, "telecom", [](simdjson::dom::element t) { return JsonText(t["system"]) == "phone"; });
   std::string phone;
   if (!form.phone.empty()) {
     phone = ReplaceMembers(At(stored, "telecom", phone_at),

@@ -96,14 +96,18 @@ std::string Page(const Web& web, absl::string_view title, const http::SessionPri
       "\n</main>\n</body>\n</html>\n");
 }
 
-http::Response Html(int status, std::string body) {
+http::Response NoStore(int status, absl::string_view content_type, std::string body) {
   http::Response response;
   response.status = status;
-  response.SetHeader("Content-Type", "text/html; charset=utf-8");
+  response.SetHeader("Content-Type", content_type);
   // Pages name people: never kept by a shared browser's cache.
   response.SetHeader("Cache-Control", "no-store");
   response.body = std::move(body);
   return response;
+}
+
+http::Response Html(int status, std::string body) {
+  return NoStore(status, "text/html; charset=utf-8", std::move(body));
 }
 
 http::Response SeeOther(absl::string_view location) {
@@ -154,6 +158,16 @@ http::Response ErrorPage(const Web& web, const http::SessionPrincipal* session, 
                    "\">Back to your pages</a>",
                    status == 401 ? " · <a href=\"/app/login\">Sign in</a>" : "", "</p>");
   return Html(status, Page(web, what, session, main));
+}
+
+std::string JsonText(simdjson::simdjson_result<simdjson::dom::element> value) {
+  std::string_view text;
+  if (value.get_string().get(text)) return "";
+  return std::string(text);
+}
+
+std::string JsonText(simdjson::dom::element value) {
+  return JsonText(simdjson::simdjson_result<simdjson::dom::element>(std::move(value)));
 }
 
 }  // namespace hie::node

@@ -17,6 +17,7 @@
 #include "http/request.h"
 #include "http/router.h"
 #include "node/web/web_app.h"
+#include "simdjson.h"
 
 namespace hie::node {
 
@@ -50,6 +51,9 @@ std::string Cookie(absl::string_view name, absl::string_view value, absl::string
 std::string Page(const Web& web, absl::string_view title, const http::SessionPrincipal* session,
                  absl::string_view main_html);
 
+// A response the browser must not keep (Cache-Control: no-store), of `content_type`.
+http::Response NoStore(int status, absl::string_view content_type, std::string body);
+
 // An HTML answer that no cache keeps (pages name people).
 http::Response Html(int status, std::string body);
 
@@ -78,6 +82,11 @@ http::Response ErrorPage(const Web& web, const http::SessionPrincipal* session, 
 
 // A moment as pages show it: "2026-03-02 08:14 UTC".
 std::string When(absl::Time t);
+
+// The string at `value` (a field of a stored FHIR resource), or "" if it is absent or
+// not a string.
+std::string JsonText(simdjson::simdjson_result<simdjson::dom::element> value);
+std::string JsonText(simdjson::dom::element value);
 
 // The page groups (one file each).
 absl::Status AddClinicianPages(http::Router& router, std::shared_ptr<const Web> web);

@@ -67,28 +67,17 @@ struct Series {
   std::vector<Point> points;
 };
 
-std::string Str(Json value) {
-  std::string_view text;
-  if (value.get_string().get(text)) return "";
-  return std::string(text);
-}
-std::string Str(const simdjson::dom::element& value) {
-  std::string_view text;
-  if (value.get_string().get(text)) return "";
-  return std::string(text);
-}
-
 // A CodeableConcept's words: its text, else a coding's display, else a coding's code.
 std::string ConceptText(Json cc) {
-  std::string text = Str(cc["text"]);
+  std::string text = JsonText(cc["text"]);
   if (!text.empty()) return text;
   simdjson::dom::array codings;
   if (cc["coding"].get_array().get(codings)) return "";
   for (simdjson::dom::element coding : codings) {
-    if (std::string display = Str(coding["display"]); !display.empty()) return display;
+    if (std::string display = JsonText(coding["display"]); !display.empty()) return display;
   }
   for (simdjson::dom::element coding : codings) {
-    if (std::string code = Str(coding["code"]); !code.empty()) return code;
+    if (std::string code = JsonText(coding["code"]); !code.empty()) return code;
   }
   return "";
 }
@@ -110,11 +99,11 @@ std::string DisplayText(const simdjson::dom::element& r, std::string_view type) 
   for (const char* field : {"code", "vaccineCode", "medicationCodeableConcept"}) {
     if (std::string text = ConceptText(r[field]); !text.empty()) return text;
   }
-  if (std::string text = Str(r["medicationReference"]["display"]); !text.empty()) return text;
+  if (std::string text = JsonText(r["medicationReference"]["display"]); !text.empty()) return text;
   if (std::string text = ConceptOrFirst(r["type"]); !text.empty()) return text;
-  if (std::string text = Str(r["description"]); !text.empty()) return text;
+  if (std::string text = JsonText(r["description"]); !text.empty()) return text;
   for (const char* field : {"display", "code"}) {
-    if (std::string text = Str(r["class"][field]); !text.empty()) return text;
+    if (std::string text = JsonText(r["class"][field]); !text.empty()) return text;
   }
   return std::string(type);
 }
@@ -126,11 +115,11 @@ std::string Number(double value) { return absl::StrCat(value); }
 std::string ObservationValue(const simdjson::dom::element& r) {
   double number;
   if (!r["valueQuantity"]["value"].get_double().get(number)) {
-    std::string unit = Str(r["valueQuantity"]["unit"]);
-    if (unit.empty()) unit = Str(r["valueQuantity"]["code"]);
+    std::string unit = JsonText(r["valueQuantity"]["unit"]);
+    if (unit.empty()) unit = JsonText(r["valueQuantity"]["code"]);
     return unit.empty() ? Number(number) : absl::StrCat(Number(number), " ", unit);
   }
-  if (std::string text = Str(r["valueString"]); !text.empty()) return text;
+  if (std::string text = JsonText(r["valueString"]); !text.empty()) return text;
   if (std::string text = ConceptText(r["valueCodeableConcept"]); !text.empty()) return text;
   bool flag;
   if (!r["valueBoolean"].get_bool().get(flag)) return flag ? "yes" : "no";
@@ -152,20 +141,21 @@ std::string Detail(const simdjson::dom::element& r, Section section) {
       add(ConceptText(r["clinicalStatus"]));
       break;
     case kMedications:
-      add(Str(r["dosageInstruction"].at(0)["text"]));
-      add(Str(r["dosage"].at(0)["text"]));
-      add(Str(r["status"]));
+      add(JsonText(r["dosageInstruction"].at(0)["text"]));
+      add(JsonText(r["dosage"].at(0)["text"]));
+      add(JsonText(r["status"]));
       break;
     case kAllergies:
       add(ConceptText(r["reaction"].at(0)["manifestation"].at(0)));
-      if (std::string c = Str(r["criticality"]); !c.empty()) add(absl::StrCat("criticality ", c));
+      if (std::string c = JsonText(r["criticality"]); !c.empty())
+        add(absl::StrCat("criticality ", c));
       break;
     case kImmunizations:
-      add(Str(r["status"]));
+      add(JsonText(r["status"]));
       break;
     case kTimeline:
-      if (std::string d = Str(r["description"]); !d.empty() && d != DisplayText(r, "")) add(d);
-      add(Str(r["status"]));
+      if (std::string d = JsonText(r["description"]); !d.empty() && d != DisplayText(r, "")) add(d);
+      add(JsonText(r["status"]));
       break;
     case kPatient:
       break;
@@ -175,13 +165,13 @@ std::string Detail(const simdjson::dom::element& r, Section section) {
 
 // A HumanName as written: its text, else its given names and family.
 std::string NameText(const simdjson::dom::element& name) {
-  if (std::string text = Str(name["text"]); !text.empty()) return text;
+  if (std::string text = JsonText(name["text"]); !text.empty()) return text;
   std::vector<std::string> words;
   simdjson::dom::array given;
   if (!name["given"].get_array().get(given)) {
-    for (simdjson::dom::element g : given) words.push_back(Str(g));
+    for (simdjson::dom::element g : given) words.push_back(JsonText(g));
   }
-  words.push_back(Str(name["family"]));
+  words.push_back(JsonText(name["family"]));
   words.erase(std::remove(words.begin(), words.end(), ""), words.end());
   return absl::StrJoin(words, " ");
 }
@@ -213,10 +203,10 @@ std::string PatientDetail(const simdjson::dom::element& r) {
         "also named ",
         absl::StrJoin(std::vector<std::string>(names.begin() + 1, names.end()), "; ")));
   }
-  if (std::string born = Str(r["birthDate"]); !born.empty()) {
+  if (std::string born = JsonText(r["birthDate"]); !born.empty()) {
     parts.push_back(absl::StrCat("born ", born));
   }
-  if (std::string gender = Str(r["gender"]); !gender.empty()) parts.push_back(gender);
+  if (std::string gender = JsonText(r["gender"]); !gender.empty()) parts.push_back(gender);
   return absl::StrJoin(parts, " · ");
 }
 
@@ -227,12 +217,12 @@ std::string Day(absl::Time t) { return absl::FormatTime("%Y-%m-%d", t, absl::UTC
 std::string SeriesKey(const simdjson::dom::element& r) {
   std::string code;
   simdjson::dom::element coding;
-  if (!r["code"]["coding"].at(0).get(coding) && !Str(coding["code"]).empty()) {
-    code = absl::StrCat(Str(coding["system"]), "|", Str(coding["code"]));
+  if (!r["code"]["coding"].at(0).get(coding) && !JsonText(coding["code"]).empty()) {
+    code = absl::StrCat(JsonText(coding["system"]), "|", JsonText(coding["code"]));
   } else {
-    code = absl::StrCat("text|", Str(r["code"]["text"]));
+    code = absl::StrCat("text|", JsonText(r["code"]["text"]));
   }
-  return absl::StrCat(code, "#", Str(r["valueQuantity"]["unit"]));
+  return absl::StrCat(code, "#", JsonText(r["valueQuantity"]["unit"]));
 }
 
 std::string Badges(const Item& item, const RecordViewOptions& options) {
@@ -514,7 +504,7 @@ std::string RecordViewHtml(const std::vector<HolderOutcome>& holders, const Quer
       Series& s = series[SeriesKey(r)];
       if (s.points.empty()) {
         s.title = item.text;
-        s.unit = Str(r["valueQuantity"]["unit"]);
+        s.unit = JsonText(r["valueQuantity"]["unit"]);
       }
       s.points.push_back({*item.date, value, item.sources.front()});
     }
