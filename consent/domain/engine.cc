@@ -180,6 +180,13 @@ Decision Evaluate(const Policy& policy, const std::vector<const ConsentDirective
 
 }  // namespace
 
+namespace {
+
+constexpr char kPatientRequest[] = "PATRQT";
+constexpr char kPatientRole[] = "patient";
+
+}  // namespace
+
 absl::StatusOr<Decision> Decide(const Policy& policy,
                                 const std::vector<const ConsentDirective*>& directives,
                                 const DecisionRequest& request) {
@@ -202,6 +209,16 @@ absl::StatusOr<Decision> Decide(const Policy& policy,
         policy.break_glass_roles.empty() ? std::string("no role")
                                          : absl::StrJoin(policy.break_glass_roles, ", "),
         " under the exchange's policy, not for role \"", request.user_role, "\"");
+    return denied;
+  }
+  // The patient's own request is the patient's: a practice's staff or system asking
+  // under PATRQT would pass the patient's own permits (and an opt-out's nested ones).
+  if (request.purpose == kPatientRequest &&
+      absl::AsciiStrToLower(request.user_role) != kPatientRole) {
+    Decision denied;
+    denied.reason =
+        absl::StrCat("the patient's own request (PATRQT) is made by the patient (role \"",
+                     kPatientRole, "\"), not by role \"", request.user_role, "\"");
     return denied;
   }
   Decision decision = Evaluate(policy, directives, request);

@@ -600,6 +600,32 @@ TEST(DecideTest, DenyReasonNamesDirectiveAndProvision) {
             "Organization/org-b");
 }
 
+// PATRQT is the patient's own request: a practice's staff or system asking under it
+// are refused, even where the patient's own permits (an opt-out keeps some) would let
+// the patient through.
+TEST(DecideTest, ThePatientsOwnRequestIsThePatientsOnly) {
+  ASSERT_OK_AND_ASSIGN(
+      ConsentDirective opted_out,
+      ParseConsent(
+          Consent("c1", "2025-01-01",
+                  ProvisionJson("deny", {}, {ProvisionJson("permit", {Purposes({"PATRQT"})})}))));
+  const absl::Time now = absl::FromCivil(absl::CivilDay(2026, 6, 1), absl::UTCTimeZone());
+  for (const std::vector<const ConsentDirective*>& directives :
+       {std::vector<const ConsentDirective*>{}, std::vector<const ConsentDirective*>{&opted_out}}) {
+    DecisionRequest patient{
+        .requester_org = "org-a", .purpose = "PATRQT", .user_role = "patient", .now = now};
+    ASSERT_OK_AND_ASSIGN(Decision mine, Decide(Policy(), directives, patient));
+    EXPECT_TRUE(mine.permit) << mine.reason;
+    for (const char* role : {"clinician", "", "system"}) {
+      DecisionRequest other = patient;
+      other.user_role = role;
+      ASSERT_OK_AND_ASSIGN(Decision theirs, Decide(Policy(), directives, other));
+      EXPECT_FALSE(theirs.permit) << role;
+      EXPECT_THAT(theirs.reason, ::testing::HasSubstr("made by the patient"));
+    }
+  }
+}
+
 TEST(PolicyTest, Part2IsAlwaysWithheldWhateverTheConfigSays) {
   hie::v1::ConsentPolicy config;
   config.mutable_withheld_categories()->add_codes("PSY");
