@@ -26,6 +26,9 @@ namespace {
 using store::KeyBuilder;
 using store::KeyReader;
 
+// The last line of a stored review item that a re-registration opened.
+constexpr char kReRegistration[] = "re-registration";
+
 // Key layout (each part order-preserving; see common/store/key_codec.h):
 //   R org local            -> StoredRegistration
 //   E euid org local       -> ""        (members of a person)
@@ -659,14 +662,15 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
       result.grade = Grade::kProbable;
       result.placement = Placement::kReview;
       result.review_reason = review_reason;
-      result.review_id = OpenReview(self, *best, best_score, review_reason, &batch, &new_reviews);
+      result.review_id = OpenReview(self, *best, best_score, review_reason, previous != nullptr,
+                                    &batch, &new_reviews);
     }
   }
   // A certain match with another person too is that person's question for an operator:
   // never a merge of the two by itself.
   if (second.registration != nullptr && euid != second.registration->euid) {
     result.also_review_id = OpenReview(self, *second.registration, second.score, kMatchesTwoPersons,
-                                       &batch, &new_reviews);
+                                       previous != nullptr, &batch, &new_reviews);
   }
   // A guarded candidate outscoring an unguarded one that is itself only a review item
   // (between thresholds) is a question of its own: without it, the likelier pair would
@@ -675,7 +679,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
       guarded.registration != nullptr && guarded.score > best_score &&
       guarded.score >= options_.thresholds.lower && euid != guarded.registration->euid) {
     std::string id = OpenReview(self, *guarded.registration, guarded.score, GuardName(guarded_by),
-                                &batch, &new_reviews);
+                                previous != nullptr, &batch, &new_reviews);
     if (result.also_review_id.empty()) result.also_review_id = std::move(id);
   }
   if (best != nullptr) {
@@ -748,7 +752,8 @@ void PatientIndex::MovePerson(const std::string& from, const std::string& to) {
 }
 
 std::string PatientIndex::OpenReview(const std::string& self, const Cached& candidate, double score,
-                                     const std::string& reason, store::WriteBatch* batch,
+                                     const std::string& reason, bool re_registration,
+                                     store::WriteBatch* batch,
                                      std::vector<std::pair<std::string, std::string>>* opened) {
   const std::string pair = absl::StrCat(self, "\n", candidate.org_id, "\n", candidate.local_id);
   auto open = open_reviews_.find(pair);
@@ -757,7 +762,9 @@ std::string PatientIndex::OpenReview(const std::string& self, const Cached& cand
     if (p == pair) return id;
   }
   std::string id = absl::StrFormat("%016x", rng_());
-  batch->Put(ReviewKey(id), absl::StrCat(pair, "\n", score, "\n", reason));
+  batch->Put(ReviewKey(id),
+             absl::StrCat(pair, "\n", score, "\n", reason,
+                          re_registration ? absl::StrCat("\n", kReRegistration) : ""));
   opened->emplace_back(pair, id);
   return id;
 }
@@ -1032,6 +1039,7 @@ absl::StatusOr<std::vector<PatientIndex::ReviewItem>> PatientIndex::ListReviews(
     item.b = {parts[2], parts[3]};
     (void)absl::SimpleAtod(parts[4], &item.score);
     if (parts.size() > 5) item.reason = parts[5];
+    item.re_registration = parts.size() > 6 && parts[6] == kReRegistration;
     items.push_back(std::move(item));
     return true;
   }));
@@ -1075,7 +1083,7 @@ absl::StatusOr<CrossReferenceResult> PatientIndex::ResolveReview(const std::stri
     absl::StatusOr<CrossReferenceResult> result;
     if (!same_person) {
       result = Unlink(item.b, item.a, reason);
-    } else if (MovesARegistrationAlone(item.reason)) {
+    } else if (item.re_registration || MovesARegistrationAlone(item.reason)) {
       result = LinkRegistration(item.b, item.a, reason);
     } else {
       result = MergePersonsOf(item.a, item.b, reason);

@@ -224,14 +224,18 @@ class PatientIndex {
     // Why it was opened (RegisterResult::review_reason); "" for items stored before
     // reasons were kept.
     std::string reason;
+    // Opened by a re-registration: "same person" moves `a` alone, leaving the person it
+    // had (whose other registrations are someone else's now).
+    bool re_registration = false;
   };
   // Open review items, in id order.
   absl::StatusOr<std::vector<ReviewItem>> ListReviews() const;
   // Decides an item: same person makes the newer registration (a) and the candidate one
   // person, as an operator's link that automatic matching never undoes. The
   // registrations that joined a's person since the item opened came because they
-  // matched a, and go along (the two persons are merged); a re-registration that would
-  // move (MovesARegistrationAlone) moves alone, leaving its old person. Keep apart
+  // matched a, and go along (the two persons are merged); an item a re-registration
+  // opened (ReviewItem::re_registration, or a reason MovesARegistrationAlone names)
+  // moves a alone, leaving its old person. Keep apart
   // records an operator's unlink, and a stays where it is. Errors: NotFound for an
   // unknown or already resolved id.
   absl::StatusOr<CrossReferenceResult> ResolveReview(const std::string& review_id, bool same_person,
@@ -384,8 +388,9 @@ class PatientIndex {
                                                         const std::string& reason);
   // Opens a review item (`self` against `candidate`), unless the same pair is open
   // already or opened in this call: its id. Adds what it opens to `opened`.
+  // `re_registration`: `self` was registered before (it keeps its person meanwhile).
   std::string OpenReview(const std::string& self, const Cached& candidate, double score,
-                         const std::string& reason, store::WriteBatch* batch,
+                         const std::string& reason, bool re_registration, store::WriteBatch* batch,
                          std::vector<std::pair<std::string, std::string>>* opened)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // True if two registrations of two persons look like two people: guarded against

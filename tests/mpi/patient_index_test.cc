@@ -176,19 +176,44 @@ TEST_F(PatientIndexTest, DecidingSamePersonBringsWhoJoinedTheNewcomerAlong) {
   Person moved = JaneMoved();
   ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", moved));
   ASSERT_EQ(a.placement, Placement::kReview);
-  ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-c", "C1", moved));
+  ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-0", "C1", moved));
   ASSERT_EQ(c.placement, Placement::kLinked);  // the same as A1 in every field
   ASSERT_EQ(c.euid, a.euid);
   ASSERT_OK_AND_ASSIGN(CrossReferenceResult merged,
                        index_->ResolveReview(a.review_id, /*same_person=*/true, "moved"));
   std::vector<std::string> members;
   for (const auto& r : merged.registrations) members.push_back(r.org_id + "/" + r.local_id);
-  EXPECT_THAT(members, UnorderedElementsAre("org-a/A1", "org-b/B1", "org-c/C1"));
-  ASSERT_OK_AND_ASSIGN(CrossReferenceResult by_c, index_->CrossReference("org-c", "C1"));
+  EXPECT_THAT(members, UnorderedElementsAre("org-a/A1", "org-b/B1", "org-0/C1"));
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult by_c, index_->CrossReference("org-0", "C1"));
   EXPECT_EQ(by_c.euid, merged.euid);
-  // The pair's decision sticks: registering A1 again does not undo it.
-  ASSERT_OK_AND_ASSIGN(RegisterResult again, index_->Register("org-a", "A1", moved));
-  EXPECT_EQ(again.euid, merged.euid);
+  // The pair's decision is recorded as the operator's link, which matching never undoes
+  // (the merge alone records one between the persons' first registrations: org-0's C1).
+  ASSERT_OK_AND_ASSIGN(auto explained, index_->Explain({"org-a", "A1"}, {"org-b", "B1"}));
+  EXPECT_EQ(explained.manual, "manual link");
+}
+
+// A re-registration's question moves that registration alone: the person it had holds
+// other practices' registrations of someone else, who must not be merged along.
+TEST_F(PatientIndexTest, DecidingSamePersonOnAReRegistrationMovesItAlone) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult jane, index_->Register("org-b", "B1", Jane()));
+  ASSERT_OK_AND_ASSIGN(RegisterResult bob, index_->Register("org-a", "A1", Bob()));
+  ASSERT_OK_AND_ASSIGN(RegisterResult bob_c, index_->Register("org-c", "C1", Bob()));
+  ASSERT_EQ(bob_c.euid, bob.euid);
+  // org-a's local id A1 now carries Jane's (moved, birth date a digit off): a question.
+  ASSERT_OK_AND_ASSIGN(RegisterResult again, index_->Register("org-a", "A1", JaneMoved()));
+  ASSERT_EQ(again.placement, Placement::kReview) << again.review_reason;
+  ASSERT_EQ(again.euid, bob.euid);
+  ASSERT_OK_AND_ASSIGN(auto items, index_->ListReviews());
+  bool flagged = false;
+  for (const auto& item : items)
+    flagged |= item.review_id == again.review_id && item.re_registration;
+  EXPECT_TRUE(flagged);
+  ASSERT_THAT(index_->ResolveReview(again.review_id, /*same_person=*/true, "A1 is Jane now"),
+              IsOk());
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult a1, index_->CrossReference("org-a", "A1"));
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult c1, index_->CrossReference("org-c", "C1"));
+  EXPECT_EQ(a1.euid, jane.euid);
+  EXPECT_EQ(c1.euid, bob.euid);  // Bob stays Bob
 }
 
 // The evaluation's worked queue goes through the index's own resolve: an item the truth
