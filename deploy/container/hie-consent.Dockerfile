@@ -6,7 +6,7 @@ FROM debian:12 AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config libgrpc++-dev protobuf-compiler-grpc \
       libprotobuf-dev protobuf-compiler libabsl-dev libleveldb-dev libsnappy-dev libssl-dev \
-      libsimdjson-dev libgtest-dev libgmock-dev libboost-dev libsodium-dev libqrencode-dev \
+      libsimdjson-dev libgtest-dev libgmock-dev libboost-dev libsodium-dev libqrencode-dev wamerican \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

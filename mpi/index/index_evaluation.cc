@@ -109,6 +109,10 @@ absl::StatusOr<PlacementRun> PlaceAll(PatientIndex& index,
 absl::StatusOr<std::vector<std::string>> DecideQueue(
     PatientIndex& index, const std::vector<PatientIndex::Registration>& registrations,
     const std::vector<std::string>& truth) {
+  if (truth.size() != registrations.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("the truth names ", truth.size(),
+                                                   " registrations, not ", registrations.size()));
+  }
   absl::flat_hash_map<std::string, size_t> position;
   for (size_t i = 0; i < registrations.size(); ++i) {
     position.emplace(absl::StrCat(registrations[i].org_id, "\n", registrations[i].local_id), i);
@@ -118,15 +122,19 @@ absl::StatusOr<std::vector<std::string>> DecideQueue(
     return it == position.end() ? nullptr : &it->second;
   };
   HIE_ASSIGN_OR_RETURN(std::vector<PatientIndex::ReviewItem> items, index.ListReviews());
-  std::vector<std::pair<size_t, const PatientIndex::ReviewItem*>> queue;
+  // By input position of the newer registration, then of the candidate (review ids are
+  // random): the same order on every run.
+  std::vector<std::tuple<size_t, size_t, const PatientIndex::ReviewItem*>> queue;
   for (const auto& item : items) {
     const size_t* a = at(item.a);
-    if (a != nullptr && at(item.b) != nullptr) queue.emplace_back(*a, &item);
+    const size_t* b = at(item.b);
+    if (a != nullptr && b != nullptr) queue.emplace_back(*a, *b, &item);
   }
-  std::stable_sort(queue.begin(), queue.end(),
-                   [](const auto& x, const auto& y) { return x.first < y.first; });
-  for (const auto& [a, item] : queue) {
-    const bool same = truth[a] == truth[*at(item->b)];
+  std::sort(queue.begin(), queue.end(), [](const auto& x, const auto& y) {
+    return std::tie(std::get<0>(x), std::get<1>(x)) < std::tie(std::get<0>(y), std::get<1>(y));
+  });
+  for (const auto& [a, b, item] : queue) {
+    const bool same = truth[a] == truth[b];
     absl::StatusOr<CrossReferenceResult> decided = index.ResolveReview(
         item->review_id, same, same ? "evaluate: one person" : "evaluate: two people");
     if (!decided.ok()) return decided.status();

@@ -69,12 +69,12 @@ absl::StatusOr<PlacementRun> PlaceAll(PatientIndex& index,
                                       const std::function<void(size_t)>& progress = nullptr);
 
 // Works the open review queue as an operator who knows the truth would: each item,
-// in the order of the newer registration, decided through the index's own
+// in input order of the newer registration then of the candidate, decided through the index's own
 // PatientIndex::ResolveReview ("same person" when `truth` says the two registrations are
 // one, "keep apart" otherwise). Returns each registration's person afterwards, in input
 // order (refused registrations keep a line of their own): what the queue delivers once
 // it is worked. `registrations` and `truth` are PlaceAll's input, placed already.
-// Errors: the index's.
+// Errors: InvalidArgument if `truth` is not one entry a registration; the index's.
 absl::StatusOr<std::vector<std::string>> DecideQueue(
     PatientIndex& index, const std::vector<PatientIndex::Registration>& registrations,
     const std::vector<std::string>& truth);
