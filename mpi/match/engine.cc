@@ -230,23 +230,22 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
     const bool different_first =
         (given == Level::kDifferent || given == Level::kPhonetic) && !c.names_swapped;
     if (different_first && can_tell) return Guard::kTwins;
-    // First names a letter apart with the sexes or the identifiers on record differing
-    // (Jon and Joan), or one the other with a feminine ending (Simon and Simone, Carl
-    // and Carla, Daniel and Danielle): two names, not a typo.
+    // First names a letter apart with the identifiers on record differing, or one the
+    // other with a feminine ending (Simon and Simone, Carl and Carla, Daniel and
+    // Danielle): two names, not a typo. (With the sexes differing, the sex guard above
+    // has decided already: Jon and Joan.)
     if (given == Level::kClose &&
-        (c.at(Field::kSex) == Level::kDifferent || c.at(Field::kIdentifier) == Level::kDifferent ||
-         (can_tell && GenderedPair(a, b)))) {
+        (c.at(Field::kIdentifier) == Level::kDifferent || (can_tell && GenderedPair(a, b)))) {
       return Guard::kTwins;
     }
     // First names a letter apart that are both names (Gina and Tina, Ivan and Ian, Lily
     // and Lila): two children, not a typo.
-    if (given == Level::kClose && can_tell && !SameFirstName(a, b) &&
-        TwoProperNames(a.given.front(), b.given.front())) {
+    if (given == Level::kClose && can_tell && TwoProperNames(a.given.front(), b.given.front())) {
       return Guard::kTwins;
     }
     // The same with the names entered in each other's fields (Louis Schäfer against
     // "Schäfer, Louise"): the swap is one name's, the twins' names still two.
-    if (c.names_swapped && can_tell && !a.given.empty() && !b.given.empty() &&
+    if (c.names_swapped && can_tell &&
         (TwoProperNames(a.given.front(), b.family) || TwoProperNames(b.given.front(), a.family))) {
       return Guard::kTwins;
     }
@@ -257,8 +256,7 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   // another address: François / Francisco. Both must be names: a typo (Lachlarn for
   // Lachlan) is one name, and the rules below decide.
   if ((given == Level::kClose || given == Level::kPhonetic) && birth == Level::kDifferent &&
-      !same_address && !a.given.empty() && !b.given.empty() &&
-      TwoProperNames(a.given.front(), b.given.front())) {
+      !same_address && TwoProperNames(a.given.front(), b.given.front())) {
     return Guard::kSimilarNames;
   }
   const bool names_agree = given <= Level::kClose && family <= Level::kClose;

@@ -241,7 +241,6 @@ TEST(GuardTest, ADifferentGivenNameIsATwinWhereTheRegistrationsCanTell) {
   a.sex = Sex::kUnknown;
   pa = Prepare(a);
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
-  // A letter apart with the sexes differing: Jon and Joan.
   // One name the other with a feminine ending, the same sex on record: Simon and
   // Simone are two names, not a typo.
   a.given = {"Simon"};
@@ -251,6 +250,7 @@ TEST(GuardTest, ADifferentGivenNameIsATwinWhereTheRegistrationsCanTell) {
   pa = Prepare(a);
   pb = Prepare(b);
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kTwins);
+  // A letter apart with the sexes differing: Jon and Joan.
   a.given = {"Jon"};
   b.given = {"Joan"};
   a.sex = Sex::kMale;
