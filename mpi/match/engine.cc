@@ -264,12 +264,13 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   // name at one address (junior and senior), a namesake; wherever the records can tell
   // (as for twins: bare records cannot tell a parent from a mistyped birth date).
   if (birth == Level::kDifferent && can_tell) {
-    // At another address and phone too, nothing but the name is shared: a namesake. At
-    // one address, birth dates three or more digits apart (even with day and month
-    // swapped back) on registrations that record the sex (a registration desk's, not a
-    // research extract's) are no typist's slip: a father and son, a mother and daughter.
+    // Birth dates three or more digits apart (even with day and month swapped back) are
+    // no typist's slip: at another address and phone, nothing but the name is shared (a
+    // namesake); at one address, on registrations that record the sex (a registration
+    // desk's, not a research extract's), a father and son, a mother and daughter. Two
+    // digits apart (a mover whose day was mistyped twice) stays a question.
     const bool sexes_on_record = a.sex != Sex::kUnknown && b.sex != Sex::kUnknown;
-    if (!same_address || (sexes_on_record && BirthDigitsApart(a, b) >= 3)) {
+    if (BirthDigitsApart(a, b) >= 3 && (!same_address || sexes_on_record)) {
       return Guard::kNamesake;
     }
     return Guard::kBirthDate;

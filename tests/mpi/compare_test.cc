@@ -404,6 +404,11 @@ TEST(GuardTest, ANamesakeElsewhereOnAnotherBirthDateIsAnotherPerson) {
   PreparedPerson pa = Prepare(a), pn = Prepare(namesake);
   EXPECT_EQ(CheckGuards(pa, pn, Compare(pa, pn)), Guard::kNamesake);
   EXPECT_TRUE(SaysTwoPeople(Guard::kNamesake));
+  // A mover whose birth date carries two slips (19800307 -> 19810317): a question.
+  Person mover = namesake;
+  mover.birth_date = {1981, 3, 17};
+  PreparedPerson pm = Prepare(mover);
+  EXPECT_EQ(CheckGuards(pa, pm, Compare(pa, pm)), Guard::kBirthDate);
   // At one address, a birth date two digits apart stays a question for an operator.
   Person relative = a;
   relative.birth_date = {1980, 9, 27};  // 19800307 -> 19800927
