@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -322,7 +323,7 @@ void HandleSearch(std::shared_ptr<const Web> web, http::Request request,
       return;
     }
     // The MPI answers on a gRPC thread; shutting down waits for it (counted as a query).
-    web->options.query_started();
+    if (web->options.query_started) web->options.query_started();
     web->options.mpi->Search(
         *match, [web, session, form, local = std::move(local), touched = std::move(touched),
                  responder](absl::StatusOr<std::vector<MatchCandidate>> found) {
@@ -331,7 +332,7 @@ void HandleSearch(std::shared_ptr<const Web> web, http::Request request,
           RespondAfterAudit(*web, session, touched, responder,
                             SearchPageResponse(*web, session, 200, form,
                                                absl::StrCat(local, ExchangeResultsHtml(found))));
-          web->options.query_done();
+          if (web->options.query_done) web->options.query_done();
         });
   });
   if (!queued) responder.Respond(ErrorPage(*web, &session, 503, "Too busy: try again."));
@@ -575,7 +576,7 @@ void HandleEmergency(std::shared_ptr<const Web> web, http::Request request,
   }
   LogWarning("BREAK-THE-GLASS: user ", asked.session.login, " (", asked.session.display_name,
              ") of ", web->options.state->own_org, " opened patient ", asked.patient_id,
-             " for emergency treatment; reason: ", reason);
+             " for emergency treatment; reason: ", absl::CEscape(reason));
   hie::v1::AuditEntry entry =
       WebAuditEntry(*web, asked.session, hie::v1::AUDIT_ACTION_BREAK_GLASS,
                     {"everything", absl::StrCat("Patient/", asked.patient_id), asked.patient_id});

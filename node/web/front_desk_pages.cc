@@ -410,6 +410,18 @@ std::string ErrorSummary(const FieldErrors& errors) {
                       items, "</ul></div>\n");
 }
 
+// The kinds of identifier the form offers. A stored identifier without a system is
+// shown as not stated, so that saving the form asks for one rather than quietly
+// writing the first choice (this practice's MRN) into the record and the MPI.
+std::vector<std::pair<std::string, std::string>> IdSystemOptions(const Web& web,
+                                                                 const PatientForm& form) {
+  std::vector<std::pair<std::string, std::string>> options = {
+      {MrnSystem(web), "This practice's medical record number (MRN)"},
+      {kSsnSystem, "US social security number"}};
+  if (form.id_system.empty()) options.insert(options.begin(), {"", "Not stated"});
+  return options;
+}
+
 // The fields of the registration and update forms.
 std::string PatientFields(const Web& web, const PatientForm& form, const FieldErrors& errors) {
   return absl::StrCat(
@@ -431,9 +443,7 @@ std::string PatientFields(const Web& web, const PatientForm& form, const FieldEr
       Input(errors, "city", "City", form.city, "maxlength=\"100\""),
       Input(errors, "postal", "Postal code", form.postal_code, "maxlength=\"16\""),
       "</fieldset>\n<fieldset><legend>Identifier</legend>\n",
-      Select(errors, "idsystem", "Kind of identifier", form.id_system,
-             {{MrnSystem(web), "This practice's medical record number (MRN)"},
-              {kSsnSystem, "US social security number"}}),
+      Select(errors, "idsystem", "Kind of identifier", form.id_system, IdSystemOptions(web, form)),
       Input(errors, "idvalue", "Identifier", form.id_value, "maxlength=\"64\""), "</fieldset>\n");
 }
 

@@ -270,6 +270,35 @@ TEST_F(WebFrontDeskTest, AnUpdateKeepsWhatTheFormDoesNotShow) {
       << stored;
 }
 
+// An identifier stored without a system is shown as "Not stated", and saving asks which
+// kind it is instead of writing this practice's MRN system into the record.
+TEST_F(WebFrontDeskTest, AnIdentifierWithoutASystemIsNotGivenOne) {
+  grpc_port_ = StartNodeWithApi();
+  ASSERT_GT(grpc_port_, 0);
+  ASSERT_NO_FATAL_FAILURE(AddWebUser(grpc_port_, "desk", "Front Desk", "front-desk"));
+  const std::string desk = SignIn("desk");
+  ASSERT_FALSE(desk.empty());
+  std::string file = Path("ann.json");
+  std::ofstream(file) << R"({"resourceType":"Patient","id":"ann","name":[{"family":"Okafor",)"
+                      << R"("given":["Ann"]}],"gender":"female","birthDate":"1970-01-02",)"
+                      << R"("identifier":[{"value":"X-1234"}]})";
+  ASSERT_EQ(HiectlAs("node-a", grpc_port_, {"import", file}).exit_code, 0);
+  cli::HttpsResponse page = Request("GET", "/app/front-desk/patients/ann", desk);
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_THAT(page.body, HasSubstr("<option value=\"\" selected>Not stated</option>"));
+  Fields form = {{"_csrf", CsrfField(page.body)},
+                 {"family", "Okafor"},
+                 {"given", "Ann"},
+                 {"birthdate", "1970-01-02"},
+                 {"gender", "female"},
+                 {"idsystem", ""},
+                 {"idvalue", "X-1234"},
+                 {"version", Match(page.body, "name=\"version\" value=\"([0-9]+)\"")}};
+  cli::HttpsResponse saved = Request("POST", "/app/front-desk/patients/ann", desk, FormBody(form));
+  EXPECT_EQ(saved.status, 400) << saved.body;
+  EXPECT_THAT(saved.body, HasSubstr("Choose what kind of identifier it is."));
+}
+
 TEST_F(WebFrontDeskTest, RecordTextIsEscapedAndOtherRolesAreRefused) {
   grpc_port_ = StartNodeWithApi();
   ASSERT_GT(grpc_port_, 0);
