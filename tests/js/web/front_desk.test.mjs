@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   addAccount,
+  browserForTheseTests,
   checkPage,
   choose,
   follow,
