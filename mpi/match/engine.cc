@@ -193,9 +193,10 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
       c.at(Field::kStreet) <= Level::kClose || c.at(Field::kPhone) == Level::kExact;
 
   // A brother and a sister (boy and girl twins included): both sexes on record, and
-  // first names that are not one name. A sex mistyped on a duplicate keeps its name.
-  if (!same_identifier && c.at(Field::kSex) == Level::kDifferent && !SameFirstName(a, b) &&
-      !c.names_swapped) {
+  // first names on both that are not one name. A sex mistyped on a duplicate keeps its
+  // name; one without a first name says nothing either way.
+  if (!same_identifier && c.at(Field::kSex) == Level::kDifferent && given != Level::kMissing &&
+      !SameFirstName(a, b) && !c.names_swapped) {
     return Guard::kSex;
   }
   // Birth orders that differ, whatever else agrees (the family name too may be

@@ -178,6 +178,13 @@ TEST(GuardTest, TwinsAreGuarded) {
   pt = Prepare(twin);
   EXPECT_EQ(CheckGuards(pa, pt, Compare(pa, pt)), Guard::kTwins);
   EXPECT_FALSE(SaysTwoPeople(Guard::kTwins));
+  // A registration without a first name is no sex guard: it says nothing of whose sex
+  // is right.
+  Person nameless = a;
+  nameless.given.clear();
+  nameless.sex = Sex::kFemale;
+  PreparedPerson pn = Prepare(nameless);
+  EXPECT_NE(CheckGuards(pa, pn, Compare(pa, pn)), Guard::kSex);
   // A sex mistyped on a duplicate that keeps the name is no guard.
   Person mistyped = a;
   mistyped.sex = Sex::kFemale;
