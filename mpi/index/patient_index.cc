@@ -281,7 +281,9 @@ absl::Status PatientIndex::Load() {
     std::string id;
     std::vector<absl::string_view> parts = absl::StrSplit(v, '\n');
     if (reader.ReadString(&id) && parts.size() >= 5) {
-      open_reviews_[absl::StrCat(parts[0], "\n", parts[1], "\n", parts[2], "\n", parts[3])] = id;
+      bool re_registration = parts.size() >= 7 && parts[6] == kReRegistration;
+      open_reviews_[absl::StrCat(parts[0], "\n", parts[1], "\n", parts[2], "\n", parts[3])] = {
+          id, !re_registration && (parts.size() < 6 || !MovesARegistrationAlone(parts[5]))};
     }
     return true;
   }));
@@ -608,7 +610,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
   // system with another value.
   std::string review_reason;
   // The review items this call opens, by pair.
-  std::vector<std::pair<std::string, std::string>> new_reviews;
+  std::vector<std::pair<std::string, QueuedReview>> new_reviews;
   if (manually_linked) {
     euid = previous->euid;  // an operator linked it: automatic matching does not move it
     result.placement = Placement::kKept;
@@ -668,9 +670,16 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
   }
   // A certain match with another person too is that person's question for an operator:
   // never a merge of the two by itself.
+  // Unless an open item already asks whether the two persons are one: deciding it "same
+  // person" merges them, this registration with them, so a second item would ask the
+  // operator the same question twice.
   if (second.registration != nullptr && euid != second.registration->euid) {
-    result.also_review_id = OpenReview(self, *second.registration, second.score, kMatchesTwoPersons,
-                                       previous != nullptr, &batch, &new_reviews);
+    std::string queued =
+        euid == best->euid ? QueuedMergeOf(euid, second.registration->euid) : std::string();
+    result.also_review_id =
+        !queued.empty() ? queued
+                        : OpenReview(self, *second.registration, second.score, kMatchesTwoPersons,
+                                     previous != nullptr, &batch, &new_reviews);
   }
   // A guarded candidate outscoring an unguarded one that is itself only a review item
   // (between thresholds) is a question of its own: without it, the likelier pair would
@@ -705,7 +714,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
   batch.Put(MemberKey(euid, org_id, local_id), "");
   NoteMember(euid, org_id);
   HIE_RETURN_IF_ERROR(sync ? store_->Write(batch) : store_->WriteUnsynced(batch));
-  for (auto& [pair, id] : new_reviews) open_reviews_[std::move(pair)] = std::move(id);
+  for (auto& [pair, queued] : new_reviews) open_reviews_[std::move(pair)] = std::move(queued);
   if (previous != nullptr) {
     if (changes != nullptr) {
       changes->registrations.insert(previous);
@@ -754,19 +763,39 @@ void PatientIndex::MovePerson(const std::string& from, const std::string& to) {
 std::string PatientIndex::OpenReview(const std::string& self, const Cached& candidate, double score,
                                      const std::string& reason, bool re_registration,
                                      store::WriteBatch* batch,
-                                     std::vector<std::pair<std::string, std::string>>* opened) {
+                                     std::vector<std::pair<std::string, QueuedReview>>* opened) {
   const std::string pair = absl::StrCat(self, "\n", candidate.org_id, "\n", candidate.local_id);
   auto open = open_reviews_.find(pair);
-  if (open != open_reviews_.end()) return open->second;  // the same question is queued
-  for (const auto& [p, id] : *opened) {
-    if (p == pair) return id;
+  if (open != open_reviews_.end()) return open->second.id;  // the same question is queued
+  for (const auto& [p, queued] : *opened) {
+    if (p == pair) return queued.id;
   }
   std::string id = absl::StrFormat("%016x", rng_());
   batch->Put(ReviewKey(id),
              absl::StrCat(pair, "\n", score, "\n", reason,
                           re_registration ? absl::StrCat("\n", kReRegistration) : ""));
-  opened->emplace_back(pair, id);
+  opened->emplace_back(pair, QueuedReview{id, !re_registration && !MovesARegistrationAlone(reason)});
   return id;
+}
+
+std::string PatientIndex::QueuedMergeOf(const std::string& x, const std::string& y) const {
+  auto xs = members_.find(x);
+  auto ys = members_.find(y);
+  if (xs == members_.end() || ys == members_.end()) return "";
+  // Bounded: a person of many registrations is asked about anew rather than searched.
+  if (xs->second.size() * ys->second.size() > 64) return "";
+  for (const Cached* a : xs->second) {
+    for (const Cached* b : ys->second) {
+      for (const auto& key : {absl::StrCat(a->org_id, "\n", a->local_id, "\n", b->org_id, "\n",
+                                           b->local_id),
+                              absl::StrCat(b->org_id, "\n", b->local_id, "\n", a->org_id, "\n",
+                                           a->local_id)}) {
+        auto open = open_reviews_.find(key);
+        if (open != open_reviews_.end() && open->second.merges_persons) return open->second.id;
+      }
+    }
+  }
+  return "";
 }
 
 bool PatientIndex::Distinct(const Cached& x, const Cached& y) const {

@@ -386,12 +386,23 @@ class PatientIndex {
   absl::StatusOr<CrossReferenceResult> LinkRegistration(const RegistrationRef& a,
                                                         const RegistrationRef& b,
                                                         const std::string& reason);
+  // An open review item, as open_reviews_ keeps it.
+  struct QueuedReview {
+    std::string id;
+    // Deciding it "same person" merges the two persons (MovesARegistrationAlone says
+    // which do not).
+    bool merges_persons = true;
+  };
+  // The id of an open review item between a registration of person x and one of person
+  // y that merges the two persons when decided "same person"; "" if none.
+  std::string QueuedMergeOf(const std::string& x, const std::string& y) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Opens a review item (`self` against `candidate`), unless the same pair is open
   // already or opened in this call: its id. Adds what it opens to `opened`.
   // `re_registration`: `self` was registered before (it keeps its person meanwhile).
   std::string OpenReview(const std::string& self, const Cached& candidate, double score,
                          const std::string& reason, bool re_registration, store::WriteBatch* batch,
-                         std::vector<std::pair<std::string, std::string>>* opened)
+                         std::vector<std::pair<std::string, QueuedReview>>* opened)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // True if two registrations of two persons look like two people: guarded against
   // each other, or scoring below the review threshold. A registration matching both
@@ -447,7 +458,7 @@ class PatientIndex {
   // Open review items by pair ("orgA\nlocalA\norgB\nlocalB", the newer registration
   // first): a registration retried or re-sent with the same demographics finds its item
   // open and does not queue another.
-  absl::flat_hash_map<std::string, std::string> open_reviews_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, QueuedReview> open_reviews_ ABSL_GUARDED_BY(mu_);
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
 };
 

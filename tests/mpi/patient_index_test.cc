@@ -1002,6 +1002,28 @@ TEST_F(PatientIndexTest, MatchesTwoPersonsResolvedSamePersonMergesThem) {
   EXPECT_EQ(x1.euid, x3.euid);
 }
 
+// A registration matching two persons that an open item already asks about joins the
+// better, and the operator is asked once: deciding that item "same person" brings all
+// three together.
+TEST_F(PatientIndexTest, TwoPersonsAlreadyInQuestionAreAskedAboutOnce) {
+  // One practice registered Jane twice: two persons, and a question.
+  ASSERT_OK_AND_ASSIGN(RegisterResult a1, index_->Register("org-a", "A1", Jane()));
+  ASSERT_OK_AND_ASSIGN(RegisterResult a2, index_->Register("org-a", "A2", Jane()));
+  ASSERT_NE(a1.euid, a2.euid);
+  ASSERT_FALSE(a2.review_id.empty());
+  Reopen();  // the item is known from the store, with what deciding it does
+  ASSERT_OK_AND_ASSIGN(auto before, index_->ListReviews());
+  ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-c", "C1", Jane()));
+  EXPECT_EQ(c.placement, Placement::kLinked);
+  EXPECT_TRUE(c.euid == a1.euid || c.euid == a2.euid);
+  EXPECT_EQ(c.also_review_id, a2.review_id);
+  ASSERT_OK_AND_ASSIGN(auto after, index_->ListReviews());
+  EXPECT_EQ(after.size(), before.size());
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult merged,
+                       index_->ResolveReview(a2.review_id, /*same_person=*/true, "one Jane"));
+  EXPECT_EQ(merged.registrations.size(), 3u);
+}
+
 // A member's search weighs another member's MRN as its registration would: not at all.
 TEST(PatientIndexPoisoningTest, AMembersSearchIgnoresAnotherMembersMrn) {
   const std::string system = "urn:oid:1.2.3.4";
