@@ -26,6 +26,10 @@ namespace {
 using store::KeyBuilder;
 using store::KeyReader;
 
+// A name this many persons share (among a registration's candidates) is too common to
+// link on without a birth date.
+constexpr int kCommonNamePersons = 3;
+
 // The last line of a stored review item that a re-registration opened.
 constexpr char kReRegistration[] = "re-registration";
 
@@ -137,6 +141,36 @@ absl::StatusOr<internal::StoredRegistration> ReadRegistration(const store::KvSto
     return absl::DataLossError(absl::StrCat("registration ", org, "/", local, " is unreadable"));
   }
   return stored;
+}
+
+// True if nothing but the names can agree: one side has no birth date, and no address,
+// postal code, phone or identifier is in common.
+bool OnlyNamesToGoBy(const Comparison& c) {
+  if (c.at(Field::kBirthDate) != Level::kMissing) return false;
+  for (Field f : {Field::kStreet, Field::kPostalCode, Field::kPhone, Field::kIdentifier}) {
+    Level level = c.at(f);
+    if (level == Level::kExact || level == Level::kEquivalent || level == Level::kClose) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The persons among `candidates` whose registrations carry `p`'s family and first given
+// name, counted up to `enough`.
+template <typename Registration>  // PatientIndex::Cached
+int PersonsNamedAs(const PreparedPerson& p, const std::vector<const Registration*>& candidates,
+                   int enough) {
+  if (p.family.empty() || p.given.empty()) return 0;
+  absl::flat_hash_set<absl::string_view> persons;
+  for (const auto* other : candidates) {
+    const PreparedPerson& o = other->prepared;
+    if (o.family == p.family && !o.given.empty() && o.given.front() == p.given.front()) {
+      persons.insert(other->euid);
+      if (static_cast<int>(persons.size()) >= enough) break;
+    }
+  }
+  return static_cast<int>(persons.size());
 }
 
 bool ValidUtf8(absl::string_view s) {
@@ -527,6 +561,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
   absl::flat_hash_map<absl::string_view, PersonBest> by_person;
   const bool self_decided = manual_refs_.contains(self);  // by an operator, with anyone
   const MatchModel::NameAdjustments adjustments = model_.model.Adjustments(prepared, &frequencies_);
+  int namesakes = -1;  // persons among the candidates of this name, once needed
   for (size_t n = 0; n < candidates.size(); ++n) {
     const Cached* other = candidates[n];
     if (self_decided) {
@@ -540,6 +575,13 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
     Score score = model_.model.Evaluate(c, adjustments);
     Guard guard = known != nullptr ? known->guard : CheckGuards(prepared, other->prepared, c);
     if (SaysTwoPeople(guard)) continue;  // neither a link nor a question for an operator
+    // Without a birth date, a name several persons here share is not a question an
+    // operator could answer either: the John Browns of the index would each be asked
+    // about.
+    if (guard == Guard::kBirthDate && OnlyNamesToGoBy(c)) {
+      if (namesakes < 0) namesakes = PersonsNamedAs(prepared, candidates, kCommonNamePersons);
+      if (namesakes >= kCommonNamePersons) continue;
+    }
     if (guard == Guard::kNone) {
       // Only certain matches can make a registration match two persons.
       if (score.total >= options_.thresholds.upper) {
