@@ -309,18 +309,18 @@ absl::Status PatientIndex::Load() {
       }));
   HIE_RETURN_IF_ERROR(parse_error);
   std::string review_prefix = KeyBuilder().AddString("Q").Build();
-  HIE_RETURN_IF_ERROR(store_->ScanPrefix(review_prefix, [&](absl::string_view k,
-                                                            absl::string_view v) {
-    KeyReader reader(k.substr(review_prefix.size()));
-    std::string id;
-    std::vector<absl::string_view> parts = absl::StrSplit(v, '\n');
-    if (reader.ReadString(&id) && parts.size() >= 5) {
-      bool re_registration = parts.size() >= 7 && parts[6] == kReRegistration;
-      open_reviews_[absl::StrCat(parts[0], "\n", parts[1], "\n", parts[2], "\n", parts[3])] = {
-          id, !re_registration && (parts.size() < 6 || !MovesARegistrationAlone(parts[5]))};
-    }
-    return true;
-  }));
+  HIE_RETURN_IF_ERROR(
+      store_->ScanPrefix(review_prefix, [&](absl::string_view k, absl::string_view v) {
+        KeyReader reader(k.substr(review_prefix.size()));
+        std::string id;
+        std::vector<absl::string_view> parts = absl::StrSplit(v, '\n');
+        if (reader.ReadString(&id) && parts.size() >= 5) {
+          bool re_registration = parts.size() >= 7 && parts[6] == kReRegistration;
+          open_reviews_[absl::StrCat(parts[0], "\n", parts[1], "\n", parts[2], "\n", parts[3])] = {
+              id, !re_registration && (parts.size() < 6 || !MovesARegistrationAlone(parts[5]))};
+        }
+        return true;
+      }));
   std::string manual_prefix = KeyBuilder().AddString("M").Build();
   HIE_RETURN_IF_ERROR(
       store_->ScanPrefix(manual_prefix, [&](absl::string_view k, absl::string_view v) {
@@ -816,7 +816,8 @@ std::string PatientIndex::OpenReview(const std::string& self, const Cached& cand
   batch->Put(ReviewKey(id),
              absl::StrCat(pair, "\n", score, "\n", reason,
                           re_registration ? absl::StrCat("\n", kReRegistration) : ""));
-  opened->emplace_back(pair, QueuedReview{id, !re_registration && !MovesARegistrationAlone(reason)});
+  opened->emplace_back(pair,
+                       QueuedReview{id, !re_registration && !MovesARegistrationAlone(reason)});
   return id;
 }
 
@@ -828,10 +829,9 @@ std::string PatientIndex::QueuedMergeOf(const std::string& x, const std::string&
   if (xs->second.size() * ys->second.size() > 64) return "";
   for (const Cached* a : xs->second) {
     for (const Cached* b : ys->second) {
-      for (const auto& key : {absl::StrCat(a->org_id, "\n", a->local_id, "\n", b->org_id, "\n",
-                                           b->local_id),
-                              absl::StrCat(b->org_id, "\n", b->local_id, "\n", a->org_id, "\n",
-                                           a->local_id)}) {
+      for (const auto& key :
+           {absl::StrCat(a->org_id, "\n", a->local_id, "\n", b->org_id, "\n", b->local_id),
+            absl::StrCat(b->org_id, "\n", b->local_id, "\n", a->org_id, "\n", a->local_id)}) {
         auto open = open_reviews_.find(key);
         if (open != open_reviews_.end() && open->second.merges_persons) return open->second.id;
       }

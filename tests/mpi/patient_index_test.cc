@@ -1024,6 +1024,39 @@ TEST_F(PatientIndexTest, TwoPersonsAlreadyInQuestionAreAskedAboutOnce) {
   EXPECT_EQ(merged.registrations.size(), 3u);
 }
 
+// Without a birth date, and with no address, phone or identifier in common, a name is
+// all there is: worth a question when one person carries it, not when three do.
+TEST_F(PatientIndexTest, ACommonNameWithoutABirthDateIsNoQuestion) {
+  auto john = [](int year, const std::string& street, const std::string& postal) {
+    Person p;
+    p.given = {"Johnathan"};
+    p.family = "Brownlowe";
+    p.sex = Sex::kMale;
+    if (year > 0) p.birth_date = {year, 3, 14};
+    p.street = {street};
+    p.postal_code = postal;
+    return p;
+  };
+  ASSERT_OK_AND_ASSIGN(RegisterResult first,
+                       index_->Register("org-a", "A1", john(1961, "1 Elm Road", "11111")));
+  ASSERT_OK_AND_ASSIGN(RegisterResult alone,
+                       index_->Register("org-b", "B1", john(0, "9 Lake Road", "99999")));
+  EXPECT_EQ(alone.placement, Placement::kReview) << "one person of the name: ask";
+  EXPECT_EQ(alone.matched.local_id, "A1");
+  ASSERT_THAT(index_->Register("org-a", "A2", john(1974, "2 Oak Lane", "22222")), IsOk());
+  ASSERT_THAT(index_->Register("org-a", "A3", john(1988, "3 Pine Court", "33333")), IsOk());
+  ASSERT_OK_AND_ASSIGN(RegisterResult common,
+                       index_->Register("org-c", "C1", john(0, "7 Hill Street", "77777")));
+  EXPECT_EQ(common.placement, Placement::kNewPerson);
+  EXPECT_TRUE(common.review_id.empty());
+  EXPECT_TRUE(common.also_review_id.empty());
+  // An address in common is something to go by, however common the name.
+  ASSERT_OK_AND_ASSIGN(RegisterResult at_home,
+                       index_->Register("org-c", "C2", john(0, "2 Oak Lane", "22222")));
+  EXPECT_NE(at_home.placement, Placement::kNewPerson);
+  EXPECT_EQ(at_home.matched.local_id, "A2");
+}
+
 // A member's search weighs another member's MRN as its registration would: not at all.
 TEST(PatientIndexPoisoningTest, AMembersSearchIgnoresAnotherMembersMrn) {
   const std::string system = "urn:oid:1.2.3.4";
