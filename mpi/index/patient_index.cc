@@ -733,6 +733,18 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
                                 previous != nullptr, &batch, &new_reviews);
     if (result.also_review_id.empty()) result.also_review_id = std::move(id);
   }
+  // A certain match its guard held back, with a registration of another person than the
+  // one this registration joined: one person split in two (the guard's doubt is the
+  // operator's question), unless an open item already asks about the two persons. A
+  // guarded pair between the thresholds is no such question once the registration has
+  // found its person: on the tuning sets few of them were one person.
+  if (result.placement == Placement::kLinked && guarded.registration != nullptr &&
+      guarded.score >= options_.thresholds.upper && euid != guarded.registration->euid &&
+      QueuedMergeOf(euid, guarded.registration->euid).empty()) {
+    std::string id = OpenReview(self, *guarded.registration, guarded.score, GuardName(guarded_by),
+                                previous != nullptr, &batch, &new_reviews);
+    if (result.also_review_id.empty()) result.also_review_id = std::move(id);
+  }
   if (best != nullptr) {
     result.has_match = true;
     result.matched = {best->org_id, best->local_id};

@@ -41,6 +41,11 @@ std::vector<std::string> BlockingKeys(const PreparedPerson& p) {
         keys.push_back(absl::StrCat("fy|", code, "|", year));
     }
   }
+  // The first name with the birth year: a mistyped family name and a mistyped day or
+  // month still meet.
+  if (!p.given_nysiis.empty() && !year.empty()) {
+    keys.push_back(absl::StrCat("gy|", p.given_nysiis, "|", year));
+  }
   if (!p.birth_digits.empty()) {
     keys.push_back(absl::StrCat("bd|", p.birth_digits));
     // The first name with the day and month: a mistyped year still meets.

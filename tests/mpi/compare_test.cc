@@ -537,6 +537,25 @@ TEST(BlockingTest, AChangedNameOrAMistypedYearStillMeets) {
   EXPECT_TRUE(ShareABlockingKey(maiden, year_typo));
 }
 
+// A mistyped family name with day and month swapped, at another address: the first
+// name with the birth year still meets (Aaron Fitzisridge, Aaron Fitjzisridge).
+TEST(BlockingTest, AMistypedFamilyNameAndBirthDayStillMeet) {
+  Person a;
+  a.given = {"Aaron"};
+  a.family = "Fitzisridge";
+  a.birth_date = {1930, 11, 1};
+  a.street = {"8792 Oak Road"};
+  a.city = "Riverland";
+  a.postal_code = "04593";
+  Person b = a;
+  b.family = "Fitjzisridge";
+  b.birth_date = {1930, 1, 11};
+  b.street = {"3327 Valley Place"};
+  b.city = "Elmhill";
+  b.postal_code = "75401";
+  EXPECT_TRUE(ShareABlockingKey(a, b));
+}
+
 // A search by name alone finds the person whichever form of the given name was
 // registered: a nickname shares a blocking key with its formal names.
 TEST(BlockingTest, ANicknameMeetsItsFormalName) {

@@ -1057,6 +1057,36 @@ TEST_F(PatientIndexTest, ACommonNameWithoutABirthDateIsNoQuestion) {
   EXPECT_EQ(at_home.matched.local_id, "A2");
 }
 
+// A registration that joins one person and would have matched another's registration
+// certainly but for a guard asks the operator about that one too: it may be one
+// person split in two, and nothing else in the queue asks.
+TEST_F(PatientIndexTest, AHeldBackCertainMatchWithAnotherPersonIsAskedAbout) {
+  Person first = Jane();
+  first.multiple_birth = true;
+  first.multiple_birth_order = 1;
+  Person second = JaneMoved();
+  second.multiple_birth = true;
+  second.multiple_birth_order = 2;
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", first));
+  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", second));
+  ASSERT_NE(a.euid, b.euid);
+  ASSERT_TRUE(b.review_id.empty()) << "birth orders that differ: two people";
+  ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-c", "C1", Jane()));
+  EXPECT_EQ(c.placement, Placement::kLinked);
+  EXPECT_EQ(c.euid, a.euid);
+  ASSERT_OK_AND_ASSIGN(auto with_b1, index_->Explain({"org-c", "C1"}, {"org-b", "B1"}));
+  ASSERT_STREQ(with_b1.decision.decided_by, "birth date guard");
+  ASSERT_GE(with_b1.score.total, IndexOptions{}.thresholds.upper);
+  EXPECT_FALSE(c.also_review_id.empty());
+  ASSERT_OK_AND_ASSIGN(auto items, index_->ListReviews());
+  int asked = 0;
+  for (const auto& item : items) {
+    asked += item.review_id == c.also_review_id && item.a.local_id == "C1" &&
+             item.b.local_id == "B1" && item.reason == "birth date guard";
+  }
+  EXPECT_EQ(asked, 1);
+}
+
 // A member's search weighs another member's MRN as its registration would: not at all.
 TEST(PatientIndexPoisoningTest, AMembersSearchIgnoresAnotherMembersMrn) {
   const std::string system = "urn:oid:1.2.3.4";
