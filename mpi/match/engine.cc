@@ -41,10 +41,12 @@ std::vector<std::string> BlockingKeys(const PreparedPerson& p) {
         keys.push_back(absl::StrCat("fy|", code, "|", year));
     }
   }
-  // The first name with the birth year: a mistyped family name and a mistyped day or
-  // month still meet.
-  if (!p.given_nysiis.empty() && !year.empty()) {
-    keys.push_back(absl::StrCat("gy|", p.given_nysiis, "|", year));
+  // The first name with the birth year and the family name's initial: a family name
+  // mistyped after its first letter and a mistyped or swapped day or month still meet.
+  // (Without the initial, a common first name's block at a million registrations holds
+  // thousands, and throughput falls by a third.)
+  if (!p.given_nysiis.empty() && !year.empty() && !p.family.empty()) {
+    keys.push_back(absl::StrCat("gy|", p.given_nysiis, "|", year, "|", p.family.substr(0, 1)));
   }
   if (!p.birth_digits.empty()) {
     keys.push_back(absl::StrCat("bd|", p.birth_digits));
