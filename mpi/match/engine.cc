@@ -291,10 +291,20 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
     return Guard::kOtherNames;
   }
   // A birth date a digit apart, or day and month swapped, is the same date only
-  // when the names agree and an address or phone agrees too.
-  if (near_birth && (!names_agree || !same_address)) return Guard::kBirthDate;
-  // No birth date on one side: the same (a common name in one town is not a person).
-  if (birth == Level::kMissing && (!names_agree || !same_address)) return Guard::kBirthDate;
+  // when the names agree and an address or phone agrees too, and the identifiers on
+  // both sides do not differ.
+  if (near_birth && (!names_agree || !same_address ||
+                     c.at(Field::kIdentifier) == Level::kDifferent)) {
+    return Guard::kBirthDate;
+  }
+  // No birth date on one side: the birth date is what tells a mother and daughter of one
+  // name in one household apart (one address, one phone), so only an identifier in
+  // common links it (one returned above); wherever the records cannot tell (research
+  // extracts), names and an address agreeing, and the score, decide: a common name in
+  // one town is not a person.
+  if (birth == Level::kMissing && (!names_agree || !same_address || can_tell)) {
+    return Guard::kBirthDate;
+  }
   return Guard::kNone;
 }
 

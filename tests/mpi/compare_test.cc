@@ -308,6 +308,9 @@ TEST(GuardTest, BirthDateSimilarNamesAndNoName) {
   b.birth_date = {1980, 3, 8};
   PreparedPerson pa = Prepare(a), pb = Prepare(b);
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);  // all else confirms
+  b.identifiers = {{"ssn", "987-65-4321"}};  // another SSN: not one person's slip
+  pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
   b.street = {"7 Other Road"};
   b.phones = {"+1 (312) 555-0199"};
   b.identifiers.clear();
@@ -351,12 +354,25 @@ TEST(GuardTest, BirthDateSimilarNamesAndNoName) {
   EXPECT_EQ(
       CheckGuards(Prepare(bare_a), Prepare(bare_b), Compare(Prepare(bare_a), Prepare(bare_b))),
       Guard::kNone);
-  // No birth date on one side: the names and an address or phone must agree.
+  // No birth date on one side: one name at one address and phone is also a mother and
+  // daughter of that name; only an identifier in common links it.
   b = a;
-  b.identifiers.clear();
   b.birth_date = {};
   pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);  // one SSN
+  b.identifiers.clear();
+  pb = Prepare(b);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
+  // Bare records cannot tell: there the names and an address must agree.
+  Person bare_undated = bare_a;
+  bare_undated.birth_date = {};
+  EXPECT_EQ(CheckGuards(Prepare(bare_a), Prepare(bare_undated),
+                        Compare(Prepare(bare_a), Prepare(bare_undated))),
+            Guard::kNone);
+  bare_undated.street = {"7 Other Road"};
+  EXPECT_EQ(CheckGuards(Prepare(bare_a), Prepare(bare_undated),
+                        Compare(Prepare(bare_a), Prepare(bare_undated))),
+            Guard::kBirthDate);
   b.street = {"7 Other Road"};
   b.phones.clear();
   pb = Prepare(b);
