@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "mpi/match/text.h"
@@ -174,6 +175,22 @@ int BirthDigitsApart(const PreparedPerson& a, const PreparedPerson& b) {
   return std::min(differing(y), differing(swapped) + 1);
 }
 
+// True if the two carry one identifier value with a typed slip (one character changed,
+// or two swapped) in the same system, and not two numbers in sequence: twins' numbers
+// are often issued one after the other.
+bool OneIdentifierMistyped(const PreparedPerson& a, const PreparedPerson& b) {
+  for (const auto& [sa, va] : a.identifiers) {
+    for (const auto& [sb, vb] : b.identifiers) {
+      if (sa != sb || va == vb || va.size() != vb.size() || !WithinOneEdit(va, vb)) continue;
+      uint64_t x = 0, y = 0;
+      bool numbers = va.size() <= 18 && absl::SimpleAtoi(va, &x) && absl::SimpleAtoi(vb, &y);
+      if (numbers && (x + 1 == y || y + 1 == x)) continue;
+      return true;
+    }
+  }
+  return false;
+}
+
 // True if two folded names differ and are both proper names (Louis and Louise).
 bool TwoProperNames(const std::string& x, const std::string& y) {
   return x != y && IsProperName(x) && IsProperName(y);
@@ -190,8 +207,11 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   const Level birth = c.at(Field::kBirthDate);
   // One family, allowing typos (a family name that sounds the same).
   const bool same_family = family <= Level::kPhonetic;
-  // One identifier value on both sides is one person, whatever the names say.
-  const bool same_identifier = c.at(Field::kIdentifier) == Level::kExact;
+  // One identifier value on both sides is one person, whatever the names say; so is one
+  // value with a typed slip (not a number in sequence: twins').
+  const bool same_identifier =
+      c.at(Field::kIdentifier) == Level::kExact ||
+      (c.at(Field::kIdentifier) == Level::kClose && OneIdentifierMistyped(a, b));
   // A birth date a typed digit from the other, or day and month swapped. Two digits
   // apart is another birth date: a namesake relative born that year at one address
   // looks the same (a placeholder such as 1900-01-01 is near no one).
@@ -293,8 +313,8 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   // A birth date a digit apart, or day and month swapped, is the same date only
   // when the names agree and an address or phone agrees too, and the identifiers on
   // both sides do not differ.
-  if (near_birth && (!names_agree || !same_address ||
-                     c.at(Field::kIdentifier) == Level::kDifferent)) {
+  if (near_birth &&
+      (!names_agree || !same_address || c.at(Field::kIdentifier) == Level::kDifferent)) {
     return Guard::kBirthDate;
   }
   // No birth date on one side: the birth date is what tells a mother and daughter of one

@@ -32,7 +32,8 @@ enum class Guard {
   // evidence of one person); or names a letter apart with the sexes or identifiers
   // differing, or one the other with a feminine ending (Simon / Simone); or, with a
   // multiple birth on record, first names that are not one name. One identifier value
-  // on both sides says one person.
+  // on both sides says one person, and so does one value a typed slip apart (not two
+  // numbers in sequence, as twins' often are).
   kTwins,
   // Birth orders on record that differ (the first and the second twin): two people.
   kBirthOrder,

@@ -487,6 +487,17 @@ TEST(GuardTest, AnAgreeingIdentifierOverridesTheTwinGuard) {
   b.given = {"Oscar"};
   PreparedPerson pa = Prepare(a), pb = Prepare(b);
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+  // The same SSN with a digit mistyped, or two swapped: one person's number.
+  for (const char* slipped : {"123-45-6780", "123-54-6789"}) {
+    b.identifiers = {{"ssn", slipped}};
+    pb = Prepare(b);
+    EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone) << slipped;
+  }
+  // The next number is a twin's as often as a slip: Oscar stays a question.
+  b.identifiers = {{"ssn", "123-45-6788"}};
+  pb = Prepare(b);
+  ASSERT_EQ(Compare(pa, pb).at(Field::kIdentifier), Level::kClose);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kTwins);
 }
 
 TEST(DecideTest, ThresholdsAndGuards) {
