@@ -236,9 +236,11 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   if (same_family && !same_identifier) {
     // With a multiple birth on record, first names that are not one name (even a
     // letter apart, Christian / Christina, or one the other's middle name) are two
-    // children.
+    // children; unless both give one birth order: one child, its name mistyped.
+    const bool one_birth_order =
+        a.multiple_birth_order > 0 && a.multiple_birth_order == b.multiple_birth_order;
     if ((a.multiple_birth || b.multiple_birth) && birth != Level::kDifferent &&
-        !SameFirstName(a, b) && !c.names_swapped) {
+        !SameFirstName(a, b) && !c.names_swapped && !one_birth_order) {
       return Guard::kTwins;
     }
   }

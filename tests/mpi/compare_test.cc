@@ -214,6 +214,18 @@ TEST(GuardTest, TwinsAreGuarded) {
   second.family = "Evan";
   p2 = Prepare(second);
   EXPECT_EQ(CheckGuards(p1, p2, Compare(p1, p2)), Guard::kBirthOrder);
+  // One birth order on both, a first name mistyped on one: one child (Jerry, Jery).
+  Person jerry = a, jery = a;
+  jerry.given = {"Jerry"};
+  jery.given = {"Jery"};
+  jerry.multiple_birth = jery.multiple_birth = true;
+  jerry.multiple_birth_order = jery.multiple_birth_order = 2;
+  PreparedPerson pj = Prepare(jerry), pjy = Prepare(jery);
+  EXPECT_EQ(CheckGuards(pj, pjy, Compare(pj, pjy)), Guard::kNone);
+  // The order on one side only says nothing of which child the other is.
+  jery.multiple_birth_order = 0;
+  pjy = Prepare(jery);
+  EXPECT_EQ(CheckGuards(pj, pjy, Compare(pj, pjy)), Guard::kTwins);
   // A nickname is the same person, not a twin.
   Person bill = a;
   bill.given = {"Bill"};
