@@ -282,11 +282,13 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   }
   if (same_identifier) return Guard::kNone;
 
-  // Names only alike (a letter apart, or sounding alike) on another birth date and at
-  // another address: François / Francisco. Both must be names: a typo (Lachlarn for
-  // Lachlan) is one name, and the rules below decide.
-  if ((given == Level::kClose || given == Level::kPhonetic) && birth == Level::kDifferent &&
-      !same_address && TwoProperNames(a.given.front(), b.given.front())) {
+  // Names only alike (a letter apart, or sounding alike) on another birth date, even one
+  // a digit or a swap away, and at another address: François / Francisco, cousins Jon
+  // and Joan. Both must be names: a typo (Lachlarn for Lachlan) is one name, and the
+  // rules below decide.
+  if ((given == Level::kClose || given == Level::kPhonetic) &&
+      (birth == Level::kDifferent || near_birth) && !same_address &&
+      TwoProperNames(a.given.front(), b.given.front())) {
     return Guard::kSimilarNames;
   }
   const bool names_agree = given <= Level::kClose && family <= Level::kClose;

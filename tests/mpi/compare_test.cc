@@ -413,6 +413,10 @@ TEST(GuardTest, BirthDateSimilarNamesAndNoName) {
   pb = Prepare(francisco);
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kSimilarNames);
   EXPECT_EQ(Decide(100, Guard::kSimilarNames, Thresholds{}).grade, Grade::kNone);
+  // A birth date a digit away is another birth date too (cousins of one family).
+  francisco.birth_date = {1980, 3, 8};
+  pb = Prepare(francisco);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kSimilarNames);
   // A typo is one name, not two alike (Francoiss): the other rules decide.
   francisco.given = {"Francoiss"};
   pb = Prepare(francisco);
