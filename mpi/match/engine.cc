@@ -33,14 +33,14 @@ std::vector<std::string> BlockingKeys(const PreparedPerson& p) {
   if (!p.family_nysiis.empty() && !year.empty()) {
     keys.push_back(absl::StrCat("fy|", p.family_nysiis, "|", year));
   }
-  // Each part of a hyphenated or former family name with the birth year: a married
-  // name meets the maiden one, and Dalenwell meets Dalenwell-O'Brien.
-  if (!year.empty()) {
-    for (const std::string& part : p.family_parts) {
-      std::string code = Nysiis(part);
-      if (!code.empty() && code != p.family_nysiis)
-        keys.push_back(absl::StrCat("fy|", code, "|", year));
-    }
+  // Each part of a hyphenated or former family name with the birth year, and with the
+  // first name: a married name meets the maiden one, and Dalenwell meets
+  // Dalenwell-O'Brien, with or without a birth date.
+  for (const std::string& part : p.family_parts) {
+    std::string code = Nysiis(part);
+    if (code.empty() || code == p.family_nysiis) continue;
+    if (!year.empty()) keys.push_back(absl::StrCat("fy|", code, "|", year));
+    if (!p.given_nysiis.empty()) keys.push_back(absl::StrCat("fg|", code, "|", p.given_nysiis));
   }
   // The first name with the birth year and the family name's initial: a family name
   // mistyped after its first letter and a mistyped or swapped day or month still meet.
@@ -51,9 +51,13 @@ std::vector<std::string> BlockingKeys(const PreparedPerson& p) {
   }
   if (!p.birth_digits.empty()) {
     keys.push_back(absl::StrCat("bd|", p.birth_digits));
-    // The first name with the day and month: a mistyped year still meets.
+    // Either name with the day and month: a mistyped year still meets, with a typo in
+    // the other name too.
     if (!p.given_nysiis.empty() && p.birth_digits.size() == 8) {
       keys.push_back(absl::StrCat("gd|", p.given_nysiis, "|", p.birth_digits.substr(4)));
+    }
+    if (!p.family_nysiis.empty() && p.birth_digits.size() == 8) {
+      keys.push_back(absl::StrCat("fd|", p.family_nysiis, "|", p.birth_digits.substr(4)));
     }
   }
   // Either name with the postal code or the city: the name keys are shared by the given

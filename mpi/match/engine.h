@@ -13,11 +13,13 @@
 namespace hie::mpi {
 
 // Independent blocking keys of one registration: a pair is scored if it shares any, so
-// one corrupted field never hides a true match. Keys: family phonetic + birth year;
-// first name phonetic + birth year + family initial, and + birth day and month;
-// full birth date; either name's phonetic code + postal code, and + city; both names'
-// phonetic codes (in either order); each phone; each identifier; each address line;
-// each line's street name + postal code + family initial, and + city + birth year.
+// one corrupted field never hides a true match. Keys: family phonetic + birth year,
+// and + birth day and month (each part of a hyphenated or former family name + birth
+// year, and + first name); first name phonetic + birth year + family initial, and +
+// birth day and month; full birth date; either name's phonetic code + postal code, and
+// + city; both names' phonetic codes (in either order); each phone; each identifier;
+// each address line; each line's street name + postal code + family initial, and +
+// city + birth year.
 std::vector<std::string> BlockingKeys(const PreparedPerson& p);
 
 // Why a pair that scores high must still not be linked automatically: a guarded pair

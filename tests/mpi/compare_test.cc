@@ -599,6 +599,40 @@ TEST(BlockingTest, AMistypedFamilyNameAndBirthDayStillMeet) {
   EXPECT_TRUE(ShareABlockingKey(a, b));
 }
 
+// A mistyped first name with a mistyped birth year at another address meets through
+// the family name with the day and month (Joseph Haluer 2012, Josmph Haluer 2052); a
+// married name without a birth date meets the maiden one through the first name.
+TEST(BlockingTest, AMistypedYearAndNameOrAMarriedNameWithoutABirthDateMeet) {
+  Person a;
+  a.given = {"Joseph"};
+  a.family = "Haluer";
+  a.birth_date = {2012, 10, 19};
+  a.street = {"3157 Main Road"};
+  a.city = "Sandville";
+  a.postal_code = "68129";
+  Person b = a;
+  b.given = {"Josmph"};
+  b.birth_date = {2052, 10, 19};
+  b.street = {"8134 Adams Road"};
+  b.city = "Glenfield";
+  b.postal_code = "38833";
+  EXPECT_TRUE(ShareABlockingKey(a, b));
+  Person maiden;
+  maiden.given = {"Donna"};
+  maiden.family = "Green";
+  maiden.street = {"1065 Jackson Court"};
+  maiden.city = "Elmton";
+  maiden.postal_code = "74046";
+  Person married = maiden;
+  married.family = "Balosell";
+  married.former_family = {"Green"};
+  married.birth_date = {1973, 7, 12};
+  married.street = {"5756 Madison Boulevard"};
+  married.city = "Maplehaven";
+  married.postal_code = "13615";
+  EXPECT_TRUE(ShareABlockingKey(maiden, married));
+}
+
 // A search by name alone finds the person whichever form of the given name was
 // registered: a nickname shares a blocking key with its formal names.
 TEST(BlockingTest, ANicknameMeetsItsFormalName) {
