@@ -30,6 +30,10 @@ using store::KeyReader;
 // link on without a birth date.
 constexpr int kCommonNamePersons = 3;
 
+// How many other persons a registration asks about for certain matches their guards
+// held back.
+constexpr int kHeldBackQuestions = 2;
+
 // The last line of a stored review item that a re-registration opened.
 constexpr char kReRegistration[] = "re-registration";
 
@@ -553,6 +557,13 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
     const Cached* registration = nullptr;
     double score = -1e9;
   };
+  // Per person, the best candidate that would be a certain match but for its guard.
+  struct HeldBack {
+    const Cached* registration = nullptr;
+    double score = -1e9;
+    Guard guard = Guard::kNone;
+  };
+  absl::flat_hash_map<absl::string_view, HeldBack> held_back;
   // The best guarded candidate: a review item if nothing else is decided.
   PersonBest guarded;
   Guard guarded_by = Guard::kNone;
@@ -588,7 +599,15 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
         PersonBest& slot = by_person[other->euid];
         if (slot.registration == nullptr || score.total > slot.score) slot = {other, score.total};
       }
-    } else if (guarded.registration == nullptr || score.total > guarded.score) {
+    } else {
+      // A certain match but for its guard: per person, the likeliest.
+      if (score.total >= options_.thresholds.upper) {
+        HeldBack& slot = held_back[other->euid];
+        if (slot.registration == nullptr || score.total > slot.score)
+          slot = {other, score.total, guard};
+      }
+    }
+    if (guard != Guard::kNone && (guarded.registration == nullptr || score.total > guarded.score)) {
       // Whatever the guard, the higher score is the question for an operator.
       guarded = {other, score.total};
       guarded_by = guard;
@@ -733,17 +752,39 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
                                 previous != nullptr, &batch, &new_reviews);
     if (result.also_review_id.empty()) result.also_review_id = std::move(id);
   }
-  // A certain match its guard held back, with a registration of another person than the
-  // one this registration joined: one person split in two (the guard's doubt is the
-  // operator's question), unless an open item already asks about the two persons. A
-  // guarded pair between the thresholds is no such question once the registration has
-  // found its person: on the tuning sets few of them were one person.
-  if (result.placement == Placement::kLinked && guarded.registration != nullptr &&
-      guarded.score >= options_.thresholds.upper && euid != guarded.registration->euid &&
-      QueuedMergeOf(euid, guarded.registration->euid).empty()) {
-    std::string id = OpenReview(self, *guarded.registration, guarded.score, GuardName(guarded_by),
-                                previous != nullptr, &batch, &new_reviews);
-    if (result.also_review_id.empty()) result.also_review_id = std::move(id);
+  // Certain matches their guards held back, with registrations of other persons than the
+  // one this registration is placed in: one person split in two, perhaps (the guard's
+  // doubt is the operator's question). The two likeliest such persons are asked about,
+  // unless an item of this registration already names the person or an open item asks
+  // about the two persons. Guarded pairs between the thresholds are not: few of them
+  // were one person on the tuning sets, against four in five of these.
+  {
+    absl::flat_hash_set<absl::string_view> asked;
+    for (const auto& [pair, queued] : new_reviews) {
+      std::vector<absl::string_view> parts = absl::StrSplit(pair, '\n');
+      auto it = parts.size() == 4
+                    ? cache_.find(RefKey(std::string(parts[2]), std::string(parts[3])))
+                    : cache_.end();
+      if (it != cache_.end()) asked.insert(it->second.euid);
+    }
+    std::vector<const HeldBack*> questions;
+    for (const auto& [person, held] : held_back) {
+      if (person != euid && !asked.contains(person)) questions.push_back(&held);
+    }
+    std::sort(questions.begin(), questions.end(), [](const HeldBack* x, const HeldBack* y) {
+      if (x->score != y->score) return x->score > y->score;
+      return std::tie(x->registration->org_id, x->registration->local_id) <
+             std::tie(y->registration->org_id, y->registration->local_id);
+    });
+    int opened = 0;
+    for (const HeldBack* held : questions) {
+      if (opened == kHeldBackQuestions) break;
+      if (!QueuedMergeOf(euid, held->registration->euid).empty()) continue;
+      std::string id = OpenReview(self, *held->registration, held->score, GuardName(held->guard),
+                                  previous != nullptr, &batch, &new_reviews);
+      if (result.also_review_id.empty()) result.also_review_id = std::move(id);
+      ++opened;
+    }
   }
   if (best != nullptr) {
     result.has_match = true;

@@ -1087,6 +1087,31 @@ TEST_F(PatientIndexTest, AHeldBackCertainMatchWithAnotherPersonIsAskedAbout) {
   EXPECT_EQ(asked, 1);
 }
 
+// Held back from both twins by its birth date (a digit from each), a registration asks
+// about both, not only about the likelier: either may be its person.
+TEST_F(PatientIndexTest, HeldBackFromTwoPersonsAsksAboutBoth) {
+  Person first = Jane();
+  first.multiple_birth = true;
+  first.multiple_birth_order = 1;
+  Person second = JaneMoved();
+  second.multiple_birth = true;
+  second.multiple_birth_order = 2;
+  ASSERT_THAT(index_->Register("org-a", "A1", first), IsOk());
+  ASSERT_THAT(index_->Register("org-b", "B1", second), IsOk());
+  Person third = Jane();
+  third.birth_date = {1984, 6, 4};
+  third.street = {"5 Harbour View"};
+  third.phones = {"217-555-0333"};
+  ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-c", "C1", third));
+  EXPECT_EQ(c.placement, Placement::kReview);
+  ASSERT_OK_AND_ASSIGN(auto items, index_->ListReviews());
+  std::vector<std::string> asked;
+  for (const auto& item : items) {
+    if (item.a.local_id == "C1") asked.push_back(absl::StrCat(item.b.local_id, " ", item.reason));
+  }
+  EXPECT_THAT(asked, UnorderedElementsAre("A1 birth date guard", "B1 birth date guard"));
+}
+
 // A member's search weighs another member's MRN as its registration would: not at all.
 TEST(PatientIndexPoisoningTest, AMembersSearchIgnoresAnotherMembersMrn) {
   const std::string system = "urn:oid:1.2.3.4";
