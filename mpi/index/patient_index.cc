@@ -27,7 +27,7 @@ using store::KeyBuilder;
 using store::KeyReader;
 
 // A name this many persons share (among a registration's candidates) is too common to
-// link on without a birth date.
+// link on without a birth date, or on a birth date alone.
 constexpr int kCommonNamePersons = 3;
 
 // How many other persons a registration asks about for certain matches their guards
@@ -151,6 +151,19 @@ absl::StatusOr<internal::StoredRegistration> ReadRegistration(const store::KvSto
 // postal code, phone or identifier is in common.
 bool OnlyNamesToGoBy(const Comparison& c) {
   if (c.at(Field::kBirthDate) != Level::kMissing) return false;
+  for (Field f : {Field::kStreet, Field::kPostalCode, Field::kPhone, Field::kIdentifier}) {
+    Level level = c.at(f);
+    if (level == Level::kExact || level == Level::kEquivalent || level == Level::kClose) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// True if a pair has no address, postal code, phone or identifier in common, on its
+// birth date as typed.
+bool NothingButNamesAndBirth(const Comparison& c) {
+  if (c.at(Field::kBirthDate) != Level::kExact) return false;
   for (Field f : {Field::kStreet, Field::kPostalCode, Field::kPhone, Field::kIdentifier}) {
     Level level = c.at(f);
     if (level == Level::kExact || level == Level::kEquivalent || level == Level::kClose) {
@@ -585,14 +598,8 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
     Comparison c = known != nullptr ? known->comparison : Compare(prepared, other->prepared);
     Score score = model_.model.Evaluate(c, adjustments);
     Guard guard = known != nullptr ? known->guard : CheckGuards(prepared, other->prepared, c);
+    guard = CommonNameGuard(prepared, candidates, c, score.total, guard, &namesakes);
     if (SaysTwoPeople(guard)) continue;  // neither a link nor a question for an operator
-    // Without a birth date, a name several persons here share is not a question an
-    // operator could answer either: the John Browns of the index would each be asked
-    // about.
-    if (guard == Guard::kBirthDate && OnlyNamesToGoBy(c)) {
-      if (namesakes < 0) namesakes = PersonsNamedAs(prepared, candidates, kCommonNamePersons);
-      if (namesakes >= kCommonNamePersons) continue;
-    }
     if (guard == Guard::kNone) {
       // Only certain matches can make a registration match two persons.
       if (score.total >= options_.thresholds.upper) {
@@ -891,6 +898,26 @@ std::string PatientIndex::QueuedMergeOf(const std::string& x, const std::string&
     }
   }
   return "";
+}
+
+Guard PatientIndex::CommonNameGuard(const PreparedPerson& person,
+                                    const std::vector<const Cached*>& candidates,
+                                    const Comparison& c, double score, Guard guard,
+                                    int* namesakes) const {
+  auto common = [&] {
+    if (*namesakes < 0) *namesakes = PersonsNamedAs(person, candidates, kCommonNamePersons);
+    return *namesakes >= kCommonNamePersons;
+  };
+  // Without a birth date, a name several persons here share is not a question an
+  // operator could answer: the John Browns of the index would each be asked about.
+  if (guard == Guard::kBirthDate && OnlyNamesToGoBy(c) && common()) return Guard::kNameOnly;
+  // A common name with one birth date, and nothing else in common: namesakes share as
+  // much (Michael Johnson of 1989-10-15, in two towns). An operator decides.
+  if (guard == Guard::kNone && score >= options_.thresholds.upper && NothingButNamesAndBirth(c) &&
+      common()) {
+    return Guard::kCommonName;
+  }
+  return guard;
 }
 
 bool PatientIndex::Distinct(const Cached& x, const Cached& y) const {
@@ -1232,9 +1259,16 @@ absl::StatusOr<PatientIndex::Explanation> PatientIndex::Explain(const Registrati
     return absl::NotFoundError("no such registration");
   }
   Explanation e;
-  Comparison c = Compare(ita->second.prepared, itb->second.prepared);
-  e.score = model_.model.Evaluate(ita->second.prepared, itb->second.prepared, c, &frequencies_);
-  e.guard = CheckGuards(ita->second.prepared, itb->second.prepared, c);
+  const PreparedPerson& pa = ita->second.prepared;
+  Comparison c = Compare(pa, itb->second.prepared);
+  e.score = model_.model.Evaluate(pa, itb->second.prepared, c, &frequencies_);
+  // As registering `a` now would guard the pair, how common its name is included.
+  bool truncated = false;
+  std::vector<const Cached*> candidates = Candidates(blocks_, BlockingKeys(pa), &ita->second,
+                                                     options_.max_candidates_per_key, &truncated);
+  int namesakes = -1;
+  e.guard = CommonNameGuard(pa, candidates, c, e.score.total,
+                            CheckGuards(pa, itb->second.prepared, c), &namesakes);
   e.decision = mpi::Decide(e.score.total, e.guard, options_.thresholds);
   auto manual = manual_.find(PairKey(ita->first, itb->first));
   if (manual != manual_.end()) e.manual = manual->second ? "manual link" : "manual unlink";

@@ -127,13 +127,17 @@ const char* GuardName(Guard guard) {
       return "similar names guard";
     case Guard::kNoName:
       return "no name guard";
+    case Guard::kCommonName:
+      return "common name guard";
+    case Guard::kNameOnly:
+      return "name only";
   }
   return "?";
 }
 
 bool SaysTwoPeople(Guard guard) {
   return guard == Guard::kBirthOrder || guard == Guard::kSex || guard == Guard::kSimilarNames ||
-         guard == Guard::kNamesake;
+         guard == Guard::kNamesake || guard == Guard::kNameOnly;
 }
 
 namespace {

@@ -59,11 +59,19 @@ enum class Guard {
   // wherever the records can tell: a household or a shared birthday, never linked
   // without an operator.
   kOtherNames,
+  // A name several persons of the index share (three among a registration's candidates),
+  // with a birth date and nothing else in common: namesakes share as much. Decided by
+  // the index, which knows how common the name is; never linked without an operator.
+  kCommonName,
+  // No birth date on one side, nothing but the names in common, and a name several
+  // persons of the index share: no question an operator could answer (each John Brown
+  // would be asked about). Decided by the index; neither linked nor queued.
+  kNameOnly,
 };
 const char* GuardName(Guard guard);
-// True for the guards that say two people (kBirthOrder, kSex, kNamesake, kSimilarNames): such a
-// pair is neither linked nor put in front of an operator, whatever it scores. The other
-// guards hold a pair for review.
+// True for the guards that say two people (kBirthOrder, kSex, kNamesake, kSimilarNames), or
+// that nothing could tell (kNameOnly): such a pair is neither linked nor put in front of
+// an operator, whatever it scores. The other guards hold a pair for review.
 bool SaysTwoPeople(Guard guard);
 Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Comparison& c);
 

@@ -1112,6 +1112,38 @@ TEST_F(PatientIndexTest, HeldBackFromTwoPersonsAsksAboutBoth) {
   EXPECT_THAT(asked, UnorderedElementsAre("A1 birth date guard", "B1 birth date guard"));
 }
 
+// A name three persons carry and one birth date, with nothing else in common: namesakes
+// share as much, so an operator decides. A name one person carries links as before.
+TEST_F(PatientIndexTest, ACommonNameAndABirthDateAloneAreAQuestion) {
+  auto michael = [](int year, const std::string& street, const std::string& postal) {
+    Person p;
+    p.given = {"Michaelo"};
+    p.family = "Johnstonne";
+    p.sex = Sex::kMale;
+    p.birth_date = {year, 10, 15};
+    p.street = {street};
+    p.postal_code = postal;
+    return p;
+  };
+  ASSERT_THAT(index_->Register("org-a", "A1", michael(1989, "1 Elm Road", "11111")), IsOk());
+  ASSERT_OK_AND_ASSIGN(RegisterResult rare,
+                       index_->Register("org-b", "B1", michael(1989, "9 Lake Road", "99999")));
+  EXPECT_EQ(rare.placement, Placement::kLinked) << "one person of the name";
+  ASSERT_THAT(index_->Register("org-a", "A2", michael(1962, "2 Oak Lane", "22222")), IsOk());
+  ASSERT_THAT(index_->Register("org-a", "A3", michael(1975, "3 Pine Court", "33333")), IsOk());
+  ASSERT_OK_AND_ASSIGN(RegisterResult common,
+                       index_->Register("org-c", "C1", michael(1962, "7 Hill Street", "77777")));
+  EXPECT_EQ(common.placement, Placement::kReview);
+  EXPECT_EQ(common.review_reason, "common name guard");
+  EXPECT_EQ(common.matched.local_id, "A2");
+  ASSERT_OK_AND_ASSIGN(auto why, index_->Explain({"org-c", "C1"}, {"org-a", "A2"}));
+  EXPECT_EQ(why.guard, Guard::kCommonName);
+  // An address in common says more than the name: linked.
+  ASSERT_OK_AND_ASSIGN(RegisterResult at_home,
+                       index_->Register("org-c", "C2", michael(1975, "3 Pine Court", "33333")));
+  EXPECT_EQ(at_home.placement, Placement::kLinked);
+}
+
 // A member's search weighs another member's MRN as its registration would: not at all.
 TEST(PatientIndexPoisoningTest, AMembersSearchIgnoresAnotherMembersMrn) {
   const std::string system = "urn:oid:1.2.3.4";
