@@ -375,13 +375,18 @@ void PatientIndex::NoteManual(const std::string& x, const std::string& y, bool l
   manual_refs_.insert(y);
 }
 
+uint64_t PatientIndex::BlockId(absl::string_view key) {
+  return absl::Hash<absl::string_view>{}(key);
+}
+
 void PatientIndex::AddToBlocks(const Cached* entry) {
-  for (std::string& key : BlockingKeys(entry->prepared)) blocks_[std::move(key)].push_back(entry);
+  for (const std::string& key : BlockingKeys(entry->prepared))
+    blocks_[BlockId(key)].push_back(entry);
 }
 
 void PatientIndex::RemoveFromBlocks(const Cached* entry) {
   for (const std::string& key : BlockingKeys(entry->prepared)) {
-    auto it = blocks_.find(key);
+    auto it = blocks_.find(BlockId(key));
     if (it == blocks_.end()) continue;
     auto& members = it->second;
     members.erase(std::remove(members.begin(), members.end(), entry), members.end());
@@ -489,7 +494,7 @@ std::vector<const PatientIndex::Cached*> PatientIndex::Candidates(
   absl::flat_hash_set<const Cached*> seen;
   std::vector<const Cached*> candidates;
   for (const std::string& key : keys) {
-    auto block = blocks.find(key);
+    auto block = blocks.find(BlockId(key));
     if (block == blocks.end()) continue;
     size_t taken = 0;
     // The most recent registrations first: the bound cuts the oldest.
@@ -832,7 +837,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
   if (previous != nullptr) SetPerson(&entry, euid);
   entry = Cached{org_id, local_id, euid, stored.version(), std::move(prepared)};
   if (previous == nullptr) members_[euid].push_back(&entry);
-  for (std::string& key : keys) blocks_[std::move(key)].push_back(&entry);
+  for (const std::string& key : keys) blocks_[BlockId(key)].push_back(&entry);
   result.version = stored.version();
   return result;
 }

@@ -18,6 +18,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -312,7 +313,11 @@ class PatientIndex {
   PatientIndex(store::KvStore* store, Clock* clock, const IndexOptions& options);
   absl::Status Load();
   struct Cached;
-  using Blocks = absl::flat_hash_map<std::string, std::vector<const Cached*>>;
+  // Blocks by a 64-bit hash of the blocking key (BlockId): a million registrations hold
+  // millions of keys, most of them one registration's. Two keys that hash alike only
+  // share candidates, which scoring sorts out.
+  using Blocks = absl::flat_hash_map<uint64_t, absl::InlinedVector<const Cached*, 1>>;
+  static uint64_t BlockId(absl::string_view key);
   // A newcomer prepared, and compared with the candidates the index held before a
   // batch, ahead of its turn to be registered.
   struct Compared {
