@@ -938,11 +938,17 @@ bool PatientIndex::ConsistentWithPerson(const PreparedPerson& person,
                                         const Cached* matched) const {
   auto members = members_.find(matched->euid);
   if (members == members_.end()) return true;
+  // One identifier value with the matched registration says one person: a member the
+  // registration disagrees with then holds it back only where the two say two people
+  // (a member without the identifier, a first name garbled on one, is no such doubt).
+  const bool one_identifier =
+      Compare(person, matched->prepared).at(Field::kIdentifier) == Level::kExact;
   for (const Cached* member : members->second) {
     if (member == matched) continue;
     const PreparedPerson& theirs = member->prepared;
     Comparison c = Compare(person, theirs);
-    if (CheckGuards(person, theirs, c) != Guard::kNone) return false;
+    Guard guard = CheckGuards(person, theirs, c);
+    if (guard != Guard::kNone && !(one_identifier && !SaysTwoPeople(guard))) return false;
     if (model_.model.Evaluate(c, adjustments).total < options_.thresholds.lower) return false;
   }
   return true;

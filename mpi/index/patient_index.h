@@ -422,9 +422,10 @@ class PatientIndex {
   // and it joins the better while an operator is asked about the other.
   bool Distinct(const Cached& x, const Cached& y) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // True if `person`, matched to the person of `matched`, agrees with every other
-  // registration of that person too: none guarded against it, none scoring below the
-  // review threshold. A record joins a person, not one of its registrations: otherwise
-  // A links to B and C to B though A and C are two people.
+  // registration of that person too: none guarded against it (with an identifier value
+  // in common with `matched`, none guarded by a guard that says two people), none
+  // scoring below the review threshold. A record joins a person, not one of its
+  // registrations: otherwise A links to B and C to B though A and C are two people.
   bool ConsistentWithPerson(const PreparedPerson& person,
                             const MatchModel::NameAdjustments& adjustments,
                             const Cached* matched) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -1144,6 +1144,34 @@ TEST_F(PatientIndexTest, ACommonNameAndABirthDateAloneAreAQuestion) {
   EXPECT_EQ(at_home.placement, Placement::kLinked);
 }
 
+// A registration carrying the identifier of the registration it matches joins that
+// person though it is only in question against another member (one the operator added,
+// its first name garbled, without the identifier); one whose member says two people
+// still waits for an operator.
+TEST_F(PatientIndexTest, AnIdentifierInCommonJoinsDespiteAQuestionWithAnotherMember) {
+  Person jane = Jane();
+  jane.identifiers = {{"ssn", "123-45-6789"}};
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", jane));
+  Person garbled = Jane();
+  garbled.given = {"Oyelaran"};  // the family name typed in both fields
+  garbled.family = "Oyelaran";
+  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", garbled));
+  ASSERT_FALSE(b.review_id.empty());
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult joined,
+                       index_->ResolveReview(b.review_id, /*same_person=*/true, "one Jane"));
+  ASSERT_EQ(joined.registrations.size(), 2u);
+  ASSERT_OK_AND_ASSIGN(auto with_b1, index_->Explain({"org-a", "A1"}, {"org-b", "B1"}));
+  ASSERT_NE(with_b1.guard, Guard::kNone);
+  ASSERT_FALSE(SaysTwoPeople(with_b1.guard));
+  ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-c", "C1", jane));
+  EXPECT_EQ(c.placement, Placement::kLinked);
+  EXPECT_EQ(c.euid, a.euid);
+  // Without the identifier, the question against B1 holds it back.
+  Person no_ssn = Jane();
+  ASSERT_OK_AND_ASSIGN(RegisterResult d, index_->Register("org-d", "D1", no_ssn));
+  EXPECT_EQ(d.placement, Placement::kReview);
+}
+
 // A member's search weighs another member's MRN as its registration would: not at all.
 TEST(PatientIndexPoisoningTest, AMembersSearchIgnoresAnotherMembersMrn) {
   const std::string system = "urn:oid:1.2.3.4";
