@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status/status_macros.h"
 #include "common/store/key_codec.h"
@@ -28,11 +29,11 @@ using store::KeyReader;
 
 // A name this many persons share (among a registration's candidates) is too common to
 // link on without a birth date, or on a birth date alone.
-constexpr int kCommonNamePersons = 3;
+constexpr size_t kCommonNamePersons = 3;
 
 // How many other persons a registration asks about for certain matches their guards
 // held back.
-constexpr int kHeldBackQuestions = 2;
+constexpr size_t kHeldBackQuestions = 2;
 
 // The last line of a stored review item that a re-registration opened.
 constexpr char kReRegistration[] = "re-registration";
@@ -147,10 +148,8 @@ absl::StatusOr<internal::StoredRegistration> ReadRegistration(const store::KvSto
   return stored;
 }
 
-// True if nothing but the names can agree: one side has no birth date, and no address,
-// postal code, phone or identifier is in common.
-bool OnlyNamesToGoBy(const Comparison& c) {
-  if (c.at(Field::kBirthDate) != Level::kMissing) return false;
+// True if a pair has no address, postal code, phone or identifier in common.
+bool NoHouseholdOrIdentifierInCommon(const Comparison& c) {
   for (Field f : {Field::kStreet, Field::kPostalCode, Field::kPhone, Field::kIdentifier}) {
     Level level = c.at(f);
     if (level == Level::kExact || level == Level::kEquivalent || level == Level::kClose) {
@@ -160,34 +159,34 @@ bool OnlyNamesToGoBy(const Comparison& c) {
   return true;
 }
 
-// True if a pair has no address, postal code, phone or identifier in common, on its
-// birth date as typed.
-bool NothingButNamesAndBirth(const Comparison& c) {
-  if (c.at(Field::kBirthDate) != Level::kExact) return false;
-  for (Field f : {Field::kStreet, Field::kPostalCode, Field::kPhone, Field::kIdentifier}) {
-    Level level = c.at(f);
-    if (level == Level::kExact || level == Level::kEquivalent || level == Level::kClose) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// The persons among `candidates` whose registrations carry `p`'s family and first given
-// name, counted up to `enough`.
+// True if `candidates` hold `enough` persons whose registrations carry `p`'s family and
+// first given name, registered by as many organisations: a name one organisation cannot
+// make common by itself (decoys registered to keep a person's registrations apart).
 template <typename Registration>  // PatientIndex::Cached
-int PersonsNamedAs(const PreparedPerson& p, const std::vector<const Registration*>& candidates,
-                   int enough) {
-  if (p.family.empty() || p.given.empty()) return 0;
+bool NameCommonAmong(const PreparedPerson& p, const std::vector<const Registration*>& candidates,
+                     size_t enough) {
+  if (p.family.empty() || p.given.empty()) return false;
   absl::flat_hash_set<absl::string_view> persons;
+  absl::flat_hash_set<absl::string_view> orgs;
   for (const auto* other : candidates) {
     const PreparedPerson& o = other->prepared;
     if (o.family == p.family && !o.given.empty() && o.given.front() == p.given.front()) {
       persons.insert(other->euid);
-      if (static_cast<int>(persons.size()) >= enough) break;
+      orgs.insert(other->org_id);
+      if (persons.size() >= enough && orgs.size() >= enough) return true;
     }
   }
-  return static_cast<int>(persons.size());
+  return false;
+}
+
+// Records a further review item of a registration (RegisterResult::other_review_ids),
+// once.
+void NoteAlsoAsked(RegisterResult* result, std::string id) {
+  if (id.empty() || id == result->review_id) return;
+  auto& ids = result->other_review_ids;
+  if (std::find(ids.begin(), ids.end(), id) != ids.end()) return;
+  if (result->also_review_id.empty()) result->also_review_id = id;
+  ids.push_back(std::move(id));
 }
 
 bool ValidUtf8(absl::string_view s) {
@@ -246,6 +245,10 @@ std::optional<PlacementAudit> AuditOfPlacement(const RegisterResult& r,
     return PlacementAudit{absl::StrCat("review: ", r.review_reason),
                           DescribePlacement(r, thresholds)};
   }
+  // A new person (or one kept) that other persons' items ask about.
+  if (!r.other_review_ids.empty()) {
+    return PlacementAudit{"review: other persons", DescribePlacement(r, thresholds)};
+  }
   return std::nullopt;
 }
 
@@ -267,6 +270,9 @@ std::string DescribePlacement(const RegisterResult& r, const Thresholds& thresho
   }
   if (!r.previous_euid.empty() && r.previous_euid != r.euid) {
     absl::StrAppend(&out, ", was ", r.previous_euid);
+  }
+  if (!r.other_review_ids.empty()) {
+    absl::StrAppend(&out, "; also review ", absl::StrJoin(r.other_review_ids, ", "));
   }
   if (!r.has_match) return absl::StrCat(out, "; no candidate");
   absl::StrAppend(&out, "; best ", r.matched.org_id, "/", r.matched.local_id, " of ",
@@ -376,7 +382,15 @@ void PatientIndex::NoteManual(const std::string& x, const std::string& y, bool l
 }
 
 uint64_t PatientIndex::BlockId(absl::string_view key) {
-  return absl::Hash<absl::string_view>{}(key);
+  // FNV-1a, then a 64-bit finaliser (splitmix64's): the same ids in every run, so that
+  // which keys share a block never depends on the process.
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char ch : key) h = (h ^ ch) * 1099511628211ull;
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  return h ^ (h >> 31);
 }
 
 void PatientIndex::AddToBlocks(const Cached* entry) {
@@ -539,7 +553,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
   RegisterResult result;
   bool unchanged_blocks = precomputed != nullptr;
   for (size_t k = 0; unchanged_blocks && k < keys.size(); ++k) {
-    unchanged_blocks = !changes->keys.contains(keys[k]);
+    unchanged_blocks = !changes->blocks.contains(BlockId(keys[k]));
   }
   std::vector<const Cached*> candidates;
   // The first pass's comparison of each candidate, where it has one.
@@ -682,6 +696,8 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
   // and never joins a person one of whose registrations carries the same identifier
   // system with another value.
   std::string review_reason;
+  // The persons this registration's review items ask about.
+  absl::flat_hash_set<absl::string_view> asked;
   // The review items this call opens, by pair.
   std::vector<std::pair<std::string, QueuedReview>> new_reviews;
   if (manually_linked) {
@@ -739,20 +755,28 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
       result.review_reason = review_reason;
       result.review_id = OpenReview(self, *best, best_score, review_reason, previous != nullptr,
                                     &batch, &new_reviews);
+      asked.insert(best->euid);
     }
   }
+  // Another item of this registration, about `candidate`'s person.
+  auto also_ask = [&](const Cached& candidate, double score, const std::string& reason) {
+    NoteAlsoAsked(&result, OpenReview(self, candidate, score, reason, previous != nullptr, &batch,
+                                      &new_reviews));
+    asked.insert(candidate.euid);
+  };
   // A certain match with another person too is that person's question for an operator:
-  // never a merge of the two by itself.
-  // Unless an open item already asks whether the two persons are one: deciding it "same
-  // person" merges them, this registration with them, so a second item would ask the
-  // operator the same question twice.
+  // never a merge of the two by itself. Unless an open item already asks whether the two
+  // persons are one: deciding it "same person" merges them, this registration with them,
+  // so a second item would ask the operator the same question twice.
   if (second.registration != nullptr && euid != second.registration->euid) {
     std::string queued =
         euid == best->euid ? QueuedMergeOf(euid, second.registration->euid) : std::string();
-    result.also_review_id =
-        !queued.empty() ? queued
-                        : OpenReview(self, *second.registration, second.score, kMatchesTwoPersons,
-                                     previous != nullptr, &batch, &new_reviews);
+    if (!queued.empty()) {
+      NoteAlsoAsked(&result, std::move(queued));
+      asked.insert(second.registration->euid);
+    } else {
+      also_ask(*second.registration, second.score, kMatchesTwoPersons);
+    }
   }
   // A guarded candidate outscoring an unguarded one that is itself only a review item
   // (between thresholds) is a question of its own: without it, the likelier pair would
@@ -760,42 +784,40 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
   if (result.placement == Placement::kReview && best_guard == Guard::kNone &&
       guarded.registration != nullptr && guarded.score > best_score &&
       guarded.score >= options_.thresholds.lower && euid != guarded.registration->euid) {
-    std::string id = OpenReview(self, *guarded.registration, guarded.score, GuardName(guarded_by),
-                                previous != nullptr, &batch, &new_reviews);
-    if (result.also_review_id.empty()) result.also_review_id = std::move(id);
+    also_ask(*guarded.registration, guarded.score, GuardName(guarded_by));
   }
   // Certain matches their guards held back, with registrations of other persons than the
   // one this registration is placed in: one person split in two, perhaps (the guard's
-  // doubt is the operator's question). The two likeliest such persons are asked about,
-  // unless an item of this registration already names the person or an open item asks
-  // about the two persons. Guarded pairs between the thresholds are not: few of them
-  // were one person on the tuning sets, against four in five of these.
+  // doubt is the operator's question). The two likeliest such persons are asked about
+  // (an item already open about the two persons serves), but not a person this
+  // registration's items already name, nor, where it was linked, one that looks like
+  // another person than the registration it joined through (a guard that says two
+  // people): "same person" merges the two persons. Guarded pairs between the thresholds
+  // are not asked about: few were one person on the tuning sets, against four in five of
+  // these.
   {
-    absl::flat_hash_set<absl::string_view> asked;
-    for (const auto& [pair, queued] : new_reviews) {
-      std::vector<absl::string_view> parts = absl::StrSplit(pair, '\n');
-      auto it = parts.size() == 4
-                    ? cache_.find(RefKey(std::string(parts[2]), std::string(parts[3])))
-                    : cache_.end();
-      if (it != cache_.end()) asked.insert(it->second.euid);
-    }
     std::vector<const HeldBack*> questions;
     for (const auto& [person, held] : held_back) {
-      if (person != euid && !asked.contains(person)) questions.push_back(&held);
+      if (person == euid || asked.contains(person)) continue;
+      if (result.placement == Placement::kLinked) {
+        Comparison c = Compare(best->prepared, held.registration->prepared);
+        if (SaysTwoPeople(CheckGuards(best->prepared, held.registration->prepared, c))) continue;
+      }
+      questions.push_back(&held);
     }
     std::sort(questions.begin(), questions.end(), [](const HeldBack* x, const HeldBack* y) {
       if (x->score != y->score) return x->score > y->score;
       return std::tie(x->registration->org_id, x->registration->local_id) <
              std::tie(y->registration->org_id, y->registration->local_id);
     });
-    int opened = 0;
+    if (questions.size() > kHeldBackQuestions) questions.resize(kHeldBackQuestions);
     for (const HeldBack* held : questions) {
-      if (opened == kHeldBackQuestions) break;
-      if (!QueuedMergeOf(euid, held->registration->euid).empty()) continue;
-      std::string id = OpenReview(self, *held->registration, held->score, GuardName(held->guard),
-                                  previous != nullptr, &batch, &new_reviews);
-      if (result.also_review_id.empty()) result.also_review_id = std::move(id);
-      ++opened;
+      std::string queued = QueuedMergeOf(euid, held->registration->euid);
+      if (!queued.empty()) {
+        NoteAlsoAsked(&result, std::move(queued));
+      } else {
+        also_ask(*held->registration, held->score, GuardName(held->guard));
+      }
     }
   }
   if (best != nullptr) {
@@ -825,13 +847,15 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
   if (previous != nullptr) {
     if (changes != nullptr) {
       changes->registrations.insert(previous);
-      for (std::string& key : BlockingKeys(previous->prepared))
-        changes->keys.insert(std::move(key));
+      for (const std::string& key : BlockingKeys(previous->prepared))
+        changes->blocks.insert(BlockId(key));
     }
     frequencies_.Remove(previous->prepared);
     RemoveFromBlocks(previous);
   }
-  if (changes != nullptr) changes->keys.insert(keys.begin(), keys.end());
+  if (changes != nullptr) {
+    for (const std::string& key : keys) changes->blocks.insert(BlockId(key));
+  }
   frequencies_.Add(prepared);
   Cached& entry = cache_[self];
   if (previous != nullptr) SetPerson(&entry, euid);
@@ -910,16 +934,19 @@ Guard PatientIndex::CommonNameGuard(const PreparedPerson& person,
                                     const Comparison& c, double score, Guard guard,
                                     int* namesakes) const {
   auto common = [&] {
-    if (*namesakes < 0) *namesakes = PersonsNamedAs(person, candidates, kCommonNamePersons);
-    return *namesakes >= kCommonNamePersons;
+    if (*namesakes < 0) *namesakes = NameCommonAmong(person, candidates, kCommonNamePersons);
+    return *namesakes > 0;
   };
   // Without a birth date, a name several persons here share is not a question an
   // operator could answer: the John Browns of the index would each be asked about.
-  if (guard == Guard::kBirthDate && OnlyNamesToGoBy(c) && common()) return Guard::kNameOnly;
+  if (guard == Guard::kBirthDate && c.at(Field::kBirthDate) == Level::kMissing &&
+      NoHouseholdOrIdentifierInCommon(c) && common()) {
+    return Guard::kNameOnly;
+  }
   // A common name with one birth date, and nothing else in common: namesakes share as
   // much (Michael Johnson of 1989-10-15, in two towns). An operator decides.
-  if (guard == Guard::kNone && score >= options_.thresholds.upper && NothingButNamesAndBirth(c) &&
-      common()) {
+  if (guard == Guard::kNone && score >= options_.thresholds.upper &&
+      c.at(Field::kBirthDate) == Level::kExact && NoHouseholdOrIdentifierInCommon(c) && common()) {
     return Guard::kCommonName;
   }
   return guard;

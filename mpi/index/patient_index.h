@@ -83,10 +83,12 @@ struct RegisterResult {
   Grade grade = Grade::kCertain;
   double score = 0;
   std::string review_id;
-  // A second review item: the registration also matched another person certainly
-  // ("matches two persons"), or a guarded candidate outscored the review item's
-  // candidate; the registration stays where review_id/placement say.
+  // Further review items, opened or already open, about other persons: the registration
+  // also matched another person certainly ("matches two persons"), a guarded candidate
+  // outscored the review item's candidate, or a guard held a certain match back; the
+  // registration stays where review_id/placement say. also_review_id is the first.
   std::string also_review_id;
+  std::vector<std::string> other_review_ids;
   // The link was held for review because the organisation has linked to persons others
   // hold more often than allowed (RegisterOptions::hold_cross_org_links).
   bool held = false;
@@ -98,9 +100,10 @@ struct RegisterResult {
   // its score per field.
   Placement placement = Placement::kNewPerson;
   // Why a review item was opened: "between thresholds", "same organisation", a guard's
-  // name ("twin guard", "birth date guard", "similar names guard", "no name guard"),
-  // "matches two persons", "disagrees with another registration of the person",
-  // "moves to another person", "contradicting identifier", "registration burst".
+  // name ("twin guard", "birth date guard", "other names guard", "common name guard",
+  // "no name guard"), "matches two persons", "disagrees with another registration of the
+  // person", "moves to another person", "contradicting identifier", "registration
+  // burst".
   std::string review_reason;
   bool has_match = false;
   RegistrationRef matched;
@@ -111,8 +114,10 @@ struct RegisterResult {
 };
 
 // What the MPI's audit records of a placement: every automatic link ("automatic link")
-// and every review item a registration opens ("review: <reason>"); nothing for a new
-// person or a re-registration that stays. `detail` is DescribePlacement's line.
+// and every registration with review items ("review: <reason>", or "review: other
+// persons" for a new person other persons' items ask about), each item's id in `detail`
+// (DescribePlacement's line); nothing for a new person or a re-registration that stays
+// without one.
 struct PlacementAudit {
   std::string outcome;
   std::string detail;
@@ -338,7 +343,7 @@ class PatientIndex {
   // the batch.
   struct BatchChanges {
     absl::flat_hash_set<const Cached*> registrations;
-    absl::flat_hash_set<std::string> keys;
+    absl::flat_hash_set<uint64_t> blocks;  // BlockId of each key
   };
   // Every registration sharing one of `keys` with a newcomer, but `previous` (its own
   // earlier registration), taking at most `bound` per key, the most recent first;
@@ -411,8 +416,8 @@ class PatientIndex {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The guard registering `person` applies to a candidate beyond the pair's own
   // (`guard`, CheckGuards'): one that depends on how many persons among `candidates`
-  // carry the name (kNameOnly, kCommonName). `namesakes` keeps that count once made (-1
-  // before).
+  // carry the name (kNameOnly, kCommonName). `namesakes` keeps whether the name is
+  // common once known (-1 before, then 0 or 1).
   Guard CommonNameGuard(const PreparedPerson& person, const std::vector<const Cached*>& candidates,
                         const Comparison& c, double score, Guard guard, int* namesakes) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

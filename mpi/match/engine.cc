@@ -36,8 +36,9 @@ std::vector<std::string> BlockingKeys(const PreparedPerson& p) {
   // Each part of a hyphenated or former family name with the birth year, and with the
   // first name: a married name meets the maiden one, and Dalenwell meets
   // Dalenwell-O'Brien, with or without a birth date.
-  for (const std::string& part : p.family_parts) {
-    std::string code = Nysiis(part);
+  // At most four parts: a registration's keys stay few whatever it carries.
+  for (size_t i = 0; i < p.family_parts.size() && i < 4; ++i) {
+    std::string code = Nysiis(p.family_parts[i]);
     if (code.empty() || code == p.family_nysiis) continue;
     if (!year.empty()) keys.push_back(absl::StrCat("fy|", code, "|", year));
     if (!p.given_nysiis.empty()) keys.push_back(absl::StrCat("fg|", code, "|", p.given_nysiis));
@@ -183,6 +184,24 @@ int BirthDigitsApart(const PreparedPerson& a, const PreparedPerson& b) {
   return std::min(differing(y), differing(swapped) + 1);
 }
 
+// The number a value ends with (its last digits, at most 18), and what comes before it.
+std::pair<absl::string_view, uint64_t> TrailingNumber(absl::string_view v) {
+  size_t start = v.size();
+  while (start > 0 && v.size() - start < 18 && absl::ascii_isdigit(v[start - 1])) --start;
+  uint64_t n = 0;
+  for (char ch : v.substr(start)) n = n * 10 + static_cast<uint64_t>(ch - '0');
+  return {v.substr(0, start), n};
+}
+
+// True if two values of one system look issued one after another (a digit or two apart
+// at their end, whatever comes before): twins', or triplets', numbers.
+bool InSequence(absl::string_view x, absl::string_view y) {
+  auto [head_x, nx] = TrailingNumber(x);
+  auto [head_y, ny] = TrailingNumber(y);
+  if (head_x != head_y || x.size() != y.size() || x.size() == head_x.size()) return false;
+  return (nx > ny ? nx - ny : ny - nx) <= 2;
+}
+
 // True if the two carry one identifier value with a typed slip (one character changed,
 // or two swapped) in the same system, and not two numbers in sequence: twins' numbers
 // are often issued one after the other.
@@ -190,9 +209,7 @@ bool OneIdentifierMistyped(const PreparedPerson& a, const PreparedPerson& b) {
   for (const auto& [sa, va] : a.identifiers) {
     for (const auto& [sb, vb] : b.identifiers) {
       if (sa != sb || va == vb || va.size() != vb.size() || !WithinOneEdit(va, vb)) continue;
-      uint64_t x = 0, y = 0;
-      bool numbers = va.size() <= 18 && absl::SimpleAtoi(va, &x) && absl::SimpleAtoi(vb, &y);
-      if (numbers && (x + 1 == y || y + 1 == x)) continue;
+      if (InSequence(va, vb)) continue;
       return true;
     }
   }
@@ -216,10 +233,16 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   // One family, allowing typos (a family name that sounds the same).
   const bool same_family = family <= Level::kPhonetic;
   // One identifier value on both sides is one person, whatever the names say; so is one
-  // value with a typed slip (not a number in sequence: twins').
-  const bool same_identifier =
-      c.at(Field::kIdentifier) == Level::kExact ||
-      (c.at(Field::kIdentifier) == Level::kClose && OneIdentifierMistyped(a, b));
+  // value with a typed slip (not a number in sequence: twins'), except against the
+  // guards that say two people: a sex or a birth order that differs outweighs a slip.
+  const bool exact_identifier = c.at(Field::kIdentifier) == Level::kExact;
+  const bool mistyped_identifier =
+      c.at(Field::kIdentifier) == Level::kClose && OneIdentifierMistyped(a, b);
+  const bool same_identifier = exact_identifier || mistyped_identifier;
+  // Identifiers of one system on both sides that are not one person's value.
+  const bool identifiers_differ =
+      c.at(Field::kIdentifier) == Level::kDifferent ||
+      (c.at(Field::kIdentifier) == Level::kClose && !mistyped_identifier);
   // A birth date a typed digit from the other, or day and month swapped. Two digits
   // apart is another birth date: a namesake relative born that year at one address
   // looks the same (a placeholder such as 1900-01-01 is near no one).
@@ -230,13 +253,13 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   // A brother and a sister (boy and girl twins included): both sexes on record, and
   // first names on both that are not one name. A sex mistyped on a duplicate keeps its
   // name; one without a first name says nothing either way.
-  if (!same_identifier && c.at(Field::kSex) == Level::kDifferent && given != Level::kMissing &&
+  if (!exact_identifier && c.at(Field::kSex) == Level::kDifferent && given != Level::kMissing &&
       !SameFirstName(a, b) && !c.names_swapped) {
     return Guard::kSex;
   }
   // Birth orders that differ, whatever else agrees (the family name too may be
   // mistyped or swapped).
-  if (!same_identifier && a.multiple_birth_order > 0 && b.multiple_birth_order > 0 &&
+  if (!exact_identifier && a.multiple_birth_order > 0 && b.multiple_birth_order > 0 &&
       a.multiple_birth_order != b.multiple_birth_order) {
     return Guard::kBirthOrder;
   }
@@ -290,13 +313,13 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   }
   if (same_identifier) return Guard::kNone;
 
-  // Names only alike (a letter apart, or sounding alike) on another birth date, even one
-  // a digit or a swap away, and at another address: François / Francisco, cousins Jon
-  // and Joan. Both must be names: a typo (Lachlarn for Lachlan) is one name, and the
-  // rules below decide.
-  if ((given == Level::kClose || given == Level::kPhonetic) &&
-      (birth == Level::kDifferent || near_birth) && !same_address &&
-      TwoProperNames(a.given.front(), b.given.front())) {
+  // Names only alike (a letter apart, or sounding alike) on another birth date and at
+  // another address: François / Francisco. Both must be names: a typo (Lachlarn for
+  // Lachlan) is one name, and the rules below decide. On a birth date a digit away it
+  // stays a question (the birth date guard below): Sara and Sarah, Steven and Stephen
+  // are as often one woman or man whose date was mistyped as two cousins.
+  if ((given == Level::kClose || given == Level::kPhonetic) && birth == Level::kDifferent &&
+      !same_address && TwoProperNames(a.given.front(), b.given.front())) {
     return Guard::kSimilarNames;
   }
   const bool names_agree = given <= Level::kClose && family <= Level::kClose;
@@ -325,8 +348,7 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   // A birth date a digit apart, or day and month swapped, is the same date only
   // when the names agree and an address or phone agrees too, and the identifiers on
   // both sides do not differ.
-  if (near_birth &&
-      (!names_agree || !same_address || c.at(Field::kIdentifier) == Level::kDifferent)) {
+  if (near_birth && (!names_agree || !same_address || identifiers_differ)) {
     return Guard::kBirthDate;
   }
   // No birth date on one side: the birth date is what tells a mother and daughter of one

@@ -413,10 +413,21 @@ TEST(GuardTest, BirthDateSimilarNamesAndNoName) {
   pb = Prepare(francisco);
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kSimilarNames);
   EXPECT_EQ(Decide(100, Guard::kSimilarNames, Thresholds{}).grade, Grade::kNone);
-  // A birth date a digit away is another birth date too (cousins of one family).
+  // On a birth date a digit away it is a question: Sara and Sarah, Steven and Stephen are
+  // as often one person whose date was mistyped.
   francisco.birth_date = {1980, 3, 8};
   pb = Prepare(francisco);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kSimilarNames);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
+  Person sara = Base(), sarah = Base();
+  sara.given = {"Sara"};
+  sarah.given = {"Sarah"};
+  sara.identifiers.clear();
+  sarah.identifiers.clear();
+  sarah.birth_date = {1980, 3, 8};
+  sarah.street = {"7 Other Road"};
+  sarah.phones.clear();
+  EXPECT_EQ(CheckGuards(Prepare(sara), Prepare(sarah), Compare(Prepare(sara), Prepare(sarah))),
+            Guard::kBirthDate);
   // A typo is one name, not two alike (Francoiss): the other rules decide.
   francisco.given = {"Francoiss"};
   pb = Prepare(francisco);
@@ -509,6 +520,22 @@ TEST(GuardTest, AnAgreeingIdentifierOverridesTheTwinGuard) {
     pb = Prepare(b);
     EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone) << slipped;
   }
+  // A slip does not outweigh what says two people: a sex or a birth order that differs.
+  Person sister = a;
+  sister.given = {"Olivia"};
+  sister.sex = Sex::kFemale;
+  sister.identifiers = {{"ssn", "123-45-6780"}};
+  PreparedPerson ps = Prepare(sister);
+  EXPECT_EQ(CheckGuards(pa, ps, Compare(pa, ps)), Guard::kSex);
+  // Member numbers with a family prefix, issued in sequence, are twins' (two apart:
+  // triplets').
+  Person m1 = Base(), m2 = Base();
+  m1.identifiers = {{"member", "XKP2231901"}};
+  m2.identifiers = {{"member", "XKP2231903"}};
+  m2.given = {"Oscar"};
+  PreparedPerson pm1 = Prepare(m1), pm2 = Prepare(m2);
+  ASSERT_EQ(Compare(pm1, pm2).at(Field::kIdentifier), Level::kClose);
+  EXPECT_EQ(CheckGuards(pm1, pm2, Compare(pm1, pm2)), Guard::kTwins);
   // The next number is a twin's as often as a slip: Oscar stays a question.
   b.identifiers = {{"ssn", "123-45-6788"}};
   pb = Prepare(b);
