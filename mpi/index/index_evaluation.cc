@@ -43,7 +43,7 @@ ScratchIndex::~ScratchIndex() {
 std::vector<ReviewJoin> ReviewJoins(const PlacementRun& run) {
   std::vector<ReviewJoin> joins;
   for (const PlacementRun::Review& r : run.reviews) {
-    joins.push_back({r.a, r.b, !MovesARegistrationAlone(r.reason)});
+    joins.push_back({r.a, r.b, DecidingMergesPersons(r.reason, /*re_registration=*/false)});
   }
   return joins;
 }

@@ -340,7 +340,7 @@ absl::Status PatientIndex::Load() {
         if (reader.ReadString(&id) && parts.size() >= 5) {
           bool re_registration = parts.size() >= 7 && parts[6] == kReRegistration;
           open_reviews_[absl::StrCat(parts[0], "\n", parts[1], "\n", parts[2], "\n", parts[3])] = {
-              id, !re_registration && (parts.size() < 6 || !MovesARegistrationAlone(parts[5]))};
+              id, DecidingMergesPersons(parts.size() >= 6 ? parts[5] : "", re_registration)};
         }
         return true;
       }));
@@ -905,8 +905,7 @@ std::string PatientIndex::OpenReview(const std::string& self, const Cached& cand
   batch->Put(ReviewKey(id),
              absl::StrCat(pair, "\n", score, "\n", reason,
                           re_registration ? absl::StrCat("\n", kReRegistration) : ""));
-  opened->emplace_back(pair,
-                       QueuedReview{id, !re_registration && !MovesARegistrationAlone(reason)});
+  opened->emplace_back(pair, QueuedReview{id, DecidingMergesPersons(reason, re_registration)});
   return id;
 }
 
@@ -1272,7 +1271,7 @@ absl::StatusOr<CrossReferenceResult> PatientIndex::ResolveReview(const std::stri
     absl::StatusOr<CrossReferenceResult> result;
     if (!same_person) {
       result = Unlink(item.b, item.a, reason);
-    } else if (item.re_registration || MovesARegistrationAlone(item.reason)) {
+    } else if (!DecidingMergesPersons(item.reason, item.re_registration)) {
       result = LinkRegistration(item.b, item.a, reason);
     } else {
       result = MergePersonsOf(item.a, item.b, reason);

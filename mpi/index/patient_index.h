@@ -63,6 +63,11 @@ inline constexpr char kContradictingIdentifier[] = "contradicting identifier";
 // True if deciding an item of this reason "same person" moves its newer registration
 // alone (a re-registration leaving its person); otherwise the two persons become one.
 bool MovesARegistrationAlone(absl::string_view review_reason);
+// True if deciding a review item "same person" merges the two registrations' persons:
+// every item but a re-registration's and those MovesARegistrationAlone names.
+inline bool DecidingMergesPersons(absl::string_view review_reason, bool re_registration) {
+  return !re_registration && !MovesARegistrationAlone(review_reason);
+}
 
 // How a registration was placed, for the MPI's audit and its alerts.
 enum class Placement {

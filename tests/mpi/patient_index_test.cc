@@ -1105,6 +1105,12 @@ TEST_F(PatientIndexTest, HeldBackFromTwoPersonsAsksAboutBoth) {
     if (item.a.local_id == "C1") asked.push_back(absl::StrCat(item.b.local_id, " ", item.reason));
   }
   EXPECT_THAT(asked, UnorderedElementsAre("A1 birth date guard", "B1 birth date guard"));
+  // The audit names both items.
+  auto audit = AuditOfPlacement(c, index_->thresholds());
+  ASSERT_TRUE(audit.has_value());
+  EXPECT_THAT(audit->detail, ::testing::HasSubstr(c.review_id));
+  ASSERT_EQ(c.other_review_ids.size(), 1u);
+  EXPECT_THAT(audit->detail, ::testing::HasSubstr(c.other_review_ids[0]));
 }
 
 // A name three persons carry and one birth date, with nothing else in common: namesakes
