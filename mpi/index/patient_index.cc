@@ -1410,11 +1410,15 @@ PatientIndex::SearchResult PatientIndex::Search(const Person& person, size_t max
                  options_.max_candidates_per_key, &result.candidates_truncated);
   const MatchModel::NameAdjustments adjustments = model_.model.Adjustments(prepared, &frequencies_);
   absl::flat_hash_map<std::string, Candidate> best_by_person;
+  int namesakes = -1;
   for (const Cached* other : candidates) {
     Comparison c = Compare(prepared, other->prepared);
     Score score = model_.model.Evaluate(c, adjustments);
-    Decision d =
-        mpi::Decide(score.total, CheckGuards(prepared, other->prepared, c), options_.thresholds);
+    // Graded as registering the searched person would place it, how common the name is
+    // included.
+    Guard guard = CommonNameGuard(prepared, candidates, c, score.total,
+                                  CheckGuards(prepared, other->prepared, c), &namesakes);
+    Decision d = mpi::Decide(score.total, guard, options_.thresholds);
     if (d.grade > min_grade) continue;  // grades order from certain to none
     Candidate& slot = best_by_person[other->euid];
     if (slot.euid.empty() || score.total > slot.score) {

@@ -1139,6 +1139,11 @@ TEST_F(PatientIndexTest, ACommonNameAndABirthDateAloneAreAQuestion) {
   EXPECT_EQ(common.matched.local_id, "A2");
   ASSERT_OK_AND_ASSIGN(auto why, index_->Explain({"org-c", "C1"}, {"org-a", "A2"}));
   EXPECT_EQ(why.guard, Guard::kCommonName);
+  // A search grades the pair as registering would: not certain.
+  PatientIndex::SearchResult found =
+      index_->Search(michael(1962, "8 Bay Road", "88888"), 10, Grade::kPossible, "org-e");
+  ASSERT_FALSE(found.candidates.empty());
+  for (const auto& candidate : found.candidates) EXPECT_NE(candidate.grade, Grade::kCertain);
   // An address in common says more than the name: linked.
   ASSERT_OK_AND_ASSIGN(RegisterResult at_home,
                        index_->Register("org-c", "C2", michael(1975, "3 Pine Court", "33333")));
