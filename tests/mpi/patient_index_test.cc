@@ -46,6 +46,18 @@ Person JaneMoved() {
   return p;
 }
 
+// Jane as the first twin, and her sister the second (the moved Jane's demographics):
+// birth orders that differ, two people.
+std::pair<Person, Person> JaneAndHerTwin() {
+  Person first = Jane();
+  first.multiple_birth = true;
+  first.multiple_birth_order = 1;
+  Person second = JaneMoved();
+  second.multiple_birth = true;
+  second.multiple_birth_order = 2;
+  return {first, second};
+}
+
 Person Bob() {
   Person p;
   p.given = {"Robert"};
@@ -1061,12 +1073,7 @@ TEST_F(PatientIndexTest, ACommonNameWithoutABirthDateIsNoQuestion) {
 // date is not asked about the other: the twins' birth orders say two people, and deciding
 // such an item "same person" would merge the two persons.
 TEST_F(PatientIndexTest, AHeldBackMatchWithTheOtherTwinIsNotAskedAboutOnceLinked) {
-  Person first = Jane();
-  first.multiple_birth = true;
-  first.multiple_birth_order = 1;
-  Person second = JaneMoved();
-  second.multiple_birth = true;
-  second.multiple_birth_order = 2;
+  auto [first, second] = JaneAndHerTwin();
   ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", first));
   ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", second));
   ASSERT_NE(a.euid, b.euid);
@@ -1085,12 +1092,7 @@ TEST_F(PatientIndexTest, AHeldBackMatchWithTheOtherTwinIsNotAskedAboutOnceLinked
 // Held back from both twins by its birth date (a digit from each), a registration asks
 // about both, not only about the likelier: either may be its person.
 TEST_F(PatientIndexTest, HeldBackFromTwoPersonsAsksAboutBoth) {
-  Person first = Jane();
-  first.multiple_birth = true;
-  first.multiple_birth_order = 1;
-  Person second = JaneMoved();
-  second.multiple_birth = true;
-  second.multiple_birth_order = 2;
+  auto [first, second] = JaneAndHerTwin();
   ASSERT_THAT(index_->Register("org-a", "A1", first), IsOk());
   ASSERT_THAT(index_->Register("org-b", "B1", second), IsOk());
   Person third = Jane();
@@ -1180,12 +1182,7 @@ TEST_F(PatientIndexTest, AnIdentifierInCommonJoinsDespiteAQuestionWithAnotherMem
 
 // The same registration sent again asks the same questions, and no more.
 TEST_F(PatientIndexTest, ARegistrationSentAgainQueuesNothingMore) {
-  Person first = Jane();
-  first.multiple_birth = true;
-  first.multiple_birth_order = 1;
-  Person second = JaneMoved();
-  second.multiple_birth = true;
-  second.multiple_birth_order = 2;
+  auto [first, second] = JaneAndHerTwin();
   ASSERT_THAT(index_->Register("org-a", "A1", first), IsOk());
   ASSERT_THAT(index_->Register("org-b", "B1", second), IsOk());
   Person third = Jane();
