@@ -604,7 +604,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
   absl::flat_hash_map<absl::string_view, PersonBest> by_person;
   const bool self_decided = manual_refs_.contains(self);  // by an operator, with anyone
   const MatchModel::NameAdjustments adjustments = model_.model.Adjustments(prepared, &frequencies_);
-  int namesakes = -1;  // persons among the candidates of this name, once needed
+  std::optional<bool> common_name;  // whether the candidates make the name common, once asked
   for (size_t n = 0; n < candidates.size(); ++n) {
     const Cached* other = candidates[n];
     if (self_decided) {
@@ -617,7 +617,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
     Comparison c = known != nullptr ? known->comparison : Compare(prepared, other->prepared);
     Score score = model_.model.Evaluate(c, adjustments);
     Guard guard = known != nullptr ? known->guard : CheckGuards(prepared, other->prepared, c);
-    guard = CommonNameGuard(prepared, candidates, c, score.total, guard, &namesakes);
+    guard = CommonNameGuard(prepared, candidates, c, score.total, guard, &common_name);
     if (SaysTwoPeople(guard)) continue;  // neither a link nor a question for an operator
     if (guard == Guard::kNone) {
       // Only certain matches can make a registration match two persons.
@@ -931,10 +931,12 @@ std::string PatientIndex::QueuedMergeOf(const std::string& x, const std::string&
 Guard PatientIndex::CommonNameGuard(const PreparedPerson& person,
                                     const std::vector<const Cached*>& candidates,
                                     const Comparison& c, double score, Guard guard,
-                                    int* namesakes) const {
+                                    std::optional<bool>* common_name) const {
   auto common = [&] {
-    if (*namesakes < 0) *namesakes = NameCommonAmong(person, candidates, kCommonNamePersons);
-    return *namesakes > 0;
+    if (!common_name->has_value()) {
+      *common_name = NameCommonAmong(person, candidates, kCommonNamePersons);
+    }
+    return **common_name;
   };
   // Without a birth date, a name several persons here share is not a question an
   // operator could answer: the John Browns of the index would each be asked about.
@@ -974,7 +976,7 @@ bool PatientIndex::ConsistentWithPerson(const PreparedPerson& person,
     const PreparedPerson& theirs = member->prepared;
     Comparison c = Compare(person, theirs);
     Guard guard = CheckGuards(person, theirs, c);
-    if (guard != Guard::kNone && !(one_identifier && !SaysTwoPeople(guard))) return false;
+    if (guard != Guard::kNone && (!one_identifier || SaysTwoPeople(guard))) return false;
     if (model_.model.Evaluate(c, adjustments).total < options_.thresholds.lower) return false;
   }
   return true;
@@ -1303,9 +1305,9 @@ absl::StatusOr<PatientIndex::Explanation> PatientIndex::Explain(const Registrati
   bool truncated = false;
   std::vector<const Cached*> candidates = Candidates(blocks_, BlockingKeys(pa), &ita->second,
                                                      options_.max_candidates_per_key, &truncated);
-  int namesakes = -1;
+  std::optional<bool> common_name;
   e.guard = CommonNameGuard(pa, candidates, c, e.score.total,
-                            CheckGuards(pa, itb->second.prepared, c), &namesakes);
+                            CheckGuards(pa, itb->second.prepared, c), &common_name);
   e.decision = mpi::Decide(e.score.total, e.guard, options_.thresholds);
   auto manual = manual_.find(PairKey(ita->first, itb->first));
   if (manual != manual_.end()) e.manual = manual->second ? "manual link" : "manual unlink";
@@ -1410,14 +1412,14 @@ PatientIndex::SearchResult PatientIndex::Search(const Person& person, size_t max
                  options_.max_candidates_per_key, &result.candidates_truncated);
   const MatchModel::NameAdjustments adjustments = model_.model.Adjustments(prepared, &frequencies_);
   absl::flat_hash_map<std::string, Candidate> best_by_person;
-  int namesakes = -1;
+  std::optional<bool> common_name;
   for (const Cached* other : candidates) {
     Comparison c = Compare(prepared, other->prepared);
     Score score = model_.model.Evaluate(c, adjustments);
     // Graded as registering the searched person would place it, how common the name is
     // included.
     Guard guard = CommonNameGuard(prepared, candidates, c, score.total,
-                                  CheckGuards(prepared, other->prepared, c), &namesakes);
+                                  CheckGuards(prepared, other->prepared, c), &common_name);
     Decision d = mpi::Decide(score.total, guard, options_.thresholds);
     if (d.grade > min_grade) continue;  // grades order from certain to none
     Candidate& slot = best_by_person[other->euid];

@@ -421,11 +421,11 @@ class PatientIndex {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The guard registering `person` applies to a candidate beyond the pair's own
   // (`guard`, CheckGuards'): one that depends on how many persons among `candidates`
-  // carry the name (kNameOnly, kCommonName). `namesakes` keeps whether the name is
-  // common once known (-1 before, then 0 or 1).
+  // carry the name (kNameOnly, kCommonName). `common_name` keeps whether the name is
+  // common once that is known.
   Guard CommonNameGuard(const PreparedPerson& person, const std::vector<const Cached*>& candidates,
-                        const Comparison& c, double score, Guard guard, int* namesakes) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                        const Comparison& c, double score, Guard guard,
+                        std::optional<bool>* common_name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // True if two registrations of two persons look like two people: guarded against
   // each other, or scoring below the review threshold. A registration matching both
   // certainly is then ambiguous; otherwise the two are likely one person split in two,

@@ -31,8 +31,9 @@ enum class Guard {
   // Same family name (allowing typos) and birth date, first names that are neither
   // equal, nicknames, initials nor a typo of each other, wherever the records can tell
   // (a sex, phone or identifier on either side; an identifier on one side only is no
-  // evidence of one person); or names a letter apart with the sexes or identifiers
-  // differing, or one the other with a feminine ending (Simon / Simone); or, with a
+  // evidence of one person); or names a letter apart with the identifiers differing,
+  // both proper names (Gina / Tina), or one the other with a feminine ending (Simon /
+  // Simone); or, with a
   // multiple birth on record, first names that are not one name. One identifier value
   // on both sides says one person, and so does one value a typed slip apart (not two
   // numbers in sequence, as twins' often are).
