@@ -61,6 +61,11 @@ std::string ReviewKey(const std::string& id) {
 std::string RefKey(const std::string& org, const std::string& local) {
   return absl::StrCat(org, "\n", local);
 }
+// An open review item's pair, as open_reviews_ keys it: the newer registration's
+// RefKey, then the candidate's.
+std::string ReviewPair(absl::string_view newer, absl::string_view candidate) {
+  return absl::StrCat(newer, "\n", candidate);
+}
 // An unordered pair of registrations as one key.
 std::string PairKey(const std::string& x, const std::string& y) {
   return x < y ? absl::StrCat(x, "\n", y) : absl::StrCat(y, "\n", x);
@@ -146,6 +151,21 @@ absl::StatusOr<internal::StoredRegistration> ReadRegistration(const store::KvSto
     return absl::DataLossError(absl::StrCat("registration ", org, "/", local, " is unreadable"));
   }
   return stored;
+}
+
+// A stored review item ("orgA\nlocalA\norgB\nlocalB\nscore[\nreason[\nre-registration]]"),
+// read back; nullopt if it is not one.
+std::optional<PatientIndex::ReviewItem> ParseReview(std::string id, absl::string_view value) {
+  std::vector<std::string> parts = absl::StrSplit(value, '\n');
+  if (parts.size() < 5) return std::nullopt;
+  PatientIndex::ReviewItem item;
+  item.review_id = std::move(id);
+  item.a = {parts[0], parts[1]};
+  item.b = {parts[2], parts[3]};
+  (void)absl::SimpleAtod(parts[4], &item.score);
+  if (parts.size() > 5) item.reason = parts[5];
+  item.re_registration = parts.size() > 6 && parts[6] == kReRegistration;
+  return item;
 }
 
 // True if a pair has no address, postal code, phone or identifier in common.
@@ -336,12 +356,12 @@ absl::Status PatientIndex::Load() {
       store_->ScanPrefix(review_prefix, [&](absl::string_view k, absl::string_view v) {
         KeyReader reader(k.substr(review_prefix.size()));
         std::string id;
-        std::vector<absl::string_view> parts = absl::StrSplit(v, '\n');
-        if (reader.ReadString(&id) && parts.size() >= 5) {
-          bool re_registration = parts.size() >= 7 && parts[6] == kReRegistration;
-          open_reviews_[absl::StrCat(parts[0], "\n", parts[1], "\n", parts[2], "\n", parts[3])] = {
-              id, DecidingMergesPersons(parts.size() >= 6 ? parts[5] : "", re_registration)};
-        }
+        if (!reader.ReadString(&id)) return true;
+        std::optional<ReviewItem> item = ParseReview(std::move(id), v);
+        if (!item.has_value()) return true;
+        open_reviews_[ReviewPair(RefKey(item->a.org_id, item->a.local_id),
+                                 RefKey(item->b.org_id, item->b.local_id))] = {
+            std::move(item->review_id), DecidingMergesPersons(item->reason, item->re_registration)};
         return true;
       }));
   std::string manual_prefix = KeyBuilder().AddString("M").Build();
@@ -895,7 +915,7 @@ std::string PatientIndex::OpenReview(const std::string& self, const Cached& cand
                                      const std::string& reason, bool re_registration,
                                      store::WriteBatch* batch,
                                      std::vector<std::pair<std::string, QueuedReview>>* opened) {
-  const std::string pair = absl::StrCat(self, "\n", candidate.org_id, "\n", candidate.local_id);
+  const std::string pair = ReviewPair(self, RefKey(candidate.org_id, candidate.local_id));
   auto open = open_reviews_.find(pair);
   if (open != open_reviews_.end()) return open->second.id;  // the same question is queued
   for (const auto& [p, queued] : *opened) {
@@ -917,9 +937,9 @@ std::string PatientIndex::QueuedMergeOf(const std::string& x, const std::string&
   if (xs->second.size() * ys->second.size() > 64) return "";
   for (const Cached* a : xs->second) {
     for (const Cached* b : ys->second) {
-      for (const auto& key :
-           {absl::StrCat(a->org_id, "\n", a->local_id, "\n", b->org_id, "\n", b->local_id),
-            absl::StrCat(b->org_id, "\n", b->local_id, "\n", a->org_id, "\n", a->local_id)}) {
+      const std::string ref_a = RefKey(a->org_id, a->local_id);
+      const std::string ref_b = RefKey(b->org_id, b->local_id);
+      for (const std::string& key : {ReviewPair(ref_a, ref_b), ReviewPair(ref_b, ref_a)}) {
         auto open = open_reviews_.find(key);
         if (open != open_reviews_.end() && open->second.merges_persons) return open->second.id;
       }
@@ -1222,15 +1242,10 @@ absl::StatusOr<std::vector<PatientIndex::ReviewItem>> PatientIndex::ListReviews(
   std::string prefix = KeyBuilder().AddString("Q").Build();
   HIE_RETURN_IF_ERROR(store_->ScanPrefix(prefix, [&](absl::string_view k, absl::string_view v) {
     KeyReader reader(k.substr(prefix.size()));
-    ReviewItem item;
-    std::vector<std::string> parts = absl::StrSplit(v, '\n');
-    if (!reader.ReadString(&item.review_id) || parts.size() < 5) return true;
-    item.a = {parts[0], parts[1]};
-    item.b = {parts[2], parts[3]};
-    (void)absl::SimpleAtod(parts[4], &item.score);
-    if (parts.size() > 5) item.reason = parts[5];
-    item.re_registration = parts.size() > 6 && parts[6] == kReRegistration;
-    items.push_back(std::move(item));
+    std::string id;
+    if (!reader.ReadString(&id)) return true;
+    std::optional<ReviewItem> item = ParseReview(std::move(id), v);
+    if (item.has_value()) items.push_back(*std::move(item));
     return true;
   }));
   return items;
@@ -1262,31 +1277,35 @@ bool MovesARegistrationAlone(absl::string_view review_reason) {
 absl::StatusOr<CrossReferenceResult> PatientIndex::ResolveReview(const std::string& review_id,
                                                                  bool same_person,
                                                                  const std::string& reason) {
-  HIE_ASSIGN_OR_RETURN(std::vector<ReviewItem> items, ListReviews());
-  for (const ReviewItem& item : items) {
-    if (item.review_id != review_id) continue;
-    // The decision first, then the item goes, so a failed decision leaves it. "Same
-    // person" merges the two persons: whoever joined a's person since came because they
-    // matched a (and for "matches two persons", a's link to its first person stays);
-    // then the pair itself is recorded as the operator's link. A re-registration that
-    // would move asks about the local id alone, which moves without its old person.
-    absl::StatusOr<CrossReferenceResult> result;
-    if (!same_person) {
-      result = Unlink(item.b, item.a, reason);
-    } else if (!DecidingMergesPersons(item.reason, item.re_registration)) {
-      result = LinkRegistration(item.b, item.a, reason);
-    } else {
-      result = MergePersonsOf(item.a, item.b, reason);
-      if (result.ok()) result = LinkRegistration(item.b, item.a, reason);
-    }
-    if (!result.ok()) return result;
-    HIE_RETURN_IF_ERROR(store_->Delete(ReviewKey(review_id)));
-    absl::MutexLock lock(&mu_);
-    open_reviews_.erase(absl::StrCat(item.a.org_id, "\n", item.a.local_id, "\n", item.b.org_id,
-                                     "\n", item.b.local_id));
-    return result;
+  absl::StatusOr<std::string> stored = store_->Get(ReviewKey(review_id));
+  if (absl::IsNotFound(stored.status())) {
+    return absl::NotFoundError(absl::StrCat("no open review item ", review_id));
   }
-  return absl::NotFoundError(absl::StrCat("no open review item ", review_id));
+  HIE_RETURN_IF_ERROR(stored.status());
+  std::optional<ReviewItem> item = ParseReview(review_id, *stored);
+  if (!item.has_value()) {
+    return absl::DataLossError(absl::StrCat("review item ", review_id, " is unreadable"));
+  }
+  // The decision first, then the item goes, so a failed decision leaves it. "Same
+  // person" merges the two persons: whoever joined a's person since came because they
+  // matched a (and for "matches two persons", a's link to its first person stays); then
+  // the pair itself is recorded as the operator's link. A re-registration that would
+  // move asks about the local id alone, which moves without its old person.
+  absl::StatusOr<CrossReferenceResult> result;
+  if (!same_person) {
+    result = Unlink(item->b, item->a, reason);
+  } else if (!DecidingMergesPersons(item->reason, item->re_registration)) {
+    result = LinkRegistration(item->b, item->a, reason);
+  } else {
+    result = MergePersonsOf(item->a, item->b, reason);
+    if (result.ok()) result = LinkRegistration(item->b, item->a, reason);
+  }
+  if (!result.ok()) return result;
+  HIE_RETURN_IF_ERROR(store_->Delete(ReviewKey(review_id)));
+  absl::MutexLock lock(&mu_);
+  open_reviews_.erase(ReviewPair(RefKey(item->a.org_id, item->a.local_id),
+                                 RefKey(item->b.org_id, item->b.local_id)));
+  return result;
 }
 
 absl::StatusOr<PatientIndex::Explanation> PatientIndex::Explain(const RegistrationRef& a,

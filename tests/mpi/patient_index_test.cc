@@ -1236,6 +1236,19 @@ TEST_F(PatientIndexTest, AMoveItemReadBackIsNoQuestionAboutTwoPersons) {
   EXPECT_NE(c.also_review_id, moved.review_id);
 }
 
+// Deciding an item that is not open says so; one the store holds unreadable is reported
+// as lost data, decides nothing, and leaves the queue listable.
+TEST_F(PatientIndexTest, ResolvingAnUnknownOrUnreadableItemIsAClearError) {
+  EXPECT_THAT(index_->ResolveReview("0123456789abcdef", true, "no such item"),
+              StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK(store_->Put(store::KeyBuilder().AddString("Q").AddString("garbled").Build(),
+                        "only\ntwo lines"));
+  EXPECT_THAT(index_->ResolveReview("garbled", true, "unreadable"),
+              StatusIs(absl::StatusCode::kDataLoss));
+  ASSERT_OK_AND_ASSIGN(auto items, index_->ListReviews());
+  for (const auto& item : items) EXPECT_NE(item.review_id, "garbled");
+}
+
 // A member's search weighs another member's MRN as its registration would: not at all.
 TEST(PatientIndexPoisoningTest, AMembersSearchIgnoresAnotherMembersMrn) {
   const std::string system = "urn:oid:1.2.3.4";
