@@ -9,7 +9,6 @@
 #include <iostream>
 #include <map>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -229,11 +228,7 @@ int RunEvaluate(const std::vector<std::string>& args) {
   if (progress) std::cerr << "\n";
   if (!run.ok()) return Fail(run.status());
 
-  absl::flat_hash_map<std::string, int> numbering;
-  std::vector<int> cluster;
-  for (const std::string& euid : run->euid) {
-    cluster.push_back(numbering.emplace(euid, static_cast<int>(numbering.size())).first->second);
-  }
+  const std::vector<int> cluster = mpi::ClusterNumbers(run->euid);
   std::ofstream out(clusters_out, std::ios::trunc);
   if (!out) return Fail(absl::PermissionDeniedError(absl::StrCat(clusters_out, ": cannot write")));
   out << "rec_id,euid\n";
@@ -286,16 +281,11 @@ int RunEvaluate(const std::vector<std::string>& args) {
   if (labelled) {
     auto after = mpi::DecideQueue((*scratch)->index(), regs, truth);
     if (!after.ok()) return Fail(after.status());
-    absl::flat_hash_map<std::string, int> after_numbering;
-    std::vector<int> after_cluster;
-    for (const std::string& euid : *after) {
-      after_cluster.push_back(
-          after_numbering.emplace(euid, static_cast<int>(after_numbering.size())).first->second);
-    }
-    worked = mpi::ComparePairs(after_cluster, truth, side);
+    worked = mpi::ComparePairs(mpi::ClusterNumbers(*after), truth, side);
   }
   const double rate = run->seconds > 0 ? regs.size() / run->seconds : 0;
-  const int64_t persons = static_cast<int64_t>(numbering.size());
+  const int64_t persons =
+      cluster.empty() ? 0 : *std::max_element(cluster.begin(), cluster.end()) + 1;
   const int64_t reviews = static_cast<int64_t>(run->reviews.size());
   if (json) {
     JsonObject doc;

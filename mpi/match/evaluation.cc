@@ -157,6 +157,16 @@ std::string FebrlEntity(const std::string& record_id) {
   return parts[1];
 }
 
+std::vector<int> ClusterNumbers(const std::vector<std::string>& person_ids) {
+  absl::flat_hash_map<absl::string_view, int> numbering;
+  std::vector<int> cluster;
+  cluster.reserve(person_ids.size());
+  for (const std::string& id : person_ids) {
+    cluster.push_back(numbering.emplace(id, static_cast<int>(numbering.size())).first->second);
+  }
+  return cluster;
+}
+
 PairwiseMetrics ComparePairs(const std::vector<int>& cluster, const std::vector<std::string>& truth,
                              const std::vector<int>& side) {
   PairwiseMetrics m;

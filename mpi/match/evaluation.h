@@ -54,6 +54,10 @@ struct PairwiseMetrics {
   double f1 = 0;
 };
 
+// Each record's person as a cluster number (0, 1, ... in order of first appearance),
+// from its person id (an EUID): what ComparePairs and RecallWithReviews take.
+std::vector<int> ClusterNumbers(const std::vector<std::string>& person_ids);
+
 // Pairwise metrics of `cluster` against `truth` (same length; equal values = same
 // person). With `side` non-empty, only pairs across sides count (linking two files).
 PairwiseMetrics ComparePairs(const std::vector<int>& cluster, const std::vector<std::string>& truth,

@@ -2,7 +2,6 @@
 // day/month swaps, lost accents, swapped name fields, moves, missing identifiers) with
 // twins and common names that must stay apart: precision first, then recall. Placed as
 // hie-mpi places registrations, one after another.
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -70,11 +69,7 @@ TEST(ClinicErrorsTest, ClinicStyleSetThroughTheIndex) {
   ASSERT_TRUE(scratch.ok()) << scratch.status();
   auto run = PlaceAll((*scratch)->index(), registrations);
   ASSERT_TRUE(run.ok()) << run.status();
-  absl::flat_hash_map<std::string, int> numbering;
-  std::vector<int> cluster;
-  for (const auto& euid : run->euid) {
-    cluster.push_back(numbering.emplace(euid, static_cast<int>(numbering.size())).first->second);
-  }
+  std::vector<int> cluster = ClusterNumbers(run->euid);
   PairwiseMetrics m = ComparePairs(cluster, truth, {});
   double with_reviews = RecallWithReviews(cluster, truth, {}, ReviewJoins(*run));
   std::cout << "clinic-style: precision " << m.precision << " recall " << m.recall

@@ -62,6 +62,11 @@ TEST(FebrlTest, EntityFromRecordId) {
   EXPECT_EQ(FebrlEntity("patient-7"), "");
 }
 
+TEST(PairwiseTest, ClusterNumbersFollowFirstAppearance) {
+  EXPECT_EQ(ClusterNumbers({"e7", "e2", "e7", "e9", "e2"}), (std::vector<int>{0, 1, 0, 2, 1}));
+  EXPECT_TRUE(ClusterNumbers({}).empty());
+}
+
 TEST(PairwiseTest, CountsPairsWithinAndAcross) {
   // Truth: {0,1,2} one person, {3} another. Prediction: {0,1}, {2,3}.
   std::vector<std::string> truth = {"a", "a", "a", "b"};

@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -64,11 +63,7 @@ TEST_P(FebrlBarTest, MeetsTheBar) {
   ASSERT_TRUE(scratch.ok()) << scratch.status();
   auto run = PlaceAll((*scratch)->index(), registrations);
   ASSERT_TRUE(run.ok()) << run.status();
-  std::vector<int> cluster;
-  absl::flat_hash_map<std::string, int> numbering;
-  for (const auto& euid : run->euid) {
-    cluster.push_back(numbering.emplace(euid, static_cast<int>(numbering.size())).first->second);
-  }
+  std::vector<int> cluster = ClusterNumbers(run->euid);
   PairwiseMetrics m = ComparePairs(cluster, truth, side);
   double with_reviews = RecallWithReviews(cluster, truth, side, ReviewJoins(*run));
   double review_share = static_cast<double>(run->reviews.size()) / registrations.size();
