@@ -573,56 +573,58 @@ TEST(BlockingTest, OneCorruptedFieldLeavesASharedKey) {
   }
 }
 
+// A registration: a name, a birth date ({} for none) and an address.
+Person Registered(const char* given, const char* family, Date birth, const char* street,
+                  const char* city, const char* postal) {
+  Person p;
+  p.given = {given};
+  p.family = family;
+  p.birth_date = birth;
+  p.street = {street};
+  p.city = city;
+  p.postal_code = postal;
+  return p;
+}
+
+// `p` at another address.
+Person Moved(Person p, const char* street, const char* city, const char* postal) {
+  p.street = {street};
+  p.city = city;
+  p.postal_code = postal;
+  return p;
+}
+
 // A mover whose name changed and whose birth date was mistyped still meets: a married
 // name meets the maiden one (and each part of a hyphenated name meets the name alone)
 // with the birth year; a mistyped year meets through the first name with the day and
 // month.
 TEST(BlockingTest, AChangedNameOrAMistypedYearStillMeets) {
-  Person maiden;
-  maiden.given = {"Yuki"};
-  maiden.family = "Berabez";
-  maiden.birth_date = {1970, 12, 14};
-  maiden.street = {"3284 Highland Street"};
-  maiden.city = "Rockshire";
-  maiden.postal_code = "67641";
-  Person married = maiden;
+  Person maiden =
+      Registered("Yuki", "Berabez", {1970, 12, 14}, "3284 Highland Street", "Rockshire", "67641");
+  Person married = Moved(maiden, "2006 Main Court", "Newstead", "58425");
   married.given = {"Yuky"};
   married.family = "Valamberg";
   married.former_family = {"Berabez"};
   married.birth_date = {1970, 12, 24};
-  married.street = {"2006 Main Court"};
-  married.city = "Newstead";
-  married.postal_code = "58425";
   EXPECT_TRUE(ShareABlockingKey(maiden, married));
   Person hyphenated = married;
   hyphenated.family = "Berabez-Valamberg";
   hyphenated.former_family.clear();
   EXPECT_TRUE(ShareABlockingKey(maiden, hyphenated));
-  Person year_typo = maiden;
+  Person year_typo = Moved(maiden, "461 Pine Lane", "Northstead", "46788");
   year_typo.family = "Okafor";  // married since, the maiden name not recorded
   year_typo.birth_date = {1907, 12, 14};
-  year_typo.street = {"461 Pine Lane"};
-  year_typo.city = "Northstead";
-  year_typo.postal_code = "46788";
   EXPECT_TRUE(ShareABlockingKey(maiden, year_typo));
 }
 
 // A mistyped family name with day and month swapped, at another address: the first
 // name with the birth year still meets (Aaron Fitzisridge, Aaron Fitjzisridge).
 TEST(BlockingTest, AMistypedFamilyNameAndBirthDayStillMeet) {
-  Person a;
-  a.given = {"Aaron"};
-  a.family = "Fitzisridge";
-  a.birth_date = {1930, 11, 1};
-  a.street = {"8792 Oak Road"};
-  a.city = "Riverland";
-  a.postal_code = "04593";
-  Person b = a;
+  Person a =
+      Registered("Aaron", "Fitzisridge", {1930, 11, 1}, "8792 Oak Road", "Riverland", "04593");
+  Person b = Moved(a, "3327 Valley Place", "Elmhill", "75401");
   b.family = "Fitjzisridge";
   b.birth_date = {1930, 1, 11};
-  b.street = {"3327 Valley Place"};
-  b.city = "Elmhill";
-  b.postal_code = "75401";
   EXPECT_TRUE(ShareABlockingKey(a, b));
 }
 
@@ -630,33 +632,16 @@ TEST(BlockingTest, AMistypedFamilyNameAndBirthDayStillMeet) {
 // the family name with the day and month (Joseph Haluer 2012, Josmph Haluer 2052); a
 // married name without a birth date meets the maiden one through the first name.
 TEST(BlockingTest, AMistypedYearAndNameOrAMarriedNameWithoutABirthDateMeet) {
-  Person a;
-  a.given = {"Joseph"};
-  a.family = "Haluer";
-  a.birth_date = {2012, 10, 19};
-  a.street = {"3157 Main Road"};
-  a.city = "Sandville";
-  a.postal_code = "68129";
-  Person b = a;
+  Person a = Registered("Joseph", "Haluer", {2012, 10, 19}, "3157 Main Road", "Sandville", "68129");
+  Person b = Moved(a, "8134 Adams Road", "Glenfield", "38833");
   b.given = {"Josmph"};
   b.birth_date = {2052, 10, 19};
-  b.street = {"8134 Adams Road"};
-  b.city = "Glenfield";
-  b.postal_code = "38833";
   EXPECT_TRUE(ShareABlockingKey(a, b));
-  Person maiden;
-  maiden.given = {"Donna"};
-  maiden.family = "Green";
-  maiden.street = {"1065 Jackson Court"};
-  maiden.city = "Elmton";
-  maiden.postal_code = "74046";
-  Person married = maiden;
+  Person maiden = Registered("Donna", "Green", {}, "1065 Jackson Court", "Elmton", "74046");
+  Person married = Moved(maiden, "5756 Madison Boulevard", "Maplehaven", "13615");
   married.family = "Balosell";
   married.former_family = {"Green"};
   married.birth_date = {1973, 7, 12};
-  married.street = {"5756 Madison Boulevard"};
-  married.city = "Maplehaven";
-  married.postal_code = "13615";
   EXPECT_TRUE(ShareABlockingKey(maiden, married));
 }
 
@@ -680,13 +665,8 @@ TEST(BlockingTest, ANicknameMeetsItsFormalName) {
 // type mistyped: the street's name in the same postal code with the same family initial
 // (a household), or in the same city with the same birth year, still meets.
 TEST(BlockingTest, TheStreetMeetsWithoutItsHouseNumber) {
-  Person a;
-  a.given = {"Blake"};
-  a.family = "Moody";
-  a.birth_date = {1959, 8, 28};
-  a.street = {"121 Blackbutt Street"};
-  a.city = "Maitland";
-  a.postal_code = "3088";
+  Person a =
+      Registered("Blake", "Moody", {1959, 8, 28}, "121 Blackbutt Street", "Maitland", "3088");
   auto shares_key = [&](const Person& b) { return ShareABlockingKey(a, b); };
   Person b;
   b.given = {"Jacobie"};

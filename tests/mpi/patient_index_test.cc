@@ -58,6 +58,13 @@ std::pair<Person, Person> JaneAndHerTwin() {
   return {first, second};
 }
 
+// A person's registrations as "org/local".
+std::vector<std::string> Members(const CrossReferenceResult& xref) {
+  std::vector<std::string> members;
+  for (const auto& r : xref.registrations) members.push_back(r.org_id + "/" + r.local_id);
+  return members;
+}
+
 Person Bob() {
   Person p;
   p.given = {"Robert"};
@@ -110,9 +117,7 @@ TEST_F(PatientIndexTest, SamePersonAtTwoPracticesSharesAnEuid) {
   EXPECT_EQ(b.grade, Grade::kCertain);
   ASSERT_OK_AND_ASSIGN(CrossReferenceResult xref, index_->CrossReference("org-a", "A1"));
   EXPECT_EQ(xref.euid, a.euid);
-  std::vector<std::string> members;
-  for (const auto& r : xref.registrations) members.push_back(r.org_id + "/" + r.local_id);
-  EXPECT_THAT(members, UnorderedElementsAre("org-a/A1", "org-b/B7"));
+  EXPECT_THAT(Members(xref), UnorderedElementsAre("org-a/A1", "org-b/B7"));
 }
 
 TEST_F(PatientIndexTest, DifferentPeopleGetDifferentEuids) {
@@ -193,9 +198,7 @@ TEST_F(PatientIndexTest, DecidingSamePersonBringsWhoJoinedTheNewcomerAlong) {
   ASSERT_EQ(c.euid, a.euid);
   ASSERT_OK_AND_ASSIGN(CrossReferenceResult merged,
                        index_->ResolveReview(a.review_id, /*same_person=*/true, "moved"));
-  std::vector<std::string> members;
-  for (const auto& r : merged.registrations) members.push_back(r.org_id + "/" + r.local_id);
-  EXPECT_THAT(members, UnorderedElementsAre("org-a/A1", "org-b/B1", "org-0/C1"));
+  EXPECT_THAT(Members(merged), UnorderedElementsAre("org-a/A1", "org-b/B1", "org-0/C1"));
   ASSERT_OK_AND_ASSIGN(CrossReferenceResult by_c, index_->CrossReference("org-0", "C1"));
   EXPECT_EQ(by_c.euid, merged.euid);
   // The pair's decision is recorded as the operator's link, which matching never undoes
@@ -645,12 +648,6 @@ TEST_F(PatientIndexTest, UpdateChecksTheVersionUnderTheSameLock) {
   EXPECT_THAT(index_->Update("org-a", "A1", Jane(), 7), StatusIs(absl::StatusCode::kAborted));
   ASSERT_OK_AND_ASSIGN(RegisterResult updated, index_->Update("org-a", "A1", Jane(), 1));
   EXPECT_EQ(updated.version, 2);
-}
-
-std::vector<std::string> Members(const CrossReferenceResult& xref) {
-  std::vector<std::string> members;
-  for (const auto& r : xref.registrations) members.push_back(r.org_id + "/" + r.local_id);
-  return members;
 }
 
 // A practice learns the EUID and its own registrations of a person, nothing of other
