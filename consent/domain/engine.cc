@@ -178,10 +178,7 @@ Decision Evaluate(const Policy& policy, const std::vector<const ConsentDirective
   return decision;
 }
 
-}  // namespace
-
-namespace {
-
+// The patient's own request, and the only role that may make it.
 constexpr char kPatientRequest[] = "PATRQT";
 constexpr char kPatientRole[] = "patient";
 
