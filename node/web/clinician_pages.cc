@@ -71,21 +71,6 @@ std::string PatientPath(absl::string_view id) {
   return absl::StrCat(kPatientsPath, "/", http::PercentEncode(id));
 }
 
-// A Patient's name as a list shows it.
-std::string PatientName(const simdjson::dom::element& patient) {
-  simdjson::dom::element name;
-  if (patient["name"].at(0).get(name)) return "(no name given)";
-  if (std::string text = JsonText(name["text"]); !text.empty()) return text;
-  std::vector<std::string> words;
-  simdjson::dom::array given;
-  if (!name["given"].get_array().get(given)) {
-    for (simdjson::dom::element g : given) words.push_back(JsonText(g));
-  }
-  words.push_back(JsonText(name["family"]));
-  words.erase(std::remove(words.begin(), words.end(), ""), words.end());
-  return words.empty() ? "(no name given)" : absl::StrJoin(words, " ");
-}
-
 // ---------------------------------------------------------------------------------
 // Patient search
 
@@ -156,7 +141,7 @@ std::string LocalResultsHtml(const SearchPage& page) {
     simdjson::dom::element patient;
     const bool parsed = !parser.parse(r.fhir_json()).get(patient);
     absl::StrAppend(&out, "<tr><td><a href=\"", HtmlEscape(PatientPath(r.resource_id())), "\">",
-                    HtmlEscape(parsed ? PatientName(patient) : "(unreadable)"), "</a></td><td>",
+                    HtmlEscape(parsed ? PatientText(patient) : "(unreadable)"), "</a></td><td>",
                     HtmlEscape(parsed ? JsonText(patient["birthDate"]) : ""), "</td><td>",
                     HtmlEscape(parsed ? JsonText(patient["gender"]) : ""), "</td><td>",
                     HtmlEscape(r.resource_id()), "</td></tr>\n");
@@ -393,7 +378,7 @@ void HandlePatient(std::shared_ptr<const Web> web, http::Request request,
     simdjson::dom::parser parser;
     simdjson::dom::element patient;
     const bool parsed = !parser.parse(record->fhir_json()).get(patient);
-    const std::string name = parsed ? PatientName(patient) : "(unreadable)";
+    const std::string name = parsed ? PatientText(patient) : "(unreadable)";
     std::string main = absl::StrCat(
         "<p class=\"crumbs\"><a href=\"", kPatientsPath, "\">Patients</a></p>\n<h1>",
         HtmlEscape(name), "</h1>\n<dl class=\"patient-facts\"><dt>Birth date</dt><dd>",

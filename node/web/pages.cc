@@ -3,11 +3,13 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "http/access.h"
 #include "http/html.h"
 
@@ -168,6 +170,41 @@ std::string JsonText(simdjson::simdjson_result<simdjson::dom::element> value) {
 
 std::string JsonText(simdjson::dom::element value) {
   return JsonText(simdjson::simdjson_result<simdjson::dom::element>(std::move(value)));
+}
+
+namespace {
+
+// A HumanName as written: its text, else its given names and family.
+std::string NameText(const simdjson::dom::element& name) {
+  if (std::string text = JsonText(name["text"]); !text.empty()) return text;
+  std::vector<std::string> words;
+  simdjson::dom::array given;
+  if (!name["given"].get_array().get(given)) {
+    for (simdjson::dom::element g : given) words.push_back(JsonText(g));
+  }
+  words.push_back(JsonText(name["family"]));
+  words.erase(std::remove(words.begin(), words.end(), ""), words.end());
+  return absl::StrJoin(words, " ");
+}
+
+}  // namespace
+
+std::vector<std::string> PatientNames(const simdjson::dom::element& r) {
+  std::vector<std::string> names;
+  simdjson::dom::array all;
+  if (r["name"].get_array().get(all)) return names;
+  for (simdjson::dom::element name : all) {
+    std::string text = NameText(name);
+    if (!text.empty() && std::find(names.begin(), names.end(), text) == names.end()) {
+      names.push_back(std::move(text));
+    }
+  }
+  return names;
+}
+
+std::string PatientText(const simdjson::dom::element& r) {
+  std::vector<std::string> names = PatientNames(r);
+  return names.empty() ? "(no name given)" : names.front();
 }
 
 }  // namespace hie::node

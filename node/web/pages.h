@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -87,6 +88,12 @@ std::string When(absl::Time t);
 // not a string.
 std::string JsonText(simdjson::simdjson_result<simdjson::dom::element> value);
 std::string JsonText(simdjson::dom::element value);
+
+// A Patient's names as registered (each HumanName's text, else its given names and
+// family), each once, the first first.
+std::vector<std::string> PatientNames(const simdjson::dom::element& patient);
+// A Patient's name as pages show it: the first of PatientNames, or "(no name given)".
+std::string PatientText(const simdjson::dom::element& patient);
 
 // The page groups (one file each).
 absl::Status AddClinicianPages(http::Router& router, std::shared_ptr<const Web> web);

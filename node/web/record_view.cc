@@ -163,39 +163,6 @@ std::string Detail(const simdjson::dom::element& r, Section section) {
   return absl::StrJoin(parts, " · ");
 }
 
-// A HumanName as written: its text, else its given names and family.
-std::string NameText(const simdjson::dom::element& name) {
-  if (std::string text = JsonText(name["text"]); !text.empty()) return text;
-  std::vector<std::string> words;
-  simdjson::dom::array given;
-  if (!name["given"].get_array().get(given)) {
-    for (simdjson::dom::element g : given) words.push_back(JsonText(g));
-  }
-  words.push_back(JsonText(name["family"]));
-  words.erase(std::remove(words.begin(), words.end(), ""), words.end());
-  return absl::StrJoin(words, " ");
-}
-
-// A Patient's names as registered, each once, the first first.
-std::vector<std::string> PatientNames(const simdjson::dom::element& r) {
-  std::vector<std::string> names;
-  simdjson::dom::array all;
-  if (r["name"].get_array().get(all)) return names;
-  for (simdjson::dom::element name : all) {
-    std::string text = NameText(name);
-    if (!text.empty() && std::find(names.begin(), names.end(), text) == names.end()) {
-      names.push_back(std::move(text));
-    }
-  }
-  return names;
-}
-
-// A Patient as registered: the first name, then the others, birth date and gender.
-std::string PatientText(const simdjson::dom::element& r) {
-  std::vector<std::string> names = PatientNames(r);
-  return names.empty() ? "(no name given)" : names.front();
-}
-
 std::string PatientDetail(const simdjson::dom::element& r) {
   std::vector<std::string> parts;
   if (std::vector<std::string> names = PatientNames(r); names.size() > 1) {
