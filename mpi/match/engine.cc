@@ -220,6 +220,27 @@ bool TwoProperNames(const std::string& x, const std::string& y) {
   return x != y && IsProperName(x) && IsProperName(y);
 }
 
+// True if both carry a middle name and the two are not one name (neither equal, an
+// initial of the other, nor a typo apart): Heather Michelle and Heather Sandra.
+bool OtherMiddleNames(const PreparedPerson& a, const PreparedPerson& b) {
+  if (a.given.size() < 2 || b.given.size() < 2) return false;
+  const std::string& ma = a.given[1];
+  const std::string& mb = b.given[1];
+  if (ma.size() == 1 || mb.size() == 1) return ma.front() != mb.front();
+  return !WithinOneEdit(ma, mb);
+}
+
+// True if one first name is the other's initial and their middle names are two names
+// (L. Katherine and Laura Mary): with the first name cut to a letter, the middle name is
+// what is left of it to compare.
+bool InitialWithOtherMiddle(const PreparedPerson& a, const PreparedPerson& b) {
+  if (a.given.empty() || b.given.empty()) return false;
+  const std::string& fa = a.given.front();
+  const std::string& fb = b.given.front();
+  return (fa.size() == 1 || fb.size() == 1) && fa.front() == fb.front() &&
+         OtherMiddleNames(a, b);
+}
+
 }  // namespace
 
 Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Comparison& c) {
@@ -290,25 +311,25 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
     const bool different_first =
         (given == Level::kDifferent || given == Level::kPhonetic) && !c.names_swapped;
     if (different_first && can_tell) return Guard::kTwins;
-    // First names a letter apart with the identifiers on record differing, or one the
-    // other with a feminine ending (Simon and Simone, Carl and Carla, Daniel and
-    // Danielle): two names, not a typo. (With the sexes differing, the sex guard above
-    // has decided already: Jon and Joan.)
-    if (given == Level::kClose &&
-        (c.at(Field::kIdentifier) == Level::kDifferent || (can_tell && GenderedPair(a, b)))) {
-      return Guard::kTwins;
-    }
-    // First names a letter apart that are both names (Gina and Tina, Ivan and Ian, Lily
-    // and Lila): two children, not a typo.
-    if (given == Level::kClose && can_tell && TwoProperNames(a.given.front(), b.given.front())) {
-      return Guard::kTwins;
-    }
-    // The same with the names entered in each other's fields (Louis Schäfer against
-    // "Schäfer, Louise"): the swap is one name's, the twins' names still two.
+    // An initial for a full first name, with middle names that are two names.
+    if (can_tell && InitialWithOtherMiddle(a, b)) return Guard::kTwins;
+    // The names entered in each other's fields (Louis Schäfer against "Schäfer,
+    // Louise"): the swap is one name's, the twins' names still two.
     if (c.names_swapped && can_tell &&
         (TwoProperNames(a.given.front(), b.family) || TwoProperNames(b.given.front(), a.family))) {
       return Guard::kTwins;
     }
+  }
+  // First names a letter apart on one birth date, whatever the family names say (a
+  // twin's may be mistyped past recognition, Green / rGen, or carry a second part):
+  // with the identifiers on record differing, or one the other with a feminine ending
+  // (Simon and Simone, Carl and Carla, Daniel and Danielle), or both names (Gina and
+  // Tina, Ivan and Ian, Ryan and Bryan), two children, not a typo. (With the sexes
+  // differing, the sex guard above has decided already: Jon and Joan.)
+  if (birth == Level::kExact && !same_identifier && given == Level::kClose &&
+      (c.at(Field::kIdentifier) == Level::kDifferent ||
+       (can_tell && (GenderedPair(a, b) || TwoProperNames(a.given.front(), b.given.front()))))) {
+    return Guard::kTwins;
   }
   if (same_identifier) return Guard::kNone;
 
@@ -321,7 +342,10 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
       !same_address && TwoProperNames(a.given.front(), b.given.front())) {
     return Guard::kSimilarNames;
   }
-  const bool names_agree = given <= Level::kClose && family <= Level::kClose;
+  const bool names_agree =
+      given <= Level::kClose && family <= Level::kClose && !OtherMiddleNames(a, b) &&
+      !(family != Level::kExact && (a.given.front().size() == 1 || b.given.front().size() == 1)) &&
+      !(given == Level::kClose && TwoProperNames(a.given.front(), b.given.front()));
   // Another birth date altogether (more than a digit or a swap): a parent and a child of one
   // name at one address (junior and senior), a namesake; wherever the records can tell
   // (as for twins: bare records cannot tell a parent from a mistyped birth date).

@@ -233,6 +233,105 @@ TEST(GuardTest, TwinsAreGuarded) {
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
 }
 
+// Twins named a letter apart are two children whatever the family name says: a twin's
+// may be mistyped past recognition on one registration (Green / rGen).
+TEST(GuardTest, TwinsNamedALetterApartWhateverTheFamilyName) {
+  Person ryan = Base();
+  ryan.given = {"Ryan"};
+  ryan.family = "Green";
+  ryan.identifiers.clear();
+  Person bryan = ryan;
+  bryan.given = {"Bryan"};
+  bryan.family = "rGen";
+  PreparedPerson pr = Prepare(ryan), pb = Prepare(bryan);
+  Comparison c = Compare(pr, pb);
+  ASSERT_EQ(c.at(Field::kFamilyName), Level::kDifferent);
+  ASSERT_EQ(c.at(Field::kGivenName), Level::kClose);
+  EXPECT_EQ(CheckGuards(pr, pb, c), Guard::kTwins);
+  // Carl and Carla, a feminine ending.
+  Person carl = ryan, carla = bryan;
+  carl.given = {"Carl"};
+  carla.given = {"Carla"};
+  PreparedPerson pc = Prepare(carl), pca = Prepare(carla);
+  EXPECT_EQ(CheckGuards(pc, pca, Compare(pc, pca)), Guard::kTwins);
+  // A typo of one name is still one name: Elizabeth / Elizabeh under a married name.
+  Person liz = ryan, lizz = bryan;
+  liz.given = {"Elizabeth"};
+  lizz.given = {"Elizabeh"};
+  PreparedPerson pl = Prepare(liz), pll = Prepare(lizz);
+  EXPECT_EQ(CheckGuards(pl, pll, Compare(pl, pll)), Guard::kNone);
+}
+
+// A first name cut to its initial leaves the middle name to compare: L. Katherine is not
+// Laura Mary, on one birth date (twins) or a digit apart.
+TEST(GuardTest, AnInitialWithAnotherMiddleNameIsAQuestion) {
+  Person laura = Base();
+  laura.given = {"Laura", "Mary"};
+  laura.sex = Sex::kFemale;
+  laura.identifiers.clear();
+  Person l = laura;
+  l.given = {"L.", "Katherine"};
+  PreparedPerson pa = Prepare(laura), pl = Prepare(l);
+  EXPECT_EQ(CheckGuards(pa, pl, Compare(pa, pl)), Guard::kTwins);
+  l.birth_date = {1980, 3, 8};
+  pl = Prepare(l);
+  EXPECT_EQ(CheckGuards(pa, pl, Compare(pa, pl)), Guard::kBirthDate);
+  // The middle name agreeing, or one side without one, is no evidence against.
+  l.given = {"L.", "M"};
+  l.birth_date = laura.birth_date;
+  pl = Prepare(l);
+  EXPECT_EQ(CheckGuards(pa, pl, Compare(pa, pl)), Guard::kNone);
+  l.given = {"L."};
+  pl = Prepare(l);
+  EXPECT_EQ(CheckGuards(pa, pl, Compare(pa, pl)), Guard::kNone);
+}
+
+// A birth date a digit apart (or day and month swapped) is one date only when the names
+// agree as one person's: not two proper names a letter apart (Marvin / Martin), not two
+// middle names (Heather Michelle / Heather Sandra), not an initial against a mistyped
+// family name (A. Marxtin / Anna Martin).
+TEST(GuardTest, ANearBirthDateNeedsNamesThatAreOnePersons) {
+  Person marvin = Base();
+  marvin.given = {"Marvin"};
+  marvin.family = "Nelson";
+  marvin.identifiers.clear();
+  Person martin = marvin;
+  martin.given = {"Martin"};
+  martin.birth_date = {1980, 7, 3};  // day and month swapped
+  PreparedPerson pa = Prepare(marvin), pb = Prepare(martin);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
+  martin.given = {"Marvni"};  // a typo of one name: the date too is a slip
+  pb = Prepare(martin);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+
+  Person heather = marvin;
+  heather.given = {"Heather", "Michelle"};
+  heather.sex = Sex::kFemale;
+  Person sister = heather;
+  sister.given = {"Heather", "Sandra"};
+  sister.birth_date = {1980, 3, 8};
+  pa = Prepare(heather);
+  pb = Prepare(sister);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
+  sister.given = {"Heather", "Michele"};  // one middle name, mistyped
+  pb = Prepare(sister);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+
+  Person anna = heather;
+  anna.given = {"Anna"};
+  anna.family = "Martin";
+  Person a = anna;
+  a.given = {"A"};
+  a.family = "Marxtin";
+  a.birth_date = {1980, 3, 8};
+  pa = Prepare(anna);
+  pb = Prepare(a);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
+  a.family = "Martin";  // the family name as written: the initial and the date suffice
+  pb = Prepare(a);
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+}
+
 // Without a sex, a multiple birth or identifiers on record, a registration cannot tell
 // a twin from a first name replaced by a clerk: the score decides. With the sex on both,
 // a different first name at the same family name and birth date is a twin.
