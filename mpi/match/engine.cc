@@ -131,13 +131,15 @@ const char* GuardName(Guard guard) {
       return "common name guard";
     case Guard::kNameOnly:
       return "name only";
+    case Guard::kTwinsApart:
+      return "twins apart guard";
   }
   return "?";
 }
 
 bool SaysTwoPeople(Guard guard) {
   return guard == Guard::kBirthOrder || guard == Guard::kSex || guard == Guard::kSimilarNames ||
-         guard == Guard::kNamesake || guard == Guard::kNameOnly;
+         guard == Guard::kNamesake || guard == Guard::kNameOnly || guard == Guard::kTwinsApart;
 }
 
 namespace {
@@ -283,6 +285,10 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
       a.multiple_birth_order != b.multiple_birth_order) {
     return Guard::kBirthOrder;
   }
+  // Twins a registration desk has told apart by their numbers: the sex on both, and
+  // identifiers of one system that differ outright.
+  const bool told_apart = a.sex != Sex::kUnknown && a.sex == b.sex &&
+                          c.at(Field::kIdentifier) == Level::kDifferent;
   // Twins and siblings of one birth.
   if (same_family && !same_identifier) {
     // With a multiple birth on record, first names that are not one name (even a
@@ -292,7 +298,7 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
         a.multiple_birth_order > 0 && a.multiple_birth_order == b.multiple_birth_order;
     if ((a.multiple_birth || b.multiple_birth) && birth != Level::kDifferent &&
         !SameFirstName(a, b) && !c.names_swapped && !one_birth_order) {
-      return Guard::kTwins;
+      return told_apart ? Guard::kTwinsApart : Guard::kTwins;
     }
   }
   // Whether the registrations carry what a registration desk records (a sex, a phone,
@@ -310,6 +316,11 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
     // decides; see docs/matching.md.
     const bool different_first =
         (given == Level::kDifferent || given == Level::kPhonetic) && !c.names_swapped;
+    // Told apart by their numbers: with the sex on both (a registration desk's), two
+    // first names and two identifier values are two children. (Research extracts
+    // without a sex cannot tell a twin from a record whose first name and number were
+    // both replaced: those stay a question.)
+    if (different_first && told_apart) return Guard::kTwinsApart;
     if (different_first && can_tell) return Guard::kTwins;
     // An initial for a full first name, with middle names that are two names.
     if (can_tell && InitialWithOtherMiddle(a, b)) return Guard::kTwins;
@@ -322,14 +333,16 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   }
   // First names a letter apart on one birth date, whatever the family names say (a
   // twin's may be mistyped past recognition, Green / rGen, or carry a second part):
-  // with the identifiers on record differing, or one the other with a feminine ending
-  // (Simon and Simone, Carl and Carla, Daniel and Danielle), or both names (Gina and
-  // Tina, Ivan and Ian, Ryan and Bryan), two children, not a typo. (With the sexes
-  // differing, the sex guard above has decided already: Jon and Joan.)
-  if (birth == Level::kExact && !same_identifier && given == Level::kClose &&
-      (c.at(Field::kIdentifier) == Level::kDifferent ||
-       (can_tell && (GenderedPair(a, b) || TwoProperNames(a.given.front(), b.given.front()))))) {
-    return Guard::kTwins;
+  // one the other with a feminine ending (Simon and Simone, Carl and Carla, Daniel and
+  // Danielle), or both names (Gina and Tina, Ivan and Ian, Ryan and Bryan), are two
+  // children, not a typo; told apart by their numbers too, two people. A typo (Jonh)
+  // with the identifiers differing is a question. (With the sexes differing, the sex
+  // guard above has decided already: Jon and Joan.)
+  if (birth == Level::kExact && !same_identifier && given == Level::kClose) {
+    const bool two_names =
+        can_tell && (GenderedPair(a, b) || TwoProperNames(a.given.front(), b.given.front()));
+    if (two_names && told_apart) return Guard::kTwinsApart;
+    if (two_names || c.at(Field::kIdentifier) == Level::kDifferent) return Guard::kTwins;
   }
   if (same_identifier) return Guard::kNone;
 
@@ -368,6 +381,9 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
       !c.names_swapped && can_tell) {
     return Guard::kOtherNames;
   }
+  // A birth date a digit apart and identifiers of one system that differ (not one
+  // value's slip): two dates and two numbers, two people (cousins born days apart).
+  if (near_birth && identifiers_differ && !same_address) return Guard::kNamesake;
   // A birth date a digit apart, or day and month swapped, is the same date only
   // when the names agree and an address or phone agrees too, and the identifiers on
   // both sides do not differ.

@@ -68,9 +68,15 @@ enum class Guard {
   // persons of the index share: no question an operator could answer (each John Brown
   // would be asked about). Decided by the index; neither linked nor queued.
   kNameOnly,
+  // Same family name and birth date, first names that are two names (not a nickname,
+  // an initial, a typo or a swap), the sex on both registrations and the same, and
+  // identifiers of one system that differ outright: twins a registration desk has told
+  // apart by their numbers. Two people.
+  kTwinsApart,
 };
 const char* GuardName(Guard guard);
-// True for the guards that say two people (kBirthOrder, kSex, kNamesake, kSimilarNames), or
+// True for the guards that say two people (kBirthOrder, kSex, kNamesake, kSimilarNames,
+// kTwinsApart), or
 // that nothing could tell (kNameOnly): such a pair is neither linked nor put in front of
 // an operator, whatever it scores. The other guards hold a pair for review.
 bool SaysTwoPeople(Guard guard);

@@ -196,12 +196,12 @@ TEST(GuardTest, TwinsAreGuarded) {
   brother.multiple_birth = true;
   PreparedPerson pbro = Prepare(brother);
   EXPECT_EQ(CheckGuards(pa, pbro, Compare(pa, pbro)), Guard::kTwins);
-  // Identifiers of one system that differ outright.
+  // Identifiers of one system that differ outright, the sex on both: twins told apart.
   Person a_id = Base(), other_id = Base();
   other_id.given = {"Oscar"};
   other_id.identifiers = {{"ssn", "987-65-4321"}};
   PreparedPerson pai = Prepare(a_id), poi = Prepare(other_id);
-  EXPECT_EQ(CheckGuards(pai, poi, Compare(pai, poi)), Guard::kTwins);
+  EXPECT_EQ(CheckGuards(pai, poi, Compare(pai, poi)), Guard::kTwinsApart);
   // Birth orders that differ, even with the same given name.
   Person first = a, second = a;
   first.multiple_birth_order = 1;
@@ -260,6 +260,43 @@ TEST(GuardTest, TwinsNamedALetterApartWhateverTheFamilyName) {
   lizz.given = {"Elizabeh"};
   PreparedPerson pl = Prepare(liz), pll = Prepare(lizz);
   EXPECT_EQ(CheckGuards(pl, pll, Compare(pl, pll)), Guard::kNone);
+}
+
+// Twins a registration desk told apart: the sex on both, two first names and two
+// numbers of one system. Two people, not a question; without the sex (a research
+// extract) a record whose first name and number were both replaced looks the same, and
+// stays a question.
+TEST(GuardTest, TwinsWithTheirOwnNumbersAreTwoPeople) {
+  Person olivia = Base();
+  olivia.given = {"Olivia"};
+  olivia.sex = Sex::kFemale;
+  Person katherine = olivia;
+  katherine.given = {"Katherine"};
+  katherine.identifiers = {{"ssn", "819-79-6517"}};
+  PreparedPerson po = Prepare(olivia), pk = Prepare(katherine);
+  EXPECT_EQ(CheckGuards(po, pk, Compare(po, pk)), Guard::kTwinsApart);
+  EXPECT_TRUE(SaysTwoPeople(Guard::kTwinsApart));
+  // With the multiple birth on record too; and named a letter apart (Ian / Ivan).
+  katherine.multiple_birth = true;
+  pk = Prepare(katherine);
+  EXPECT_EQ(CheckGuards(po, pk, Compare(po, pk)), Guard::kTwinsApart);
+  Person ian = Base(), ivan = Base();
+  ian.given = {"Ian"};
+  ivan.given = {"Ivan"};
+  ivan.identifiers = {{"ssn", "987-65-4321"}};
+  PreparedPerson pi = Prepare(ian), pv = Prepare(ivan);
+  EXPECT_EQ(CheckGuards(pi, pv, Compare(pi, pv)), Guard::kTwinsApart);
+  // A number one slip apart is one person's whatever the first names say.
+  katherine.identifiers = {{"ssn", "123-45-6798"}};
+  pk = Prepare(katherine);
+  EXPECT_NE(CheckGuards(po, pk, Compare(po, pk)), Guard::kTwinsApart);
+  // No sex on record: a question.
+  olivia.sex = katherine.sex = Sex::kUnknown;
+  katherine.multiple_birth = false;
+  katherine.identifiers = {{"ssn", "819-79-6517"}};
+  po = Prepare(olivia);
+  pk = Prepare(katherine);
+  EXPECT_EQ(CheckGuards(po, pk, Compare(po, pk)), Guard::kTwins);
 }
 
 // A first name cut to its initial leaves the middle name to compare: L. Katherine is not
@@ -424,6 +461,8 @@ TEST(GuardTest, BirthDateSimilarNamesAndNoName) {
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
   b.street = {"7 Other Road"};
   b.phones = {"+1 (312) 555-0199"};
+  pb = Prepare(b);  // and at another address: two dates, two numbers, two people
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNamesake);
   b.identifiers.clear();
   pb = Prepare(b);
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);  // nothing confirms
