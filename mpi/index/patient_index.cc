@@ -991,15 +991,25 @@ bool PatientIndex::ConsistentWithPerson(const PreparedPerson& person,
   // (a member without the identifier, a first name garbled on one, is no such doubt).
   const bool one_identifier =
       Compare(person, matched->prepared).at(Field::kIdentifier) == Level::kExact;
+  // A member the registration is only in question with (a guard that asks), or scores
+  // low against, is outvoted where the registration is a certain, unguarded match with
+  // most of the person's registrations: one of them garbled in other fields (a birth
+  // date missing on one, a mistyped day on another) is no doubt about the person. A
+  // member whose guard says two people always holds it back.
+  int certain = 0;
+  bool doubted = false;
   for (const Cached* member : members->second) {
-    if (member == matched) continue;
     const PreparedPerson& theirs = member->prepared;
     Comparison c = Compare(person, theirs);
-    Guard guard = CheckGuards(person, theirs, c);
-    if (guard != Guard::kNone && (!one_identifier || SaysTwoPeople(guard))) return false;
-    if (model_.model.Evaluate(c, adjustments).total < options_.thresholds.lower) return false;
+    Guard guard = member == matched ? Guard::kNone : CheckGuards(person, theirs, c);
+    if (SaysTwoPeople(guard)) return false;
+    const double score = model_.model.Evaluate(c, adjustments).total;
+    if (guard == Guard::kNone && score >= options_.thresholds.upper) ++certain;
+    if ((guard != Guard::kNone && !one_identifier) || score < options_.thresholds.lower) {
+      doubted = true;
+    }
   }
-  return true;
+  return !doubted || 2 * certain > static_cast<int>(members->second.size());
 }
 
 absl::Status PatientIndex::Remove(const std::string& org_id, const std::string& local_id) {

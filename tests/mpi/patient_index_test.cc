@@ -1168,13 +1168,46 @@ TEST_F(PatientIndexTest, AnIdentifierInCommonJoinsDespiteAQuestionWithAnotherMem
   ASSERT_OK_AND_ASSIGN(auto with_b1, index_->Explain({"org-a", "A1"}, {"org-b", "B1"}));
   ASSERT_NE(with_b1.guard, Guard::kNone);
   ASSERT_FALSE(SaysTwoPeople(with_b1.guard));
+  // Without the identifier, the question against B1 (one of the person's two) holds it
+  // back.
+  ASSERT_OK_AND_ASSIGN(RegisterResult d, index_->Register("org-d", "D1", Jane()));
+  EXPECT_EQ(d.placement, Placement::kReview);
   ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-c", "C1", jane));
   EXPECT_EQ(c.placement, Placement::kLinked);
   EXPECT_EQ(c.euid, a.euid);
-  // Without the identifier, the question against B1 holds it back.
-  Person no_ssn = Jane();
-  ASSERT_OK_AND_ASSIGN(RegisterResult d, index_->Register("org-d", "D1", no_ssn));
-  EXPECT_EQ(d.placement, Placement::kReview);
+}
+
+// A registration certain with most of a person's registrations joins it despite a
+// member it is only in question with (one garbled in other fields); a member whose
+// guard says two people still holds it back, and so does a question with one of two.
+TEST_F(PatientIndexTest, AMemberInQuestionIsOutvotedByMostOfThePerson) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
+  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", Jane()));
+  ASSERT_EQ(b.euid, a.euid);
+  Person garbled = Jane();
+  garbled.given = {"Oyelaran"};  // the family name typed in both fields
+  ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-c", "C1", garbled));
+  ASSERT_FALSE(c.review_id.empty());
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult joined,
+                       index_->ResolveReview(c.review_id, /*same_person=*/true, "one Jane"));
+  ASSERT_EQ(joined.registrations.size(), 3u);
+  ASSERT_OK_AND_ASSIGN(auto with_c1, index_->Explain({"org-a", "A1"}, {"org-c", "C1"}));
+  ASSERT_NE(with_c1.guard, Guard::kNone);
+  ASSERT_FALSE(SaysTwoPeople(with_c1.guard));
+  ASSERT_OK_AND_ASSIGN(RegisterResult d, index_->Register("org-d", "D1", Jane()));
+  EXPECT_EQ(d.placement, Placement::kLinked);
+  EXPECT_EQ(d.euid, a.euid);
+  // A member the newcomer's guard says is another person: held back, however many agree.
+  Person second_twin = Jane();
+  second_twin.multiple_birth = true;
+  second_twin.multiple_birth_order = 2;
+  ASSERT_OK_AND_ASSIGN(RegisterResult e, index_->Register("org-e", "E1", second_twin));
+  ASSERT_EQ(e.euid, a.euid);  // no order on the others: one Jane, as far as they tell
+  Person first_twin = second_twin;
+  first_twin.multiple_birth_order = 1;
+  ASSERT_OK_AND_ASSIGN(RegisterResult f, index_->Register("org-f", "F1", first_twin));
+  EXPECT_NE(f.placement, Placement::kLinked);
+  EXPECT_EQ(f.review_reason, "disagrees with another registration of the person");
 }
 
 // The same registration sent again asks the same questions, and no more.
