@@ -386,16 +386,18 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   if (near_birth && identifiers_differ && !same_address) return Guard::kNamesake;
   // A birth date a digit apart, or day and month swapped, is the same date only
   // when the names agree and an address or phone agrees too, and the identifiers on
-  // both sides do not differ.
-  if (near_birth && (!names_agree || !same_address || identifiers_differ)) {
+  // both sides do not differ. Bare records (research extracts) cannot tell a sibling
+  // from a duplicate whose first name was replaced: there the address and the score
+  // decide.
+  if (near_birth && ((!names_agree && can_tell) || !same_address || identifiers_differ)) {
     return Guard::kBirthDate;
   }
   // No birth date on one side: the birth date is what tells a mother and daughter of one
   // name in one household apart (one address, one phone), so only an identifier in
   // common links it (one returned above); wherever the records cannot tell (research
-  // extracts), names and an address agreeing, and the score, decide: a common name in
-  // one town is not a person.
-  if (birth == Level::kMissing && (!names_agree || !same_address || can_tell)) {
+  // extracts), an address agreeing and the score decide: a common name in one town is
+  // not a person, and a name replaced in one household cannot be told from a relative.
+  if (birth == Level::kMissing && (!same_address || can_tell)) {
     return Guard::kBirthDate;
   }
   return Guard::kNone;

@@ -513,15 +513,31 @@ TEST(GuardTest, BirthDateSimilarNamesAndNoName) {
   b.identifiers.clear();
   pb = Prepare(b);
   EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
-  // Bare records cannot tell: there the names and an address must agree.
+  // Bare records cannot tell: there an address must agree, and the score decides, with
+  // a name replaced too (a research extract's duplicate, or a household: it cannot say).
   Person bare_undated = bare_a;
   bare_undated.birth_date = {};
+  EXPECT_EQ(CheckGuards(Prepare(bare_a), Prepare(bare_undated),
+                        Compare(Prepare(bare_a), Prepare(bare_undated))),
+            Guard::kNone);
+  bare_undated.family = "Sherriff";
   EXPECT_EQ(CheckGuards(Prepare(bare_a), Prepare(bare_undated),
                         Compare(Prepare(bare_a), Prepare(bare_undated))),
             Guard::kNone);
   bare_undated.street = {"7 Other Road"};
   EXPECT_EQ(CheckGuards(Prepare(bare_a), Prepare(bare_undated),
                         Compare(Prepare(bare_a), Prepare(bare_undated))),
+            Guard::kBirthDate);
+  // The same on a birth date a digit apart: at one address, a first name replaced.
+  Person bare_near = bare_a;
+  bare_near.birth_date = {1980, 3, 8};
+  bare_near.given = {"Oscar"};
+  EXPECT_EQ(CheckGuards(Prepare(bare_a), Prepare(bare_near),
+                        Compare(Prepare(bare_a), Prepare(bare_near))),
+            Guard::kNone);
+  bare_near.sex = Sex::kMale;  // a registration desk's record can tell: a question
+  EXPECT_EQ(CheckGuards(Prepare(bare_a), Prepare(bare_near),
+                        Compare(Prepare(bare_a), Prepare(bare_near))),
             Guard::kBirthDate);
   b.street = {"7 Other Road"};
   b.phones.clear();
