@@ -156,10 +156,7 @@ bool SameFirstName(const PreparedPerson& a, const PreparedPerson& b) {
 
 // True if one first name is the other with a feminine ending: a second name, which a
 // typo rarely makes.
-bool GenderedPair(const PreparedPerson& a, const PreparedPerson& b) {
-  if (a.given.empty() || b.given.empty()) return false;
-  const std::string& x = a.given.front();
-  const std::string& y = b.given.front();
+bool GenderedNames(const std::string& x, const std::string& y) {
   const std::string& shorter = x.size() < y.size() ? x : y;
   const std::string& longer = x.size() < y.size() ? y : x;
   if (shorter.size() < 3 || !absl::StartsWith(longer, shorter)) return false;
@@ -168,6 +165,11 @@ bool GenderedPair(const PreparedPerson& a, const PreparedPerson& b) {
     if (ending == feminine) return true;
   }
   return false;
+}
+
+// The same of two registrations' first names.
+bool GenderedPair(const PreparedPerson& a, const PreparedPerson& b) {
+  return !a.given.empty() && !b.given.empty() && GenderedNames(a.given.front(), b.given.front());
 }
 
 // How many digits of two birth dates (YYYYMMDD) differ, the smaller of as they are and
@@ -326,9 +328,12 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
     if (can_tell && InitialWithOtherMiddle(a, b)) return Guard::kTwins;
     // The names entered in each other's fields (Louis Schäfer against "Schäfer,
     // Louise"): the swap is one name's, the twins' names still two.
+    // So is one the other with a feminine ending (Joel Walachberg against "Walachberg,
+    // Joelle").
     if (c.names_swapped && can_tell &&
-        (TwoProperNames(a.given.front(), b.family) || TwoProperNames(b.given.front(), a.family))) {
-      return Guard::kTwins;
+        (TwoProperNames(a.given.front(), b.family) || TwoProperNames(b.given.front(), a.family) ||
+         GenderedNames(a.given.front(), b.family) || GenderedNames(b.given.front(), a.family))) {
+      return told_apart ? Guard::kTwinsApart : Guard::kTwins;
     }
   }
   // First names a letter apart on one birth date, whatever the family names say (a

@@ -432,6 +432,15 @@ TEST(GuardTest, ADifferentGivenNameIsATwinWhereTheRegistrationsCanTell) {
   louise.family = "Louis";  // swapped, one name: one person
   pe = Prepare(louise);
   EXPECT_EQ(CheckGuards(pl, pe, Compare(pl, pe)), Guard::kNone);
+  // Swapped with a feminine ending: Joel Walachberg against "Walachberg, Joelle".
+  Person joel = louis, joelle = louis;
+  joel.given = {"Walachberg"};
+  joel.family = "Joel";
+  joelle.given = {"Joelle"};
+  joelle.family = "Walachberg";
+  PreparedPerson pj = Prepare(joel), pje = Prepare(joelle);
+  ASSERT_TRUE(Compare(pj, pje).names_swapped);
+  EXPECT_EQ(CheckGuards(pj, pje, Compare(pj, pje)), Guard::kTwins);
   // A letter apart where one is a typo (Jonh): one person.
   a.given = {"John"};
   b.given = {"Jonh"};
