@@ -81,6 +81,15 @@ std::vector<std::string> BlockingKeys(const PreparedPerson& p) {
   for (const auto& phone : p.phones) keys.push_back(absl::StrCat("ph|", phone));
   for (const auto& [system, value] : p.identifiers) {
     keys.push_back(absl::StrCat("id|", system, "|", value));
+    // The value with each character left out in turn: a value with one character
+    // changed, or two swapped, shares one of these with the right one (a registration
+    // whose names and birth date were also replaced still meets). Such a block holds a
+    // value's typed slips, not a town.
+    if (value.size() >= 7) {
+      for (size_t i = 0; i < value.size(); ++i) {
+        keys.push_back(absl::StrCat("ie|", system, "|", value.substr(0, i), value.substr(i + 1)));
+      }
+    }
   }
   // Each address line on its own (a household, a building): catches a person whose
   // names and birth date were all mistyped, and lines entered in another order. And the

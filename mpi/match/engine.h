@@ -17,8 +17,9 @@ namespace hie::mpi {
 // and + birth day and month (each part of a hyphenated or former family name + birth
 // year, and + first name); first name phonetic + birth year + family initial, and +
 // birth day and month; full birth date; either name's phonetic code + postal code, and
-// + city; both names' phonetic codes (in either order); each phone; each identifier;
-// each address line; each line's street name + postal code + family initial, and +
+// + city; both names' phonetic codes (in either order); each phone; each identifier,
+// and (seven characters or more) with each character left out in turn; each address
+// line; each line's street name + postal code + family initial, and +
 // city + birth year.
 std::vector<std::string> BlockingKeys(const PreparedPerson& p);
 

@@ -782,6 +782,24 @@ TEST(BlockingTest, AChangedNameOrAMistypedYearStillMeets) {
 
 // A mistyped family name with day and month swapped, at another address: the first
 // name with the birth year still meets (Aaron Fitzisridge, Aaron Fitjzisridge).
+// A registration whose names, birth date and address were all replaced still meets
+// the right one through an identifier with one digit changed or two swapped (Febrl3's
+// rec-312-dup-0), and not through another person's number.
+TEST(BlockingTest, AMistypedIdentifierStillMeets) {
+  Person a = Base();
+  Person b;
+  b.given = {"Zoltan"};
+  b.family = "Quirke";
+  b.street = {"4 Far Away Road"};
+  b.city = "Elsewhere";
+  b.identifiers = {{"ssn", "123-45-6780"}};  // the last digit changed
+  EXPECT_TRUE(ShareABlockingKey(a, b));
+  b.identifiers = {{"ssn", "123-54-6789"}};  // two swapped
+  EXPECT_TRUE(ShareABlockingKey(a, b));
+  b.identifiers = {{"ssn", "987-65-4321"}};
+  EXPECT_FALSE(ShareABlockingKey(a, b));
+}
+
 TEST(BlockingTest, AMistypedFamilyNameAndBirthDayStillMeet) {
   Person a =
       Registered("Aaron", "Fitzisridge", {1930, 11, 1}, "8792 Oak Road", "Riverland", "04593");
