@@ -994,8 +994,14 @@ bool PatientIndex::ConsistentWithPerson(const PreparedPerson& person,
   // A member the registration is only in question with (a guard that asks), or scores
   // low against, is outvoted where the registration is a certain, unguarded match with
   // most of the person's registrations: one of them garbled in other fields (a birth
-  // date missing on one, a mistyped day on another) is no doubt about the person. A
-  // member whose guard says two people always holds it back.
+  // date missing on one, a first name and number replaced on another) is no doubt about
+  // the person. Registrations with no more than an initial for a first name do not
+  // vote: L. and L. linked to Laura would otherwise carry Laura's twin Lisa into her
+  // sister's person against the twin guard with Laura. A member whose guard says two
+  // people always holds it back.
+  auto initial_only = [](const PreparedPerson& p) {
+    return !p.given.empty() && p.given.front().size() == 1;
+  };
   int certain = 0;
   bool doubted = false;
   for (const Cached* member : members->second) {
@@ -1003,11 +1009,13 @@ bool PatientIndex::ConsistentWithPerson(const PreparedPerson& person,
     Comparison c = Compare(person, theirs);
     Guard guard = member == matched ? Guard::kNone : CheckGuards(person, theirs, c);
     if (SaysTwoPeople(guard)) return false;
+    const bool questioned = guard != Guard::kNone && !one_identifier;
     const double score = model_.model.Evaluate(c, adjustments).total;
-    if (guard == Guard::kNone && score >= options_.thresholds.upper) ++certain;
-    if ((guard != Guard::kNone && !one_identifier) || score < options_.thresholds.lower) {
-      doubted = true;
+    if (guard == Guard::kNone && score >= options_.thresholds.upper && !initial_only(person) &&
+        !initial_only(theirs)) {
+      ++certain;
     }
+    if (questioned || score < options_.thresholds.lower) doubted = true;
   }
   return !doubted || 2 * certain > static_cast<int>(members->second.size());
 }

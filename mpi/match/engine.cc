@@ -83,9 +83,10 @@ std::vector<std::string> BlockingKeys(const PreparedPerson& p) {
     keys.push_back(absl::StrCat("id|", system, "|", value));
     // The value with each character left out in turn: a value with one character
     // changed, or two swapped, shares one of these with the right one (a registration
-    // whose names and birth date were also replaced still meets). Such a block holds a
-    // value's typed slips, not a town.
-    if (value.size() >= 7) {
+    // whose names and birth date were also replaced still meets). Only for a number
+    // one person carries everywhere (the SSN), sparse enough that such a block holds a
+    // value's typed slips; a practice's record numbers are issued densely, in sequence.
+    if (value.size() >= 7 && IsPersonWideSystem(system)) {
       for (size_t i = 0; i < value.size(); ++i) {
         keys.push_back(absl::StrCat("ie|", system, "|", value.substr(0, i), value.substr(i + 1)));
       }
@@ -163,17 +164,29 @@ bool SameFirstName(const PreparedPerson& a, const PreparedPerson& b) {
   });
 }
 
-// True if one first name is the other with a feminine ending: a second name, which a
-// typo rarely makes.
-bool GenderedNames(const std::string& x, const std::string& y) {
+// The feminine ending one first name is the other with ("" if none): a second name,
+// which a typo rarely makes.
+absl::string_view FeminineEnding(const std::string& x, const std::string& y) {
   const std::string& shorter = x.size() < y.size() ? x : y;
   const std::string& longer = x.size() < y.size() ? y : x;
-  if (shorter.size() < 3 || !absl::StartsWith(longer, shorter)) return false;
+  if (shorter.size() < 3 || !absl::StartsWith(longer, shorter)) return {};
   absl::string_view ending = absl::string_view(longer).substr(shorter.size());
   for (absl::string_view feminine : {"a", "e", "ne", "le", "lle", "ine", "ina", "ette"}) {
-    if (ending == feminine) return true;
+    if (ending == feminine) return feminine;
   }
-  return false;
+  return {};
+}
+
+bool GenderedNames(const std::string& x, const std::string& y) {
+  return !FeminineEnding(x, y).empty();
+}
+
+// The same for a pair read across a swap of the name fields, where one of the two pairs
+// compared is the family names: a bare "e" is as often a family name's (Clark /
+// Clarke, Brown / Browne), and only the longer feminine endings count.
+bool SwappedGendered(const std::string& x, const std::string& y) {
+  absl::string_view ending = FeminineEnding(x, y);
+  return !ending.empty() && ending != "e";
 }
 
 // The same of two registrations' first names.
@@ -226,6 +239,23 @@ bool OneIdentifierMistyped(const PreparedPerson& a, const PreparedPerson& b) {
     }
   }
   return false;
+}
+
+// True if both carry a number of a system one person carries everywhere (the SSN), and
+// those numbers are two: of one length, more than a typed slip apart, and not in
+// sequence. A number with a character dropped, or a digit or two off at its end, may be
+// one person's.
+bool TwoPersonWideNumbers(const PreparedPerson& a, const PreparedPerson& b) {
+  bool two = false;
+  for (const auto& [sa, va] : a.identifiers) {
+    if (!IsPersonWideSystem(sa)) continue;
+    for (const auto& [sb, vb] : b.identifiers) {
+      if (sa != sb) continue;
+      if (va.size() != vb.size() || WithinOneEdit(va, vb) || InSequence(va, vb)) return false;
+      two = true;
+    }
+  }
+  return two;
 }
 
 // True if two folded names differ and are both proper names (Louis and Louise).
@@ -297,9 +327,11 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
     return Guard::kBirthOrder;
   }
   // Twins a registration desk has told apart by their numbers: the sex on both, and
-  // identifiers of one system that differ outright.
-  const bool told_apart = a.sex != Sex::kUnknown && a.sex == b.sex &&
-                          c.at(Field::kIdentifier) == Level::kDifferent;
+  // two numbers of a system one person carries everywhere (the SSN; not a practice's
+  // record numbers) that are not one number's slip: as long as each other, more than
+  // one character apart, and not in sequence.
+  const bool told_apart =
+      a.sex != Sex::kUnknown && a.sex == b.sex && TwoPersonWideNumbers(a, b);
   // Twins and siblings of one birth.
   if (same_family && !same_identifier) {
     // With a multiple birth on record, first names that are not one name (even a
@@ -309,7 +341,7 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
         a.multiple_birth_order > 0 && a.multiple_birth_order == b.multiple_birth_order;
     if ((a.multiple_birth || b.multiple_birth) && birth != Level::kDifferent &&
         !SameFirstName(a, b) && !c.names_swapped && !one_birth_order) {
-      return told_apart ? Guard::kTwinsApart : Guard::kTwins;
+      return Guard::kTwins;
     }
   }
   // Whether the registrations carry what a registration desk records (a sex, a phone,
@@ -341,8 +373,8 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
     // Joelle").
     if (c.names_swapped && can_tell &&
         (TwoProperNames(a.given.front(), b.family) || TwoProperNames(b.given.front(), a.family) ||
-         GenderedNames(a.given.front(), b.family) || GenderedNames(b.given.front(), a.family))) {
-      return told_apart ? Guard::kTwinsApart : Guard::kTwins;
+         SwappedGendered(a.given.front(), b.family) || SwappedGendered(b.given.front(), a.family))) {
+      return Guard::kTwins;
     }
   }
   // First names a letter apart on one birth date, whatever the family names say (a
@@ -355,7 +387,6 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   if (birth == Level::kExact && !same_identifier && given == Level::kClose) {
     const bool two_names =
         can_tell && (GenderedPair(a, b) || TwoProperNames(a.given.front(), b.given.front()));
-    if (two_names && told_apart) return Guard::kTwinsApart;
     if (two_names || c.at(Field::kIdentifier) == Level::kDifferent) return Guard::kTwins;
   }
   if (same_identifier) return Guard::kNone;
@@ -371,7 +402,7 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   }
   const bool names_agree =
       given <= Level::kClose && family <= Level::kClose && !OtherMiddleNames(a, b) &&
-      !(family != Level::kExact && (a.given.front().size() == 1 || b.given.front().size() == 1)) &&
+      !(family == Level::kClose && (a.given.front().size() == 1 || b.given.front().size() == 1)) &&
       !(given == Level::kClose && TwoProperNames(a.given.front(), b.given.front()));
   // Another birth date altogether (more than a digit or a swap): a parent and a child of one
   // name at one address (junior and senior), a namesake; wherever the records can tell
@@ -395,9 +426,6 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
       !c.names_swapped && can_tell) {
     return Guard::kOtherNames;
   }
-  // A birth date a digit apart and identifiers of one system that differ (not one
-  // value's slip): two dates and two numbers, two people (cousins born days apart).
-  if (near_birth && identifiers_differ && !same_address) return Guard::kNamesake;
   // A birth date a digit apart, or day and month swapped, is the same date only
   // when the names agree and an address or phone agrees too, and the identifiers on
   // both sides do not differ. Bare records (research extracts) cannot tell a sibling

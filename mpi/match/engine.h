@@ -32,21 +32,25 @@ enum class Guard {
   // Same family name (allowing typos) and birth date, first names that are neither
   // equal, nicknames, initials nor a typo of each other, wherever the records can tell
   // (a sex, phone or identifier on either side; an identifier on one side only is no
-  // evidence of one person); or names a letter apart with the identifiers differing,
-  // both proper names (Gina / Tina), or one the other with a feminine ending (Simon /
-  // Simone); or, with a
-  // multiple birth on record, first names that are not one name. One identifier value
-  // on both sides says one person, and so does one value a typed slip apart (not two
-  // numbers in sequence, as twins' often are).
+  // evidence of one person); or an initial against a full first name with two middle
+  // names that are not one name. On one birth date whatever the family names: first
+  // names a letter apart with the identifiers differing, both proper names (Gina /
+  // Tina), or one the other with a feminine ending (Simon / Simone). With a multiple
+  // birth on record, first names that are not one name. One identifier value on both
+  // sides says one person, and so does one value a typed slip apart (not two numbers in
+  // sequence, as twins' often are).
   kTwins,
   // Birth orders on record that differ (the first and the second twin): two people.
   kBirthOrder,
   // Sexes on record that differ, with first names that are not one name (a brother and
   // a sister, boy and girl twins): two people.
   kSex,
-  // A birth date a digit apart or with day and month swapped, or none on one side,
-  // without the names and an address or phone agreeing; or, at one address, another birth
-  // date two digits apart, wherever the records can tell.
+  // A birth date a digit apart or with day and month swapped, without names that are
+  // one person's (not two proper names a letter apart, two middle names, or an initial
+  // against a mistyped family name) and an address or phone agreeing; none on one side
+  // where the records can tell (only an identifier in common links it); on bare records
+  // (no sex, phone or identifier) either, without an address agreeing; or, at one
+  // address, another birth date two digits apart, wherever the records can tell.
   kBirthDate,
   // Another birth date altogether at another address and phone, or three or more
   // digits apart at one address with both sexes on record, wherever the records can
@@ -69,10 +73,12 @@ enum class Guard {
   // persons of the index share: no question an operator could answer (each John Brown
   // would be asked about). Decided by the index; neither linked nor queued.
   kNameOnly,
-  // Same family name and birth date, first names that are two names (not a nickname,
-  // an initial, a typo or a swap), the sex on both registrations and the same, and
-  // identifiers of one system that differ outright: twins a registration desk has told
-  // apart by their numbers. Two people.
+  // Same family name and birth date, first names that are different names (not a
+  // nickname, an initial, a middle name, a typo, a letter apart or a swap), the sex on
+  // both registrations and the same, and two numbers of a system one person carries
+  // everywhere (the SSN, not a practice's record numbers) of one length, more than a
+  // slip apart and not in sequence: twins a registration desk has told apart by their
+  // numbers. Two people.
   kTwinsApart,
 };
 const char* GuardName(Guard guard);

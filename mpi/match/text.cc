@@ -513,6 +513,10 @@ std::string NormalizeIdentifierSystem(absl::string_view system) {
   return std::string(system);
 }
 
+bool IsPersonWideSystem(absl::string_view normalized_system) {
+  return normalized_system == "http://hl7.org/fhir/sid/us-ssn" || normalized_system == "ssn";
+}
+
 std::string NormalizeStreet(absl::string_view line) {
   static const auto* abbreviations = new absl::flat_hash_map<std::string, std::string>{
       {"street", "st"},    {"str", "st"},        {"avenue", "ave"},   {"av", "ave"},

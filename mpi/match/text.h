@@ -68,6 +68,12 @@ std::string NormalizeIdentifier(absl::string_view value);
 // comparison under another name of its system.
 std::string NormalizeIdentifierSystem(absl::string_view system);
 
+// True for a normalized system whose numbers are one person's across every organisation:
+// the US SSN (its URI or OID, or "ssn", as research extracts and `hiectl mpi evaluate`
+// name the column). A practice's record numbers are not: two local ids of one practice
+// carry two of them whether or not they are one person.
+bool IsPersonWideSystem(absl::string_view normalized_system);
+
 // A street line folded with its common abbreviations unified (street -> st,
 // avenue -> ave, apartment/unit/# -> apt, north -> n, ...).
 std::string NormalizeStreet(absl::string_view line);

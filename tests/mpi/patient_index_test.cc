@@ -1210,6 +1210,28 @@ TEST_F(PatientIndexTest, AMemberInQuestionIsOutvotedByMostOfThePerson) {
   EXPECT_EQ(f.review_reason, "disagrees with another registration of the person");
 }
 
+// Registrations with no more than an initial for a first name do not outvote a twin
+// question: L. and L. linked to Laura would otherwise carry her twin Lisa into Laura's
+// person.
+TEST_F(PatientIndexTest, InitialsDoNotOutvoteATwinQuestion) {
+  Person laura = Jane();
+  laura.given = {"Laura"};
+  Person l = laura;
+  l.given = {"L"};
+  ASSERT_OK_AND_ASSIGN(RegisterResult x, index_->Register("org-a", "X1", l));
+  ASSERT_OK_AND_ASSIGN(RegisterResult y, index_->Register("org-b", "Y1", l));
+  ASSERT_OK_AND_ASSIGN(RegisterResult z, index_->Register("org-c", "Z1", laura));
+  ASSERT_EQ(y.euid, x.euid);
+  ASSERT_EQ(z.euid, x.euid);
+  Person lisa = laura;
+  lisa.given = {"Lisa"};
+  ASSERT_OK_AND_ASSIGN(auto with_laura, index_->Explain({"org-c", "Z1"}, {"org-a", "X1"}));
+  ASSERT_EQ(with_laura.guard, Guard::kNone);
+  ASSERT_OK_AND_ASSIGN(RegisterResult r, index_->Register("org-d", "R1", lisa));
+  EXPECT_NE(r.euid, x.euid);
+  EXPECT_EQ(r.review_reason, "disagrees with another registration of the person");
+}
+
 // The same registration sent again asks the same questions, and no more.
 TEST_F(PatientIndexTest, ARegistrationSentAgainQueuesNothingMore) {
   auto [first, second] = JaneAndHerTwin();
