@@ -995,12 +995,15 @@ bool PatientIndex::ConsistentWithPerson(const PreparedPerson& person,
   // low against, is outvoted where the registration is a certain, unguarded match with
   // most of the person's registrations: one of them garbled in other fields (a birth
   // date missing on one, a first name and number replaced on another) is no doubt about
-  // the person. Registrations with no more than an initial for a first name do not
-  // vote: L. and L. linked to Laura would otherwise carry Laura's twin Lisa into her
-  // sister's person against the twin guard with Laura. A member whose guard says two
-  // people always holds it back.
-  auto initial_only = [](const PreparedPerson& p) {
-    return !p.given.empty() && p.given.front().size() == 1;
+  // the person. A vote is a certain, unguarded match of the same first name (equal, or
+  // a nickname of it: not an initial, a blank or a typo, which may be either twin's; L.
+  // and L., or Laure and Laure, linked to Laura would otherwise carry her twin Lisa or
+  // Lauren in against the twin guard with Laura). A member whose guard says two people
+  // always holds it back.
+  auto votes = [&](const PreparedPerson& theirs, const Comparison& c) {
+    return (c.at(Field::kGivenName) == Level::kExact ||
+            c.at(Field::kGivenName) == Level::kEquivalent) &&
+           person.given.front().size() > 1 && theirs.given.front().size() > 1;
   };
   int certain = 0;
   bool doubted = false;
@@ -1011,8 +1014,7 @@ bool PatientIndex::ConsistentWithPerson(const PreparedPerson& person,
     if (SaysTwoPeople(guard)) return false;
     const bool questioned = guard != Guard::kNone && !one_identifier;
     const double score = model_.model.Evaluate(c, adjustments).total;
-    if (guard == Guard::kNone && score >= options_.thresholds.upper && !initial_only(person) &&
-        !initial_only(theirs)) {
+    if (guard == Guard::kNone && score >= options_.thresholds.upper && votes(theirs, c)) {
       ++certain;
     }
     if (questioned || score < options_.thresholds.lower) doubted = true;

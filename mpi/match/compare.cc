@@ -93,9 +93,14 @@ PreparedPerson Prepare(const Person& person) {
   }
   for (const auto& [system, value] : person.identifiers) {
     std::string normalized = NormalizeIdentifier(value);
-    if (!normalized.empty()) {
-      p.identifiers.emplace_back(NormalizeIdentifierSystem(system), std::move(normalized));
+    std::string normalized_system = NormalizeIdentifierSystem(system);
+    // A placeholder SSN (000-00-0000) is no number: two people typed with it are not
+    // one person, nor two told apart.
+    if (normalized.empty() ||
+        (IsPersonWideSystem(normalized_system) && IsPlaceholderNumber(normalized))) {
+      continue;
     }
+    p.identifiers.emplace_back(std::move(normalized_system), std::move(normalized));
   }
   p.multiple_birth_order = person.multiple_birth_order;
   p.multiple_birth = person.multiple_birth || person.multiple_birth_order > 0;

@@ -360,10 +360,14 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
     const bool different_first =
         (given == Level::kDifferent || given == Level::kPhonetic) && !c.names_swapped;
     // Told apart by their numbers: with the sex on both (a registration desk's), two
-    // first names and two identifier values are two children. (Research extracts
-    // without a sex cannot tell a twin from a record whose first name and number were
-    // both replaced: those stay a question.)
-    if (different_first && told_apart) return Guard::kTwinsApart;
+    // different first names, each a name in its own right (not spellings of one that
+    // sound alike, Steven / Stephen, nor a placeholder such as Baby), and two SSNs are
+    // two children. (Research extracts without a sex cannot tell a twin from a record
+    // whose first name and number were both replaced: those stay a question.)
+    if (given == Level::kDifferent && !c.names_swapped && told_apart &&
+        TwoProperNames(a.given.front(), b.given.front())) {
+      return Guard::kTwinsApart;
+    }
     if (different_first && can_tell) return Guard::kTwins;
     // An initial for a full first name, with middle names that are two names.
     if (can_tell && InitialWithOtherMiddle(a, b)) return Guard::kTwins;
@@ -381,8 +385,8 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   // twin's may be mistyped past recognition, Green / rGen, or carry a second part):
   // one the other with a feminine ending (Simon and Simone, Carl and Carla, Daniel and
   // Danielle), or both names (Gina and Tina, Ivan and Ian, Ryan and Bryan), are two
-  // children, not a typo; told apart by their numbers too, two people. A typo (Jonh)
-  // with the identifiers differing is a question. (With the sexes differing, the sex
+  // children, not a typo: a question, also with two numbers (Ann / Anne is as often one
+  // name spelt two ways). A typo (Jonh) with the identifiers differing is a question. (With the sexes differing, the sex
   // guard above has decided already: Jon and Joan.)
   if (birth == Level::kExact && !same_identifier && given == Level::kClose) {
     const bool two_names =

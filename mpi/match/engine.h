@@ -18,8 +18,8 @@ namespace hie::mpi {
 // year, and + first name); first name phonetic + birth year + family initial, and +
 // birth day and month; full birth date; either name's phonetic code + postal code, and
 // + city; both names' phonetic codes (in either order); each phone; each identifier,
-// and (seven characters or more) with each character left out in turn; each address
-// line; each line's street name + postal code + family initial, and +
+// and an SSN of seven characters or more with each character left out in turn; each
+// address line; each line's street name + postal code + family initial, and +
 // city + birth year.
 std::vector<std::string> BlockingKeys(const PreparedPerson& p);
 
@@ -73,8 +73,9 @@ enum class Guard {
   // persons of the index share: no question an operator could answer (each John Brown
   // would be asked about). Decided by the index; neither linked nor queued.
   kNameOnly,
-  // Same family name and birth date, first names that are different names (not a
-  // nickname, an initial, a middle name, a typo, a letter apart or a swap), the sex on
+  // Same family name and birth date, first names that are different names, each a
+  // proper name of the word list (not a nickname, an initial, a middle name, a typo, a
+  // letter apart, alike in sound, a placeholder or a swap), the sex on
   // both registrations and the same, and two numbers of a system one person carries
   // everywhere (the SSN, not a practice's record numbers) of one length, more than a
   // slip apart and not in sequence: twins a registration desk has told apart by their

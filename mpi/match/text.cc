@@ -517,6 +517,10 @@ bool IsPersonWideSystem(absl::string_view normalized_system) {
   return normalized_system == "http://hl7.org/fhir/sid/us-ssn" || normalized_system == "ssn";
 }
 
+bool IsPlaceholderNumber(absl::string_view v) {
+  return v.size() >= 4 && v.find_first_not_of(v[0]) == absl::string_view::npos;
+}
+
 std::string NormalizeStreet(absl::string_view line) {
   static const auto* abbreviations = new absl::flat_hash_map<std::string, std::string>{
       {"street", "st"},    {"str", "st"},        {"avenue", "ave"},   {"av", "ave"},

@@ -74,6 +74,11 @@ std::string NormalizeIdentifierSystem(absl::string_view system);
 // carry two of them whether or not they are one person.
 bool IsPersonWideSystem(absl::string_view normalized_system);
 
+// True for a normalized value that stands for "no number" rather than a person's: one
+// character repeated (000000000, 999999999), as registration desks type where the
+// patient has no number or did not give it.
+bool IsPlaceholderNumber(absl::string_view normalized_value);
+
 // A street line folded with its common abbreviations unified (street -> st,
 // avenue -> ave, apartment/unit/# -> apt, north -> n, ...).
 std::string NormalizeStreet(absl::string_view line);

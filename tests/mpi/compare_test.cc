@@ -4,6 +4,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mpi/match/engine.h"
+#include "mpi/match/text.h"
 
 namespace hie::mpi {
 namespace {
@@ -305,6 +306,19 @@ TEST(GuardTest, TwinsWithTheirOwnNumbersAreTwoPeople) {
   anne.given = {"Anne"};
   anne.identifiers = {{"ssn", "819-79-6517"}};
   EXPECT_EQ(guard(ann, anne), Guard::kTwins);
+  // Spellings of one name that sound alike, a placeholder for a newborn's name, a
+  // placeholder number: a question.
+  Person steven = ann, stephen = anne;
+  steven.given = {"Steven"};
+  stephen.given = {"Stephen"};
+  EXPECT_EQ(guard(steven, stephen), Guard::kTwins);
+  Person baby = ann, emma = anne;
+  baby.given = {"Baby", "Girl"};
+  emma.given = {"Emma"};
+  EXPECT_EQ(guard(baby, emma), Guard::kTwins);
+  Person zeros = anne;
+  zeros.identifiers = {{"ssn", "000-00-0000"}};
+  EXPECT_EQ(guard(olivia, zeros), Guard::kTwins);
   // A multiple birth on record with a first name mistyped: a question.
   Person jerry = olivia, jery = katherine;
   jerry.given = {"Jerry"};
@@ -316,6 +330,26 @@ TEST(GuardTest, TwinsWithTheirOwnNumbersAreTwoPeople) {
   katherine.identifiers = {{"ssn", "819-79-6517"}};
   olivia.sex = katherine.sex = Sex::kUnknown;
   EXPECT_EQ(guard(olivia, katherine), Guard::kTwins);
+}
+
+// A placeholder number (000-00-0000 typed for "none") is no number: twins who both
+// carry it are not one person by it.
+TEST(GuardTest, APlaceholderNumberIsNoNumber) {
+  EXPECT_TRUE(IsPlaceholderNumber("000000000"));
+  EXPECT_TRUE(IsPlaceholderNumber("999999999"));
+  EXPECT_FALSE(IsPlaceholderNumber("000000001"));
+  EXPECT_FALSE(IsPlaceholderNumber("819796517"));
+  Person laura = Base(), lisa = Base();
+  laura.given = {"Laura"};
+  lisa.given = {"Lisa"};
+  laura.sex = lisa.sex = Sex::kFemale;
+  laura.identifiers = lisa.identifiers = {{"ssn", "000-00-0000"}};
+  PreparedPerson pa = Prepare(laura), pb = Prepare(lisa);
+  EXPECT_TRUE(pa.identifiers.empty());
+  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kTwins);
+  // A practice's record number may be anything it issues.
+  laura.identifiers = {{"urn:oid:1.2.3.4.5", "000000"}};
+  EXPECT_EQ(Prepare(laura).identifiers.size(), 1u);
 }
 
 // A first name cut to its initial leaves the middle name to compare: L. Katherine is not

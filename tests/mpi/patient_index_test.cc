@@ -1210,10 +1210,10 @@ TEST_F(PatientIndexTest, AMemberInQuestionIsOutvotedByMostOfThePerson) {
   EXPECT_EQ(f.review_reason, "disagrees with another registration of the person");
 }
 
-// Registrations with no more than an initial for a first name do not outvote a twin
-// question: L. and L. linked to Laura would otherwise carry her twin Lisa into Laura's
-// person.
-TEST_F(PatientIndexTest, InitialsDoNotOutvoteATwinQuestion) {
+// Only registrations of the same first name outvote a twin question: L. and L. (or
+// Laure and Laure) linked to Laura would otherwise carry her twin Lisa (or Lauren) into
+// Laura's person.
+TEST_F(PatientIndexTest, InitialsAndTyposDoNotOutvoteATwinQuestion) {
   Person laura = Jane();
   laura.given = {"Laura"};
   Person l = laura;
@@ -1230,6 +1230,24 @@ TEST_F(PatientIndexTest, InitialsDoNotOutvoteATwinQuestion) {
   ASSERT_OK_AND_ASSIGN(RegisterResult r, index_->Register("org-d", "R1", lisa));
   EXPECT_NE(r.euid, x.euid);
   EXPECT_EQ(r.review_reason, "disagrees with another registration of the person");
+  // Nor do typos that may be either twin's: Laure and Laure linked to another Laura,
+  // then her twin Lauren.
+  Person laura2 = laura;
+  laura2.family = "Oyelaran-Bassey";
+  laura2.birth_date = {1991, 2, 3};
+  Person laure = laura2;
+  laure.given = {"Laure"};
+  ASSERT_OK_AND_ASSIGN(RegisterResult l1, index_->Register("org-a", "X2", laura2));
+  ASSERT_OK_AND_ASSIGN(RegisterResult l2, index_->Register("org-b", "Y2", laure));
+  ASSERT_OK_AND_ASSIGN(RegisterResult l3, index_->Register("org-c", "Z2", laure));
+  ASSERT_EQ(l2.euid, l1.euid);
+  ASSERT_EQ(l3.euid, l1.euid);
+  Person lauren = laura2;
+  lauren.given = {"Lauren"};
+  ASSERT_OK_AND_ASSIGN(auto twins, index_->Explain({"org-a", "X2"}, {"org-b", "Y2"}));
+  ASSERT_EQ(twins.guard, Guard::kNone);
+  ASSERT_OK_AND_ASSIGN(RegisterResult l4, index_->Register("org-d", "R2", lauren));
+  EXPECT_NE(l4.euid, l1.euid);
 }
 
 // The same registration sent again asks the same questions, and no more.
