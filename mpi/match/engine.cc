@@ -280,8 +280,7 @@ bool InitialWithOtherMiddle(const PreparedPerson& a, const PreparedPerson& b) {
   if (a.given.empty() || b.given.empty()) return false;
   const std::string& fa = a.given.front();
   const std::string& fb = b.given.front();
-  return (fa.size() == 1 || fb.size() == 1) && fa.front() == fb.front() &&
-         OtherMiddleNames(a, b);
+  return (fa.size() == 1 || fb.size() == 1) && fa.front() == fb.front() && OtherMiddleNames(a, b);
 }
 
 }  // namespace
@@ -330,8 +329,7 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   // two numbers of a system one person carries everywhere (the SSN; not a practice's
   // record numbers) that are not one number's slip: as long as each other, more than
   // one character apart, and not in sequence.
-  const bool told_apart =
-      a.sex != Sex::kUnknown && a.sex == b.sex && TwoPersonWideNumbers(a, b);
+  const bool told_apart = a.sex != Sex::kUnknown && a.sex == b.sex && TwoPersonWideNumbers(a, b);
   // Twins and siblings of one birth.
   if (same_family && !same_identifier) {
     // With a multiple birth on record, first names that are not one name (even a
@@ -377,7 +375,8 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
     // Joelle").
     if (c.names_swapped && can_tell &&
         (TwoProperNames(a.given.front(), b.family) || TwoProperNames(b.given.front(), a.family) ||
-         SwappedGendered(a.given.front(), b.family) || SwappedGendered(b.given.front(), a.family))) {
+         SwappedGendered(a.given.front(), b.family) ||
+         SwappedGendered(b.given.front(), a.family))) {
       return Guard::kTwins;
     }
   }
@@ -386,8 +385,8 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   // one the other with a feminine ending (Simon and Simone, Carl and Carla, Daniel and
   // Danielle), or both names (Gina and Tina, Ivan and Ian, Ryan and Bryan), are two
   // children, not a typo: a question, also with two numbers (Ann / Anne is as often one
-  // name spelt two ways). A typo (Jonh) with the identifiers differing is a question. (With the sexes differing, the sex
-  // guard above has decided already: Jon and Joan.)
+  // name spelt two ways). A typo (Jonh) with the identifiers differing is a question. (With the
+  // sexes differing, the sex guard above has decided already: Jon and Joan.)
   if (birth == Level::kExact && !same_identifier && given == Level::kClose) {
     const bool two_names =
         can_tell && (GenderedPair(a, b) || TwoProperNames(a.given.front(), b.given.front()));

@@ -23,6 +23,11 @@ Person Base() {
   return p;
 }
 
+// The guard CheckGuards finds for two prepared registrations.
+Guard GuardOf(const PreparedPerson& a, const PreparedPerson& b) {
+  return CheckGuards(a, b, Compare(a, b));
+}
+
 Level CompareField(const Person& a, const Person& b, Field f) {
   return Compare(Prepare(a), Prepare(b)).at(f);
 }
@@ -116,7 +121,7 @@ TEST(CompareTest, AFamilyNameTypedAsTheGivenName) {
   a.identifiers = {{"ssn", "123-45-6789"}};
   pa = Prepare(a);
   pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kTwins);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kTwins);
 
   // Neither name in the other's field: nothing agrees.
   b.given = {"Ebony"};
@@ -172,12 +177,12 @@ TEST(GuardTest, TwinsAreGuarded) {
   twin.given = {"Olivia"};
   twin.sex = Sex::kFemale;  // a twin sister: two people, not a question
   PreparedPerson pa = Prepare(a), pt = Prepare(twin);
-  EXPECT_EQ(CheckGuards(pa, pt, Compare(pa, pt)), Guard::kSex);
+  EXPECT_EQ(GuardOf(pa, pt), Guard::kSex);
   EXPECT_EQ(Decide(100, Guard::kSex, Thresholds{}).grade, Grade::kNone);
   // A twin of the same sex is a question for an operator.
   twin.sex = Sex::kMale;
   pt = Prepare(twin);
-  EXPECT_EQ(CheckGuards(pa, pt, Compare(pa, pt)), Guard::kTwins);
+  EXPECT_EQ(GuardOf(pa, pt), Guard::kTwins);
   EXPECT_FALSE(SaysTwoPeople(Guard::kTwins));
   // A registration without a first name is no sex guard: it says nothing of whose sex
   // is right.
@@ -185,36 +190,36 @@ TEST(GuardTest, TwinsAreGuarded) {
   nameless.given.clear();
   nameless.sex = Sex::kFemale;
   PreparedPerson pn = Prepare(nameless);
-  EXPECT_NE(CheckGuards(pa, pn, Compare(pa, pn)), Guard::kSex);
+  EXPECT_NE(GuardOf(pa, pn), Guard::kSex);
   // A sex mistyped on a duplicate that keeps the name is no guard.
   Person mistyped = a;
   mistyped.sex = Sex::kFemale;
   PreparedPerson pm = Prepare(mistyped);
-  EXPECT_EQ(CheckGuards(pa, pm, Compare(pa, pm)), Guard::kNone);
+  EXPECT_EQ(GuardOf(pa, pm), Guard::kNone);
   // A twin brother on a registration that records the multiple birth.
   Person brother = a;
   brother.given = {"Oscar"};
   brother.multiple_birth = true;
   PreparedPerson pbro = Prepare(brother);
-  EXPECT_EQ(CheckGuards(pa, pbro, Compare(pa, pbro)), Guard::kTwins);
+  EXPECT_EQ(GuardOf(pa, pbro), Guard::kTwins);
   // Identifiers of one system that differ outright, the sex on both: twins told apart.
   Person a_id = Base(), other_id = Base();
   other_id.given = {"Oscar"};
   other_id.identifiers = {{"ssn", "987-65-4321"}};
   PreparedPerson pai = Prepare(a_id), poi = Prepare(other_id);
-  EXPECT_EQ(CheckGuards(pai, poi, Compare(pai, poi)), Guard::kTwinsApart);
+  EXPECT_EQ(GuardOf(pai, poi), Guard::kTwinsApart);
   // Birth orders that differ, even with the same given name.
   Person first = a, second = a;
   first.multiple_birth_order = 1;
   second.multiple_birth_order = 2;
   PreparedPerson p1 = Prepare(first), p2 = Prepare(second);
-  EXPECT_EQ(CheckGuards(p1, p2, Compare(p1, p2)), Guard::kBirthOrder);
+  EXPECT_EQ(GuardOf(p1, p2), Guard::kBirthOrder);
   EXPECT_TRUE(SaysTwoPeople(Guard::kBirthOrder));
   EXPECT_EQ(Decide(100, Guard::kBirthOrder, Thresholds{}).grade, Grade::kNone);
   // Whatever else differs: a family name garbled on one registration.
   second.family = "Evan";
   p2 = Prepare(second);
-  EXPECT_EQ(CheckGuards(p1, p2, Compare(p1, p2)), Guard::kBirthOrder);
+  EXPECT_EQ(GuardOf(p1, p2), Guard::kBirthOrder);
   // One birth order on both, a first name mistyped on one: one child (Jerry, Jery).
   Person jerry = a, jery = a;
   jerry.given = {"Jerry"};
@@ -222,16 +227,16 @@ TEST(GuardTest, TwinsAreGuarded) {
   jerry.multiple_birth = jery.multiple_birth = true;
   jerry.multiple_birth_order = jery.multiple_birth_order = 2;
   PreparedPerson pj = Prepare(jerry), pjy = Prepare(jery);
-  EXPECT_EQ(CheckGuards(pj, pjy, Compare(pj, pjy)), Guard::kNone);
+  EXPECT_EQ(GuardOf(pj, pjy), Guard::kNone);
   // The order on one side only says nothing of which child the other is.
   jery.multiple_birth_order = 0;
   pjy = Prepare(jery);
-  EXPECT_EQ(CheckGuards(pj, pjy, Compare(pj, pjy)), Guard::kTwins);
+  EXPECT_EQ(GuardOf(pj, pjy), Guard::kTwins);
   // A nickname is the same person, not a twin.
   Person bill = a;
   bill.given = {"Bill"};
   PreparedPerson pb = Prepare(bill);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kNone);
 }
 
 // Twins named a letter apart are two children whatever the family name says: a twin's
@@ -254,13 +259,13 @@ TEST(GuardTest, TwinsNamedALetterApartWhateverTheFamilyName) {
   carl.given = {"Carl"};
   carla.given = {"Carla"};
   PreparedPerson pc = Prepare(carl), pca = Prepare(carla);
-  EXPECT_EQ(CheckGuards(pc, pca, Compare(pc, pca)), Guard::kTwins);
+  EXPECT_EQ(GuardOf(pc, pca), Guard::kTwins);
   // A typo of one name is still one name: Elizabeth / Elizabeh under a married name.
   Person liz = ryan, lizz = bryan;
   liz.given = {"Elizabeth"};
   lizz.given = {"Elizabeh"};
   PreparedPerson pl = Prepare(liz), pll = Prepare(lizz);
-  EXPECT_EQ(CheckGuards(pl, pll, Compare(pl, pll)), Guard::kNone);
+  EXPECT_EQ(GuardOf(pl, pll), Guard::kNone);
 }
 
 // Twins a registration desk told apart: the sex on both, two first names and two
@@ -276,10 +281,7 @@ TEST(GuardTest, TwinsWithTheirOwnNumbersAreTwoPeople) {
   Person katherine = olivia;
   katherine.given = {"Katherine"};
   katherine.identifiers = {{"ssn", "819-79-6517"}};
-  auto guard = [](const Person& x, const Person& y) {
-    PreparedPerson px = Prepare(x), py = Prepare(y);
-    return CheckGuards(px, py, Compare(px, py));
-  };
+  auto guard = [](const Person& x, const Person& y) { return GuardOf(Prepare(x), Prepare(y)); };
   EXPECT_EQ(guard(olivia, katherine), Guard::kTwinsApart);
   EXPECT_EQ(Decide(100, Guard::kTwinsApart, Thresholds{}).grade, Grade::kNone);
   // The SSN under its URI is the same system.
@@ -346,7 +348,7 @@ TEST(GuardTest, APlaceholderNumberIsNoNumber) {
   laura.identifiers = lisa.identifiers = {{"ssn", "000-00-0000"}};
   PreparedPerson pa = Prepare(laura), pb = Prepare(lisa);
   EXPECT_TRUE(pa.identifiers.empty());
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kTwins);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kTwins);
   // A practice's record number may be anything it issues.
   laura.identifiers = {{"urn:oid:1.2.3.4.5", "000000"}};
   EXPECT_EQ(Prepare(laura).identifiers.size(), 1u);
@@ -362,18 +364,18 @@ TEST(GuardTest, AnInitialWithAnotherMiddleNameIsAQuestion) {
   Person l = laura;
   l.given = {"L.", "Katherine"};
   PreparedPerson pa = Prepare(laura), pl = Prepare(l);
-  EXPECT_EQ(CheckGuards(pa, pl, Compare(pa, pl)), Guard::kTwins);
+  EXPECT_EQ(GuardOf(pa, pl), Guard::kTwins);
   l.birth_date = {1980, 3, 8};
   pl = Prepare(l);
-  EXPECT_EQ(CheckGuards(pa, pl, Compare(pa, pl)), Guard::kBirthDate);
+  EXPECT_EQ(GuardOf(pa, pl), Guard::kBirthDate);
   // The middle name agreeing, or one side without one, is no evidence against.
   l.given = {"L.", "M"};
   l.birth_date = laura.birth_date;
   pl = Prepare(l);
-  EXPECT_EQ(CheckGuards(pa, pl, Compare(pa, pl)), Guard::kNone);
+  EXPECT_EQ(GuardOf(pa, pl), Guard::kNone);
   l.given = {"L."};
   pl = Prepare(l);
-  EXPECT_EQ(CheckGuards(pa, pl, Compare(pa, pl)), Guard::kNone);
+  EXPECT_EQ(GuardOf(pa, pl), Guard::kNone);
 }
 
 // A birth date a digit apart (or day and month swapped) is one date only when the names
@@ -389,10 +391,10 @@ TEST(GuardTest, ANearBirthDateNeedsNamesThatAreOnePersons) {
   martin.given = {"Martin"};
   martin.birth_date = {1980, 7, 3};  // day and month swapped
   PreparedPerson pa = Prepare(marvin), pb = Prepare(martin);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kBirthDate);
   martin.given = {"Marvni"};  // a typo of one name: the date too is a slip
   pb = Prepare(martin);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kNone);
 
   Person heather = marvin;
   heather.given = {"Heather", "Michelle"};
@@ -402,10 +404,10 @@ TEST(GuardTest, ANearBirthDateNeedsNamesThatAreOnePersons) {
   sister.birth_date = {1980, 3, 8};
   pa = Prepare(heather);
   pb = Prepare(sister);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kBirthDate);
   sister.given = {"Heather", "Michele"};  // one middle name, mistyped
   pb = Prepare(sister);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kNone);
 
   Person anna = heather;
   anna.given = {"Anna"};
@@ -416,14 +418,14 @@ TEST(GuardTest, ANearBirthDateNeedsNamesThatAreOnePersons) {
   a.birth_date = {1980, 3, 8};
   pa = Prepare(anna);
   pb = Prepare(a);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kBirthDate);
   a.family = "Martin";  // the family name as written: the initial and the date suffice
   pb = Prepare(a);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kNone);
   a.family = "Martin-Lopez";  // a married name's part is no typo
   pb = Prepare(a);
   ASSERT_EQ(Compare(pa, pb).at(Field::kFamilyName), Level::kEquivalent);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kNone);
 }
 
 // Without a sex, a multiple birth or identifiers on record, a registration cannot tell
@@ -435,24 +437,24 @@ TEST(GuardTest, ADifferentGivenNameIsATwinWhereTheRegistrationsCanTell) {
   Person b = a;
   b.given = {"Oscar"};  // same sex, no multiple birth on record, no identifiers
   PreparedPerson pa = Prepare(a), pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kTwins);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kTwins);
   // Without a sex on one side, the phone both carry still tells: a household.
   b.sex = Sex::kUnknown;
   pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kTwins);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kTwins);
   // An SSN on one side only is no evidence of one person: still twins.
   b.phones.clear();
   a.phones.clear();
   a.identifiers = {{"ssn", "123-45-6789"}};
   pa = Prepare(a);
   pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kTwins);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kTwins);
   // Bare records (no sex, phone or identifier on either side) cannot tell a twin from a
   // replaced first name: the score decides.
   a.identifiers.clear();
   a.sex = Sex::kUnknown;
   pa = Prepare(a);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kNone);
   // One name the other with a feminine ending, the same sex on record: Simon and
   // Simone are two names, not a typo.
   a.given = {"Simon"};
@@ -461,7 +463,7 @@ TEST(GuardTest, ADifferentGivenNameIsATwinWhereTheRegistrationsCanTell) {
   b.sex = Sex::kMale;
   pa = Prepare(a);
   pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kTwins);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kTwins);
   // A letter apart with the sexes differing: Jon and Joan.
   a.given = {"Jon"};
   b.given = {"Joan"};
@@ -469,14 +471,14 @@ TEST(GuardTest, ADifferentGivenNameIsATwinWhereTheRegistrationsCanTell) {
   b.sex = Sex::kFemale;
   pa = Prepare(a);
   pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kSex);  // two people
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kSex);  // two people
   // Both recorded female, a letter apart, both names in their own right: twins.
   a.given = {"Gina"};
   b.given = {"Tina"};
   a.sex = b.sex = Sex::kFemale;
   pa = Prepare(a);
   pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kTwins);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kTwins);
   // The same with one registration's names entered in each other's fields.
   Person louis = a, louise = a;
   louis.given = {"Louis"};
@@ -485,10 +487,10 @@ TEST(GuardTest, ADifferentGivenNameIsATwinWhereTheRegistrationsCanTell) {
   louise.family = "Louise";
   PreparedPerson pl = Prepare(louis), pe = Prepare(louise);
   ASSERT_TRUE(Compare(pl, pe).names_swapped);
-  EXPECT_EQ(CheckGuards(pl, pe, Compare(pl, pe)), Guard::kTwins);
+  EXPECT_EQ(GuardOf(pl, pe), Guard::kTwins);
   louise.family = "Louis";  // swapped, one name: one person
   pe = Prepare(louise);
-  EXPECT_EQ(CheckGuards(pl, pe, Compare(pl, pe)), Guard::kNone);
+  EXPECT_EQ(GuardOf(pl, pe), Guard::kNone);
   // Swapped with a feminine ending: Joel Walachberg against "Walachberg, Joelle".
   Person joel = louis, joelle = louis;
   joel.given = {"Walachberg"};
@@ -497,7 +499,7 @@ TEST(GuardTest, ADifferentGivenNameIsATwinWhereTheRegistrationsCanTell) {
   joelle.family = "Walachberg";
   PreparedPerson pj = Prepare(joel), pje = Prepare(joelle);
   ASSERT_TRUE(Compare(pj, pje).names_swapped);
-  EXPECT_EQ(CheckGuards(pj, pje, Compare(pj, pje)), Guard::kTwins);
+  EXPECT_EQ(GuardOf(pj, pje), Guard::kTwins);
   // A bare "e" across a swap is as often the family name's: John Wylde against
   // "Wyld, John" is one John. (Clark / Clarke, both proper names of the word list, are
   // a question: the list cannot tell a family name from a first name.)
@@ -508,20 +510,20 @@ TEST(GuardTest, ADifferentGivenNameIsATwinWhereTheRegistrationsCanTell) {
   clark.family = "John";
   PreparedPerson pc = Prepare(clarke), pck = Prepare(clark);
   ASSERT_TRUE(Compare(pc, pck).names_swapped);
-  EXPECT_EQ(CheckGuards(pc, pck, Compare(pc, pck)), Guard::kNone);
+  EXPECT_EQ(GuardOf(pc, pck), Guard::kNone);
   // A letter apart where one is a typo (Jonh): one person.
   a.given = {"John"};
   b.given = {"Jonh"};
   a.sex = b.sex = Sex::kMale;
   pa = Prepare(a);
   pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kNone);
   // The same a letter apart with identifiers that differ: a question.
   a.identifiers = {{"ssn", "123-45-6789"}};
   b.identifiers = {{"ssn", "987-65-4321"}};
   pa = Prepare(a);
   pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kTwins);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kTwins);
 }
 
 // A birth date a digit apart links only when the names and an address, phone or
@@ -532,43 +534,43 @@ TEST(GuardTest, BirthDateSimilarNamesAndNoName) {
   Person b = a;
   b.birth_date = {1980, 3, 8};
   PreparedPerson pa = Prepare(a), pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);  // all else confirms
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kNone);  // all else confirms
   b.identifiers = {{"ssn", "987-65-4321"}};  // another SSN: not one person's slip
   pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kBirthDate);
   b.street = {"7 Other Road"};
   b.phones = {"+1 (312) 555-0199"};
   pb = Prepare(b);  // and at another address: still a question
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kBirthDate);
   b.identifiers.clear();
   pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);  // nothing confirms
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kBirthDate);  // nothing confirms
   b = a;
   b.identifiers.clear();
   b.birth_date = {1980, 7, 3};  // day and month swapped
   b.given = {"Oscar"};
   pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);  // another given name
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kBirthDate);  // another given name
 
   // Junior and senior: one name, address and phone, a generation apart: two people.
   b = a;
   b.identifiers.clear();
   b.birth_date = {1955, 11, 20};
   pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNamesake);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kNamesake);
   // Two slips and a swap of day and month (19800307 -> 19810703): still a question.
   b.birth_date = {1981, 7, 3};
   pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kBirthDate);
   // Two digits apart is no longer a typo the names and address can vouch for (a
   // namesake relative born that year at the address looks the same): a question.
   b.birth_date = {1980, 8, 3};  // 19800307 -> 19800803
   pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kBirthDate);
   // One digit is: linked when the names and the address agree.
   b.birth_date = {1980, 3, 8};  // 19800307 -> 19800308
   pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kNone);
   // Bare records (no sex, phone or identifier) cannot tell a parent from a mistyped
   // birth date: the score decides.
   Person bare_a = a, bare_b = a;
@@ -578,48 +580,36 @@ TEST(GuardTest, BirthDateSimilarNamesAndNoName) {
     p->identifiers.clear();
   }
   bare_b.birth_date = {1955, 11, 20};
-  EXPECT_EQ(
-      CheckGuards(Prepare(bare_a), Prepare(bare_b), Compare(Prepare(bare_a), Prepare(bare_b))),
-      Guard::kNone);
+  EXPECT_EQ(GuardOf(Prepare(bare_a), Prepare(bare_b)), Guard::kNone);
   // No birth date on one side: one name at one address and phone is also a mother and
   // daughter of that name; only an identifier in common links it.
   b = a;
   b.birth_date = {};
   pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);  // one SSN
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kNone);  // one SSN
   b.identifiers.clear();
   pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kBirthDate);
   // Bare records cannot tell: there an address must agree, and the score decides, with
   // a name replaced too (a research extract's duplicate, or a household: it cannot say).
   Person bare_undated = bare_a;
   bare_undated.birth_date = {};
-  EXPECT_EQ(CheckGuards(Prepare(bare_a), Prepare(bare_undated),
-                        Compare(Prepare(bare_a), Prepare(bare_undated))),
-            Guard::kNone);
+  EXPECT_EQ(GuardOf(Prepare(bare_a), Prepare(bare_undated)), Guard::kNone);
   bare_undated.family = "Sherriff";
-  EXPECT_EQ(CheckGuards(Prepare(bare_a), Prepare(bare_undated),
-                        Compare(Prepare(bare_a), Prepare(bare_undated))),
-            Guard::kNone);
+  EXPECT_EQ(GuardOf(Prepare(bare_a), Prepare(bare_undated)), Guard::kNone);
   bare_undated.street = {"7 Other Road"};
-  EXPECT_EQ(CheckGuards(Prepare(bare_a), Prepare(bare_undated),
-                        Compare(Prepare(bare_a), Prepare(bare_undated))),
-            Guard::kBirthDate);
+  EXPECT_EQ(GuardOf(Prepare(bare_a), Prepare(bare_undated)), Guard::kBirthDate);
   // The same on a birth date a digit apart: at one address, a first name replaced.
   Person bare_near = bare_a;
   bare_near.birth_date = {1980, 3, 8};
   bare_near.given = {"Oscar"};
-  EXPECT_EQ(CheckGuards(Prepare(bare_a), Prepare(bare_near),
-                        Compare(Prepare(bare_a), Prepare(bare_near))),
-            Guard::kNone);
+  EXPECT_EQ(GuardOf(Prepare(bare_a), Prepare(bare_near)), Guard::kNone);
   bare_near.sex = Sex::kMale;  // a registration desk's record can tell: a question
-  EXPECT_EQ(CheckGuards(Prepare(bare_a), Prepare(bare_near),
-                        Compare(Prepare(bare_a), Prepare(bare_near))),
-            Guard::kBirthDate);
+  EXPECT_EQ(GuardOf(Prepare(bare_a), Prepare(bare_near)), Guard::kBirthDate);
   b.street = {"7 Other Road"};
   b.phones.clear();
   pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kBirthDate);
   // Birth orders that differ are two children, with or without birth dates.
   b = a;
   b.identifiers.clear();
@@ -628,7 +618,7 @@ TEST(GuardTest, BirthDateSimilarNamesAndNoName) {
   b.multiple_birth_order = 2;
   pa = Prepare(a);
   pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthOrder);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kBirthOrder);
   a.multiple_birth_order = 0;
   pa = Prepare(a);
 
@@ -642,13 +632,13 @@ TEST(GuardTest, BirthDateSimilarNamesAndNoName) {
   francisco.phones.clear();
   pa = Prepare(francois);
   pb = Prepare(francisco);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kSimilarNames);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kSimilarNames);
   EXPECT_EQ(Decide(100, Guard::kSimilarNames, Thresholds{}).grade, Grade::kNone);
   // On a birth date a digit away it is a question: Sara and Sarah, Steven and Stephen are
   // as often one person whose date was mistyped.
   francisco.birth_date = {1980, 3, 8};
   pb = Prepare(francisco);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kBirthDate);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kBirthDate);
   Person sara = Base(), sarah = Base();
   sara.given = {"Sara"};
   sarah.given = {"Sarah"};
@@ -657,19 +647,18 @@ TEST(GuardTest, BirthDateSimilarNamesAndNoName) {
   sarah.birth_date = {1980, 3, 8};
   sarah.street = {"7 Other Road"};
   sarah.phones.clear();
-  EXPECT_EQ(CheckGuards(Prepare(sara), Prepare(sarah), Compare(Prepare(sara), Prepare(sarah))),
-            Guard::kBirthDate);
+  EXPECT_EQ(GuardOf(Prepare(sara), Prepare(sarah)), Guard::kBirthDate);
   // A typo is one name, not two alike (Francoiss): the other rules decide.
   francisco.given = {"Francoiss"};
   pb = Prepare(francisco);
-  EXPECT_NE(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kSimilarNames);
+  EXPECT_NE(GuardOf(pa, pb), Guard::kSimilarNames);
 
   Person unnamed = Base();
   unnamed.given.clear();
   unnamed.family.clear();
   pb = Prepare(unnamed);
   pa = Prepare(Base());
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNoName);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kNoName);
   EXPECT_EQ(Decide(100, Guard::kNoName, Thresholds{}).grade, Grade::kPossible);
 }
 
@@ -683,33 +672,33 @@ TEST(GuardTest, ANamesakeElsewhereOnAnotherBirthDateIsAnotherPerson) {
   namesake.postal_code = "33400";
   namesake.phones = {"+1 (232) 436-0399"};
   PreparedPerson pa = Prepare(a), pn = Prepare(namesake);
-  EXPECT_EQ(CheckGuards(pa, pn, Compare(pa, pn)), Guard::kNamesake);
+  EXPECT_EQ(GuardOf(pa, pn), Guard::kNamesake);
   EXPECT_TRUE(SaysTwoPeople(Guard::kNamesake));
   // A mover whose birth date carries two slips (19800307 -> 19810317): a question.
   Person mover = namesake;
   mover.birth_date = {1981, 3, 17};
   PreparedPerson pm = Prepare(mover);
-  EXPECT_EQ(CheckGuards(pa, pm, Compare(pa, pm)), Guard::kBirthDate);
+  EXPECT_EQ(GuardOf(pa, pm), Guard::kBirthDate);
   // At one address, a birth date two digits apart stays a question for an operator.
   Person relative = a;
   relative.birth_date = {1980, 9, 27};  // 19800307 -> 19800927
   PreparedPerson ps = Prepare(relative);
-  EXPECT_EQ(CheckGuards(pa, ps, Compare(pa, ps)), Guard::kBirthDate);
+  EXPECT_EQ(GuardOf(pa, ps), Guard::kBirthDate);
   EXPECT_FALSE(SaysTwoPeople(Guard::kBirthDate));
   // Three or more digits apart there, a father and son of one name: two people.
   relative.birth_date = {1949, 8, 27};
   ps = Prepare(relative);
-  EXPECT_EQ(CheckGuards(pa, ps, Compare(pa, ps)), Guard::kNamesake);
+  EXPECT_EQ(GuardOf(pa, ps), Guard::kNamesake);
   // Without a sex on one side (an extract, not a registration desk's record), a birth
   // date mangled past a typo may still be one person's: a question.
   relative.sex = Sex::kUnknown;
   ps = Prepare(relative);
-  EXPECT_EQ(CheckGuards(pa, ps, Compare(pa, ps)), Guard::kBirthDate);
+  EXPECT_EQ(GuardOf(pa, ps), Guard::kBirthDate);
   // One identifier value on both sides lifts it: one person whose birth date is wrong.
   a.identifiers = namesake.identifiers = {{"ssn", "123-45-6789"}};
   pa = Prepare(a);
   pn = Prepare(namesake);
-  EXPECT_EQ(CheckGuards(pa, pn, Compare(pa, pn)), Guard::kNone);
+  EXPECT_EQ(GuardOf(pa, pn), Guard::kNone);
 }
 
 // Neither name in common, however much else agrees (one address, one phone, one
@@ -722,13 +711,13 @@ TEST(GuardTest, NeitherNameInCommonIsAQuestion) {
   b.given = {"Barbara"};
   b.family = "Stenewson";
   PreparedPerson pa = Prepare(a), pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kOtherNames);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kOtherNames);
   EXPECT_FALSE(SaysTwoPeople(Guard::kOtherNames));
   Person swapped = a;
   swapped.given = {"García-López"};
   swapped.family = "William";
   PreparedPerson ps = Prepare(swapped);
-  EXPECT_EQ(CheckGuards(pa, ps, Compare(pa, ps)), Guard::kNone);
+  EXPECT_EQ(GuardOf(pa, ps), Guard::kNone);
   // Bare records cannot tell a household from a duplicate with both names replaced.
   for (Person* p : {&a, &b}) {
     p->sex = Sex::kUnknown;
@@ -736,7 +725,7 @@ TEST(GuardTest, NeitherNameInCommonIsAQuestion) {
   }
   pa = Prepare(a);
   pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kNone);
 }
 
 TEST(GuardTest, AnAgreeingIdentifierOverridesTheTwinGuard) {
@@ -744,12 +733,12 @@ TEST(GuardTest, AnAgreeingIdentifierOverridesTheTwinGuard) {
   Person b = Base();
   b.given = {"Oscar"};
   PreparedPerson pa = Prepare(a), pb = Prepare(b);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kNone);
   // The same SSN with a digit mistyped, or two swapped: one person's number.
   for (const char* slipped : {"123-45-6780", "123-54-6789"}) {
     b.identifiers = {{"ssn", slipped}};
     pb = Prepare(b);
-    EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kNone) << slipped;
+    EXPECT_EQ(GuardOf(pa, pb), Guard::kNone) << slipped;
   }
   // A slip does not outweigh what says two people: a sex or a birth order that differs.
   Person sister = a;
@@ -757,7 +746,7 @@ TEST(GuardTest, AnAgreeingIdentifierOverridesTheTwinGuard) {
   sister.sex = Sex::kFemale;
   sister.identifiers = {{"ssn", "123-45-6780"}};
   PreparedPerson ps = Prepare(sister);
-  EXPECT_EQ(CheckGuards(pa, ps, Compare(pa, ps)), Guard::kSex);
+  EXPECT_EQ(GuardOf(pa, ps), Guard::kSex);
   // Member numbers with a family prefix, issued in sequence, are twins' (two apart:
   // triplets').
   Person m1 = Base(), m2 = Base();
@@ -766,12 +755,12 @@ TEST(GuardTest, AnAgreeingIdentifierOverridesTheTwinGuard) {
   m2.given = {"Oscar"};
   PreparedPerson pm1 = Prepare(m1), pm2 = Prepare(m2);
   ASSERT_EQ(Compare(pm1, pm2).at(Field::kIdentifier), Level::kClose);
-  EXPECT_EQ(CheckGuards(pm1, pm2, Compare(pm1, pm2)), Guard::kTwins);
+  EXPECT_EQ(GuardOf(pm1, pm2), Guard::kTwins);
   // The next number is a twin's as often as a slip: Oscar stays a question.
   b.identifiers = {{"ssn", "123-45-6788"}};
   pb = Prepare(b);
   ASSERT_EQ(Compare(pa, pb).at(Field::kIdentifier), Level::kClose);
-  EXPECT_EQ(CheckGuards(pa, pb, Compare(pa, pb)), Guard::kTwins);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kTwins);
 }
 
 TEST(DecideTest, ThresholdsAndGuards) {
