@@ -995,18 +995,14 @@ bool PatientIndex::ConsistentWithPerson(const PreparedPerson& person,
   // low against, is outvoted where the registration is a certain, unguarded match with
   // most of the person's registrations: one of them garbled in other fields (a birth
   // date missing on one, a first name and number replaced on another) is no doubt about
-  // the person. A vote is a certain, unguarded match of the same first name (equal, or
-  // a nickname of it: not an initial, a blank or a typo, which may be either twin's; L.
-  // and L., or Laure and Laure, linked to Laura would otherwise carry her twin Lisa or
-  // Lauren in against the twin guard with Laura). A member whose guard says two people
-  // always holds it back.
-  auto votes = [&](const PreparedPerson& theirs, const Comparison& c) {
-    return (c.at(Field::kGivenName) == Level::kExact ||
-            c.at(Field::kGivenName) == Level::kEquivalent) &&
-           person.given.front().size() > 1 && theirs.given.front().size() > 1;
-  };
-  int certain = 0;
-  bool doubted = false;
+  // the person. A vote is a certain, unguarded match. Where the doubt is about the names
+  // (a question with first names that are not one name), only a registration of the same first name
+  // votes (equal, or a nickname of it: not an initial, a blank or a typo, which may be
+  // either twin's; L. and L., or Laure and Laure, linked to Laura would otherwise carry
+  // her twin Lisa or Lauren in against the twin guard with Laura). A member whose guard
+  // says two people always holds it back.
+  int certain = 0, same_name = 0;
+  bool doubted = false, names_doubted = false;
   for (const Cached* member : members->second) {
     const PreparedPerson& theirs = member->prepared;
     Comparison c = Compare(person, theirs);
@@ -1014,12 +1010,20 @@ bool PatientIndex::ConsistentWithPerson(const PreparedPerson& person,
     if (SaysTwoPeople(guard)) return false;
     const bool questioned = guard != Guard::kNone && !one_identifier;
     const double score = model_.model.Evaluate(c, adjustments).total;
-    if (guard == Guard::kNone && score >= options_.thresholds.upper && votes(theirs, c)) {
+    const Level given = c.at(Field::kGivenName);
+    const bool one_first_name = (given == Level::kExact || given == Level::kEquivalent) &&
+                                person.given.front().size() > 1 && theirs.given.front().size() > 1;
+    if (guard == Guard::kNone && score >= options_.thresholds.upper) {
       ++certain;
+      same_name += one_first_name;
     }
     if (questioned || score < options_.thresholds.lower) doubted = true;
+    // A question with first names that are not one name is about the names, whichever
+    // guard raised it (Marvin / Martin on a birth date a digit apart too).
+    if (questioned && (guard != Guard::kBirthDate || !one_first_name)) names_doubted = true;
   }
-  return !doubted || 2 * certain > static_cast<int>(members->second.size());
+  const int votes = names_doubted ? same_name : certain;
+  return !doubted || 2 * votes > static_cast<int>(members->second.size());
 }
 
 absl::Status PatientIndex::Remove(const std::string& org_id, const std::string& local_id) {

@@ -1210,6 +1210,29 @@ TEST_F(PatientIndexTest, AMemberInQuestionIsOutvotedByMostOfThePerson) {
   EXPECT_EQ(f.review_reason, "disagrees with another registration of the person");
 }
 
+// Where the doubt is only a birth date's (one first name on both), any certain match
+// votes, a typo of the first name too: Jane and Jnae outvote the Jane without a birth
+// date. Against a twin question only registrations of the same first name would.
+TEST_F(PatientIndexTest, TyposVoteAgainstABirthDateQuestion) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
+  Person jnae = Jane();
+  jnae.given = {"Jnae", "Marie"};
+  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", jnae));
+  ASSERT_EQ(b.euid, a.euid);
+  Person undated = Jane();
+  undated.birth_date = {};
+  ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-c", "C1", undated));
+  ASSERT_FALSE(c.review_id.empty());
+  ASSERT_OK_AND_ASSIGN(CrossReferenceResult joined,
+                       index_->ResolveReview(c.review_id, /*same_person=*/true, "one Jane"));
+  ASSERT_EQ(joined.registrations.size(), 3u);
+  ASSERT_OK_AND_ASSIGN(auto with_c1, index_->Explain({"org-a", "A1"}, {"org-c", "C1"}));
+  ASSERT_EQ(with_c1.guard, Guard::kBirthDate);
+  ASSERT_OK_AND_ASSIGN(RegisterResult d, index_->Register("org-d", "D1", Jane()));
+  EXPECT_EQ(d.placement, Placement::kLinked);
+  EXPECT_EQ(d.euid, a.euid);
+}
+
 // Only registrations of the same first name outvote a twin question: L. and L. (or
 // Laure and Laure) linked to Laura would otherwise carry her twin Lisa (or Lauren) into
 // Laura's person.
