@@ -56,12 +56,6 @@ std::vector<std::string> BlockingKeys(const PreparedPerson& p) {
     if (!p.given_nysiis.empty() && p.birth_digits.size() == 8) {
       keys.push_back(absl::StrCat("gd|", p.given_nysiis, "|", p.birth_digits.substr(4)));
     }
-    // The two names' initials with the day and month: a mover whose family name and
-    // birth year were both mistyped, with an initial for the first name, still meets.
-    if (!p.given.empty() && !p.family.empty() && p.birth_digits.size() == 8) {
-      keys.push_back(absl::StrCat("ib|", p.family.substr(0, 1), p.given.front().substr(0, 1), "|",
-                                  p.birth_digits.substr(4)));
-    }
     if (!p.family_nysiis.empty() && p.birth_digits.size() == 8) {
       keys.push_back(absl::StrCat("fd|", p.family_nysiis, "|", p.birth_digits.substr(4)));
     }

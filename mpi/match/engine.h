@@ -16,7 +16,7 @@ namespace hie::mpi {
 // one corrupted field never hides a true match. Keys: family phonetic + birth year,
 // and + birth day and month (each part of a hyphenated or former family name + birth
 // year, and + first name); first name phonetic + birth year + family initial, and +
-// birth day and month; both names' initials + birth day and month; full birth date; either name's phonetic code + postal code, and
+// birth day and month; full birth date; either name's phonetic code + postal code, and
 // + city; both names' phonetic codes (in either order); each phone; each identifier,
 // and an SSN of seven characters or more with each character left out in turn; each
 // address line; each line's street name + postal code + family initial, and +

@@ -839,26 +839,6 @@ TEST(BlockingTest, AChangedNameOrAMistypedYearStillMeets) {
 
 // A mistyped family name with day and month swapped, at another address: the first
 // name with the birth year still meets (Aaron Fitzisridge, Aaron Fitjzisridge).
-// A mover whose family name and birth year were both mistyped, with an initial for
-// the first name on one registration (A. Korezion, 1975-05-28 / Adrian Korezton,
-// 1925-05-28), still meets through the names' initials with the day and month.
-TEST(BlockingTest, AMistypedNameAndYearWithAnInitialStillMeet) {
-  Person a;
-  a.given = {"A."};
-  a.family = "Korezion";
-  a.birth_date = {1975, 5, 28};
-  a.street = {"9897 Ridge Court"};
-  a.postal_code = "68711";
-  Person b;
-  b.given = {"Adrian"};
-  b.family = "Korezton";
-  b.birth_date = {1925, 5, 28};
-  b.street = {"417 Highland Court"};
-  EXPECT_TRUE(ShareABlockingKey(a, b));
-  b.birth_date = {1925, 6, 28};  // and the month too: nothing left to meet by
-  EXPECT_FALSE(ShareABlockingKey(a, b));
-}
-
 // A registration whose names, birth date and address were all replaced still meets
 // the right one through an identifier with one digit changed or two swapped (Febrl3's
 // rec-312-dup-0), and not through another person's number.
