@@ -21,6 +21,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -167,22 +168,50 @@ absl::StatusOr<std::string> RegisterFhirClient(const std::shared_ptr<grpc::Chann
   return client.client_id();
 }
 
-// A loopback port nothing listens on now. A devnet service keeps its port for life, so
-// that it can be restarted where the others expect it.
-int FreePort() {
+// True if a loopback socket can bind `port` now (0: any port; its number in *bound).
+bool CanBind(int port, int* bound = nullptr) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
+  address.sin_port = htons(static_cast<uint16_t>(port));
   socklen_t length = sizeof(address);
-  int port = 0;
-  if (fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+            getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+  if (ok && bound != nullptr) *bound = ntohs(address.sin_port);
+  close(fd);
+  return ok;
+}
+
+// The first port of the kernel's ephemeral range (/proc/sys/net/ipv4/ip_local_port_range),
+// 32768 if it cannot be read.
+int EphemeralPortsFrom() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 0, high = 0;
+  if (in >> low >> high && low > 0) return low;
+  return 32768;
+}
+
+// A loopback port nothing listens on now, below the kernel's ephemeral range where it
+// can: a port of that range, chosen now and bound only when its service starts, may
+// meanwhile become the source port of any process's outgoing connection (on a busy
+// machine one did, and the service could not listen). Ports below the range are never
+// handed out by the kernel itself. A devnet service keeps its port for life, so that it
+// can be restarted where the others expect it.
+int FreePort() {
+  static std::mt19937 rng(std::random_device{}());
+  constexpr int kLowest = 10000;
+  const int below = EphemeralPortsFrom();
+  if (below - kLowest >= 1000) {
+    std::uniform_int_distribution<int> pick(kLowest, below - 1);
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      int port = pick(rng);
+      if (CanBind(port)) return port;
+    }
   }
-  if (fd >= 0) close(fd);
-  return port;
+  int port = 0;
+  return CanBind(0, &port) ? port : 0;
 }
 
 std::string BinDirOfThisProgram() {

@@ -1,6 +1,8 @@
 // hiectl devnet: a whole exchange from one command, used as a user would.
 #include <signal.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -29,6 +31,21 @@ TEST(DevnetTest, UpImportQueryDown) {
        {"\"ca_dir\"", "\"ca_cert\"", "\"services\"", "\"credentials\"", "\"operator\"", "\"org-a\"",
         "\"org-b\"", "\"pid\"", "\"address\"", "\"fhir_base\"", "\"fhir_client_id\""}) {
     EXPECT_THAT(devnet, HasSubstr(field));
+  }
+  // Every service listens below the kernel's ephemeral range, where no outgoing
+  // connection can take its port between devnet choosing it and the service binding it.
+  int ephemeral_from = 32768, ephemeral_to = 0;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> ephemeral_from >> ephemeral_to;
+  if (ephemeral_from - 10000 >= 1000) {
+    int ports = 0;
+    for (size_t at = devnet.find("127.0.0.1:"); at != std::string::npos;
+         at = devnet.find("127.0.0.1:", at + 1)) {
+      int port = std::atoi(devnet.c_str() + at + std::strlen("127.0.0.1:"));
+      EXPECT_GE(port, 10000);
+      EXPECT_LT(port, ephemeral_from);
+      ++ports;
+    }
+    EXPECT_GE(ports, 4);  // the MPI, the consent service and two nodes
   }
   CommandResult status = RunCommand({hiectl, "devnet", "status", "--dir", dir.string(), "--json"});
   EXPECT_EQ(status.exit_code, 0) << status.out;
