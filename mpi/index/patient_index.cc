@@ -1234,9 +1234,7 @@ bool PatientIndex::ContradictsIdentifiers(const PreparedPerson& person,
         if (their_system != system) continue;
         shared_system = true;
         for (const auto& [my_system, my_value] : person.identifiers) {
-          if (my_system == system &&
-              (my_value == their_value ||
-               (my_value.size() == their_value.size() && WithinOneEdit(my_value, their_value)))) {
+          if (my_system == system && OneSlipApart(my_value, their_value)) {
             agrees = true;
           }
         }

@@ -244,7 +244,7 @@ Level CompareIdentifier(const PreparedPerson& a, const PreparedPerson& b) {
     for (const auto& [sb, vb] : b.identifiers) {
       if (sa != sb) continue;
       if (va == vb) return Level::kExact;
-      if (va.size() == vb.size() && WithinOneEdit(va, vb)) {
+      if (OneSlipApart(va, vb)) {
         best = std::min(best, Level::kClose);
       } else {
         best = std::min(best, Level::kDifferent);

@@ -233,7 +233,7 @@ bool InSequence(absl::string_view x, absl::string_view y) {
 bool OneIdentifierMistyped(const PreparedPerson& a, const PreparedPerson& b) {
   for (const auto& [sa, va] : a.identifiers) {
     for (const auto& [sb, vb] : b.identifiers) {
-      if (sa != sb || va == vb || va.size() != vb.size() || !WithinOneEdit(va, vb)) continue;
+      if (sa != sb || va == vb || !OneSlipApart(va, vb)) continue;
       if (InSequence(va, vb)) continue;
       return true;
     }
@@ -251,7 +251,7 @@ bool TwoPersonWideNumbers(const PreparedPerson& a, const PreparedPerson& b) {
     if (!IsPersonWideSystem(sa)) continue;
     for (const auto& [sb, vb] : b.identifiers) {
       if (sa != sb) continue;
-      if (va.size() != vb.size() || WithinOneEdit(va, vb) || InSequence(va, vb)) return false;
+      if (va.size() != vb.size() || OneSlipApart(va, vb) || InSequence(va, vb)) return false;
       two = true;
     }
   }

@@ -486,6 +486,10 @@ bool WithinOneEdit(absl::string_view a, absl::string_view b) {
   return a.substr(i) == b.substr(i + 1);
 }
 
+bool OneSlipApart(absl::string_view a, absl::string_view b) {
+  return a.size() == b.size() && WithinOneEdit(a, b);
+}
+
 std::string NormalizePhone(absl::string_view phone) {
   std::string digits;
   for (char c : phone) {

@@ -54,6 +54,10 @@ int EditDistance(absl::string_view a, absl::string_view b);
 // EditDistance(a, b) <= 1, in linear time.
 bool WithinOneEdit(absl::string_view a, absl::string_view b);
 
+// True if two identifier values of one length are equal or one typed slip apart (one
+// character changed, or two adjacent ones swapped): a number's slip keeps its length.
+bool OneSlipApart(absl::string_view a, absl::string_view b);
+
 // Digits only, with a leading North American "1" dropped from 11-digit numbers:
 // "+1 (555) 010-2030" -> "5550102030".
 std::string NormalizePhone(absl::string_view phone);

@@ -107,6 +107,17 @@ TEST(EditDistanceTest, WithinOneEditAgreesWithTheFullDistance) {
   }
 }
 
+// A number's typed slip keeps its length: one digit changed or two swapped, not one
+// dropped or added.
+TEST(EditDistanceTest, OneSlipApartKeepsTheLength) {
+  EXPECT_TRUE(OneSlipApart("123456789", "123456789"));
+  EXPECT_TRUE(OneSlipApart("123456789", "123456780"));
+  EXPECT_TRUE(OneSlipApart("123456789", "123546789"));
+  EXPECT_FALSE(OneSlipApart("123456789", "12345678"));
+  EXPECT_FALSE(OneSlipApart("123456789", "1234567890"));
+  EXPECT_FALSE(OneSlipApart("123456789", "123456700"));
+}
+
 TEST(PhoneTest, DigitsOnlyWithoutNorthAmericanCountryCode) {
   EXPECT_EQ(NormalizePhone("+1 (555) 010-2030"), "5550102030");
   EXPECT_EQ(NormalizePhone("555.010.2030"), "5550102030");
