@@ -86,7 +86,9 @@ std::vector<std::string> BlockingKeys(const PreparedPerson& p) {
     // whose names and birth date were also replaced still meets). Only for a number
     // one person carries everywhere (the SSN), sparse enough that such a block holds a
     // value's typed slips; a practice's record numbers are issued densely, in sequence.
-    if (value.size() >= 7 && IsPersonWideSystem(system)) {
+    // At most 16 characters (an SSN has 9): a value as long as a request allows would
+    // make as many keys, each nearly as long.
+    if (value.size() >= 7 && value.size() <= 16 && IsPersonWideSystem(system)) {
       for (size_t i = 0; i < value.size(); ++i) {
         keys.push_back(absl::StrCat("ie|", system, "|", value.substr(0, i), value.substr(i + 1)));
       }

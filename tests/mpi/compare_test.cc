@@ -859,6 +859,14 @@ TEST(BlockingTest, AMistypedIdentifierStillMeets) {
   a.identifiers = {{"urn:oid:1.2.3.4.5", "1002345"}};
   b.identifiers = {{"urn:oid:1.2.3.4.5", "1002346"}};
   EXPECT_FALSE(ShareABlockingKey(a, b));
+  // A value far longer than any SSN makes one key, not one a character.
+  Person huge;
+  huge.family = "Quirke";
+  std::string long_value;
+  while (long_value.size() < 100000) long_value += "1234567890";
+  huge.identifiers = {{"ssn", long_value}};
+  ASSERT_EQ(Prepare(huge).identifiers.size(), 1u);
+  EXPECT_LT(BlockingKeys(Prepare(huge)).size(), 10u);
 }
 
 TEST(BlockingTest, AMistypedFamilyNameAndBirthDayStillMeet) {
