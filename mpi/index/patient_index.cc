@@ -205,7 +205,6 @@ void NoteAlsoAsked(RegisterResult* result, std::string id) {
   if (id.empty() || id == result->review_id) return;
   auto& ids = result->other_review_ids;
   if (std::find(ids.begin(), ids.end(), id) != ids.end()) return;
-  if (result->also_review_id.empty()) result->also_review_id = id;
   ids.push_back(std::move(id));
 }
 
@@ -735,7 +734,7 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
                Distinct(*best, *second.registration)) {
       review_reason = kMatchesTwoPersons;
     } else if (!ConsistentWithPerson(prepared, adjustments, best)) {
-      review_reason = "disagrees with another registration of the person";
+      review_reason = kDisagreesWithPerson;
     } else if (previous != nullptr) {
       review_reason = kMovesToAnotherPerson;
     } else if (auto removed = store_->Get(RemovedKey(org_id, local_id));

@@ -55,6 +55,9 @@ struct RegistrationRef {
 // The review reason of a registration that matched two persons certainly. Deciding such
 // an item "same person" merges the two persons.
 inline constexpr char kMatchesTwoPersons[] = "matches two persons";
+// The review reason of a registration that matched a person certainly but disagrees
+// with one of its registrations (ConsistentWithPerson): a link would chain two people.
+inline constexpr char kDisagreesWithPerson[] = "disagrees with another registration of the person";
 // Review reasons of a re-registration whose new demographics match another person: the
 // question is whether the local id now names that person, not whether two persons are
 // one.
@@ -91,8 +94,7 @@ struct RegisterResult {
   // Further review items, opened or already open, about other persons: the registration
   // also matched another person certainly ("matches two persons"), a guarded candidate
   // outscored the review item's candidate, or a guard held a certain match back; the
-  // registration stays where review_id/placement say. also_review_id is the first.
-  std::string also_review_id;
+  // registration stays where review_id/placement say.
   std::vector<std::string> other_review_ids;
   // The link was held for review because the organisation has linked to persons others
   // hold more often than allowed (RegisterOptions::hold_cross_org_links).

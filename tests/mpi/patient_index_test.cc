@@ -175,7 +175,7 @@ TEST_F(PatientIndexTest, AGuardedCandidateOutscoringAReviewItemIsReviewedToo) {
   ASSERT_STREQ(with_a1.decision.decided_by, "birth date guard");
   ASSERT_GT(with_a1.score.total, with_c1.score.total);
   EXPECT_EQ(n.placement, Placement::kReview);
-  EXPECT_FALSE(n.also_review_id.empty());
+  EXPECT_FALSE(n.other_review_ids.empty());
   ASSERT_OK_AND_ASSIGN(auto items, index_->ListReviews());
   std::vector<std::string> questions;
   for (const auto& item : items) {
@@ -1025,7 +1025,8 @@ TEST_F(PatientIndexTest, TwoPersonsAlreadyInQuestionAreAskedAboutOnce) {
   ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-c", "C1", Jane()));
   EXPECT_EQ(c.placement, Placement::kLinked);
   EXPECT_TRUE(c.euid == a1.euid || c.euid == a2.euid);
-  EXPECT_EQ(c.also_review_id, a2.review_id);
+  ASSERT_FALSE(c.other_review_ids.empty());
+  EXPECT_EQ(c.other_review_ids.front(), a2.review_id);
   ASSERT_OK_AND_ASSIGN(auto after, index_->ListReviews());
   EXPECT_EQ(after.size(), before.size());
   ASSERT_OK_AND_ASSIGN(CrossReferenceResult merged,
@@ -1058,7 +1059,7 @@ TEST_F(PatientIndexTest, ACommonNameWithoutABirthDateIsNoQuestion) {
                        index_->Register("org-c", "C1", john(0, "7 Hill Street", "77777")));
   EXPECT_EQ(common.placement, Placement::kNewPerson);
   EXPECT_TRUE(common.review_id.empty());
-  EXPECT_TRUE(common.also_review_id.empty());
+  EXPECT_TRUE(common.other_review_ids.empty());
   // An address in common is something to go by, however common the name.
   ASSERT_OK_AND_ASSIGN(RegisterResult at_home,
                        index_->Register("org-c", "C2", john(0, "2 Oak Lane", "22222")));
@@ -1207,7 +1208,7 @@ TEST_F(PatientIndexTest, AMemberInQuestionIsOutvotedByMostOfThePerson) {
   first_twin.multiple_birth_order = 1;
   ASSERT_OK_AND_ASSIGN(RegisterResult f, index_->Register("org-f", "F1", first_twin));
   EXPECT_NE(f.placement, Placement::kLinked);
-  EXPECT_EQ(f.review_reason, "disagrees with another registration of the person");
+  EXPECT_EQ(f.review_reason, kDisagreesWithPerson);
 }
 
 // Where the doubt is only a birth date's (one first name on both), any certain match
@@ -1252,7 +1253,7 @@ TEST_F(PatientIndexTest, InitialsAndTyposDoNotOutvoteATwinQuestion) {
   ASSERT_EQ(with_laura.guard, Guard::kNone);
   ASSERT_OK_AND_ASSIGN(RegisterResult r, index_->Register("org-d", "R1", lisa));
   EXPECT_NE(r.euid, x.euid);
-  EXPECT_EQ(r.review_reason, "disagrees with another registration of the person");
+  EXPECT_EQ(r.review_reason, kDisagreesWithPerson);
   // Nor do typos that may be either twin's: Laure and Laure linked to another Laura,
   // then her twin Lauren.
   Person laura2 = laura;
@@ -1325,8 +1326,8 @@ TEST_F(PatientIndexTest, AMoveItemReadBackIsNoQuestionAboutTwoPersons) {
   ASSERT_EQ(moved.review_reason, kMovesToAnotherPerson);
   Reopen();
   ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-c", "C1", Bob()));
-  EXPECT_FALSE(c.also_review_id.empty());
-  EXPECT_NE(c.also_review_id, moved.review_id);
+  ASSERT_FALSE(c.other_review_ids.empty());
+  EXPECT_NE(c.other_review_ids.front(), moved.review_id);
 }
 
 // Deciding an item that is not open says so; one the store holds unreadable is reported
