@@ -1011,7 +1011,7 @@ bool PatientIndex::ConsistentWithPerson(const PreparedPerson& person,
     const double score = model_.model.Evaluate(c, adjustments).total;
     const Level given = c.at(Field::kGivenName);
     const bool one_first_name = (given == Level::kExact || given == Level::kEquivalent) &&
-                                person.given.front().size() > 1 && theirs.given.front().size() > 1;
+                                !FirstNameIsInitial(person) && !FirstNameIsInitial(theirs);
     if (guard == Guard::kNone && score >= options_.thresholds.upper) {
       ++certain;
       same_name += one_first_name;

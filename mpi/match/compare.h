@@ -68,6 +68,11 @@ struct PreparedPerson {
 
 PreparedPerson Prepare(const Person& person);
 
+// True if the first given name is a bare initial ("L", "L."): it may be either twin's.
+inline bool FirstNameIsInitial(const PreparedPerson& p) {
+  return !p.given.empty() && p.given.front().size() == 1;
+}
+
 struct Comparison {
   std::array<Level, kFieldCount> levels;
   // True if given and family names agree only when swapped (Donald Duck / Duck Donald).

@@ -279,10 +279,9 @@ bool OtherMiddleNames(const PreparedPerson& a, const PreparedPerson& b) {
 // (L. Katherine and Laura Mary): with the first name cut to a letter, the middle name is
 // what is left of it to compare.
 bool InitialWithOtherMiddle(const PreparedPerson& a, const PreparedPerson& b) {
-  if (a.given.empty() || b.given.empty()) return false;
-  const std::string& fa = a.given.front();
-  const std::string& fb = b.given.front();
-  return (fa.size() == 1 || fb.size() == 1) && fa.front() == fb.front() && OtherMiddleNames(a, b);
+  // OtherMiddleNames first: it holds only where both carry two given names.
+  return OtherMiddleNames(a, b) && (FirstNameIsInitial(a) || FirstNameIsInitial(b)) &&
+         a.given.front().front() == b.given.front().front();
 }
 
 }  // namespace
@@ -405,9 +404,13 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
       !same_address && TwoProperNames(a.given.front(), b.given.front())) {
     return Guard::kSimilarNames;
   }
+  // Names that are one person's: each a typo away at most, but not two middle names, an
+  // initial against a mistyped family name, or two proper names a letter apart.
+  const bool initial_and_mistyped_family =
+      family == Level::kClose && (FirstNameIsInitial(a) || FirstNameIsInitial(b));
   const bool names_agree =
       given <= Level::kClose && family <= Level::kClose && !OtherMiddleNames(a, b) &&
-      !(family == Level::kClose && (a.given.front().size() == 1 || b.given.front().size() == 1)) &&
+      !initial_and_mistyped_family &&
       !(given == Level::kClose && TwoProperNames(a.given.front(), b.given.front()));
   // Another birth date altogether (more than a digit or a swap): a parent and a child of one
   // name at one address (junior and senior), a namesake; wherever the records can tell
