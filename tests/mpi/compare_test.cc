@@ -23,6 +23,15 @@ Person Base() {
   return p;
 }
 
+// Base() under another name (and family name, unless ""), without its identifier.
+Person Renamed(std::vector<std::string> given, const std::string& family = "") {
+  Person p = Base();
+  p.given = std::move(given);
+  if (!family.empty()) p.family = family;
+  p.identifiers.clear();
+  return p;
+}
+
 // The guard CheckGuards finds for two prepared registrations.
 Guard GuardOf(const PreparedPerson& a, const PreparedPerson& b) {
   return CheckGuards(a, b, Compare(a, b));
@@ -242,10 +251,7 @@ TEST(GuardTest, TwinsAreGuarded) {
 // Twins named a letter apart are two children whatever the family name says: a twin's
 // may be mistyped past recognition on one registration (Green / rGen).
 TEST(GuardTest, TwinsNamedALetterApartWhateverTheFamilyName) {
-  Person ryan = Base();
-  ryan.given = {"Ryan"};
-  ryan.family = "Green";
-  ryan.identifiers.clear();
+  Person ryan = Renamed({"Ryan"}, "Green");
   Person bryan = ryan;
   bryan.given = {"Bryan"};
   bryan.family = "rGen";
@@ -357,10 +363,8 @@ TEST(GuardTest, APlaceholderNumberIsNoNumber) {
 // A first name cut to its initial leaves the middle name to compare: L. Katherine is not
 // Laura Mary, on one birth date (twins) or a digit apart.
 TEST(GuardTest, AnInitialWithAnotherMiddleNameIsAQuestion) {
-  Person laura = Base();
-  laura.given = {"Laura", "Mary"};
+  Person laura = Renamed({"Laura", "Mary"});
   laura.sex = Sex::kFemale;
-  laura.identifiers.clear();
   Person l = laura;
   l.given = {"L.", "Katherine"};
   PreparedPerson pa = Prepare(laura), pl = Prepare(l);
@@ -383,10 +387,7 @@ TEST(GuardTest, AnInitialWithAnotherMiddleNameIsAQuestion) {
 // middle names (Heather Michelle / Heather Sandra), not an initial against a mistyped
 // family name (A. Marxtin / Anna Martin).
 TEST(GuardTest, ANearBirthDateNeedsNamesThatAreOnePersons) {
-  Person marvin = Base();
-  marvin.given = {"Marvin"};
-  marvin.family = "Nelson";
-  marvin.identifiers.clear();
+  Person marvin = Renamed({"Marvin"}, "Nelson");
   Person martin = marvin;
   martin.given = {"Martin"};
   martin.birth_date = {1980, 7, 3};  // day and month swapped
@@ -622,9 +623,7 @@ TEST(GuardTest, BirthDateSimilarNamesAndNoName) {
   a.multiple_birth_order = 0;
   pa = Prepare(a);
 
-  Person francois = Base();
-  francois.given = {"François"};
-  francois.identifiers.clear();
+  Person francois = Renamed({"François"});
   Person francisco = francois;
   francisco.given = {"Francisco"};
   francisco.birth_date = {1975, 9, 21};

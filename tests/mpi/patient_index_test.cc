@@ -1238,40 +1238,41 @@ TEST_F(PatientIndexTest, TyposVoteAgainstABirthDateQuestion) {
 // Laure and Laure) linked to Laura would otherwise carry her twin Lisa (or Lauren) into
 // Laura's person.
 TEST_F(PatientIndexTest, InitialsAndTyposDoNotOutvoteATwinQuestion) {
+  // Registers `person` at three practices (one person: the first and the last without
+  // a guard between them), then `twin` at a fourth, which must stay out of that person.
+  auto twin_stays_out = [&](const std::string& suffix, const std::vector<Person>& person,
+                            const Person& twin) {
+    std::string euid;
+    for (size_t i = 0; i < person.size(); ++i) {
+      ASSERT_OK_AND_ASSIGN(RegisterResult r,
+                           index_->Register(absl::StrCat("org-", std::string(1, 'a' + i)),
+                                            absl::StrCat("P", i, suffix), person[i]));
+      if (i == 0) euid = r.euid;
+      ASSERT_EQ(r.euid, euid);
+    }
+    ASSERT_OK_AND_ASSIGN(auto unguarded, index_->Explain({"org-a", absl::StrCat("P0", suffix)},
+                                                         {"org-c", absl::StrCat("P2", suffix)}));
+    ASSERT_EQ(unguarded.guard, Guard::kNone);
+    ASSERT_OK_AND_ASSIGN(RegisterResult r,
+                         index_->Register("org-d", absl::StrCat("R", suffix), twin));
+    EXPECT_NE(r.euid, euid);
+    EXPECT_EQ(r.review_reason, kDisagreesWithPerson);
+  };
   Person laura = Jane();
   laura.given = {"Laura"};
-  Person l = laura;
+  Person l = laura, lisa = laura;
   l.given = {"L"};
-  ASSERT_OK_AND_ASSIGN(RegisterResult x, index_->Register("org-a", "X1", l));
-  ASSERT_OK_AND_ASSIGN(RegisterResult y, index_->Register("org-b", "Y1", l));
-  ASSERT_OK_AND_ASSIGN(RegisterResult z, index_->Register("org-c", "Z1", laura));
-  ASSERT_EQ(y.euid, x.euid);
-  ASSERT_EQ(z.euid, x.euid);
-  Person lisa = laura;
   lisa.given = {"Lisa"};
-  ASSERT_OK_AND_ASSIGN(auto with_laura, index_->Explain({"org-c", "Z1"}, {"org-a", "X1"}));
-  ASSERT_EQ(with_laura.guard, Guard::kNone);
-  ASSERT_OK_AND_ASSIGN(RegisterResult r, index_->Register("org-d", "R1", lisa));
-  EXPECT_NE(r.euid, x.euid);
-  EXPECT_EQ(r.review_reason, kDisagreesWithPerson);
+  twin_stays_out("a", {l, l, laura}, lisa);
   // Nor do typos that may be either twin's: Laure and Laure linked to another Laura,
   // then her twin Lauren.
   Person laura2 = laura;
   laura2.family = "Oyelaran-Bassey";
   laura2.birth_date = {1991, 2, 3};
-  Person laure = laura2;
+  Person laure = laura2, lauren = laura2;
   laure.given = {"Laure"};
-  ASSERT_OK_AND_ASSIGN(RegisterResult l1, index_->Register("org-a", "X2", laura2));
-  ASSERT_OK_AND_ASSIGN(RegisterResult l2, index_->Register("org-b", "Y2", laure));
-  ASSERT_OK_AND_ASSIGN(RegisterResult l3, index_->Register("org-c", "Z2", laure));
-  ASSERT_EQ(l2.euid, l1.euid);
-  ASSERT_EQ(l3.euid, l1.euid);
-  Person lauren = laura2;
   lauren.given = {"Lauren"};
-  ASSERT_OK_AND_ASSIGN(auto twins, index_->Explain({"org-a", "X2"}, {"org-b", "Y2"}));
-  ASSERT_EQ(twins.guard, Guard::kNone);
-  ASSERT_OK_AND_ASSIGN(RegisterResult l4, index_->Register("org-d", "R2", lauren));
-  EXPECT_NE(l4.euid, l1.euid);
+  twin_stays_out("b", {laura2, laure, laure}, lauren);
 }
 
 // The same registration sent again asks the same questions, and no more.
