@@ -254,11 +254,19 @@ Level CompareIdentifier(const PreparedPerson& a, const PreparedPerson& b) {
   return best;
 }
 
-// The given names of `p` are `family`, as typed or a typo away.
-bool GivenIsFamily(const PreparedPerson& p, const std::string& family) {
+// The given names of `p` are `other`'s family name, as typed or a typo away: the whole
+// of it, or the first given name one of its parts (one half of a hyphenated name, a
+// former name: "Davis, Patricia" against Patricia Cromuberg, born Davis).
+bool GivenIsFamily(const PreparedPerson& p, const PreparedPerson& other) {
   const std::string& first = p.given.front();
-  return first == family || p.given_as_family == family || Close(first, family) ||
-         (p.given.size() > 1 && Close(p.given_as_family, family));
+  const std::string& family = other.family;
+  if (first == family || p.given_as_family == family || Close(first, family) ||
+      (p.given.size() > 1 && Close(p.given_as_family, family))) {
+    return true;
+  }
+  if (other.family_parts.size() < 2) return false;
+  return std::any_of(other.family_parts.begin(), other.family_parts.end(),
+                     [&](const std::string& part) { return first == part || Close(first, part); });
 }
 
 }  // namespace
@@ -273,8 +281,8 @@ Comparison Compare(const PreparedPerson& a, const PreparedPerson& b) {
   // ("Weller, Ebony" against "Flynn Weller"): the family name agrees, and the given
   // names (Flynn, Ebony) still differ, so the twin guard still looks at them.
   if (given >= Level::kPhonetic && given != Level::kMissing && family != Level::kMissing) {
-    bool a_given_is_b_family = GivenIsFamily(a, b.family);
-    bool b_given_is_a_family = GivenIsFamily(b, a.family);
+    bool a_given_is_b_family = GivenIsFamily(a, b);
+    bool b_given_is_a_family = GivenIsFamily(b, a);
     if (family >= Level::kPhonetic && a_given_is_b_family && b_given_is_a_family) {
       given = Level::kEquivalent;
       family = Level::kEquivalent;

@@ -265,6 +265,23 @@ bool TwoProperNames(const std::string& x, const std::string& y) {
   return x != y && IsProperName(x) && IsProperName(y);
 }
 
+// Across a swap of the name fields, `given` against the first name `other` holds in its
+// family field: two names (Louis / "Schäfer, Louise", Joel / "Walachberg, Joelle"). In a
+// family field of several parts (hyphenated, or with a former name), the part the swap
+// was read from: the one a letter or an ending away ("Groß, Carl-Moreau" against Carla
+// Groß).
+bool SwappedTwoNames(const std::string& given, const PreparedPerson& other) {
+  auto two = [&given](const std::string& name) {
+    return TwoProperNames(given, name) || SwappedGendered(given, name);
+  };
+  const std::vector<std::string>& parts = other.family_parts;
+  if (parts.size() < 2) return two(other.family);
+  if (std::find(parts.begin(), parts.end(), given) != parts.end()) return false;
+  return std::any_of(parts.begin(), parts.end(), [&](const std::string& part) {
+    return SwappedGendered(given, part) || (WithinOneEdit(given, part) && two(part));
+  });
+}
+
 // True if both carry a middle name and the two are not one name (neither equal, an
 // initial of the other, nor a typo apart): Heather Michelle and Heather Sandra.
 bool OtherMiddleNames(const PreparedPerson& a, const PreparedPerson& b) {
@@ -375,9 +392,7 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
     // So is one the other with a feminine ending (Joel Walachberg against "Walachberg,
     // Joelle").
     if (c.names_swapped && can_tell &&
-        (TwoProperNames(a.given.front(), b.family) || TwoProperNames(b.given.front(), a.family) ||
-         SwappedGendered(a.given.front(), b.family) ||
-         SwappedGendered(b.given.front(), a.family))) {
+        (SwappedTwoNames(a.given.front(), b) || SwappedTwoNames(b.given.front(), a))) {
       return Guard::kTwins;
     }
   }

@@ -106,6 +106,50 @@ TEST(CompareTest, SwappedGivenAndFamilyNames) {
   }
 }
 
+// Swapped where one family field holds more than the other's given name: a former
+// name, or a hyphenated married name of which the given field holds one part (each a
+// typo away at most).
+TEST(CompareTest, SwappedAcrossAFormerOrHyphenatedFamilyName) {
+  struct Case {
+    std::vector<std::string> given;
+    std::string family, former, swapped_given, swapped_family;
+  };
+  for (const Case& k : std::vector<Case>{
+           {{"Patricia"}, "Cromuberg", "Davis", "Davis", "Patricia"},
+           {{"John"}, "Borwn-Fitzgerald", "", "Brown", "John"},
+           {{"Noah"}, "Esposito", "", "Esposito-Robinson", "Noah"},
+           {{"Sqarah", "Carol"}, "Abemfield-Abezwell", "", "Abemlfield Carol", "Sarah"}}) {
+    Person a = Renamed(k.given, k.family);
+    if (!k.former.empty()) a.former_family = {k.former};
+    Person b = Renamed({k.swapped_given}, k.swapped_family);
+    PreparedPerson pa = Prepare(a), pb = Prepare(b);
+    Comparison c = Compare(pa, pb);
+    EXPECT_TRUE(c.names_swapped) << k.swapped_given;
+    EXPECT_EQ(c.at(Field::kGivenName), Level::kEquivalent) << k.swapped_given;
+    EXPECT_EQ(Compare(pb, pa).levels, c.levels) << k.swapped_given;
+    EXPECT_EQ(GuardOf(pa, pb), Guard::kNone) << k.swapped_given;
+  }
+  // A part of the family name that is no given name of the other's is no swap.
+  PreparedPerson pa = Prepare(Renamed({"Patricia"}, "Cromuberg-Davis"));
+  PreparedPerson pb = Prepare(Renamed({"Adams"}, "Patricia"));
+  EXPECT_FALSE(Compare(pa, pb).names_swapped);
+}
+
+// Twins across such a swap: Carla Groß, and her sister Carl entered as "Groß,
+// Carl-Moreau" after a marriage. The part the swap was read from (Carl) is her name.
+TEST(CompareTest, TwinsAcrossASwapWithAHyphenatedName) {
+  Person carla = Renamed({"Carla"}, "Groß"), carl = Renamed({"Groß"}, "Carl-Moreau");
+  carla.sex = carl.sex = Sex::kFemale;
+  PreparedPerson pa = Prepare(carla), pb = Prepare(carl);
+  ASSERT_TRUE(Compare(pa, pb).names_swapped);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kTwins);
+  EXPECT_EQ(GuardOf(pb, pa), Guard::kTwins);
+  // The same first name in one part of it: one person.
+  carl.family = "Carla-Moreau";
+  pb = Prepare(carl);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kNone);
+}
+
 // "Weller, Ebony" against "Flynn Weller": the family name went into the given field and
 // the family field holds something else. The family name agrees; the first names
 // (Flynn, Ebony) do not, and the twin guard still looks at them.
