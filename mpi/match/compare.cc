@@ -283,6 +283,15 @@ Comparison Compare(const PreparedPerson& a, const PreparedPerson& b) {
   if (given >= Level::kPhonetic && given != Level::kMissing && family != Level::kMissing) {
     bool a_given_is_b_family = GivenIsFamily(a, b);
     bool b_given_is_a_family = GivenIsFamily(b, a);
+    // With one half of a swap in place, the other may be a nickname of the first name
+    // (Jenny Lee against "Lee, Jennifer"); looked up only then.
+    if (a_given_is_b_family != b_given_is_a_family) {
+      const PreparedPerson& by_name = a_given_is_b_family ? b : a;
+      const PreparedPerson& by_family = a_given_is_b_family ? a : b;
+      if (OneGivenName(by_name.given.front(), by_family.family)) {
+        a_given_is_b_family = b_given_is_a_family = true;
+      }
+    }
     if (family >= Level::kPhonetic && a_given_is_b_family && b_given_is_a_family) {
       given = Level::kEquivalent;
       family = Level::kEquivalent;

@@ -272,7 +272,8 @@ bool TwoProperNames(const std::string& x, const std::string& y) {
 // Groß).
 bool SwappedTwoNames(const std::string& given, const PreparedPerson& other) {
   auto two = [&given](const std::string& name) {
-    return TwoProperNames(given, name) || SwappedGendered(given, name);
+    return (TwoProperNames(given, name) && !OneGivenName(given, name)) ||
+           SwappedGendered(given, name);
   };
   const std::vector<std::string>& parts = other.family_parts;
   if (parts.size() < 2) return two(other.family);

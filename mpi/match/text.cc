@@ -310,6 +310,14 @@ std::vector<std::string> GivenNameForms(absl::string_view folded_given) {
   return forms;
 }
 
+bool OneGivenName(absl::string_view x, absl::string_view y) {
+  if (x == y) return true;
+  std::vector<std::string> xs = GivenNameForms(x), ys = GivenNameForms(y);
+  return std::any_of(xs.begin(), xs.end(), [&](const std::string& f) {
+    return std::binary_search(ys.begin(), ys.end(), f);
+  });
+}
+
 bool IsProperName(absl::string_view folded_word) {
   const char* const* begin = internal::kProperNames;
   const char* const* end = begin + internal::kProperNameCount;

@@ -35,6 +35,10 @@ std::vector<std::string> SurnameParts(absl::string_view family);
 // nickname for (bill -> william, peggy -> margaret, jim -> james). Sorted, unique.
 std::vector<std::string> GivenNameForms(absl::string_view folded_given);
 
+// True if two folded given names are one name: equal, or sharing a form (jenny and
+// jennifer, mike and mick).
+bool OneGivenName(absl::string_view x, absl::string_view y);
+
 // True if a folded word is a proper name of the English word list the build read
 // (Debian's wamerican: Gina, Tina, Ivan, Ian; not Jonh): a first name a letter from
 // another that is also a name is a second name rather than a typo.

@@ -1,6 +1,8 @@
 // Field comparators, guards and decisions of the matching engine.
 #include "mpi/match/compare.h"
 
+#include <tuple>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mpi/match/engine.h"
@@ -128,6 +130,17 @@ TEST(CompareTest, SwappedAcrossAFormerOrHyphenatedFamilyName) {
     EXPECT_EQ(c.at(Field::kGivenName), Level::kEquivalent) << k.swapped_given;
     EXPECT_EQ(Compare(pb, pa).levels, c.levels) << k.swapped_given;
     EXPECT_EQ(GuardOf(pa, pb), Guard::kNone) << k.swapped_given;
+  }
+  // One half of a swap a nickname of the other's first name: Jenny Lee against "Lee,
+  // Jennifer", "Johnson, Mike" against Michael Johnson.
+  for (auto [given, formal, family] :
+       {std::tuple<const char*, const char*, const char*>{"Jenny", "Jennifer", "Lee"},
+        {"Mike", "Michael", "Johnson"}}) {
+    Person a = Renamed({given}, family), b = Renamed({family}, formal);
+    PreparedPerson pa = Prepare(a), pb = Prepare(b);
+    EXPECT_TRUE(Compare(pa, pb).names_swapped) << given;
+    EXPECT_TRUE(Compare(pb, pa).names_swapped) << given;
+    EXPECT_EQ(GuardOf(pa, pb), Guard::kNone) << given;
   }
   // A part of the family name that is no given name of the other's is no swap.
   PreparedPerson pa = Prepare(Renamed({"Patricia"}, "Cromuberg-Davis"));

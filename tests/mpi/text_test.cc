@@ -58,6 +58,15 @@ TEST(GivenNameTest, NicknamesReachTheirFormalNames) {
   EXPECT_THAT(GivenNameForms("william"), ElementsAre("william"));
 }
 
+TEST(GivenNameTest, OneGivenNameIsEqualOrSharesAForm) {
+  EXPECT_TRUE(OneGivenName("jenny", "jenny"));
+  EXPECT_TRUE(OneGivenName("jenny", "jennifer"));
+  EXPECT_TRUE(OneGivenName("michael", "mike"));  // either way round
+  EXPECT_TRUE(OneGivenName("mike", "mick"));     // two nicknames of one name
+  EXPECT_FALSE(OneGivenName("jenny", "jenna"));
+  EXPECT_FALSE(OneGivenName("louis", "louise"));
+}
+
 TEST(GivenNameTest, ProperNamesComeFromTheWordList) {
   for (const char* name : {"aaron", "gina", "tina", "ivan", "ian", "lily", "lila", "john"}) {
     EXPECT_TRUE(IsProperName(name)) << name;
