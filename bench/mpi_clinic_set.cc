@@ -33,7 +33,7 @@ constexpr char kHeader[] =
     "address_2,suburb,postcode,state,date_of_birth,soc_sec_id,phone,multiple_birth";
 
 constexpr char kUsage[] =
-    "usage: mpi_clinic_set --out FILE [--seed N] [--people N] [--orgs N]\n"
+    "usage: mpi_clinic_set --out FILE [--seed N] [--people N] [--orgs N] [--ssn-slips P]\n"
     "\n"
     "Writes a labelled set of clinic-style registrations as CSV: N people registered at\n"
     "practices org-a, org-b, ... (1.6 registrations per person on average) with clerks'\n"
@@ -44,7 +44,11 @@ constexpr char kUsage[] =
     "  --out FILE    where to write the CSV (required)\n"
     "  --seed N      generator seed, 0 to 2^64-1 (default 1)\n"
     "  --people N    distinct people, 1 to 10000000 (default 4000)\n"
-    "  --orgs N      practices, 1 to 26 (default 5)\n";
+    "  --orgs N      practices, 1 to 26 (default 5)\n"
+    "  --ssn-slips P share of the registrations sent with an SSN that carry it mistyped\n"
+    "                (a digit typed as another, or two neighbouring digits swapped), 0 to\n"
+    "                1 (default 0). Drawn apart from the rest: the set is the seed's set\n"
+    "                without slips but for those numbers.\n";
 
 int BadFlag(const std::string& message) {
   std::cerr << "mpi_clinic_set: " << message << "\n\n" << kUsage;
@@ -111,6 +115,7 @@ int main(int argc, char** argv) {
   uint64_t seed = 1;
   int people = 4000;
   int orgs = 5;
+  double ssn_slips = 0;
   std::string out;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -123,7 +128,8 @@ int main(int argc, char** argv) {
     if (arg.rfind("--", 0) == 0 && equals != std::string::npos) {
       value = arg.substr(equals + 1);
       arg = arg.substr(0, equals);
-    } else if (arg == "--seed" || arg == "--people" || arg == "--orgs" || arg == "--out") {
+    } else if (arg == "--seed" || arg == "--people" || arg == "--orgs" || arg == "--out" ||
+               arg == "--ssn-slips") {
       if (i + 1 >= argc || std::string(argv[i + 1]).rfind("--", 0) == 0) {
         return BadFlag(absl::StrCat(arg, " needs a value"));
       }
@@ -144,6 +150,10 @@ int main(int argc, char** argv) {
       if (!absl::SimpleAtoi(value, &orgs) || orgs < 1 || orgs > 26) {
         return BadFlag(absl::StrCat("--orgs: want an integer from 1 to 26, got '", value, "'"));
       }
+    } else if (arg == "--ssn-slips") {
+      if (!absl::SimpleAtod(value, &ssn_slips) || !(ssn_slips >= 0 && ssn_slips <= 1)) {
+        return BadFlag(absl::StrCat("--ssn-slips: want a share from 0 to 1, got '", value, "'"));
+      }
     } else if (arg == "--out") {
       if (value.empty()) return BadFlag("--out: want a file name");
       out = value;
@@ -155,7 +165,7 @@ int main(int argc, char** argv) {
 
   hie::mpi::testing::ClinicSetCounts counts;
   std::vector<ClinicRegistration> set =
-      hie::mpi::testing::MakeClinicRegistrations(seed, people, orgs, &counts);
+      hie::mpi::testing::MakeClinicRegistrations(seed, people, orgs, &counts, ssn_slips);
   std::ofstream file(out, std::ios::binary | std::ios::trunc);
   if (!file) {
     std::cerr << "mpi_clinic_set: " << out << ": cannot open for writing\n";
@@ -183,10 +193,11 @@ int main(int argc, char** argv) {
       "mpi_clinic_set: seed %d: %d persons, %d registrations at %d practices, %d true pairs; "
       "twin pairs %d (%d same sex, similar names), sibling pairs %d, married women %d (%d "
       "namesakes), junior/senior pairs %d, near-birth-date pairs %d, similar-name pairs %d, "
-      "common-name persons %d, registrations with a birth-date error %d\n",
+      "common-name persons %d, registrations with a birth-date error %d, with an SSN slip %d\n",
       seed, counts.persons, counts.registrations, orgs, counts.true_pairs, counts.twin_pairs,
       counts.similar_name_twin_pairs, counts.sibling_pairs, counts.married_women,
       counts.married_name_namesakes, counts.junior_senior_pairs, counts.near_birth_date_pairs,
-      counts.similar_name_pairs, counts.common_name_persons, counts.birth_date_error_registrations);
+      counts.similar_name_pairs, counts.common_name_persons, counts.birth_date_error_registrations,
+      counts.ssn_slip_registrations);
   return 0;
 }

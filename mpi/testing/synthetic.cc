@@ -5,6 +5,7 @@
 #include <numeric>
 #include <optional>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -179,6 +180,25 @@ class Draw {
 std::string RandomSsn(Draw& d) {
   return absl::StrFormat("%03d-%02d-%04d", d.Uniform(100, 899), d.Uniform(10, 99),
                          d.Uniform(1000, 9999));
+}
+
+// A clerk's slip in a number: one digit typed as another, or two neighbouring digits
+// swapped (not across a '-'; where the two are one digit, one of them changed).
+std::string MistypedNumber(Draw& d, const std::string& number) {
+  std::vector<size_t> digits;
+  for (size_t i = 0; i < number.size(); ++i) {
+    if (absl::ascii_isdigit(static_cast<unsigned char>(number[i]))) digits.push_back(i);
+  }
+  if (digits.empty()) return number;
+  std::string out = number;
+  size_t at = digits[static_cast<size_t>(d.Uniform(0, static_cast<int>(digits.size()) - 1))];
+  const bool neighbour = at + 1 < out.size() && absl::ascii_isdigit(out[at + 1]);
+  if (d.Chance(0.25) && neighbour && out[at] != out[at + 1]) {
+    std::swap(out[at], out[at + 1]);
+  } else {
+    out[at] = static_cast<char>('0' + (out[at] - '0' + d.Uniform(1, 9)) % 10);
+  }
+  return out;
 }
 
 std::string RandomPhone(Draw& d) {
@@ -391,8 +411,16 @@ constexpr double kSsnSent = 2.0 / 3;
 
 class ClinicSetBuilder {
  public:
-  ClinicSetBuilder(uint64_t seed, int orgs)
-      : people_(seed), rng_(seed ^ 0x636c696e6963ULL), d_(&rng_), orgs_(orgs) {}
+  // The slips draw from a stream of their own, so that a set with them is the set
+  // without them but for the mistyped numbers.
+  ClinicSetBuilder(uint64_t seed, int orgs, double ssn_slips)
+      : people_(seed),
+        rng_(seed ^ 0x636c696e6963ULL),
+        d_(&rng_),
+        orgs_(orgs),
+        ssn_slips_(ssn_slips),
+        slip_rng_(seed ^ 0x736c697073ULL),
+        slip_d_(&slip_rng_) {}
 
   std::vector<ClinicRegistration> Build(int persons, ClinicSetCounts* counts);
 
@@ -431,6 +459,9 @@ class ClinicSetBuilder {
   std::mt19937_64 rng_;
   Draw d_;
   int orgs_;
+  double ssn_slips_;
+  std::mt19937_64 slip_rng_;
+  Draw slip_d_;
   int room_ = 0;
   std::vector<TruePerson> truths_;
   std::vector<std::pair<std::string, int>> common_names_born_;  // name, birth year
@@ -829,6 +860,11 @@ std::vector<ClinicRegistration> ClinicSetBuilder::Build(int persons, ClinicSetCo
       bool birth_date_error = false;
       Person p = Register(truth, k, &birth_date_error);
       c.birth_date_error_registrations += birth_date_error;
+      if (ssn_slips_ > 0 && !p.identifiers.empty() && slip_d_.Chance(ssn_slips_)) {
+        std::string& ssn = p.identifiers.front().second;
+        ssn = MistypedNumber(slip_d_, ssn);
+        ++c.ssn_slip_registrations;
+      }
       registrations.push_back({absl::StrCat("rec-", index[t], "-", org, "-", k),
                                absl::StrCat("org-", std::string(1, static_cast<char>('a' + org))),
                                std::move(p)});
@@ -999,8 +1035,8 @@ LabelledSet MakeClinicSet(uint64_t seed, int persons, double variant_share) {
 }
 
 std::vector<ClinicRegistration> MakeClinicRegistrations(uint64_t seed, int persons, int orgs,
-                                                        ClinicSetCounts* counts) {
-  return ClinicSetBuilder(seed, orgs).Build(persons, counts);
+                                                        ClinicSetCounts* counts, double ssn_slips) {
+  return ClinicSetBuilder(seed, orgs, ssn_slips).Build(persons, counts);
 }
 
 }  // namespace hie::mpi::testing

@@ -90,6 +90,8 @@ struct ClinicSetCounts {
   int common_name_persons = 0;
   // Registrations whose birth date has a typed digit or day and month swapped.
   int birth_date_error_registrations = 0;
+  // Registrations whose SSN has a typed slip (with ssn_slips above 0).
+  int ssn_slip_registrations = 0;
 };
 
 // A labelled set of clinic-style registrations: `persons` distinct people registered at
@@ -128,9 +130,15 @@ struct ClinicSetCounts {
 // Small sets hold fewer families. The registrations are shuffled, so that a person's
 // registrations are not adjacent, and person indices are shuffled across families.
 // Deterministic for a seed (with one standard library). Fills `counts` if not null.
-// REQUIRES: persons >= 0, 1 <= orgs <= 26.
+//
+// With `ssn_slips` above 0, that share of the registrations sent with an SSN carry it
+// mistyped (a digit typed as another, or two neighbouring digits swapped), drawn apart
+// from everything else: the set is the one without slips but for those numbers. The
+// default, 0, makes none.
+// REQUIRES: persons >= 0, 1 <= orgs <= 26, 0 <= ssn_slips <= 1.
 std::vector<ClinicRegistration> MakeClinicRegistrations(uint64_t seed, int persons, int orgs = 5,
-                                                        ClinicSetCounts* counts = nullptr);
+                                                        ClinicSetCounts* counts = nullptr,
+                                                        double ssn_slips = 0);
 
 }  // namespace hie::mpi::testing
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -109,6 +110,49 @@ TEST(ClinicSetTest, DeterministicForASeed) {
   std::vector<std::string> a = fingerprints(MakeClinicRegistrations(5, 500));
   EXPECT_EQ(a, fingerprints(MakeClinicRegistrations(5, 500)));
   EXPECT_NE(a, fingerprints(MakeClinicRegistrations(6, 500)));
+}
+
+// SSN slips come from a stream of their own: the set with them is the set without them
+// but for the mistyped numbers, each a digit changed or two neighbouring digits swapped.
+TEST(ClinicSetTest, SsnSlipsChangeOnlyTheNumbers) {
+  ClinicSetCounts plain_counts, slipped_counts;
+  std::vector<ClinicRegistration> plain = MakeClinicRegistrations(7, 1000, 5, &plain_counts);
+  std::vector<ClinicRegistration> slipped =
+      MakeClinicRegistrations(7, 1000, 5, &slipped_counts, /*ssn_slips=*/0.2);
+  EXPECT_EQ(plain_counts.ssn_slip_registrations, 0);
+  ASSERT_EQ(plain.size(), slipped.size());
+  int with_ssn = 0, changed = 0;
+  for (size_t i = 0; i < plain.size(); ++i) {
+    Person a = plain[i].person, b = slipped[i].person;
+    ASSERT_EQ(plain[i].rec_id, slipped[i].rec_id);
+    ASSERT_EQ(a.identifiers.size(), b.identifiers.size()) << plain[i].rec_id;
+    if (a.identifiers.empty()) continue;
+    ++with_ssn;
+    const std::string& was = a.identifiers[0].second;
+    const std::string& now = b.identifiers[0].second;
+    if (was != now) {
+      ++changed;
+      ASSERT_EQ(was.size(), now.size());
+      std::string shape_was = was, shape_now = now;
+      for (char& ch : shape_was) ch = absl::ascii_isdigit(ch) ? '9' : ch;
+      for (char& ch : shape_now) ch = absl::ascii_isdigit(ch) ? '9' : ch;
+      EXPECT_EQ(shape_was, shape_now) << now;  // the dashes stay where they were
+      int differ = 0;
+      for (size_t k = 0; k < was.size(); ++k) differ += was[k] != now[k];
+      const bool swapped = differ == 2 && [&] {
+        for (size_t k = 0; k + 1 < was.size(); ++k) {
+          if (was[k] != now[k]) return was[k] == now[k + 1] && was[k + 1] == now[k];
+        }
+        return false;
+      }();
+      EXPECT_TRUE(differ == 1 || swapped) << was << " -> " << now;
+    }
+    b.identifiers = a.identifiers;
+    EXPECT_EQ(Fingerprint({slipped[i].rec_id, slipped[i].org, b}), Fingerprint(plain[i]));
+  }
+  EXPECT_EQ(changed, slipped_counts.ssn_slip_registrations);
+  EXPECT_GT(changed, with_ssn / 10);  // 20% asked for
+  EXPECT_LT(changed, with_ssn * 3 / 10);
 }
 
 TEST(ClinicSetTest, RecIdsPracticesAndRegistrationsPerPerson) {
