@@ -985,11 +985,12 @@ bool PatientIndex::ConsistentWithPerson(const PreparedPerson& person,
                                         const Cached* matched) const {
   auto members = members_.find(matched->euid);
   if (members == members_.end()) return true;
-  // One identifier value with the matched registration says one person: a member the
-  // registration disagrees with then holds it back only where the two say two people
-  // (a member without the identifier, a first name garbled on one, is no such doubt).
+  // One identifier value with the matched registration (as typed, or with a typed slip)
+  // says one person: a member the registration disagrees with then holds it back only
+  // where the two say two people (a member without the identifier, a first name garbled
+  // on one, is no such doubt).
   const bool one_identifier =
-      Compare(person, matched->prepared).at(Field::kIdentifier) == Level::kExact;
+      OneIdentifier(person, matched->prepared, Compare(person, matched->prepared));
   // A member the registration is only in question with (a guard that asks), or scores
   // low against, is outvoted where the registration is a certain, unguarded match with
   // most of the person's registrations: one of them garbled in other fields (a birth

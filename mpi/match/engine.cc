@@ -304,6 +304,11 @@ bool InitialWithOtherMiddle(const PreparedPerson& a, const PreparedPerson& b) {
 
 }  // namespace
 
+bool OneIdentifier(const PreparedPerson& a, const PreparedPerson& b, const Comparison& c) {
+  const Level level = c.at(Field::kIdentifier);
+  return level == Level::kExact || (level == Level::kClose && OneIdentifierMistyped(a, b));
+}
+
 Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Comparison& c) {
   if ((a.given.empty() && a.family.empty()) || (b.given.empty() && b.family.empty())) {
     return Guard::kNoName;
@@ -317,9 +322,8 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   // value with a typed slip (not a number in sequence: twins'), except against the
   // guards that say two people: a sex or a birth order that differs outweighs a slip.
   const bool exact_identifier = c.at(Field::kIdentifier) == Level::kExact;
-  const bool mistyped_identifier =
-      c.at(Field::kIdentifier) == Level::kClose && OneIdentifierMistyped(a, b);
-  const bool same_identifier = exact_identifier || mistyped_identifier;
+  const bool same_identifier = OneIdentifier(a, b, c);
+  const bool mistyped_identifier = same_identifier && !exact_identifier;
   // Identifiers of one system on both sides that are not one person's value.
   const bool identifiers_differ =
       c.at(Field::kIdentifier) == Level::kDifferent ||

@@ -89,6 +89,10 @@ const char* GuardName(Guard guard);
 // an operator, whatever it scores. The other guards hold a pair for review.
 bool SaysTwoPeople(Guard guard);
 Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Comparison& c);
+// True if `a` and `b` carry one identifier value of one system: as typed, or with a
+// typed slip (one character changed, or two swapped; not two numbers in sequence, which
+// are twins'). `c` is Compare(a, b).
+bool OneIdentifier(const PreparedPerson& a, const PreparedPerson& b, const Comparison& c);
 
 struct Decision {
   Grade grade = Grade::kNone;

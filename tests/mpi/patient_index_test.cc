@@ -1178,6 +1178,26 @@ TEST_F(PatientIndexTest, AnIdentifierInCommonJoinsDespiteAQuestionWithAnotherMem
   EXPECT_EQ(c.euid, a.euid);
 }
 
+// The same with the number mistyped (two digits swapped), which the guards read as one
+// value: with one certain match of the person's two, only the number outweighs the
+// question.
+TEST_F(PatientIndexTest, ANumberWithASlipInCommonJoinsDespiteAQuestionWithAnotherMember) {
+  Person jane = Jane();
+  jane.identifiers = {{"ssn", "123-45-6789"}};
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", jane));
+  Person garbled = Jane();
+  garbled.given = {"Oyelaran"};
+  garbled.family = "Oyelaran";
+  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", garbled));
+  ASSERT_FALSE(b.review_id.empty());
+  ASSERT_THAT(index_->ResolveReview(b.review_id, /*same_person=*/true, "one Jane"), IsOk());
+  Person slipped = jane;
+  slipped.identifiers = {{"ssn", "123-54-6789"}};
+  ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-c", "C1", slipped));
+  EXPECT_EQ(c.placement, Placement::kLinked);
+  EXPECT_EQ(c.euid, a.euid);
+}
+
 // A registration certain with most of a person's registrations joins it despite a
 // member it is only in question with (one garbled in other fields); a member whose
 // guard says two people still holds it back, and so does a question with one of two.
