@@ -164,8 +164,8 @@ int main(int argc, char** argv) {
   if (out.empty()) return BadFlag("--out FILE is required");
 
   hie::mpi::testing::ClinicSetCounts counts;
-  std::vector<ClinicRegistration> set =
-      hie::mpi::testing::MakeClinicRegistrations(seed, people, orgs, &counts, ssn_slips);
+  std::vector<ClinicRegistration> set = hie::mpi::testing::MakeClinicRegistrations(
+      seed, people, {.orgs = orgs, .ssn_slips = ssn_slips}, &counts);
   std::ofstream file(out, std::ios::binary | std::ios::trunc);
   if (!file) {
     std::cerr << "mpi_clinic_set: " << out << ": cannot open for writing\n";

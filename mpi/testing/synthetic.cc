@@ -1034,9 +1034,10 @@ LabelledSet MakeClinicSet(uint64_t seed, int persons, double variant_share) {
   return set;
 }
 
-std::vector<ClinicRegistration> MakeClinicRegistrations(uint64_t seed, int persons, int orgs,
-                                                        ClinicSetCounts* counts, double ssn_slips) {
-  return ClinicSetBuilder(seed, orgs, ssn_slips).Build(persons, counts);
+std::vector<ClinicRegistration> MakeClinicRegistrations(uint64_t seed, int persons,
+                                                        const ClinicSetOptions& options,
+                                                        ClinicSetCounts* counts) {
+  return ClinicSetBuilder(seed, options.orgs, options.ssn_slips).Build(persons, counts);
 }
 
 }  // namespace hie::mpi::testing

@@ -94,6 +94,17 @@ struct ClinicSetCounts {
   int ssn_slip_registrations = 0;
 };
 
+// How MakeClinicRegistrations registers its people.
+struct ClinicSetOptions {
+  // Practices, 1 to 26.
+  int orgs = 5;
+  // The share (0 to 1) of the registrations sent with an SSN that carry it mistyped (a
+  // digit typed as another, or two neighbouring digits swapped), drawn apart from
+  // everything else: the set is the one without slips but for those numbers. The
+  // default makes none.
+  double ssn_slips = 0;
+};
+
 // A labelled set of clinic-style registrations: `persons` distinct people registered at
 // `orgs` practices, 1 to 4 registrations each and at most one per practice (62% at one,
 // 24% two, 9% three, 5% four; the married women two at least: about 1.6 on average, fewer
@@ -130,15 +141,10 @@ struct ClinicSetCounts {
 // Small sets hold fewer families. The registrations are shuffled, so that a person's
 // registrations are not adjacent, and person indices are shuffled across families.
 // Deterministic for a seed (with one standard library). Fills `counts` if not null.
-//
-// With `ssn_slips` above 0, that share of the registrations sent with an SSN carry it
-// mistyped (a digit typed as another, or two neighbouring digits swapped), drawn apart
-// from everything else: the set is the one without slips but for those numbers. The
-// default, 0, makes none.
-// REQUIRES: persons >= 0, 1 <= orgs <= 26, 0 <= ssn_slips <= 1.
-std::vector<ClinicRegistration> MakeClinicRegistrations(uint64_t seed, int persons, int orgs = 5,
-                                                        ClinicSetCounts* counts = nullptr,
-                                                        double ssn_slips = 0);
+// REQUIRES: persons >= 0, and `options` as documented there.
+std::vector<ClinicRegistration> MakeClinicRegistrations(uint64_t seed, int persons,
+                                                        const ClinicSetOptions& options = {},
+                                                        ClinicSetCounts* counts = nullptr);
 
 }  // namespace hie::mpi::testing
 

@@ -116,9 +116,9 @@ TEST(ClinicSetTest, DeterministicForASeed) {
 // but for the mistyped numbers, each a digit changed or two neighbouring digits swapped.
 TEST(ClinicSetTest, SsnSlipsChangeOnlyTheNumbers) {
   ClinicSetCounts plain_counts, slipped_counts;
-  std::vector<ClinicRegistration> plain = MakeClinicRegistrations(7, 1000, 5, &plain_counts);
+  std::vector<ClinicRegistration> plain = MakeClinicRegistrations(7, 1000, {}, &plain_counts);
   std::vector<ClinicRegistration> slipped =
-      MakeClinicRegistrations(7, 1000, 5, &slipped_counts, /*ssn_slips=*/0.2);
+      MakeClinicRegistrations(7, 1000, {.ssn_slips = 0.2}, &slipped_counts);
   EXPECT_EQ(plain_counts.ssn_slip_registrations, 0);
   ASSERT_EQ(plain.size(), slipped.size());
   int with_ssn = 0, changed = 0;
@@ -157,7 +157,7 @@ TEST(ClinicSetTest, SsnSlipsChangeOnlyTheNumbers) {
 
 TEST(ClinicSetTest, RecIdsPracticesAndRegistrationsPerPerson) {
   ClinicSetCounts counts;
-  std::vector<ClinicRegistration> set = MakeClinicRegistrations(1, kPersons, 5, &counts);
+  std::vector<ClinicRegistration> set = MakeClinicRegistrations(1, kPersons, {}, &counts);
   std::map<int, std::set<std::string>> orgs_of;
   std::map<int, std::set<int>> ranks_of;
   std::set<std::string> ids;
@@ -201,11 +201,11 @@ TEST(ClinicSetTest, RecIdsPracticesAndRegistrationsPerPerson) {
 
 TEST(ClinicSetTest, FewPracticesAndFewPeople) {
   ClinicSetCounts counts;
-  std::vector<ClinicRegistration> one = MakeClinicRegistrations(3, 200, 1, &counts);
+  std::vector<ClinicRegistration> one = MakeClinicRegistrations(3, 200, {.orgs = 1}, &counts);
   EXPECT_EQ(one.size(), 200u);
   EXPECT_EQ(counts.true_pairs, 0);
   EXPECT_EQ(counts.married_women, 0) << "no second practice to register a married name";
-  std::vector<ClinicRegistration> few = MakeClinicRegistrations(3, 3, 5, &counts);
+  std::vector<ClinicRegistration> few = MakeClinicRegistrations(3, 3, {}, &counts);
   std::set<std::string> people;
   for (const ClinicRegistration& r : few) people.insert(FebrlEntity(r.rec_id));
   EXPECT_EQ(people.size(), 3u);
@@ -215,7 +215,7 @@ TEST(ClinicSetTest, FewPracticesAndFewPeople) {
 
 TEST(ClinicSetTest, FamiliesThatProduceFalseLinks) {
   ClinicSetCounts counts;
-  std::vector<ClinicRegistration> set = MakeClinicRegistrations(1, kPersons, 5, &counts);
+  std::vector<ClinicRegistration> set = MakeClinicRegistrations(1, kPersons, {}, &counts);
   // The shares documented in synthetic.h.
   EXPECT_EQ(counts.twin_pairs, kPersons / 40);
   EXPECT_EQ(counts.similar_name_twin_pairs, kPersons / 80);
