@@ -985,12 +985,15 @@ bool PatientIndex::ConsistentWithPerson(const PreparedPerson& person,
                                         const Cached* matched) const {
   auto members = members_.find(matched->euid);
   if (members == members_.end()) return true;
-  // One identifier value with the matched registration (as typed, or with a typed slip)
-  // says one person: a member the registration disagrees with then holds it back only
-  // where the two say two people (a member without the identifier, a first name garbled
-  // on one, is no such doubt).
-  const bool one_identifier =
-      OneIdentifier(person, matched->prepared, Compare(person, matched->prepared));
+  // One identifier value with the matched registration says one person: a member the
+  // registration disagrees with then holds it back only where the two say two people (a
+  // member without the identifier, a first name garbled on one, is no such doubt). One
+  // value with a typed slip says less (twins' numbers may be a digit apart): it outweighs
+  // a question that is not about the names, and not a twin's.
+  const Comparison with_matched = Compare(person, matched->prepared);
+  const bool exact_identifier = with_matched.at(Field::kIdentifier) == Level::kExact;
+  const bool slipped_identifier =
+      !exact_identifier && OneIdentifier(person, matched->prepared, with_matched);
   // A member the registration is only in question with (a guard that asks), or scores
   // low against, is outvoted where the registration is a certain, unguarded match with
   // most of the person's registrations: one of them garbled in other fields (a birth
@@ -1008,19 +1011,22 @@ bool PatientIndex::ConsistentWithPerson(const PreparedPerson& person,
     Comparison c = Compare(person, theirs);
     Guard guard = member == matched ? Guard::kNone : CheckGuards(person, theirs, c);
     if (SaysTwoPeople(guard)) return false;
-    const bool questioned = guard != Guard::kNone && !one_identifier;
     const double score = model_.model.Evaluate(c, adjustments).total;
     const Level given = c.at(Field::kGivenName);
     const bool one_first_name = (given == Level::kExact || given == Level::kEquivalent) &&
                                 !FirstNameIsInitial(person) && !FirstNameIsInitial(theirs);
+    // A question with first names that are not one name is about the names, whichever
+    // guard raised it (Marvin / Martin on a birth date a digit apart too).
+    const bool about_names =
+        guard != Guard::kNone && (guard != Guard::kBirthDate || !one_first_name);
+    const bool questioned =
+        guard != Guard::kNone && !exact_identifier && !(slipped_identifier && !about_names);
     if (guard == Guard::kNone && score >= options_.thresholds.upper) {
       ++certain;
       same_name += one_first_name;
     }
     if (questioned || score < options_.thresholds.lower) doubted = true;
-    // A question with first names that are not one name is about the names, whichever
-    // guard raised it (Marvin / Martin on a birth date a digit apart too).
-    if (questioned && (guard != Guard::kBirthDate || !one_first_name)) names_doubted = true;
+    if (questioned && about_names) names_doubted = true;
   }
   const int votes = names_doubted ? same_name : certain;
   return !doubted || 2 * votes > static_cast<int>(members->second.size());

@@ -267,20 +267,38 @@ bool TwoProperNames(const std::string& x, const std::string& y) {
 
 // Across a swap of the name fields, `given` against the first name `other` holds in its
 // family field: two names (Louis / "Schäfer, Louise", Joel / "Walachberg, Joelle"). In a
-// family field of several parts (hyphenated, or with a former name), the part the swap
-// was read from: the one a letter or an ending away ("Groß, Carl-Moreau" against Carla
-// Groß).
+// family field of several parts (hyphenated, or with a former name), also each part
+// the swap may have been read from (one a typo or an ending away): "Groß, Carl-Moreau"
+// against Carla Groß. A part that is `given` itself makes one name.
 bool SwappedTwoNames(const std::string& given, const PreparedPerson& other) {
   auto two = [&given](const std::string& name) {
     return (TwoProperNames(given, name) && !OneGivenName(given, name)) ||
            SwappedGendered(given, name);
   };
   const std::vector<std::string>& parts = other.family_parts;
-  if (parts.size() < 2) return two(other.family);
   if (std::find(parts.begin(), parts.end(), given) != parts.end()) return false;
+  if (two(other.family)) return true;
   return std::any_of(parts.begin(), parts.end(), [&](const std::string& part) {
-    return SwappedGendered(given, part) || (WithinOneEdit(given, part) && two(part));
+    return SwappedGendered(given, part) || (Close(given, part) && two(part));
   });
+}
+
+// True if `name` is `p`'s family name or one of its parts (a half of a hyphenated name,
+// a former name), as typed.
+bool InFamilyName(const std::string& name, const PreparedPerson& p) {
+  return name == p.family ||
+         std::find(p.family_parts.begin(), p.family_parts.end(), name) != p.family_parts.end();
+}
+
+// True if the first names are one name as typed, where the sexes on record differ: a
+// duplicate whose sex was mistyped keeps its name; a nickname may be either's (Sam is
+// Samuel or Samantha; Alex, Chris, Pat), and a typo one of two names (Jon / Joan).
+// Across a swap of the name fields, both halves as typed.
+bool OneNameAsTyped(const PreparedPerson& a, const PreparedPerson& b, const Comparison& c) {
+  if (a.given.empty() || b.given.empty()) return false;
+  if (!c.names_swapped) return a.given.front() == b.given.front();
+  return (InFamilyName(a.given.front(), b) || a.given_as_family == b.family) &&
+         (InFamilyName(b.given.front(), a) || b.given_as_family == a.family);
 }
 
 // True if both carry a middle name and the two are not one name (neither equal, an
@@ -336,10 +354,11 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
       c.at(Field::kStreet) <= Level::kClose || c.at(Field::kPhone) == Level::kExact;
 
   // A brother and a sister (boy and girl twins included): both sexes on record, and
-  // first names on both that are not one name. A sex mistyped on a duplicate keeps its
-  // name; one without a first name says nothing either way.
+  // first names on both that are not one name as typed (a nickname may be either's:
+  // Sam Lee and "Lee, Samantha"). A sex mistyped on a duplicate keeps its name; one
+  // without a first name says nothing either way.
   if (!exact_identifier && c.at(Field::kSex) == Level::kDifferent && given != Level::kMissing &&
-      !SameFirstName(a, b) && !c.names_swapped) {
+      !OneNameAsTyped(a, b, c)) {
     return Guard::kSex;
   }
   // Birth orders that differ, whatever else agrees (the family name too may be

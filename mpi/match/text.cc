@@ -494,6 +494,42 @@ bool WithinOneEdit(absl::string_view a, absl::string_view b) {
   return a.substr(i) == b.substr(i + 1);
 }
 
+namespace {
+
+// An upper bound of the characters two strings can have in common, by counting them in
+// 32 buckets (characters sharing a bucket only raise the bound).
+size_t SharedCharactersBound(absl::string_view a, absl::string_view b) {
+  size_t counts[32] = {};
+  for (char ch : a) ++counts[static_cast<unsigned char>(ch) & 31];
+  size_t shared = 0;
+  for (char ch : b) {
+    size_t& n = counts[static_cast<unsigned char>(ch) & 31];
+    if (n > 0) {
+      --n;
+      ++shared;
+    }
+  }
+  return shared;
+}
+
+}  // namespace
+
+bool Close(absl::string_view a, absl::string_view b) {
+  size_t shorter = std::min(a.size(), b.size());
+  if (shorter >= 4 && WithinOneEdit(a, b)) return true;
+  // Jaro-Winkler >= 0.92 needs Jaro >= 0.866 even with the full prefix bonus, and Jaro
+  // is at most (m/|a| + m/|b| + 1) / 3 for m matching characters: skip pairs that
+  // cannot get there, first by length (m <= the shorter length), then by the characters
+  // they share. Most candidate pairs are different people and end here.
+  if (shorter == 0) return false;
+  auto jaro_bound = [&](size_t m) {
+    return (static_cast<double>(m) / a.size() + static_cast<double>(m) / b.size() + 1.0) / 3.0;
+  };
+  if (jaro_bound(shorter) < 0.866) return false;
+  if (jaro_bound(SharedCharactersBound(a, b)) < 0.866) return false;
+  return JaroWinkler(a, b) >= 0.92;
+}
+
 bool OneSlipApart(absl::string_view a, absl::string_view b) {
   return a.size() == b.size() && WithinOneEdit(a, b);
 }

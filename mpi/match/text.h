@@ -58,6 +58,10 @@ int EditDistance(absl::string_view a, absl::string_view b);
 // EditDistance(a, b) <= 1, in linear time.
 bool WithinOneEdit(absl::string_view a, absl::string_view b);
 
+// True if two folded names are a typo apart: within one edit (the shorter of four
+// characters or more), or Jaro-Winkler >= 0.92. Cheap for the many pairs that are not.
+bool Close(absl::string_view a, absl::string_view b);
+
 // True if two identifier values of one length are equal or one typed slip apart (one
 // character changed, or two adjacent ones swapped): a number's slip keeps its length.
 bool OneSlipApart(absl::string_view a, absl::string_view b);

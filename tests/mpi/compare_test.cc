@@ -119,7 +119,7 @@ TEST(CompareTest, SwappedAcrossAFormerOrHyphenatedFamilyName) {
   for (const Case& k : std::vector<Case>{
            {{"Patricia"}, "Cromuberg", "Davis", "Davis", "Patricia"},
            {{"John"}, "Borwn-Fitzgerald", "", "Brown", "John"},
-           {{"Noah"}, "Esposito", "", "Esposito-Robinson", "Noah"},
+           {{"Noah"}, "Esposito-Robinson", "", "Esposito", "Noah"},
            {{"Sqarah", "Carol"}, "Abemfield-Abezwell", "", "Abemlfield Carol", "Sarah"}}) {
     Person a = Renamed(k.given, k.family);
     if (!k.former.empty()) a.former_family = {k.former};
@@ -142,6 +142,16 @@ TEST(CompareTest, SwappedAcrossAFormerOrHyphenatedFamilyName) {
     EXPECT_TRUE(Compare(pb, pa).names_swapped) << given;
     EXPECT_EQ(GuardOf(pa, pb), Guard::kNone) << given;
   }
+  // With the sexes on record differing, a nickname is either's: Sam Lee (Samuel) and
+  // "Lee, Samantha" are a brother and a sister, swapped or not; so is a name one edit
+  // from the other (Jon / Joan).
+  Person sam = Renamed({"Sam"}, "Lee"), samantha = Renamed({"Lee"}, "Samantha");
+  sam.sex = Sex::kMale;
+  samantha.sex = Sex::kFemale;
+  EXPECT_EQ(GuardOf(Prepare(sam), Prepare(samantha)), Guard::kSex);
+  samantha.given = {"Samantha"};
+  samantha.family = "Lee";
+  EXPECT_EQ(GuardOf(Prepare(sam), Prepare(samantha)), Guard::kSex);
   // A part of the family name that is no given name of the other's is no swap.
   PreparedPerson pa = Prepare(Renamed({"Patricia"}, "Cromuberg-Davis"));
   PreparedPerson pb = Prepare(Renamed({"Adams"}, "Patricia"));
@@ -161,6 +171,21 @@ TEST(CompareTest, TwinsAcrossASwapWithAHyphenatedName) {
   carl.family = "Carla-Moreau";
   pb = Prepare(carl);
   EXPECT_EQ(GuardOf(pa, pb), Guard::kNone);
+  // A former name on file does not narrow the check to the parts: Antoine Gross against
+  // "Gross, Antoinette" (born Moreau), alike by Jaro-Winkler, three edits apart.
+  Person antoine = Renamed({"Antoine"}, "Gross"), antoinette = Renamed({"Gross"}, "Antoinette");
+  antoinette.former_family = {"Moreau"};
+  antoine.sex = antoinette.sex = Sex::kUnknown;
+  PreparedPerson pt = Prepare(antoine), pn = Prepare(antoinette);
+  ASSERT_TRUE(Compare(pt, pn).names_swapped);
+  EXPECT_EQ(GuardOf(pt, pn), Guard::kTwins);
+  // With the sexes on record, a brother and a sister; hyphenated the same.
+  antoine.sex = Sex::kMale;
+  antoinette.sex = Sex::kFemale;
+  EXPECT_EQ(GuardOf(Prepare(antoine), Prepare(antoinette)), Guard::kSex);
+  antoinette.former_family.clear();
+  antoinette.family = "Antoinette-Moreau";
+  EXPECT_EQ(GuardOf(Prepare(antoine), Prepare(antoinette)), Guard::kSex);
 }
 
 // "Weller, Ebony" against "Flynn Weller": the family name went into the given field and

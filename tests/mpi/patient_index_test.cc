@@ -1178,17 +1178,17 @@ TEST_F(PatientIndexTest, AnIdentifierInCommonJoinsDespiteAQuestionWithAnotherMem
   EXPECT_EQ(c.euid, a.euid);
 }
 
-// The same with the number mistyped (two digits swapped), which the guards read as one
-// value: with one certain match of the person's two, only the number outweighs the
-// question.
-TEST_F(PatientIndexTest, ANumberWithASlipInCommonJoinsDespiteAQuestionWithAnotherMember) {
+// A number with a typed slip (two digits swapped) in common with the matched
+// registration says less than one as typed: it outweighs a member's question over the
+// birth date (one undated), not a twin's question over the names (twins' numbers may be
+// a digit apart).
+TEST_F(PatientIndexTest, ANumberWithASlipOutweighsABirthDateQuestionNotATwins) {
   Person jane = Jane();
   jane.identifiers = {{"ssn", "123-45-6789"}};
   ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", jane));
-  Person garbled = Jane();
-  garbled.given = {"Oyelaran"};
-  garbled.family = "Oyelaran";
-  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", garbled));
+  Person undated = Jane();
+  undated.birth_date = {};
+  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", undated));
   ASSERT_FALSE(b.review_id.empty());
   ASSERT_THAT(index_->ResolveReview(b.review_id, /*same_person=*/true, "one Jane"), IsOk());
   Person slipped = jane;
@@ -1196,6 +1196,24 @@ TEST_F(PatientIndexTest, ANumberWithASlipInCommonJoinsDespiteAQuestionWithAnothe
   ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-c", "C1", slipped));
   EXPECT_EQ(c.placement, Placement::kLinked);
   EXPECT_EQ(c.euid, a.euid);
+
+  // Laura, registered with her number and without it; her twin Lisa's number a digit
+  // from hers (not in sequence).
+  Person laura = Jane();
+  laura.given = {"Laura"};
+  laura.family = "Abernethy";
+  laura.identifiers = {{"ssn", "555-12-6781"}};
+  ASSERT_OK_AND_ASSIGN(RegisterResult l1, index_->Register("org-a", "L1", laura));
+  Person laura_plain = laura;
+  laura_plain.identifiers.clear();
+  ASSERT_OK_AND_ASSIGN(RegisterResult l2, index_->Register("org-b", "L2", laura_plain));
+  ASSERT_EQ(l2.euid, l1.euid);
+  Person lisa = laura;
+  lisa.given = {"Lisa"};
+  lisa.identifiers = {{"ssn", "555-12-6785"}};
+  ASSERT_OK_AND_ASSIGN(RegisterResult twin, index_->Register("org-c", "T1", lisa));
+  EXPECT_NE(twin.euid, l1.euid);
+  EXPECT_EQ(twin.placement, Placement::kReview);
 }
 
 // A registration certain with most of a person's registrations joins it despite a
