@@ -1019,8 +1019,13 @@ bool PatientIndex::ConsistentWithPerson(const PreparedPerson& person,
     // guard raised it (Marvin / Martin on a birth date a digit apart too).
     const bool about_names =
         guard != Guard::kNone && (guard != Guard::kBirthDate || !one_first_name);
-    const bool questioned =
-        guard != Guard::kNone && !exact_identifier && !(slipped_identifier && !about_names);
+    // A question over a birth date one of the two does not give, with one first name, asks
+    // what the person's dated registrations (one of which the registration is certain
+    // with) answer.
+    const bool undated_only = guard == Guard::kBirthDate && one_first_name &&
+                              (!person.birth_date.known() || !theirs.birth_date.known());
+    const bool questioned = guard != Guard::kNone && !exact_identifier &&
+                            !(slipped_identifier && !about_names) && !undated_only;
     if (guard == Guard::kNone && score >= options_.thresholds.upper) {
       ++certain;
       same_name += one_first_name;

@@ -1180,15 +1180,13 @@ TEST_F(PatientIndexTest, AnIdentifierInCommonJoinsDespiteAQuestionWithAnotherMem
 
 // A number with a typed slip (two digits swapped) in common with the matched
 // registration says less than one as typed: it outweighs a member's question over the
-// birth date (one undated), not a twin's question over the names (twins' numbers may be
-// a digit apart).
+// birth date (a digit off, at another address), not a twin's question over the names
+// (twins' numbers may be a digit apart).
 TEST_F(PatientIndexTest, ANumberWithASlipOutweighsABirthDateQuestionNotATwins) {
   Person jane = Jane();
   jane.identifiers = {{"ssn", "123-45-6789"}};
   ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", jane));
-  Person undated = Jane();
-  undated.birth_date = {};
-  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", undated));
+  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", JaneMoved()));
   ASSERT_FALSE(b.review_id.empty());
   ASSERT_THAT(index_->ResolveReview(b.review_id, /*same_person=*/true, "one Jane"), IsOk());
   Person slipped = jane;
@@ -1214,6 +1212,36 @@ TEST_F(PatientIndexTest, ANumberWithASlipOutweighsABirthDateQuestionNotATwins) {
   ASSERT_OK_AND_ASSIGN(RegisterResult twin, index_->Register("org-c", "T1", lisa));
   EXPECT_NE(twin.euid, l1.euid);
   EXPECT_EQ(twin.placement, Placement::kReview);
+}
+
+// A member without a birth date, in question with a registration of its first name only
+// for that, is no doubt about a person whose dated registration the registration is
+// certain with; a member of another first name still is.
+TEST_F(PatientIndexTest, AnUndatedMemberDoesNotHoldBackWhatItsPersonsDatedOneAnswers) {
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
+  Person undated = Jane();
+  undated.birth_date = {};
+  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", undated));
+  ASSERT_FALSE(b.review_id.empty());
+  ASSERT_THAT(index_->ResolveReview(b.review_id, /*same_person=*/true, "one Jane"), IsOk());
+  ASSERT_OK_AND_ASSIGN(auto question, index_->Explain({"org-a", "A1"}, {"org-b", "B1"}));
+  ASSERT_EQ(question.guard, Guard::kBirthDate);
+  ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-c", "C1", Jane()));
+  EXPECT_EQ(c.placement, Placement::kLinked);
+  EXPECT_EQ(c.euid, a.euid);
+  // The same with the undated member under another first name (the family name typed in
+  // both fields): a question about the names, which one dated member does not outvote.
+  Person other = Jane();
+  other.family = "Abernethy";
+  ASSERT_OK_AND_ASSIGN(RegisterResult d, index_->Register("org-a", "D1", other));
+  Person garbled = other;
+  garbled.given = {"Abernethy"};
+  garbled.birth_date = {};
+  ASSERT_OK_AND_ASSIGN(RegisterResult e, index_->Register("org-b", "E1", garbled));
+  ASSERT_FALSE(e.review_id.empty());
+  ASSERT_THAT(index_->ResolveReview(e.review_id, /*same_person=*/true, "one Jane"), IsOk());
+  ASSERT_OK_AND_ASSIGN(RegisterResult f, index_->Register("org-c", "F1", other));
+  EXPECT_NE(f.placement, Placement::kLinked);
 }
 
 // A registration certain with most of a person's registrations joins it despite a
