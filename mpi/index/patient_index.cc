@@ -1019,11 +1019,14 @@ bool PatientIndex::ConsistentWithPerson(const PreparedPerson& person,
     // guard raised it (Marvin / Martin on a birth date a digit apart too).
     const bool about_names =
         guard != Guard::kNone && (guard != Guard::kBirthDate || !one_first_name);
-    // A question over a birth date one of the two does not give, with one first name, asks
-    // what the person's dated registrations (one of which the registration is certain
-    // with) answer.
+    // A question only over the birth date a member does not give, with one first name,
+    // is answered where the registration gives it and the registration it is certain
+    // with gives the same. (Not where the registration is the undated one: no dated
+    // registration answers that, and a dated member is what tells a mother from a
+    // daughter of one name in one household.)
     const bool undated_only = guard == Guard::kBirthDate && one_first_name &&
-                              (!person.birth_date.known() || !theirs.birth_date.known());
+                              !theirs.birth_date.known() && person.birth_date.known() &&
+                              with_matched.at(Field::kBirthDate) == Level::kExact;
     const bool questioned = guard != Guard::kNone && !exact_identifier &&
                             !(slipped_identifier && !about_names) && !undated_only;
     if (guard == Guard::kNone && score >= options_.thresholds.upper) {

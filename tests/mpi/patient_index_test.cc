@@ -1215,8 +1215,10 @@ TEST_F(PatientIndexTest, ANumberWithASlipOutweighsABirthDateQuestionNotATwins) {
 }
 
 // A member without a birth date, in question with a registration of its first name only
-// for that, is no doubt about a person whose dated registration the registration is
-// certain with; a member of another first name still is.
+// for that, is no doubt about a person where the registration gives the birth date of
+// the registration it is certain with; a member of another first name still is, and an
+// undated registration is still held back by a dated member (the date is what tells a
+// mother from a daughter of one name at one address).
 TEST_F(PatientIndexTest, AnUndatedMemberDoesNotHoldBackWhatItsPersonsDatedOneAnswers) {
   ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
   Person undated = Jane();
@@ -1229,19 +1231,50 @@ TEST_F(PatientIndexTest, AnUndatedMemberDoesNotHoldBackWhatItsPersonsDatedOneAns
   ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-c", "C1", Jane()));
   EXPECT_EQ(c.placement, Placement::kLinked);
   EXPECT_EQ(c.euid, a.euid);
-  // The same with the undated member under another first name (the family name typed in
-  // both fields): a question about the names, which one dated member does not outvote.
+
+  // Another Jane, of her own birth date and address, with an undated member under
+  // another first name (the family name typed in both fields): a question about the
+  // names, which one dated member does not outvote.
   Person other = Jane();
   other.family = "Abernethy";
-  ASSERT_OK_AND_ASSIGN(RegisterResult d, index_->Register("org-a", "D1", other));
+  other.birth_date = {1971, 9, 14};
+  other.street = {"4 Elm Court"};
+  other.phones = {"217-555-0404"};
+  ASSERT_OK_AND_ASSIGN(RegisterResult d, index_->Register("org-d", "D1", other));
   Person garbled = other;
   garbled.given = {"Abernethy"};
   garbled.birth_date = {};
-  ASSERT_OK_AND_ASSIGN(RegisterResult e, index_->Register("org-b", "E1", garbled));
+  ASSERT_OK_AND_ASSIGN(RegisterResult e, index_->Register("org-e", "E1", garbled));
   ASSERT_FALSE(e.review_id.empty());
+  ASSERT_EQ(e.matched_euid, d.euid);
   ASSERT_THAT(index_->ResolveReview(e.review_id, /*same_person=*/true, "one Jane"), IsOk());
-  ASSERT_OK_AND_ASSIGN(RegisterResult f, index_->Register("org-c", "F1", other));
-  EXPECT_NE(f.placement, Placement::kLinked);
+  ASSERT_OK_AND_ASSIGN(RegisterResult f, index_->Register("org-f", "F1", other));
+  EXPECT_EQ(f.review_reason, kDisagreesWithPerson);
+  EXPECT_NE(f.euid, d.euid);
+}
+
+// A mother's bare research-extract registration and her desk registration (sex, phone)
+// make one person; her daughter of the same name at that address, bare and undated, is
+// certain with the bare one but held back by the dated desk registration.
+TEST_F(PatientIndexTest, AnUndatedRegistrationIsStillHeldBackByADatedMember) {
+  Person bare;
+  bare.given = {"Jane"};
+  bare.family = "Oyelaran";
+  bare.birth_date = {1950, 3, 4};
+  bare.street = {"12 Main Street"};
+  bare.city = "Springfield";
+  bare.postal_code = "62701";
+  ASSERT_OK_AND_ASSIGN(RegisterResult mother, index_->Register("org-r", "M1", bare));
+  Person desk = bare;
+  desk.sex = Sex::kFemale;
+  desk.phones = {"217-555-0101"};
+  ASSERT_OK_AND_ASSIGN(RegisterResult x, index_->Register("org-a", "X1", desk));
+  ASSERT_EQ(x.euid, mother.euid);
+  Person daughter = bare;
+  daughter.birth_date = {};
+  ASSERT_OK_AND_ASSIGN(RegisterResult p, index_->Register("org-s", "P1", daughter));
+  EXPECT_NE(p.euid, mother.euid);
+  EXPECT_EQ(p.review_reason, kDisagreesWithPerson);
 }
 
 // A registration certain with most of a person's registrations joins it despite a
