@@ -64,6 +64,12 @@ TEST(GivenNameTest, OneGivenNameIsEqualOrSharesAForm) {
   EXPECT_TRUE(OneGivenName("michael", "mike"));  // either way round
   EXPECT_TRUE(OneGivenName("mike", "mick"));     // two nicknames of one name
   EXPECT_FALSE(OneGivenName("jenny", "jenna"));
+  // Kate and Katie stand for each spelling of the name, not one.
+  for (const char* formal : {"katherine", "kathryn", "catherine"}) {
+    EXPECT_TRUE(OneGivenName("katie", formal)) << formal;
+    EXPECT_TRUE(OneGivenName("kate", formal)) << formal;
+  }
+  EXPECT_FALSE(OneGivenName("kathryn", "kathleen"));
   EXPECT_FALSE(OneGivenName("louis", "louise"));
 }
 
