@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
@@ -120,13 +121,15 @@ int RunEvaluate(const std::vector<std::string>& args) {
   std::vector<std::string> csvs, inputs;
   std::string clusters_out, reviews_out, org_column;
   bool drop_ssn = false;
+  bool review_reasons = false;
   bool json = false;
   std::string upper, lower;
   int explain_misses = 0;
   bool show_model = false;
   FlagSet flags(
       "hiectl mpi evaluate (--csv A [--csv B] | --format fhir-ndjson --input A [--input B]) "
-      "--clusters-out F [--reviews-out R] [--org-column NAME] [--drop-ssn] [--upper W] "
+      "--clusters-out F [--reviews-out R [--review-reasons]] [--org-column NAME] [--drop-ssn] "
+      "[--upper W] "
       "[--lower W] [--json]",
       "Places registrations through the MPI's own index (the code hie-mpi runs, with its\n"
       "default configuration) in a temporary directory, one after another in input order,\n"
@@ -134,11 +137,12 @@ int RunEvaluate(const std::vector<std::string>& args) {
       "unless --org-column names the column that holds it); two are linked across, each\n"
       "input one practice. Writes `rec_id,euid` for every record to F and, with\n"
       "--reviews-out, `rec_a,rec_b,score` for every pair the index put in its review\n"
-      "queue. Prints the counts and the throughput and, when record ids carry the true\n"
-      "person (rec-<N>-...), auto-link precision, recall and F1, recall counting\n"
-      "review pairs as found (one decision each), and precision and recall once the\n"
-      "whole queue is decided as the truth says, through the index's own resolve (the\n"
-      "clusters file is written before that).\n"
+      "queue (--review-reasons adds a fourth column, `reason`: the guard or rule that\n"
+      "asked, as in the printed \"review reasons\" line). Prints the counts and the\n"
+      "throughput and, when record ids carry the true person (rec-<N>-...), auto-link\n"
+      "precision, recall and F1, recall counting review pairs as found (one decision\n"
+      "each), and precision and recall once the whole queue is decided as the truth\n"
+      "says, through the index's own resolve (the clusters file is written before that).\n"
       "CSV: a header naming the columns (Febrl's rec_id, given_name, surname,\n"
       "street_number, address_1, address_2, suburb, postcode, state, date_of_birth,\n"
       "soc_sec_id; optionally middle_name, former_surname, sex, phone, multiple_birth).\n"
@@ -152,6 +156,8 @@ int RunEvaluate(const std::vector<std::string>& args) {
   flags.Strings("input", &inputs, "FILE", "an input file of --format (as --csv)");
   flags.String("clusters-out", &clusters_out, "F", "where to write rec_id,euid");
   flags.String("reviews-out", &reviews_out, "F", "where to write rec_a,rec_b,score");
+  flags.Bool("review-reasons", &review_reasons,
+             "add each review pair's reason to --reviews-out (a fourth column, quoted)");
   flags.String("org-column", &org_column, "NAME",
                "the CSV column naming each record's practice (deduplicating one file)");
   flags.Bool("drop-ssn", &drop_ssn, "ignore identifiers (the soc_sec_id column)");
@@ -187,6 +193,10 @@ int RunEvaluate(const std::vector<std::string>& args) {
   }
   if (clusters_out.empty()) {
     return UsageError("mpi evaluate", absl::InvalidArgumentError("--clusters-out F is required"));
+  }
+  if (review_reasons && reviews_out.empty()) {
+    return UsageError("mpi evaluate",
+                      absl::InvalidArgumentError("--review-reasons adds to --reviews-out R"));
   }
   mpi::IndexOptions options;
   if (!upper.empty() && !absl::SimpleAtod(upper, &options.thresholds.upper)) {
@@ -240,9 +250,13 @@ int RunEvaluate(const std::vector<std::string>& args) {
     if (!rout) {
       return Fail(absl::PermissionDeniedError(absl::StrCat(reviews_out, ": cannot write")));
     }
-    rout << "rec_a,rec_b,score\n";
+    rout << (review_reasons ? "rec_a,rec_b,score,reason\n" : "rec_a,rec_b,score\n");
     for (const auto& r : run->reviews) {
-      rout << ids[r.a] << "," << ids[r.b] << "," << absl::StrFormat("%.2f", r.score) << "\n";
+      rout << ids[r.a] << "," << ids[r.b] << "," << absl::StrFormat("%.2f", r.score);
+      if (review_reasons) {
+        rout << ",\"" << absl::StrReplaceAll(r.reason, {{"\"", "\"\""}}) << "\"";
+      }
+      rout << "\n";
     }
     rout.close();
     if (!rout) return Fail(absl::InternalError(absl::StrCat(reviews_out, ": write failed")));

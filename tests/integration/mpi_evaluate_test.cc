@@ -90,6 +90,23 @@ TEST_F(MpiEvaluateTest, APracticeColumnDecidesWhoRegistered) {
                            HasSubstr("same organisation")));
   EXPECT_THAT(ReadWholeFile(Path("r.csv")), HasSubstr("rec-1-1-1,rec-1-1-0"));
 
+  // With --review-reasons, each pair says why it waits.
+  CommandResult reasons = RunCommand({Hiectl(), "mpi", "evaluate", "--csv", Path("set.csv"),
+                                      "--org-column", "org", "--clusters-out", Path("c.csv"),
+                                      "--reviews-out", Path("r.csv"), "--review-reasons"});
+  ASSERT_EQ(reasons.exit_code, 0) << reasons.err;
+  std::vector<std::string> lines =
+      absl::StrSplit(ReadWholeFile(Path("r.csv")), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "rec_a,rec_b,score,reason");
+  EXPECT_THAT(lines[1], AllOf(::testing::StartsWith("rec-1-1-1,rec-1-1-0,"),
+                              ::testing::EndsWith(",\"same organisation\"")));
+  CommandResult alone =
+      RunCommand({Hiectl(), "mpi", "evaluate", "--csv", Path("set.csv"), "--org-column", "org",
+                  "--clusters-out", Path("c.csv"), "--review-reasons"});
+  EXPECT_NE(alone.exit_code, 0);
+  EXPECT_THAT(alone.err, HasSubstr("--review-reasons adds to --reviews-out"));
+
   CommandResult bad = RunCommand({Hiectl(), "mpi", "evaluate", "--csv", Path("set.csv"),
                                   "--org-column", "practice", "--clusters-out", Path("c.csv")});
   EXPECT_NE(bad.exit_code, 0);
