@@ -290,6 +290,19 @@ bool InFamilyName(const std::string& name, const PreparedPerson& p) {
          std::find(p.family_parts.begin(), p.family_parts.end(), name) != p.family_parts.end();
 }
 
+// True if, across a swap of the name fields, both halves are one name: each given name
+// is the other's family name or a part of it (a half of a hyphenated name, a former
+// name) as typed or, with `nicknames`, a nickname of it. Which half holds the first
+// names cannot be told, so neither may carry a typo.
+bool SwappedHalvesOneName(const PreparedPerson& a, const PreparedPerson& b, bool nicknames) {
+  auto half = [nicknames](const PreparedPerson& x, const PreparedPerson& y) {
+    const std::string& given = x.given.front();
+    return InFamilyName(given, y) || x.given_as_family == y.family ||
+           (nicknames && OneGivenName(given, y.family));
+  };
+  return half(a, b) && half(b, a);
+}
+
 // True if the first names are one name as typed, where the sexes on record differ: a
 // duplicate whose sex was mistyped keeps its name; a nickname may be either's (Sam is
 // Samuel or Samantha; Alex, Chris, Pat), and a typo one of two names (Jon / Joan).
@@ -297,8 +310,7 @@ bool InFamilyName(const std::string& name, const PreparedPerson& p) {
 bool OneNameAsTyped(const PreparedPerson& a, const PreparedPerson& b, const Comparison& c) {
   if (a.given.empty() || b.given.empty()) return false;
   if (!c.names_swapped) return a.given.front() == b.given.front();
-  return (InFamilyName(a.given.front(), b) || a.given_as_family == b.family) &&
-         (InFamilyName(b.given.front(), a) || b.given_as_family == a.family);
+  return SwappedHalvesOneName(a, b, /*nicknames=*/false);
 }
 
 // True if both carry a middle name and the two are not one name (neither equal, an
@@ -376,11 +388,15 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   if (same_family && !same_identifier) {
     // With a multiple birth on record, first names that are not one name (even a
     // letter apart, Christian / Christina, or one the other's middle name) are two
-    // children; unless both give one birth order: one child, its name mistyped.
+    // children; unless both give one birth order: one child, its name mistyped. Across
+    // a swap of the name fields, the names read crosswise ("Shah, Christpan" against
+    // Christina Shah is her twin Christian's, mistyped).
     const bool one_birth_order =
         a.multiple_birth_order > 0 && a.multiple_birth_order == b.multiple_birth_order;
-    if ((a.multiple_birth || b.multiple_birth) && birth != Level::kDifferent &&
-        !SameFirstName(a, b) && !c.names_swapped && !one_birth_order) {
+    const bool one_name =
+        c.names_swapped ? SwappedHalvesOneName(a, b, /*nicknames=*/true) : SameFirstName(a, b);
+    if ((a.multiple_birth || b.multiple_birth) && birth != Level::kDifferent && !one_name &&
+        !one_birth_order) {
       return Guard::kTwins;
     }
   }

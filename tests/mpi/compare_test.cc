@@ -158,6 +158,27 @@ TEST(CompareTest, SwappedAcrossAFormerOrHyphenatedFamilyName) {
   EXPECT_FALSE(Compare(pa, pb).names_swapped);
 }
 
+// A multiple birth on record across a swap of the name fields: the first names read
+// crosswise must be one name (as typed, or a nickname), or the pair is twins: Christina
+// Shah against "Shah, Christpan" (her brother Christian, mistyped), not one child.
+TEST(CompareTest, AMultipleBirthAcrossASwapReadsTheNamesCrosswise) {
+  Person christina = Renamed({"Christina"}, "Shah"), christpan = Renamed({"Shah"}, "Christpan");
+  christina.sex = christpan.sex = Sex::kUnknown;
+  christpan.multiple_birth = true;
+  christpan.multiple_birth_order = 2;
+  PreparedPerson pa = Prepare(christina), pb = Prepare(christpan);
+  ASSERT_TRUE(Compare(pa, pb).names_swapped);
+  EXPECT_EQ(GuardOf(pa, pb), Guard::kTwins);
+  EXPECT_EQ(GuardOf(pb, pa), Guard::kTwins);
+  // One child with its names swapped, or a nickname crosswise: one person.
+  for (const char* name : {"Christina", "Chris"}) {
+    christpan.family = name;
+    pb = Prepare(christpan);
+    ASSERT_TRUE(Compare(pa, pb).names_swapped) << name;
+    EXPECT_EQ(GuardOf(pa, pb), Guard::kNone) << name;
+  }
+}
+
 // Twins across such a swap: Carla Groß, and her sister Carl entered as "Groß,
 // Carl-Moreau" after a marriage. The part the swap was read from (Carl) is her name.
 TEST(CompareTest, TwinsAcrossASwapWithAHyphenatedName) {
