@@ -393,10 +393,8 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
     // Christina Shah is her twin Christian's, mistyped).
     const bool one_birth_order =
         a.multiple_birth_order > 0 && a.multiple_birth_order == b.multiple_birth_order;
-    const bool one_name =
-        c.names_swapped ? SwappedHalvesOneName(a, b, /*nicknames=*/true) : SameFirstName(a, b);
-    if ((a.multiple_birth || b.multiple_birth) && birth != Level::kDifferent && !one_name &&
-        !one_birth_order) {
+    if ((a.multiple_birth || b.multiple_birth) && birth != Level::kDifferent && !one_birth_order &&
+        !(c.names_swapped ? SwappedHalvesOneName(a, b, /*nicknames=*/true) : SameFirstName(a, b))) {
       return Guard::kTwins;
     }
   }
