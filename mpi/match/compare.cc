@@ -109,13 +109,6 @@ PreparedPerson Prepare(const Person& person) {
 
 namespace {
 
-bool Intersects(const std::vector<std::string>& a, const std::vector<std::string>& b) {
-  for (const auto& x : a) {
-    if (std::find(b.begin(), b.end(), x) != b.end()) return true;
-  }
-  return false;
-}
-
 Level CompareGiven(const PreparedPerson& a, const PreparedPerson& b) {
   if (a.given.empty() || b.given.empty()) return Level::kMissing;
   const std::string& x = a.given.front();

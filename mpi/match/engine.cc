@@ -160,10 +160,7 @@ namespace {
 // each other (not merely alike: Christian / Christina are two).
 bool SameFirstName(const PreparedPerson& a, const PreparedPerson& b) {
   if (a.given.empty() || b.given.empty()) return false;
-  if (a.given.front() == b.given.front()) return true;
-  return std::any_of(a.given_forms.begin(), a.given_forms.end(), [&](const std::string& f) {
-    return std::find(b.given_forms.begin(), b.given_forms.end(), f) != b.given_forms.end();
-  });
+  return a.given.front() == b.given.front() || Intersects(a.given_forms, b.given_forms);
 }
 
 // The feminine ending one first name is the other with ("" if none): a second name,
@@ -265,29 +262,30 @@ bool TwoProperNames(const std::string& x, const std::string& y) {
   return x != y && IsProperName(x) && IsProperName(y);
 }
 
-// Across a swap of the name fields, `given` against the first name `other` holds in its
-// family field: two names (Louis / "Schäfer, Louise", Joel / "Walachberg, Joelle"). In a
-// family field of several parts (hyphenated, or with a former name), also each part
-// the swap may have been read from (one a typo or an ending away): "Groß, Carl-Moreau"
-// against Carla Groß. A part that is `given` itself makes one name.
-bool SwappedTwoNames(const std::string& given, const PreparedPerson& other) {
-  auto two = [&given](const std::string& name) {
-    return (TwoProperNames(given, name) && !OneGivenName(given, name)) ||
-           SwappedGendered(given, name);
-  };
-  const std::vector<std::string>& parts = other.family_parts;
-  if (std::find(parts.begin(), parts.end(), given) != parts.end()) return false;
-  if (two(other.family)) return true;
-  return std::any_of(parts.begin(), parts.end(), [&](const std::string& part) {
-    return SwappedGendered(given, part) || (Close(given, part) && two(part));
-  });
-}
-
 // True if `name` is `p`'s family name or one of its parts (a half of a hyphenated name,
 // a former name), as typed.
 bool InFamilyName(const std::string& name, const PreparedPerson& p) {
   return name == p.family ||
          std::find(p.family_parts.begin(), p.family_parts.end(), name) != p.family_parts.end();
+}
+
+// Across a swap of the name fields, `given` against the first name `other` holds in its
+// family field: two names (Louis / "Schäfer, Louise", Joel / "Walachberg, Joelle"). In a
+// family field of several parts (hyphenated, or with a former name), also each part
+// the swap may have been read from (one a typo or an ending away): "Groß, Carl-Moreau"
+// against Carla Groß. The family name, or a part of it, that is `given` itself makes
+// one name.
+bool SwappedTwoNames(const std::string& given, const PreparedPerson& other) {
+  auto two = [&given](const std::string& name) {
+    return (TwoProperNames(given, name) && !OneGivenName(given, name)) ||
+           SwappedGendered(given, name);
+  };
+  if (InFamilyName(given, other)) return false;
+  if (two(other.family)) return true;
+  const std::vector<std::string>& parts = other.family_parts;
+  return std::any_of(parts.begin(), parts.end(), [&](const std::string& part) {
+    return SwappedGendered(given, part) || (Close(given, part) && two(part));
+  });
 }
 
 // True if, across a swap of the name fields, both halves are one name: each given name

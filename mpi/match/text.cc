@@ -311,11 +311,14 @@ std::vector<std::string> GivenNameForms(absl::string_view folded_given) {
 }
 
 bool OneGivenName(absl::string_view x, absl::string_view y) {
-  if (x == y) return true;
-  std::vector<std::string> xs = GivenNameForms(x), ys = GivenNameForms(y);
-  return std::any_of(xs.begin(), xs.end(), [&](const std::string& f) {
-    return std::binary_search(ys.begin(), ys.end(), f);
-  });
+  return x == y || Intersects(GivenNameForms(x), GivenNameForms(y));
+}
+
+bool Intersects(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  for (const auto& x : a) {
+    if (std::find(b.begin(), b.end(), x) != b.end()) return true;
+  }
+  return false;
 }
 
 bool IsProperName(absl::string_view folded_word) {

@@ -39,6 +39,10 @@ std::vector<std::string> GivenNameForms(absl::string_view folded_given);
 // jennifer, mike and mick).
 bool OneGivenName(absl::string_view x, absl::string_view y);
 
+// True if `a` and `b` hold a string in common (two names' forms, two family names'
+// parts).
+bool Intersects(const std::vector<std::string>& a, const std::vector<std::string>& b);
+
 // True if a folded word is a proper name of the English word list the build read
 // (Debian's wamerican: Gina, Tina, Ivan, Ian; not Jonh): a first name a letter from
 // another that is also a name is a second name rather than a typo.
