@@ -413,12 +413,12 @@ class ClinicSetBuilder {
  public:
   // The slips draw from a stream of their own, so that a set with them is the set
   // without them but for the mistyped numbers.
-  ClinicSetBuilder(uint64_t seed, int orgs, double ssn_slips)
+  ClinicSetBuilder(uint64_t seed, const ClinicSetOptions& options)
       : people_(seed),
         rng_(seed ^ 0x636c696e6963ULL),
         d_(&rng_),
-        orgs_(orgs),
-        ssn_slips_(ssn_slips),
+        orgs_(options.orgs),
+        ssn_slips_(options.ssn_slips),
         slip_rng_(seed ^ 0x736c697073ULL),
         slip_d_(&slip_rng_) {}
 
@@ -1037,7 +1037,7 @@ LabelledSet MakeClinicSet(uint64_t seed, int persons, double variant_share) {
 std::vector<ClinicRegistration> MakeClinicRegistrations(uint64_t seed, int persons,
                                                         const ClinicSetOptions& options,
                                                         ClinicSetCounts* counts) {
-  return ClinicSetBuilder(seed, options.orgs, options.ssn_slips).Build(persons, counts);
+  return ClinicSetBuilder(seed, options).Build(persons, counts);
 }
 
 }  // namespace hie::mpi::testing
