@@ -3,6 +3,7 @@
 
 #include <tuple>
 
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mpi/match/engine.h"
@@ -37,6 +38,23 @@ Person Renamed(std::vector<std::string> given, const std::string& family = "") {
 // The guard CheckGuards finds for two prepared registrations.
 Guard GuardOf(const PreparedPerson& a, const PreparedPerson& b) {
   return CheckGuards(a, b, Compare(a, b));
+}
+
+// `p` under one given name and a family name.
+Person WithNames(Person p, const std::string& given, const std::string& family) {
+  p.given = {given};
+  p.family = family;
+  return p;
+}
+
+// The guard between two registrations whose name fields Compare reads as swapped, both
+// ways (checked: a swap not read as one would test nothing of the rules across it).
+Guard GuardAcrossSwap(const Person& a, const Person& b) {
+  PreparedPerson pa = Prepare(a), pb = Prepare(b);
+  EXPECT_TRUE(Compare(pa, pb).names_swapped && Compare(pb, pa).names_swapped)
+      << absl::StrJoin(a.given, " ") << " " << a.family << " / " << absl::StrJoin(b.given, " ")
+      << " " << b.family;
+  return GuardOf(pa, pb);
 }
 
 Level CompareField(const Person& a, const Person& b, Field f) {
@@ -136,11 +154,7 @@ TEST(CompareTest, SwappedAcrossAFormerOrHyphenatedFamilyName) {
   for (auto [given, formal, family] :
        {std::tuple<const char*, const char*, const char*>{"Jenny", "Jennifer", "Lee"},
         {"Mike", "Michael", "Johnson"}}) {
-    Person a = Renamed({given}, family), b = Renamed({family}, formal);
-    PreparedPerson pa = Prepare(a), pb = Prepare(b);
-    EXPECT_TRUE(Compare(pa, pb).names_swapped) << given;
-    EXPECT_TRUE(Compare(pb, pa).names_swapped) << given;
-    EXPECT_EQ(GuardOf(pa, pb), Guard::kNone) << given;
+    EXPECT_EQ(GuardAcrossSwap(Renamed({given}, family), Renamed({family}, formal)), Guard::kNone);
   }
   // With the sexes on record differing, a nickname is either's: Sam Lee (Samuel) and
   // "Lee, Samantha" are a brother and a sister, swapped or not; so is a name one edit
@@ -166,16 +180,12 @@ TEST(CompareTest, AMultipleBirthAcrossASwapReadsTheNamesCrosswise) {
   christina.sex = christpan.sex = Sex::kUnknown;
   christpan.multiple_birth = true;
   christpan.multiple_birth_order = 2;
-  PreparedPerson pa = Prepare(christina), pb = Prepare(christpan);
-  ASSERT_TRUE(Compare(pa, pb).names_swapped);
-  EXPECT_EQ(GuardOf(pa, pb), Guard::kTwins);
-  EXPECT_EQ(GuardOf(pb, pa), Guard::kTwins);
+  EXPECT_EQ(GuardAcrossSwap(christina, christpan), Guard::kTwins);
+  EXPECT_EQ(GuardAcrossSwap(christpan, christina), Guard::kTwins);
   // One child with its names swapped, or a nickname crosswise: one person.
   for (const char* name : {"Christina", "Chris"}) {
     christpan.family = name;
-    pb = Prepare(christpan);
-    ASSERT_TRUE(Compare(pa, pb).names_swapped) << name;
-    EXPECT_EQ(GuardOf(pa, pb), Guard::kNone) << name;
+    EXPECT_EQ(GuardAcrossSwap(christina, christpan), Guard::kNone) << name;
   }
 }
 
@@ -184,22 +194,17 @@ TEST(CompareTest, AMultipleBirthAcrossASwapReadsTheNamesCrosswise) {
 TEST(CompareTest, TwinsAcrossASwapWithAHyphenatedName) {
   Person carla = Renamed({"Carla"}, "Groß"), carl = Renamed({"Groß"}, "Carl-Moreau");
   carla.sex = carl.sex = Sex::kFemale;
-  PreparedPerson pa = Prepare(carla), pb = Prepare(carl);
-  ASSERT_TRUE(Compare(pa, pb).names_swapped);
-  EXPECT_EQ(GuardOf(pa, pb), Guard::kTwins);
-  EXPECT_EQ(GuardOf(pb, pa), Guard::kTwins);
+  EXPECT_EQ(GuardAcrossSwap(carla, carl), Guard::kTwins);
+  EXPECT_EQ(GuardAcrossSwap(carl, carla), Guard::kTwins);
   // The same first name in one part of it: one person.
   carl.family = "Carla-Moreau";
-  pb = Prepare(carl);
-  EXPECT_EQ(GuardOf(pa, pb), Guard::kNone);
+  EXPECT_EQ(GuardAcrossSwap(carla, carl), Guard::kNone);
   // A former name on file does not narrow the check to the parts: Antoine Gross against
   // "Gross, Antoinette" (born Moreau), alike by Jaro-Winkler, three edits apart.
   Person antoine = Renamed({"Antoine"}, "Gross"), antoinette = Renamed({"Gross"}, "Antoinette");
   antoinette.former_family = {"Moreau"};
   antoine.sex = antoinette.sex = Sex::kUnknown;
-  PreparedPerson pt = Prepare(antoine), pn = Prepare(antoinette);
-  ASSERT_TRUE(Compare(pt, pn).names_swapped);
-  EXPECT_EQ(GuardOf(pt, pn), Guard::kTwins);
+  EXPECT_EQ(GuardAcrossSwap(antoine, antoinette), Guard::kTwins);
   // With the sexes on record, a brother and a sister; hyphenated the same.
   antoine.sex = Sex::kMale;
   antoinette.sex = Sex::kFemale;
@@ -584,37 +589,19 @@ TEST(GuardTest, ADifferentGivenNameIsATwinWhereTheRegistrationsCanTell) {
   pb = Prepare(b);
   EXPECT_EQ(GuardOf(pa, pb), Guard::kTwins);
   // The same with one registration's names entered in each other's fields.
-  Person louis = a, louise = a;
-  louis.given = {"Louis"};
-  louis.family = "Schäfer";
-  louise.given = {"Schäfer"};
-  louise.family = "Louise";
-  PreparedPerson pl = Prepare(louis), pe = Prepare(louise);
-  ASSERT_TRUE(Compare(pl, pe).names_swapped);
-  EXPECT_EQ(GuardOf(pl, pe), Guard::kTwins);
-  louise.family = "Louis";  // swapped, one name: one person
-  pe = Prepare(louise);
-  EXPECT_EQ(GuardOf(pl, pe), Guard::kNone);
+  Person louis = WithNames(a, "Louis", "Schäfer");
+  EXPECT_EQ(GuardAcrossSwap(louis, WithNames(a, "Schäfer", "Louise")), Guard::kTwins);
+  // Swapped, one name: one person.
+  EXPECT_EQ(GuardAcrossSwap(louis, WithNames(a, "Schäfer", "Louis")), Guard::kNone);
   // Swapped with a feminine ending: Joel Walachberg against "Walachberg, Joelle".
-  Person joel = louis, joelle = louis;
-  joel.given = {"Walachberg"};
-  joel.family = "Joel";
-  joelle.given = {"Joelle"};
-  joelle.family = "Walachberg";
-  PreparedPerson pj = Prepare(joel), pje = Prepare(joelle);
-  ASSERT_TRUE(Compare(pj, pje).names_swapped);
-  EXPECT_EQ(GuardOf(pj, pje), Guard::kTwins);
+  EXPECT_EQ(
+      GuardAcrossSwap(WithNames(a, "Walachberg", "Joel"), WithNames(a, "Joelle", "Walachberg")),
+      Guard::kTwins);
   // A bare "e" across a swap is as often the family name's: John Wylde against
   // "Wyld, John" is one John. (Clark / Clarke, both proper names of the word list, are
   // a question: the list cannot tell a family name from a first name.)
-  Person clarke = louis, clark = louis;
-  clarke.given = {"John"};
-  clarke.family = "Wylde";
-  clark.given = {"Wyld"};
-  clark.family = "John";
-  PreparedPerson pc = Prepare(clarke), pck = Prepare(clark);
-  ASSERT_TRUE(Compare(pc, pck).names_swapped);
-  EXPECT_EQ(GuardOf(pc, pck), Guard::kNone);
+  EXPECT_EQ(GuardAcrossSwap(WithNames(a, "John", "Wylde"), WithNames(a, "Wyld", "John")),
+            Guard::kNone);
   // A letter apart where one is a typo (Jonh): one person.
   a.given = {"John"};
   b.given = {"Jonh"};
