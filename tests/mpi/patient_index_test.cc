@@ -101,6 +101,21 @@ class PatientIndexTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(store_, store::KvStore::Open(dir_));
     ASSERT_OK_AND_ASSIGN(index_, PatientIndex::Open(store_.get(), Clock::Real(), IndexOptions{}));
   }
+  // Registers `p`, which the index must hold for review, and decides its item "same
+  // person", as an operator would; the registration then joins the person it was
+  // asked about. Returns the person after (call under ASSERT_NO_FATAL_FAILURE).
+  CrossReferenceResult JoinedByOperator(const std::string& org, const std::string& local,
+                                        const Person& p) {
+    auto registered = index_->Register(org, local, p);
+    EXPECT_THAT(registered, IsOk());
+    if (!registered.ok() || registered->review_id.empty()) {
+      ADD_FAILURE() << org << "/" << local << " was not held for review";
+      return {};
+    }
+    auto joined = index_->ResolveReview(registered->review_id, /*same_person=*/true, "one");
+    EXPECT_THAT(joined, IsOk());
+    return joined.ok() ? *joined : CrossReferenceResult{};
+  }
 
   std::string dir_;
   std::unique_ptr<store::KvStore> store_;
@@ -1161,11 +1176,7 @@ TEST_F(PatientIndexTest, AnIdentifierInCommonJoinsDespiteAQuestionWithAnotherMem
   Person garbled = Jane();
   garbled.given = {"Oyelaran"};  // the family name typed in both fields
   garbled.family = "Oyelaran";
-  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", garbled));
-  ASSERT_FALSE(b.review_id.empty());
-  ASSERT_OK_AND_ASSIGN(CrossReferenceResult joined,
-                       index_->ResolveReview(b.review_id, /*same_person=*/true, "one Jane"));
-  ASSERT_EQ(joined.registrations.size(), 2u);
+  ASSERT_EQ(JoinedByOperator("org-b", "B1", garbled).registrations.size(), 2u);
   ASSERT_OK_AND_ASSIGN(auto with_b1, index_->Explain({"org-a", "A1"}, {"org-b", "B1"}));
   ASSERT_NE(with_b1.guard, Guard::kNone);
   ASSERT_FALSE(SaysTwoPeople(with_b1.guard));
@@ -1186,9 +1197,7 @@ TEST_F(PatientIndexTest, ANumberWithASlipOutweighsABirthDateQuestionNotATwins) {
   Person jane = Jane();
   jane.identifiers = {{"ssn", "123-45-6789"}};
   ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", jane));
-  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", JaneMoved()));
-  ASSERT_FALSE(b.review_id.empty());
-  ASSERT_THAT(index_->ResolveReview(b.review_id, /*same_person=*/true, "one Jane"), IsOk());
+  ASSERT_EQ(JoinedByOperator("org-b", "B1", JaneMoved()).euid, a.euid);
   Person slipped = jane;
   slipped.identifiers = {{"ssn", "123-54-6789"}};
   ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-c", "C1", slipped));
@@ -1223,9 +1232,7 @@ TEST_F(PatientIndexTest, AnUndatedMemberDoesNotHoldBackWhatItsPersonsDatedOneAns
   ASSERT_OK_AND_ASSIGN(RegisterResult a, index_->Register("org-a", "A1", Jane()));
   Person undated = Jane();
   undated.birth_date = {};
-  ASSERT_OK_AND_ASSIGN(RegisterResult b, index_->Register("org-b", "B1", undated));
-  ASSERT_FALSE(b.review_id.empty());
-  ASSERT_THAT(index_->ResolveReview(b.review_id, /*same_person=*/true, "one Jane"), IsOk());
+  ASSERT_EQ(JoinedByOperator("org-b", "B1", undated).euid, a.euid);
   ASSERT_OK_AND_ASSIGN(auto question, index_->Explain({"org-a", "A1"}, {"org-b", "B1"}));
   ASSERT_EQ(question.guard, Guard::kBirthDate);
   ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-c", "C1", Jane()));
@@ -1244,10 +1251,7 @@ TEST_F(PatientIndexTest, AnUndatedMemberDoesNotHoldBackWhatItsPersonsDatedOneAns
   Person garbled = other;
   garbled.given = {"Abernethy"};
   garbled.birth_date = {};
-  ASSERT_OK_AND_ASSIGN(RegisterResult e, index_->Register("org-e", "E1", garbled));
-  ASSERT_FALSE(e.review_id.empty());
-  ASSERT_EQ(e.matched_euid, d.euid);
-  ASSERT_THAT(index_->ResolveReview(e.review_id, /*same_person=*/true, "one Jane"), IsOk());
+  ASSERT_EQ(JoinedByOperator("org-e", "E1", garbled).euid, d.euid);
   ASSERT_OK_AND_ASSIGN(RegisterResult f, index_->Register("org-f", "F1", other));
   EXPECT_EQ(f.review_reason, kDisagreesWithPerson);
   EXPECT_NE(f.euid, d.euid);
@@ -1286,11 +1290,7 @@ TEST_F(PatientIndexTest, AMemberInQuestionIsOutvotedByMostOfThePerson) {
   ASSERT_EQ(b.euid, a.euid);
   Person garbled = Jane();
   garbled.given = {"Oyelaran"};  // the family name typed in both fields
-  ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-c", "C1", garbled));
-  ASSERT_FALSE(c.review_id.empty());
-  ASSERT_OK_AND_ASSIGN(CrossReferenceResult joined,
-                       index_->ResolveReview(c.review_id, /*same_person=*/true, "one Jane"));
-  ASSERT_EQ(joined.registrations.size(), 3u);
+  ASSERT_EQ(JoinedByOperator("org-c", "C1", garbled).registrations.size(), 3u);
   ASSERT_OK_AND_ASSIGN(auto with_c1, index_->Explain({"org-a", "A1"}, {"org-c", "C1"}));
   ASSERT_NE(with_c1.guard, Guard::kNone);
   ASSERT_FALSE(SaysTwoPeople(with_c1.guard));
@@ -1321,11 +1321,7 @@ TEST_F(PatientIndexTest, TyposVoteAgainstABirthDateQuestion) {
   ASSERT_EQ(b.euid, a.euid);
   Person undated = Jane();
   undated.birth_date = {};
-  ASSERT_OK_AND_ASSIGN(RegisterResult c, index_->Register("org-c", "C1", undated));
-  ASSERT_FALSE(c.review_id.empty());
-  ASSERT_OK_AND_ASSIGN(CrossReferenceResult joined,
-                       index_->ResolveReview(c.review_id, /*same_person=*/true, "one Jane"));
-  ASSERT_EQ(joined.registrations.size(), 3u);
+  ASSERT_EQ(JoinedByOperator("org-c", "C1", undated).registrations.size(), 3u);
   ASSERT_OK_AND_ASSIGN(auto with_c1, index_->Explain({"org-a", "A1"}, {"org-c", "C1"}));
   ASSERT_EQ(with_c1.guard, Guard::kBirthDate);
   ASSERT_OK_AND_ASSIGN(RegisterResult d, index_->Register("org-d", "D1", Jane()));
