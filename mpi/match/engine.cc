@@ -145,6 +145,10 @@ const char* GuardName(Guard guard) {
       return "name only";
     case Guard::kTwinsApart:
       return "twins apart guard";
+    case Guard::kOtherNumbers:
+      return "other numbers guard";
+    case Guard::kSharedNumber:
+      return "shared number guard";
   }
   return "?";
 }
@@ -363,6 +367,16 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   const bool same_address =
       c.at(Field::kStreet) <= Level::kClose || c.at(Field::kPhone) == Level::kExact;
 
+  const bool sexes_on_record = a.sex != Sex::kUnknown && b.sex != Sex::kUnknown;
+  // One number on registrations that otherwise say two people: a guarantor's (a parent's,
+  // a spouse's) typed as the patient's. A sex mistyped keeps its name; a first name
+  // and a birth date both replaced on a desk's registration are no clerk's slip.
+  if (exact_identifier && sexes_on_record && given != Level::kMissing &&
+      ((c.at(Field::kSex) == Level::kDifferent && !OneNameAsTyped(a, b, c)) ||
+       ((given == Level::kDifferent || given == Level::kPhonetic) && !c.names_swapped &&
+        birth == Level::kDifferent))) {
+    return Guard::kSharedNumber;
+  }
   // A brother and a sister (boy and girl twins included): both sexes on record, and
   // first names on both that are not one name as typed (a nickname may be either's:
   // Sam Lee and "Lee, Samantha"). A sex mistyped on a duplicate keeps its name; one
@@ -472,7 +486,6 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
     // namesake); at one address, on registrations that record the sex (a registration
     // desk's, not a research extract's), a father and son, a mother and daughter. Two
     // digits apart (a mover whose day was mistyped twice) stays a question.
-    const bool sexes_on_record = a.sex != Sex::kUnknown && b.sex != Sex::kUnknown;
     if (BirthDigitsApart(a, b) >= 3 && (!same_address || sexes_on_record)) {
       return Guard::kNamesake;
     }
@@ -500,6 +513,11 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   // not a person, and a name replaced in one household cannot be told from a relative.
   if (birth == Level::kMissing && (!same_address || can_tell)) {
     return Guard::kBirthDate;
+  }
+  // Two numbers, not one number's slip, and no household in common: only the name and
+  // the birth date say one person, and a namesake shares those.
+  if (identifiers_differ && TwoPersonWideNumbers(a, b) && !same_address) {
+    return Guard::kOtherNumbers;
   }
   return Guard::kNone;
 }

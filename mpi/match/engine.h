@@ -81,6 +81,18 @@ enum class Guard {
   // slip apart and not in sequence: twins a registration desk has told apart by their
   // numbers. Two people.
   kTwinsApart,
+  // Numbers of a system one person carries everywhere (the SSN) on both sides that are
+  // not one number (not a slip of it), and neither an address nor a phone in common:
+  // a namesake with a number of their own (Mary Brown of 2003-06-23, in two streets),
+  // or one person whose number was replaced and who moved. Never linked without an
+  // operator.
+  kOtherNumbers,
+  // One such number on both sides, on registrations a desk made (the sex on both) that
+  // otherwise say two people: the sexes differ and the first names are not one name as
+  // typed, or first names that are two names and another birth date. A parent's or a
+  // spouse's number typed on a dependant's registration (the guarantor's) looks the
+  // same. Never linked without an operator.
+  kSharedNumber,
 };
 const char* GuardName(Guard guard);
 // True for the guards that say two people (kBirthOrder, kSex, kNamesake, kSimilarNames,

@@ -448,6 +448,89 @@ TEST(GuardTest, TwinsWithTheirOwnNumbersAreTwoPeople) {
   EXPECT_EQ(guard(olivia, katherine), Guard::kTwins);
 }
 
+// Namesakes: one name and birth date, two SSNs (not one number's slip), and neither an
+// address nor a phone in common. A question, never a link: the name and the birth date
+// are all that say one person. With an address or a phone in common, or numbers a slip
+// apart, the score decides as before.
+TEST(GuardTest, NamesakesWithTheirOwnNumbersAreAQuestion) {
+  Person mary = Base();
+  mary.given = {"Mary"};
+  mary.family = "Brown";
+  mary.sex = Sex::kFemale;
+  Person other = mary;
+  other.identifiers = {{"ssn", "025-17-4140"}};
+  other.street = {"36 Bridge Street"};
+  other.phones = {"+1 (412) 516-8623"};
+  EXPECT_EQ(GuardOf(Prepare(mary), Prepare(other)), Guard::kOtherNumbers);
+  EXPECT_FALSE(SaysTwoPeople(Guard::kOtherNumbers));
+  EXPECT_EQ(Decide(40, Guard::kOtherNumbers, Thresholds{}).grade, Grade::kPossible);
+  // The same under the SSN's URI and OID.
+  Person mary_uri = mary, other_uri = other;
+  mary_uri.identifiers = {{"http://hl7.org/fhir/sid/us-ssn", "123-45-6789"}};
+  other_uri.identifiers = {{"urn:oid:2.16.840.1.113883.4.1", "025-17-4140"}};
+  EXPECT_EQ(GuardOf(Prepare(mary_uri), Prepare(other_uri)), Guard::kOtherNumbers);
+  // One address: a number replaced at home is the score's to weigh.
+  Person at_home = other;
+  at_home.street = mary.street;
+  EXPECT_EQ(GuardOf(Prepare(mary), Prepare(at_home)), Guard::kNone);
+  // One phone, likewise.
+  Person same_phone = other;
+  same_phone.phones = mary.phones;
+  EXPECT_EQ(GuardOf(Prepare(mary), Prepare(same_phone)), Guard::kNone);
+  // A number a slip apart is one person's.
+  Person slipped = other;
+  slipped.identifiers = {{"ssn", "123-45-6798"}};
+  EXPECT_EQ(GuardOf(Prepare(mary), Prepare(slipped)), Guard::kNone);
+  // A number on one side only is no evidence either way.
+  Person without = other;
+  without.identifiers.clear();
+  EXPECT_EQ(GuardOf(Prepare(mary), Prepare(without)), Guard::kNone);
+  // A practice's record numbers are two whoever they are.
+  Person mrn_a = mary, mrn_b = other;
+  mrn_a.identifiers = {{"urn:oid:1.2.3.4.5", "100234"}};
+  mrn_b.identifiers = {{"urn:oid:1.2.3.4.5", "877001"}};
+  EXPECT_EQ(GuardOf(Prepare(mrn_a), Prepare(mrn_b)), Guard::kNone);
+}
+
+// One SSN on registrations a desk made that otherwise say two people: a guarantor's
+// number (a parent's, a spouse's) typed as the patient's. A question, not a link. One
+// SSN still outweighs a sex mistyped on one name, a first name replaced on one birth
+// date, and, on a research extract without a sex, anything.
+TEST(GuardTest, ANumberSharedAcrossTwoPeopleIsAQuestion) {
+  Person jeffrey = Base();
+  jeffrey.given = {"Jeffrey"};
+  jeffrey.family = "Ortiz";
+  jeffrey.birth_date = {1996, 2, 24};
+  Person guadalupe = jeffrey;
+  guadalupe.given = {"Guadalupe"};
+  guadalupe.birth_date = {1999, 9, 7};
+  EXPECT_EQ(GuardOf(Prepare(jeffrey), Prepare(guadalupe)), Guard::kSharedNumber);
+  EXPECT_FALSE(SaysTwoPeople(Guard::kSharedNumber));
+  // A husband's number on his wife's registration, her name a letter from his.
+  Person gary = jeffrey, mary = jeffrey;
+  gary.given = {"Gary"};
+  mary.given = {"Mary"};
+  mary.sex = Sex::kFemale;
+  EXPECT_EQ(GuardOf(Prepare(gary), Prepare(mary)), Guard::kSharedNumber);
+  // A sex mistyped on one name is one person.
+  Person mistyped = jeffrey;
+  mistyped.sex = Sex::kFemale;
+  EXPECT_EQ(GuardOf(Prepare(jeffrey), Prepare(mistyped)), Guard::kNone);
+  // A first name replaced on one birth date, or a birth date mistyped under another
+  // first name: the number decides.
+  Person renamed = guadalupe;
+  renamed.birth_date = jeffrey.birth_date;
+  EXPECT_EQ(GuardOf(Prepare(jeffrey), Prepare(renamed)), Guard::kNone);
+  Person redated = jeffrey;
+  redated.birth_date = {1996, 2, 25};
+  redated.given = {"Guadalupe"};
+  EXPECT_EQ(GuardOf(Prepare(jeffrey), Prepare(redated)), Guard::kNone);
+  // Without a sex on both (a research extract), one number is one person.
+  Person extract_a = jeffrey, extract_b = guadalupe;
+  extract_a.sex = extract_b.sex = Sex::kUnknown;
+  EXPECT_EQ(GuardOf(Prepare(extract_a), Prepare(extract_b)), Guard::kNone);
+}
+
 // A placeholder number (000-00-0000 typed for "none") is no number: twins who both
 // carry it are not one person by it.
 TEST(GuardTest, APlaceholderNumberIsNoNumber) {
