@@ -636,7 +636,8 @@ absl::StatusOr<RegisterResult> PatientIndex::RegisterLocked(
     Comparison c = known != nullptr ? known->comparison : Compare(prepared, other->prepared);
     Score score = model_.model.Evaluate(c, adjustments);
     Guard guard = known != nullptr ? known->guard : CheckGuards(prepared, other->prepared, c);
-    guard = CommonNameGuard(prepared, candidates, c, score.total, guard, &common_name);
+    guard =
+        CommonNameGuard(prepared, other->prepared, candidates, c, score.total, guard, &common_name);
     if (SaysTwoPeople(guard)) continue;  // neither a link nor a question for an operator
     if (guard == Guard::kNone) {
       // Only certain matches can make a registration match two persons.
@@ -947,7 +948,7 @@ std::string PatientIndex::QueuedMergeOf(const std::string& x, const std::string&
   return "";
 }
 
-Guard PatientIndex::CommonNameGuard(const PreparedPerson& person,
+Guard PatientIndex::CommonNameGuard(const PreparedPerson& person, const PreparedPerson& candidate,
                                     const std::vector<const Cached*>& candidates,
                                     const Comparison& c, double score, Guard guard,
                                     std::optional<bool>* common_name) const {
@@ -964,9 +965,13 @@ Guard PatientIndex::CommonNameGuard(const PreparedPerson& person,
     return Guard::kNameOnly;
   }
   // A common name with one birth date, and nothing else in common: namesakes share as
-  // much (Michael Johnson of 1989-10-15, in two towns). An operator decides.
+  // much (Michael Johnson of 1989-10-15, in two towns). An operator decides. The name
+  // may be common as either registration gives it: a Jennifer Mller, a Mikey Jackson or
+  // an R. Jones is as likely one of the Jennifer Millers, Michael Jacksons or Robert
+  // Joneses the candidate's name is common among.
   if (guard == Guard::kNone && score >= options_.thresholds.upper &&
-      c.at(Field::kBirthDate) == Level::kExact && NoHouseholdOrIdentifierInCommon(c) && common()) {
+      c.at(Field::kBirthDate) == Level::kExact && NoHouseholdOrIdentifierInCommon(c) &&
+      (common() || NameCommonAmong(candidate, candidates, kCommonNamePersons))) {
     return Guard::kCommonName;
   }
   return guard;
@@ -1361,7 +1366,7 @@ absl::StatusOr<PatientIndex::Explanation> PatientIndex::Explain(const Registrati
   std::vector<const Cached*> candidates = Candidates(blocks_, BlockingKeys(pa), &ita->second,
                                                      options_.max_candidates_per_key, &truncated);
   std::optional<bool> common_name;
-  e.guard = CommonNameGuard(pa, candidates, c, e.score.total,
+  e.guard = CommonNameGuard(pa, itb->second.prepared, candidates, c, e.score.total,
                             CheckGuards(pa, itb->second.prepared, c), &common_name);
   e.decision = mpi::Decide(e.score.total, e.guard, options_.thresholds);
   auto manual = manual_.find(PairKey(ita->first, itb->first));
@@ -1473,7 +1478,7 @@ PatientIndex::SearchResult PatientIndex::Search(const Person& person, size_t max
     Score score = model_.model.Evaluate(c, adjustments);
     // Graded as registering the searched person would place it, how common the name is
     // included.
-    Guard guard = CommonNameGuard(prepared, candidates, c, score.total,
+    Guard guard = CommonNameGuard(prepared, other->prepared, candidates, c, score.total,
                                   CheckGuards(prepared, other->prepared, c), &common_name);
     Decision d = mpi::Decide(score.total, guard, options_.thresholds);
     if (d.grade > min_grade) continue;  // grades order from certain to none

@@ -421,13 +421,14 @@ class PatientIndex {
                          const std::string& reason, bool re_registration, store::WriteBatch* batch,
                          std::vector<std::pair<std::string, QueuedReview>>* opened)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The guard registering `person` applies to a candidate beyond the pair's own
+  // The guard registering `person` applies to `candidate` beyond the pair's own
   // (`guard`, CheckGuards'): one that depends on how many persons among `candidates`
-  // carry the name (kNameOnly, kCommonName). `common_name` keeps whether the name is
-  // common once that is known.
-  Guard CommonNameGuard(const PreparedPerson& person, const std::vector<const Cached*>& candidates,
-                        const Comparison& c, double score, Guard guard,
-                        std::optional<bool>* common_name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // carry the name (kNameOnly: `person`'s; kCommonName: either's). `common_name` keeps
+  // whether `person`'s name is common once that is known.
+  Guard CommonNameGuard(const PreparedPerson& person, const PreparedPerson& candidate,
+                        const std::vector<const Cached*>& candidates, const Comparison& c,
+                        double score, Guard guard, std::optional<bool>* common_name) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // True if two registrations of two persons look like two people: guarded against
   // each other, or scoring below the review threshold. A registration matching both
   // certainly is then ambiguous; otherwise the two are likely one person split in two,

@@ -1165,6 +1165,42 @@ TEST_F(PatientIndexTest, ACommonNameAndABirthDateAloneAreAQuestion) {
   EXPECT_EQ(at_home.placement, Placement::kLinked);
 }
 
+// The name may be common as the candidate gives it: a registration whose family name
+// was mistyped (Johnstone for Johnstonne, a name no one else carries) meeting one of
+// three Michaelo Johnstonnes on its birth date alone is as likely another of them.
+TEST_F(PatientIndexTest, ACommonNameAsTheCandidateGivesItIsAQuestion) {
+  auto michael = [](const std::string& family, int year, const std::string& street,
+                    const std::string& postal) {
+    Person p;
+    p.given = {"Michaelo"};
+    p.family = family;
+    p.sex = Sex::kMale;
+    p.birth_date = {year, 10, 15};
+    p.street = {street};
+    p.postal_code = postal;
+    return p;
+  };
+  ASSERT_THAT(index_->Register("org-a", "A1", michael("Johnstonne", 1962, "2 Oak Lane", "22222")),
+              IsOk());
+  // One person of the name: the typo links as before.
+  ASSERT_OK_AND_ASSIGN(
+      RegisterResult rare,
+      index_->Register("org-b", "B1", michael("Johnstone", 1962, "7 Hill Street", "77777")));
+  EXPECT_EQ(rare.placement, Placement::kLinked) << "one person of the name";
+  ASSERT_THAT(index_->Register("org-c", "C1", michael("Johnstonne", 1975, "3 Pine Court", "33333")),
+              IsOk());
+  ASSERT_THAT(index_->Register("org-d", "D1", michael("Johnstonne", 1989, "4 Bay Road", "44444")),
+              IsOk());
+  ASSERT_OK_AND_ASSIGN(
+      RegisterResult common,
+      index_->Register("org-e", "E1", michael("Johnstone", 1975, "9 Lake Road", "99999")));
+  EXPECT_EQ(common.placement, Placement::kReview);
+  EXPECT_EQ(common.review_reason, "common name guard");
+  EXPECT_EQ(common.matched.local_id, "C1");
+  ASSERT_OK_AND_ASSIGN(auto why, index_->Explain({"org-e", "E1"}, {"org-c", "C1"}));
+  EXPECT_EQ(why.guard, Guard::kCommonName);
+}
+
 // A registration carrying the identifier of the registration it matches joins that
 // person though it is only in question against another member (one the operator added,
 // its first name garbled, without the identifier); one whose member says two people
