@@ -19,6 +19,7 @@ Person PersonFromDemographics(const hie::v1::Demographics& d) {
   if (current != nullptr) {
     p.given.assign(current->given().begin(), current->given().end());
     p.family = current->family();
+    p.suffix.assign(current->suffix().begin(), current->suffix().end());
     if (p.given.empty() && p.family.empty() && !current->text().empty()) {
       p.given.push_back(current->text());  // only free text: match it as a name
     }
@@ -72,6 +73,7 @@ hie::v1::Demographics DemographicsFromPerson(const Person& p) {
   name->set_use(hie::v1::HumanName::USE_OFFICIAL);
   name->set_family(p.family);
   for (const auto& g : p.given) name->add_given(g);
+  for (const auto& suffix : p.suffix) name->add_suffix(suffix);
   for (const auto& former : p.former_family) {
     auto* old = d.add_names();
     old->set_use(hie::v1::HumanName::USE_MAIDEN);

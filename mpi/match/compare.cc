@@ -54,8 +54,18 @@ const char* LevelName(Level level) {
 
 PreparedPerson Prepare(const Person& person) {
   PreparedPerson p;
+  for (const std::string& s : person.suffix) {
+    for (const std::string& w : Words(s)) {
+      if (p.generation.empty()) p.generation = std::string(GenerationSuffix(w));
+    }
+  }
   for (const std::string& g : person.given) {
     for (std::string& w : Words(g)) p.given.push_back(std::move(w));
+  }
+  // "John Jr": a generation after a given name is no given name.
+  if (p.given.size() > 1 && !GenerationSuffix(p.given.back()).empty()) {
+    if (p.generation.empty()) p.generation = std::string(GenerationSuffix(p.given.back()));
+    p.given.pop_back();
   }
   p.given_joined = absl::StrJoin(p.given, "");
   if (!p.given.empty()) {
@@ -64,6 +74,11 @@ PreparedPerson Prepare(const Person& person) {
   }
   p.given_as_family = absl::StrJoin(SurnameParts(absl::StrJoin(person.given, " ")), "");
   std::vector<std::string> parts = SurnameParts(person.family);
+  // "Smith Jr": a generation typed after the family name is no part of it.
+  if (parts.size() > 1 && !GenerationSuffix(parts.back()).empty()) {
+    if (p.generation.empty()) p.generation = std::string(GenerationSuffix(parts.back()));
+    parts.pop_back();
+  }
   p.family = absl::StrJoin(parts, "");
   p.family_parts = parts;
   for (const std::string& former : person.former_family) {

@@ -53,6 +53,10 @@ struct PreparedPerson {
   std::string family;                     // folded, particles removed, joined
   std::vector<std::string> family_parts;  // of current and former names
   std::string family_nysiis;
+  // The generation the name carries ("jr", "sr", "ii", "iii", "iv"; "" if none): from
+  // the suffixes, or a last word of the family or given names, which is then no part of
+  // the name.
+  std::string generation;
   Date birth_date;
   std::string birth_digits;  // YYYYMMDD, "" if unknown
   Sex sex = Sex::kUnknown;

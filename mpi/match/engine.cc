@@ -367,6 +367,11 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   const bool same_address =
       c.at(Field::kStreet) <= Level::kClose || c.at(Field::kPhone) == Level::kExact;
 
+  // Two generations of one name (Jr and Sr, II and III): a father and his son. One
+  // number on both is the guarantor's, typed on the other's registration.
+  if (!a.generation.empty() && !b.generation.empty() && a.generation != b.generation) {
+    return exact_identifier ? Guard::kSharedNumber : Guard::kNamesake;
+  }
   const bool sexes_on_record = a.sex != Sex::kUnknown && b.sex != Sex::kUnknown;
   // One number on registrations that otherwise say two people: a guarantor's (a parent's,
   // a spouse's) typed as the patient's. A sex mistyped keeps its name; a first name
@@ -503,7 +508,11 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   // both sides do not differ. Bare records (research extracts) cannot tell a sibling
   // from a duplicate whose first name was replaced: there the address and the score
   // decide.
-  if (near_birth && ((!names_agree && can_tell) || !same_address || identifiers_differ)) {
+  // A generation on one side only (Jose Garcia Jr against Jose Garcia): the name has a
+  // father or a son of it, and a birth date a digit from the other's may be his.
+  const bool one_generation = a.generation.empty() != b.generation.empty();
+  if (near_birth &&
+      ((!names_agree && can_tell) || !same_address || identifiers_differ || one_generation)) {
     return Guard::kBirthDate;
   }
   // No birth date on one side: the birth date is what tells a mother and daughter of one

@@ -28,6 +28,9 @@ struct Person {
   std::string family;
   // Earlier family names (maiden, before a marriage).
   std::vector<std::string> former_family;
+  // Name suffixes as registered ("Jr", "III", "MD"). A generation may also come typed
+  // at the end of the family or given names ("Smith Jr").
+  std::vector<std::string> suffix;
   Date birth_date;
   Sex sex = Sex::kUnknown;
   // Street lines, number included ("12 Main St", "Apt 4").

@@ -109,6 +109,13 @@ bool IsSurnameParticle(absl::string_view w) {
   return particles->contains(w);
 }
 
+absl::string_view GenerationSuffix(absl::string_view w) {
+  if (w == "jr" || w == "junior" || w == "jnr") return "jr";
+  if (w == "sr" || w == "senior" || w == "snr") return "sr";
+  if (w == "ii" || w == "iii" || w == "iv") return w;
+  return "";
+}
+
 std::vector<std::string> SurnameParts(absl::string_view family) {
   std::vector<std::string> words = Words(family);
   std::vector<std::string> parts;

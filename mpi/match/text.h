@@ -26,6 +26,10 @@ std::vector<std::string> Words(absl::string_view utf8);
 // ("van", "der", "de", "la", "del", "von", "da", "dos", "st", ...).
 bool IsSurnameParticle(absl::string_view folded_word);
 
+// The generation a folded word names, as a name suffix ("jr", "junior", "jnr" -> "jr";
+// "sr", "senior", "snr" -> "sr"; "ii", "iii", "iv" as themselves), or "".
+absl::string_view GenerationSuffix(absl::string_view folded_word);
+
 // A family name as comparable parts: folded words with particles removed, so that
 // "van der Berg" and "Berg" share "berg", and "García-López" yields {"garcia", "lopez"}.
 // Falls back to every word if all words are particles.

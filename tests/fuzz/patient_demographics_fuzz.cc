@@ -43,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   hie::mpi::Person again =
       hie::mpi::PersonFromDemographics(hie::mpi::DemographicsFromPerson(person));
   Check(again.given == person.given && again.family == person.family);
-  Check(again.former_family == person.former_family);
+  Check(again.former_family == person.former_family && again.suffix == person.suffix);
   Check(!person.birth_date.known() || SameDate(again.birth_date, person.birth_date));
   Check(again.sex == person.sex);
   Check(again.street == person.street && again.city == person.city);

@@ -531,6 +531,66 @@ TEST(GuardTest, ANumberSharedAcrossTwoPeopleIsAQuestion) {
   EXPECT_EQ(GuardOf(Prepare(extract_a), Prepare(extract_b)), Guard::kNone);
 }
 
+// A generation of the name (Jr, Sr, II, III) is read from the suffixes, or from a last
+// word of the family or given names typed into them, and is then no part of the name.
+TEST(CompareTest, AGenerationIsNoPartOfTheName) {
+  Person typed = Base();
+  typed.family = "Garcia-Hernandez Jr.";
+  PreparedPerson p = Prepare(typed);
+  EXPECT_EQ(p.family, "garciahernandez");
+  EXPECT_EQ(p.generation, "jr");
+  Person given = Base();
+  given.given = {"William", "Senior"};
+  p = Prepare(given);
+  EXPECT_EQ(p.given, std::vector<std::string>({"william"}));
+  EXPECT_EQ(p.generation, "sr");
+  Person suffixed = Base();
+  suffixed.suffix = {"MD", "III"};
+  EXPECT_EQ(Prepare(suffixed).generation, "iii");
+  // A family name of one word is kept, whatever it reads as.
+  Person one = Base();
+  one.family = "Junior";
+  EXPECT_EQ(Prepare(one).family, "junior");
+  EXPECT_EQ(Prepare(one).generation, "");
+  // The family name compares without it.
+  Person plain = Base();
+  plain.family = "Garcia-Hernandez";
+  EXPECT_EQ(CompareField(typed, plain, Field::kFamilyName), Level::kExact);
+}
+
+// Two generations of one name are a father and son: two people, and with one SSN on
+// both, the guarantor's number on the other's registration (a question). A generation
+// on one side only makes a birth date a digit away a question, at one address too.
+TEST(GuardTest, TwoGenerationsOfANameAreTwoPeople) {
+  Person junior = Base();
+  junior.family = "Garcia Jr";
+  junior.identifiers.clear();
+  Person senior = junior;
+  senior.family = "Garcia Sr";
+  senior.birth_date = {1954, 3, 7};
+  EXPECT_EQ(GuardOf(Prepare(junior), Prepare(senior)), Guard::kNamesake);
+  // Even on one birth date (a date copied from the other's registration).
+  Person same_day = senior;
+  same_day.birth_date = junior.birth_date;
+  EXPECT_EQ(GuardOf(Prepare(junior), Prepare(same_day)), Guard::kNamesake);
+  Person junior_ssn = junior, senior_ssn = same_day;
+  junior_ssn.identifiers = senior_ssn.identifiers = {{"ssn", "123-45-6789"}};
+  EXPECT_EQ(GuardOf(Prepare(junior_ssn), Prepare(senior_ssn)), Guard::kSharedNumber);
+  // Jr on one side, a birth year a digit away, one address: a question.
+  Person bare = junior;
+  bare.family = "Garcia";
+  bare.birth_date = {1950, 3, 7};
+  EXPECT_EQ(GuardOf(Prepare(junior), Prepare(bare)), Guard::kBirthDate);
+  // Without the suffix on either, the typo links as before.
+  Person junior_bare = junior;
+  junior_bare.family = "Garcia";
+  EXPECT_EQ(GuardOf(Prepare(junior_bare), Prepare(bare)), Guard::kNone);
+  // One birth date: one person, the suffix left off once.
+  Person dated = junior;
+  dated.family = "Garcia";
+  EXPECT_EQ(GuardOf(Prepare(junior), Prepare(dated)), Guard::kNone);
+}
+
 // A placeholder number (000-00-0000 typed for "none") is no number: twins who both
 // carry it are not one person by it.
 TEST(GuardTest, APlaceholderNumberIsNoNumber) {
