@@ -199,6 +199,13 @@ bool NameCommonAmong(const PreparedPerson& p, const std::vector<const Registrati
   return false;
 }
 
+// True if two registrations carry one family and first given name, as NameCommonAmong
+// reads them.
+bool OneName(const PreparedPerson& a, const PreparedPerson& b) {
+  return a.family == b.family && !a.given.empty() && !b.given.empty() &&
+         a.given.front() == b.given.front();
+}
+
 // Records a further review item of a registration (RegisterResult::other_review_ids),
 // once.
 void NoteAlsoAsked(RegisterResult* result, std::string id) {
@@ -228,7 +235,10 @@ bool IsValidUtf8(const Person& p) {
   auto all = [](const std::vector<std::string>& v) {
     return std::all_of(v.begin(), v.end(), [](const std::string& s) { return ValidUtf8(s); });
   };
-  if (!all(p.given) || !all(p.former_family) || !all(p.street) || !all(p.phones)) return false;
+  if (!all(p.given) || !all(p.former_family) || !all(p.suffix) || !all(p.street) ||
+      !all(p.phones)) {
+    return false;
+  }
   if (!ValidUtf8(p.family) || !ValidUtf8(p.city) || !ValidUtf8(p.postal_code) ||
       !ValidUtf8(p.state)) {
     return false;
@@ -971,7 +981,8 @@ Guard PatientIndex::CommonNameGuard(const PreparedPerson& person, const Prepared
   // Joneses the candidate's name is common among.
   if (guard == Guard::kNone && score >= options_.thresholds.upper &&
       c.at(Field::kBirthDate) == Level::kExact && NoHouseholdOrIdentifierInCommon(c) &&
-      (common() || NameCommonAmong(candidate, candidates, kCommonNamePersons))) {
+      (common() || (!OneName(person, candidate) &&
+                    NameCommonAmong(candidate, candidates, kCommonNamePersons)))) {
     return Guard::kCommonName;
   }
   return guard;

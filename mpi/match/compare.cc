@@ -2,10 +2,12 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "mpi/match/text.h"
 
 namespace hie::mpi {
@@ -54,17 +56,33 @@ const char* LevelName(Level level) {
 
 PreparedPerson Prepare(const Person& person) {
   PreparedPerson p;
-  for (const std::string& s : person.suffix) {
-    for (const std::string& w : Words(s)) {
-      if (p.generation.empty()) p.generation = std::string(GenerationSuffix(w));
+  for (const std::string& suffix : person.suffix) {
+    for (absl::string_view word : absl::StrSplit(suffix, absl::ByAnyChar(" ,"))) {
+      if (p.generation == Generation::kNone) p.generation = GenerationSuffix(word);
     }
   }
+  // A generation typed as the last word of a name field ("Garcia Jr.", "John Sr"), after
+  // a space or a comma; a hyphen joins a name's own parts (Tanaka-Ii). True if `field`
+  // ends in one, which is then noted and is no part of the name.
+  auto ends_in_generation = [&p](const std::string& field) {
+    absl::string_view trimmed = absl::StripAsciiWhitespace(field);
+    const size_t cut = trimmed.find_last_of(" ,");
+    if (cut == absl::string_view::npos) return false;
+    const Generation g = GenerationSuffix(trimmed.substr(cut + 1));
+    if (g == Generation::kNone) return false;
+    if (p.generation == Generation::kNone) p.generation = g;
+    return true;
+  };
   for (const std::string& g : person.given) {
     for (std::string& w : Words(g)) p.given.push_back(std::move(w));
   }
-  // "John Jr": a generation after a given name is no given name.
-  if (p.given.size() > 1 && !GenerationSuffix(p.given.back()).empty()) {
-    if (p.generation.empty()) p.generation = std::string(GenerationSuffix(p.given.back()));
+  // The given names may carry it as a last entry of their own too ({"William", "Jr"}).
+  if (p.given.size() > 1 && person.given.size() > 1 &&
+      GenerationSuffix(person.given.back()) != Generation::kNone) {
+    if (p.generation == Generation::kNone) p.generation = GenerationSuffix(person.given.back());
+    p.given.pop_back();
+  } else if (p.given.size() > 1 && !person.given.empty() &&
+             ends_in_generation(person.given.back())) {
     p.given.pop_back();
   }
   p.given_joined = absl::StrJoin(p.given, "");
@@ -72,13 +90,9 @@ PreparedPerson Prepare(const Person& person) {
     p.given_forms = GivenNameForms(p.given.front());
     p.given_nysiis = Nysiis(p.given.front());
   }
-  p.given_as_family = absl::StrJoin(SurnameParts(absl::StrJoin(person.given, " ")), "");
+  p.given_as_family = absl::StrJoin(SurnameParts(absl::StrJoin(p.given, " ")), "");
   std::vector<std::string> parts = SurnameParts(person.family);
-  // "Smith Jr": a generation typed after the family name is no part of it.
-  if (parts.size() > 1 && !GenerationSuffix(parts.back()).empty()) {
-    if (p.generation.empty()) p.generation = std::string(GenerationSuffix(parts.back()));
-    parts.pop_back();
-  }
+  if (parts.size() > 1 && ends_in_generation(person.family)) parts.pop_back();
   p.family = absl::StrJoin(parts, "");
   p.family_parts = parts;
   for (const std::string& former : person.former_family) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "mpi/match/person.h"
+#include "mpi/match/text.h"
 
 namespace hie::mpi {
 
@@ -53,10 +54,6 @@ struct PreparedPerson {
   std::string family;                     // folded, particles removed, joined
   std::vector<std::string> family_parts;  // of current and former names
   std::string family_nysiis;
-  // The generation the name carries ("jr", "sr", "ii", "iii", "iv"; "" if none): from
-  // the suffixes, or a last word of the family or given names, which is then no part of
-  // the name.
-  std::string generation;
   Date birth_date;
   std::string birth_digits;  // YYYYMMDD, "" if unknown
   Sex sex = Sex::kUnknown;
@@ -68,6 +65,9 @@ struct PreparedPerson {
   std::vector<std::pair<std::string, std::string>> identifiers;  // (system, normalized)
   int multiple_birth_order = 0;
   bool multiple_birth = false;
+  // The generation the name carries: from its suffixes, or a last word typed after the
+  // family or given names ("Garcia Jr."), which is then no part of the name.
+  Generation generation = Generation::kNone;
 };
 
 PreparedPerson Prepare(const Person& person);

@@ -367,21 +367,32 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   const bool same_address =
       c.at(Field::kStreet) <= Level::kClose || c.at(Field::kPhone) == Level::kExact;
 
-  // Two generations of one name (Jr and Sr, II and III): a father and his son. One
-  // number on both is the guarantor's, typed on the other's registration.
-  if (!a.generation.empty() && !b.generation.empty() && a.generation != b.generation) {
-    return exact_identifier ? Guard::kSharedNumber : Guard::kNamesake;
-  }
+  // Generations of the name on record (Jr, Sr, III): two say a father and his son; one
+  // on one side only says the name has a father or a son of it.
+  const bool two_generations = a.generation != Generation::kNone &&
+                               b.generation != Generation::kNone && a.generation != b.generation;
+  const bool one_generation =
+      (a.generation == Generation::kNone) != (b.generation == Generation::kNone);
+  const bool birth_orders_differ = a.multiple_birth_order > 0 && b.multiple_birth_order > 0 &&
+                                   a.multiple_birth_order != b.multiple_birth_order;
   const bool sexes_on_record = a.sex != Sex::kUnknown && b.sex != Sex::kUnknown;
   // One number on registrations that otherwise say two people: a guarantor's (a parent's,
-  // a spouse's) typed as the patient's. A sex mistyped keeps its name; a first name
-  // and a birth date both replaced on a desk's registration are no clerk's slip.
-  if (exact_identifier && sexes_on_record && given != Level::kMissing &&
-      ((c.at(Field::kSex) == Level::kDifferent && !OneNameAsTyped(a, b, c)) ||
-       ((given == Level::kDifferent || given == Level::kPhonetic) && !c.names_swapped &&
-        birth == Level::kDifferent))) {
+  // a spouse's) typed as the patient's, or a mother's on her twins'. A sex mistyped keeps
+  // its name; a first name and a birth date both replaced, or a birth date replaced
+  // outright, on a desk's registration are no clerk's slip.
+  if (exact_identifier &&
+      (two_generations || (one_generation && birth != Level::kExact) || birth_orders_differ ||
+       (sexes_on_record && given != Level::kMissing &&
+        ((c.at(Field::kSex) == Level::kDifferent && !OneNameAsTyped(a, b, c)) ||
+         (birth == Level::kDifferent &&
+          (BirthDigitsApart(a, b) >= 3 ||
+           ((given == Level::kDifferent || given == Level::kPhonetic) && !c.names_swapped))))))) {
     return Guard::kSharedNumber;
   }
+  // Two generations without one number: a father and son on two birth dates; on one (or
+  // a near one, or none on record) a question, since Jr and III are written for one
+  // another by some desks.
+  if (two_generations) return birth == Level::kDifferent ? Guard::kNamesake : Guard::kBirthDate;
   // A brother and a sister (boy and girl twins included): both sexes on record, and
   // first names on both that are not one name as typed (a nickname may be either's:
   // Sam Lee and "Lee, Samantha"). A sex mistyped on a duplicate keeps its name; one
@@ -392,10 +403,7 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   }
   // Birth orders that differ, whatever else agrees (the family name too may be
   // mistyped or swapped).
-  if (!exact_identifier && a.multiple_birth_order > 0 && b.multiple_birth_order > 0 &&
-      a.multiple_birth_order != b.multiple_birth_order) {
-    return Guard::kBirthOrder;
-  }
+  if (!exact_identifier && birth_orders_differ) return Guard::kBirthOrder;
   // Twins a registration desk has told apart by their numbers: the sex on both, and
   // two numbers of a system one person carries everywhere (the SSN; not a practice's
   // record numbers) that are not one number's slip: as long as each other, more than
@@ -508,9 +516,8 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   // both sides do not differ. Bare records (research extracts) cannot tell a sibling
   // from a duplicate whose first name was replaced: there the address and the score
   // decide.
-  // A generation on one side only (Jose Garcia Jr against Jose Garcia): the name has a
-  // father or a son of it, and a birth date a digit from the other's may be his.
-  const bool one_generation = a.generation.empty() != b.generation.empty();
+  // A generation on one side only (Jose Garcia Jr against Jose Garcia): a birth date a
+  // digit from the other's may be his father's or son's.
   if (near_birth &&
       ((!names_agree && can_tell) || !same_address || identifiers_differ || one_generation)) {
     return Guard::kBirthDate;

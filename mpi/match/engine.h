@@ -45,17 +45,19 @@ enum class Guard {
   // Sexes on record that differ, with first names that are not one name (a brother and
   // a sister, boy and girl twins): two people.
   kSex,
-  // A birth date a digit apart or with day and month swapped, with a generation of the
-  // name on one side only, or without names that are one person's (not two proper names a letter
-  // apart, two middle names, or an initial against a mistyped family name) and an address or phone
-  // agreeing; none on one side where the records can tell (only an identifier in common links it);
-  // on bare records (no sex, phone or identifier) either, without an address agreeing; or, at one
-  // address, another birth date two digits apart, wherever the records can tell.
+  // A birth date a digit apart or with day and month swapped, without names that are
+  // one person's (not two proper names a letter apart, two middle names, or an initial
+  // against a mistyped family name), an address or phone agreeing, and one generation
+  // of the name on both (or none on either); none on one side where the records can
+  // tell (only an identifier in common links it); on bare records (no sex, phone or
+  // identifier) either, without an address agreeing; at one address, another birth
+  // date two digits apart, wherever the records can tell; two generations of the name
+  // on one birth date, a near one or none.
   kBirthDate,
   // Another birth date altogether at another address and phone, or three or more
   // digits apart at one address with both sexes on record, wherever the records can
-  // tell; or two generations of the name (Jr and Sr, II and III): a namesake (a father
-  // and son of one name). Two people.
+  // tell; or two generations of the name (Sr and Jr, Jr and III) on another birth date:
+  // a namesake (a father and son of one name). Two people.
   kNamesake,
   // Given names only alike (François / Francisco, Jon / Joan), on another birth date
   // and at another address: two people, whatever else agrees.
@@ -88,10 +90,11 @@ enum class Guard {
   // or one person whose number was replaced and who moved. Never linked without an
   // operator.
   kOtherNumbers,
-  // One such number on both sides, on registrations that otherwise say two people: two
-  // generations of the name (Jr and Sr); or, with the sex on both (a desk's
-  // registrations), the sexes differ and the first names are not one name as typed, or
-  // first names that are two names and another birth date. A parent's or a
+  // One identifier value on both sides, on registrations that otherwise say two
+  // people: two generations of the name, or one on one side with birth dates that are
+  // not one; birth orders that differ; with the sex on both (a desk's registrations),
+  // sexes that differ and first names not one name as typed, or another birth date
+  // with first names that are two names or three or more digits apart. A parent's or a
   // spouse's number typed on a dependant's registration (the guarantor's) looks the
   // same. Never linked without an operator.
   kSharedNumber,

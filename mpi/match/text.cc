@@ -109,11 +109,13 @@ bool IsSurnameParticle(absl::string_view w) {
   return particles->contains(w);
 }
 
-absl::string_view GenerationSuffix(absl::string_view w) {
-  if (w == "jr" || w == "junior" || w == "jnr") return "jr";
-  if (w == "sr" || w == "senior" || w == "snr") return "sr";
-  if (w == "ii" || w == "iii" || w == "iv") return w;
-  return "";
+Generation GenerationSuffix(absl::string_view utf8_word) {
+  const std::string w = absl::StrJoin(Words(utf8_word), "");
+  if (w == "jr" || w == "junior" || w == "jnr" || w == "ii") return Generation::kSecond;
+  if (w == "sr" || w == "senior" || w == "snr") return Generation::kSenior;
+  if (w == "iii") return Generation::kThird;
+  if (w == "iv") return Generation::kFourth;
+  return Generation::kNone;
 }
 
 std::vector<std::string> SurnameParts(absl::string_view family) {

@@ -4,6 +4,7 @@
 #ifndef HIE_MPI_MATCH_TEXT_H_
 #define HIE_MPI_MATCH_TEXT_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -26,9 +27,13 @@ std::vector<std::string> Words(absl::string_view utf8);
 // ("van", "der", "de", "la", "del", "von", "da", "dos", "st", ...).
 bool IsSurnameParticle(absl::string_view folded_word);
 
-// The generation a folded word names, as a name suffix ("jr", "junior", "jnr" -> "jr";
-// "sr", "senior", "snr" -> "sr"; "ii", "iii", "iv" as themselves), or "".
-absl::string_view GenerationSuffix(absl::string_view folded_word);
+// Which of a name's generations a name suffix says: the father's (Sr), the second of the
+// name (Jr, II: one generation, as desks write either), the third (III), the fourth (IV).
+enum class Generation : uint8_t { kNone, kSenior, kSecond, kThird, kFourth };
+
+// The generation one word of a name's suffixes says ("Jr.", "junior", "II", "Sr"...), or
+// kNone (a degree such as MD, or any other word).
+Generation GenerationSuffix(absl::string_view utf8_word);
 
 // A family name as comparable parts: folded words with particles removed, so that
 // "van der Berg" and "Berg" share "berg", and "García-López" yields {"garcia", "lopez"}.

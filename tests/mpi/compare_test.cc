@@ -532,35 +532,49 @@ TEST(GuardTest, ANumberSharedAcrossTwoPeopleIsAQuestion) {
 }
 
 // A generation of the name (Jr, Sr, II, III) is read from the suffixes, or from a last
-// word of the family or given names typed into them, and is then no part of the name.
+// word typed after the family or given names, and is then no part of the name. A hyphen
+// joins a name's own parts: Tanaka-Ii is a family name.
 TEST(CompareTest, AGenerationIsNoPartOfTheName) {
   Person typed = Base();
   typed.family = "Garcia-Hernandez Jr.";
   PreparedPerson p = Prepare(typed);
   EXPECT_EQ(p.family, "garciahernandez");
-  EXPECT_EQ(p.generation, "jr");
+  EXPECT_EQ(p.generation, Generation::kSecond);
   Person given = Base();
-  given.given = {"William", "Senior"};
+  given.given = {"William Senior"};
   p = Prepare(given);
   EXPECT_EQ(p.given, std::vector<std::string>({"william"}));
-  EXPECT_EQ(p.generation, "sr");
+  EXPECT_EQ(p.generation, Generation::kSenior);
+  Person entry = Base();
+  entry.given = {"William", "Jr"};
+  EXPECT_EQ(Prepare(entry).given, std::vector<std::string>({"william"}));
+  EXPECT_EQ(Prepare(entry).generation, Generation::kSecond);
   Person suffixed = Base();
   suffixed.suffix = {"MD", "III"};
-  EXPECT_EQ(Prepare(suffixed).generation, "iii");
-  // A family name of one word is kept, whatever it reads as.
+  EXPECT_EQ(Prepare(suffixed).generation, Generation::kThird);
+  // II and Jr are one generation, the second of the name.
+  Person second = Base();
+  second.suffix = {"II"};
+  EXPECT_EQ(Prepare(second).generation, Generation::kSecond);
+  // A family name of one word is kept, whatever it reads as; so is a hyphenated part.
   Person one = Base();
   one.family = "Junior";
   EXPECT_EQ(Prepare(one).family, "junior");
-  EXPECT_EQ(Prepare(one).generation, "");
+  EXPECT_EQ(Prepare(one).generation, Generation::kNone);
+  Person hyphen = Base();
+  hyphen.family = "Tanaka-Ii";
+  EXPECT_EQ(Prepare(hyphen).family, "tanakaii");
+  EXPECT_EQ(Prepare(hyphen).generation, Generation::kNone);
   // The family name compares without it.
   Person plain = Base();
   plain.family = "Garcia-Hernandez";
   EXPECT_EQ(CompareField(typed, plain, Field::kFamilyName), Level::kExact);
 }
 
-// Two generations of one name are a father and son: two people, and with one SSN on
-// both, the guarantor's number on the other's registration (a question). A generation
-// on one side only makes a birth date a digit away a question, at one address too.
+// Two generations of one name on two birth dates are a father and son: two people. On
+// one birth date (or none) a question: some desks write Jr and III for one another. A
+// generation on one side only makes a birth date a digit away a question, at one
+// address too. Jr and II are one generation.
 TEST(GuardTest, TwoGenerationsOfANameAreTwoPeople) {
   Person junior = Base();
   junior.family = "Garcia Jr";
@@ -569,13 +583,13 @@ TEST(GuardTest, TwoGenerationsOfANameAreTwoPeople) {
   senior.family = "Garcia Sr";
   senior.birth_date = {1954, 3, 7};
   EXPECT_EQ(GuardOf(Prepare(junior), Prepare(senior)), Guard::kNamesake);
-  // Even on one birth date (a date copied from the other's registration).
   Person same_day = senior;
   same_day.birth_date = junior.birth_date;
-  EXPECT_EQ(GuardOf(Prepare(junior), Prepare(same_day)), Guard::kNamesake);
-  Person junior_ssn = junior, senior_ssn = same_day;
-  junior_ssn.identifiers = senior_ssn.identifiers = {{"ssn", "123-45-6789"}};
-  EXPECT_EQ(GuardOf(Prepare(junior_ssn), Prepare(senior_ssn)), Guard::kSharedNumber);
+  EXPECT_EQ(GuardOf(Prepare(junior), Prepare(same_day)), Guard::kBirthDate);
+  Person the_second = junior;
+  the_second.family = "Garcia";
+  the_second.suffix = {"II"};
+  EXPECT_EQ(GuardOf(Prepare(junior), Prepare(the_second)), Guard::kNone);
   // Jr on one side, a birth year a digit away, one address: a question.
   Person bare = junior;
   bare.family = "Garcia";
@@ -589,6 +603,39 @@ TEST(GuardTest, TwoGenerationsOfANameAreTwoPeople) {
   Person dated = junior;
   dated.family = "Garcia";
   EXPECT_EQ(GuardOf(Prepare(junior), Prepare(dated)), Guard::kNone);
+}
+
+// One number on both does not make a father and son, or twins, one person: the
+// guarantor's (a parent's) number typed on a dependant's registration. A question.
+TEST(GuardTest, AGuarantorsNumberOnAFamilyIsAQuestion) {
+  Person junior = Base();
+  junior.family = "Garcia Jr";
+  Person senior = Base();
+  senior.family = "Garcia Sr";
+  senior.birth_date = {1954, 3, 7};
+  EXPECT_EQ(GuardOf(Prepare(junior), Prepare(senior)), Guard::kSharedNumber);
+  // Jr on one side only, the father's birth date a digit away.
+  Person father = Base();
+  father.family = "Garcia";
+  father.birth_date = {1950, 3, 7};
+  EXPECT_EQ(GuardOf(Prepare(junior), Prepare(father)), Guard::kSharedNumber);
+  // A mother and daughter of one name, decades apart.
+  Person mary = Base();
+  mary.given = {"Mary"};
+  mary.sex = Sex::kFemale;
+  Person daughter = mary;
+  daughter.birth_date = {2004, 11, 21};
+  EXPECT_EQ(GuardOf(Prepare(mary), Prepare(daughter)), Guard::kSharedNumber);
+  // Twins on their mother's number, birth orders on record.
+  Person first = Base(), second = Base();
+  first.multiple_birth_order = 1;
+  second.multiple_birth_order = 2;
+  second.given = {"Olivia"};
+  EXPECT_EQ(GuardOf(Prepare(first), Prepare(second)), Guard::kSharedNumber);
+  // A birth date a digit off under one number is one person.
+  Person slip = Base();
+  slip.birth_date = {1980, 3, 8};
+  EXPECT_EQ(GuardOf(Prepare(Base()), Prepare(slip)), Guard::kNone);
 }
 
 // A placeholder number (000-00-0000 typed for "none") is no number: twins who both
@@ -926,9 +973,14 @@ TEST(GuardTest, ANamesakeElsewhereOnAnotherBirthDateIsAnotherPerson) {
   relative.sex = Sex::kUnknown;
   ps = Prepare(relative);
   EXPECT_EQ(GuardOf(pa, ps), Guard::kBirthDate);
-  // One identifier value on both sides lifts it: one person whose birth date is wrong.
+  // One identifier value on both sides asks instead: one person whose birth date is
+  // wrong, or a parent's number typed on the namesake child's registration (a
+  // guarantor's). Without a sex on one side (an extract), the number decides.
   a.identifiers = namesake.identifiers = {{"ssn", "123-45-6789"}};
   pa = Prepare(a);
+  pn = Prepare(namesake);
+  EXPECT_EQ(GuardOf(pa, pn), Guard::kSharedNumber);
+  namesake.sex = Sex::kUnknown;
   pn = Prepare(namesake);
   EXPECT_EQ(GuardOf(pa, pn), Guard::kNone);
 }
