@@ -334,6 +334,38 @@ bool InitialWithOtherMiddle(const PreparedPerson& a, const PreparedPerson& b) {
          a.given.front().front() == b.given.front().front();
 }
 
+// Generations of the name on record (Jr, Sr, III): two that differ say a father and
+// his son; one on one side only says the name has a father or a son of it.
+bool TwoGenerations(const PreparedPerson& a, const PreparedPerson& b) {
+  return a.generation != Generation::kNone && b.generation != Generation::kNone &&
+         a.generation != b.generation;
+}
+bool OneGeneration(const PreparedPerson& a, const PreparedPerson& b) {
+  return (a.generation == Generation::kNone) != (b.generation == Generation::kNone);
+}
+
+// The first and the second twin.
+bool BirthOrdersDiffer(const PreparedPerson& a, const PreparedPerson& b) {
+  return a.multiple_birth_order > 0 && b.multiple_birth_order > 0 &&
+         a.multiple_birth_order != b.multiple_birth_order;
+}
+
+// True if registrations that carry one number otherwise say two people: a guarantor's
+// (a parent's, a spouse's) typed as the patient's, or a mother's on her twins'. A sex
+// mistyped keeps its name; a first name and a birth date both replaced, or a birth date
+// replaced outright, on a desk's registrations (the sex on both) are no clerk's slip.
+bool OneNumberOnTwoPeople(const PreparedPerson& a, const PreparedPerson& b, const Comparison& c) {
+  const Level given = c.at(Field::kGivenName);
+  const Level birth = c.at(Field::kBirthDate);
+  if (TwoGenerations(a, b) || BirthOrdersDiffer(a, b)) return true;
+  if (OneGeneration(a, b) && birth != Level::kExact) return true;
+  if (a.sex == Sex::kUnknown || b.sex == Sex::kUnknown || given == Level::kMissing) return false;
+  if (c.at(Field::kSex) == Level::kDifferent && !OneNameAsTyped(a, b, c)) return true;
+  if (birth != Level::kDifferent) return false;
+  return BirthDigitsApart(a, b) >= 3 ||
+         ((given == Level::kDifferent || given == Level::kPhonetic) && !c.names_swapped);
+}
+
 }  // namespace
 
 bool OneIdentifier(const PreparedPerson& a, const PreparedPerson& b, const Comparison& c) {
@@ -367,32 +399,12 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   const bool same_address =
       c.at(Field::kStreet) <= Level::kClose || c.at(Field::kPhone) == Level::kExact;
 
-  // Generations of the name on record (Jr, Sr, III): two say a father and his son; one
-  // on one side only says the name has a father or a son of it.
-  const bool two_generations = a.generation != Generation::kNone &&
-                               b.generation != Generation::kNone && a.generation != b.generation;
-  const bool one_generation =
-      (a.generation == Generation::kNone) != (b.generation == Generation::kNone);
-  const bool birth_orders_differ = a.multiple_birth_order > 0 && b.multiple_birth_order > 0 &&
-                                   a.multiple_birth_order != b.multiple_birth_order;
-  const bool sexes_on_record = a.sex != Sex::kUnknown && b.sex != Sex::kUnknown;
-  // One number on registrations that otherwise say two people: a guarantor's (a parent's,
-  // a spouse's) typed as the patient's, or a mother's on her twins'. A sex mistyped keeps
-  // its name; a first name and a birth date both replaced, or a birth date replaced
-  // outright, on a desk's registration are no clerk's slip.
-  if (exact_identifier &&
-      (two_generations || (one_generation && birth != Level::kExact) || birth_orders_differ ||
-       (sexes_on_record && given != Level::kMissing &&
-        ((c.at(Field::kSex) == Level::kDifferent && !OneNameAsTyped(a, b, c)) ||
-         (birth == Level::kDifferent &&
-          (BirthDigitsApart(a, b) >= 3 ||
-           ((given == Level::kDifferent || given == Level::kPhonetic) && !c.names_swapped))))))) {
-    return Guard::kSharedNumber;
-  }
+  if (exact_identifier && OneNumberOnTwoPeople(a, b, c)) return Guard::kSharedNumber;
   // Two generations without one number: a father and son on two birth dates; on one (or
   // a near one, or none on record) a question, since Jr and III are written for one
   // another by some desks.
-  if (two_generations) return birth == Level::kDifferent ? Guard::kNamesake : Guard::kBirthDate;
+  if (TwoGenerations(a, b))
+    return birth == Level::kDifferent ? Guard::kNamesake : Guard::kBirthDate;
   // A brother and a sister (boy and girl twins included): both sexes on record, and
   // first names on both that are not one name as typed (a nickname may be either's:
   // Sam Lee and "Lee, Samantha"). A sex mistyped on a duplicate keeps its name; one
@@ -403,7 +415,7 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   }
   // Birth orders that differ, whatever else agrees (the family name too may be
   // mistyped or swapped).
-  if (!exact_identifier && birth_orders_differ) return Guard::kBirthOrder;
+  if (!exact_identifier && BirthOrdersDiffer(a, b)) return Guard::kBirthOrder;
   // Twins a registration desk has told apart by their numbers: the sex on both, and
   // two numbers of a system one person carries everywhere (the SSN; not a practice's
   // record numbers) that are not one number's slip: as long as each other, more than
@@ -499,6 +511,7 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
     // namesake); at one address, on registrations that record the sex (a registration
     // desk's, not a research extract's), a father and son, a mother and daughter. Two
     // digits apart (a mover whose day was mistyped twice) stays a question.
+    const bool sexes_on_record = a.sex != Sex::kUnknown && b.sex != Sex::kUnknown;
     if (BirthDigitsApart(a, b) >= 3 && (!same_address || sexes_on_record)) {
       return Guard::kNamesake;
     }
@@ -519,7 +532,7 @@ Guard CheckGuards(const PreparedPerson& a, const PreparedPerson& b, const Compar
   // A generation on one side only (Jose Garcia Jr against Jose Garcia): a birth date a
   // digit from the other's may be his father's or son's.
   if (near_birth &&
-      ((!names_agree && can_tell) || !same_address || identifiers_differ || one_generation)) {
+      ((!names_agree && can_tell) || !same_address || identifiers_differ || OneGeneration(a, b))) {
     return Guard::kBirthDate;
   }
   // No birth date on one side: the birth date is what tells a mother and daughter of one
