@@ -76,13 +76,8 @@ PreparedPerson Prepare(const Person& person) {
   for (const std::string& g : person.given) {
     for (std::string& w : Words(g)) p.given.push_back(std::move(w));
   }
-  // The given names may carry it as a last entry of their own too ({"William", "Jr"}).
-  if (p.given.size() > 1 && person.given.size() > 1 &&
-      GenerationSuffix(person.given.back()) != Generation::kNone) {
-    if (p.generation == Generation::kNone) p.generation = GenerationSuffix(person.given.back());
-    p.given.pop_back();
-  } else if (p.given.size() > 1 && !person.given.empty() &&
-             ends_in_generation(person.given.back())) {
+  // The given names read as one field: "William Jr" and {"William", "Jr"} alike.
+  if (p.given.size() > 1 && ends_in_generation(absl::StrJoin(person.given, " "))) {
     p.given.pop_back();
   }
   p.given_joined = absl::StrJoin(p.given, "");
