@@ -129,8 +129,7 @@ int RunEvaluate(const std::vector<std::string>& args) {
   FlagSet flags(
       "hiectl mpi evaluate (--csv A [--csv B] | --format fhir-ndjson --input A [--input B]) "
       "--clusters-out F [--reviews-out R [--review-reasons]] [--org-column NAME] [--drop-ssn] "
-      "[--upper W] "
-      "[--lower W] [--json]",
+      "[--upper W] [--lower W] [--json]",
       "Places registrations through the MPI's own index (the code hie-mpi runs, with its\n"
       "default configuration) in a temporary directory, one after another in input order,\n"
       "and scores what it did. One input is deduplicated (each record its own practice,\n"

@@ -179,6 +179,13 @@ bool NoHouseholdOrIdentifierInCommon(const Comparison& c) {
   return true;
 }
 
+// True if two registrations carry one family and first given name: one name, as the
+// common name guards count it.
+bool OneName(const PreparedPerson& a, const PreparedPerson& b) {
+  return a.family == b.family && !a.given.empty() && !b.given.empty() &&
+         a.given.front() == b.given.front();
+}
+
 // True if `candidates` hold `enough` persons whose registrations carry `p`'s family and
 // first given name, registered by as many organisations: a name one organisation cannot
 // make common by itself (decoys registered to keep a person's registrations apart).
@@ -189,21 +196,13 @@ bool NameCommonAmong(const PreparedPerson& p, const std::vector<const Registrati
   absl::flat_hash_set<absl::string_view> persons;
   absl::flat_hash_set<absl::string_view> orgs;
   for (const auto* other : candidates) {
-    const PreparedPerson& o = other->prepared;
-    if (o.family == p.family && !o.given.empty() && o.given.front() == p.given.front()) {
+    if (OneName(other->prepared, p)) {
       persons.insert(other->euid);
       orgs.insert(other->org_id);
       if (persons.size() >= enough && orgs.size() >= enough) return true;
     }
   }
   return false;
-}
-
-// True if two registrations carry one family and first given name, as NameCommonAmong
-// reads them.
-bool OneName(const PreparedPerson& a, const PreparedPerson& b) {
-  return a.family == b.family && !a.given.empty() && !b.given.empty() &&
-         a.given.front() == b.given.front();
 }
 
 // Records a further review item of a registration (RegisterResult::other_review_ids),
