@@ -38,7 +38,8 @@ POPULATION (for N people; counts are of real persons, before registration)
     birth date, address and phone; 30% of the names are similar-sounding
     (Jon/Joan, Daniel/Danielle, Laura/Lara, Mark/Marc, Ann/Anne ...), the rest
     clearly different; sex same or different; own SSNs, consecutive in 40%;
-    ~35% adults of whom 40% now live apart (own address/phone).  multiple_birth
+    ~35% adults, of whom those 25 or over live apart 40% of the time (own
+    address/phone).  multiple_birth
     (birth order) recorded on 35% of their registrations, never for others.
   junior/senior: round(1% N) father/son pairs with the same first name (60% same
     middle name), same surname, same address 60%; in ~35% the birth years differ
@@ -49,7 +50,7 @@ POPULATION (for N people; counts are of real persons, before registration)
     siblings' birth dates differ in a single year digit only (same month/day).
   couples: round(6% N) husband/wife pairs, same address (phone shared 60%),
     wife with husband's surname 85%.
-  married name change: round(1.5% N) women aged 20-60 (from couples' wives and
+  married name change: up to round(1.5% N) women aged 20-60 (from couples' wives and
     single women) registered under the maiden name before and the married name
     after (10% hyphenated maiden-married); former_surname filled on 35% of the
     post-marriage registrations; 70% also moved, 50% changed phone.
@@ -58,17 +59,27 @@ POPULATION (for N people; counts are of real persons, before registration)
     of moves and for 12% of non-movers.
   decoys: round(1% N) pairs of DIFFERENT people with similar first names
     (François/Francisco, Jon/Joan, Eric/Erica, Chris/Christine, Steven/Stephen,
-    Sara/Sarah ...), same (75%) or spelling-variant (25%) family name, same
+    Sara/Sarah ...), same family name, or (25% of draws, where the name has one:
+    about 5% in all) a spelling variant of it, same
     birth date 20% / same year 50% / adjacent year 30%, different towns.
-  common-name clusters: max(3, round(0.25% N)) clusters of 4-10 people named
+  common-name clusters: max(3, round(0.25% N)) clusters (at most 18, one a name) of 4-10 people named
     e.g. John Smith / Maria Garcia / James Johnson within a 6-year birth window,
     one pair in each cluster with an identical birth date; mostly different
-    towns.  Everyone else: single adults (18-98, clinic age mix).
+    towns.  Everyone else: single persons (88% adults 18-98, 12% children).
   SSN: 93% of adults / 85% of children have one (unique, except placeholder).
+
+COLUMNS
+  rec_id,org,given_name,middle_name,surname,former_surname,sex,street_number,
+  address_1,address_2,suburb,postcode,state,date_of_birth,soc_sec_id,phone,
+  multiple_birth; no quoting (no value holds a comma); empty is missing; sex m/f;
+  date_of_birth YYYYMMDD; soc_sec_id ddd-dd-dddd; phone (ddd) ddd-dddd;
+  multiple_birth the birth order 1-3.  Counts given as round(x% N) round halves to
+  even, so at small N a family may be absent.
 
 REGISTRATIONS
   per person: 1 reg 57%, 2 32%, 3 8%, 4 3% (mean ~1.58; married women >= 2);
-  distinct practices except 5% of multi-registered people registered twice at
+  distinct practices (where there are as many; else some repeat) except 5%
+  of multi-registered people registered twice at
   one practice; household members share a "family practice" for 60% of first
   registrations (so twins/siblings often sit in the same org).
   Per-practice styles (seeded): UPPER-case names (30% of orgs), ASCII-only
@@ -76,7 +87,7 @@ REGISTRATIONS
   25-55% and phone capture 55-85% per org.
 CLERICAL NOISE per registration (independent):
   given name: person goes by a nickname (15% of nick-able persons; used on 60%
-    of their regs) + ad-hoc nickname 4% (table of ~70 names); spelling variant
+    of their regs) + ad-hoc nickname 4% (table of ~90 names); spelling variant
     3% (Steven/Stephen, Catherine/Katherine ...); typo 4% (insert/delete/
     substitute-keyboard-neighbour/transpose); initial only ("L" or "L.") 2%;
     person goes by middle name (3% of persons, 70% of their regs; 0.5% ad hoc);
@@ -85,10 +96,12 @@ CLERICAL NOISE per registration (independent):
     recorded full 40%, initial 20%, missing 40%.
   surname: typo 3%; spelling variant 2% (Thompson/Thomson, Meyer/Meier,
     McDonald/MacDonald); hyphenated recorded first part 25% / second 7% /
-    space-joined 13%; apostrophes dropped 30% (O'Brien/OBrien); particle names
+    space-joined 13%; apostrophes dropped 30% (O'Brien/OBrien,
+    a tenth of those as O Brien); particle names
     collapsed 30% (De La Cruz/Delacruz).
   sex: missing 2%, wrong 0.4%.
-  date_of_birth: missing 1.5%, one digit mistyped 2.5%, day<->month 1.2%.
+  date_of_birth: missing 1.5%, one digit mistyped 2.5%, day<->month 1.2% of draws (only
+    where the day is 12 or less and not the month: about 0.44% in all).
   soc_sec_id: captured at the org rate (overall ~60-65% missing); 3% of captured
     SSNs have a digit substituted/transposed; 1% of captured SSNs on children/
     wives are the guarantor's (parent/husband's) SSN; 0.2% of all registrations
@@ -100,6 +113,7 @@ CLERICAL NOISE per registration (independent):
     typo 2%; postcode missing 4%, typo 1%; state missing 3%.
 """
 import argparse
+import os
 import datetime
 import random
 import sys
@@ -1187,21 +1201,34 @@ def generate(seed, n, n_orgs):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seed", type=int, required=True)
-    ap.add_argument("--people", type=int, default=4000)
-    ap.add_argument("--orgs", type=int, default=5)
-    ap.add_argument("--out", required=True)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seed", type=int, required=True, help="generator seed (any integer)")
+    ap.add_argument("--people", type=int, default=4000,
+                    help="distinct people, 1 to 1000000 (default 4000)")
+    ap.add_argument("--orgs", type=int, default=5,
+                    help="practices org-a, org-b, ..., 1 to 26 (default 5)")
+    ap.add_argument("--out", required=True, help="where to write the CSV")
     a = ap.parse_args()
-    if a.orgs < 1 or a.people < 1:
-        sys.exit("need --orgs >= 1 and --people >= 1")
+    if not 1 <= a.people <= 1000000:
+        ap.error("--people: want 1 to 1000000, got %d" % a.people)
+    if not 1 <= a.orgs <= 26:
+        ap.error("--orgs: want 1 to 26, got %d" % a.orgs)
+    # Open first: a path that cannot be written is told before the set is built.
+    try:
+        f = open(a.out, "w", encoding="utf-8", newline="\n")
+    except OSError as e:
+        sys.exit("mpi_clinic_set_b: %s: cannot write: %s" % (a.out, e.strerror))
     rows, c, people = generate(a.seed, a.people, a.orgs)
-    with open(a.out, "w", encoding="utf-8", newline="\n") as f:
+    for r in rows:
+        for v in r:
+            if "," in v or "\n" in v or '"' in v:
+                f.close()
+                os.remove(a.out)
+                sys.exit("mpi_clinic_set_b: a value the CSV cannot hold unquoted: %r" % v)
+    with f:
         f.write(HEADER + "\n")
         for r in rows:
-            for v in r:
-                if "," in v or "\n" in v or '"' in v:
-                    raise SystemExit("bad value %r" % v)
             f.write(",".join(r) + "\n")
     keys = ["twins", "triplets", "jr_sr", "sibling_groups", "couples", "married", "movers",
             "phone_changes", "decoy_pairs", "common_clusters", "common_name_people",
